@@ -1,0 +1,54 @@
+# uwsk - the two commands of the README, and the rest of the developer workflow.
+#
+#   make demo     install what is missing, build, run the example driver under uwsk-run
+#   make test     install what is missing, build, run the whole suite (dev, then ASan+UBSan,
+#                 then TSan on the threaded tests)
+#   make install  install into PREFIX (default /usr/local)
+
+BUILD      ?= build
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX     ?= /usr/local
+CMAKE_ARGS ?=
+
+.PHONY: all deps build demo test test-dev test-asan test-tsan install clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_ARGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+test-dev: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 120
+
+test-asan: deps
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DUWSK_SANITIZE=address $(CMAKE_ARGS)
+	cmake --build $(BUILD)-asan -j$(JOBS)
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j$(JOBS) --timeout 180
+
+# The threaded components under ThreadSanitizer: the kernel-emulation unit tests and the loader.
+test-tsan: deps
+	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DUWSK_SANITIZE=thread $(CMAKE_ARGS)
+	cmake --build $(BUILD)-tsan -j$(JOBS)
+	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		ctest --output-on-failure -j$(JOBS) --timeout 180 -R '^(Ke|Ex|Ps|Io|Interlocked|SList|Irp|Mdl|Pool|Lookaside|Dbg|Log|loader|example)'
+
+test: test-dev test-asan test-tsan
+
+install: build
+	cmake --install $(BUILD)
+
+format:
+	find include src tools tests examples -name '*.[ch]' -o -name '*.[ch]pp' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

@@ -1,0 +1,29 @@
+# uwsk_add_driver(name SOURCES...) builds a Windows-style driver as a shared object that
+# uwsk-run can load: WDK headers first on the include path, 16-bit wchar_t, the macros an MSVC
+# kernel build predefines, and a version script that exports only DriverEntry.
+#
+# Used in the build tree (linking the target `uwsk`) and after installation through
+# find_package(uwsk) (linking `uwsk::uwsk`); UWSK_DRIVER_MAP and UWSK_DRIVER_LIBRARY say which.
+
+set(UWSK_DRIVER_DEFINITIONS _WIN32=1 _WIN64=1 _AMD64_=1 _M_X64=100 _M_AMD64=100 _KERNEL_MODE=1)
+set(UWSK_DRIVER_COMPILE_OPTIONS -fshort-wchar -fno-strict-aliasing -Wno-multichar -Wno-unknown-pragmas)
+
+if(NOT DEFINED UWSK_DRIVER_MAP)
+  set(UWSK_DRIVER_MAP ${CMAKE_CURRENT_LIST_DIR}/driver.map)
+endif()
+if(NOT DEFINED UWSK_DRIVER_LIBRARY)
+  set(UWSK_DRIVER_LIBRARY uwsk)
+endif()
+
+function(uwsk_add_driver name)
+  cmake_parse_arguments(arg "" "" "SOURCES" ${ARGN})
+  set(sources ${arg_SOURCES} ${arg_UNPARSED_ARGUMENTS})
+  add_library(${name} MODULE ${sources})
+  set_target_properties(${name} PROPERTIES PREFIX "" SUFFIX ".so"
+    LINK_DEPENDS ${UWSK_DRIVER_MAP}
+    LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/drivers)
+  target_compile_definitions(${name} PRIVATE ${UWSK_DRIVER_DEFINITIONS})
+  target_compile_options(${name} PRIVATE ${UWSK_DRIVER_COMPILE_OPTIONS})
+  target_link_libraries(${name} PRIVATE ${UWSK_DRIVER_LIBRARY})
+  target_link_options(${name} PRIVATE -Wl,--version-script=${UWSK_DRIVER_MAP} -Wl,--no-undefined)
+endfunction()

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages uwsk needs, only those that are missing, without prompts.
+set -euo pipefail
+
+packages=(
+  build-essential   # gcc, g++, make
+  cmake             # the build
+  pkg-config        # uwsk-driver.pc for drivers with their own build
+  libgtest-dev      # unit tests
+  libgmock-dev      # unit tests (matchers)
+  libbenchmark-dev  # micro benchmarks
+  libcli11-dev      # uwsk-run's command line
+  liburing-dev      # the io_uring engine
+  libboost-dev      # Boost.Asio baseline in the benchmarks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

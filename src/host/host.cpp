@@ -1,0 +1,232 @@
+// The driver host: load a driver shared object, run DriverEntry and DriverUnload on system
+// threads, and report what the driver left behind.
+#include <uwsk/host.h>
+
+#include <dlfcn.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <wdm.h>
+#include <uwsk/log.h>
+
+#include "host/shutdown.hpp"
+#include "nt/ex/pool.hpp"
+#include "nt/io/io_objects.hpp"
+#include "nt/ps/thread.hpp"
+
+struct uwsk_driver {
+  void *image = nullptr;                 // from dlopen; closed by uwsk_driver_release
+  PDRIVER_INITIALIZE entry = nullptr;    // the driver's DriverEntry
+  DRIVER_OBJECT object{};                // what DriverEntry fills in
+  DRIVER_EXTENSION extension{};
+  std::u16string driver_name;            // \Driver\NAME, backing object.DriverName
+  std::u16string registry_path_text;     // backing registry_path
+  UNICODE_STRING registry_path{};
+  NTSTATUS entry_status = STATUS_PENDING;
+};
+
+namespace uwsk::host {
+namespace {
+
+void set_error(char *error, size_t size, const char *format, ...) {
+  if (error == nullptr || size == 0) {
+    return;
+  }
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(error, size, format, args);
+  va_end(args);
+}
+
+std::u16string widen(const std::string &text) {
+  std::u16string wide;
+  for (unsigned char c : text) {
+    wide += static_cast<char16_t>(c);
+  }
+  return wide;
+}
+
+void init_unicode(UNICODE_STRING &target, std::u16string &text) {
+  target.Buffer = reinterpret_cast<PWSTR>(text.data());
+  target.Length = static_cast<USHORT>(text.size() * sizeof(WCHAR));
+  target.MaximumLength = static_cast<USHORT>((text.size() + 1) * sizeof(WCHAR));
+}
+
+// The service name Windows would use for "path/to/echo-server.so": "echo-server".
+std::string service_name_of(const char *path) {
+  std::string name = path;
+  const auto slash = name.find_last_of('/');
+  if (slash != std::string::npos) {
+    name.erase(0, slash + 1);
+  }
+  const auto dot = name.find('.');
+  if (dot != std::string::npos && dot != 0) {
+    name.erase(dot);
+  }
+  return name.empty() ? std::string("driver") : name;
+}
+
+// Runs `routine(context)` on a new system thread and waits for it, up to `timeout_ms`
+// (0 = forever). Returns false when the wait timed out.
+bool run_on_system_thread(PKSTART_ROUTINE routine, PVOID context, unsigned timeout_ms,
+                          NTSTATUS &create_status) {
+  HANDLE handle = nullptr;
+  create_status = PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, nullptr, nullptr, nullptr,
+                                       routine, context);
+  if (!NT_SUCCESS(create_status)) {
+    return true;
+  }
+  PVOID thread = nullptr;
+  const NTSTATUS referenced = ObReferenceObjectByHandle(handle, SYNCHRONIZE, *PsThreadType,
+                                                        KernelMode, &thread, nullptr);
+  ZwClose(handle);
+  if (!NT_SUCCESS(referenced)) {
+    create_status = referenced;
+    return true;
+  }
+  LARGE_INTEGER timeout;
+  timeout.QuadPart = -static_cast<LONGLONG>(timeout_ms) * 10000;
+  const NTSTATUS waited = KeWaitForSingleObject(thread, Executive, KernelMode, FALSE,
+                                                timeout_ms == 0 ? nullptr : &timeout);
+  ObDereferenceObject(thread);
+  return waited != STATUS_TIMEOUT;
+}
+
+VOID NTAPI driver_entry_thread(PVOID context) {
+  auto *driver = static_cast<uwsk_driver *>(context);
+  driver->entry_status = driver->entry(&driver->object, &driver->registry_path);
+}
+
+VOID NTAPI driver_unload_thread(PVOID context) {
+  auto *driver = static_cast<uwsk_driver *>(context);
+  driver->object.DriverUnload(&driver->object);
+}
+
+} // namespace
+} // namespace uwsk::host
+
+using namespace uwsk::host;
+
+extern "C" uwsk_driver *uwsk_driver_load(const char *path, const char *service_name, char *error,
+                                         size_t error_size) {
+  if (path == nullptr) {
+    set_error(error, error_size, "no driver file given");
+    return nullptr;
+  }
+  // A bare file name would make dlopen search the library path; a driver is a file.
+  std::string file = path;
+  if (file.find('/') == std::string::npos) {
+    file = "./" + file;
+  }
+  dlerror();
+  void *image = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (image == nullptr) {
+    const char *why = dlerror();
+    set_error(error, error_size, "%s is not a loadable driver: %s", path,
+              why != nullptr ? why : "dlopen failed");
+    return nullptr;
+  }
+  dlerror();
+  void *entry = dlsym(image, "DriverEntry");
+  if (entry == nullptr) {
+    set_error(error, error_size,
+              "%s is not a driver: it does not export DriverEntry (build it with uwsk_add_driver "
+              "or the uwsk-driver pkg-config flags)",
+              path);
+    dlclose(image);
+    return nullptr;
+  }
+  auto *driver = new uwsk_driver;
+  driver->image = image;
+  driver->entry = reinterpret_cast<PDRIVER_INITIALIZE>(entry);
+  const std::string name = service_name != nullptr && *service_name != '\0' ? service_name
+                                                                             : service_name_of(path);
+  driver->driver_name = widen("\\Driver\\" + name);
+  driver->registry_path_text =
+      widen("\\Registry\\Machine\\System\\CurrentControlSet\\Services\\" + name);
+  init_unicode(driver->object.DriverName, driver->driver_name);
+  init_unicode(driver->registry_path, driver->registry_path_text);
+  driver->object.Type = IO_TYPE_DRIVER;
+  driver->object.Size = sizeof(DRIVER_OBJECT);
+  driver->object.DriverInit = driver->entry;
+  driver->object.DriverStart = image;
+  driver->object.DriverExtension = &driver->extension;
+  driver->extension.DriverObject = &driver->object;
+  init_unicode(driver->extension.ServiceKeyName, driver->driver_name);
+  driver->extension.ServiceKeyName.Buffer += 8; // past "\Driver\"
+  driver->extension.ServiceKeyName.Length -= 8 * sizeof(WCHAR);
+  driver->extension.ServiceKeyName.MaximumLength -= 8 * sizeof(WCHAR);
+  return driver;
+}
+
+extern "C" NTSTATUS uwsk_driver_start(uwsk_driver *driver) {
+  NTSTATUS created = STATUS_SUCCESS;
+  run_on_system_thread(driver_entry_thread, driver, 0, created);
+  if (!NT_SUCCESS(created)) {
+    return created;
+  }
+  return driver->entry_status;
+}
+
+extern "C" uwsk_unload_result uwsk_driver_unload(uwsk_driver *driver, unsigned timeout_ms) {
+  if (driver->object.DriverUnload == nullptr) {
+    return UWSK_UNLOAD_NO_ROUTINE;
+  }
+  NTSTATUS created = STATUS_SUCCESS;
+  if (!run_on_system_thread(driver_unload_thread, driver, timeout_ms == 0 ? 1 : timeout_ms,
+                            created)) {
+    return UWSK_UNLOAD_TIMED_OUT;
+  }
+  uwsk::host::quiesce_runtime();
+  return UWSK_UNLOAD_DONE;
+}
+
+extern "C" void uwsk_driver_release(uwsk_driver *driver) {
+  if (driver == nullptr) {
+    return;
+  }
+  // Code of the driver may still run on a thread it started and never stopped; its image then
+  // has to stay mapped.
+  if (uwsk::nt::live_system_thread_count() == 0) {
+    dlclose(driver->image);
+  }
+  delete driver;
+}
+
+extern "C" size_t uwsk_leak_report(void) {
+  size_t leaks = 0;
+  uwsk_log_message("uwsk", "leak report:");
+  for (const auto &usage : uwsk::nt::pool_outstanding()) {
+    uwsk_log_message("uwsk", "  pool tag '%s' (0x%08x): %zu allocation(s), %zu byte(s)",
+                     uwsk::nt::pool_tag_text(usage.tag).c_str(), usage.tag, usage.allocations,
+                     usage.bytes);
+    leaks += usage.allocations;
+  }
+  if (const size_t irps = uwsk::nt::live_irps(); irps != 0) {
+    uwsk_log_message("uwsk", "  %zu IRP(s) from IoAllocateIrp never freed with IoFreeIrp", irps);
+    leaks += irps;
+  }
+  if (const size_t mdls = uwsk::nt::live_mdls(); mdls != 0) {
+    uwsk_log_message("uwsk", "  %zu MDL(s) from IoAllocateMdl never freed with IoFreeMdl", mdls);
+    leaks += mdls;
+  }
+  for (const auto &line : uwsk::nt::describe_live_devices()) {
+    uwsk_log_message("uwsk", "  %s never deleted with IoDeleteDevice", line.c_str());
+    ++leaks;
+  }
+  if (const size_t lists = uwsk::nt::live_lookaside_lists(); lists != 0) {
+    uwsk_log_message("uwsk", "  %zu lookaside list(s) never deleted", lists);
+    leaks += lists;
+  }
+  for (const auto &line : uwsk::nt::describe_live_system_threads()) {
+    uwsk_log_message("uwsk", "  system thread still running: %s", line.c_str());
+    ++leaks;
+  }
+  if (leaks == 0) {
+    uwsk_log_message("uwsk", "  nothing leaked");
+  }
+  return leaks;
+}

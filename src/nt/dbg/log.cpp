@@ -1,0 +1,288 @@
+// The runtime's log sink: prefixed lines, one write(2) each, partial lines held per thread.
+#include "nt/dbg/log.hpp"
+
+#include <uwsk/log.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <mutex>
+#include <string>
+#include <sys/syscall.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace uwsk::nt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The time every prefix is measured from: the first use, which a constructor below makes happen
+// while the library loads.
+Clock::time_point start_time() {
+  static const Clock::time_point start = Clock::now();
+  return start;
+}
+
+pid_t current_tid() {
+  thread_local pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  return tid;
+}
+
+thread_local char t_thread_name[32];
+
+// A line a thread has begun but not finished: its prefix is fixed when the first fragment
+// arrives, so the time shown is when the line started.
+struct Pending {
+  std::string prefix;
+  std::string text;
+};
+
+struct Sink {
+  std::timed_mutex mutex;
+  int fd = STDERR_FILENO;  // guarded by mutex; STDERR_FILENO or a file this sink owns
+  std::unordered_map<pid_t, Pending> pending;  // guarded by mutex; keyed by Linux tid
+};
+
+void flush_all_at_exit();
+
+// The sink is never destroyed, so that threads exiting after main() and atexit handlers can
+// still log.
+Sink &sink() {
+  static Sink *instance = [] {
+    auto *s = new Sink;
+    std::atexit(flush_all_at_exit);
+    return s;
+  }();
+  return *instance;
+}
+
+std::string make_prefix() {
+  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_time());
+  long long us = elapsed.count();
+  char buf[96];
+  snprintf(buf, sizeof buf, "[%4lld.%06lld] %s ", us / 1000000, us % 1000000,
+           log_thread_label().c_str());
+  return buf;
+}
+
+void write_all(int fd, const char *data, size_t len) {
+  while (len > 0) {
+    ssize_t n = ::write(fd, data, len);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return;
+    }
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+}
+
+// Caller holds the sink mutex.
+void emit_line_locked(Sink &s, const std::string &prefix, std::string_view body) {
+  std::string line;
+  line.reserve(prefix.size() + body.size() + 1);
+  line.append(prefix).append(body).push_back('\n');
+  write_all(s.fd, line.data(), line.size());
+}
+
+// Caller holds the sink mutex.
+void flush_pending_locked(Sink &s, pid_t tid) {
+  auto it = s.pending.find(tid);
+  if (it == s.pending.end()) {
+    return;
+  }
+  emit_line_locked(s, it->second.prefix, it->second.text);
+  s.pending.erase(it);
+}
+
+void flush_all_locked(Sink &s) {
+  for (auto &[tid, p] : s.pending) {
+    emit_line_locked(s, p.prefix, p.text);
+  }
+  s.pending.clear();
+}
+
+void flush_all_at_exit() {
+  Sink &s = sink();
+  std::lock_guard lock(s.mutex);
+  flush_all_locked(s);
+}
+
+// Flushes a thread's held fragment when the thread ends. Constructed (and so registered for
+// destruction) the first time the thread holds a fragment.
+struct ThreadExitFlush {
+  bool armed = false;
+  ~ThreadExitFlush() {
+    if (armed) {
+      uwsk_log_flush_thread();
+    }
+  }
+};
+thread_local ThreadExitFlush t_exit_flush;
+
+// Caller holds the sink mutex. Splits text into lines; the last fragment is held.
+void write_text_locked(Sink &s, std::string_view text) {
+  pid_t tid = current_tid();
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) {
+      auto [it, inserted] = s.pending.try_emplace(tid);
+      if (inserted) {
+        it->second.prefix = make_prefix();
+        t_exit_flush.armed = true;
+      }
+      it->second.text.append(text);
+      return;
+    }
+    std::string_view body = text.substr(0, nl);
+    auto it = s.pending.find(tid);
+    if (it != s.pending.end()) {
+      it->second.text.append(body);
+      emit_line_locked(s, it->second.prefix, it->second.text);
+      s.pending.erase(it);
+    } else {
+      emit_line_locked(s, make_prefix(), body);
+    }
+    text.remove_prefix(nl + 1);
+  }
+}
+
+[[gnu::constructor]] void start_clock_at_load() { (void)start_time(); }
+
+}  // namespace
+
+std::string log_thread_label() {
+  if (t_thread_name[0] != '\0') {
+    return t_thread_name;
+  }
+  return "T" + std::to_string(current_tid());
+}
+
+void log_write_fatal(std::string_view text) {
+  Sink &s = sink();
+  // Bounded wait: the lock is only ever held for a few writes.
+  bool locked = s.mutex.try_lock_for(std::chrono::milliseconds(200));
+  if (locked) {
+    flush_pending_locked(s, current_tid());
+  }
+  std::string prefix = make_prefix();
+  std::string out;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view body = text.substr(0, nl);
+    out.append(prefix).append(body).push_back('\n');
+    if (nl == std::string_view::npos) {
+      break;
+    }
+    text.remove_prefix(nl + 1);
+  }
+  write_all(s.fd, out.data(), out.size());
+  if (s.fd != STDERR_FILENO) {
+    write_all(STDERR_FILENO, out.data(), out.size());
+  }
+  if (locked) {
+    s.mutex.unlock();
+  }
+}
+
+}  // namespace uwsk::nt
+
+using namespace uwsk::nt;
+
+// uwsk_log_open: directs the log to a file (append) or back to stderr.
+extern "C" int uwsk_log_open(const char *path) {
+  int fd = STDERR_FILENO;
+  if (path != nullptr && std::strcmp(path, "-") != 0) {
+    fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return -errno;
+    }
+  }
+  Sink &s = sink();
+  std::lock_guard lock(s.mutex);
+  flush_all_locked(s);
+  if (s.fd != STDERR_FILENO) {
+    ::close(s.fd);
+  }
+  s.fd = fd;
+  return 0;
+}
+
+// uwsk_log_close: flushes held fragments and returns the log to stderr.
+extern "C" void uwsk_log_close(void) {
+  Sink &s = sink();
+  std::lock_guard lock(s.mutex);
+  flush_all_locked(s);
+  if (s.fd != STDERR_FILENO) {
+    ::close(s.fd);
+    s.fd = STDERR_FILENO;
+  }
+}
+
+// uwsk_log_vmessage: one runtime message, "component: text", always a complete line.
+extern "C" void uwsk_log_vmessage(const char *component, const char *fmt, va_list ap) {
+  std::string text;
+  if (component != nullptr && component[0] != '\0') {
+    text.append(component).append(": ");
+  }
+  va_list copy;
+  va_copy(copy, ap);
+  int n = std::vsnprintf(nullptr, 0, fmt, copy);
+  va_end(copy);
+  if (n > 0) {
+    size_t base = text.size();
+    text.resize(base + static_cast<size_t>(n) + 1);
+    std::vsnprintf(text.data() + base, static_cast<size_t>(n) + 1, fmt, ap);
+    text.resize(base + static_cast<size_t>(n));
+  }
+  if (text.empty() || text.back() != '\n') {
+    text.push_back('\n');
+  }
+  Sink &s = sink();
+  std::lock_guard lock(s.mutex);
+  flush_pending_locked(s, current_tid());
+  write_text_locked(s, text);
+}
+
+// uwsk_log_message: printf-style form of uwsk_log_vmessage.
+extern "C" void uwsk_log_message(const char *component, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  uwsk_log_vmessage(component, fmt, ap);
+  va_end(ap);
+}
+
+// uwsk_log_write: raw text; complete lines are written, a trailing fragment is held.
+extern "C" void uwsk_log_write(const char *text, size_t len) {
+  if (text == nullptr || len == 0) {
+    return;
+  }
+  Sink &s = sink();
+  std::lock_guard lock(s.mutex);
+  write_text_locked(s, std::string_view(text, len));
+}
+
+// uwsk_log_set_thread_name: names the calling thread in line prefixes.
+extern "C" void uwsk_log_set_thread_name(const char *name) {
+  if (name == nullptr) {
+    t_thread_name[0] = '\0';
+    return;
+  }
+  std::strncpy(t_thread_name, name, sizeof t_thread_name - 1);
+  t_thread_name[sizeof t_thread_name - 1] = '\0';
+}
+
+// uwsk_log_flush_thread: writes the calling thread's held fragment as its own line.
+extern "C" void uwsk_log_flush_thread(void) {
+  Sink &s = sink();
+  std::lock_guard lock(s.mutex);
+  flush_pending_locked(s, current_tid());
+}

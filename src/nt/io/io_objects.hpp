@@ -1,0 +1,40 @@
+// I/O manager object accounting shared with the loader's leak report.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <wdm.h>
+
+namespace uwsk::nt {
+
+// IRPs from IoAllocateIrp not yet freed with IoFreeIrp.
+std::size_t live_irps();
+
+// MDLs from IoAllocateMdl not yet freed with IoFreeMdl.
+std::size_t live_mdls();
+
+// Device objects from IoCreateDevice not yet deleted, one line each.
+std::vector<std::string> describe_live_devices();
+
+// First parameters of DRIVER_VERIFIER_DETECTED_VIOLATION reports made by the I/O manager.
+// uwsk's own numbering (0x1000 and up) so that they never collide with Windows' codes.
+namespace io_violation {
+constexpr ULONG_PTR irp_not_an_irp = 0x1101;
+constexpr ULONG_PTR irp_completed_off_top = 0x1102;
+constexpr ULONG_PTR irp_freed_not_allocated = 0x1103;
+constexpr ULONG_PTR irp_freed_with_cancel_routine = 0x1104;
+constexpr ULONG_PTR irp_initialize_too_small = 0x1105;
+constexpr ULONG_PTR irp_complete_with_cancel_routine = 0x1106;
+constexpr ULONG_PTR irp_complete_pending_status = 0x1107;
+constexpr ULONG_PTR mdl_double_lock = 0x1201;
+constexpr ULONG_PTR mdl_unlock_not_locked = 0x1202;
+constexpr ULONG_PTR mdl_free_locked = 0x1203;
+constexpr ULONG_PTR mdl_map_not_locked = 0x1204;
+constexpr ULONG_PTR mdl_lock_nonpaged = 0x1205;
+constexpr ULONG_PTR device_delete_unknown = 0x1301;
+constexpr ULONG_PTR work_item_queued_twice = 0x1401;
+} // namespace io_violation
+
+} // namespace uwsk::nt

@@ -1,0 +1,287 @@
+// I/O request packets: allocation, initialisation, reuse, the stack walk of IoCompleteRequest,
+// IoCallDriver and cancellation.
+//
+// The rules (docs/design.md, "IRPs"):
+//  1. An IRP from IoAllocateIrp is freed only by IoFreeIrp, never by completion: no I/O manager
+//     owns it, so its top completion routine must stop the walk with
+//     STATUS_MORE_PROCESSING_REQUIRED. Walking off the top is reported, because Windows would
+//     corrupt memory there.
+//  2. IoCompleteRequest walks from the current stack location up, calling each routine whose
+//     SL_INVOKE_ON_* bits match the final status (or Irp->Cancel), copying SL_PENDING_RETURNED
+//     into Irp->PendingReturned first. STATUS_MORE_PROCESSING_REQUIRED stops the walk; a later
+//     IoCompleteRequest resumes above that location.
+//  3. Completing an IRP twice, completing it with a cancel routine still set, or completing it
+//     with STATUS_PENDING are bugchecks, as on Windows.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "nt/bugcheck.hpp"
+#include "nt/io/io_objects.hpp"
+
+namespace uwsk::nt {
+namespace {
+
+
+std::atomic<std::size_t> irp_count{0};
+KSPIN_LOCK cancel_lock = 0;
+
+void check_irp(PIRP irp, const char *function) {
+  if (irp == nullptr || irp->Type != IO_TYPE_IRP) {
+    uwsk_log_message("io", "%s: %p is not an IRP (freed, or never initialised)", function,
+                     static_cast<void *>(irp));
+    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, io_violation::irp_not_an_irp,
+                 reinterpret_cast<ULONG_PTR>(irp), 0, 0);
+  }
+}
+
+// The stack location as it is after its routine has run: only MajorFunction and DeviceObject
+// stay, as Windows leaves them.
+void clear_stack_location(PIO_STACK_LOCATION sp) {
+  sp->MinorFunction = 0;
+  sp->Flags = 0;
+  sp->Control = 0;
+  std::memset(&sp->Parameters, 0, sizeof(sp->Parameters));
+  sp->FileObject = nullptr;
+  sp->CompletionRoutine = nullptr;
+  sp->Context = nullptr;
+}
+
+bool should_invoke(PIRP irp, UCHAR control) {
+  const NTSTATUS status = irp->IoStatus.Status;
+  return (NT_SUCCESS(status) && (control & SL_INVOKE_ON_SUCCESS)) ||
+         (!NT_SUCCESS(status) && (control & SL_INVOKE_ON_ERROR)) ||
+         (irp->Cancel && (control & SL_INVOKE_ON_CANCEL));
+}
+
+// IoSetCompletionRoutineEx keeps its routine and context here until the routine has run.
+// The trampoline is always invoked, so the state is freed on every path; it then applies the
+// driver's own SL_INVOKE_ON_* choice.
+struct completion_ex_context {
+  PIO_COMPLETION_ROUTINE routine;
+  PVOID context;
+  PDEVICE_OBJECT device;
+  UCHAR control;
+};
+
+NTSTATUS NTAPI completion_ex_trampoline(PDEVICE_OBJECT device, PIRP irp, PVOID context) {
+  // Copy out, then free, so that the driver's routine may free or reuse the IRP freely.
+  const completion_ex_context saved = *static_cast<completion_ex_context *>(context);
+  ExFreePoolWithTag(context, 'xCoI');
+  if (should_invoke(irp, saved.control)) {
+    return saved.routine(device, irp, saved.context);
+  }
+  // Not the driver's case: behave as the walk does for a location without a routine.
+  if (irp->PendingReturned && irp->CurrentLocation <= irp->StackCount) {
+    IoMarkIrpPending(irp);
+  }
+  return STATUS_SUCCESS;
+}
+
+} // namespace
+
+std::size_t live_irps() { return irp_count.load(std::memory_order_relaxed); }
+
+} // namespace uwsk::nt
+
+using namespace uwsk::nt;
+
+// IoInitializeIrp: formats caller-provided memory as an IRP with StackSize locations.
+extern "C" VOID NTAPI IoInitializeIrp(PIRP Irp, USHORT PacketSize, CCHAR StackSize) {
+  if (StackSize < 1 || PacketSize < IoSizeOfIrp(StackSize)) {
+    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+             "IoInitializeIrp: the packet is smaller than IoSizeOfIrp(StackSize)",
+             io_violation::irp_initialize_too_small, reinterpret_cast<ULONG_PTR>(Irp), PacketSize,
+             static_cast<ULONG_PTR>(StackSize));
+  }
+  std::memset(Irp, 0, PacketSize);
+  Irp->Type = IO_TYPE_IRP;
+  Irp->Size = PacketSize;
+  Irp->StackCount = StackSize;
+  Irp->CurrentLocation = static_cast<CHAR>(StackSize + 1);
+  InitializeListHead(&Irp->ThreadListEntry);
+  Irp->Tail.Overlay.CurrentStackLocation =
+      reinterpret_cast<PIO_STACK_LOCATION>(reinterpret_cast<PUCHAR>(Irp) + sizeof(IRP)) + StackSize;
+}
+
+// IoAllocateIrp: a fully initialised IRP that only IoFreeIrp releases.
+extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
+  if (StackSize < 1) {
+    return nullptr;
+  }
+  const USHORT size = IoSizeOfIrp(StackSize);
+  void *memory = std::aligned_alloc(MEMORY_ALLOCATION_ALIGNMENT,
+                                    (size + MEMORY_ALLOCATION_ALIGNMENT - 1) &
+                                        ~(MEMORY_ALLOCATION_ALIGNMENT - 1));
+  if (memory == nullptr) {
+    return nullptr;
+  }
+  auto *irp = static_cast<PIRP>(memory);
+  IoInitializeIrp(irp, size, StackSize);
+  irp->AllocationFlags = IRP_ALLOCATED_FIXED_SIZE | UWSK_IRP_ALLOCATED_BY_IO |
+                         (ChargeQuota ? IRP_QUOTA_CHARGED : 0);
+  irp_count.fetch_add(1, std::memory_order_relaxed);
+  return irp;
+}
+
+// IoAllocateIrpEx: IoAllocateIrp; the device object only sizes extensions Windows may attach.
+extern "C" PIRP NTAPI IoAllocateIrpEx(PDEVICE_OBJECT DeviceObject, CCHAR StackSize,
+                                      BOOLEAN ChargeQuota) {
+  return IoAllocateIrp(StackSize, ChargeQuota);
+}
+
+// IoReuseIrp: makes a completed IRP new again, keeping how it was allocated.
+extern "C" VOID NTAPI IoReuseIrp(PIRP Irp, NTSTATUS Iostatus) {
+  check_irp(Irp, "IoReuseIrp");
+  if (Irp->CancelRoutine != nullptr) {
+    bugcheck(CANCEL_STATE_IN_COMPLETED_IRP,
+             "IoReuseIrp: the IRP still has a cancel routine, so it is still pending",
+             reinterpret_cast<ULONG_PTR>(Irp), reinterpret_cast<ULONG_PTR>(Irp->CancelRoutine));
+  }
+  const UCHAR allocation_flags = Irp->AllocationFlags;
+  IoInitializeIrp(Irp, Irp->Size, Irp->StackCount);
+  Irp->AllocationFlags = allocation_flags;
+  Irp->IoStatus.Status = Iostatus;
+}
+
+// IoFreeIrp: releases an IRP from IoAllocateIrp. Attached MDLs are the caller's to free.
+extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
+  check_irp(Irp, "IoFreeIrp");
+  if ((Irp->AllocationFlags & UWSK_IRP_ALLOCATED_BY_IO) == 0) {
+    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+             "IoFreeIrp: this IRP was not allocated by IoAllocateIrp (driver memory formatted by "
+             "IoInitializeIrp must be released by its owner)",
+             io_violation::irp_freed_not_allocated, reinterpret_cast<ULONG_PTR>(Irp));
+  }
+  if (Irp->CancelRoutine != nullptr) {
+    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+             "IoFreeIrp: the IRP still has a cancel routine, so it is still pending",
+             io_violation::irp_freed_with_cancel_routine, reinterpret_cast<ULONG_PTR>(Irp));
+  }
+  Irp->Type = 0;
+  irp_count.fetch_sub(1, std::memory_order_relaxed);
+  std::free(Irp);
+}
+
+// IoCompleteRequest: the stack walk of rule 2 above.
+extern "C" VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost) {
+  check_irp(Irp, "IoCompleteRequest");
+  if (Irp->CurrentLocation > Irp->StackCount + 1) {
+    bugcheck(MULTIPLE_IRP_COMPLETE_REQUESTS,
+             "IoCompleteRequest: the IRP has already been completed",
+             reinterpret_cast<ULONG_PTR>(Irp));
+  }
+  if (Irp->IoStatus.Status == STATUS_PENDING) {
+    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+             "IoCompleteRequest: an IRP cannot complete with STATUS_PENDING",
+             io_violation::irp_complete_pending_status, reinterpret_cast<ULONG_PTR>(Irp));
+  }
+  if (Irp->CancelRoutine != nullptr) {
+    bugcheck(CANCEL_STATE_IN_COMPLETED_IRP,
+             "IoCompleteRequest: the IRP still has a cancel routine; clear it with "
+             "IoSetCancelRoutine(Irp, NULL) before completing",
+             reinterpret_cast<ULONG_PTR>(Irp), reinterpret_cast<ULONG_PTR>(Irp->CancelRoutine));
+  }
+  while (Irp->CurrentLocation <= Irp->StackCount) {
+    PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(Irp);
+    Irp->CurrentLocation++;
+    Irp->Tail.Overlay.CurrentStackLocation++;
+    Irp->PendingReturned = (sp->Control & SL_PENDING_RETURNED) != 0;
+    const PIO_COMPLETION_ROUTINE routine = sp->CompletionRoutine;
+    const PVOID context = sp->Context;
+    const bool invoke = routine != nullptr && should_invoke(Irp, sp->Control);
+    clear_stack_location(sp);
+    if (invoke) {
+      // The routine belongs to the location above; it gets that location's device object,
+      // or NULL when it is the IRP's creator.
+      PDEVICE_OBJECT device = Irp->CurrentLocation <= Irp->StackCount
+                                  ? IoGetCurrentIrpStackLocation(Irp)->DeviceObject
+                                  : nullptr;
+      if (routine(device, Irp, context) == STATUS_MORE_PROCESSING_REQUIRED) {
+        return;
+      }
+    } else if (Irp->PendingReturned && Irp->CurrentLocation <= Irp->StackCount) {
+      IoMarkIrpPending(Irp);
+    }
+  }
+  bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+           "IoCompleteRequest: the IRP was completed past its top stack location. IRPs from "
+           "IoAllocateIrp belong to no I/O manager: the top completion routine must return "
+           "STATUS_MORE_PROCESSING_REQUIRED and free or reuse the IRP itself",
+           io_violation::irp_completed_off_top, reinterpret_cast<ULONG_PTR>(Irp),
+           static_cast<ULONG_PTR>(static_cast<ULONG>(Irp->IoStatus.Status)));
+}
+
+// IoCallDriver: moves to the next stack location and calls the device's dispatch routine.
+extern "C" NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp) {
+  check_irp(Irp, "IoCallDriver");
+  Irp->CurrentLocation--;
+  if (Irp->CurrentLocation <= 0) {
+    bugcheck(NO_MORE_IRP_STACK_LOCATIONS,
+             "IoCallDriver: the IRP has no stack location left for this driver",
+             reinterpret_cast<ULONG_PTR>(Irp));
+  }
+  Irp->Tail.Overlay.CurrentStackLocation--;
+  PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(Irp);
+  sp->DeviceObject = DeviceObject;
+  PDRIVER_OBJECT driver = DeviceObject->DriverObject;
+  return driver->MajorFunction[sp->MajorFunction](DeviceObject, Irp);
+}
+
+// IoCancelIrp: marks the IRP cancelled and calls its cancel routine, if any, under the cancel
+// spin lock (which the routine releases).
+extern "C" BOOLEAN NTAPI IoCancelIrp(PIRP Irp) {
+  check_irp(Irp, "IoCancelIrp");
+  KIRQL irql;
+  IoAcquireCancelSpinLock(&irql);
+  __atomic_store_n(&Irp->Cancel, TRUE, __ATOMIC_SEQ_CST);
+  const PDRIVER_CANCEL routine = IoSetCancelRoutine(Irp, nullptr);
+  if (routine == nullptr) {
+    IoReleaseCancelSpinLock(irql);
+    return FALSE;
+  }
+  if (Irp->CurrentLocation > Irp->StackCount + 1) {
+    bugcheck(CANCEL_STATE_IN_COMPLETED_IRP,
+             "IoCancelIrp: a completed IRP still had a cancel routine",
+             reinterpret_cast<ULONG_PTR>(Irp), reinterpret_cast<ULONG_PTR>(routine));
+  }
+  Irp->CancelIrql = irql;
+  PDEVICE_OBJECT device = Irp->CurrentLocation <= Irp->StackCount
+                              ? IoGetCurrentIrpStackLocation(Irp)->DeviceObject
+                              : nullptr;
+  routine(device, Irp);
+  return TRUE;
+}
+
+// IoAcquireCancelSpinLock: the one system-wide cancel spin lock.
+extern "C" VOID NTAPI IoAcquireCancelSpinLock(PKIRQL Irql) { KeAcquireSpinLock(&cancel_lock, Irql); }
+
+// IoReleaseCancelSpinLock: releases it and returns to the IRQL it was acquired at.
+extern "C" VOID NTAPI IoReleaseCancelSpinLock(KIRQL Irql) { KeReleaseSpinLock(&cancel_lock, Irql); }
+
+// IoSetCompletionRoutineEx: IoSetCompletionRoutine with runtime-held state.
+extern "C" NTSTATUS NTAPI IoSetCompletionRoutineEx(PDEVICE_OBJECT DeviceObject, PIRP Irp,
+                                                   PIO_COMPLETION_ROUTINE CompletionRoutine,
+                                                   PVOID Context, BOOLEAN InvokeOnSuccess,
+                                                   BOOLEAN InvokeOnError, BOOLEAN InvokeOnCancel) {
+  auto *saved = static_cast<completion_ex_context *>(
+      ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(completion_ex_context), 'xCoI'));
+  if (saved == nullptr) {
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  saved->routine = CompletionRoutine;
+  saved->context = Context;
+  saved->device = DeviceObject;
+  saved->control = static_cast<UCHAR>((InvokeOnSuccess ? SL_INVOKE_ON_SUCCESS : 0) |
+                                      (InvokeOnError ? SL_INVOKE_ON_ERROR : 0) |
+                                      (InvokeOnCancel ? SL_INVOKE_ON_CANCEL : 0));
+  IoSetCompletionRoutine(Irp, completion_ex_trampoline, saved, TRUE, TRUE, TRUE);
+  return STATUS_SUCCESS;
+}
+
+// IoIsOperationSynchronous: whether the originator waits for this IRP.
+extern "C" BOOLEAN NTAPI IoIsOperationSynchronous(PIRP Irp) {
+  const ULONG flags = Irp->Flags;
+  return (flags & IRP_SYNCHRONOUS_API) != 0 ||
+         ((flags & IRP_PAGING_IO) != 0 && (flags & IRP_SYNCHRONOUS_PAGING_IO) != 0);
+}

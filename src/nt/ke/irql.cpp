@@ -1,0 +1,135 @@
+// IRQL, critical regions and guarded regions, simulated per thread.
+//
+// Nothing preempts a Linux thread because of its IRQL; the level only drives the checks Windows
+// makes (a blocking wait at DISPATCH_LEVEL is a bug check there, and here) and what drivers
+// read back with KeGetCurrentIrql.
+#include <wdm.h>
+
+#include <cstdio>
+
+#include "nt/bugcheck.hpp"
+#include "nt/ke/irql.hpp"
+
+namespace uwsk::nt {
+namespace {
+
+thread_local KIRQL t_irql = PASSIVE_LEVEL;
+thread_local int t_critical_regions = 0;
+thread_local int t_guarded_regions = 0;
+
+const char *irql_name(KIRQL irql) {
+  switch (irql) {
+  case PASSIVE_LEVEL:
+    return "PASSIVE_LEVEL";
+  case APC_LEVEL:
+    return "APC_LEVEL";
+  case DISPATCH_LEVEL:
+    return "DISPATCH_LEVEL";
+  case SYNCH_LEVEL:
+    return "SYNCH_LEVEL";
+  case HIGH_LEVEL:
+    return "HIGH_LEVEL";
+  default:
+    return "a device IRQL";
+  }
+}
+
+} // namespace
+
+KIRQL current_irql() { return t_irql; }
+
+void set_current_irql(KIRQL irql) { t_irql = irql; }
+
+void require_irql_at_most(KIRQL max, const char *what, const void *object, const void *caller) {
+  if (t_irql <= max) {
+    return;
+  }
+  char reason[256];
+  std::snprintf(reason, sizeof reason, "%s called at IRQL %u (%s); it is allowed at IRQL <= %u (%s)",
+                what, t_irql, irql_name(t_irql), max, irql_name(max));
+  bugcheck(IRQL_NOT_LESS_OR_EQUAL, reason, reinterpret_cast<ULONG_PTR>(object), t_irql, 0,
+           reinterpret_cast<ULONG_PTR>(caller));
+}
+
+int critical_region_depth() { return t_critical_regions; }
+
+int guarded_region_depth() { return t_guarded_regions; }
+
+ULONG_PTR spin_lock_owner_token() { return reinterpret_cast<ULONG_PTR>(&t_irql); }
+
+} // namespace uwsk::nt
+
+using namespace uwsk::nt;
+
+// KeGetCurrentIrql: the calling thread's simulated IRQL.
+extern "C" KIRQL NTAPI KeGetCurrentIrql(VOID) { return t_irql; }
+
+// KfRaiseIrql (behind the KeRaiseIrql macro): raises the IRQL and returns the previous one.
+extern "C" KIRQL NTAPI KfRaiseIrql(KIRQL NewIrql) {
+  KIRQL old = t_irql;
+  if (NewIrql < old) {
+    char reason[160];
+    std::snprintf(reason, sizeof reason,
+                  "KeRaiseIrql to IRQL %u from the higher IRQL %u: raising must not lower",
+                  NewIrql, old);
+    bugcheck(IRQL_NOT_GREATER_OR_EQUAL, reason, old, NewIrql, 0,
+             reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
+  }
+  t_irql = NewIrql;
+  return old;
+}
+
+// KeLowerIrql: returns to a lower (or equal) IRQL, normally the one KeRaiseIrql returned.
+extern "C" VOID NTAPI KeLowerIrql(KIRQL NewIrql) {
+  if (NewIrql > t_irql) {
+    char reason[160];
+    std::snprintf(reason, sizeof reason,
+                  "KeLowerIrql to IRQL %u from the lower IRQL %u: lowering must not raise",
+                  NewIrql, t_irql);
+    bugcheck(IRQL_NOT_LESS_OR_EQUAL, reason, 0, t_irql, 0,
+             reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
+  }
+  t_irql = NewIrql;
+}
+
+// KeRaiseIrqlToDpcLevel: raises to DISPATCH_LEVEL and returns the previous IRQL.
+extern "C" KIRQL NTAPI KeRaiseIrqlToDpcLevel(VOID) { return KfRaiseIrql(DISPATCH_LEVEL); }
+
+// KeRaiseIrqlToSynchLevel: raises to SYNCH_LEVEL and returns the previous IRQL.
+extern "C" KIRQL NTAPI KeRaiseIrqlToSynchLevel(VOID) { return KfRaiseIrql(SYNCH_LEVEL); }
+
+// KeEnterCriticalRegion: disables normal kernel APCs (counted; uwsk delivers no APCs).
+extern "C" VOID NTAPI KeEnterCriticalRegion(VOID) { ++t_critical_regions; }
+
+// KeLeaveCriticalRegion: ends the innermost KeEnterCriticalRegion.
+extern "C" VOID NTAPI KeLeaveCriticalRegion(VOID) {
+  if (t_critical_regions == 0) {
+    bugcheck(APC_INDEX_MISMATCH,
+             "KeLeaveCriticalRegion without a matching KeEnterCriticalRegion on this thread", 0,
+             0, 0, reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
+  }
+  --t_critical_regions;
+}
+
+// KeEnterGuardedRegion: disables all kernel APCs (counted; uwsk delivers no APCs).
+extern "C" VOID NTAPI KeEnterGuardedRegion(VOID) { ++t_guarded_regions; }
+
+// KeLeaveGuardedRegion: ends the innermost KeEnterGuardedRegion.
+extern "C" VOID NTAPI KeLeaveGuardedRegion(VOID) {
+  if (t_guarded_regions == 0) {
+    bugcheck(APC_INDEX_MISMATCH,
+             "KeLeaveGuardedRegion without a matching KeEnterGuardedRegion on this thread", 0, 0,
+             0, reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
+  }
+  --t_guarded_regions;
+}
+
+// KeAreApcsDisabled: TRUE inside a critical or guarded region or at IRQL >= APC_LEVEL.
+extern "C" BOOLEAN NTAPI KeAreApcsDisabled(VOID) {
+  return t_critical_regions > 0 || t_guarded_regions > 0 || t_irql >= APC_LEVEL;
+}
+
+// KeAreAllApcsDisabled: TRUE inside a guarded region or at IRQL >= APC_LEVEL.
+extern "C" BOOLEAN NTAPI KeAreAllApcsDisabled(VOID) {
+  return t_guarded_regions > 0 || t_irql >= APC_LEVEL;
+}

@@ -1,0 +1,28 @@
+// The simulated IRQL of the calling thread and the checks built on it.
+#pragma once
+
+#include <wdm.h>
+
+namespace uwsk::nt {
+
+// The calling thread's simulated IRQL (PASSIVE_LEVEL for a thread that never raised it).
+KIRQL current_irql();
+
+// Sets the calling thread's simulated IRQL without the raise/lower checks (runtime threads use
+// it to run DPCs at DISPATCH_LEVEL and work items at PASSIVE_LEVEL).
+void set_current_irql(KIRQL irql);
+
+// Bug-checks with IRQL_NOT_LESS_OR_EQUAL when the calling thread runs above `max`: `what` names
+// the call in the report, `object` and `caller` become parameters 1 and 4 (as on Windows:
+// the address involved and the code address).
+void require_irql_at_most(KIRQL max, const char *what, const void *object, const void *caller);
+
+// Nesting depth of KeEnterCriticalRegion and KeEnterGuardedRegion on the calling thread.
+int critical_region_depth();
+int guarded_region_depth();
+
+// A value unique to the calling thread while it lives (never 0): spin locks store it as their
+// owner so that a recursive acquire or a foreign release is caught.
+ULONG_PTR spin_lock_owner_token();
+
+} // namespace uwsk::nt

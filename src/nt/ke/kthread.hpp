@@ -1,0 +1,81 @@
+// The thread and process objects of the emulated kernel.
+//
+// Every thread that calls the kernel API has a thread object: PsCreateSystemThread makes one
+// before the thread starts; any other thread (the loader, I/O loops, test threads, the runtime's
+// own workers) gets one the first time it needs it. A thread object is an object-manager object
+// (reference counted; see nt/ps/object.hpp) whose DISPATCHER_HEADER makes it waitable: it is
+// signalled when the thread ends.
+#pragma once
+
+#include <wdm.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <sys/types.h>
+
+namespace uwsk::nt {
+
+enum class thread_kind : unsigned char {
+  system,  // created by PsCreateSystemThread for a driver
+  runtime, // a uwsk worker, timer/DPC or I/O thread
+  other,   // any other thread that called the kernel API (loader, tests)
+};
+
+} // namespace uwsk::nt
+
+struct _KTHREAD {
+  // First member: KeWaitFor* treats the thread object as a dispatcher object.
+  DISPATCHER_HEADER Header;
+
+  // The current wait, guarded by the dispatcher lock. A signaller that satisfies the wait sets
+  // wait_satisfied and wait_status, unlinks the wait blocks and notifies `wake`.
+  std::condition_variable wake;
+  bool wait_satisfied = false;
+  NTSTATUS wait_status = STATUS_SUCCESS;
+  PKWAIT_BLOCK wait_blocks = nullptr;
+  ULONG wait_count = 0;
+  KWAIT_BLOCK builtin_wait_blocks[THREAD_WAIT_OBJECTS] = {};
+
+  // KMUTANT.MutantListEntry of every mutex this thread owns (guarded by the dispatcher lock);
+  // they are abandoned when the thread ends.
+  LIST_ENTRY owned_mutants = {};
+
+  // Identity, fixed before the object is published.
+  HANDLE id = nullptr; // the thread id drivers see: the Linux tid
+  uwsk::nt::thread_kind kind = uwsk::nt::thread_kind::other;
+  PKSTART_ROUTINE start_routine = nullptr;
+  PVOID start_context = nullptr;
+
+  std::atomic<KPRIORITY> priority{8};
+  std::atomic<bool> terminated{false};
+  std::atomic<NTSTATUS> exit_status{STATUS_PENDING};
+};
+
+struct _ETHREAD {
+  _KTHREAD Tcb;
+};
+
+struct _KPROCESS {
+  DISPATCHER_HEADER Header;
+};
+
+struct _EPROCESS {
+  _KPROCESS Pcb;
+};
+
+namespace uwsk::nt {
+
+// The calling thread's object, created on first use for threads uwsk did not start.
+_ETHREAD *current_thread();
+
+// Marks the calling thread as one of the runtime's own (worker, timer/DPC thread) before it
+// first needs a thread object, so that it is never reported as a driver thread.
+void mark_runtime_thread(const char *log_name);
+
+// The one emulated process ("System") every thread belongs to.
+_EPROCESS *system_process();
+
+// The process id drivers see for it (4, the System process id on Windows).
+inline HANDLE system_process_id() { return reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(4)); }
+
+} // namespace uwsk::nt

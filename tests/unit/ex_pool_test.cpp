@@ -1,0 +1,150 @@
+// Pool and lookaside lists: flags, zeroing, alignment, tags, accounting, and misuse.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include <wdm.h>
+
+#include "nt/ex/pool.hpp"
+
+namespace {
+
+std::size_t outstanding_for(ULONG tag) {
+  for (const auto &usage : uwsk::nt::pool_outstanding()) {
+    if (usage.tag == tag) {
+      return usage.allocations;
+    }
+  }
+  return 0;
+}
+
+TEST(Pool, Allocate2ZeroesAndAligns) {
+  auto *small = static_cast<PUCHAR>(ExAllocatePool2(POOL_FLAG_NON_PAGED, 100, 'tsT1'));
+  ASSERT_NE(small, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small) % 16, 0u);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(small[i], 0) << i;
+  }
+  auto *large = static_cast<PUCHAR>(ExAllocatePool2(POOL_FLAG_PAGED, 3 * PAGE_SIZE, 'tsT1'));
+  ASSERT_NE(large, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(large) % PAGE_SIZE, 0u);
+  EXPECT_EQ(outstanding_for('tsT1'), 2u);
+  ExFreePoolWithTag(small, 'tsT1');
+  ExFreePoolWithTag(large, 'tsT1');
+  EXPECT_EQ(outstanding_for('tsT1'), 0u);
+}
+
+TEST(Pool, Allocate2RejectsBadTagsAndFlags) {
+  EXPECT_EQ(ExAllocatePool2(POOL_FLAG_NON_PAGED, 16, 0), nullptr);
+  EXPECT_EQ(ExAllocatePool2(0, 16, 'tsT2'), nullptr);
+  EXPECT_EQ(ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_PAGED, 16, 'tsT2'), nullptr);
+  EXPECT_EQ(ExAllocatePool2(POOL_FLAG_NON_PAGED | 0x1000, 16, 'tsT2'), nullptr);
+}
+
+TEST(Pool, LegacyAllocatorsAndProtectedTag) {
+  PVOID a = ExAllocatePoolWithTag(NonPagedPoolNx, 10, 'tsT3');
+  PVOID b = ExAllocatePoolZero(NonPagedPool, 10, 'tsT3');
+  PVOID c = ExAllocatePool(PagedPool, 10);
+  PVOID d = ExAllocatePoolWithTag(NonPagedPool, 10, 'tsT3' | 0x80000000u);
+  ASSERT_TRUE(a && b && c && d);
+  EXPECT_EQ(static_cast<PUCHAR>(b)[9], 0);
+  EXPECT_EQ(outstanding_for('tsT3'), 3u);
+  EXPECT_EQ(outstanding_for('enoN'), 1u);
+  ExFreePoolWithTag(a, 'tsT3');
+  ExFreePool(b);
+  ExFreePool(c);
+  ExFreePoolWithTag(d, 'tsT3' | 0x80000000u);
+  EXPECT_EQ(outstanding_for('tsT3'), 0u);
+}
+
+TEST(Pool, Allocate3ValidatesExtendedParameters) {
+  POOL_EXTENDED_PARAMETER parameter{};
+  parameter.Type = PoolExtendedParameterPriority;
+  parameter.Priority = HighPoolPriority;
+  PVOID p = ExAllocatePool3(POOL_FLAG_NON_PAGED, 32, 'tsT4', &parameter, 1);
+  ASSERT_NE(p, nullptr);
+  ExFreePool2(p, 'tsT4', nullptr, 0);
+  parameter.Type = PoolExtendedParameterInvalidType;
+  EXPECT_EQ(ExAllocatePool3(POOL_FLAG_NON_PAGED, 32, 'tsT4', &parameter, 1), nullptr);
+}
+
+TEST(Pool, TagText) {
+  EXPECT_EQ(uwsk::nt::pool_tag_text('kdD '), " Ddk");
+  EXPECT_EQ(uwsk::nt::pool_tag_text('lleH'), "Hell");
+}
+
+TEST(PoolDeathTest, FreeWithTheWrongTagIsBadPoolCaller) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        PVOID p = ExAllocatePool2(POOL_FLAG_NON_PAGED, 8, 'tsT5');
+        ExFreePoolWithTag(p, 'gnrW');
+      },
+      "BAD_POOL_CALLER");
+}
+
+TEST(PoolDeathTest, PagedAllocationAtDispatchIsBadPoolCaller) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        KIRQL old;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        (void)ExAllocatePool2(POOL_FLAG_PAGED, 8, 'tsT6');
+      },
+      "BAD_POOL_CALLER");
+}
+
+PVOID NTAPI counting_allocate(POOL_TYPE type, SIZE_T bytes, ULONG tag, PLOOKASIDE_LIST_EX) {
+  return ExAllocatePoolWithTag(type, bytes, tag);
+}
+VOID NTAPI counting_free(PVOID block, PLOOKASIDE_LIST_EX) { ExFreePool(block); }
+
+TEST(Lookaside, BlocksAreRecycled) {
+  LOOKASIDE_LIST_EX list;
+  ASSERT_EQ(ExInitializeLookasideListEx(&list, counting_allocate, counting_free, NonPagedPoolNx, 0,
+                                        48, 'tsT7', 0),
+            STATUS_SUCCESS);
+  PVOID first = ExAllocateFromLookasideListEx(&list);
+  ASSERT_NE(first, nullptr);
+  ExFreeToLookasideListEx(&list, first);
+  EXPECT_EQ(ExAllocateFromLookasideListEx(&list), first);
+  ExFreeToLookasideListEx(&list, first);
+  EXPECT_EQ(uwsk::nt::live_lookaside_lists(), 1u);
+  ExDeleteLookasideListEx(&list);
+  EXPECT_EQ(uwsk::nt::live_lookaside_lists(), 0u);
+  EXPECT_EQ(outstanding_for('tsT7'), 0u);
+}
+
+TEST(Lookaside, RejectsConflictingFlags) {
+  LOOKASIDE_LIST_EX list;
+  EXPECT_EQ(ExInitializeLookasideListEx(&list, nullptr, nullptr, NonPagedPoolNx,
+                                        EX_LOOKASIDE_LIST_EX_FLAGS_RAISE_ON_FAIL |
+                                            EX_LOOKASIDE_LIST_EX_FLAGS_FAIL_NO_RAISE,
+                                        48, 'tsT8', 0),
+            STATUS_INVALID_PARAMETER);
+}
+
+TEST(Lookaside, NonPagedAndPagedListsUseThePool) {
+  NPAGED_LOOKASIDE_LIST npaged;
+  PAGED_LOOKASIDE_LIST paged;
+  ExInitializeNPagedLookasideList(&npaged, nullptr, nullptr, 0, 24, 'tsT9', 0);
+  ExInitializePagedLookasideList(&paged, nullptr, nullptr, 0, 4, 'tsT9', 0);
+  PVOID blocks[300];
+  for (auto &block : blocks) {
+    block = ExAllocateFromNPagedLookasideList(&npaged);
+    ASSERT_NE(block, nullptr);
+  }
+  EXPECT_EQ(outstanding_for('tsT9'), 300u);
+  for (auto *block : blocks) {
+    ExFreeToNPagedLookasideList(&npaged, block);
+  }
+  // The list keeps at most its depth; the rest went back to the pool.
+  EXPECT_LE(outstanding_for('tsT9'), 256u);
+  PVOID small = ExAllocateFromPagedLookasideList(&paged);
+  ExFreeToPagedLookasideList(&paged, small);
+  ExDeleteNPagedLookasideList(&npaged);
+  ExDeletePagedLookasideList(&paged);
+  EXPECT_EQ(outstanding_for('tsT9'), 0u);
+}
+
+} // namespace

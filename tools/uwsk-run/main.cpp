@@ -1,0 +1,186 @@
+// uwsk-run: load a WSK driver built for uwsk, run it until told to stop, unload it and report
+// what it leaked.
+#include <signal.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include <ntstatus.h>
+#include <uwsk/host.h>
+#include <uwsk/log.h>
+#include <uwsk/status.h>
+
+namespace {
+
+// Exit statuses, also listed in --help.
+constexpr int exit_ok = 0;
+constexpr int exit_usage = 1;
+constexpr int exit_load_failed = 2;
+constexpr int exit_entry_failed = 3;
+constexpr int exit_leaks = 4;
+constexpr int exit_unload_timeout = 5;
+
+std::string describe(NTSTATUS status) {
+  char text[96];
+  return uwsk_status_describe(status, text, sizeof(text));
+}
+
+// Accepts a status by name (STATUS_ACCESS_DENIED) or number (0xC0000022).
+bool parse_status(const std::string &text, NTSTATUS &status) {
+  if (uwsk_status_from_name(text.c_str(), &status)) {
+    return true;
+  }
+  errno = 0;
+  char *end = nullptr;
+  const unsigned long long value = std::strtoull(text.c_str(), &end, 0);
+  if (errno != 0 || end == text.c_str() || *end != '\0' || value > 0xFFFFFFFFull) {
+    return false;
+  }
+  status = static_cast<NTSTATUS>(static_cast<uint32_t>(value));
+  return true;
+}
+
+// Waits for SIGINT or SIGTERM, or until `seconds` have passed (negative: no limit).
+void wait_for_stop(const sigset_t &signals, double seconds) {
+  for (;;) {
+    siginfo_t info;
+    int received;
+    if (seconds < 0) {
+      received = sigwaitinfo(&signals, &info);
+    } else {
+      timespec timeout;
+      timeout.tv_sec = static_cast<time_t>(seconds);
+      timeout.tv_nsec = static_cast<long>((seconds - std::floor(seconds)) * 1e9);
+      received = sigtimedwait(&signals, &info, &timeout);
+    }
+    if (received > 0) {
+      uwsk_log_message("uwsk-run", "received %s; unloading", strsignal(received));
+      return;
+    }
+    if (errno == EAGAIN) {
+      return;
+    }
+  }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  // Block the stop signals before any thread exists, so every thread inherits the mask and only
+  // the wait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  CLI::App app{"uwsk-run: loads a Windows WSK driver built for uwsk, calls DriverEntry, runs it "
+               "until SIGINT/SIGTERM or --unload-after, calls DriverUnload and reports leaks."};
+  std::string driver_path;
+  std::string service_name;
+  std::string log_path;
+  std::string expect_status_text;
+  double unload_after = -1;
+  double unload_timeout = 30;
+  bool strict = false;
+  app.add_option("driver", driver_path, "The driver shared object (built with uwsk_add_driver "
+                                        "or the uwsk-driver pkg-config flags)")
+      ->required();
+  app.add_option("--unload-after", unload_after,
+                 "Unload the driver after SECONDS (default: run until SIGINT or SIGTERM)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--unload-timeout", unload_timeout,
+                 "Seconds DriverUnload may take before uwsk-run gives up on it")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--expect-status", expect_status_text,
+                 "DriverEntry is expected to fail with this status (a name such as "
+                 "STATUS_ACCESS_DENIED, or a number); exit 0 when it does");
+  app.add_option("--service-name", service_name,
+                 "Service name for \\Driver\\NAME and the registry path (default: the file name)");
+  app.add_option("--log", log_path, "Write DbgPrint output and uwsk messages to FILE instead of "
+                                    "standard error");
+  app.add_flag("--strict", strict, "Exit non-zero when the leak report is not empty");
+  app.footer("Exit status: 0 success; 1 bad usage; 2 the driver could not be loaded; "
+             "3 DriverEntry failed (or did not fail as --expect-status said); 4 leaks with "
+             "--strict; 5 DriverUnload timed out.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    const int code = app.exit(e);
+    return code == 0 ? exit_ok : exit_usage;
+  }
+
+  NTSTATUS expected_status = STATUS_SUCCESS;
+  const bool expect_failure = !expect_status_text.empty();
+  if (expect_failure && !parse_status(expect_status_text, expected_status)) {
+    std::fprintf(stderr, "uwsk-run: --expect-status: '%s' is neither a status name nor a number\n",
+                 expect_status_text.c_str());
+    return exit_usage;
+  }
+  if (!log_path.empty()) {
+    const int opened = uwsk_log_open(log_path.c_str());
+    if (opened != 0) {
+      std::fprintf(stderr, "uwsk-run: cannot open log file %s: %s\n", log_path.c_str(),
+                   std::strerror(-opened));
+      return exit_usage;
+    }
+  }
+
+  char error[512];
+  uwsk_driver *driver = uwsk_driver_load(driver_path.c_str(), service_name.c_str(), error,
+                                         sizeof(error));
+  if (driver == nullptr) {
+    uwsk_log_message("uwsk-run", "%s", error);
+    std::fprintf(stderr, "uwsk-run: %s\n", error);
+    return exit_load_failed;
+  }
+
+  const NTSTATUS entry_status = uwsk_driver_start(driver);
+  if (!NT_SUCCESS(entry_status) || expect_failure) {
+    // A failed DriverEntry leaves the driver unloaded without DriverUnload, as on Windows.
+    const bool as_expected = expect_failure && entry_status == expected_status;
+    uwsk_log_message("uwsk-run", "DriverEntry returned %s%s%s", describe(entry_status).c_str(),
+                     expect_failure ? (as_expected ? ", as expected" : ", expected ") : "",
+                     expect_failure && !as_expected ? describe(expected_status).c_str() : "");
+    if (!as_expected) {
+      std::fprintf(stderr, "uwsk-run: DriverEntry returned %s\n", describe(entry_status).c_str());
+    }
+    const size_t leaks = uwsk_leak_report();
+    uwsk_driver_release(driver);
+    if (!as_expected) {
+      return exit_entry_failed;
+    }
+    return strict && leaks != 0 ? exit_leaks : exit_ok;
+  }
+  uwsk_log_message("uwsk-run", "DriverEntry returned %s", describe(entry_status).c_str());
+
+  wait_for_stop(stop_signals, unload_after);
+
+  const auto timeout_ms = static_cast<unsigned>(unload_timeout * 1000);
+  switch (uwsk_driver_unload(driver, timeout_ms)) {
+  case UWSK_UNLOAD_DONE:
+    uwsk_log_message("uwsk-run", "DriverUnload returned");
+    break;
+  case UWSK_UNLOAD_NO_ROUTINE:
+    uwsk_log_message("uwsk-run", "the driver set no DriverUnload routine; it cannot be unloaded, "
+                                 "so uwsk-run exits with the driver still loaded");
+    break;
+  case UWSK_UNLOAD_TIMED_OUT:
+    uwsk_log_message("uwsk-run", "DriverUnload did not return within %.1f s", unload_timeout);
+    std::fprintf(stderr, "uwsk-run: DriverUnload did not return within %.1f s\n", unload_timeout);
+    uwsk_leak_report();
+    uwsk_log_close();
+    std::_Exit(exit_unload_timeout);
+  }
+  const size_t leaks = uwsk_leak_report();
+  uwsk_driver_release(driver);
+  uwsk_log_close();
+  return strict && leaks != 0 ? exit_leaks : exit_ok;
+}
