@@ -6,7 +6,9 @@
 # find_package(uwsk) (linking `uwsk::uwsk`); UWSK_DRIVER_MAP and UWSK_DRIVER_LIBRARY say which.
 
 set(UWSK_DRIVER_DEFINITIONS _WIN32=1 _WIN64=1 _AMD64_=1 _M_X64=100 _M_AMD64=100 _KERNEL_MODE=1)
-set(UWSK_DRIVER_COMPILE_OPTIONS -fshort-wchar -fno-strict-aliasing -Wno-multichar -Wno-unknown-pragmas)
+# Windows samples brace-initialise sockaddrs partially; MSVC does not warn about that either.
+set(UWSK_DRIVER_COMPILE_OPTIONS -fshort-wchar -fno-strict-aliasing -Wno-multichar -Wno-unknown-pragmas
+  -Wno-missing-braces -Wno-missing-field-initializers)
 
 if(NOT DEFINED UWSK_DRIVER_MAP)
   set(UWSK_DRIVER_MAP ${CMAKE_CURRENT_LIST_DIR}/driver.map)

@@ -31,7 +31,8 @@ typedef enum {
   RCVALL_ON = 1,
   RCVALL_SOCKETLEVELONLY = 2,
   RCVALL_IPLEVEL = 3
-} RCVALL_VALUE, *PRCVALL_VALUE;
+} RCVALL_VALUE,
+    *PRCVALL_VALUE;
 
 /* Input of SIO_KEEPALIVE_VALS; times are in milliseconds. */
 struct tcp_keepalive {

@@ -31,7 +31,9 @@
 #endif
 
 /* What an MSVC kernel build predefines and drivers test. The driver build flags carry them too;
- * defining them here as well keeps a driver compiled without those flags on the same path. */
+ * defining them here as well keeps a driver compiled without those flags on the same path. The
+ * runtime's own code must not see them: to libstdc++ and GoogleTest they mean "Windows". */
+#ifndef UWSK_RUNTIME_BUILD
 #ifndef _WIN32
 #define _WIN32 1
 #endif
@@ -52,6 +54,7 @@
 #ifndef _KERNEL_MODE
 #define _KERNEL_MODE 1
 #endif
+#endif /* !UWSK_RUNTIME_BUILD */
 
 /* Calling conventions: the native SysV ABI is used throughout (spec section 0.3 item 3). */
 #define NTAPI
@@ -209,6 +212,11 @@ typedef struct _SINGLE_LIST_ENTRY {
   struct _SINGLE_LIST_ENTRY *Next;
 } SINGLE_LIST_ENTRY, *PSINGLE_LIST_ENTRY;
 
+UWSK_STATIC_ASSERT(sizeof(LIST_ENTRY) == 16, "LIST_ENTRY is 16 bytes on x64");
+UWSK_STATIC_ASSERT(sizeof(SINGLE_LIST_ENTRY) == 8, "SINGLE_LIST_ENTRY is 8 bytes on x64");
+UWSK_STATIC_ASSERT(sizeof(LARGE_INTEGER) == 8, "LARGE_INTEGER is 8 bytes");
+UWSK_STATIC_ASSERT(sizeof(GUID) == 16, "GUID is 16 bytes");
+
 /* Counted strings. Length and MaximumLength are in bytes; Buffer need not be NUL-terminated. */
 typedef struct _UNICODE_STRING {
   USHORT Length;
@@ -223,6 +231,8 @@ typedef struct _STRING {
   PCHAR Buffer;
 } STRING, *PSTRING, ANSI_STRING, *PANSI_STRING, OEM_STRING, *POEM_STRING, UTF8_STRING,
     *PUTF8_STRING;
+UWSK_STATIC_ASSERT(sizeof(UNICODE_STRING) == 16, "UNICODE_STRING is 16 bytes on x64");
+UWSK_STATIC_ASSERT(sizeof(STRING) == 16, "STRING is 16 bytes on x64");
 typedef const STRING *PCSTRING, *PCANSI_STRING, *PCOEM_STRING, *PCUTF8_STRING;
 
 #define UNICODE_NULL ((WCHAR)0)
@@ -251,6 +261,7 @@ typedef struct _OBJECT_ATTRIBUTES {
   PVOID SecurityQualityOfService;
 } OBJECT_ATTRIBUTES, *POBJECT_ATTRIBUTES;
 typedef const OBJECT_ATTRIBUTES *PCOBJECT_ATTRIBUTES;
+UWSK_STATIC_ASSERT(sizeof(OBJECT_ATTRIBUTES) == 48, "OBJECT_ATTRIBUTES is 48 bytes on x64");
 
 #define OBJ_INHERIT 0x00000002L
 #define OBJ_PERMANENT 0x00000010L

@@ -11,7 +11,6 @@
 
 #include "ntdef.h"
 
-
 /* Success and informational wait results. */
 #define STATUS_SUCCESS ((NTSTATUS)0x00000000L)
 #define STATUS_WAIT_0 ((NTSTATUS)0x00000000L)

@@ -12,13 +12,25 @@
 #include "ntdef.h"
 #include "inaddr.h"
 
-/* The BSD integer names. u_long is 32 bits, as on Windows (spec section 0.3 item 1). Runtime
- * code that also includes <sys/types.h> defines UWSK_NO_WINSOCK_BSD_TYPES. */
+/* The BSD integer names, as Winsock has them. u_long is 32 bits, as on Windows (spec section
+ * 0.3 item 1), while glibc's <sys/types.h> declares a 64-bit u_long: like mingw-w64 on LP64,
+ * the name is redirected to a 32-bit typedef. <sys/types.h> is included first so that glibc's
+ * declaration, if any translation unit includes it before or after, is read under its own name
+ * and never meets the redirection. u_char, u_short and u_int are the same types glibc uses, so
+ * repeating them is harmless. Runtime code that must see glibc's u_long defines
+ * UWSK_NO_WINSOCK_BSD_TYPES. */
 #ifndef UWSK_NO_WINSOCK_BSD_TYPES
+#if defined(__has_include)
+#if __has_include(<sys/types.h>)
+#include <sys/types.h>
+#endif
+#endif
 typedef unsigned char u_char;
 typedef unsigned short u_short;
 typedef unsigned int u_int;
-typedef ULONG u_long;
+typedef ULONG uwsk_u_long;
+#undef u_long
+#define u_long uwsk_u_long
 #endif
 
 /* Address families. */
@@ -144,7 +156,8 @@ typedef enum {
   IPPROTO_RESERVED_IPSECOFFLOAD = 259,
   IPPROTO_RESERVED_WNV = 260,
   IPPROTO_RESERVED_MAX = 261
-} IPPROTO, *PIPPROTO;
+} IPPROTO,
+    *PIPPROTO;
 
 /* IPv4 addresses in host byte order. */
 #define INADDR_ANY ((ULONG)0x00000000)
@@ -181,7 +194,12 @@ typedef struct {
 #pragma clang diagnostic pop
 #endif
 
-#define SCOPEID_UNSPECIFIED_INIT {0}
+#define SCOPEID_UNSPECIFIED_INIT                                                                   \
+  {                                                                                                \
+    {                                                                                              \
+      { 0, 0 }                                                                                     \
+    }                                                                                              \
+  }
 
 /* Socket addresses. Ports and addresses are in network byte order. */
 typedef struct sockaddr {
@@ -219,7 +237,7 @@ typedef struct _SOCKET_ADDRESS_LIST {
   SOCKET_ADDRESS Address[1];
 } SOCKET_ADDRESS_LIST, *PSOCKET_ADDRESS_LIST, *LPSOCKET_ADDRESS_LIST;
 
-#define SIZEOF_SOCKET_ADDRESS_LIST(AddressCount) \
+#define SIZEOF_SOCKET_ADDRESS_LIST(AddressCount)                                                   \
   (FIELD_OFFSET(SOCKET_ADDRESS_LIST, Address) + (AddressCount) * sizeof(SOCKET_ADDRESS))
 
 typedef struct _CSADDR_INFO {
@@ -255,18 +273,17 @@ typedef struct _WSACMSGHDR {
 } WSACMSGHDR, *PWSACMSGHDR, *LPWSACMSGHDR;
 typedef WSACMSGHDR CMSGHDR, *PCMSGHDR;
 
-#define WSA_CMSGHDR_ALIGN(length) \
+#define WSA_CMSGHDR_ALIGN(length)                                                                  \
   (((length) + __alignof__(WSACMSGHDR) - 1) & ~(__alignof__(WSACMSGHDR) - 1))
-#define WSA_CMSGDATA_ALIGN(length) \
-  (((length) + sizeof(ULONGLONG) - 1) & ~(sizeof(ULONGLONG) - 1))
-#define WSA_CMSG_FIRSTHDR(msg)                                                 \
-  (((msg)->Control.len >= sizeof(WSACMSGHDR)) ? (LPWSACMSGHDR)(msg)->Control.buf \
+#define WSA_CMSGDATA_ALIGN(length) (((length) + sizeof(ULONGLONG) - 1) & ~(sizeof(ULONGLONG) - 1))
+#define WSA_CMSG_FIRSTHDR(msg)                                                                     \
+  (((msg)->Control.len >= sizeof(WSACMSGHDR)) ? (LPWSACMSGHDR)(msg)->Control.buf                   \
                                               : (LPWSACMSGHDR)NULL)
-#define WSA_CMSG_NXTHDR(msg, cmsg)                                                      \
-  (((cmsg) == NULL) ? WSA_CMSG_FIRSTHDR(msg)                                            \
-   : (((PUCHAR)(cmsg) + WSA_CMSGHDR_ALIGN((cmsg)->cmsg_len) + sizeof(WSACMSGHDR)) >    \
-      (PUCHAR)((msg)->Control.buf) + (msg)->Control.len)                                \
-       ? (LPWSACMSGHDR)NULL                                                             \
+#define WSA_CMSG_NXTHDR(msg, cmsg)                                                                 \
+  (((cmsg) == NULL) ? WSA_CMSG_FIRSTHDR(msg)                                                       \
+   : (((PUCHAR)(cmsg) + WSA_CMSGHDR_ALIGN((cmsg)->cmsg_len) + sizeof(WSACMSGHDR)) >                \
+      (PUCHAR)((msg)->Control.buf) + (msg)->Control.len)                                           \
+       ? (LPWSACMSGHDR)NULL                                                                        \
        : (LPWSACMSGHDR)((PUCHAR)(cmsg) + WSA_CMSGHDR_ALIGN((cmsg)->cmsg_len)))
 #define WSA_CMSG_DATA(cmsg) ((PUCHAR)(cmsg) + WSA_CMSGDATA_ALIGN(sizeof(WSACMSGHDR)))
 #define WSA_CMSG_SPACE(length) (WSA_CMSGDATA_ALIGN(sizeof(WSACMSGHDR) + WSA_CMSGHDR_ALIGN(length)))

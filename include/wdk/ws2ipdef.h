@@ -108,7 +108,8 @@ typedef enum _PMTUD_STATE {
   IP_PMTUDISC_DONT,
   IP_PMTUDISC_PROBE,
   IP_PMTUDISC_MAX
-} PMTUD_STATE, *PPMTUD_STATE;
+} PMTUD_STATE,
+    *PPMTUD_STATE;
 
 /* IPPROTO_UDP options. */
 #define UDP_NOCHECKSUM 1
@@ -163,14 +164,19 @@ typedef union _SOCKADDR_INET {
   ADDRESS_FAMILY si_family;
 } SOCKADDR_INET, *PSOCKADDR_INET;
 
-/* Static initialisers of IN6_ADDR. The loopback one is fully braced so that C code built with
- * -Wall (-Wmissing-braces) accepts it. */
-#define IN6ADDR_ANY_INIT {0}
-#define IN6ADDR_LOOPBACK_INIT                            \
-  {                                                      \
-    {                                                    \
-      { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 } \
-    }                                                    \
+/* Static initialisers of IN6_ADDR, fully braced so that code built with -Wmissing-braces (part
+ * of -Wall in C, and in Clang's C++) accepts them. */
+#define IN6ADDR_ANY_INIT                                                                           \
+  {                                                                                                \
+    {                                                                                              \
+      { 0 }                                                                                        \
+    }                                                                                              \
+  }
+#define IN6ADDR_LOOPBACK_INIT                                                                      \
+  {                                                                                                \
+    {                                                                                              \
+      { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }                                           \
+    }                                                                                              \
   }
 
 UWSK_BEGIN_DECLS

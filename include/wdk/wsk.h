@@ -207,9 +207,9 @@ typedef NTSTATUS(WSKAPI *PFN_WSK_CLIENT_EVENT)(_In_opt_ PVOID ClientContext, _In
                                                    PVOID Information,
                                                _In_ SIZE_T InformationLength);
 
-typedef NTSTATUS(WSKAPI *PFN_WSK_RECEIVE_FROM_EVENT)(
-    _In_opt_ PVOID SocketContext, _In_ ULONG Flags,
-    _In_opt_ PWSK_DATAGRAM_INDICATION DataIndication);
+typedef NTSTATUS(WSKAPI *PFN_WSK_RECEIVE_FROM_EVENT)(_In_opt_ PVOID SocketContext, _In_ ULONG Flags,
+                                                     _In_opt_ PWSK_DATAGRAM_INDICATION
+                                                         DataIndication);
 
 typedef NTSTATUS(WSKAPI *PFN_WSK_ACCEPT_EVENT)(
     _In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_ PSOCKADDR LocalAddress,
@@ -233,23 +233,23 @@ typedef NTSTATUS(WSKAPI *PFN_WSK_RECEIVE_EVENT)(_In_opt_ PVOID SocketContext, _I
                                                 _In_ SIZE_T BytesIndicated,
                                                 _Inout_ SIZE_T *BytesAccepted);
 
-typedef NTSTATUS(WSKAPI *PFN_WSK_DISCONNECT_EVENT)(_In_opt_ PVOID SocketContext,
-                                                   _In_ ULONG Flags);
+typedef NTSTATUS(WSKAPI *PFN_WSK_DISCONNECT_EVENT)(_In_opt_ PVOID SocketContext, _In_ ULONG Flags);
 
 /* Reserved for system use in current documentation; signature from the 2018 reference page
  * (spec section 3.20). */
-typedef NTSTATUS(WSKAPI *PFN_WSK_RECEIVE_EX_EVENT)(
-    _In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PWSK_DATA_INDICATION DataIndication,
-    _In_opt_ PCMSGHDR ControlInfo, _In_ ULONG ControlInfoLength, _In_ SIZE_T BytesIndicated,
-    _Inout_ SIZE_T *BytesAccepted);
+typedef NTSTATUS(WSKAPI *PFN_WSK_RECEIVE_EX_EVENT)(_In_opt_ PVOID SocketContext, _In_ ULONG Flags,
+                                                   _In_opt_ PWSK_DATA_INDICATION DataIndication,
+                                                   _In_opt_ PCMSGHDR ControlInfo,
+                                                   _In_ ULONG ControlInfoLength,
+                                                   _In_ SIZE_T BytesIndicated,
+                                                   _Inout_ SIZE_T *BytesAccepted);
 
 /* Client-level functions of the provider (section 2). */
 typedef NTSTATUS(WSKAPI *PFN_WSK_SOCKET)(
     _In_ PWSK_CLIENT Client, _In_ ADDRESS_FAMILY AddressFamily, _In_ USHORT SocketType,
     _In_ ULONG Protocol, _In_ ULONG Flags, _In_opt_ PVOID SocketContext,
-    _In_opt_ const VOID *Dispatch, _In_opt_ PEPROCESS OwningProcess,
-    _In_opt_ PETHREAD OwningThread, _In_opt_ PSECURITY_DESCRIPTOR SecurityDescriptor,
-    _Inout_ PIRP Irp);
+    _In_opt_ const VOID *Dispatch, _In_opt_ PEPROCESS OwningProcess, _In_opt_ PETHREAD OwningThread,
+    _In_opt_ PSECURITY_DESCRIPTOR SecurityDescriptor, _Inout_ PIRP Irp);
 
 typedef NTSTATUS(WSKAPI *PFN_WSK_SOCKET_CONNECT)(
     _In_ PWSK_CLIENT Client, _In_ USHORT SocketType, _In_ ULONG Protocol,
@@ -270,10 +270,12 @@ typedef NTSTATUS(WSKAPI *PFN_WSK_GET_ADDRESS_INFO)(
     _In_opt_ PADDRINFOEXW Hints, _Outptr_ PADDRINFOEXW *Result, _In_opt_ PEPROCESS OwningProcess,
     _In_opt_ PETHREAD OwningThread, _Inout_ PIRP Irp);
 
-typedef NTSTATUS(WSKAPI *PFN_WSK_GET_NAME_INFO)(
-    _In_ PWSK_CLIENT Client, _In_ PSOCKADDR SockAddr, _In_ ULONG SockAddrLength,
-    _Out_opt_ PUNICODE_STRING NodeName, _Out_opt_ PUNICODE_STRING ServiceName, _In_ ULONG Flags,
-    _In_opt_ PEPROCESS OwningProcess, _In_opt_ PETHREAD OwningThread, _Inout_ PIRP Irp);
+typedef NTSTATUS(WSKAPI *PFN_WSK_GET_NAME_INFO)(_In_ PWSK_CLIENT Client, _In_ PSOCKADDR SockAddr,
+                                                _In_ ULONG SockAddrLength,
+                                                _Out_opt_ PUNICODE_STRING NodeName,
+                                                _Out_opt_ PUNICODE_STRING ServiceName,
+                                                _In_ ULONG Flags, _In_opt_ PEPROCESS OwningProcess,
+                                                _In_opt_ PETHREAD OwningThread, _Inout_ PIRP Irp);
 
 typedef VOID(WSKAPI *PFN_WSK_FREE_ADDRESS_INFO)(_In_ PWSK_CLIENT Client,
                                                 _In_ PADDRINFOEXW AddrInfo);
@@ -285,8 +287,7 @@ typedef NTSTATUS(WSKAPI *PFN_WSK_BIND)(_In_ PWSK_SOCKET Socket, _In_ PSOCKADDR L
 typedef NTSTATUS(WSKAPI *PFN_WSK_CONNECT)(_In_ PWSK_SOCKET Socket, _In_ PSOCKADDR RemoteAddress,
                                           _Reserved_ ULONG Flags, _Inout_ PIRP Irp);
 
-typedef NTSTATUS(WSKAPI *PFN_WSK_CONNECT_EX)(_In_ PWSK_SOCKET Socket,
-                                             _In_ PSOCKADDR RemoteAddress,
+typedef NTSTATUS(WSKAPI *PFN_WSK_CONNECT_EX)(_In_ PWSK_SOCKET Socket, _In_ PSOCKADDR RemoteAddress,
                                              _In_opt_ PWSK_BUF Buffer, _Reserved_ ULONG Flags,
                                              _Inout_ PIRP Irp);
 
@@ -320,15 +321,16 @@ typedef NTSTATUS(WSKAPI *PFN_WSK_SEND_MESSAGES)(
     _In_opt_ PSOCKADDR RemoteAddress, _In_ ULONG ControlInfoLength,
     _In_reads_bytes_opt_(ControlInfoLength) PCMSGHDR ControlInfo, _Inout_ PIRP Irp);
 
-typedef NTSTATUS(WSKAPI *PFN_WSK_RECEIVE_FROM)(
-    _In_ PWSK_SOCKET Socket, _In_ PWSK_BUF Buffer, _Reserved_ ULONG Flags,
-    _Out_opt_ PSOCKADDR RemoteAddress, _Inout_ PULONG ControlLength,
-    _Out_writes_bytes_opt_(*ControlLength) PCMSGHDR ControlInfo, _Out_opt_ PULONG ControlFlags,
-    _Inout_ PIRP Irp);
+typedef NTSTATUS(WSKAPI *PFN_WSK_RECEIVE_FROM)(_In_ PWSK_SOCKET Socket, _In_ PWSK_BUF Buffer,
+                                               _Reserved_ ULONG Flags,
+                                               _Out_opt_ PSOCKADDR RemoteAddress,
+                                               _Inout_ PULONG ControlLength,
+                                               _Out_writes_bytes_opt_(*ControlLength)
+                                                   PCMSGHDR ControlInfo,
+                                               _Out_opt_ PULONG ControlFlags, _Inout_ PIRP Irp);
 
 typedef NTSTATUS(WSKAPI *PFN_WSK_GET_LOCAL_ADDRESS)(_In_ PWSK_SOCKET Socket,
-                                                    _Out_ PSOCKADDR LocalAddress,
-                                                    _Inout_ PIRP Irp);
+                                                    _Out_ PSOCKADDR LocalAddress, _Inout_ PIRP Irp);
 
 typedef NTSTATUS(WSKAPI *PFN_WSK_GET_REMOTE_ADDRESS)(_In_ PWSK_SOCKET Socket,
                                                      _Out_ PSOCKADDR RemoteAddress,
@@ -412,13 +414,13 @@ typedef struct _WSK_PROVIDER_BASIC_DISPATCH {
 /* The embedded basic table, reachable as Basic.WskCloseSocket and as WskCloseSocket (see the
  * comment at the top of this file). Clang in C++ calls the nested anonymous struct an extension
  * even after __extension__; it is one that GCC and Clang both support. */
-#define UWSK_WSK_EMBEDDED_BASIC_DISPATCH     \
-  union {                                    \
-    WSK_PROVIDER_BASIC_DISPATCH Basic;       \
-    __extension__ struct {                   \
-      PFN_WSK_CONTROL_SOCKET WskControlSocket; \
-      PFN_WSK_CLOSE_SOCKET WskCloseSocket;   \
-    };                                       \
+#define UWSK_WSK_EMBEDDED_BASIC_DISPATCH                                                           \
+  union {                                                                                          \
+    WSK_PROVIDER_BASIC_DISPATCH Basic;                                                             \
+    __extension__ struct {                                                                         \
+      PFN_WSK_CONTROL_SOCKET WskControlSocket;                                                     \
+      PFN_WSK_CLOSE_SOCKET WskCloseSocket;                                                         \
+    };                                                                                             \
   }
 
 #if defined(__clang__) && defined(__cplusplus)
@@ -506,28 +508,28 @@ typedef struct _WSK_REGISTRATION {
 _Must_inspect_result_ NTSTATUS WSKAPI WskRegister(_In_ PWSK_CLIENT_NPI WskClientNpi,
                                                   _Out_ PWSK_REGISTRATION WskRegistration);
 
-_Must_inspect_result_ NTSTATUS WSKAPI WskCaptureProviderNPI(
-    _In_ PWSK_REGISTRATION WskRegistration, _In_ ULONG WaitTimeout,
-    _Out_ PWSK_PROVIDER_NPI WskProviderNpi);
+_Must_inspect_result_ NTSTATUS WSKAPI WskCaptureProviderNPI(_In_ PWSK_REGISTRATION WskRegistration,
+                                                            _In_ ULONG WaitTimeout,
+                                                            _Out_ PWSK_PROVIDER_NPI WskProviderNpi);
 
 VOID WSKAPI WskReleaseProviderNPI(_In_ PWSK_REGISTRATION WskRegistration);
 
-_Must_inspect_result_ NTSTATUS WSKAPI WskQueryProviderCharacteristics(
-    _In_ PWSK_REGISTRATION WskRegistration,
-    _Out_ PWSK_PROVIDER_CHARACTERISTICS WskProviderCharacteristics);
+_Must_inspect_result_ NTSTATUS WSKAPI
+WskQueryProviderCharacteristics(_In_ PWSK_REGISTRATION WskRegistration,
+                                _Out_ PWSK_PROVIDER_CHARACTERISTICS WskProviderCharacteristics);
 
 VOID WSKAPI WskDeregister(_In_ PWSK_REGISTRATION WskRegistration);
 
 UWSK_END_DECLS
 
 /* x64 layouts (spec section 5) and the table shapes (sections 2.1, 3.3 and 4.1). */
-#define UWSK_WSK_SLOT(type, member, index) \
-  UWSK_STATIC_ASSERT(offsetof(type, member) == (index)*sizeof(void *), #type "." #member)
-#define UWSK_WSK_BASIC_ALIASES(type)                                                     \
-  UWSK_STATIC_ASSERT(offsetof(type, Basic) == 0, #type ".Basic is first");               \
-  UWSK_STATIC_ASSERT(offsetof(type, WskControlSocket) == offsetof(type, Basic.WskControlSocket), \
-                     #type ".WskControlSocket aliases Basic");                           \
-  UWSK_STATIC_ASSERT(offsetof(type, WskCloseSocket) == offsetof(type, Basic.WskCloseSocket),     \
+#define UWSK_WSK_SLOT(type, member, index)                                                         \
+  UWSK_STATIC_ASSERT(offsetof(type, member) == (index) * sizeof(void *), #type "." #member)
+#define UWSK_WSK_BASIC_ALIASES(type)                                                               \
+  UWSK_STATIC_ASSERT(offsetof(type, Basic) == 0, #type ".Basic is first");                         \
+  UWSK_STATIC_ASSERT(offsetof(type, WskControlSocket) == offsetof(type, Basic.WskControlSocket),   \
+                     #type ".WskControlSocket aliases Basic");                                     \
+  UWSK_STATIC_ASSERT(offsetof(type, WskCloseSocket) == offsetof(type, Basic.WskCloseSocket),       \
                      #type ".WskCloseSocket aliases Basic")
 
 UWSK_STATIC_ASSERT(sizeof(WSK_SOCKET) == 8, "WSK_SOCKET is 8 bytes");
@@ -542,7 +544,8 @@ UWSK_STATIC_ASSERT(offsetof(WSK_BUF, Length) == 16, "WSK_BUF.Length");
 UWSK_STATIC_ASSERT(sizeof(WSK_DATA_INDICATION) == 32, "WSK_DATA_INDICATION is 32 bytes");
 UWSK_STATIC_ASSERT(offsetof(WSK_DATA_INDICATION, Buffer) == 8, "WSK_DATA_INDICATION.Buffer");
 UWSK_STATIC_ASSERT(sizeof(WSK_DATAGRAM_INDICATION) == 56, "WSK_DATAGRAM_INDICATION is 56 bytes");
-UWSK_STATIC_ASSERT(offsetof(WSK_DATAGRAM_INDICATION, Buffer) == 8, "WSK_DATAGRAM_INDICATION.Buffer");
+UWSK_STATIC_ASSERT(offsetof(WSK_DATAGRAM_INDICATION, Buffer) == 8,
+                   "WSK_DATAGRAM_INDICATION.Buffer");
 UWSK_STATIC_ASSERT(offsetof(WSK_DATAGRAM_INDICATION, ControlInfo) == 32,
                    "WSK_DATAGRAM_INDICATION.ControlInfo");
 UWSK_STATIC_ASSERT(offsetof(WSK_DATAGRAM_INDICATION, ControlInfoLength) == 40,
