@@ -370,11 +370,26 @@ template <typename T1, typename T2> static inline auto max(T1 a, T2 b) -> declty
 }
 #endif
 
-/* Compile-time unicode strings. */
+/* Compile-time counted strings from literals (narrow for STRING, wide for UNICODE_STRING). */
+#ifdef __cplusplus
+/* C++ needs the literal's constness removed, as the Buffer members are not const. */
+constexpr PCHAR uwsk_literal_buffer(const char *s) { return const_cast<PCHAR>(s); }
+constexpr PWCH uwsk_literal_buffer(const WCHAR *s) { return const_cast<PWCH>(s); }
+#ifdef UWSK_SHORT_WCHAR
+static inline PWCH uwsk_literal_buffer(const char16_t *s) {
+  return reinterpret_cast<PWCH>(const_cast<char16_t *>(s));
+}
+#endif
+#define RTL_CONSTANT_STRING(s)                                                                \
+  {                                                                                           \
+    (USHORT)(sizeof(s) - sizeof((s)[0])), (USHORT)sizeof(s), uwsk_literal_buffer(s)           \
+  }
+#else
 #define RTL_CONSTANT_STRING(s)                                                              \
   {                                                                                         \
     (USHORT)(sizeof(s) - sizeof((s)[0])), (USHORT)sizeof(s), (__typeof__((s)[0]) *)(s)      \
   }
+#endif
 #define DECLARE_CONST_UNICODE_STRING(_var, _string)                              \
   const WCHAR _var##_buffer[] = _string;                                         \
   const UNICODE_STRING _var = {sizeof(_string) - sizeof(WCHAR), sizeof(_string), \

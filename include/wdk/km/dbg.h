@@ -293,8 +293,8 @@ NTKERNELAPI BOOLEAN NTAPI KdRefreshDebuggerNotPresent(VOID);
 NTSYSAPI ULONG __cdecl DbgPrint(PCSTR Format, ...);
 NTSYSAPI ULONG __cdecl DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...);
 NTSYSAPI ULONG NTAPI vDbgPrintEx(ULONG ComponentId, ULONG Level, PCCH Format, va_list arglist);
-NTSYSAPI ULONG NTAPI vDbgPrintExWithPrefix(PCCH Prefix, ULONG ComponentId, ULONG Level,
-                                          PCCH Format, va_list arglist);
+NTSYSAPI ULONG NTAPI vDbgPrintExWithPrefix(PCCH Prefix, ULONG ComponentId, ULONG Level, PCCH Format,
+                                           va_list arglist);
 NTSYSAPI ULONG __cdecl DbgPrintReturnControlC(PCCH Format, ...);
 NTSYSAPI NTSTATUS NTAPI DbgQueryDebugFilterState(ULONG ComponentId, ULONG Level);
 NTSYSAPI NTSTATUS NTAPI DbgSetDebugFilterState(ULONG ComponentId, ULONG Level, BOOLEAN State);
@@ -307,10 +307,10 @@ NTSYSAPI VOID NTAPI RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULO
                               PSTR MutableMessage);
 
 DECLSPEC_NORETURN NTKERNELAPI VOID NTAPI KeBugCheckEx(ULONG BugCheckCode,
-                                                     ULONG_PTR BugCheckParameter1,
-                                                     ULONG_PTR BugCheckParameter2,
-                                                     ULONG_PTR BugCheckParameter3,
-                                                     ULONG_PTR BugCheckParameter4);
+                                                      ULONG_PTR BugCheckParameter1,
+                                                      ULONG_PTR BugCheckParameter2,
+                                                      ULONG_PTR BugCheckParameter3,
+                                                      ULONG_PTR BugCheckParameter4);
 DECLSPEC_NORETURN NTKERNELAPI VOID NTAPI KeBugCheck(ULONG BugCheckCode);
 
 /* uwsk: reports "pageable code called at raised IRQL" from PAGED_CODE() (through RtlAssert). */
@@ -324,7 +324,8 @@ UWSK_END_DECLS
 #define vKdPrintExWithPrefix(_x_) vDbgPrintExWithPrefix _x_
 #define KdBreakPoint() DbgBreakPoint()
 #define KdBreakPointWithStatus(s) DbgBreakPointWithStatus(s)
-#define DbgRaiseAssertionFailure() RtlAssert((PVOID) "DbgRaiseAssertionFailure", (PVOID)__FILE__, __LINE__, NULL)
+#define DbgRaiseAssertionFailure()                                                                 \
+  RtlAssert((PVOID) "DbgRaiseAssertionFailure", (PVOID)__FILE__, __LINE__, NULL)
 
 #ifndef __debugbreak
 #define __debugbreak() DbgBreakPoint()
@@ -362,11 +363,11 @@ FORCEINLINE BOOLEAN uwsk_dbg_check_(int Ok, PCSTR Expression, PCSTR File, ULONG 
 #define NT_VERIFYMSG(msg, exp) uwsk_dbg_check_(!!(exp), #exp, __FILE__, __LINE__, (msg))
 #define NT_VERIFYMSGW(msg, exp) uwsk_dbg_check_(!!(exp), #exp, __FILE__, __LINE__, NULL)
 #define NT_FRE_ASSERT(exp) NT_ASSERT(exp)
-#define PAGED_CODE()                                                   \
-  do {                                                                 \
-    if (KeGetCurrentIrql() > APC_LEVEL) {                              \
-      uwsk_paged_code_violation(KeGetCurrentIrql(), __FILE__, __LINE__); \
-    }                                                                  \
+#define PAGED_CODE()                                                                               \
+  do {                                                                                             \
+    if (KeGetCurrentIrql() > APC_LEVEL) {                                                          \
+      uwsk_paged_code_violation(KeGetCurrentIrql(), __FILE__, __LINE__);                           \
+    }                                                                                              \
   } while (0)
 #else
 #define ASSERT(exp) ((void)0)

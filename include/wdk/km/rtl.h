@@ -122,26 +122,42 @@ FORCEINLINE VOID PushEntryList(PSINGLE_LIST_ENTRY ListHead, PSINGLE_LIST_ENTRY E
 
 /* ---- Memory ---------------------------------------------------------------------------------- */
 
-#define RtlEqualMemory(Destination, Source, Length) \
-  (!__builtin_memcmp((Destination), (Source), (Length)))
-#define RtlMoveMemory(Destination, Source, Length) \
-  __builtin_memmove((Destination), (Source), (Length))
-#define RtlCopyMemory(Destination, Source, Length) \
-  __builtin_memcpy((Destination), (Source), (Length))
-#define RtlFillMemory(Destination, Length, Fill) \
-  __builtin_memset((Destination), (Fill), (Length))
-#define RtlZeroMemory(Destination, Length) __builtin_memset((Destination), 0, (Length))
+/* Windows drivers copy zero bytes from NULL freely; memcpy and friends do not allow NULL even
+ * for zero lengths, so the copies skip empty ranges (and stay clean under UBSan). */
+FORCEINLINE void uwsk_rtl_move_memory(void *destination, const void *source, SIZE_T length) {
+  if (length != 0) {
+    __builtin_memmove(destination, source, length);
+  }
+}
+FORCEINLINE void uwsk_rtl_copy_memory(void *destination, const void *source, SIZE_T length) {
+  if (length != 0) {
+    __builtin_memcpy(destination, source, length);
+  }
+}
+FORCEINLINE void uwsk_rtl_fill_memory(void *destination, SIZE_T length, int fill) {
+  if (length != 0) {
+    __builtin_memset(destination, fill, length);
+  }
+}
+FORCEINLINE BOOLEAN uwsk_rtl_equal_memory(const void *a, const void *b, SIZE_T length) {
+  return (BOOLEAN)(length == 0 || __builtin_memcmp(a, b, length) == 0);
+}
+#define RtlEqualMemory(Destination, Source, Length) uwsk_rtl_equal_memory((Destination), (Source), (Length))
+#define RtlMoveMemory(Destination, Source, Length) uwsk_rtl_move_memory((Destination), (Source), (Length))
+#define RtlCopyMemory(Destination, Source, Length) uwsk_rtl_copy_memory((Destination), (Source), (Length))
+#define RtlFillMemory(Destination, Length, Fill) uwsk_rtl_fill_memory((Destination), (Length), (Fill))
+#define RtlZeroMemory(Destination, Length) uwsk_rtl_fill_memory((Destination), (Length), 0)
 #define RtlCopyBytes RtlCopyMemory
 #define RtlZeroBytes RtlZeroMemory
 #define RtlFillBytes RtlFillMemory
 #define RtlCopyMemoryNonTemporal RtlCopyMemory
-#define RtlFillMemoryUlong(Destination, Length, Pattern)                        \
-  do {                                                                          \
-    PULONG uwsk_fmu_d_ = (PULONG)(Destination);                                 \
-    SIZE_T uwsk_fmu_n_ = (SIZE_T)(Length) / sizeof(ULONG);                      \
-    while (uwsk_fmu_n_--) {                                                     \
-      *uwsk_fmu_d_++ = (ULONG)(Pattern);                                        \
-    }                                                                           \
+#define RtlFillMemoryUlong(Destination, Length, Pattern)                                           \
+  do {                                                                                             \
+    PULONG uwsk_fmu_d_ = (PULONG)(Destination);                                                    \
+    SIZE_T uwsk_fmu_n_ = (SIZE_T)(Length) / sizeof(ULONG);                                         \
+    while (uwsk_fmu_n_--) {                                                                        \
+      *uwsk_fmu_d_++ = (ULONG)(Pattern);                                                           \
+    }                                                                                              \
   } while (0)
 
 /* Zeroes memory through volatile stores, so that the compiler cannot drop it. */
@@ -179,8 +195,7 @@ FORCEINLINE VOID RtlInitEmptyUnicodeString(PUNICODE_STRING UnicodeString, PWCHAR
   UnicodeString->Buffer = Buffer;
 }
 
-FORCEINLINE VOID RtlInitEmptyAnsiString(PANSI_STRING AnsiString, PCHAR Buffer,
-                                        USHORT BufferSize) {
+FORCEINLINE VOID RtlInitEmptyAnsiString(PANSI_STRING AnsiString, PCHAR Buffer, USHORT BufferSize) {
   AnsiString->Length = 0;
   AnsiString->MaximumLength = BufferSize;
   AnsiString->Buffer = Buffer;
@@ -192,7 +207,7 @@ UWSK_BEGIN_DECLS
  * return STATUS_NAME_TOO_LONG instead of clamping an over-long source. */
 NTSYSAPI VOID NTAPI RtlInitUnicodeString(PUNICODE_STRING DestinationString, PCWSTR SourceString);
 NTSYSAPI NTSTATUS NTAPI RtlInitUnicodeStringEx(PUNICODE_STRING DestinationString,
-                                              PCWSTR SourceString);
+                                               PCWSTR SourceString);
 NTSYSAPI VOID NTAPI RtlInitAnsiString(PANSI_STRING DestinationString, PCSZ SourceString);
 NTSYSAPI NTSTATUS NTAPI RtlInitAnsiStringEx(PANSI_STRING DestinationString, PCSZ SourceString);
 NTSYSAPI VOID NTAPI RtlInitString(PSTRING DestinationString, PCSZ SourceString);
@@ -260,11 +275,9 @@ NTSYSAPI NTSTATUS NTAPI RtlUTF8ToUnicodeN(PWSTR UnicodeStringDestination,
                                           ULONG UnicodeStringMaxByteCount,
                                           PULONG UnicodeStringActualByteCount,
                                           PCCH UTF8StringSource, ULONG UTF8StringByteCount);
-NTSYSAPI NTSTATUS NTAPI RtlUnicodeToUTF8N(PCHAR UTF8StringDestination,
-                                          ULONG UTF8StringMaxByteCount,
+NTSYSAPI NTSTATUS NTAPI RtlUnicodeToUTF8N(PCHAR UTF8StringDestination, ULONG UTF8StringMaxByteCount,
                                           PULONG UTF8StringActualByteCount,
-                                          PCWCH UnicodeStringSource,
-                                          ULONG UnicodeStringByteCount);
+                                          PCWCH UnicodeStringSource, ULONG UnicodeStringByteCount);
 /* Buffer sizes (bytes, including the terminator) the conversions need. */
 NTSYSAPI ULONG NTAPI RtlxAnsiStringToUnicodeSize(PCANSI_STRING AnsiString);
 NTSYSAPI ULONG NTAPI RtlxUnicodeStringToAnsiSize(PCUNICODE_STRING UnicodeString);
@@ -329,8 +342,8 @@ typedef struct _RTL_BALANCED_LINKS {
 struct _RTL_AVL_TABLE;
 
 typedef RTL_GENERIC_COMPARE_RESULTS NTAPI RTL_AVL_COMPARE_ROUTINE(struct _RTL_AVL_TABLE *Table,
-                                                                PVOID FirstStruct,
-                                                                PVOID SecondStruct);
+                                                                  PVOID FirstStruct,
+                                                                  PVOID SecondStruct);
 typedef RTL_AVL_COMPARE_ROUTINE *PRTL_AVL_COMPARE_ROUTINE;
 typedef PVOID NTAPI RTL_AVL_ALLOCATE_ROUTINE(struct _RTL_AVL_TABLE *Table, CLONG ByteSize);
 typedef RTL_AVL_ALLOCATE_ROUTINE *PRTL_AVL_ALLOCATE_ROUTINE;
@@ -342,8 +355,8 @@ typedef RTL_AVL_MATCH_FUNCTION *PRTL_AVL_MATCH_FUNCTION;
 
 typedef struct _RTL_AVL_TABLE {
   RTL_BALANCED_LINKS BalancedRoot;
-  PVOID OrderedPointer;       /* node of the last RtlGetElementGenericTableAvl answer */
-  ULONG WhichOrderedElement;  /* its 1-based index, 0 when unknown */
+  PVOID OrderedPointer;      /* node of the last RtlGetElementGenericTableAvl answer */
+  ULONG WhichOrderedElement; /* its 1-based index, 0 when unknown */
   ULONG NumberGenericTableElements;
   ULONG DepthOfTree;
   PRTL_BALANCED_LINKS RestartKey; /* cursor of RtlEnumerateGenericTableAvl */
@@ -374,8 +387,7 @@ NTSYSAPI PVOID NTAPI RtlLookupElementGenericTableFullAvl(PRTL_AVL_TABLE Table, P
                                                          PVOID *NodeOrParent,
                                                          TABLE_SEARCH_RESULT *SearchResult);
 NTSYSAPI PVOID NTAPI RtlLookupFirstMatchingElementGenericTableAvl(PRTL_AVL_TABLE Table,
-                                                                  PVOID Buffer,
-                                                                  PVOID *RestartKey);
+                                                                  PVOID Buffer, PVOID *RestartKey);
 NTSYSAPI PVOID NTAPI RtlEnumerateGenericTableAvl(PRTL_AVL_TABLE Table, BOOLEAN Restart);
 NTSYSAPI PVOID NTAPI RtlEnumerateGenericTableWithoutSplayingAvl(PRTL_AVL_TABLE Table,
                                                                 PVOID *RestartKey);

@@ -3,15 +3,14 @@
 // Without a kernel debugger, a break or a failed assertion is logged with a backtrace. With
 // UWSK_BREAK=1 the runtime raises SIGTRAP so that gdb stops on the spot. A failed assertion
 // then bug-checks unless UWSK_BREAK=1 or UWSK_ASSERT=log ask to continue (see km/dbg.h).
-#include <wdm.h>
-
-#include <uwsk/log.h>
-
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+
+#include <wdm.h>
+#include <uwsk/log.h>
 
 #include "nt/dbg/dbg.hpp"
 
@@ -26,7 +25,9 @@ bool env_is(const char *name, const char *value) {
   return v != nullptr && std::strcmp(v, value) == 0;
 }
 
-bool break_requested() { return env_is("UWSK_BREAK", "1"); }
+bool break_requested() {
+  return env_is("UWSK_BREAK", "1");
+}
 
 // A ptrace tracer (gdb, strace) shows as a non-zero TracerPid in /proc/self/status.
 bool tracer_attached() {
@@ -52,7 +53,9 @@ void refresh_debugger_state() {
   g_debugger_enabled = attached ? TRUE : FALSE;
 }
 
-[[gnu::constructor]] void detect_debugger_at_load() { refresh_debugger_state(); }
+[[gnu::constructor]] void detect_debugger_at_load() {
+  refresh_debugger_state();
+}
 
 void log_break(const char *what) {
   std::string text = what;
@@ -60,8 +63,8 @@ void log_break(const char *what) {
   uwsk_log_write(text.data(), text.size());
 }
 
-}  // namespace
-}  // namespace uwsk::nt
+} // namespace
+} // namespace uwsk::nt
 
 using namespace uwsk::nt;
 
@@ -102,10 +105,9 @@ extern "C" VOID NTAPI DbgBreakPointWithStatus(ULONG Status) {
 
 // RtlAssert: reports a failed assertion, then breaks, continues or bug-checks (see km/dbg.h).
 extern "C" VOID NTAPI RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG LineNumber,
-                               PSTR MutableMessage) {
-  const char *expression = VoidFailedAssertion != nullptr
-                               ? static_cast<const char *>(VoidFailedAssertion)
-                               : "(unknown)";
+                                PSTR MutableMessage) {
+  const char *expression =
+      VoidFailedAssertion != nullptr ? static_cast<const char *>(VoidFailedAssertion) : "(unknown)";
   const char *file = VoidFileName != nullptr ? static_cast<const char *>(VoidFileName) : "?";
   uwsk_log_flush_thread();
   std::string text = "*** Assertion failed: ";

@@ -5,8 +5,6 @@
 // then ends with abort() (SIGABRT, shell status 134), which stops a debugger at the scene and is
 // what death tests expect. A second bugcheck on another thread while the first is reporting
 // waits for the process to end, so that one report is written, whole.
-#include <wdm.h>
-
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -14,6 +12,8 @@
 #include <execinfo.h>
 #include <string>
 #include <unistd.h>
+
+#include <wdm.h>
 
 #include "nt/dbg/dbg.hpp"
 #include "nt/dbg/log.hpp"
@@ -121,7 +121,7 @@ const char *irql_name(KIRQL irql) {
 
 std::atomic<bool> g_bugcheck_in_progress{false};
 
-}  // namespace
+} // namespace
 
 const char *bugcheck_name(ULONG code) {
   for (const auto &entry : bugcheck_names) {
@@ -150,20 +150,20 @@ std::string backtrace_text(int skip) {
     }
     text.push_back('\n');
   }
-  free(symbols);  // NOLINT: backtrace_symbols allocates with malloc
+  free(symbols); // NOLINT: backtrace_symbols allocates with malloc
   return text;
 }
 
-}  // namespace uwsk::nt
+} // namespace uwsk::nt
 
 using namespace uwsk::nt;
 
 // KeBugCheckEx: reports the bugcheck and ends the process (abort, SIGABRT).
 extern "C" DECLSPEC_NORETURN VOID NTAPI KeBugCheckEx(ULONG BugCheckCode,
-                                                    ULONG_PTR BugCheckParameter1,
-                                                    ULONG_PTR BugCheckParameter2,
-                                                    ULONG_PTR BugCheckParameter3,
-                                                    ULONG_PTR BugCheckParameter4) {
+                                                     ULONG_PTR BugCheckParameter1,
+                                                     ULONG_PTR BugCheckParameter2,
+                                                     ULONG_PTR BugCheckParameter3,
+                                                     ULONG_PTR BugCheckParameter4) {
   // A bugcheck raised while this thread writes its report ends the process at once.
   static thread_local bool reporting = false;
   if (reporting) {

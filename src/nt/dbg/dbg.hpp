@@ -1,9 +1,9 @@
 // Internal helpers of the debug-output component shared with the rest of the runtime.
 #pragma once
 
-#include <ntdef.h>
-
 #include <string>
+
+#include <ntdef.h>
 
 namespace uwsk::nt {
 
@@ -14,4 +14,4 @@ const char *bugcheck_name(ULONG code);
 // `skip` innermost frames besides this function itself.
 std::string backtrace_text(int skip);
 
-}  // namespace uwsk::nt
+} // namespace uwsk::nt

@@ -1,14 +1,13 @@
 // DbgPrint and friends: Windows formats, component/level filtering, output to the log sink.
-#include <wdm.h>
-
-#include <uwsk/log.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <unordered_set>
+
+#include <wdm.h>
+#include <uwsk/log.h>
 
 #include "nt/dbg/format.hpp"
 
@@ -52,7 +51,9 @@ Filter &filter() {
   return instance;
 }
 
-ULONG level_mask(ULONG level) { return level < 32 ? (1u << level) : (level & ~DPFLTR_MASK); }
+ULONG level_mask(ULONG level) {
+  return level < 32 ? (1u << level) : (level & ~DPFLTR_MASK);
+}
 
 bool enabled(ULONG component, ULONG level) {
   Filter &f = filter();
@@ -101,8 +102,8 @@ void print(const char *prefix, const char *format, va_list ap) {
   uwsk_log_write(text.data(), text.size());
 }
 
-}  // namespace
-}  // namespace uwsk::nt
+} // namespace
+} // namespace uwsk::nt
 
 using namespace uwsk::nt;
 
@@ -137,8 +138,7 @@ extern "C" ULONG __cdecl DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format
 }
 
 // vDbgPrintEx: DbgPrintEx with a va_list.
-extern "C" ULONG NTAPI vDbgPrintEx(ULONG ComponentId, ULONG Level, PCCH Format,
-                                  va_list arglist) {
+extern "C" ULONG NTAPI vDbgPrintEx(ULONG ComponentId, ULONG Level, PCCH Format, va_list arglist) {
   if (enabled(ComponentId, Level)) {
     print(nullptr, Format, arglist);
   }
@@ -147,7 +147,7 @@ extern "C" ULONG NTAPI vDbgPrintEx(ULONG ComponentId, ULONG Level, PCCH Format,
 
 // vDbgPrintExWithPrefix: vDbgPrintEx with Prefix written before the message.
 extern "C" ULONG NTAPI vDbgPrintExWithPrefix(PCCH Prefix, ULONG ComponentId, ULONG Level,
-                                            PCCH Format, va_list arglist) {
+                                             PCCH Format, va_list arglist) {
   if (enabled(ComponentId, Level)) {
     print(Prefix, Format, arglist);
   }

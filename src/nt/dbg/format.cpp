@@ -1,14 +1,13 @@
 // The Windows format engine (see format.hpp for the rules it follows).
-#include "nt/dbg/format.hpp"
-
-#include <ntdef.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
+#include <ntdef.h>
+
+#include "nt/dbg/format.hpp"
 #include "nt/rtl/utf.hpp"
 
 namespace uwsk::nt {
@@ -31,12 +30,14 @@ struct Spec {
   bool alt = false;
   bool zero = false;
   int width = 0;
-  int precision = -1;  // -1: not given
+  int precision = -1; // -1: not given
   Length length = Length::none;
 };
 
 // Pointers into the first 64 KiB are never valid on Windows (or here): print "(null)".
-bool bad_pointer(const void *p) { return reinterpret_cast<uintptr_t>(p) < 0x10000; }
+bool bad_pointer(const void *p) {
+  return reinterpret_cast<uintptr_t>(p) < 0x10000;
+}
 
 bool is_64bit(Length len) {
   switch (len) {
@@ -398,7 +399,9 @@ private:
       prefix[nprefix++] = '0';
       prefix[nprefix++] = upper ? 'X' : 'x';
     }
-    long zeros = spec.precision > static_cast<int>(ndigits) ? spec.precision - static_cast<long>(ndigits) : 0;
+    long zeros = spec.precision > static_cast<int>(ndigits)
+                     ? spec.precision - static_cast<long>(ndigits)
+                     : 0;
     if (spec.alt && base == 8 && zeros == 0 && (ndigits == 0 || first_digit[0] != '0')) {
       zeros = 1;
     }
@@ -529,7 +532,7 @@ private:
     }
     f[n++] = conv;
     f[n] = '\0';
-    int precision = spec.precision;  // -1 lets the C library use its default of 6
+    int precision = spec.precision; // -1 lets the C library use its default of 6
     char small[128];
     std::vector<char> big;
     char *buf = small;
@@ -567,7 +570,7 @@ public:
   std::basic_string<CharT> text;
 };
 
-}  // namespace
+} // namespace
 
 void format_windows(FormatSink<char> &out, const char *fmt, va_list ap, FormatUse *use) {
   if (fmt == nullptr) {
@@ -601,4 +604,4 @@ std::u16string format_windows_u16string(const char16_t *fmt, va_list ap, FormatU
   return std::move(sink.text);
 }
 
-}  // namespace uwsk::nt
+} // namespace uwsk::nt

@@ -46,4 +46,4 @@ void format_windows(FormatSink<char16_t> &out, const char16_t *fmt, va_list ap,
 std::string format_windows_string(const char *fmt, va_list ap, FormatUse *use = nullptr);
 std::u16string format_windows_u16string(const char16_t *fmt, va_list ap, FormatUse *use = nullptr);
 
-}  // namespace uwsk::nt
+} // namespace uwsk::nt

@@ -1,8 +1,4 @@
 // The runtime's log sink: prefixed lines, one write(2) each, partial lines held per thread.
-#include "nt/dbg/log.hpp"
-
-#include <uwsk/log.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cstdarg>
@@ -16,6 +12,10 @@
 #include <thread>
 #include <unistd.h>
 #include <unordered_map>
+
+#include <uwsk/log.h>
+
+#include "nt/dbg/log.hpp"
 
 namespace uwsk::nt {
 namespace {
@@ -45,8 +45,8 @@ struct Pending {
 
 struct Sink {
   std::timed_mutex mutex;
-  int fd = STDERR_FILENO;  // guarded by mutex; STDERR_FILENO or a file this sink owns
-  std::unordered_map<pid_t, Pending> pending;  // guarded by mutex; keyed by Linux tid
+  int fd = STDERR_FILENO; // guarded by mutex; STDERR_FILENO or a file this sink owns
+  std::unordered_map<pid_t, Pending> pending; // guarded by mutex; keyed by Linux tid
 };
 
 void flush_all_at_exit();
@@ -143,6 +143,10 @@ void write_text_locked(Sink &s, std::string_view text) {
       return;
     }
     std::string_view body = text.substr(0, nl);
+    // Windows drivers often end lines with "\r\n"; the log uses plain newlines.
+    if (!body.empty() && body.back() == '\r') {
+      body.remove_suffix(1);
+    }
     auto it = s.pending.find(tid);
     if (it != s.pending.end()) {
       it->second.text.append(body);
@@ -155,9 +159,11 @@ void write_text_locked(Sink &s, std::string_view text) {
   }
 }
 
-[[gnu::constructor]] void start_clock_at_load() { (void)start_time(); }
+[[gnu::constructor]] void start_clock_at_load() {
+  (void)start_time();
+}
 
-}  // namespace
+} // namespace
 
 std::string log_thread_label() {
   if (t_thread_name[0] != '\0') {
@@ -193,7 +199,7 @@ void log_write_fatal(std::string_view text) {
   }
 }
 
-}  // namespace uwsk::nt
+} // namespace uwsk::nt
 
 using namespace uwsk::nt;
 
@@ -232,6 +238,9 @@ extern "C" void uwsk_log_vmessage(const char *component, const char *fmt, va_lis
   std::string text;
   if (component != nullptr && component[0] != '\0') {
     text.append(component).append(": ");
+  }
+  if (fmt == nullptr) {
+    fmt = "";
   }
   va_list copy;
   va_copy(copy, ap);

@@ -14,4 +14,4 @@ std::string log_thread_label();
 // thread that dies while another holds the lock still gets its report out.
 void log_write_fatal(std::string_view text);
 
-}  // namespace uwsk::nt
+} // namespace uwsk::nt

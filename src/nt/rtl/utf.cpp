@@ -128,4 +128,4 @@ std::u16string to_utf16(const char *s, size_t n, bool *all_valid) {
   return out;
 }
 
-}  // namespace uwsk::nt::utf
+} // namespace uwsk::nt::utf

@@ -22,4 +22,4 @@ size_t encode_utf16(char32_t cp, char16_t *out);
 std::string to_utf8(const char16_t *s, size_t n, bool *all_valid = nullptr);
 std::u16string to_utf16(const char *s, size_t n, bool *all_valid = nullptr);
 
-}  // namespace uwsk::nt::utf
+} // namespace uwsk::nt::utf
