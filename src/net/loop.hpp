@@ -1,0 +1,221 @@
+// One I/O event loop: a thread that waits for socket readiness with epoll, runs posted tasks and
+// fires timers. The WSK provider runs each socket on one loop (see engine.hpp).
+//
+// This layer knows file descriptors, readiness bits, tasks and timers; it never sees IRPs, MDLs
+// or NTSTATUS. Tasks, watchers and timers are intrusive: the owner embeds them in its own
+// objects (recovering the owner with CONTAINING_RECORD or a base-class cast) and the loop never
+// allocates for them.
+//
+// Lifetime rules (the rest of this header points back to them):
+//  1. A task belongs to the loop from a post() that returns true until its run function is
+//     called. Meanwhile the owner must keep it alive and must not post it again. The loop does
+//     not touch a task once run has been called, so run may free or re-post it.
+//  2. A watcher belongs to the loop from add() until remove() returns. remove() must be called
+//     before the watcher's fd is closed. After remove() returns, no callback runs for it, even
+//     if the epoll batch being dispatched still holds an event for it, so the owner may free it
+//     (and reuse its memory, even as a new watcher) straight away.
+//  3. A timer belongs to the loop from arm_timer() until it fires (on_expire is being called)
+//     or cancel_timer() returns. After that the loop does not touch it.
+//  4. add/modify/remove, arm_timer/cancel_timer and the callbacks all run on the loop thread,
+//     so they need no locks among themselves. Only post(), request_stop(), stop() and the
+//     counters may be used from other threads.
+//  5. Once the loop stops (request_stop() or stop()), watchers and timers still registered get
+//     no more callbacks; their owners free them. Queued tasks still run (see request_stop()).
+//
+// A later io_uring engine will provide the same members with the same guarantees (readiness
+// through multishot poll requests); backend-specific details stay in loop.cpp.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <sys/epoll.h>
+
+namespace uwsk::net {
+
+class loop;
+
+// Readiness bits for watchers. They are the epoll(7) bits, which are also the poll(2) bits that
+// io_uring poll requests report, so both engines pass them through unchanged.
+inline constexpr std::uint32_t ev_in = EPOLLIN;       // readable, or a connection to accept
+inline constexpr std::uint32_t ev_out = EPOLLOUT;     // writable, or a connect finished
+inline constexpr std::uint32_t ev_rdhup = EPOLLRDHUP; // the peer shut down its sending side
+inline constexpr std::uint32_t ev_err = EPOLLERR;     // always reported: SO_ERROR has an error
+inline constexpr std::uint32_t ev_hup = EPOLLHUP;     // always reported: both directions closed
+
+// A unit of work to run on a loop thread. Rule 1 above gives its lifetime.
+struct task {
+  task *next = nullptr;          // owned by the loop while the task is posted
+  void (*run)(task *) = nullptr; // called once on the loop thread
+};
+
+// Interest in the readiness of one file descriptor. Rule 2 above gives its lifetime.
+//
+// Watchers are edge-triggered (the loop adds EPOLLET): on_events reports readiness that
+// *arrives* (new data or a new connection, a finished connect, send space freed after a send hit
+// EAGAIN), not readiness that persists: data left unread gives no further callback until more
+// arrives. That fits "try the system call first": the owner keeps a per-direction "may be ready"
+// flag, sets it in on_events, clears it only when a call returns EAGAIN, and while it is set
+// simply retries the call instead of waiting. Interest can then stay armed for the socket's
+// whole life with no epoll_ctl per operation, and without the busy loop a level-triggered
+// registration causes while data waits for a consumer that has no buffer yet. An owner that
+// would rather disarm a direction it no longer needs uses modify(); re-arming reports the fd at
+// once if it is ready (EPOLL_CTL_MOD re-checks readiness), so nothing is lost between an EAGAIN
+// and the re-arm. A watcher gets at most one callback per loop iteration.
+struct watcher {
+  int fd = -1;
+  // Called on the loop thread with the ready bits among those armed, plus ev_err and ev_hup,
+  // which are always reported. Never called with 0.
+  void (*on_events)(watcher *, std::uint32_t revents) = nullptr;
+
+  // The directions currently armed (ev_in, ev_out, ev_rdhup); read on the loop thread.
+  std::uint32_t events() const { return events_; }
+
+private:
+  friend class loop;
+  std::uint32_t events_ = 0;
+  loop *loop_ = nullptr; // the loop it is added to, or nullptr
+};
+
+// A one-shot deadline on one loop. Rule 3 above gives its lifetime.
+struct timer {
+  using clock = std::chrono::steady_clock;
+
+  void (*on_expire)(timer *) = nullptr; // called once on the loop thread when it fires
+
+  // Armed and not yet fired or cancelled; read on the loop thread.
+  bool armed() const { return index_ != not_armed; }
+  clock::time_point deadline() const { return deadline_; }
+
+private:
+  friend class loop;
+  static constexpr std::size_t not_armed = SIZE_MAX;
+  clock::time_point deadline_{};
+  std::uint64_t sequence_ = 0;    // arm order, to fire equal deadlines first come, first served
+  std::size_t index_ = not_armed; // position in the loop's heap
+};
+
+// Called on the loop's own thread: on_start before the first iteration (the provider sets the
+// simulated IRQL and the thread's log name there), on_stop after the last task ran.
+struct loop_hooks {
+  std::function<void(loop &)> on_thread_start;
+  std::function<void(loop &)> on_thread_stop;
+};
+
+class loop {
+public:
+  // Events taken from the kernel per epoll_wait.
+  static constexpr int batch_size = 64;
+
+  // Creates the epoll instance and the wake-up eventfd; throws std::system_error when the
+  // system refuses them. The thread starts with start().
+  explicit loop(std::size_t index = 0, loop_hooks hooks = {});
+  // Stops the loop (stop()) if it still runs. No thread may still be inside post().
+  ~loop();
+  loop(const loop &) = delete;
+  loop &operator=(const loop &) = delete;
+
+  // Starts the loop thread. Call once.
+  void start();
+
+  // Queues t to run on the loop thread; any thread may call it, including the loop thread.
+  // Tasks run after the current batch of I/O events, each exactly once, in post order for any
+  // one posting thread (tasks posted by a task run in a later iteration, after I/O had a
+  // turn). No allocation and no lock: one compare-and-swap, and an eventfd write only for the
+  // first post after the loop went to sleep. Returns false, without queueing, once the loop has
+  // stopped (the caller keeps the task); true means the task will run (rule 1).
+  bool post(task *t);
+
+  // True on this loop's thread.
+  bool in_loop_thread() const { return current() == this; }
+  // The loop whose thread is calling, or nullptr.
+  static loop *current();
+
+  // Watchers, on the loop thread only (rule 2). events is a mask of ev_in, ev_out and
+  // ev_rdhup (0 is allowed: then only ev_err and ev_hup are reported). Each returns 0 or
+  // -errno from epoll_ctl (e.g. -EPERM for a regular file, -ENOSPC at the user's watch limit).
+  int add(watcher *w, std::uint32_t events);
+  int modify(watcher *w, std::uint32_t events);
+  int remove(watcher *w);
+
+  // Timers, on the loop thread only (rule 3). Arming an armed timer moves its deadline. Timers
+  // fire after the I/O events of an iteration, in deadline order (equal deadlines in arm
+  // order), never before the deadline and, since epoll_wait counts in milliseconds, up to
+  // about a millisecond after it when the loop was idle. A timer armed while timers are
+  // firing fires in a later iteration at the earliest, so a timer that re-arms itself in the
+  // past cannot starve I/O. cancel_timer on a timer that is not armed does nothing.
+  void arm_timer(timer *t, timer::clock::time_point deadline);
+  void cancel_timer(timer *t);
+
+  // Asks the loop to stop, from any thread; idempotent. The loop finishes its iteration, then
+  // runs every task queued before it closes its queue (including tasks those tasks post), and
+  // exits; I/O callbacks and timers no longer run. post() returns false from then on.
+  void request_stop();
+  // request_stop(), then waits for the thread to exit. Idempotent. Not on the loop's own
+  // thread (it would wait for itself): that is reported and aborts.
+  void stop();
+
+  std::size_t index() const { return index_; }
+  // Eventfd writes so far: at most one per time the loop went to sleep. For tests and gates.
+  std::uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
+
+private:
+  struct stop_task : task {
+    loop *owner = nullptr;
+  };
+
+  void run();
+  void run_once();
+  int next_timeout_ms() const;
+  void dispatch_events(int count);
+  void expire_timers();
+  void run_tasks();
+  void close_queue();
+  void wake();
+  static void on_wake_events(watcher *w, std::uint32_t revents);
+  static void on_stop_task(task *t);
+
+  // Timer heap, ordered by (deadline, sequence).
+  bool timer_before(const timer *a, const timer *b) const;
+  void heap_place(std::size_t index, timer *t);
+  void heap_sift_up(std::size_t index);
+  void heap_sift_down(std::size_t index);
+  void heap_erase(std::size_t index);
+
+  // The post queue: a lock-free stack of tasks, newest first, taken whole by the loop thread
+  // and reversed into post order. Two marker values share the word: sleeping_marker() means
+  // "empty, and the loop may be blocked in epoll_wait", so the producer that replaces it (and
+  // only that one) writes the eventfd; closed_marker() means "stopped, refuse posts".
+  std::atomic<task *> queue_head_{nullptr};
+  task *sleeping_marker() { return &markers_[0]; }
+  task *closed_marker() { return &markers_[1]; }
+  task markers_[2];
+
+  const std::size_t index_;
+  const loop_hooks hooks_;
+  int epoll_fd_ = -1;
+  watcher wake_watcher_; // the eventfd, read on the loop thread after a wake-up
+  std::atomic<std::uint64_t> wakeups_{0};
+
+  // Loop thread only.
+  bool stopping_ = false;
+  epoll_event batch_[batch_size];
+  int batch_count_ = 0;    // events in batch_ being dispatched
+  int batch_position_ = 0; // the one being dispatched; remove() clears later ones
+  std::vector<timer *> timers_;
+  std::uint64_t next_timer_sequence_ = 0;
+
+  // Stop and join, from other threads.
+  stop_task stop_task_;
+  std::atomic<bool> stop_requested_{false};
+  std::mutex join_lock_;
+  std::thread thread_;
+};
+
+} // namespace uwsk::net

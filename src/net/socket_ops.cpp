@@ -1,0 +1,155 @@
+// Non-blocking socket system calls returning -errno, and the iovec builder.
+#include "net/socket_ops.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+#include <unistd.h>
+
+namespace uwsk::net::sock {
+namespace {
+
+// The result of a call that returns -1 and sets errno, as the result or -errno.
+template <typename T> T result_of(T value) {
+  return value < 0 ? static_cast<T>(-errno) : value;
+}
+
+// Retries an interruptible call on EINTR; these sockets never block, so the loop is short.
+template <typename Call> auto retry_interrupted(Call call) {
+  for (;;) {
+    auto value = call();
+    if (value >= 0 || errno != EINTR) {
+      return result_of(value);
+    }
+  }
+}
+
+} // namespace
+
+int open(int family, int type, int protocol) {
+  return result_of(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
+}
+
+int set_option(int fd, int level, int name, const void *value, socklen_t length) {
+  return result_of(::setsockopt(fd, level, name, value, length));
+}
+
+int get_option(int fd, int level, int name, void *value, socklen_t *length) {
+  return result_of(::getsockopt(fd, level, name, value, length));
+}
+
+int bind(int fd, const sockaddr *address, socklen_t length) {
+  return result_of(::bind(fd, address, length));
+}
+
+int listen(int fd, int backlog) {
+  return result_of(::listen(fd, backlog));
+}
+
+int connect(int fd, const sockaddr *address, socklen_t length) {
+  // Not retried: after EINTR the connect continues in the background, and a second call would
+  // report EALREADY; the caller waits for writability as for EINPROGRESS.
+  return result_of(::connect(fd, address, length));
+}
+
+int finish_connect(int fd) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) {
+    return -errno;
+  }
+  return -error;
+}
+
+int accept(int fd, sockaddr *peer, socklen_t *peer_length) {
+  return retry_interrupted(
+      [&] { return ::accept4(fd, peer, peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC); });
+}
+
+int local_address(int fd, sockaddr *address, socklen_t *length) {
+  return result_of(::getsockname(fd, address, length));
+}
+
+int peer_address(int fd, sockaddr *address, socklen_t *length) {
+  return result_of(::getpeername(fd, address, length));
+}
+
+ssize_t send(int fd, const iovec *iov, std::size_t iovcnt, int flags, const sockaddr *to,
+             socklen_t to_length) {
+  msghdr message{};
+  message.msg_name = const_cast<sockaddr *>(to); // the kernel only reads these
+  message.msg_namelen = to != nullptr ? to_length : 0;
+  message.msg_iov = const_cast<iovec *>(iov);
+  message.msg_iovlen = iovcnt;
+  return send_message(fd, &message, flags);
+}
+
+ssize_t recv(int fd, const iovec *iov, std::size_t iovcnt, int flags, sockaddr *from,
+             socklen_t *from_length, int *msg_flags) {
+  msghdr message{};
+  message.msg_name = from;
+  message.msg_namelen = from != nullptr && from_length != nullptr ? *from_length : 0;
+  message.msg_iov = const_cast<iovec *>(iov);
+  message.msg_iovlen = iovcnt;
+  ssize_t result = recv_message(fd, &message, flags);
+  if (result >= 0) {
+    if (from != nullptr && from_length != nullptr) {
+      *from_length = message.msg_namelen;
+    }
+    if (msg_flags != nullptr) {
+      *msg_flags = message.msg_flags;
+    }
+  }
+  return result;
+}
+
+ssize_t send_message(int fd, const msghdr *message, int flags) {
+  return retry_interrupted([&] { return ::sendmsg(fd, message, flags | MSG_NOSIGNAL); });
+}
+
+ssize_t recv_message(int fd, msghdr *message, int flags) {
+  return retry_interrupted([&] { return ::recvmsg(fd, message, flags); });
+}
+
+int send_messages(int fd, mmsghdr *messages, unsigned count, int flags) {
+  return retry_interrupted([&] { return ::sendmmsg(fd, messages, count, flags | MSG_NOSIGNAL); });
+}
+
+int recv_messages(int fd, mmsghdr *messages, unsigned count, int flags) {
+  return retry_interrupted([&] { return ::recvmmsg(fd, messages, count, flags, nullptr); });
+}
+
+int shutdown(int fd, int how) {
+  return result_of(::shutdown(fd, how));
+}
+
+int close(int fd) {
+  return result_of(::close(fd));
+}
+
+iovec_builder::iovec_builder(iovec *array, std::size_t capacity, std::size_t offset,
+                             std::size_t limit)
+    : array_(array), capacity_(std::min(capacity, iov_max)), skip_(offset), limit_(limit) {}
+
+bool iovec_builder::add(const void *base, std::size_t length) {
+  if (complete() || truncated_) {
+    return false;
+  }
+  if (skip_ >= length) {
+    skip_ -= length;
+    return true;
+  }
+  std::size_t take = std::min(length - skip_, limit_ - bytes_);
+  if (count_ == capacity_) {
+    truncated_ = true;
+    return false;
+  }
+  array_[count_].iov_base = const_cast<char *>(static_cast<const char *>(base) + skip_);
+  array_[count_].iov_len = take;
+  ++count_;
+  bytes_ += take;
+  skip_ = 0;
+  return !complete();
+}
+
+} // namespace uwsk::net::sock

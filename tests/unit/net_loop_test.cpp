@@ -1,0 +1,756 @@
+// The event loop: posted tasks, watchers on real loopback sockets, and timers.
+#include "net/loop.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+using uwsk::net::loop;
+using uwsk::net::task;
+using uwsk::net::timer;
+using uwsk::net::watcher;
+
+// Waits for a future with a generous bound. A task that never ran is still owned by the loop,
+// so returning from the test would leave it dangling: abort instead.
+template <typename T> void wait_or_abort(std::future<T> &f) {
+  if (f.wait_for(20s) != std::future_status::ready) {
+    ADD_FAILURE() << "timed out waiting for the loop";
+    std::abort();
+  }
+}
+
+// Runs fn on the loop thread and waits for it.
+struct call_task : task {
+  std::function<void()> fn;
+  std::promise<void> done;
+};
+
+void run_on(loop &l, std::function<void()> fn) {
+  call_task t;
+  t.fn = std::move(fn);
+  t.run = [](task *p) {
+    auto *self = static_cast<call_task *>(p);
+    self->fn();
+    self->done.set_value();
+  };
+  auto f = t.done.get_future();
+  ASSERT_TRUE(l.post(&t));
+  wait_or_abort(f);
+}
+
+// Lets the loop go through at least one full epoll_wait after this point: the second task is
+// posted only after the first ran, so an iteration boundary lies between them.
+void settle(loop &l) {
+  run_on(l, [] {});
+  run_on(l, [] {});
+}
+
+// A started loop that is stopped at the end of the test.
+struct net_loop_running : ::testing::Test {
+  loop l;
+  net_loop_running() { l.start(); }
+  ~net_loop_running() override { l.stop(); }
+};
+
+// --- sockets -------------------------------------------------------------------------------
+
+struct tcp_pair {
+  int client = -1;
+  int server = -1;
+  ~tcp_pair() {
+    if (client >= 0) {
+      ::close(client);
+    }
+    if (server >= 0) {
+      ::close(server);
+    }
+  }
+};
+
+// A connected TCP pair on 127.0.0.1, both ends non-blocking.
+void make_tcp_pair(tcp_pair &pair) {
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr *>(&address), &length), 0);
+  pair.client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(pair.client, 0);
+  ASSERT_EQ(::connect(pair.client, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
+  pair.server = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  ASSERT_GE(pair.server, 0);
+  ::close(listener);
+  ASSERT_EQ(::fcntl(pair.client, F_SETFL, O_NONBLOCK), 0);
+}
+
+// A non-blocking UDP socket bound to 127.0.0.1, with its address.
+int make_udp(sockaddr_in &address) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return -1;
+  }
+  address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Waits (bounded) until fd reports readable to poll(2), i.e. the kernel has queued the data.
+bool readable_soon(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 10000) == 1 && (p.revents & POLLIN) != 0;
+}
+
+// A watcher that counts its callbacks and keeps what it read.
+struct counting_watcher : watcher {
+  std::atomic<int> calls{0};
+  std::atomic<std::uint32_t> last_revents{0};
+  std::string data;       // loop thread
+  bool drain = true;      // read until EAGAIN in the callback
+  std::size_t expect = 0; // fulfil `got` once this many bytes arrived
+  std::promise<void> got;
+  bool fulfilled = false;
+
+  counting_watcher() {
+    on_events = [](watcher *w, std::uint32_t revents) {
+      auto *self = static_cast<counting_watcher *>(w);
+      self->last_revents = revents;
+      ++self->calls;
+      if (self->drain && (revents & uwsk::net::ev_in) != 0) {
+        char buffer[256];
+        ssize_t n;
+        while ((n = ::recv(self->fd, buffer, sizeof buffer, 0)) > 0) {
+          self->data.append(buffer, static_cast<std::size_t>(n));
+        }
+      }
+      if (!self->fulfilled && self->data.size() >= self->expect) {
+        self->fulfilled = true;
+        self->got.set_value();
+      }
+    };
+  }
+};
+
+// --- tasks ---------------------------------------------------------------------------------
+
+TEST_F(net_loop_running, PostedTaskRunsOnLoopThread) {
+  EXPECT_FALSE(l.in_loop_thread());
+  EXPECT_EQ(loop::current(), nullptr);
+  bool inside = false;
+  loop *current = nullptr;
+  std::thread::id id;
+  run_on(l, [&] {
+    inside = l.in_loop_thread();
+    current = loop::current();
+    id = std::this_thread::get_id();
+  });
+  EXPECT_TRUE(inside);
+  EXPECT_EQ(current, &l);
+  EXPECT_NE(id, std::this_thread::get_id());
+}
+
+struct numbered_task : task {
+  int producer = 0;
+  int sequence = 0;
+};
+
+constexpr int stress_producers = 4;
+constexpr int stress_per_producer = 20000;
+
+TEST(net_loop, ManyProducersEveryTaskOnceInOrderPerProducer) {
+  constexpr int producers = stress_producers;
+  constexpr int per_producer = stress_per_producer;
+  // Loop thread state.
+  std::vector<int> next_expected(producers, 0);
+  std::atomic<int> ran{0};
+  std::atomic<int> out_of_order{0};
+  std::promise<void> all_ran;
+  struct context {
+    std::vector<int> *next_expected;
+    std::atomic<int> *ran;
+    std::atomic<int> *out_of_order;
+    std::promise<void> *all_ran;
+  };
+  static context ctx;
+  ctx = {&next_expected, &ran, &out_of_order, &all_ran};
+
+  std::vector<std::vector<numbered_task>> tasks(producers,
+                                                std::vector<numbered_task>(per_producer));
+  loop l;
+  l.start();
+  std::vector<std::thread> threads;
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      for (int i = 0; i < per_producer; ++i) {
+        numbered_task &t = tasks[p][i];
+        t.producer = p;
+        t.sequence = i;
+        t.run = [](task *raw) {
+          auto *t = static_cast<numbered_task *>(raw);
+          int &expected = (*ctx.next_expected)[t->producer];
+          if (t->sequence != expected) {
+            ++*ctx.out_of_order;
+          }
+          expected = t->sequence + 1;
+          if (++*ctx.ran == stress_producers * stress_per_producer) {
+            ctx.all_ran->set_value();
+          }
+        };
+        ASSERT_TRUE(l.post(&t));
+      }
+    });
+  }
+  for (auto &t : threads) {
+    t.join();
+  }
+  auto f = all_ran.get_future();
+  wait_or_abort(f);
+  l.stop();
+  EXPECT_EQ(ran.load(), producers * per_producer);
+  EXPECT_EQ(out_of_order.load(), 0);
+  for (int p = 0; p < producers; ++p) {
+    EXPECT_EQ(next_expected[p], per_producer);
+  }
+  // At most one wake-up write per post, and in practice far fewer.
+  EXPECT_LE(l.wakeups(), static_cast<std::uint64_t>(producers * per_producer));
+}
+
+TEST_F(net_loop_running, PostsFromTheLoopThreadNeverWriteTheEventfd) {
+  constexpr int count = 1000;
+  std::vector<task> tasks(count);
+  int ran = 0;
+  static int *ran_ptr;
+  ran_ptr = &ran;
+  std::uint64_t before = 0;
+  std::uint64_t after = 0;
+  run_on(l, [&] {
+    // The loop is awake (running this task), so no post may pay for a write.
+    before = l.wakeups();
+    for (auto &t : tasks) {
+      t.run = [](task *) { ++*ran_ptr; };
+      l.post(&t);
+    }
+    after = l.wakeups();
+  });
+  EXPECT_EQ(before, after);
+  settle(l);
+  run_on(l, [&] { EXPECT_EQ(ran, count); });
+}
+
+TEST_F(net_loop_running, TasksPostedByATaskRunAfterThoseAlreadyQueued) {
+  std::vector<char> order; // loop thread
+  static std::vector<char> *order_ptr;
+  order_ptr = &order;
+  static loop *loop_ptr;
+  loop_ptr = &l;
+  static task a, b, a2;
+  a.run = [](task *) {
+    order_ptr->push_back('a');
+    loop_ptr->post(&a2);
+  };
+  b.run = [](task *) { order_ptr->push_back('b'); };
+  a2.run = [](task *) { order_ptr->push_back('2'); };
+  run_on(l, [&] {
+    l.post(&a);
+    l.post(&b);
+  });
+  settle(l);
+  run_on(l, [&] { EXPECT_EQ(std::string(order.begin(), order.end()), "ab2"); });
+}
+
+TEST(net_loop, StopRunsQueuedTasksThenRefusesPosts) {
+  constexpr int count = 500;
+  std::vector<task> tasks(count);
+  static std::atomic<int> ran;
+  ran = 0;
+  loop l;
+  l.start();
+  for (auto &t : tasks) {
+    t.run = [](task *) { ++ran; };
+    ASSERT_TRUE(l.post(&t));
+  }
+  l.stop();
+  EXPECT_EQ(ran.load(), count);
+  task late;
+  late.run = [](task *) { ++ran; };
+  EXPECT_FALSE(l.post(&late));
+  l.stop(); // idempotent
+  EXPECT_EQ(ran.load(), count);
+}
+
+TEST(net_loop, ConcurrentPostAndStopRunsExactlyTheAcceptedTasks) {
+  constexpr int producers = 3;
+  constexpr int per_producer = 5000;
+  static std::atomic<int> ran;
+  ran = 0;
+  std::vector<std::vector<task>> tasks(producers, std::vector<task>(per_producer));
+  std::atomic<int> accepted{0};
+  loop l;
+  l.start();
+  std::vector<std::thread> threads;
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      for (auto &t : tasks[p]) {
+        t.run = [](task *) { ++ran; };
+        if (l.post(&t)) {
+          ++accepted;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(1ms);
+  l.stop();
+  for (auto &t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(ran.load(), accepted.load());
+}
+
+TEST(net_loop, ThreadHooksRunOnTheLoopThread) {
+  std::atomic<int> started{0};
+  std::atomic<int> stopped{0};
+  std::atomic<bool> start_in_loop{false};
+  std::atomic<bool> stop_in_loop{false};
+  uwsk::net::loop_hooks hooks;
+  hooks.on_thread_start = [&](loop &l) {
+    start_in_loop = l.in_loop_thread();
+    ++started;
+  };
+  hooks.on_thread_stop = [&](loop &l) {
+    stop_in_loop = l.in_loop_thread();
+    ++stopped;
+  };
+  loop l(7, hooks);
+  EXPECT_EQ(l.index(), 7u);
+  l.start();
+  int seen_started = -1;
+  run_on(l, [&] { seen_started = started.load(); });
+  EXPECT_EQ(seen_started, 1);
+  l.stop();
+  EXPECT_EQ(started.load(), 1);
+  EXPECT_EQ(stopped.load(), 1);
+  EXPECT_TRUE(start_in_loop.load());
+  EXPECT_TRUE(stop_in_loop.load());
+}
+
+// --- watchers ------------------------------------------------------------------------------
+
+TEST_F(net_loop_running, TcpReadableAndWritable) {
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  counting_watcher reader;
+  reader.fd = pair.server;
+  reader.expect = 5;
+  counting_watcher writer;
+  writer.fd = pair.client;
+  writer.drain = false;
+  run_on(l, [&] {
+    ASSERT_EQ(l.add(&reader, uwsk::net::ev_in), 0);
+    EXPECT_EQ(reader.events(), uwsk::net::ev_in);
+    // A connected socket is writable at once.
+    ASSERT_EQ(l.add(&writer, uwsk::net::ev_out), 0);
+  });
+  auto got_write = writer.got.get_future();
+  wait_or_abort(got_write);
+  EXPECT_NE(writer.last_revents.load() & uwsk::net::ev_out, 0u);
+
+  ASSERT_EQ(::send(pair.client, "hello", 5, MSG_NOSIGNAL), 5);
+  auto got = reader.got.get_future();
+  wait_or_abort(got);
+  run_on(l, [&] {
+    EXPECT_EQ(reader.data, "hello");
+    EXPECT_EQ(reader.last_revents.load(), uwsk::net::ev_in);
+    l.remove(&reader);
+    l.remove(&writer);
+  });
+}
+
+TEST_F(net_loop_running, TcpPeerShutdownReportsRdhup) {
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  counting_watcher reader;
+  reader.fd = pair.server;
+  reader.drain = false;
+  run_on(l, [&] { ASSERT_EQ(l.add(&reader, uwsk::net::ev_in | uwsk::net::ev_rdhup), 0); });
+  ASSERT_EQ(::shutdown(pair.client, SHUT_WR), 0);
+  auto got = reader.got.get_future();
+  wait_or_abort(got);
+  // The FIN makes the socket readable (end of stream) and reports the half-close together.
+  EXPECT_EQ(reader.last_revents.load(), uwsk::net::ev_in | uwsk::net::ev_rdhup);
+  run_on(l, [&] { l.remove(&reader); });
+}
+
+TEST_F(net_loop_running, EdgeTriggeredNewDataIsANewEvent) {
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  counting_watcher reader;
+  reader.fd = pair.server;
+  reader.drain = false; // leave the data unread: no further event until more arrives
+  run_on(l, [&] { ASSERT_EQ(l.add(&reader, uwsk::net::ev_in), 0); });
+  ASSERT_EQ(::send(pair.client, "a", 1, MSG_NOSIGNAL), 1);
+  auto got = reader.got.get_future();
+  wait_or_abort(got);
+  ASSERT_TRUE(readable_soon(pair.server));
+  settle(l);
+  EXPECT_EQ(reader.calls.load(), 1);
+
+  ASSERT_EQ(::send(pair.client, "b", 1, MSG_NOSIGNAL), 1);
+  for (int i = 0; i < 2000 && reader.calls.load() < 2; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(reader.calls.load(), 2);
+  run_on(l, [&] { l.remove(&reader); });
+}
+
+TEST_F(net_loop_running, ModifyDisarmsAndRearmReportsPendingReadiness) {
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  counting_watcher reader;
+  reader.fd = pair.server;
+  reader.expect = 2;
+  run_on(l, [&] {
+    ASSERT_EQ(l.add(&reader, uwsk::net::ev_in), 0);
+    ASSERT_EQ(l.modify(&reader, 0), 0);
+    EXPECT_EQ(reader.events(), 0u);
+  });
+  ASSERT_EQ(::send(pair.client, "xy", 2, MSG_NOSIGNAL), 2);
+  ASSERT_TRUE(readable_soon(pair.server));
+  settle(l);
+  EXPECT_EQ(reader.calls.load(), 0);
+
+  // Re-arming finds the data that arrived meanwhile.
+  run_on(l, [&] { ASSERT_EQ(l.modify(&reader, uwsk::net::ev_in), 0); });
+  auto got = reader.got.get_future();
+  wait_or_abort(got);
+  EXPECT_EQ(reader.calls.load(), 1);
+
+  // After remove, new data gives no callback.
+  run_on(l, [&] { ASSERT_EQ(l.remove(&reader), 0); });
+  ASSERT_EQ(::send(pair.client, "z", 1, MSG_NOSIGNAL), 1);
+  ASSERT_TRUE(readable_soon(pair.server));
+  settle(l);
+  EXPECT_EQ(reader.calls.load(), 1);
+  run_on(l, [&] { EXPECT_EQ(reader.data, "xy"); });
+}
+
+TEST_F(net_loop_running, UdpDatagramReadiness) {
+  sockaddr_in receiver_address;
+  sockaddr_in sender_address;
+  int receiver = make_udp(receiver_address);
+  int sender = make_udp(sender_address);
+  ASSERT_GE(receiver, 0);
+  ASSERT_GE(sender, 0);
+  counting_watcher reader;
+  reader.fd = receiver;
+  reader.expect = 4;
+  run_on(l, [&] { ASSERT_EQ(l.add(&reader, uwsk::net::ev_in), 0); });
+  ASSERT_EQ(::sendto(sender, "ping", 4, 0, reinterpret_cast<sockaddr *>(&receiver_address),
+                     sizeof receiver_address),
+            4);
+  auto got = reader.got.get_future();
+  wait_or_abort(got);
+  run_on(l, [&] {
+    EXPECT_EQ(reader.data, "ping");
+    l.remove(&reader);
+  });
+  ::close(receiver);
+  ::close(sender);
+}
+
+TEST_F(net_loop_running, AddRejectsAFileThatCannotBePolled) {
+  char path[] = "/tmp/uwsk-net-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::unlink(path);
+  counting_watcher w;
+  w.fd = fd;
+  run_on(l, [&] { EXPECT_EQ(l.add(&w, uwsk::net::ev_in), -EPERM); });
+  ::close(fd);
+}
+
+// Two watchers ready in the same batch; whichever callback runs first removes and closes the
+// other. The other's callback must not run, even though the batch holds an event for it.
+struct batch_record {
+  loop *l = nullptr;
+  watcher *first = nullptr;
+  int calls = 0;
+  bool reuse = false; // re-add the removed watcher object on a fresh, idle fd
+  int fresh_fd = -1;
+  watcher *ws[2] = {nullptr, nullptr};
+};
+
+batch_record g_batch;
+
+void on_batch_event(watcher *w, std::uint32_t) {
+  ++g_batch.calls;
+  if (g_batch.first != nullptr) {
+    return; // the removed watcher ran: the test checks calls
+  }
+  g_batch.first = w;
+  watcher *other = g_batch.ws[0] == w ? g_batch.ws[1] : g_batch.ws[0];
+  EXPECT_EQ(g_batch.l->remove(other), 0);
+  ::close(other->fd);
+  if (g_batch.reuse) {
+    // Same memory, new registration: the stale event must not reach it either.
+    other->fd = g_batch.fresh_fd;
+    EXPECT_EQ(g_batch.l->add(other, uwsk::net::ev_in), 0);
+  } else {
+    delete other; // ASan reports it if the loop touches it again
+  }
+}
+
+void remove_during_batch(bool reuse) {
+  loop l;
+  l.start();
+  tcp_pair a;
+  tcp_pair b;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(a));
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(b));
+  ASSERT_EQ(::send(a.client, "1", 1, MSG_NOSIGNAL), 1);
+  ASSERT_EQ(::send(b.client, "2", 1, MSG_NOSIGNAL), 1);
+  // Both are readable before they are added, so the next epoll_wait returns both at once.
+  ASSERT_TRUE(readable_soon(a.server));
+  ASSERT_TRUE(readable_soon(b.server));
+  sockaddr_in unused;
+  int fresh = make_udp(unused);
+  ASSERT_GE(fresh, 0);
+
+  auto *w0 = new watcher;
+  auto *w1 = new watcher;
+  w0->fd = a.server;
+  w1->fd = b.server;
+  a.server = -1; // closed by the test callback or below
+  b.server = -1;
+  w0->on_events = w1->on_events = on_batch_event;
+  g_batch = {};
+  g_batch.l = &l;
+  g_batch.reuse = reuse;
+  g_batch.fresh_fd = fresh;
+  g_batch.ws[0] = w0;
+  g_batch.ws[1] = w1;
+  run_on(l, [&] {
+    ASSERT_EQ(l.add(w0, uwsk::net::ev_in), 0);
+    ASSERT_EQ(l.add(w1, uwsk::net::ev_in), 0);
+  });
+  settle(l);
+  settle(l);
+  run_on(l, [&] {
+    EXPECT_EQ(g_batch.calls, 1);
+    ASSERT_NE(g_batch.first, nullptr);
+    l.remove(g_batch.first);
+    ::close(g_batch.first->fd);
+    if (reuse) {
+      watcher *other = g_batch.first == w0 ? w1 : w0;
+      l.remove(other);
+      delete other;
+    }
+    delete g_batch.first;
+  });
+  ::close(fresh);
+  l.stop();
+}
+
+TEST(net_loop, RemoveDuringBatchSuppressesTheStaleEvent) {
+  remove_during_batch(false);
+}
+
+TEST(net_loop, RemoveAndReaddDuringBatchSuppressesTheStaleEvent) {
+  remove_during_batch(true);
+}
+
+// --- timers --------------------------------------------------------------------------------
+
+struct recorded_timer : timer {
+  int id = 0;
+  timer::clock::time_point fired_at{};
+};
+
+struct timer_log {
+  std::vector<int> order; // loop thread
+  std::size_t expected = 0;
+  std::promise<void> done;
+  bool early = false;
+};
+
+timer_log *g_timers;
+
+void record_expiry(timer *t) {
+  auto *r = static_cast<recorded_timer *>(t);
+  r->fired_at = timer::clock::now();
+  if (r->fired_at < r->deadline()) {
+    g_timers->early = true;
+  }
+  EXPECT_FALSE(r->armed());
+  g_timers->order.push_back(r->id);
+  if (g_timers->order.size() == g_timers->expected) {
+    g_timers->done.set_value();
+  }
+}
+
+TEST_F(net_loop_running, TimersFireInDeadlineOrderAndCancelWorks) {
+  timer_log log;
+  g_timers = &log;
+  // Offsets in ms; equal deadlines fire in arm order; a past deadline fires at once.
+  const int offsets[] = {60, 20, 40, 20, 0, -5, 80};
+  recorded_timer timers[7];
+  log.expected = 6; // timer 2 is cancelled
+  auto now = timer::clock::now();
+  run_on(l, [&] {
+    for (int i = 0; i < 7; ++i) {
+      timers[i].id = i;
+      timers[i].on_expire = record_expiry;
+      l.arm_timer(&timers[i], now + std::chrono::milliseconds(offsets[i]));
+      EXPECT_TRUE(timers[i].armed());
+    }
+    l.cancel_timer(&timers[2]);
+    EXPECT_FALSE(timers[2].armed());
+    l.cancel_timer(&timers[2]); // not armed: nothing happens
+  });
+  auto f = log.done.get_future();
+  wait_or_abort(f);
+  settle(l);
+  run_on(l, [&] {
+    EXPECT_EQ(log.order, (std::vector<int>{5, 4, 1, 3, 0, 6}));
+    EXPECT_FALSE(log.early);
+    EXPECT_FALSE(timers[2].armed());
+  });
+}
+
+TEST_F(net_loop_running, RearmingMovesTheDeadline) {
+  timer_log log;
+  g_timers = &log;
+  log.expected = 2;
+  recorded_timer late;
+  recorded_timer soon;
+  late.id = 1;
+  soon.id = 2;
+  late.on_expire = soon.on_expire = record_expiry;
+  run_on(l, [&] {
+    auto now = timer::clock::now();
+    l.arm_timer(&late, now + 1h);
+    l.arm_timer(&soon, now + 30ms);
+    l.arm_timer(&late, now + 10ms); // moved before `soon`
+  });
+  auto f = log.done.get_future();
+  wait_or_abort(f);
+  run_on(l, [&] { EXPECT_EQ(log.order, (std::vector<int>{1, 2})); });
+}
+
+TEST_F(net_loop_running, ManyTimersKeepHeapOrder) {
+  constexpr int count = 300;
+  timer_log log;
+  g_timers = &log;
+  std::vector<recorded_timer> timers(count);
+  std::vector<bool> cancelled(count, false);
+  unsigned seed = 12345;
+  auto next = [&] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) & 0x7fff;
+  };
+  std::size_t kept = 0;
+  run_on(l, [&] {
+    auto now = timer::clock::now();
+    for (int i = 0; i < count; ++i) {
+      timers[i].id = i;
+      timers[i].on_expire = record_expiry;
+      l.arm_timer(&timers[i], now + std::chrono::milliseconds(next() % 50));
+    }
+    for (int i = 0; i < count; ++i) {
+      if (next() % 3 == 0) {
+        l.cancel_timer(&timers[i]);
+        cancelled[i] = true;
+      } else {
+        ++kept;
+      }
+    }
+    log.expected = kept;
+  });
+  auto f = log.done.get_future();
+  wait_or_abort(f);
+  settle(l);
+  run_on(l, [&] {
+    ASSERT_EQ(log.order.size(), kept);
+    for (std::size_t i = 1; i < log.order.size(); ++i) {
+      const auto &a = timers[log.order[i - 1]];
+      const auto &b = timers[log.order[i]];
+      EXPECT_TRUE(a.deadline() < b.deadline() ||
+                  (a.deadline() == b.deadline() && log.order[i - 1] < log.order[i]));
+    }
+    for (int id : log.order) {
+      EXPECT_FALSE(cancelled[id]);
+    }
+    EXPECT_FALSE(log.early);
+  });
+}
+
+// A timer that keeps re-arming itself in the past fires once per iteration, so a posted task
+// still gets its turn and stops it.
+struct rearming_timer : timer {
+  loop *owner = nullptr;
+  bool stop = false; // set by a task, on the loop thread
+  int fired = 0;
+  std::promise<void> done;
+};
+
+TEST_F(net_loop_running, TimerRearmedInThePastDoesNotStarveTasks) {
+  constexpr int give_up = 1000000;
+  rearming_timer t;
+  t.owner = &l;
+  t.on_expire = [](timer *raw) {
+    auto *self = static_cast<rearming_timer *>(raw);
+    if (self->stop || ++self->fired == give_up) {
+      self->done.set_value();
+      return;
+    }
+    self->owner->arm_timer(self, timer::clock::time_point{});
+  };
+  run_on(l, [&] { l.arm_timer(&t, timer::clock::time_point{}); });
+  run_on(l, [&] { t.stop = true; });
+  auto f = t.done.get_future();
+  wait_or_abort(f);
+  run_on(l, [&] {
+    EXPECT_TRUE(t.stop);
+    EXPECT_LT(t.fired, give_up);
+  });
+}
+
+TEST(net_loop, StopDropsArmedTimers) {
+  loop l;
+  l.start();
+  recorded_timer t;
+  t.on_expire = [](timer *) { ADD_FAILURE() << "a timer fired after stop"; };
+  run_on(l, [&] { l.arm_timer(&t, timer::clock::now() + 1h); });
+  l.stop();
+  EXPECT_FALSE(t.armed());
+}
+
+} // namespace
