@@ -14,7 +14,9 @@
 
 #include "host/shutdown.hpp"
 #include "nt/ex/pool.hpp"
+#include "nt/ex/work_queue.hpp"
 #include "nt/io/io_objects.hpp"
+#include "nt/ke/timer.hpp"
 #include "nt/ps/thread.hpp"
 
 struct uwsk_driver {
@@ -188,6 +190,10 @@ extern "C" void uwsk_driver_release(uwsk_driver *driver) {
   if (driver == nullptr) {
     return;
   }
+  // Timers still set would call into the driver after its image is gone; they were reported as
+  // leaks, and are dropped here. The worker threads are idle after quiesce_runtime.
+  uwsk::nt::stop_timer_thread();
+  uwsk::nt::stop_work_queues();
   // Code of the driver may still run on a thread it started and never stopped; its image then
   // has to stay mapped.
   if (uwsk::nt::live_system_thread_count() == 0) {
@@ -220,6 +226,10 @@ extern "C" size_t uwsk_leak_report(void) {
   if (const size_t lists = uwsk::nt::live_lookaside_lists(); lists != 0) {
     uwsk_log_message("uwsk", "  %zu lookaside list(s) never deleted", lists);
     leaks += lists;
+  }
+  for (const auto &line : uwsk::nt::describe_pending_timers()) {
+    uwsk_log_message("uwsk", "  %s still pending after DriverUnload", line.c_str());
+    ++leaks;
   }
   for (const auto &line : uwsk::nt::describe_live_system_threads()) {
     uwsk_log_message("uwsk", "  system thread still running: %s", line.c_str());

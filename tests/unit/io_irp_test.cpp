@@ -429,15 +429,26 @@ TEST(IrpCancel, CancelRacingCompletionCompletesExactlyOnce) {
 
 using IrpDeathTest = ::testing::Test;
 
-TEST(IrpDeathTest, CompletingTwiceIsMultipleIrpCompleteRequests) {
+TEST(IrpDeathTest, CompletingTwiceIsReported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        static int calls = 0;
+        PIRP irp = IoAllocateIrp(1, FALSE);
+        IoSetCompletionRoutine(irp, count_routine, &calls, TRUE, TRUE, TRUE);
+        IoSetNextIrpStackLocation(irp);
+        IoCompleteRequest(irp, IO_NO_INCREMENT);
+        IoCompleteRequest(irp, IO_NO_INCREMENT);
+      },
+      "completed twice");
+}
+
+TEST(IrpDeathTest, CompletingAboveTheTopIsMultipleIrpCompleteRequests) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
         PIRP irp = IoAllocateIrp(1, FALSE);
-        IoSetCompletionRoutine(irp, count_routine, new int(0), TRUE, TRUE, TRUE);
-        IoSetNextIrpStackLocation(irp);
-        IoCompleteRequest(irp, IO_NO_INCREMENT);
-        IoCompleteRequest(irp, IO_NO_INCREMENT);
+        IoSkipCurrentIrpStackLocation(irp);
         IoCompleteRequest(irp, IO_NO_INCREMENT);
       },
       "MULTIPLE_IRP_COMPLETE_REQUESTS");

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -74,6 +75,10 @@ void wait_for_stop(const sigset_t &signals, double seconds) {
 int main(int argc, char **argv) {
   // Block the stop signals before any thread exists, so every thread inherits the mask and only
   // the wait below receives them.
+  // A shell starts background jobs with SIGINT ignored, and an ignored signal is discarded even
+  // when blocked, so restore the default first.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);

@@ -221,8 +221,10 @@ UWSK_BEGIN_DECLS
 /* ---- IRQL ------------------------------------------------------------------------------------ */
 
 NTKERNELAPI KIRQL NTAPI KeGetCurrentIrql(VOID);
+/* KeRaiseIrql is a function here (the WDK makes it a macro over KfRaiseIrql; the call is the
+ * same). KfRaiseIrql returns the previous IRQL. */
+NTKERNELAPI VOID NTAPI KeRaiseIrql(KIRQL NewIrql, PKIRQL OldIrql);
 NTKERNELAPI KIRQL NTAPI KfRaiseIrql(KIRQL NewIrql);
-#define KeRaiseIrql(NewIrql, OldIrql) (*(OldIrql) = KfRaiseIrql(NewIrql))
 NTKERNELAPI VOID NTAPI KeLowerIrql(KIRQL NewIrql);
 NTKERNELAPI KIRQL NTAPI KeRaiseIrqlToDpcLevel(VOID);
 NTKERNELAPI KIRQL NTAPI KeRaiseIrqlToSynchLevel(VOID);
@@ -364,8 +366,6 @@ extern NTSYSAPI volatile CCHAR KeNumberProcessors;
 
 NTKERNELAPI NTSTATUS NTAPI KeSaveFloatingPointState(PKFLOATING_SAVE FloatSave);
 NTKERNELAPI NTSTATUS NTAPI KeRestoreFloatingPointState(PKFLOATING_SAVE FloatSave);
-NTKERNELAPI NTSTATUS NTAPI KeSaveExtendedProcessorState(ULONG64 Mask, PVOID XStateSave);
-NTKERNELAPI VOID NTAPI KeRestoreExtendedProcessorState(PVOID XStateSave);
 
 /* ---- SLISTs ---------------------------------------------------------------------------------- */
 
@@ -502,6 +502,44 @@ UWSK_DEFINE_INTERLOCKED_RMW(16, SHORT, __ATOMIC_SEQ_CST)
 UWSK_DEFINE_INTERLOCKED_RMW(8, CHAR, __ATOMIC_SEQ_CST)
 
 #undef UWSK_DEFINE_INTERLOCKED_RMW
+
+#ifdef __cplusplus
+/* The unsigned overloads the WDK gives C++ code (ULONG and ULONG64 counters are common). */
+#define UWSK_DEFINE_INTERLOCKED_UNSIGNED(Suffix, Type)                                             \
+  static inline Type InterlockedIncrement##Suffix(Type volatile *Addend) {                         \
+    return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);                                        \
+  }                                                                                                \
+  static inline Type InterlockedDecrement##Suffix(Type volatile *Addend) {                         \
+    return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);                                        \
+  }                                                                                                \
+  static inline Type InterlockedCompareExchange##Suffix(Type volatile *Destination, Type Exchange, \
+                                                        Type Comperand) {                          \
+    __atomic_compare_exchange_n(Destination, &Comperand, Exchange, 0, __ATOMIC_SEQ_CST,            \
+                                __ATOMIC_SEQ_CST);                                                 \
+    return Comperand;                                                                              \
+  }                                                                                                \
+  static inline Type InterlockedExchange##Suffix(Type volatile *Target, Type Value) {              \
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);                                   \
+  }                                                                                                \
+  static inline Type InterlockedExchangeAdd##Suffix(Type volatile *Addend, Type Value) {           \
+    return __atomic_fetch_add(Addend, Value, __ATOMIC_SEQ_CST);                                    \
+  }                                                                                                \
+  static inline Type InterlockedAdd##Suffix(Type volatile *Addend, Type Value) {                   \
+    return __atomic_add_fetch(Addend, Value, __ATOMIC_SEQ_CST);                                    \
+  }                                                                                                \
+  static inline Type InterlockedAnd##Suffix(Type volatile *Destination, Type Value) {              \
+    return __atomic_fetch_and(Destination, Value, __ATOMIC_SEQ_CST);                               \
+  }                                                                                                \
+  static inline Type InterlockedOr##Suffix(Type volatile *Destination, Type Value) {               \
+    return __atomic_fetch_or(Destination, Value, __ATOMIC_SEQ_CST);                                \
+  }                                                                                                \
+  static inline Type InterlockedXor##Suffix(Type volatile *Destination, Type Value) {              \
+    return __atomic_fetch_xor(Destination, Value, __ATOMIC_SEQ_CST);                               \
+  }
+UWSK_DEFINE_INTERLOCKED_UNSIGNED(, ULONG)
+UWSK_DEFINE_INTERLOCKED_UNSIGNED(64, ULONG64)
+#undef UWSK_DEFINE_INTERLOCKED_UNSIGNED
+#endif
 
 FORCEINLINE CHAR InterlockedCompareExchange8(CHAR volatile *Destination, CHAR Exchange,
                                              CHAR Comperand) {
@@ -643,8 +681,18 @@ FORCEINLINE VOID WriteBooleanRelease(BOOLEAN volatile *Destination, BOOLEAN Valu
 #define InterlockedDecrementSizeT(a) ((SIZE_T)InterlockedDecrement64((LONG64 volatile *)(a)))
 
 /* Barriers. */
+/* A full barrier. On x86-64 a locked read-modify-write of a local is one (as Windows does it),
+ * and it keeps GCC's ThreadSanitizer builds free of its atomic_thread_fence warning. */
+FORCEINLINE VOID uwsk_memory_barrier(VOID) {
+#if defined(__x86_64__) || defined(__SANITIZE_THREAD__)
+  LONG volatile barrier = 0;
+  (void)__atomic_fetch_or(&barrier, 0, __ATOMIC_SEQ_CST);
+#else
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
 #ifndef MemoryBarrier
-#define MemoryBarrier() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define MemoryBarrier() uwsk_memory_barrier()
 #endif
 #define KeMemoryBarrier() MemoryBarrier()
 #define KeMemoryBarrierWithoutFence() __atomic_signal_fence(__ATOMIC_SEQ_CST)

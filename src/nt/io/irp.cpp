@@ -205,7 +205,8 @@ extern "C" VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost) {
     }
   }
   bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-           "IoCompleteRequest: the IRP was completed past its top stack location. IRPs from "
+           "IoCompleteRequest: the IRP was completed past its top stack location (completed "
+           "twice, or its top completion routine did not stop the walk). IRPs from "
            "IoAllocateIrp belong to no I/O manager: the top completion routine must return "
            "STATUS_MORE_PROCESSING_REQUIRED and free or reuse the IRP itself",
            io_violation::irp_completed_off_top, reinterpret_cast<ULONG_PTR>(Irp),

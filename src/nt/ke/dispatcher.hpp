@@ -10,6 +10,9 @@
 
 #include <wdm.h>
 
+#include <chrono>
+#include <cstddef>
+#include <condition_variable>
 #include <mutex>
 
 #include "nt/ke/kthread.hpp"
@@ -21,8 +24,12 @@ namespace uwsk::nt {
 std::mutex &dispatcher_lock();
 
 // Doubly linked list helpers for runtime code (the WDK inline helpers belong to rtl.h).
-inline void list_init(PLIST_ENTRY head) { head->Flink = head->Blink = head; }
-inline bool list_empty(const LIST_ENTRY *head) { return head->Flink == head; }
+inline void list_init(PLIST_ENTRY head) {
+  head->Flink = head->Blink = head;
+}
+inline bool list_empty(const LIST_ENTRY *head) {
+  return head->Flink == head;
+}
 inline void list_insert_tail(PLIST_ENTRY head, PLIST_ENTRY entry) {
   entry->Flink = head;
   entry->Blink = head->Blink;
@@ -51,18 +58,28 @@ inline void set_signal_state(DISPATCHER_HEADER *header, LONG state) {
 }
 
 // Sets up a dispatcher header (no lock: the object is not shared yet).
-void init_dispatcher_header(DISPATCHER_HEADER *header, UCHAR type, size_t object_size,
-                            LONG state);
+void init_dispatcher_header(DISPATCHER_HEADER *header, UCHAR type, size_t object_size, LONG state);
 
 // Bug-checks unless `header` is an initialised dispatcher object; `what` names the caller.
-void check_dispatcher_object(const DISPATCHER_HEADER *header, const char *what,
-                             const void *caller);
+void check_dispatcher_object(const DISPATCHER_HEADER *header, const char *what, const void *caller);
+
+// Whether a wait by `thread` on `header` would be satisfied now. A mutex its owner waits for
+// again is (recursive acquisition). Lock held.
+bool is_signalled_for(const DISPATCHER_HEADER *header, const _KTHREAD *thread);
+
+// Takes from the object what a satisfied wait by `thread` takes (resets a synchronization
+// event, decrements a semaphore, makes `thread` the mutex owner). Returns true when it was an
+// abandoned mutex. Lock held.
+bool consume(DISPATCHER_HEADER *header, _KTHREAD *thread);
 
 // Satisfies the waiters that `header` (just made signalled) can release. Lock held.
 void signal_waiters(DISPATCHER_HEADER *header);
 
 // Abandons every mutex `thread` still owns (it is ending) and wakes their waiters. Lock held.
 void abandon_owned_mutants(_KTHREAD *thread);
+
+// Threads waiting on the object right now (takes the lock). For tests and diagnostics.
+std::size_t dispatcher_waiter_count(const DISPATCHER_HEADER *header);
 
 // A timeout as Windows gives it (NULL: none; negative: relative 100 ns units; positive:
 // absolute 100 ns units since 1601; zero: do not block), turned into a wait deadline.

@@ -36,47 +36,69 @@ const char *irql_name(KIRQL irql) {
 
 } // namespace
 
-KIRQL current_irql() { return t_irql; }
+KIRQL raise_irql(KIRQL new_irql, const void *caller) {
+  KIRQL old = t_irql;
+  if (new_irql < old) {
+    char reason[160];
+    std::snprintf(reason, sizeof reason,
+                  "KeRaiseIrql to IRQL %u from the higher IRQL %u: raising must not lower",
+                  new_irql, old);
+    bugcheck(IRQL_NOT_GREATER_OR_EQUAL, reason, old, new_irql, 0,
+             reinterpret_cast<ULONG_PTR>(caller));
+  }
+  t_irql = new_irql;
+  return old;
+}
 
-void set_current_irql(KIRQL irql) { t_irql = irql; }
+KIRQL current_irql() {
+  return t_irql;
+}
+
+void set_current_irql(KIRQL irql) {
+  t_irql = irql;
+}
 
 void require_irql_at_most(KIRQL max, const char *what, const void *object, const void *caller) {
   if (t_irql <= max) {
     return;
   }
   char reason[256];
-  std::snprintf(reason, sizeof reason, "%s called at IRQL %u (%s); it is allowed at IRQL <= %u (%s)",
-                what, t_irql, irql_name(t_irql), max, irql_name(max));
+  std::snprintf(reason, sizeof reason,
+                "%s called at IRQL %u (%s); it is allowed at IRQL <= %u (%s)", what, t_irql,
+                irql_name(t_irql), max, irql_name(max));
   bugcheck(IRQL_NOT_LESS_OR_EQUAL, reason, reinterpret_cast<ULONG_PTR>(object), t_irql, 0,
            reinterpret_cast<ULONG_PTR>(caller));
 }
 
-int critical_region_depth() { return t_critical_regions; }
+int critical_region_depth() {
+  return t_critical_regions;
+}
 
-int guarded_region_depth() { return t_guarded_regions; }
+int guarded_region_depth() {
+  return t_guarded_regions;
+}
 
-ULONG_PTR spin_lock_owner_token() { return reinterpret_cast<ULONG_PTR>(&t_irql); }
+ULONG_PTR spin_lock_owner_token() {
+  return reinterpret_cast<ULONG_PTR>(&t_irql);
+}
 
 } // namespace uwsk::nt
 
 using namespace uwsk::nt;
 
 // KeGetCurrentIrql: the calling thread's simulated IRQL.
-extern "C" KIRQL NTAPI KeGetCurrentIrql(VOID) { return t_irql; }
+extern "C" KIRQL NTAPI KeGetCurrentIrql(VOID) {
+  return t_irql;
+}
 
-// KfRaiseIrql (behind the KeRaiseIrql macro): raises the IRQL and returns the previous one.
+// KfRaiseIrql: raises the IRQL and returns the previous one.
 extern "C" KIRQL NTAPI KfRaiseIrql(KIRQL NewIrql) {
-  KIRQL old = t_irql;
-  if (NewIrql < old) {
-    char reason[160];
-    std::snprintf(reason, sizeof reason,
-                  "KeRaiseIrql to IRQL %u from the higher IRQL %u: raising must not lower",
-                  NewIrql, old);
-    bugcheck(IRQL_NOT_GREATER_OR_EQUAL, reason, old, NewIrql, 0,
-             reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
-  }
-  t_irql = NewIrql;
-  return old;
+  return raise_irql(NewIrql, __builtin_return_address(0));
+}
+
+// KeRaiseIrql: raises the IRQL, storing the previous one in *OldIrql.
+extern "C" VOID NTAPI KeRaiseIrql(KIRQL NewIrql, PKIRQL OldIrql) {
+  *OldIrql = raise_irql(NewIrql, __builtin_return_address(0));
 }
 
 // KeLowerIrql: returns to a lower (or equal) IRQL, normally the one KeRaiseIrql returned.
@@ -84,8 +106,8 @@ extern "C" VOID NTAPI KeLowerIrql(KIRQL NewIrql) {
   if (NewIrql > t_irql) {
     char reason[160];
     std::snprintf(reason, sizeof reason,
-                  "KeLowerIrql to IRQL %u from the lower IRQL %u: lowering must not raise",
-                  NewIrql, t_irql);
+                  "KeLowerIrql to IRQL %u from the lower IRQL %u: lowering must not raise", NewIrql,
+                  t_irql);
     bugcheck(IRQL_NOT_LESS_OR_EQUAL, reason, 0, t_irql, 0,
              reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
   }
@@ -93,33 +115,41 @@ extern "C" VOID NTAPI KeLowerIrql(KIRQL NewIrql) {
 }
 
 // KeRaiseIrqlToDpcLevel: raises to DISPATCH_LEVEL and returns the previous IRQL.
-extern "C" KIRQL NTAPI KeRaiseIrqlToDpcLevel(VOID) { return KfRaiseIrql(DISPATCH_LEVEL); }
+extern "C" KIRQL NTAPI KeRaiseIrqlToDpcLevel(VOID) {
+  return raise_irql(DISPATCH_LEVEL, __builtin_return_address(0));
+}
 
 // KeRaiseIrqlToSynchLevel: raises to SYNCH_LEVEL and returns the previous IRQL.
-extern "C" KIRQL NTAPI KeRaiseIrqlToSynchLevel(VOID) { return KfRaiseIrql(SYNCH_LEVEL); }
+extern "C" KIRQL NTAPI KeRaiseIrqlToSynchLevel(VOID) {
+  return raise_irql(SYNCH_LEVEL, __builtin_return_address(0));
+}
 
 // KeEnterCriticalRegion: disables normal kernel APCs (counted; uwsk delivers no APCs).
-extern "C" VOID NTAPI KeEnterCriticalRegion(VOID) { ++t_critical_regions; }
+extern "C" VOID NTAPI KeEnterCriticalRegion(VOID) {
+  ++t_critical_regions;
+}
 
 // KeLeaveCriticalRegion: ends the innermost KeEnterCriticalRegion.
 extern "C" VOID NTAPI KeLeaveCriticalRegion(VOID) {
   if (t_critical_regions == 0) {
     bugcheck(APC_INDEX_MISMATCH,
-             "KeLeaveCriticalRegion without a matching KeEnterCriticalRegion on this thread", 0,
-             0, 0, reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
+             "KeLeaveCriticalRegion without a matching KeEnterCriticalRegion on this thread", 0, 0,
+             0, reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
   }
   --t_critical_regions;
 }
 
 // KeEnterGuardedRegion: disables all kernel APCs (counted; uwsk delivers no APCs).
-extern "C" VOID NTAPI KeEnterGuardedRegion(VOID) { ++t_guarded_regions; }
+extern "C" VOID NTAPI KeEnterGuardedRegion(VOID) {
+  ++t_guarded_regions;
+}
 
 // KeLeaveGuardedRegion: ends the innermost KeEnterGuardedRegion.
 extern "C" VOID NTAPI KeLeaveGuardedRegion(VOID) {
   if (t_guarded_regions == 0) {
     bugcheck(APC_INDEX_MISMATCH,
-             "KeLeaveGuardedRegion without a matching KeEnterGuardedRegion on this thread", 0, 0,
-             0, reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
+             "KeLeaveGuardedRegion without a matching KeEnterGuardedRegion on this thread", 0, 0, 0,
+             reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
   }
   --t_guarded_regions;
 }

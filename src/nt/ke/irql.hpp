@@ -8,6 +8,10 @@ namespace uwsk::nt {
 // The calling thread's simulated IRQL (PASSIVE_LEVEL for a thread that never raised it).
 KIRQL current_irql();
 
+// Raises the calling thread's IRQL (bug-checking IRQL_NOT_GREATER_OR_EQUAL if new_irql is
+// lower) and returns the previous one; `caller` is reported.
+KIRQL raise_irql(KIRQL new_irql, const void *caller);
+
 // Sets the calling thread's simulated IRQL without the raise/lower checks (runtime threads use
 // it to run DPCs at DISPATCH_LEVEL and work items at PASSIVE_LEVEL).
 void set_current_irql(KIRQL irql);

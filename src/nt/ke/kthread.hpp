@@ -76,6 +76,8 @@ void mark_runtime_thread(const char *log_name);
 _EPROCESS *system_process();
 
 // The process id drivers see for it (4, the System process id on Windows).
-inline HANDLE system_process_id() { return reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(4)); }
+inline HANDLE system_process_id() {
+  return reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(4));
+}
 
 } // namespace uwsk::nt

@@ -1,0 +1,169 @@
+// KeWaitForSingleObject, KeWaitForMultipleObjects and KeDelayExecutionThread.
+//
+// Alertable waits are accepted but never alerted: uwsk delivers no APCs, so STATUS_ALERTED and
+// STATUS_USER_APC are never returned. WaitMode is accepted and ignored (every object is
+// resident). A wait that may block (Timeout NULL or non-zero) is allowed at IRQL <= APC_LEVEL
+// and a polling wait (Timeout 0) at IRQL <= DISPATCH_LEVEL; anything else bug-checks with
+// IRQL_NOT_LESS_OR_EQUAL even when the object happens to be signalled, so that the bug shows
+// on every run instead of only when the wait would block.
+#include <wdm.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "nt/bugcheck.hpp"
+#include "nt/ke/dispatcher.hpp"
+#include "nt/ke/irql.hpp"
+#include "nt/ke/violations.hpp"
+
+namespace uwsk::nt {
+namespace {
+
+NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
+                          const LARGE_INTEGER *timeout, PKWAIT_BLOCK wait_block_array,
+                          const char *what, const void *caller) {
+  wait_deadline deadline = make_deadline(timeout);
+  require_irql_at_most(deadline.poll ? DISPATCH_LEVEL : APC_LEVEL, what,
+                       count > 0 ? objects[0] : nullptr, caller);
+  if (count == 0 || count > MAXIMUM_WAIT_OBJECTS) {
+    char reason[160];
+    std::snprintf(reason, sizeof reason, "%s: %u objects (1 to MAXIMUM_WAIT_OBJECTS = 64 allowed)",
+                  what, count);
+    bugcheck(MAXIMUM_WAIT_OBJECTS_EXCEEDED, reason, count, 0, 0,
+             reinterpret_cast<ULONG_PTR>(caller));
+  }
+  if (count > THREAD_WAIT_OBJECTS && wait_block_array == nullptr) {
+    char reason[200];
+    std::snprintf(reason, sizeof reason,
+                  "%s: %u objects need a WaitBlockArray (only THREAD_WAIT_OBJECTS = 3 can use the "
+                  "thread's own wait blocks)",
+                  what, count);
+    bugcheck(MAXIMUM_WAIT_OBJECTS_EXCEEDED, reason, count, 0, 0,
+             reinterpret_cast<ULONG_PTR>(caller));
+  }
+  if (wait_type != WaitAll && wait_type != WaitAny) {
+    char reason[120];
+    std::snprintf(reason, sizeof reason, "%s: wait type %d is neither WaitAll nor WaitAny", what,
+                  static_cast<int>(wait_type));
+    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, reason, ke_violation::invalid_argument,
+             static_cast<ULONG_PTR>(wait_type), 0, reinterpret_cast<ULONG_PTR>(caller));
+  }
+
+  _KTHREAD *thread = &current_thread()->Tcb;
+  std::unique_lock lock(dispatcher_lock());
+  for (ULONG i = 0; i < count; ++i) {
+    check_dispatcher_object(static_cast<DISPATCHER_HEADER *>(objects[i]), what, caller);
+  }
+
+  // Already satisfied? (The common case, and the only possible outcome of a poll.)
+  if (wait_type == WaitAny) {
+    for (ULONG i = 0; i < count; ++i) {
+      auto *header = static_cast<DISPATCHER_HEADER *>(objects[i]);
+      if (is_signalled_for(header, thread)) {
+        return (consume(header, thread) ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0) +
+               static_cast<NTSTATUS>(i);
+      }
+    }
+  } else {
+    bool all = true;
+    for (ULONG i = 0; i < count && all; ++i) {
+      all = is_signalled_for(static_cast<DISPATCHER_HEADER *>(objects[i]), thread);
+    }
+    if (all) {
+      bool abandoned = false;
+      for (ULONG i = 0; i < count; ++i) {
+        abandoned |= consume(static_cast<DISPATCHER_HEADER *>(objects[i]), thread);
+      }
+      return abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0;
+    }
+  }
+  if (deadline.poll) {
+    return STATUS_TIMEOUT;
+  }
+
+  // Block: one wait block per object, linked into the object's wait list.
+  PKWAIT_BLOCK blocks =
+      wait_block_array != nullptr ? wait_block_array : thread->builtin_wait_blocks;
+  for (ULONG i = 0; i < count; ++i) {
+    blocks[i].WaitType = static_cast<UCHAR>(wait_type);
+    blocks[i].BlockState = 0;
+    blocks[i].WaitKey = static_cast<USHORT>(i);
+    blocks[i].SpareLong = 0;
+    blocks[i].Thread = thread;
+    blocks[i].Object = objects[i];
+    blocks[i].SparePtr = nullptr;
+    list_insert_tail(&static_cast<DISPATCHER_HEADER *>(objects[i])->WaitListHead,
+                     &blocks[i].WaitListEntry);
+  }
+  thread->wait_blocks = blocks;
+  thread->wait_count = count;
+  thread->wait_satisfied = false;
+
+  bool satisfied = wait_until_deadline(thread->wake, lock, deadline,
+                                       [thread] { return thread->wait_satisfied; });
+  if (!satisfied) {
+    for (ULONG i = 0; i < count; ++i) {
+      list_remove(&blocks[i].WaitListEntry);
+    }
+  }
+  thread->wait_blocks = nullptr;
+  thread->wait_count = 0;
+  return satisfied ? thread->wait_status : STATUS_TIMEOUT;
+}
+
+} // namespace
+} // namespace uwsk::nt
+
+using namespace uwsk::nt;
+
+// KeWaitForSingleObject: waits until the object is signalled or the timeout expires.
+extern "C" NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason,
+                                                KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
+                                                PLARGE_INTEGER Timeout) {
+  (void)WaitReason;
+  (void)WaitMode;
+  (void)Alertable;
+  return wait_for_objects(1, &Object, WaitAny, Timeout, nullptr, "KeWaitForSingleObject",
+                          __builtin_return_address(0));
+}
+
+// KeWaitForMultipleObjects: waits until any (WaitAny) or all (WaitAll) objects are signalled.
+extern "C" NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType,
+                                                   KWAIT_REASON WaitReason,
+                                                   KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
+                                                   PLARGE_INTEGER Timeout,
+                                                   PKWAIT_BLOCK WaitBlockArray) {
+  (void)WaitReason;
+  (void)WaitMode;
+  (void)Alertable;
+  return wait_for_objects(Count, Object, WaitType, Timeout, WaitBlockArray,
+                          "KeWaitForMultipleObjects", __builtin_return_address(0));
+}
+
+// KeDelayExecutionThread: sleeps for a relative (negative) or until an absolute (positive)
+// time. Never alerted (uwsk delivers no APCs), so it always returns STATUS_SUCCESS.
+extern "C" NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
+                                                 PLARGE_INTEGER Interval) {
+  (void)WaitMode;
+  (void)Alertable;
+  require_irql_at_most(APC_LEVEL, "KeDelayExecutionThread", Interval, __builtin_return_address(0));
+  if (Interval == nullptr) {
+    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, "KeDelayExecutionThread: Interval is NULL",
+             ke_violation::invalid_argument, 0, 0,
+             reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
+  }
+  wait_deadline deadline = make_deadline(Interval);
+  if (deadline.poll) {
+    std::this_thread::yield();
+  } else if (deadline.infinite) {
+    // An interval beyond a century: sleep in day-long steps, forever in practice.
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::hours(24));
+    }
+  } else if (deadline.absolute) {
+    std::this_thread::sleep_until(deadline.system);
+  } else {
+    std::this_thread::sleep_until(deadline.steady);
+  }
+  return STATUS_SUCCESS;
+}

@@ -1,0 +1,418 @@
+// KeWaitForSingleObject / KeWaitForMultipleObjects / KeDelayExecutionThread: timeouts
+// (relative, absolute, zero, infinite), WaitAny and WaitAll, wait-block arrays, and the IRQL
+// rules.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include <wdm.h>
+
+#include "nt/ke/dispatcher.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+LARGE_INTEGER relative_ms(LONGLONG ms) {
+  LARGE_INTEGER t;
+  t.QuadPart = -ms * 10000;
+  return t;
+}
+
+template <typename Pred> bool eventually(Pred done) {
+  for (int i = 0; i < 5000; ++i) {
+    if (done()) {
+      return true;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  return done();
+}
+
+long long elapsed_ms(clock_type::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start).count();
+}
+
+TEST(KeWait, ZeroTimeoutPolls) {
+  KEVENT event;
+  KeInitializeEvent(&event, NotificationEvent, FALSE);
+  LARGE_INTEGER zero{};
+  auto start = clock_type::now();
+  EXPECT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &zero), STATUS_TIMEOUT);
+  EXPECT_LT(elapsed_ms(start), 1000);
+}
+
+TEST(KeWait, RelativeTimeoutExpires) {
+  KEVENT event;
+  KeInitializeEvent(&event, NotificationEvent, FALSE);
+  LARGE_INTEGER timeout = relative_ms(100);
+  auto start = clock_type::now();
+  EXPECT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &timeout), STATUS_TIMEOUT);
+  long long ms = elapsed_ms(start);
+  EXPECT_GE(ms, 90);
+  EXPECT_LT(ms, 5000);
+  EXPECT_EQ(uwsk::nt::dispatcher_waiter_count(&event.Header), 0U);
+}
+
+TEST(KeWait, AbsoluteTimeoutExpires) {
+  KEVENT event;
+  KeInitializeEvent(&event, NotificationEvent, FALSE);
+  LARGE_INTEGER deadline;
+  KeQuerySystemTime(&deadline);
+  deadline.QuadPart += 100 * 10000;
+  auto start = clock_type::now();
+  EXPECT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &deadline), STATUS_TIMEOUT);
+  long long ms = elapsed_ms(start);
+  EXPECT_GE(ms, 90);
+  EXPECT_LT(ms, 5000);
+}
+
+TEST(KeWait, AbsoluteTimeoutInThePastDoesNotBlock) {
+  KEVENT event;
+  KeInitializeEvent(&event, NotificationEvent, FALSE);
+  LARGE_INTEGER deadline;
+  KeQuerySystemTime(&deadline);
+  deadline.QuadPart -= 10 * 10000000LL;
+  auto start = clock_type::now();
+  EXPECT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &deadline), STATUS_TIMEOUT);
+  EXPECT_LT(elapsed_ms(start), 1000);
+}
+
+TEST(KeWait, SignalledObjectSatisfiesEvenAPastDeadline) {
+  KEVENT event;
+  KeInitializeEvent(&event, NotificationEvent, TRUE);
+  LARGE_INTEGER deadline;
+  deadline.QuadPart = 1; // 1601
+  EXPECT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &deadline), STATUS_SUCCESS);
+}
+
+TEST(KeWait, InfiniteWaitEndsWhenSignalled) {
+  KEVENT event;
+  KeInitializeEvent(&event, NotificationEvent, FALSE);
+  std::thread setter([&] {
+    std::this_thread::sleep_for(50ms);
+    KeSetEvent(&event, IO_NO_INCREMENT, FALSE);
+  });
+  EXPECT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, nullptr), STATUS_SUCCESS);
+  setter.join();
+}
+
+TEST(KeWait, SignalBeforeTimeoutReturnsSuccess) {
+  KEVENT event;
+  KeInitializeEvent(&event, SynchronizationEvent, FALSE);
+  std::thread setter([&] {
+    ASSERT_TRUE(eventually([&] { return uwsk::nt::dispatcher_waiter_count(&event.Header) == 1; }));
+    KeSetEvent(&event, IO_NO_INCREMENT, FALSE);
+  });
+  LARGE_INTEGER timeout = relative_ms(10000);
+  EXPECT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
+  setter.join();
+  EXPECT_EQ(KeReadStateEvent(&event), 0);
+}
+
+TEST(KeWait, AlertableWaitIsNeverAlerted) {
+  KEVENT event;
+  KeInitializeEvent(&event, NotificationEvent, FALSE);
+  LARGE_INTEGER timeout = relative_ms(20);
+  EXPECT_EQ(KeWaitForSingleObject(&event, UserRequest, UserMode, TRUE, &timeout), STATUS_TIMEOUT);
+}
+
+TEST(KeWait, WaitAnyReturnsLowestSignalledIndex) {
+  KEVENT events[3];
+  for (auto &e : events) {
+    KeInitializeEvent(&e, NotificationEvent, FALSE);
+  }
+  PVOID objects[3] = {&events[0], &events[1], &events[2]};
+  LARGE_INTEGER zero{};
+  EXPECT_EQ(
+      KeWaitForMultipleObjects(3, objects, WaitAny, Executive, KernelMode, FALSE, &zero, nullptr),
+      STATUS_TIMEOUT);
+  KeSetEvent(&events[2], IO_NO_INCREMENT, FALSE);
+  EXPECT_EQ(
+      KeWaitForMultipleObjects(3, objects, WaitAny, Executive, KernelMode, FALSE, &zero, nullptr),
+      STATUS_WAIT_0 + 2);
+  KeSetEvent(&events[1], IO_NO_INCREMENT, FALSE);
+  EXPECT_EQ(
+      KeWaitForMultipleObjects(3, objects, WaitAny, Executive, KernelMode, FALSE, &zero, nullptr),
+      STATUS_WAIT_0 + 1);
+}
+
+TEST(KeWait, WaitAnyBlocksUntilOneIsSignalled) {
+  KEVENT events[3];
+  for (auto &e : events) {
+    KeInitializeEvent(&e, SynchronizationEvent, FALSE);
+  }
+  PVOID objects[3] = {&events[0], &events[1], &events[2]};
+  std::thread setter([&] {
+    ASSERT_TRUE(
+        eventually([&] { return uwsk::nt::dispatcher_waiter_count(&events[1].Header) == 1; }));
+    KeSetEvent(&events[1], IO_NO_INCREMENT, FALSE);
+  });
+  EXPECT_EQ(
+      KeWaitForMultipleObjects(3, objects, WaitAny, Executive, KernelMode, FALSE, nullptr, nullptr),
+      STATUS_WAIT_0 + 1);
+  setter.join();
+  // The satisfied wait consumed only the event that released it, and left no wait blocks.
+  EXPECT_EQ(KeReadStateEvent(&events[1]), 0);
+  for (auto &e : events) {
+    EXPECT_EQ(uwsk::nt::dispatcher_waiter_count(&e.Header), 0U);
+  }
+}
+
+TEST(KeWait, MoreThanThreeObjectsUseTheCallersWaitBlocks) {
+  constexpr ULONG count = 10;
+  KEVENT events[count];
+  PVOID objects[count];
+  KWAIT_BLOCK blocks[count];
+  for (ULONG i = 0; i < count; ++i) {
+    KeInitializeEvent(&events[i], NotificationEvent, FALSE);
+    objects[i] = &events[i];
+  }
+  std::thread setter([&] {
+    ASSERT_TRUE(
+        eventually([&] { return uwsk::nt::dispatcher_waiter_count(&events[7].Header) == 1; }));
+    KeSetEvent(&events[7], IO_NO_INCREMENT, FALSE);
+  });
+  LARGE_INTEGER timeout = relative_ms(10000);
+  EXPECT_EQ(KeWaitForMultipleObjects(count, objects, WaitAny, Executive, KernelMode, FALSE,
+                                     &timeout, blocks),
+            STATUS_WAIT_0 + 7);
+  setter.join();
+}
+
+TEST(KeWait, WaitAllWaitsForEveryObject) {
+  KEVENT first;
+  KEVENT second;
+  KSEMAPHORE semaphore;
+  KeInitializeEvent(&first, SynchronizationEvent, FALSE);
+  KeInitializeEvent(&second, NotificationEvent, FALSE);
+  KeInitializeSemaphore(&semaphore, 2, 10);
+  PVOID objects[3] = {&first, &second, &semaphore};
+  std::atomic<bool> returned{false};
+  std::thread waiter([&] {
+    LARGE_INTEGER timeout = relative_ms(10000);
+    EXPECT_EQ(KeWaitForMultipleObjects(3, objects, WaitAll, Executive, KernelMode, FALSE, &timeout,
+                                       nullptr),
+              STATUS_SUCCESS);
+    returned = true;
+  });
+  ASSERT_TRUE(eventually([&] { return uwsk::nt::dispatcher_waiter_count(&first.Header) == 1; }));
+  KeSetEvent(&first, IO_NO_INCREMENT, FALSE);
+  std::this_thread::sleep_for(30ms);
+  EXPECT_FALSE(returned.load());
+  // Not satisfied, so nothing was consumed.
+  EXPECT_NE(KeReadStateEvent(&first), 0);
+  EXPECT_EQ(KeReadStateSemaphore(&semaphore), 2);
+  KeSetEvent(&second, IO_NO_INCREMENT, FALSE);
+  waiter.join();
+  EXPECT_TRUE(returned.load());
+  EXPECT_EQ(KeReadStateEvent(&first), 0);  // synchronization: consumed
+  EXPECT_NE(KeReadStateEvent(&second), 0); // notification: stays
+  EXPECT_EQ(KeReadStateSemaphore(&semaphore), 1);
+}
+
+TEST(KeWait, WaitAllPollDoesNotConsumePartially) {
+  KEVENT a;
+  KEVENT b;
+  KeInitializeEvent(&a, SynchronizationEvent, TRUE);
+  KeInitializeEvent(&b, SynchronizationEvent, FALSE);
+  PVOID objects[2] = {&a, &b};
+  LARGE_INTEGER zero{};
+  EXPECT_EQ(
+      KeWaitForMultipleObjects(2, objects, WaitAll, Executive, KernelMode, FALSE, &zero, nullptr),
+      STATUS_TIMEOUT);
+  EXPECT_NE(KeReadStateEvent(&a), 0);
+  KeSetEvent(&b, IO_NO_INCREMENT, FALSE);
+  EXPECT_EQ(
+      KeWaitForMultipleObjects(2, objects, WaitAll, Executive, KernelMode, FALSE, &zero, nullptr),
+      STATUS_SUCCESS);
+  EXPECT_EQ(KeReadStateEvent(&a), 0);
+  EXPECT_EQ(KeReadStateEvent(&b), 0);
+}
+
+TEST(KeWait, WaitAllTimesOutAndUnlinks) {
+  KEVENT a;
+  KEVENT b;
+  KeInitializeEvent(&a, NotificationEvent, TRUE);
+  KeInitializeEvent(&b, NotificationEvent, FALSE);
+  PVOID objects[2] = {&a, &b};
+  LARGE_INTEGER timeout = relative_ms(50);
+  auto start = clock_type::now();
+  EXPECT_EQ(KeWaitForMultipleObjects(2, objects, WaitAll, Executive, KernelMode, FALSE, &timeout,
+                                     nullptr),
+            STATUS_TIMEOUT);
+  EXPECT_GE(elapsed_ms(start), 45);
+  EXPECT_EQ(uwsk::nt::dispatcher_waiter_count(&a.Header), 0U);
+  EXPECT_EQ(uwsk::nt::dispatcher_waiter_count(&b.Header), 0U);
+}
+
+TEST(KeWait, WaitAllAndWaitAnyCompeteFairly) {
+  // A WaitAny waiter on a synchronization event and a WaitAll waiter on (that event, gate):
+  // each signal of the event satisfies exactly one of them.
+  KEVENT shared;
+  KEVENT gate;
+  KeInitializeEvent(&shared, SynchronizationEvent, FALSE);
+  KeInitializeEvent(&gate, NotificationEvent, TRUE);
+  std::atomic<int> done{0};
+  std::thread any([&] {
+    EXPECT_EQ(KeWaitForSingleObject(&shared, Executive, KernelMode, FALSE, nullptr),
+              STATUS_SUCCESS);
+    ++done;
+  });
+  std::thread all([&] {
+    PVOID objects[2] = {&shared, &gate};
+    EXPECT_EQ(KeWaitForMultipleObjects(2, objects, WaitAll, Executive, KernelMode, FALSE, nullptr,
+                                       nullptr),
+              STATUS_SUCCESS);
+    ++done;
+  });
+  ASSERT_TRUE(eventually([&] { return uwsk::nt::dispatcher_waiter_count(&shared.Header) == 2; }));
+  KeSetEvent(&shared, IO_NO_INCREMENT, FALSE);
+  ASSERT_TRUE(eventually([&] { return done.load() == 1; }));
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(done.load(), 1);
+  KeSetEvent(&shared, IO_NO_INCREMENT, FALSE);
+  any.join();
+  all.join();
+  EXPECT_EQ(done.load(), 2);
+}
+
+TEST(KeWait, SixtyFourObjectsWaitAll) {
+  constexpr ULONG count = MAXIMUM_WAIT_OBJECTS;
+  std::vector<KEVENT> events(count);
+  std::vector<PVOID> objects(count);
+  std::vector<KWAIT_BLOCK> blocks(count);
+  for (ULONG i = 0; i < count; ++i) {
+    KeInitializeEvent(&events[i], NotificationEvent, FALSE);
+    objects[i] = &events[i];
+  }
+  std::thread setter([&] {
+    ASSERT_TRUE(eventually(
+        [&] { return uwsk::nt::dispatcher_waiter_count(&events[count - 1].Header) == 1; }));
+    for (ULONG i = 0; i < count; ++i) {
+      KeSetEvent(&events[i], IO_NO_INCREMENT, FALSE);
+    }
+  });
+  LARGE_INTEGER timeout = relative_ms(10000);
+  EXPECT_EQ(KeWaitForMultipleObjects(count, objects.data(), WaitAll, Executive, KernelMode, FALSE,
+                                     &timeout, blocks.data()),
+            STATUS_SUCCESS);
+  setter.join();
+}
+
+TEST(KeWait, PollAtDispatchLevelIsAllowed) {
+  KEVENT event;
+  KeInitializeEvent(&event, NotificationEvent, FALSE);
+  LARGE_INTEGER zero{};
+  KIRQL old = KeRaiseIrqlToDpcLevel();
+  EXPECT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &zero), STATUS_TIMEOUT);
+  KeLowerIrql(old);
+}
+
+TEST(KeWait, WaitAtApcLevelIsAllowed) {
+  KEVENT event;
+  KeInitializeEvent(&event, NotificationEvent, TRUE);
+  KIRQL old;
+  KeRaiseIrql(APC_LEVEL, &old);
+  EXPECT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, nullptr), STATUS_SUCCESS);
+  KeLowerIrql(old);
+}
+
+TEST(KeWait, DelayExecutionSleeps) {
+  LARGE_INTEGER interval = relative_ms(50);
+  auto start = clock_type::now();
+  EXPECT_EQ(KeDelayExecutionThread(KernelMode, FALSE, &interval), STATUS_SUCCESS);
+  long long ms = elapsed_ms(start);
+  EXPECT_GE(ms, 45);
+  EXPECT_LT(ms, 5000);
+  LARGE_INTEGER zero{};
+  EXPECT_EQ(KeDelayExecutionThread(KernelMode, TRUE, &zero), STATUS_SUCCESS);
+  LARGE_INTEGER absolute;
+  KeQuerySystemTime(&absolute);
+  absolute.QuadPart += 30 * 10000;
+  start = clock_type::now();
+  EXPECT_EQ(KeDelayExecutionThread(KernelMode, FALSE, &absolute), STATUS_SUCCESS);
+  EXPECT_GE(elapsed_ms(start), 25);
+}
+
+TEST(KeWait, StallExecutionProcessorBusyWaits) {
+  auto start = clock_type::now();
+  KIRQL old = KeRaiseIrqlToDpcLevel(); // allowed at any IRQL
+  KeStallExecutionProcessor(2000);
+  KeLowerIrql(old);
+  long long us =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - start).count();
+  EXPECT_GE(us, 2000);
+}
+
+TEST(KeWaitDeathTest, BlockingWaitAtDispatchLevelBugChecks) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        KEVENT event;
+        KeInitializeEvent(&event, NotificationEvent, TRUE);
+        KeRaiseIrqlToDpcLevel();
+        KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, nullptr);
+      },
+      "IRQL_NOT_LESS_OR_EQUAL");
+}
+
+TEST(KeWaitDeathTest, TimedWaitWhileHoldingSpinLockBugChecks) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        KEVENT event;
+        KSPIN_LOCK lock;
+        KIRQL old;
+        KeInitializeEvent(&event, NotificationEvent, FALSE);
+        KeInitializeSpinLock(&lock);
+        KeAcquireSpinLock(&lock, &old);
+        LARGE_INTEGER timeout = relative_ms(10);
+        KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &timeout);
+      },
+      "IRQL_NOT_LESS_OR_EQUAL");
+}
+
+TEST(KeWaitDeathTest, DelayAtDispatchLevelBugChecks) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        KeRaiseIrqlToDpcLevel();
+        LARGE_INTEGER interval = relative_ms(1);
+        KeDelayExecutionThread(KernelMode, FALSE, &interval);
+      },
+      "IRQL_NOT_LESS_OR_EQUAL");
+}
+
+TEST(KeWaitDeathTest, FourObjectsWithoutWaitBlocksBugCheck) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        KEVENT events[4];
+        PVOID objects[4];
+        for (int i = 0; i < 4; ++i) {
+          KeInitializeEvent(&events[i], NotificationEvent, TRUE);
+          objects[i] = &events[i];
+        }
+        KeWaitForMultipleObjects(4, objects, WaitAny, Executive, KernelMode, FALSE, nullptr,
+                                 nullptr);
+      },
+      "MAXIMUM_WAIT_OBJECTS_EXCEEDED");
+}
+
+TEST(KeWaitDeathTest, WaitOnUninitialisedMemoryBugChecks) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        KEVENT event{};
+        LARGE_INTEGER zero{};
+        KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &zero);
+      },
+      "not an initialised dispatcher object");
+}
+
+} // namespace
