@@ -361,11 +361,16 @@ typedef struct _PROCESSOR_NUMBER {
 #endif
 #endif
 #if !defined(NOMINMAX) && defined(__cplusplus)
-/* In C++ the macros would break <algorithm>; function templates give the same spelling. */
-template <typename T1, typename T2> static inline auto min(T1 a, T2 b) -> decltype(a < b ? a : b) {
+/* In C++ the macros would break <algorithm>; function templates give the same spelling. They
+ * return by value (the conditional of two lvalues is itself an lvalue, which must not escape). */
+template <typename T> struct uwsk_remove_reference { typedef T type; };
+template <typename T> struct uwsk_remove_reference<T &> { typedef T type; };
+template <typename T1, typename T2>
+static inline typename uwsk_remove_reference<decltype(true ? T1() : T2())>::type min(T1 a, T2 b) {
   return a < b ? a : b;
 }
-template <typename T1, typename T2> static inline auto max(T1 a, T2 b) -> decltype(a > b ? a : b) {
+template <typename T1, typename T2>
+static inline typename uwsk_remove_reference<decltype(true ? T1() : T2())>::type max(T1 a, T2 b) {
   return a > b ? a : b;
 }
 #endif
@@ -401,7 +406,9 @@ static inline PWCH uwsk_literal_buffer(const char16_t *s) {
   UNICODE_STRING _var = {0, (_size) * sizeof(WCHAR), _var##_buffer}
 
 /* Pragmas MSVC code carries that GCC must not trip on. */
+#ifndef _MSC_EXTENSIONS /* clang -fms-extensions has a built-in __pragma */
 #define __pragma(x)
+#endif
 #define _Pragma_once
 
 /* Structured exception handling shims. GCC has no SEH. __try runs its block once (a one-pass

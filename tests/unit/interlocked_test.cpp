@@ -319,3 +319,19 @@ TEST(SList, ConcurrentPushPopWithAllocationStress) {
 }
 
 } // namespace
+
+namespace {
+
+// MSVC's `long` is LONG; here it is 64 bits, and the C++ overloads work on its full width.
+TEST(InterlockedLong, CxxOverloadsForLongWorkOnTheWholeVariable) {
+  volatile long value = 0x7fffffffL;
+  EXPECT_EQ(InterlockedIncrement(&value), 0x80000000L);
+  EXPECT_EQ(InterlockedExchangeAdd(&value, 1L), 0x80000000L);
+  EXPECT_EQ(InterlockedCompareExchange(&value, 3L, 0x80000001L), 0x80000001L);
+  EXPECT_EQ(value, 3L);
+  volatile unsigned long flags = 0;
+  EXPECT_EQ(InterlockedOr(&flags, 0x100000000UL), 0UL);
+  EXPECT_EQ(flags, 0x100000000UL);
+}
+
+} // namespace

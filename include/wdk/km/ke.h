@@ -504,7 +504,7 @@ UWSK_DEFINE_INTERLOCKED_RMW(8, CHAR, __ATOMIC_SEQ_CST)
 #undef UWSK_DEFINE_INTERLOCKED_RMW
 
 #ifdef __cplusplus
-/* The unsigned overloads the WDK gives C++ code (ULONG and ULONG64 counters are common). */
+/* The overloads the WDK gives C++ code (ULONG and ULONG64 counters are common), and `long`. */
 #define UWSK_DEFINE_INTERLOCKED_UNSIGNED(Suffix, Type)                                             \
   static inline Type InterlockedIncrement##Suffix(Type volatile *Addend) {                         \
     return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);                                        \
@@ -538,6 +538,10 @@ UWSK_DEFINE_INTERLOCKED_RMW(8, CHAR, __ATOMIC_SEQ_CST)
   }
 UWSK_DEFINE_INTERLOCKED_UNSIGNED(, ULONG)
 UWSK_DEFINE_INTERLOCKED_UNSIGNED(64, ULONG64)
+/* MSVC code declares counters as `volatile long`, which is LONG on Windows but 64 bits here;
+ * these overloads keep such code compiling and atomic, on the variable's own width. */
+UWSK_DEFINE_INTERLOCKED_UNSIGNED(, long)
+UWSK_DEFINE_INTERLOCKED_UNSIGNED(, unsigned long)
 #undef UWSK_DEFINE_INTERLOCKED_UNSIGNED
 #endif
 

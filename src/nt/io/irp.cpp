@@ -133,7 +133,7 @@ extern "C" PIRP NTAPI IoAllocateIrpEx(PDEVICE_OBJECT DeviceObject, CCHAR StackSi
 // IoReuseIrp: makes a completed IRP new again, keeping how it was allocated.
 extern "C" VOID NTAPI IoReuseIrp(PIRP Irp, NTSTATUS Iostatus) {
   check_irp(Irp, "IoReuseIrp");
-  if (Irp->CancelRoutine != nullptr) {
+  if (__atomic_load_n(&Irp->CancelRoutine, __ATOMIC_ACQUIRE) != nullptr) {
     bugcheck(CANCEL_STATE_IN_COMPLETED_IRP,
              "IoReuseIrp: the IRP still has a cancel routine, so it is still pending",
              reinterpret_cast<ULONG_PTR>(Irp), reinterpret_cast<ULONG_PTR>(Irp->CancelRoutine));
@@ -153,7 +153,7 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
              "IoInitializeIrp must be released by its owner)",
              io_violation::irp_freed_not_allocated, reinterpret_cast<ULONG_PTR>(Irp));
   }
-  if (Irp->CancelRoutine != nullptr) {
+  if (__atomic_load_n(&Irp->CancelRoutine, __ATOMIC_ACQUIRE) != nullptr) {
     bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
              "IoFreeIrp: the IRP still has a cancel routine, so it is still pending",
              io_violation::irp_freed_with_cancel_routine, reinterpret_cast<ULONG_PTR>(Irp));
@@ -176,7 +176,7 @@ extern "C" VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost) {
              "IoCompleteRequest: an IRP cannot complete with STATUS_PENDING",
              io_violation::irp_complete_pending_status, reinterpret_cast<ULONG_PTR>(Irp));
   }
-  if (Irp->CancelRoutine != nullptr) {
+  if (__atomic_load_n(&Irp->CancelRoutine, __ATOMIC_ACQUIRE) != nullptr) {
     bugcheck(CANCEL_STATE_IN_COMPLETED_IRP,
              "IoCompleteRequest: the IRP still has a cancel routine; clear it with "
              "IoSetCancelRoutine(Irp, NULL) before completing",
