@@ -18,6 +18,7 @@
 #include "nt/io/io_objects.hpp"
 #include "nt/ke/timer.hpp"
 #include "nt/ps/thread.hpp"
+#include "wsk/core.hpp"
 
 struct uwsk_driver {
   void *image = nullptr;                 // from dlopen; closed by uwsk_driver_release
@@ -226,6 +227,15 @@ extern "C" size_t uwsk_leak_report(void) {
   if (const size_t lists = uwsk::nt::live_lookaside_lists(); lists != 0) {
     uwsk_log_message("uwsk", "  %zu lookaside list(s) never deleted", lists);
     leaks += lists;
+  }
+  if (const size_t sockets = uwsk::wsk::live_socket_count(); sockets != 0) {
+    uwsk_log_message("uwsk", "  %zu WSK socket(s) never closed with WskCloseSocket", sockets);
+    leaks += sockets;
+  }
+  if (const size_t registrations = uwsk::wsk::live_registration_count(); registrations != 0) {
+    uwsk_log_message("uwsk", "  %zu WSK registration(s) never ended with WskDeregister",
+                     registrations);
+    leaks += registrations;
   }
   for (const auto &line : uwsk::nt::describe_pending_timers()) {
     uwsk_log_message("uwsk", "  %s still pending after DriverUnload", line.c_str());

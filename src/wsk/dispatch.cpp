@@ -1,0 +1,279 @@
+// The provider dispatch tables and the WSK entry points (Windows half).
+//
+// Each entry point checks what only the Windows view can check (the socket object, the
+// category flags, WSK_FLAG_* values), turns Windows structures into the core's neutral ones, and
+// calls the core (core.hpp), which owns the IRP from there.
+#include <wsk.h>
+
+#include "nt/bugcheck.hpp"
+#include "wsk/client_level.hpp"
+#include "wsk/core.hpp"
+#include "wsk/irp_ops.hpp"
+#include "wsk/socket_level.hpp"
+
+namespace uwsk::wsk {
+
+static_assert(sizeof(buffer_view) == sizeof(WSK_BUF), "buffer_view mirrors WSK_BUF");
+static_assert(offsetof(buffer_view, mdl) == offsetof(WSK_BUF, Mdl), "buffer_view.mdl");
+static_assert(offsetof(buffer_view, offset) == offsetof(WSK_BUF, Offset), "buffer_view.offset");
+static_assert(offsetof(buffer_view, length) == offsetof(WSK_BUF, Length), "buffer_view.length");
+
+namespace {
+
+socket_object *socket_of(PWSK_SOCKET socket, const char *function) {
+  auto *s = reinterpret_cast<socket_object *>(socket);
+  if (!socket_is_valid(s)) {
+    uwsk_log_message("wsk", "%s: %p is not an open WSK socket (closed, or never created)",
+                     function, static_cast<void *>(socket));
+    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2201, reinterpret_cast<ULONG_PTR>(socket), 0,
+                 0);
+  }
+  return s;
+}
+
+const buffer_view *view_of(const WSK_BUF *buffer) {
+  return reinterpret_cast<const buffer_view *>(buffer);
+}
+
+registration *registration_of(PWSK_CLIENT client) { return static_cast<registration *>(client); }
+
+// Completes an IRP the core never saw, for a call rejected before it reached the core.
+NTSTATUS reject(PIRP irp, NTSTATUS status) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  return irp_complete(irp, status, 0);
+}
+
+// ---- Client level ----------------------------------------------------------------------------
+
+NTSTATUS WSKAPI wsk_socket(PWSK_CLIENT Client, ADDRESS_FAMILY AddressFamily, USHORT SocketType,
+                           ULONG Protocol, ULONG Flags, PVOID SocketContext, const VOID *Dispatch,
+                           PEPROCESS OwningProcess, PETHREAD OwningThread,
+                           PSECURITY_DESCRIPTOR SecurityDescriptor, PIRP Irp) {
+  category cat;
+  switch (Flags) {
+  case WSK_FLAG_BASIC_SOCKET:
+    cat = category::basic;
+    break;
+  case WSK_FLAG_LISTEN_SOCKET:
+    cat = category::listen;
+    break;
+  case WSK_FLAG_CONNECTION_SOCKET:
+    cat = category::connection;
+    break;
+  case WSK_FLAG_DATAGRAM_SOCKET:
+    cat = category::datagram;
+    break;
+  case WSK_FLAG_STREAM_SOCKET:
+    cat = category::stream;
+    break;
+  default:
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  if ((OwningThread != nullptr && OwningProcess == nullptr) ||
+      (cat == category::basic && Dispatch != nullptr)) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  // The documented (type, protocol) pairs of each category (spec section 9.2).
+  const bool stream_type = SocketType == SOCK_STREAM;
+  const bool datagram_type = SocketType == SOCK_DGRAM || SocketType == SOCK_RAW;
+  const bool fits = cat == category::basic || (cat == category::datagram ? datagram_type : stream_type);
+  if (!fits) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
+  return socket_create(registration_of(Client), AddressFamily, SocketType, Protocol, cat,
+                       SocketContext, Dispatch, Irp);
+}
+
+NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG Protocol,
+                                   PSOCKADDR LocalAddress, PSOCKADDR RemoteAddress, ULONG Flags,
+                                   PVOID SocketContext,
+                                   const WSK_CLIENT_CONNECTION_DISPATCH *Dispatch,
+                                   PEPROCESS OwningProcess, PETHREAD OwningThread,
+                                   PSECURITY_DESCRIPTOR SecurityDescriptor, PIRP Irp) {
+  if (Flags != 0 || (OwningThread != nullptr && OwningProcess == nullptr)) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  if (SocketType != SOCK_STREAM) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
+  if (LocalAddress != nullptr && RemoteAddress != nullptr &&
+      LocalAddress->sa_family != RemoteAddress->sa_family) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  return socket_connect_new(registration_of(Client), SocketType, Protocol, LocalAddress,
+                            RemoteAddress, SocketContext, Dispatch, Irp);
+}
+
+// ---- Socket level ----------------------------------------------------------------------------
+
+NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp) {
+  return socket_close(socket_of(Socket, "WskCloseSocket"), Irp);
+}
+
+NTSTATUS WSKAPI wsk_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULONG Flags, PIRP Irp) {
+  return socket_bind(socket_of(Socket, "WskBind"), LocalAddress, Flags, Irp);
+}
+
+NTSTATUS WSKAPI wsk_listen(PWSK_SOCKET Socket, PIRP Irp) {
+  return socket_listen(socket_of(Socket, "WskListen"), Irp);
+}
+
+NTSTATUS WSKAPI wsk_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
+                           const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch,
+                           PSOCKADDR LocalAddress, PSOCKADDR RemoteAddress, PIRP Irp) {
+  return socket_accept(socket_of(ListenSocket, "WskAccept"), Flags, AcceptSocketContext,
+                       AcceptSocketDispatch, LocalAddress, RemoteAddress, Irp);
+}
+
+NTSTATUS WSKAPI wsk_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,
+                                     WSK_INSPECT_ACTION Action, PIRP Irp) {
+  socket_object *s = socket_of(ListenSocket, "WskInspectComplete");
+  if (InspectID == nullptr || (Action != WskInspectAccept && Action != WskInspectReject)) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  return socket_inspect_complete(s, InspectID->Key, InspectID->SerialNumber,
+                                 Action == WskInspectAccept, Irp);
+}
+
+NTSTATUS WSKAPI wsk_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, ULONG Flags, PIRP Irp) {
+  return socket_connect(socket_of(Socket, "WskConnect"), RemoteAddress, nullptr, Flags, false, Irp);
+}
+
+NTSTATUS WSKAPI wsk_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK_BUF Buffer,
+                               ULONG Flags, PIRP Irp) {
+  return socket_connect(socket_of(Socket, "WskConnectEx"), RemoteAddress, view_of(Buffer), Flags,
+                        true, Irp);
+}
+
+NTSTATUS WSKAPI wsk_get_local_address(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, PIRP Irp) {
+  return socket_get_local_address(socket_of(Socket, "WskGetLocalAddress"), LocalAddress, Irp);
+}
+
+NTSTATUS WSKAPI wsk_get_remote_address(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PIRP Irp) {
+  return socket_get_remote_address(socket_of(Socket, "WskGetRemoteAddress"), RemoteAddress, Irp);
+}
+
+NTSTATUS WSKAPI wsk_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp) {
+  socket_object *s = socket_of(Socket, "WskSend");
+  if ((Flags & ~WSK_FLAG_NODELAY) != 0) {
+    return reject(Irp, STATUS_NOT_SUPPORTED); // WSK_FLAG_OOB and unknown flags
+  }
+  return socket_send(s, view_of(Buffer), (Flags & WSK_FLAG_NODELAY) ? op_flag::nodelay : 0, Irp);
+}
+
+NTSTATUS WSKAPI wsk_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp) {
+  socket_object *s = socket_of(Socket, "WskReceive");
+  if ((Flags & ~(WSK_FLAG_WAITALL | WSK_FLAG_DRAIN)) != 0) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
+  const ULONG flags = ((Flags & WSK_FLAG_WAITALL) ? op_flag::waitall : 0) |
+                      ((Flags & WSK_FLAG_DRAIN) ? op_flag::drain : 0);
+  return socket_receive(s, view_of(Buffer), flags, Irp);
+}
+
+// WskSendEx is WskSend with control data; TCP takes none, so any is refused.
+NTSTATUS WSKAPI wsk_send_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
+                            ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp) {
+  if (ControlInfoLength != 0 || ControlInfo != nullptr) {
+    socket_of(Socket, "WskSendEx");
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
+  return wsk_send(Socket, Buffer, Flags, Irp);
+}
+
+// WskReceiveEx is WskReceive with control data; TCP delivers none, so the length returned is 0.
+NTSTATUS WSKAPI wsk_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
+                               PULONG ControlInfoLength, PCMSGHDR ControlInfo, PULONG ControlFlags,
+                               PIRP Irp) {
+  if (ControlFlags != nullptr) {
+    socket_of(Socket, "WskReceiveEx");
+    return reject(Irp, STATUS_INVALID_PARAMETER); // reserved, must be NULL
+  }
+  if (ControlInfoLength != nullptr) {
+    *ControlInfoLength = 0;
+  }
+  return wsk_receive(Socket, Buffer, Flags, Irp);
+}
+
+NTSTATUS WSKAPI wsk_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp) {
+  socket_object *s = socket_of(Socket, "WskDisconnect");
+  if ((Flags & ~WSK_FLAG_ABORTIVE) != 0) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  return socket_disconnect(s, view_of(Buffer), (Flags & WSK_FLAG_ABORTIVE) ? op_flag::abortive : 0,
+                           Irp);
+}
+
+NTSTATUS WSKAPI wsk_release_data(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication) {
+  return socket_release_data(socket_of(Socket, "WskRelease"), DataIndication);
+}
+
+// ---- The tables ----------------------------------------------------------------------------------
+
+#define UWSK_BASIC_ENTRIES {{control_socket, wsk_close_socket}}
+
+const WSK_PROVIDER_BASIC_DISPATCH basic_dispatch = {control_socket, wsk_close_socket};
+
+const WSK_PROVIDER_LISTEN_DISPATCH listen_dispatch = {
+    UWSK_BASIC_ENTRIES,      wsk_bind, wsk_accept, wsk_inspect_complete,
+    wsk_get_local_address,
+};
+
+const WSK_PROVIDER_DATAGRAM_DISPATCH datagram_dispatch = {
+    UWSK_BASIC_ENTRIES, wsk_bind,          send_to, receive_from, release_datagram,
+    wsk_get_local_address, send_messages,
+};
+
+const WSK_PROVIDER_CONNECTION_DISPATCH connection_dispatch = {
+    UWSK_BASIC_ENTRIES, wsk_bind,         wsk_connect,      wsk_get_local_address,
+    wsk_get_remote_address, wsk_send,     wsk_receive,      wsk_disconnect,
+    wsk_release_data,   wsk_connect_ex,   wsk_send_ex,      wsk_receive_ex,
+};
+
+const WSK_PROVIDER_STREAM_DISPATCH stream_dispatch = {
+    UWSK_BASIC_ENTRIES,    wsk_bind,         wsk_accept,     wsk_connect,
+    wsk_listen,            wsk_send,         wsk_receive,    wsk_disconnect,
+    wsk_release_data,      wsk_get_local_address, wsk_get_remote_address, wsk_connect_ex,
+    wsk_send_ex,           wsk_receive_ex,
+};
+
+#undef UWSK_BASIC_ENTRIES
+
+} // namespace
+
+extern const WSK_PROVIDER_DISPATCH provider_dispatch;
+const WSK_PROVIDER_DISPATCH provider_dispatch = {
+    MAKE_WSK_VERSION(1, 0), 0,         wsk_socket,        wsk_socket_connect,
+    control_client,         get_address_info, free_address_info, get_name_info,
+};
+
+const void *provider_dispatch_for(category cat) {
+  switch (cat) {
+  case category::basic:
+    return &basic_dispatch;
+  case category::listen:
+    return &listen_dispatch;
+  case category::connection:
+    return &connection_dispatch;
+  case category::datagram:
+    return &datagram_dispatch;
+  case category::stream:
+    return &stream_dispatch;
+  }
+  return nullptr;
+}
+
+NTSTATUS socket_create(registration *reg, USHORT windows_family, USHORT type, ULONG protocol,
+                       category cat, PVOID context, const void *client_dispatch, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  socket_object *s = nullptr;
+  const NTSTATUS status = create_socket(reg, windows_family, type, static_cast<int>(protocol), cat,
+                                        context, client_dispatch, &s);
+  return irp_complete(irp, status, NT_SUCCESS(status) ? reinterpret_cast<ULONG_PTR>(s) : 0);
+}
+
+} // namespace uwsk::wsk

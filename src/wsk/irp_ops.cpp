@@ -1,0 +1,54 @@
+// The provider's IRP plumbing; the rules are in irp_ops.hpp.
+#include "wsk/irp_ops.hpp"
+
+#include "nt/bugcheck.hpp"
+
+namespace uwsk::wsk {
+
+bool irp_enter(PIRP irp) {
+  if (irp == nullptr) {
+    return false;
+  }
+  if (irp->CurrentLocation <= 1) {
+    nt::bugcheck(NO_MORE_IRP_STACK_LOCATIONS,
+                 "a WSK function was given an IRP with no free stack location; allocate it "
+                 "with IoAllocateIrp(1, FALSE) or more",
+                 reinterpret_cast<ULONG_PTR>(irp));
+  }
+  IoSetNextIrpStackLocation(irp);
+  return true;
+}
+
+NTSTATUS irp_complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
+  irp->IoStatus.Status = status;
+  irp->IoStatus.Information = NT_SUCCESS(status) ? information : 0;
+  KIRQL old_irql = KeGetCurrentIrql();
+  const bool raise = old_irql < DISPATCH_LEVEL;
+  if (raise) {
+    KeRaiseIrql(DISPATCH_LEVEL, &old_irql);
+  }
+  IoCompleteRequest(irp, IO_NETWORK_INCREMENT);
+  if (raise) {
+    KeLowerIrql(old_irql);
+  }
+  return status;
+}
+
+bool irp_park(PIRP irp, PDRIVER_CANCEL cancel) {
+  IoMarkIrpPending(irp);
+  return irp_repark(irp, cancel);
+}
+
+bool irp_unpark(PIRP irp) { return IoSetCancelRoutine(irp, nullptr) != nullptr; }
+
+bool irp_repark(PIRP irp, PDRIVER_CANCEL cancel) {
+  IoSetCancelRoutine(irp, cancel);
+  // IoCancelIrp sets Cancel before it looks for a routine: if it ran before the routine was set,
+  // it found none, and taking the routine back here means nobody else will complete the IRP.
+  if (__atomic_load_n(&irp->Cancel, __ATOMIC_SEQ_CST) && IoSetCancelRoutine(irp, nullptr) != nullptr) {
+    return false;
+  }
+  return true;
+}
+
+} // namespace uwsk::wsk

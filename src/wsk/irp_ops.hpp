@@ -1,0 +1,56 @@
+// How the WSK provider takes, parks and completes the IRPs clients hand it.
+//
+// The policy (docs/design.md, "What a WSK call returns"):
+//  1. Every IRP-taking function first calls irp_enter(), which moves the IRP to the provider's
+//     stack location (the one holding the client's completion routine), exactly as a driver
+//     below an IoCallDriver would be entered. The location's Parameters and the IRP's
+//     Tail.Overlay.DriverContext and ListEntry then belong to the provider until completion.
+//  2. An operation that finishes during the call completes the IRP on the calling thread
+//     (irp_complete) and the call returns the final status, which equals Irp->IoStatus.Status.
+//     The client's completion routine has then already run.
+//  3. An operation that cannot finish yet is parked: irp_park() marks the IRP pending and sets
+//     the owner's cancel routine, and the call returns STATUS_PENDING. It completes later, on a
+//     loop thread, through irp_complete() after irp_unpark() succeeded.
+//  4. Completion routines always run at DISPATCH_LEVEL (raised for the call if the completing
+//     thread is below it), as Windows allows them to.
+//  5. After irp_complete() returns, the provider never touches the IRP again: the client may
+//     have freed or reused it inside its completion routine.
+#pragma once
+
+#include <wdm.h>
+
+namespace uwsk::wsk {
+
+// Rule 1. Returns false (after completing nothing) when Irp is NULL.
+bool irp_enter(PIRP irp);
+
+// Rules 2, 4 and 5: completes the IRP with `status` and `information` and returns `status`.
+NTSTATUS irp_complete(PIRP irp, NTSTATUS status, ULONG_PTR information);
+
+// Rule 3: marks the IRP pending and makes it cancellable with `cancel`. Returns false when the
+// IRP was already cancelled; it then is not parked, and the caller completes it with
+// STATUS_CANCELLED (or does whatever cancellation means for it).
+bool irp_park(PIRP irp, PDRIVER_CANCEL cancel);
+
+// Takes a parked IRP back from the cancel machinery before completing it or working on it.
+// Returns false when cancellation won: the cancel routine owns the IRP and will complete it.
+bool irp_unpark(PIRP irp);
+
+// Parks again an IRP that was unparked for a try that found nothing to do (EAGAIN). Returns
+// false when it was cancelled meanwhile: the caller completes it with STATUS_CANCELLED.
+bool irp_repark(PIRP irp, PDRIVER_CANCEL cancel);
+
+// Per-operation state kept inside the IRP: the provider's stack location has four pointer-sized
+// parameters and the IRP four DriverContext slots.
+inline PVOID *irp_parameters(PIRP irp) {
+  return &IoGetCurrentIrpStackLocation(irp)->Parameters.Others.Argument1;
+}
+inline PVOID *irp_context(PIRP irp) { return irp->Tail.Overlay.DriverContext; }
+
+// The list entry the provider queues a parked IRP on, and back.
+inline PLIST_ENTRY irp_link(PIRP irp) { return &irp->Tail.Overlay.ListEntry; }
+inline PIRP irp_from_link(PLIST_ENTRY link) {
+  return CONTAINING_RECORD(link, IRP, Tail.Overlay.ListEntry);
+}
+
+} // namespace uwsk::wsk

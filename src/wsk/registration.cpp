@@ -1,0 +1,213 @@
+// Client registration and attachment: WskRegister, WskCaptureProviderNPI,
+// WskReleaseProviderNPI, WskQueryProviderCharacteristics, WskDeregister (spec section 1).
+//
+// The registration state lives in a heap object whose address is kept in
+// WSK_REGISTRATION.ReservedRegistrationContext and handed to the client as its PWSK_CLIENT.
+#include <wsk.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "nt/bugcheck.hpp"
+#include "nt/ke/irql.hpp"
+#include "wsk/core.hpp"
+
+namespace uwsk::wsk {
+
+extern const WSK_PROVIDER_DISPATCH provider_dispatch; // dispatch.cpp
+
+namespace {
+
+// ReservedRegistrationState while a block is registered, and after WskDeregister returned.
+constexpr ULONGLONG state_registered = 0x5753'4b52'4547'0001ULL;
+constexpr ULONGLONG state_deregistered = 0x5753'4b52'4547'deadULL;
+constexpr USHORT provider_version = MAKE_WSK_VERSION(1, 0);
+
+std::mutex registrations_lock;
+LIST_ENTRY registrations = {&registrations, &registrations}; // guarded by registrations_lock
+std::size_t registration_count = 0;                         // guarded by registrations_lock
+
+// The WSK subsystem is ready when the process starts, unless UWSK_PROVIDER_READY_DELAY_MS asks
+// it to come up later (fault injection: exercises the waits of WskCaptureProviderNPI).
+const std::chrono::steady_clock::time_point provider_ready_at = [] {
+  const char *delay = std::getenv("UWSK_PROVIDER_READY_DELAY_MS");
+  const long ms = delay != nullptr ? std::strtol(delay, nullptr, 10) : 0;
+  return std::chrono::steady_clock::now() + std::chrono::milliseconds(ms > 0 ? ms : 0);
+}();
+
+registration *registration_of(PWSK_REGISTRATION block, const char *function) {
+  if (block == nullptr || block->ReservedRegistrationState != state_registered ||
+      block->ReservedRegistrationContext == nullptr) {
+    uwsk_log_message("wsk", "%s: %p is not a registered WSK_REGISTRATION block", function,
+                     static_cast<void *>(block));
+    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2101, reinterpret_cast<ULONG_PTR>(block),
+                 0, 0);
+  }
+  return static_cast<registration *>(block->ReservedRegistrationContext);
+}
+
+} // namespace
+
+void registration_add_socket(registration *reg) {
+  std::lock_guard guard(reg->lock);
+  ++reg->sockets;
+}
+
+void registration_remove_socket(registration *reg) {
+  std::lock_guard guard(reg->lock);
+  --reg->sockets;
+  reg->changed.notify_all();
+}
+
+std::size_t live_registration_count() {
+  std::lock_guard guard(registrations_lock);
+  return registration_count;
+}
+
+} // namespace uwsk::wsk
+
+using namespace uwsk::wsk;
+
+// WskRegister: registers a WSK client; the block and the client dispatch stay the client's.
+extern "C" NTSTATUS WSKAPI WskRegister(PWSK_CLIENT_NPI WskClientNpi,
+                                       PWSK_REGISTRATION WskRegistration) {
+  uwsk::nt::require_irql_at_most(PASSIVE_LEVEL, "WskRegister", WskRegistration,
+                                 __builtin_return_address(0));
+  if (WskClientNpi == nullptr || WskClientNpi->Dispatch == nullptr || WskRegistration == nullptr) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  auto *reg = new (std::nothrow) registration;
+  if (reg == nullptr) {
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  reg->client_dispatch = WskClientNpi->Dispatch;
+  reg->client_context = WskClientNpi->ClientContext;
+  {
+    std::lock_guard guard(registrations_lock);
+    InsertTailList(&registrations, &reg->links);
+    ++registration_count;
+  }
+  WskRegistration->ReservedRegistrationContext = reg;
+  WskRegistration->ReservedRegistrationLock = 0;
+  WskRegistration->ReservedRegistrationState = state_registered;
+  return STATUS_SUCCESS;
+}
+
+// WskCaptureProviderNPI: the provider NPI, once the subsystem is ready and the client's version
+// is supported.
+extern "C" NTSTATUS WSKAPI WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistration,
+                                                 ULONG WaitTimeout,
+                                                 PWSK_PROVIDER_NPI WskProviderNpi) {
+  if (WaitTimeout != WSK_NO_WAIT) {
+    uwsk::nt::require_irql_at_most(PASSIVE_LEVEL, "WskCaptureProviderNPI with a wait",
+                                   WskRegistration, __builtin_return_address(0));
+  }
+  if (WskRegistration != nullptr &&
+      WskRegistration->ReservedRegistrationState == state_deregistered) {
+    return STATUS_DEVICE_NOT_READY; // legal after WskDeregister while the block is intact
+  }
+  registration *reg = registration_of(WskRegistration, "WskCaptureProviderNPI");
+  if (WskProviderNpi == nullptr) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  std::unique_lock guard(reg->lock);
+  const auto ready = [reg] {
+    return reg->deregistering || std::chrono::steady_clock::now() >= provider_ready_at;
+  };
+  if (!ready()) {
+    if (WaitTimeout == WSK_NO_WAIT) {
+      return STATUS_DEVICE_NOT_READY;
+    }
+    // Wake at the readiness time or on WskDeregister, whichever comes first.
+    const auto deadline = WaitTimeout == WSK_INFINITE_WAIT
+                              ? provider_ready_at
+                              : std::min(provider_ready_at, std::chrono::steady_clock::now() +
+                                                                std::chrono::milliseconds(WaitTimeout));
+    reg->changed.wait_until(guard, deadline, ready);
+    if (!ready()) {
+      // A finite wait that ran out (spec section 13 item 1: the status is not documented).
+      return STATUS_DEVICE_NOT_READY;
+    }
+  }
+  if (reg->deregistering) {
+    return STATUS_DEVICE_NOT_READY;
+  }
+  const auto *client = static_cast<const WSK_CLIENT_DISPATCH *>(reg->client_dispatch);
+  if (WSK_MAJOR_VERSION(client->Version) != WSK_MAJOR_VERSION(provider_version)) {
+    return STATUS_NOINTERFACE;
+  }
+  ++reg->captures;
+  WskProviderNpi->Client = reg;
+  WskProviderNpi->Dispatch = &provider_dispatch;
+  return STATUS_SUCCESS;
+}
+
+// WskReleaseProviderNPI: ends one capture; sockets created meanwhile stay valid.
+extern "C" VOID WSKAPI WskReleaseProviderNPI(PWSK_REGISTRATION WskRegistration) {
+  registration *reg = registration_of(WskRegistration, "WskReleaseProviderNPI");
+  std::lock_guard guard(reg->lock);
+  if (reg->captures == 0) {
+    uwsk::nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+                       "WskReleaseProviderNPI without a matching successful WskCaptureProviderNPI "
+                       "(rule V3)",
+                       0x2102, reinterpret_cast<ULONG_PTR>(WskRegistration));
+  }
+  --reg->captures;
+  reg->changed.notify_all();
+}
+
+// WskQueryProviderCharacteristics: the range of WSK versions the provider supports.
+extern "C" NTSTATUS WSKAPI WskQueryProviderCharacteristics(
+    PWSK_REGISTRATION WskRegistration, PWSK_PROVIDER_CHARACTERISTICS WskProviderCharacteristics) {
+  if (WskRegistration != nullptr &&
+      WskRegistration->ReservedRegistrationState == state_deregistered) {
+    return STATUS_DEVICE_NOT_READY;
+  }
+  registration *reg = registration_of(WskRegistration, "WskQueryProviderCharacteristics");
+  if (WskProviderCharacteristics == nullptr) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  {
+    std::lock_guard guard(reg->lock);
+    if (reg->deregistering || std::chrono::steady_clock::now() < provider_ready_at) {
+      return STATUS_DEVICE_NOT_READY;
+    }
+  }
+  WskProviderCharacteristics->HighestVersion = provider_version;
+  WskProviderCharacteristics->LowestVersion = provider_version;
+  return STATUS_SUCCESS;
+}
+
+// WskDeregister: waits until every capture is released, every socket closed and every
+// client-level IRP completed, then forgets the registration.
+extern "C" VOID WSKAPI WskDeregister(PWSK_REGISTRATION WskRegistration) {
+  uwsk::nt::require_irql_at_most(PASSIVE_LEVEL, "WskDeregister", WskRegistration,
+                                 __builtin_return_address(0));
+  registration *reg = registration_of(WskRegistration, "WskDeregister");
+  {
+    std::unique_lock guard(reg->lock);
+    reg->deregistering = true;
+    reg->changed.notify_all(); // releases callers waiting in WskCaptureProviderNPI
+    // Pending WSK_TRANSPORT_LIST_CHANGE IRPs count as pending; they end with the registration.
+    guard.unlock();
+    cancel_transport_list_changes(reg);
+    guard.lock();
+    const auto idle = [reg] { return reg->captures == 0 && reg->sockets == 0 && reg->pending == 0; };
+    // Report once if the client keeps WskDeregister waiting, instead of hanging silently.
+    if (!reg->changed.wait_for(guard, std::chrono::seconds(10), idle)) {
+      uwsk_log_message("wsk",
+                       "WskDeregister has waited 10 s: %u capture(s) not released, %u socket(s) "
+                       "not closed, %u client-level IRP(s) pending",
+                       reg->captures, reg->sockets, reg->pending);
+      reg->changed.wait(guard, idle);
+    }
+  }
+  {
+    std::lock_guard guard(registrations_lock);
+    RemoveEntryList(&reg->links);
+    --registration_count;
+  }
+  WskRegistration->ReservedRegistrationState = state_deregistered;
+  WskRegistration->ReservedRegistrationContext = nullptr;
+  delete reg;
+}

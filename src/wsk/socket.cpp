@@ -1,0 +1,393 @@
+// Socket objects: creation, the loop attachment, the queues of parked IRPs, cancellation, and
+// WskCloseSocket. The rules are in socket.hpp.
+#include "wsk/socket.hpp"
+
+#include <netinet/in.h>
+
+#include <atomic>
+
+#include "net/engine.hpp"
+#include "net/socket_ops.hpp"
+#include "nt/bugcheck.hpp"
+#include "nt/ke/irql.hpp"
+#include "nt/ke/kthread.hpp"
+#include "wsk/irp_ops.hpp"
+#include "wsk/translate.hpp"
+
+namespace uwsk::wsk {
+namespace {
+
+constexpr ULONG socket_magic = 0x4b53574b; // "KWSK"
+constexpr ULONG freed_magic = 0x44454552;  // "REED"
+
+std::mutex live_lock;
+LIST_ENTRY live_sockets = {&live_sockets, &live_sockets}; // guarded by live_lock
+std::size_t live_count = 0;                              // guarded by live_lock
+
+// The loops run at DISPATCH_LEVEL: completion routines and event callbacks run there.
+net::engine &engine() {
+  static std::once_flag configured;
+  std::call_once(configured, [] {
+    net::engine_options options;
+    options.hooks.on_thread_start = [](net::loop &loop) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "uwsk-loop-%zu", loop.index());
+      nt::mark_runtime_thread(name);
+      nt::set_current_irql(DISPATCH_LEVEL);
+    };
+    net::engine::configure_instance(std::move(options));
+  });
+  return net::engine::instance();
+}
+
+socket_object *owner_of(net::watcher *w) { return static_cast<socket_watcher *>(w)->owner; }
+socket_object *owner_of(net::task *t) { return static_cast<socket_task *>(t)->owner; }
+
+void on_socket_events(net::watcher *w, std::uint32_t events) {
+  socket_object *s = owner_of(w);
+  if (s->cat == category::datagram) {
+    datagram_on_events(s, events);
+  } else {
+    stream_on_events(s, events);
+  }
+}
+
+void free_socket(socket_object *s) {
+  release_control_state(s); // WskControlSocket's state: address-change IRPs, sharing, SD
+  {
+    std::lock_guard guard(live_lock);
+    RemoveEntryList(&s->links);
+    --live_count;
+  }
+  if (s->fd >= 0) {
+    net::sock::close(s->fd);
+  }
+  registration_remove_socket(s->reg);
+  s->magic = freed_magic;
+  delete s;
+}
+
+// Frees the socket once no parked IRP is left (a cancel routine may still be taking one out),
+// then completes the close IRP: the close is the last completion of the socket.
+void release_on_loop(net::task *t) {
+  socket_object *s = owner_of(t);
+  {
+    std::lock_guard guard(s->lock);
+    if (!s->attach_ran) {
+      // Tasks from different threads may run in either order; the attach task must not run
+      // after the socket is gone.
+      s->loop->post(&s->release_task);
+      return;
+    }
+    for (auto &q : s->queues) {
+      if (!IsListEmpty(&q)) {
+        // A cancel routine owns an IRP still linked here; it needs the lock to unlink it.
+        s->loop->post(&s->release_task);
+        return;
+      }
+    }
+  }
+  if (s->attached) {
+    s->loop->remove(&s->watcher);
+    s->attached = false;
+  }
+  PIRP close_irp = s->close_irp;
+  free_socket(s);
+  if (close_irp != nullptr) {
+    irp_complete(close_irp, STATUS_SUCCESS, 0);
+  }
+}
+
+void attach_on_loop(net::task *t) {
+  socket_object *s = owner_of(t);
+  std::unique_lock guard(s->lock);
+  s->attach_ran = true;
+  if (s->release_requested) {
+    return; // the release task frees the socket without ever watching it
+  }
+  s->watcher.fd = s->fd;
+  s->watcher.on_events = on_socket_events;
+  if (s->loop->add(&s->watcher, net::ev_in | net::ev_out | net::ev_rdhup) == 0) {
+    s->attached = true;
+  }
+}
+
+// Cancel routine of every parked socket IRP: unlink it under the socket's lock, complete it.
+VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
+  IoReleaseCancelSpinLock(irp->CancelIrql);
+  auto *s = static_cast<socket_object *>(irp_context(irp)[0]);
+  {
+    std::lock_guard guard(s->lock);
+    RemoveEntryList(irp_link(irp));
+    InitializeListHead(irp_link(irp));
+    if (irp_context(irp)[2] == &socket_connect_marker && !s->release_requested) {
+      // A cancelled WskSocketConnect: the socket it was making goes too.
+      s->state = socket_state::closing;
+      s->release_requested = true;
+      s->loop->post(&s->release_task);
+    }
+  }
+  irp_complete(irp, STATUS_CANCELLED, 0);
+}
+
+// The IRP was marked pending by irp_park but is being completed by this call after all.
+void unmark_pending(PIRP irp) { IoGetCurrentIrpStackLocation(irp)->Control &= ~SL_PENDING_RETURNED; }
+
+} // namespace
+
+void completion_batch::add(PIRP irp, NTSTATUS status, ULONG_PTR information) {
+  if (count_ < sizeof(inline_) / sizeof(inline_[0])) {
+    inline_[count_++] = {irp, status, information};
+    return;
+  }
+  // Rare: chain further IRPs through their (now free) list entries, keeping the result in the
+  // IRP itself.
+  irp->IoStatus.Status = status;
+  irp->IoStatus.Information = information;
+  irp_link(irp)->Flink = reinterpret_cast<PLIST_ENTRY>(overflow_);
+  overflow_ = irp;
+}
+
+void completion_batch::complete_all() {
+  for (std::size_t i = 0; i < count_; ++i) {
+    irp_complete(inline_[i].irp, inline_[i].status, inline_[i].information);
+  }
+  count_ = 0;
+  // The overflow list was pushed in reverse; restore the order of completion.
+  PIRP reversed = nullptr;
+  while (overflow_ != nullptr) {
+    PIRP next = reinterpret_cast<PIRP>(irp_link(overflow_)->Flink);
+    irp_link(overflow_)->Flink = reinterpret_cast<PLIST_ENTRY>(reversed);
+    reversed = overflow_;
+    overflow_ = next;
+  }
+  while (reversed != nullptr) {
+    PIRP next = reinterpret_cast<PIRP>(irp_link(reversed)->Flink);
+    irp_complete(reversed, reversed->IoStatus.Status, reversed->IoStatus.Information);
+    reversed = next;
+  }
+}
+
+std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
+                          std::size_t capacity, SIZE_T *bytes) {
+  net::sock::iovec_builder builder(iov, capacity, offset, length);
+  for (; mdl != nullptr; mdl = mdl->Next) {
+    void *base = MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority | MdlMappingNoExecute);
+    if (!builder.add(base, MmGetMdlByteCount(mdl))) {
+      break;
+    }
+  }
+  if (bytes != nullptr) {
+    *bytes = builder.bytes();
+  }
+  return builder.count();
+}
+
+NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op) {
+  irp_context(irp)[0] = s;
+  attempt result;
+  {
+    std::lock_guard guard(s->lock);
+    if (IsListEmpty(&s->queue(kind))) {
+      result = try_op(s, irp);
+    } else {
+      result = would_block(); // keep the order of operations of one kind
+    }
+    if (!result.finished) {
+      if (irp_park(irp, cancel_parked)) {
+        InsertTailList(&s->queue(kind), irp_link(irp));
+        return STATUS_PENDING;
+      }
+      unmark_pending(irp);
+      result = finished(STATUS_CANCELLED);
+    }
+  }
+  return irp_complete(irp, result.status, result.information);
+}
+
+void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done) {
+  LIST_ENTRY &q = s->queue(kind);
+  PLIST_ENTRY link = q.Flink;
+  while (link != &q) {
+    PLIST_ENTRY next = link->Flink;
+    PIRP irp = irp_from_link(link);
+    if (!irp_unpark(irp)) {
+      // Being cancelled: it consumes nothing; its cancel routine unlinks it.
+      link = next;
+      continue;
+    }
+    attempt result = try_op(s, irp);
+    if (!result.finished) {
+      if (irp_repark(irp, cancel_parked)) {
+        return;
+      }
+      result = finished(STATUS_CANCELLED);
+    }
+    RemoveEntryList(link);
+    InitializeListHead(link);
+    done.add(irp, result.status, result.information);
+    link = next;
+  }
+}
+
+void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done) {
+  LIST_ENTRY &q = s->queue(kind);
+  PLIST_ENTRY link = q.Flink;
+  while (link != &q) {
+    PLIST_ENTRY next = link->Flink;
+    PIRP irp = irp_from_link(link);
+    if (irp_unpark(irp)) {
+      RemoveEntryList(link);
+      InitializeListHead(link);
+      done.add(irp, status, 0);
+    }
+    link = next;
+  }
+}
+
+NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int protocol,
+                              category cat, PVOID context, const void *client_dispatch,
+                              socket_object **out) {
+  const int family = linux_family(windows_family);
+  if (family < 0) {
+    return STATUS_NOT_SUPPORTED;
+  }
+  const int fd = net::sock::open(family, type, protocol);
+  if (fd < 0) {
+    return -fd == EPERM || -fd == EACCES ? STATUS_ACCESS_DENIED : status_from_errno(-fd);
+  }
+  if (family == AF_INET6) {
+    // Windows creates IPv6 sockets IPv6-only; Linux defaults to dual-stack.
+    const int one = 1;
+    net::sock::set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  }
+  auto *s = new (std::nothrow) socket_object;
+  if (s == nullptr) {
+    net::sock::close(fd);
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  s->magic = socket_magic;
+  s->dispatch = provider_dispatch_for(cat);
+  s->cat = cat;
+  s->windows_family = windows_family;
+  s->family = family;
+  s->type = type;
+  s->protocol = protocol;
+  s->fd = fd;
+  s->reg = reg;
+  s->context = context;
+  s->client_dispatch = client_dispatch;
+  for (auto &q : s->queues) {
+    InitializeListHead(&q);
+  }
+  s->attach_task.run = attach_on_loop;
+  s->attach_task.owner = s;
+  s->release_task.run = release_on_loop;
+  s->release_task.owner = s;
+  s->watcher.owner = s;
+  registration_add_socket(reg);
+  s->event_mask = static_event_mask(reg, cat); // WSK_SET_STATIC_EVENT_CALLBACKS, after the count
+  {
+    std::lock_guard guard(live_lock);
+    InsertTailList(&live_sockets, &s->links);
+    ++live_count;
+  }
+  if (cat != category::basic) {
+    s->loop = &engine().pick();
+    s->loop->post(&s->attach_task);
+  }
+  *out = s;
+  return STATUS_SUCCESS;
+}
+
+socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
+                              const void *client_dispatch) {
+  auto *s = new (std::nothrow) socket_object;
+  if (s == nullptr) {
+    return nullptr;
+  }
+  s->magic = socket_magic;
+  s->dispatch = provider_dispatch_for(category::connection);
+  s->cat = category::connection;
+  s->windows_family = listener->windows_family;
+  s->family = listener->family;
+  s->type = listener->type;
+  s->protocol = listener->protocol;
+  s->fd = fd;
+  s->reg = listener->reg;
+  s->context = context;
+  s->client_dispatch = client_dispatch;
+  s->state = socket_state::connected;
+  for (auto &q : s->queues) {
+    InitializeListHead(&q);
+  }
+  s->attach_task.run = attach_on_loop;
+  s->attach_task.owner = s;
+  s->release_task.run = release_on_loop;
+  s->release_task.owner = s;
+  s->watcher.owner = s;
+  registration_add_socket(s->reg);
+  s->event_mask = static_event_mask(s->reg, category::connection); // static events (section 4.10)
+  {
+    std::lock_guard guard(live_lock);
+    InsertTailList(&live_sockets, &s->links);
+    ++live_count;
+  }
+  s->loop = &engine().pick();
+  s->loop->post(&s->attach_task);
+  return s;
+}
+
+void destroy_unpublished(socket_object *s) {
+  // The attach task may not have run yet; let the loop release the socket after it, without a
+  // close IRP to complete.
+  if (s->loop == nullptr) {
+    free_socket(s);
+    return;
+  }
+  std::lock_guard guard(s->lock);
+  s->release_requested = true;
+  s->state = socket_state::closing;
+  s->loop->post(&s->release_task);
+}
+
+NTSTATUS socket_close(socket_object *s, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (s->loop == nullptr) {
+    // A basic socket has no loop and nothing parked.
+    free_socket(s);
+    return irp_complete(irp, STATUS_SUCCESS, 0);
+  }
+  completion_batch done;
+  {
+    std::lock_guard guard(s->lock);
+    if (s->release_requested) {
+      nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+                   "WskCloseSocket: the socket is already being closed", 0x2001,
+                   reinterpret_cast<ULONG_PTR>(s));
+    }
+    s->state = socket_state::closing;
+    s->release_requested = true;
+    for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
+      fail_queue(s, static_cast<queue_kind>(k), STATUS_CANCELLED, done);
+    }
+    IoMarkIrpPending(irp);
+    s->close_irp = irp;
+  }
+  done.complete_all();
+  s->loop->post(&s->release_task);
+  return STATUS_PENDING;
+}
+
+category socket_category(const socket_object *s) { return s->cat; }
+
+bool socket_is_valid(const socket_object *s) { return s != nullptr && s->magic == socket_magic; }
+
+std::size_t live_socket_count() {
+  std::lock_guard guard(live_lock);
+  return live_count;
+}
+
+} // namespace uwsk::wsk

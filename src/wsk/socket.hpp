@@ -1,0 +1,163 @@
+// The provider's socket object and the machinery every category shares (Linux half).
+//
+// Lifetime rules (docs/design.md, "Sockets"):
+//  1. A socket_object is created by WskSocket, WskSocketConnect or an accept, and freed on its
+//     loop thread by the release task that WskCloseSocket posts, after every parked IRP of the
+//     socket has left its queue (completed by the close, or by a cancel routine that was
+//     already running).
+//  2. Everything below `lock` is guarded by it. Callers from any thread try an operation
+//     under the lock first; what cannot finish is parked on a queue, and the loop thread
+//     resumes the queue when the socket becomes ready. IRPs are completed only after the lock
+//     is released, because completion routines may call back into the provider.
+//  3. The watcher is added and removed only on the socket's loop thread (net::loop rule 2).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <mutex>
+
+#include "net/loop.hpp"
+#include "wsk/core.hpp"
+
+namespace uwsk::wsk {
+
+// The lifecycle of a socket (spec section 3.2).
+enum class socket_state : UCHAR {
+  created,    // no address yet
+  bound,      // WskBind done
+  listening,  // a listening socket after bind, a stream socket after WskListen
+  connecting, // a connect is in flight
+  connected,  // connected, accepted, or from WskSocketConnect
+  closing     // WskCloseSocket called
+};
+
+// The queues of parked IRPs, one per kind of operation.
+enum class queue_kind : UCHAR { receive, send, accept, connect, count };
+
+struct socket_object;
+
+// The loop's intrusive records, each knowing its socket (socket_object is not standard-layout,
+// so the owner is not recovered by offset).
+struct socket_watcher : net::watcher {
+  socket_object *owner = nullptr;
+};
+struct socket_task : net::task {
+  socket_object *owner = nullptr;
+};
+
+struct socket_object {
+  const void *dispatch = nullptr; // WSK_SOCKET.Dispatch: first, so PWSK_SOCKET is this object
+  ULONG magic = 0;
+  category cat = category::basic;
+  USHORT windows_family = 0;
+  int family = 0;
+  int type = 0;
+  int protocol = 0;
+  int fd = -1;
+  registration *reg = nullptr;
+  PVOID context = nullptr;                  // the client's socket context
+  const void *client_dispatch = nullptr;    // the client's callback table
+  net::loop *loop = nullptr;                // the loop that owns fd's readiness
+  socket_watcher watcher;                   // on `loop`, from the attach task to the release
+  socket_task attach_task;
+  socket_task release_task;
+  LIST_ENTRY links{};                       // on the list of live sockets (leak report)
+
+  std::mutex lock; // guards everything below (rule 2)
+  socket_state state = socket_state::created;
+  bool attach_ran = false;        // the attach task has run (the release waits for it)
+  bool attached = false;          // the watcher is on the loop
+  bool release_requested = false; // WskCloseSocket posted the release task
+  bool peer_closed = false;       // the peer's FIN was read (receives now complete with 0)
+  bool send_closed = false;       // a graceful or abortive disconnect shut the send side
+  bool aborted = false;           // an abortive disconnect or a reset happened
+  PIRP close_irp = nullptr;       // the WskCloseSocket IRP, completed by the release task
+  // Options the provider emulates (WskControlSocket sets them).
+  bool reuse_address = false;      // SO_REUSEADDR
+  bool exclusive_address = false;  // SO_EXCLUSIVEADDRUSE
+  bool conditional_accept = false; // SO_CONDITIONAL_ACCEPT
+  ULONG event_mask = 0;            // event callbacks enabled (SO_WSK_EVENT_CALLBACK)
+  // SO_WSK_SECURITY: a cached descriptor, on which the socket holds a reference of its own.
+  PVOID security = nullptr;
+  // SIO_WSK_SET_TCP_SILENT_MODE: sends and disconnects now fail; only WskCloseSocket remains.
+  bool silent = false;
+  // Datagram sockets: SIO_WSK_SET_REMOTE_ADDRESS and SIO_WSK_SET_SENDTO_ADDRESS (length 0: none).
+  sockaddr_storage fixed_remote{};
+  socklen_t fixed_remote_length = 0;
+  sockaddr_storage fixed_sendto{};
+  socklen_t fixed_sendto_length = 0;
+  LIST_ENTRY queues[static_cast<int>(queue_kind::count)]{};
+
+  LIST_ENTRY &queue(queue_kind kind) { return queues[static_cast<int>(kind)]; }
+};
+
+// What an attempt at an operation came to.
+struct attempt {
+  bool finished;        // false: it would block, park it (or keep it parked)
+  NTSTATUS status;      // when finished
+  ULONG_PTR information; // when finished and successful
+};
+inline attempt would_block() { return {false, STATUS_PENDING, 0}; }
+inline attempt finished(NTSTATUS status, ULONG_PTR information = 0) {
+  return {true, status, information};
+}
+
+// IRPs finished under a socket's lock, completed once it is released (rule 2).
+class completion_batch {
+public:
+  completion_batch() = default;
+  completion_batch(const completion_batch &) = delete;
+  completion_batch &operator=(const completion_batch &) = delete;
+  ~completion_batch() { complete_all(); }
+  void add(PIRP irp, NTSTATUS status, ULONG_PTR information);
+  void complete_all();
+
+private:
+  struct entry {
+    PIRP irp;
+    NTSTATUS status;
+    ULONG_PTR information;
+  };
+  entry inline_[8];
+  std::size_t count_ = 0;
+  PIRP overflow_ = nullptr; // further IRPs, chained through their list entries
+};
+
+// How one kind of operation is tried. `try_op` runs under the socket's lock and may be called
+// several times for one IRP (once at the call, then on each readiness).
+using try_function = attempt (*)(socket_object *s, PIRP irp);
+
+// The part [offset, offset + length) of an MDL chain as iovecs over the driver's own memory (no
+// copy), at most `capacity` of them. Returns how many were filled, and the bytes they cover in
+// *bytes (fewer than `length` when the chain is shorter or needs more than `capacity` pieces).
+std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
+                          std::size_t capacity, SIZE_T *bytes);
+
+// Runs an operation for a fresh IRP (after irp_enter): tries it at once when nothing of its kind
+// is queued ahead of it, completes it inline if it finished, and parks it otherwise. Returns
+// what the WSK call returns.
+NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op);
+
+// Resumes the queue of `kind` after readiness, in order, until an operation would block.
+void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done);
+
+// Completes every IRP parked on a queue with `status` (for close and abortive disconnect).
+void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done);
+
+// Wraps an accepted fd in a connection socket of the listener's registration.
+socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
+                              const void *client_dispatch);
+
+// Frees a socket that no client has seen (a failed WskSocketConnect), on any thread.
+void destroy_unpublished(socket_object *s);
+
+// Marks (in DriverContext[2]) a connect IRP of WskSocketConnect, whose socket no client has
+// seen yet: cancelling it must free the socket too.
+inline constexpr char socket_connect_marker = 0;
+
+// The event handlers: connection-oriented and listening categories (stream.cpp), datagram
+// sockets (datagram_io.cpp).
+void stream_on_events(socket_object *s, std::uint32_t events);
+void datagram_on_events(socket_object *s, std::uint32_t events);
+
+} // namespace uwsk::wsk

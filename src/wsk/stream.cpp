@@ -1,0 +1,624 @@
+// Listening, connection and stream sockets (Linux half): bind, listen, accept, connect, send,
+// receive, disconnect and the address queries.
+//
+// Each operation keeps its state in the IRP (irp_ops.hpp): the provider's stack location holds
+// the WSK_BUF copy and flags, DriverContext holds the socket, the bytes done so far and the
+// output pointers. try_* functions run under the socket's lock (socket.hpp rule 2) and never
+// block: the Linux socket is non-blocking.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <cerrno>
+
+#include "net/socket_ops.hpp"
+#include "wsk/irp_ops.hpp"
+#include "wsk/sharing.hpp"
+#include "wsk/socket.hpp"
+#include "wsk/translate.hpp"
+
+namespace uwsk::wsk {
+namespace {
+
+// The listen backlog of WSK listening sockets is not documented; SOMAXCONN is the kernel's
+// own ceiling.
+constexpr int listen_backlog = SOMAXCONN;
+// WskConnectEx sends at most this much with the connection request (spec section 3.11).
+constexpr SIZE_T connect_ex_limit = 65535;
+// Bytes a WSK_FLAG_DRAIN receive discards per system call.
+constexpr std::size_t drain_chunk = 16384;
+constexpr std::size_t max_iov = 64;
+
+// ---- Per-IRP state ---------------------------------------------------------------------------
+//
+// Parameters: [0] MDL, [1] offset, [2] length, [3] op_flag bits.
+// DriverContext: [0] socket (socket.cpp), [1] bytes done, [2] and [3] per-operation.
+
+void save_buffer(PIRP irp, const buffer_view *buffer, ULONG flags) {
+  PVOID *p = irp_parameters(irp);
+  p[0] = buffer != nullptr ? buffer->mdl : nullptr;
+  p[1] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(buffer != nullptr ? buffer->offset : 0));
+  p[2] = reinterpret_cast<PVOID>(buffer != nullptr ? buffer->length : 0);
+  p[3] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(flags));
+  irp_context(irp)[1] = nullptr;
+}
+PMDL saved_mdl(PIRP irp) { return static_cast<PMDL>(irp_parameters(irp)[0]); }
+SIZE_T saved_offset(PIRP irp) { return reinterpret_cast<SIZE_T>(irp_parameters(irp)[1]); }
+SIZE_T saved_length(PIRP irp) { return reinterpret_cast<SIZE_T>(irp_parameters(irp)[2]); }
+ULONG saved_flags(PIRP irp) { return static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(irp_parameters(irp)[3])); }
+SIZE_T bytes_done(PIRP irp) { return reinterpret_cast<SIZE_T>(irp_context(irp)[1]); }
+void add_done(PIRP irp, SIZE_T n) {
+  irp_context(irp)[1] = reinterpret_cast<PVOID>(bytes_done(irp) + n);
+}
+
+// The unfinished part of the IRP's WSK_BUF as iovecs over the driver's own memory (no copy).
+std::size_t gather(PIRP irp, iovec *iov) {
+  return gather_buffer(saved_mdl(irp), saved_offset(irp) + bytes_done(irp),
+                       saved_length(irp) - bytes_done(irp), iov, max_iov, nullptr);
+}
+
+bool connection_oriented(const socket_object *s) {
+  return s->cat == category::connection || s->cat == category::stream;
+}
+
+// ---- Send and disconnect (one queue, so a graceful disconnect follows every earlier send) ----
+
+attempt try_send(socket_object *s, PIRP irp) {
+  if (s->aborted) {
+    return finished(STATUS_CONNECTION_ABORTED);
+  }
+  while (bytes_done(irp) < saved_length(irp)) {
+    iovec iov[max_iov];
+    const std::size_t count = gather(irp, iov);
+    if (count == 0) {
+      return finished(STATUS_INVALID_PARAMETER); // the MDL chain is shorter than Length
+    }
+    const ssize_t sent = net::sock::send(s->fd, iov, count, 0);
+    if (sent == -EAGAIN) {
+      return would_block();
+    }
+    if (sent < 0) {
+      return finished(status_from_errno(static_cast<int>(-sent)));
+    }
+    add_done(irp, static_cast<SIZE_T>(sent));
+  }
+  if ((saved_flags(irp) & op_flag::nodelay) != 0) {
+    // Setting TCP_NODELAY pushes what Nagle holds back; the socket's own setting is restored.
+    int nodelay = 0;
+    socklen_t length = sizeof(nodelay);
+    if (net::sock::get_option(s->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &length) == 0 && !nodelay) {
+      const int on = 1;
+      const int off = 0;
+      net::sock::set_option(s->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+      net::sock::set_option(s->fd, IPPROTO_TCP, TCP_NODELAY, &off, sizeof(off));
+    }
+  }
+  return finished(STATUS_SUCCESS, bytes_done(irp));
+}
+
+// A graceful disconnect sends its final buffer like a send, then shuts the send side down.
+attempt try_disconnect(socket_object *s, PIRP irp) {
+  const attempt sent = try_send(s, irp);
+  if (!sent.finished || !NT_SUCCESS(sent.status)) {
+    return sent;
+  }
+  const int result = net::sock::shutdown(s->fd, SHUT_WR);
+  if (result < 0 && result != -ENOTCONN) {
+    return finished(status_from_errno(-result));
+  }
+  s->send_closed = true;
+  return finished(STATUS_SUCCESS);
+}
+
+attempt try_send_queue_entry(socket_object *s, PIRP irp) {
+  return irp_context(irp)[2] != nullptr ? try_disconnect(s, irp) : try_send(s, irp);
+}
+
+// ---- Receive ----------------------------------------------------------------------------------
+
+attempt try_receive(socket_object *s, PIRP irp) {
+  const ULONG flags = saved_flags(irp);
+  if (s->aborted) {
+    return finished(STATUS_CONNECTION_ABORTED);
+  }
+  if ((flags & op_flag::drain) != 0) {
+    static thread_local char sink[drain_chunk];
+    for (;;) {
+      iovec iov{sink, sizeof(sink)};
+      const ssize_t got = net::sock::recv(s->fd, &iov, 1, 0);
+      if (got == -EAGAIN) {
+        return would_block();
+      }
+      if (got <= 0) {
+        s->peer_closed = s->peer_closed || got == 0;
+        return got == 0 ? finished(STATUS_SUCCESS, 0)
+                        : finished(status_from_errno(static_cast<int>(-got)));
+      }
+    }
+  }
+  if (saved_length(irp) == 0) {
+    return finished(STATUS_SUCCESS, 0);
+  }
+  for (;;) {
+    iovec iov[max_iov];
+    const std::size_t count = gather(irp, iov);
+    if (count == 0) {
+      return finished(STATUS_INVALID_PARAMETER);
+    }
+    const ssize_t got = net::sock::recv(s->fd, iov, count, 0);
+    if (got == -EAGAIN) {
+      // Only a WAITALL receive can be part-filled here (others complete with their first
+      // bytes); it keeps its bytes and waits for the rest.
+      return would_block();
+    }
+    if (got < 0) {
+      if (bytes_done(irp) != 0) {
+        return finished(STATUS_SUCCESS, bytes_done(irp)); // the error shows on the next receive
+      }
+      s->aborted = s->aborted || got == -ECONNRESET;
+      return finished(status_from_errno(static_cast<int>(-got)));
+    }
+    if (got == 0) {
+      s->peer_closed = true; // a graceful close: success with what was read (0 bytes at EOF)
+      return finished(STATUS_SUCCESS, bytes_done(irp));
+    }
+    add_done(irp, static_cast<SIZE_T>(got));
+    if ((flags & op_flag::waitall) == 0 || bytes_done(irp) == saved_length(irp)) {
+      return finished(STATUS_SUCCESS, bytes_done(irp));
+    }
+  }
+}
+
+// ---- Accept -------------------------------------------------------------------------------
+
+// Parameters: [0] accept context, [1] accept dispatch; DriverContext [2] local out, [3] remote out.
+attempt try_accept(socket_object *s, PIRP irp) {
+  sockaddr_storage peer{};
+  socklen_t peer_length = sizeof(peer);
+  const int fd = net::sock::accept(s->fd, reinterpret_cast<sockaddr *>(&peer), &peer_length);
+  if (fd == -EAGAIN) {
+    return would_block();
+  }
+  if (fd < 0) {
+    // A connection that died in the backlog is not the listener's failure.
+    if (fd == -ECONNABORTED || fd == -EPROTO) {
+      return would_block();
+    }
+    return finished(status_from_errno(-fd));
+  }
+  PVOID *p = irp_parameters(irp);
+  socket_object *accepted = adopt_accepted(s, fd, p[0], p[1]);
+  if (accepted == nullptr) {
+    net::sock::close(fd);
+    return finished(STATUS_INSUFFICIENT_RESOURCES);
+  }
+  if (void *remote = irp_context(irp)[3]; remote != nullptr) {
+    to_windows_address(reinterpret_cast<const sockaddr *>(&peer), remote);
+  }
+  if (void *local = irp_context(irp)[2]; local != nullptr) {
+    sockaddr_storage own{};
+    socklen_t own_length = sizeof(own);
+    if (net::sock::local_address(fd, reinterpret_cast<sockaddr *>(&own), &own_length) == 0) {
+      to_windows_address(reinterpret_cast<const sockaddr *>(&own), local);
+    }
+  }
+  return finished(STATUS_SUCCESS, reinterpret_cast<ULONG_PTR>(accepted));
+}
+
+// ---- Connect ------------------------------------------------------------------------------
+
+// DriverContext [2]: socket_connect_marker for WskSocketConnect, else NULL; [3]: the socket to
+// hand out as Information (WskSocketConnect), else NULL. Parameters hold ConnectEx data like a
+// send.
+attempt try_connect(socket_object *s, PIRP irp) {
+  if (s->state == socket_state::connecting) {
+    const int error = net::sock::finish_connect(s->fd);
+    if (error == -EINPROGRESS || error == -EALREADY) {
+      return would_block();
+    }
+    if (error != 0) {
+      s->state = socket_state::bound;
+      return finished(status_from_errno(-error));
+    }
+    s->state = socket_state::connected;
+  }
+  if (s->state != socket_state::connected) {
+    return finished(STATUS_INVALID_DEVICE_STATE);
+  }
+  // WskConnectEx: the data goes out before the IRP completes.
+  const attempt sent = try_send(s, irp);
+  if (!sent.finished) {
+    return sent;
+  }
+  if (!NT_SUCCESS(sent.status)) {
+    return sent;
+  }
+  return finished(STATUS_SUCCESS, reinterpret_cast<ULONG_PTR>(irp_context(irp)[3]));
+}
+
+NTSTATUS begin_connect(socket_object *s, const void *remote, PIRP irp) {
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  if (!to_linux_address(remote, s->windows_family, address, length)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  const int result = net::sock::connect(s->fd, reinterpret_cast<sockaddr *>(&address), length);
+  if (result == 0) {
+    s->state = socket_state::connected;
+  } else if (result == -EINPROGRESS) {
+    s->state = socket_state::connecting;
+  } else {
+    return result == -EISCONN ? STATUS_CONNECTION_ACTIVE : status_from_errno(-result);
+  }
+  return STATUS_SUCCESS;
+}
+
+} // namespace
+
+// ---- Readiness ----------------------------------------------------------------------------------
+
+void stream_on_events(socket_object *s, std::uint32_t events) {
+  completion_batch done;
+  std::lock_guard guard(s->lock);
+  if (s->state == socket_state::closing) {
+    return;
+  }
+  const bool readable = (events & (net::ev_in | net::ev_rdhup | net::ev_err | net::ev_hup)) != 0;
+  const bool writable = (events & (net::ev_out | net::ev_err | net::ev_hup)) != 0;
+  if (readable) {
+    resume_queue(s, queue_kind::accept, try_accept, done);
+    resume_queue(s, queue_kind::receive, try_receive, done);
+  }
+  if (writable) {
+    resume_queue(s, queue_kind::connect, try_connect, done);
+    resume_queue(s, queue_kind::send, try_send_queue_entry, done);
+  }
+  // `done` completes when it goes out of scope, after `guard` released the lock.
+}
+
+// ---- The WSK functions ---------------------------------------------------------------------------
+
+NTSTATUS socket_bind(socket_object *s, const void *local, ULONG flags, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (flags != 0 || local == nullptr) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
+  if (s->cat == category::basic) {
+    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
+  }
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  if (!to_linux_address(local, s->windows_family, address, length)) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
+  std::unique_lock guard(s->lock);
+  if (s->state != socket_state::created) {
+    guard.unlock();
+    return irp_complete(irp, STATUS_ADDRESS_ALREADY_ASSOCIATED, 0);
+  }
+  // The address-sharing matrix decides before Linux does (sharing.hpp).
+  const NTSTATUS shared =
+      check_address_sharing(s, reinterpret_cast<const sockaddr *>(&address), length);
+  if (!NT_SUCCESS(shared)) {
+    guard.unlock();
+    return irp_complete(irp, shared, 0);
+  }
+  int result = net::sock::bind(s->fd, reinterpret_cast<sockaddr *>(&address), length);
+  if (result == 0 && s->cat == category::listen) {
+    // A listening socket listens as soon as it is bound; there is no separate listen call.
+    result = net::sock::listen(s->fd, listen_backlog);
+  }
+  if (result != 0) {
+    sharing_unregister(s);
+    guard.unlock();
+    return irp_complete(irp, status_from_errno(-result), 0);
+  }
+  sharing_register(s);
+  s->state = s->cat == category::listen ? socket_state::listening : socket_state::bound;
+  guard.unlock();
+  return irp_complete(irp, STATUS_SUCCESS, 0);
+}
+
+NTSTATUS socket_listen(socket_object *s, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  std::unique_lock guard(s->lock);
+  if (s->cat != category::stream || s->state != socket_state::bound) {
+    guard.unlock();
+    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
+  }
+  const int result = net::sock::listen(s->fd, listen_backlog);
+  if (result != 0) {
+    guard.unlock();
+    return irp_complete(irp, status_from_errno(-result), 0);
+  }
+  s->state = socket_state::listening;
+  guard.unlock();
+  return irp_complete(irp, STATUS_SUCCESS, 0);
+}
+
+NTSTATUS socket_accept(socket_object *s, ULONG flags, PVOID accept_context,
+                       const void *accept_dispatch, void *local_out, void *remote_out, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (flags != 0) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
+  {
+    std::lock_guard guard(s->lock);
+    if (s->state != socket_state::listening) {
+      s = nullptr;
+    }
+  }
+  if (s == nullptr) {
+    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
+  }
+  PVOID *p = irp_parameters(irp);
+  p[0] = accept_context;
+  p[1] = const_cast<void *>(accept_dispatch);
+  irp_context(irp)[2] = local_out;
+  irp_context(irp)[3] = remote_out;
+  return start_operation(s, queue_kind::accept, irp, try_accept);
+}
+
+NTSTATUS socket_connect(socket_object *s, const void *remote, const buffer_view *data, ULONG flags,
+                        bool extended, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (flags != 0 || remote == nullptr) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
+  if (extended && data != nullptr && data->length > connect_ex_limit) {
+    return irp_complete(irp, STATUS_BUFFER_OVERFLOW, 0);
+  }
+  save_buffer(irp, data, 0);
+  irp_context(irp)[2] = nullptr;
+  irp_context(irp)[3] = nullptr;
+  NTSTATUS status = STATUS_SUCCESS;
+  {
+    std::lock_guard guard(s->lock);
+    if (s->state == socket_state::connected || s->state == socket_state::connecting) {
+      status = STATUS_CONNECTION_ACTIVE;
+    } else if (s->state != socket_state::bound) {
+      // WSK requires WskBind first (Linux would bind implicitly).
+      status = STATUS_INVALID_DEVICE_STATE;
+    } else {
+      status = begin_connect(s, remote, irp);
+    }
+  }
+  if (!NT_SUCCESS(status)) {
+    return irp_complete(irp, status, 0);
+  }
+  return start_operation(s, queue_kind::connect, irp, try_connect);
+}
+
+NTSTATUS socket_get_local_address(socket_object *s, void *out, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (out == nullptr) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
+  socket_state state;
+  {
+    std::lock_guard guard(s->lock);
+    state = s->state;
+  }
+  if (s->cat == category::basic || state == socket_state::created) {
+    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
+  }
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  const int result = net::sock::local_address(s->fd, reinterpret_cast<sockaddr *>(&address), &length);
+  if (result != 0) {
+    return irp_complete(irp, status_from_errno(-result), 0);
+  }
+  to_windows_address(reinterpret_cast<const sockaddr *>(&address), out);
+  return irp_complete(irp, STATUS_SUCCESS, 0);
+}
+
+NTSTATUS socket_get_remote_address(socket_object *s, void *out, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (out == nullptr) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
+  socket_state state;
+  {
+    std::lock_guard guard(s->lock);
+    state = s->state;
+  }
+  if (!connection_oriented(s) || state != socket_state::connected) {
+    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
+  }
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  const int result = net::sock::peer_address(s->fd, reinterpret_cast<sockaddr *>(&address), &length);
+  if (result != 0) {
+    return irp_complete(irp, status_from_errno(-result), 0);
+  }
+  to_windows_address(reinterpret_cast<const sockaddr *>(&address), out);
+  return irp_complete(irp, STATUS_SUCCESS, 0);
+}
+
+NTSTATUS socket_send(socket_object *s, const buffer_view *buffer, ULONG flags, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (buffer == nullptr || (flags & ~op_flag::nodelay) != 0) {
+    return irp_complete(irp, buffer == nullptr ? STATUS_INVALID_PARAMETER : STATUS_NOT_SUPPORTED, 0);
+  }
+  {
+    std::lock_guard guard(s->lock);
+    // s->silent: SIO_WSK_SET_TCP_SILENT_MODE leaves only WskCloseSocket valid.
+    if (s->state != socket_state::connected || s->send_closed || s->silent) {
+      s = nullptr;
+    }
+  }
+  if (s == nullptr) {
+    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
+  }
+  save_buffer(irp, buffer, flags);
+  irp_context(irp)[2] = nullptr; // a send, not a disconnect
+  return start_operation(s, queue_kind::send, irp, try_send_queue_entry);
+}
+
+NTSTATUS socket_receive(socket_object *s, const buffer_view *buffer, ULONG flags, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  const ULONG both = op_flag::waitall | op_flag::drain;
+  if (buffer == nullptr || (flags & ~both) != 0 || (flags & both) == both ||
+      ((flags & op_flag::drain) != 0 && buffer->length != 0)) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
+  {
+    std::lock_guard guard(s->lock);
+    if (s->state != socket_state::connected) {
+      s = nullptr;
+    }
+  }
+  if (s == nullptr) {
+    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
+  }
+  save_buffer(irp, buffer, flags);
+  return start_operation(s, queue_kind::receive, irp, try_receive);
+}
+
+NTSTATUS socket_disconnect(socket_object *s, const buffer_view *buffer, ULONG flags, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  const bool abortive = (flags & op_flag::abortive) != 0;
+  if ((flags & ~op_flag::abortive) != 0 || (abortive && buffer != nullptr)) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
+  if (!abortive) {
+    {
+      std::lock_guard guard(s->lock);
+      if (s->state != socket_state::connected || s->send_closed || s->silent) { // silent: see send
+        s = nullptr;
+      }
+    }
+    if (s == nullptr) {
+      return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
+    }
+    save_buffer(irp, buffer, 0);
+    irp_context(irp)[2] = irp; // marks the send-queue entry as a disconnect
+    return start_operation(s, queue_kind::send, irp, try_send_queue_entry);
+  }
+  // Abortive: reset the connection at once; everything parked fails.
+  completion_batch done;
+  {
+    std::lock_guard guard(s->lock);
+    if (s->state != socket_state::connected || s->silent) { // silent: see socket_send
+      s = nullptr;
+    } else {
+      const linger reset{1, 0};
+      net::sock::set_option(s->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+      // Connecting a TCP socket to AF_UNSPEC disconnects it; with a zero linger, by a reset.
+      sockaddr unspec{};
+      unspec.sa_family = AF_UNSPEC;
+      net::sock::connect(s->fd, &unspec, sizeof(unspec));
+      s->aborted = true;
+      s->send_closed = true;
+      fail_queue(s, queue_kind::send, STATUS_CONNECTION_ABORTED, done);
+      fail_queue(s, queue_kind::receive, STATUS_CONNECTION_ABORTED, done);
+    }
+  }
+  done.complete_all();
+  if (s == nullptr) {
+    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
+  }
+  return irp_complete(irp, STATUS_SUCCESS, 0);
+}
+
+// ---- WskSocketConnect --------------------------------------------------------------------------
+
+NTSTATUS socket_connect_new(registration *reg, USHORT type, ULONG protocol, const void *local,
+                            const void *remote, PVOID context, const void *client_dispatch,
+                            PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (local == nullptr || remote == nullptr) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
+  // The local address's family decides the socket's family.
+  const USHORT family = *static_cast<const USHORT *>(local);
+  sockaddr_storage local_address{};
+  socklen_t local_length = 0;
+  if (!to_linux_address(local, family, local_address, local_length)) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
+  socket_object *s = nullptr;
+  NTSTATUS status = create_socket(reg, family, type, static_cast<int>(protocol),
+                                         category::connection, context, client_dispatch, &s);
+  if (!NT_SUCCESS(status)) {
+    return irp_complete(irp, status, 0);
+  }
+  {
+    std::lock_guard guard(s->lock);
+    status = check_address_sharing(s, reinterpret_cast<const sockaddr *>(&local_address),
+                                   local_length);
+    const int bound =
+        NT_SUCCESS(status)
+            ? net::sock::bind(s->fd, reinterpret_cast<sockaddr *>(&local_address), local_length)
+            : 0;
+    if (!NT_SUCCESS(status)) {
+      // The matrix refused the address (nothing was reserved).
+    } else if (bound != 0) {
+      sharing_unregister(s);
+      status = status_from_errno(-bound);
+    } else {
+      sharing_register(s);
+      s->state = socket_state::bound;
+      status = begin_connect(s, remote, irp);
+    }
+  }
+  if (!NT_SUCCESS(status)) {
+    destroy_unpublished(s);
+    return irp_complete(irp, status, 0);
+  }
+  save_buffer(irp, nullptr, 0);
+  irp_context(irp)[2] = const_cast<char *>(&socket_connect_marker); // see cancel_parked
+  irp_context(irp)[3] = s; // handed out as Information on success
+  return start_operation(s, queue_kind::connect, irp, [](socket_object *sock, PIRP p) {
+    attempt result = try_connect(sock, p);
+    if (result.finished && !NT_SUCCESS(result.status)) {
+      // The client never sees a socket whose connect failed.
+      sock->state = socket_state::closing;
+      sock->release_requested = true;
+      sock->loop->post(&sock->release_task);
+    }
+    return result;
+  });
+}
+
+} // namespace uwsk::wsk
+
+namespace uwsk::wsk {
+
+// WskInspectComplete answers a WskInspectEvent that returned WskInspectPend. Until a listening
+// socket has SO_CONDITIONAL_ACCEPT (and inspection events) enabled, no request can be pending,
+// and the call is made in the wrong state.
+NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, bool accept,
+                                 PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
+}
+
+// WskRelease of a data indication list: only lists a WskReceiveEvent handed out and the client
+// retained can be released; without receive events there are none.
+NTSTATUS socket_release_data(socket_object *s, const void *indication) {
+  return STATUS_INVALID_PARAMETER;
+}
+
+} // namespace uwsk::wsk
