@@ -35,12 +35,12 @@ test-asan: deps
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j$(JOBS) --timeout 180
 
-# The threaded components under ThreadSanitizer: the kernel-emulation unit tests and the loader.
+# The whole suite again under ThreadSanitizer.
 test-tsan: deps
 	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DUWSK_SANITIZE=thread $(CMAKE_ARGS)
 	cmake --build $(BUILD)-tsan -j$(JOBS)
 	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-		ctest --output-on-failure -j$(JOBS) --timeout 180 -R '^(Ke|Ex|Ps|Io|Interlocked|SList|Irp|Mdl|Pool|Lookaside|Dbg|Log|loader|example)'
+		ctest --output-on-failure -j$(JOBS) --timeout 180
 
 test: test-dev test-asan test-tsan
 

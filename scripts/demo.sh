@@ -1,9 +1,31 @@
 #!/usr/bin/env bash
-# make demo: runs the example driver under uwsk-run, strict about leaks, and shows its log.
+# make demo: runs the echo-server driver under uwsk-run, drives it with a real client over
+# IPv4 and IPv6 loopback, unloads it (strict about leaks) and prints the transcript.
 set -euo pipefail
 build=${1:-build}
-driver=$build/drivers/kernel-basics.so
-echo "== uwsk demo: examples/kernel-basics under uwsk-run =="
-echo "\$ $build/bin/uwsk-run --strict --unload-after 1 $driver"
-"$build/bin/uwsk-run" --strict --unload-after 1 "$driver"
-echo "== demo finished: DriverEntry, a worker thread sending IRPs, DriverUnload, no leaks =="
+driver=$build/drivers/echo-server.so
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+echo "== uwsk demo: examples/echo-server, a WSK driver, under uwsk-run =="
+echo "\$ $build/bin/uwsk-run --strict $driver"
+"$build/bin/uwsk-run" --strict "$driver" >"$log" 2>&1 &
+server=$!
+# Wait (bounded) until the driver listens.
+for _ in $(seq 1 50); do
+  grep -q "listening on \[::1\]" "$log" && break
+  sleep 0.1
+done
+echo "== the client =="
+client_status=0
+"$build/bin/echo-client" 40007 || client_status=$?
+kill -TERM "$server"
+server_status=0
+wait "$server" || server_status=$?
+echo "== the driver's log =="
+cat "$log"
+if [ "$client_status" -ne 0 ] || [ "$server_status" -ne 0 ]; then
+  echo "== demo FAILED: client exit $client_status, uwsk-run exit $server_status =="
+  exit 1
+fi
+echo "== demo finished: two clients echoed over IPv4 and IPv6, clean unload, no leaks =="
