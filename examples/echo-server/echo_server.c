@@ -30,13 +30,13 @@ typedef struct _ECHO_SLOT {
 
 struct _ECHO_CONNECTION {
   PWSK_SOCKET Socket;
-  LIST_ENTRY Links;      /* on g_echo.Connections, under g_echo.Lock */
-  LONG SlotsActive;      /* slots still receiving; the last one closes the socket */
-  LONG References;       /* the close path holds one; EchoUnload takes one while aborting */
-  BOOLEAN Aborted;       /* EchoUnload picked it (under g_echo.Lock) */
-  BOOLEAN AbortRunning;  /* EchoUnload is calling WskDisconnect on it (under g_echo.Lock) */
-  BOOLEAN ClosePending;  /* its slots finished meanwhile: EchoUnload closes it afterwards */
-  BOOLEAN Closing;       /* WskCloseSocket was called (under g_echo.Lock) */
+  LIST_ENTRY Links;     /* on g_echo.Connections, under g_echo.Lock */
+  LONG SlotsActive;     /* slots still receiving; the last one closes the socket */
+  LONG References;      /* the close path holds one; EchoUnload takes one while aborting */
+  BOOLEAN Aborted;      /* EchoUnload picked it (under g_echo.Lock) */
+  BOOLEAN AbortRunning; /* EchoUnload is calling WskDisconnect on it (under g_echo.Lock) */
+  BOOLEAN ClosePending; /* its slots finished meanwhile: EchoUnload closes it afterwards */
+  BOOLEAN Closing;      /* WskCloseSocket was called (under g_echo.Lock) */
   PIRP CloseIrp;
   ULONG Id;
   ECHO_SLOT Slots[ECHO_SLOTS];
@@ -57,8 +57,8 @@ static struct {
   KSPIN_LOCK Lock;
   LIST_ENTRY Connections;
   BOOLEAN Stopping;
-  LONG Outstanding;      /* listeners and connections not yet closed */
-  KEVENT AllClosed;      /* set when Outstanding drops to zero */
+  LONG Outstanding; /* listeners and connections not yet closed */
+  KEVENT AllClosed; /* set when Outstanding drops to zero */
   LONG NextId;
 } g_echo;
 
@@ -200,7 +200,8 @@ static VOID EchoStartConnection(PWSK_SOCKET Socket, PSOCKADDR Remote) {
   PECHO_CONNECTION connection;
   ULONG i;
   KIRQL irql;
-  connection = (PECHO_CONNECTION)ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*connection), ECHO_TAG);
+  connection =
+      (PECHO_CONNECTION)ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*connection), ECHO_TAG);
   if (connection == NULL) {
     return; /* the socket is leaked to the provider's report; only on memory exhaustion */
   }
@@ -327,7 +328,8 @@ static NTSTATUS EchoOpenListener(PECHO_LISTENER Listener, ADDRESS_FAMILY Family)
   return STATUS_SUCCESS;
 }
 
-/* ---- Driver entry and unload ------------------------------------------------------------------ */
+/* ---- Driver entry and unload ------------------------------------------------------------------
+ */
 
 static VOID EchoCloseListener(PECHO_LISTENER Listener) {
   KEVENT done;

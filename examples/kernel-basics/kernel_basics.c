@@ -10,9 +10,9 @@
 #define KB_TAG 'sBeK' /* shows as "KeBs" in the leak report */
 
 typedef struct _KB_CONTEXT {
-  KEVENT StopEvent;     /* set by DriverUnload */
-  KEVENT IrpDone;       /* set by the top completion routine */
-  PETHREAD Worker;      /* referenced worker thread, waited on at unload */
+  KEVENT StopEvent; /* set by DriverUnload */
+  KEVENT IrpDone;   /* set by the top completion routine */
+  PETHREAD Worker;  /* referenced worker thread, waited on at unload */
   PDEVICE_OBJECT Device;
   LONG CompletedIrps;
 } KB_CONTEXT, *PKB_CONTEXT;
@@ -90,7 +90,8 @@ static VOID KbWorker(PVOID Context) {
          STATUS_TIMEOUT) {
     NTSTATUS status;
     IoReuseIrp(irp, STATUS_UNSUCCESSFUL);
-    status = KbSendIrp(kb, irp, CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800 + round, METHOD_NEITHER, FILE_ANY_ACCESS));
+    status = KbSendIrp(
+        kb, irp, CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800 + round, METHOD_NEITHER, FILE_ANY_ACCESS));
     if (round < 3) {
       DbgPrint("kernel-basics: IRP round %lu completed with 0x%08lX, Information 0x%Ix\n", round,
                (ULONG)status, irp->IoStatus.Information);

@@ -28,9 +28,9 @@ NTSTATUS uwsk_driver_start(uwsk_driver *driver);
 
 /* The outcome of uwsk_driver_unload. */
 typedef enum uwsk_unload_result {
-  UWSK_UNLOAD_DONE = 0,          /* DriverUnload returned */
-  UWSK_UNLOAD_NO_ROUTINE = 1,    /* the driver set no DriverUnload; it cannot be unloaded */
-  UWSK_UNLOAD_TIMED_OUT = 2      /* DriverUnload did not return within the timeout */
+  UWSK_UNLOAD_DONE = 0,       /* DriverUnload returned */
+  UWSK_UNLOAD_NO_ROUTINE = 1, /* the driver set no DriverUnload; it cannot be unloaded */
+  UWSK_UNLOAD_TIMED_OUT = 2   /* DriverUnload did not return within the timeout */
 } uwsk_unload_result;
 
 /* Calls DriverUnload on a new system thread and waits up to `timeout_ms` for it; then waits for

@@ -21,12 +21,12 @@
 #include "wsk/core.hpp"
 
 struct uwsk_driver {
-  void *image = nullptr;                 // from dlopen; closed by uwsk_driver_release
-  PDRIVER_INITIALIZE entry = nullptr;    // the driver's DriverEntry
-  DRIVER_OBJECT object{};                // what DriverEntry fills in
+  void *image = nullptr;              // from dlopen; closed by uwsk_driver_release
+  PDRIVER_INITIALIZE entry = nullptr; // the driver's DriverEntry
+  DRIVER_OBJECT object{};             // what DriverEntry fills in
   DRIVER_EXTENSION extension{};
-  std::u16string driver_name;            // \Driver\NAME, backing object.DriverName
-  std::u16string registry_path_text;     // backing registry_path
+  std::u16string driver_name;        // \Driver\NAME, backing object.DriverName
+  std::u16string registry_path_text; // backing registry_path
   UNICODE_STRING registry_path{};
   NTSTATUS entry_status = STATUS_PENDING;
 };
@@ -77,14 +77,14 @@ std::string service_name_of(const char *path) {
 bool run_on_system_thread(PKSTART_ROUTINE routine, PVOID context, unsigned timeout_ms,
                           NTSTATUS &create_status) {
   HANDLE handle = nullptr;
-  create_status = PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, nullptr, nullptr, nullptr,
-                                       routine, context);
+  create_status =
+      PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, nullptr, nullptr, nullptr, routine, context);
   if (!NT_SUCCESS(create_status)) {
     return true;
   }
   PVOID thread = nullptr;
-  const NTSTATUS referenced = ObReferenceObjectByHandle(handle, SYNCHRONIZE, *PsThreadType,
-                                                        KernelMode, &thread, nullptr);
+  const NTSTATUS referenced =
+      ObReferenceObjectByHandle(handle, SYNCHRONIZE, *PsThreadType, KernelMode, &thread, nullptr);
   ZwClose(handle);
   if (!NT_SUCCESS(referenced)) {
     create_status = referenced;
@@ -145,8 +145,8 @@ extern "C" uwsk_driver *uwsk_driver_load(const char *path, const char *service_n
   auto *driver = new uwsk_driver;
   driver->image = image;
   driver->entry = reinterpret_cast<PDRIVER_INITIALIZE>(entry);
-  const std::string name = service_name != nullptr && *service_name != '\0' ? service_name
-                                                                             : service_name_of(path);
+  const std::string name =
+      service_name != nullptr && *service_name != '\0' ? service_name : service_name_of(path);
   driver->driver_name = widen("\\Driver\\" + name);
   driver->registry_path_text =
       widen("\\Registry\\Machine\\System\\CurrentControlSet\\Services\\" + name);

@@ -13,8 +13,8 @@ NTSTATUS WSKAPI control_client(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T Inp
 
 NTSTATUS WSKAPI get_address_info(PWSK_CLIENT Client, PUNICODE_STRING NodeName,
                                  PUNICODE_STRING ServiceName, ULONG NameSpace, GUID *Provider,
-                                 PADDRINFOEXW Hints, PADDRINFOEXW *Result,
-                                 PEPROCESS OwningProcess, PETHREAD OwningThread, PIRP Irp);
+                                 PADDRINFOEXW Hints, PADDRINFOEXW *Result, PEPROCESS OwningProcess,
+                                 PETHREAD OwningThread, PIRP Irp);
 
 VOID WSKAPI free_address_info(PWSK_CLIENT Client, PADDRINFOEXW AddrInfo);
 

@@ -45,14 +45,14 @@ struct buffer_list_view {
 struct registration {
   const void *client_dispatch = nullptr; // WSK_CLIENT_DISPATCH, valid until deregistration
   PVOID client_context = nullptr;
-  std::mutex lock;                // guards the fields below
+  std::mutex lock;                 // guards the fields below
   std::condition_variable changed; // signalled when a count drops or deregistration starts
-  unsigned captures = 0;          // successful captures not yet released
-  unsigned sockets = 0;           // sockets created and not yet closed
-  unsigned pending = 0;           // client-level IRPs not yet completed (name resolution, ...)
+  unsigned captures = 0;           // successful captures not yet released
+  unsigned sockets = 0;            // sockets created and not yet closed
+  unsigned pending = 0;            // client-level IRPs not yet completed (name resolution, ...)
   bool deregistering = false;
-  ULONG static_events = 0;        // WSK_SET_STATIC_EVENT_CALLBACKS mask
-  LIST_ENTRY links{};             // on the list of live registrations (leak report)
+  ULONG static_events = 0; // WSK_SET_STATIC_EVENT_CALLBACKS mask
+  LIST_ENTRY links{};      // on the list of live registrations (leak report)
 };
 
 // Counts a socket, or a pending client-level IRP, against its registration.
@@ -89,8 +89,8 @@ NTSTATUS socket_bind(socket_object *s, const void *local, ULONG flags, PIRP irp)
 NTSTATUS socket_listen(socket_object *s, PIRP irp);
 NTSTATUS socket_accept(socket_object *s, ULONG flags, PVOID accept_context,
                        const void *accept_dispatch, void *local_out, void *remote_out, PIRP irp);
-NTSTATUS socket_connect(socket_object *s, const void *remote, const buffer_view *data,
-                        ULONG flags, bool extended, PIRP irp);
+NTSTATUS socket_connect(socket_object *s, const void *remote, const buffer_view *data, ULONG flags,
+                        bool extended, PIRP irp);
 NTSTATUS socket_get_local_address(socket_object *s, void *out, PIRP irp);
 NTSTATUS socket_get_remote_address(socket_object *s, void *out, PIRP irp);
 NTSTATUS socket_send(socket_object *s, const buffer_view *buffer, ULONG flags, PIRP irp);
@@ -101,8 +101,7 @@ NTSTATUS socket_disconnect(socket_object *s, const buffer_view *buffer, ULONG fl
 NTSTATUS socket_send_to(socket_object *s, const buffer_view *buffer, const void *remote,
                         ULONG control_length, const void *control, PIRP irp);
 NTSTATUS socket_receive_from(socket_object *s, const buffer_view *buffer, void *remote_out,
-                             PULONG control_length, void *control, PULONG control_flags,
-                             PIRP irp);
+                             PULONG control_length, void *control, PULONG control_flags, PIRP irp);
 NTSTATUS socket_send_messages(socket_object *s, const buffer_list_view *list, const void *remote,
                               ULONG control_length, const void *control, PIRP irp);
 // WskRelease of a WSK_DATAGRAM_INDICATION list (no IRP).
@@ -150,8 +149,8 @@ struct control_request {
   SIZE_T input_size = 0;
   void *output = nullptr;
   SIZE_T output_size = 0;
-  ULONG event_mask = 0;      // set_event_mask
-  PVOID security = nullptr;  // set_security
+  ULONG event_mask = 0;        // set_event_mask
+  PVOID security = nullptr;    // set_security
   ULONG values[3] = {0, 0, 0}; // keepalive_values, loopback_fast_path
 };
 

@@ -9,7 +9,8 @@
 
 namespace uwsk::wsk {
 
-static_assert(sizeof(buffer_list_view) == sizeof(WSK_BUF_LIST), "buffer_list_view mirrors WSK_BUF_LIST");
+static_assert(sizeof(buffer_list_view) == sizeof(WSK_BUF_LIST),
+              "buffer_list_view mirrors WSK_BUF_LIST");
 static_assert(offsetof(buffer_list_view, next) == offsetof(WSK_BUF_LIST, Next), "next");
 static_assert(offsetof(buffer_list_view, buffer) == offsetof(WSK_BUF_LIST, Buffer), "buffer");
 

@@ -32,10 +32,16 @@ struct alignas(cmsghdr) control_buffer {
   unsigned char bytes[control_room];
 };
 
-PVOID *params(PIRP irp) { return irp_parameters(irp); }
-PVOID *ctx(PIRP irp) { return irp_context(irp); }
+PVOID *params(PIRP irp) {
+  return irp_parameters(irp);
+}
+PVOID *ctx(PIRP irp) {
+  return irp_context(irp);
+}
 
-bool bound(const socket_object *s) { return s->state == socket_state::bound; }
+bool bound(const socket_object *s) {
+  return s->state == socket_state::bound;
+}
 
 // The destination of a send: the call's address, else the fixed send-to address, else the fixed
 // remote address (the socket is then connected and needs none).
@@ -44,7 +50,7 @@ NTSTATUS destination(socket_object *s, const void *remote, sockaddr_storage &add
   connected = false;
   if (remote != nullptr) {
     return to_linux_address(remote, s->windows_family, address, length) ? STATUS_SUCCESS
-                                                                         : STATUS_INVALID_PARAMETER;
+                                                                        : STATUS_INVALID_PARAMETER;
   }
   if (s->fixed_sendto_length != 0) {
     address = s->fixed_sendto;
@@ -103,9 +109,9 @@ attempt try_send_to(socket_object *s, PIRP irp) {
                            static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(params(irp)[1])),
                            reinterpret_cast<SIZE_T>(params(irp)[2])};
   NTSTATUS status;
-  const ssize_t sent =
-      send_datagram(s, buffer, params(irp)[3],
-                    static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(ctx(irp)[2])), ctx(irp)[1], status);
+  const ssize_t sent = send_datagram(s, buffer, params(irp)[3],
+                                     static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(ctx(irp)[2])),
+                                     ctx(irp)[1], status);
   if (sent == -EAGAIN) {
     return would_block();
   }
@@ -117,9 +123,9 @@ attempt try_send_messages(socket_object *s, PIRP irp) {
   auto total = reinterpret_cast<ULONG_PTR>(params(irp)[1]);
   for (; element != nullptr; element = element->next) {
     NTSTATUS status;
-    const ssize_t sent = send_datagram(
-        s, element->buffer, params(irp)[3],
-        static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(ctx(irp)[2])), ctx(irp)[1], status);
+    const ssize_t sent = send_datagram(s, element->buffer, params(irp)[3],
+                                       static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(ctx(irp)[2])),
+                                       ctx(irp)[1], status);
     if (sent == -EAGAIN) {
       params(irp)[0] = const_cast<buffer_list_view *>(element);
       params(irp)[1] = reinterpret_cast<PVOID>(total);
@@ -252,8 +258,7 @@ NTSTATUS socket_send_messages(socket_object *s, const buffer_list_view *list, co
 }
 
 NTSTATUS socket_receive_from(socket_object *s, const buffer_view *buffer, void *remote_out,
-                             PULONG control_length, void *control, PULONG control_flags,
-                             PIRP irp) {
+                             PULONG control_length, void *control, PULONG control_flags, PIRP irp) {
   if (!irp_enter(irp)) {
     return STATUS_INVALID_PARAMETER;
   }

@@ -23,8 +23,8 @@ namespace {
 socket_object *socket_of(PWSK_SOCKET socket, const char *function) {
   auto *s = reinterpret_cast<socket_object *>(socket);
   if (!socket_is_valid(s)) {
-    uwsk_log_message("wsk", "%s: %p is not an open WSK socket (closed, or never created)",
-                     function, static_cast<void *>(socket));
+    uwsk_log_message("wsk", "%s: %p is not an open WSK socket (closed, or never created)", function,
+                     static_cast<void *>(socket));
     KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2201, reinterpret_cast<ULONG_PTR>(socket), 0,
                  0);
   }
@@ -35,7 +35,9 @@ const buffer_view *view_of(const WSK_BUF *buffer) {
   return reinterpret_cast<const buffer_view *>(buffer);
 }
 
-registration *registration_of(PWSK_CLIENT client) { return static_cast<registration *>(client); }
+registration *registration_of(PWSK_CLIENT client) {
+  return static_cast<registration *>(client);
+}
 
 // Completes an IRP the core never saw, for a call rejected before it reached the core.
 NTSTATUS reject(PIRP irp, NTSTATUS status) {
@@ -78,7 +80,8 @@ NTSTATUS WSKAPI wsk_socket(PWSK_CLIENT Client, ADDRESS_FAMILY AddressFamily, USH
   // The documented (type, protocol) pairs of each category (spec section 9.2).
   const bool stream_type = SocketType == SOCK_STREAM;
   const bool datagram_type = SocketType == SOCK_DGRAM || SocketType == SOCK_RAW;
-  const bool fits = cat == category::basic || (cat == category::datagram ? datagram_type : stream_type);
+  const bool fits =
+      cat == category::basic || (cat == category::datagram ? datagram_type : stream_type);
   if (!fits) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
@@ -210,33 +213,46 @@ NTSTATUS WSKAPI wsk_release_data(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIn
   return socket_release_data(socket_of(Socket, "WskRelease"), DataIndication);
 }
 
-// ---- The tables ----------------------------------------------------------------------------------
+// ---- The tables
+// ----------------------------------------------------------------------------------
 
-#define UWSK_BASIC_ENTRIES {{control_socket, wsk_close_socket}}
+#define UWSK_BASIC_ENTRIES                                                                         \
+  {                                                                                                \
+    { control_socket, wsk_close_socket }                                                           \
+  }
 
 const WSK_PROVIDER_BASIC_DISPATCH basic_dispatch = {control_socket, wsk_close_socket};
 
 const WSK_PROVIDER_LISTEN_DISPATCH listen_dispatch = {
-    UWSK_BASIC_ENTRIES,      wsk_bind, wsk_accept, wsk_inspect_complete,
-    wsk_get_local_address,
+    UWSK_BASIC_ENTRIES, wsk_bind, wsk_accept, wsk_inspect_complete, wsk_get_local_address,
 };
 
 const WSK_PROVIDER_DATAGRAM_DISPATCH datagram_dispatch = {
-    UWSK_BASIC_ENTRIES, wsk_bind,          send_to, receive_from, release_datagram,
+    UWSK_BASIC_ENTRIES,    wsk_bind,      send_to, receive_from, release_datagram,
     wsk_get_local_address, send_messages,
 };
 
 const WSK_PROVIDER_CONNECTION_DISPATCH connection_dispatch = {
-    UWSK_BASIC_ENTRIES, wsk_bind,         wsk_connect,      wsk_get_local_address,
-    wsk_get_remote_address, wsk_send,     wsk_receive,      wsk_disconnect,
-    wsk_release_data,   wsk_connect_ex,   wsk_send_ex,      wsk_receive_ex,
+    UWSK_BASIC_ENTRIES,     wsk_bind,       wsk_connect, wsk_get_local_address,
+    wsk_get_remote_address, wsk_send,       wsk_receive, wsk_disconnect,
+    wsk_release_data,       wsk_connect_ex, wsk_send_ex, wsk_receive_ex,
 };
 
 const WSK_PROVIDER_STREAM_DISPATCH stream_dispatch = {
-    UWSK_BASIC_ENTRIES,    wsk_bind,         wsk_accept,     wsk_connect,
-    wsk_listen,            wsk_send,         wsk_receive,    wsk_disconnect,
-    wsk_release_data,      wsk_get_local_address, wsk_get_remote_address, wsk_connect_ex,
-    wsk_send_ex,           wsk_receive_ex,
+    UWSK_BASIC_ENTRIES,
+    wsk_bind,
+    wsk_accept,
+    wsk_connect,
+    wsk_listen,
+    wsk_send,
+    wsk_receive,
+    wsk_disconnect,
+    wsk_release_data,
+    wsk_get_local_address,
+    wsk_get_remote_address,
+    wsk_connect_ex,
+    wsk_send_ex,
+    wsk_receive_ex,
 };
 
 #undef UWSK_BASIC_ENTRIES
@@ -245,8 +261,14 @@ const WSK_PROVIDER_STREAM_DISPATCH stream_dispatch = {
 
 extern const WSK_PROVIDER_DISPATCH provider_dispatch;
 const WSK_PROVIDER_DISPATCH provider_dispatch = {
-    MAKE_WSK_VERSION(1, 0), 0,         wsk_socket,        wsk_socket_connect,
-    control_client,         get_address_info, free_address_info, get_name_info,
+    MAKE_WSK_VERSION(1, 0),
+    0,
+    wsk_socket,
+    wsk_socket_connect,
+    control_client,
+    get_address_info,
+    free_address_info,
+    get_name_info,
 };
 
 const void *provider_dispatch_for(category cat) {

@@ -39,13 +39,16 @@ bool irp_park(PIRP irp, PDRIVER_CANCEL cancel) {
   return irp_repark(irp, cancel);
 }
 
-bool irp_unpark(PIRP irp) { return IoSetCancelRoutine(irp, nullptr) != nullptr; }
+bool irp_unpark(PIRP irp) {
+  return IoSetCancelRoutine(irp, nullptr) != nullptr;
+}
 
 bool irp_repark(PIRP irp, PDRIVER_CANCEL cancel) {
   IoSetCancelRoutine(irp, cancel);
   // IoCancelIrp sets Cancel before it looks for a routine: if it ran before the routine was set,
   // it found none, and taking the routine back here means nobody else will complete the IRP.
-  if (__atomic_load_n(&irp->Cancel, __ATOMIC_SEQ_CST) && IoSetCancelRoutine(irp, nullptr) != nullptr) {
+  if (__atomic_load_n(&irp->Cancel, __ATOMIC_SEQ_CST) &&
+      IoSetCancelRoutine(irp, nullptr) != nullptr) {
     return false;
   }
   return true;

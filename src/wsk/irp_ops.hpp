@@ -45,10 +45,14 @@ bool irp_repark(PIRP irp, PDRIVER_CANCEL cancel);
 inline PVOID *irp_parameters(PIRP irp) {
   return &IoGetCurrentIrpStackLocation(irp)->Parameters.Others.Argument1;
 }
-inline PVOID *irp_context(PIRP irp) { return irp->Tail.Overlay.DriverContext; }
+inline PVOID *irp_context(PIRP irp) {
+  return irp->Tail.Overlay.DriverContext;
+}
 
 // The list entry the provider queues a parked IRP on, and back.
-inline PLIST_ENTRY irp_link(PIRP irp) { return &irp->Tail.Overlay.ListEntry; }
+inline PLIST_ENTRY irp_link(PIRP irp) {
+  return &irp->Tail.Overlay.ListEntry;
+}
 inline PIRP irp_from_link(PLIST_ENTRY link) {
   return CONTAINING_RECORD(link, IRP, Tail.Overlay.ListEntry);
 }

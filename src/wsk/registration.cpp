@@ -25,7 +25,7 @@ constexpr USHORT provider_version = MAKE_WSK_VERSION(1, 0);
 
 std::mutex registrations_lock;
 LIST_ENTRY registrations = {&registrations, &registrations}; // guarded by registrations_lock
-std::size_t registration_count = 0;                         // guarded by registrations_lock
+std::size_t registration_count = 0;                          // guarded by registrations_lock
 
 // The WSK subsystem is ready when the process starts, unless UWSK_PROVIDER_READY_DELAY_MS asks
 // it to come up later (fault injection: exercises the waits of WskCaptureProviderNPI).
@@ -40,8 +40,8 @@ registration *registration_of(PWSK_REGISTRATION block, const char *function) {
       block->ReservedRegistrationContext == nullptr) {
     uwsk_log_message("wsk", "%s: %p is not a registered WSK_REGISTRATION block", function,
                      static_cast<void *>(block));
-    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2101, reinterpret_cast<ULONG_PTR>(block),
-                 0, 0);
+    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2101, reinterpret_cast<ULONG_PTR>(block), 0,
+                 0);
   }
   return static_cast<registration *>(block->ReservedRegistrationContext);
 }
@@ -119,10 +119,11 @@ extern "C" NTSTATUS WSKAPI WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistrati
       return STATUS_DEVICE_NOT_READY;
     }
     // Wake at the readiness time or on WskDeregister, whichever comes first.
-    const auto deadline = WaitTimeout == WSK_INFINITE_WAIT
-                              ? provider_ready_at
-                              : std::min(provider_ready_at, std::chrono::steady_clock::now() +
-                                                                std::chrono::milliseconds(WaitTimeout));
+    const auto deadline =
+        WaitTimeout == WSK_INFINITE_WAIT
+            ? provider_ready_at
+            : std::min(provider_ready_at,
+                       std::chrono::steady_clock::now() + std::chrono::milliseconds(WaitTimeout));
     reg->changed.wait_until(guard, deadline, ready);
     if (!ready()) {
       // A finite wait that ran out (spec section 13 item 1: the status is not documented).
@@ -192,7 +193,9 @@ extern "C" VOID WSKAPI WskDeregister(PWSK_REGISTRATION WskRegistration) {
     guard.unlock();
     cancel_transport_list_changes(reg);
     guard.lock();
-    const auto idle = [reg] { return reg->captures == 0 && reg->sockets == 0 && reg->pending == 0; };
+    const auto idle = [reg] {
+      return reg->captures == 0 && reg->sockets == 0 && reg->pending == 0;
+    };
     // Report once if the client keeps WskDeregister waiting, instead of hanging silently.
     if (!reg->changed.wait_for(guard, std::chrono::seconds(10), idle)) {
       uwsk_log_message("wsk",

@@ -22,7 +22,7 @@ constexpr ULONG freed_magic = 0x44454552;  // "REED"
 
 std::mutex live_lock;
 LIST_ENTRY live_sockets = {&live_sockets, &live_sockets}; // guarded by live_lock
-std::size_t live_count = 0;                              // guarded by live_lock
+std::size_t live_count = 0;                               // guarded by live_lock
 
 // The loops run at DISPATCH_LEVEL: completion routines and event callbacks run there.
 net::engine &engine() {
@@ -40,8 +40,12 @@ net::engine &engine() {
   return net::engine::instance();
 }
 
-socket_object *owner_of(net::watcher *w) { return static_cast<socket_watcher *>(w)->owner; }
-socket_object *owner_of(net::task *t) { return static_cast<socket_task *>(t)->owner; }
+socket_object *owner_of(net::watcher *w) {
+  return static_cast<socket_watcher *>(w)->owner;
+}
+socket_object *owner_of(net::task *t) {
+  return static_cast<socket_task *>(t)->owner;
+}
 
 void on_socket_events(net::watcher *w, std::uint32_t events) {
   socket_object *s = owner_of(w);
@@ -131,7 +135,45 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
 }
 
 // The IRP was marked pending by irp_park but is being completed by this call after all.
-void unmark_pending(PIRP irp) { IoGetCurrentIrpStackLocation(irp)->Control &= ~SL_PENDING_RETURNED; }
+void unmark_pending(PIRP irp) {
+  IoGetCurrentIrpStackLocation(irp)->Control &= ~SL_PENDING_RETURNED;
+}
+
+// Fills in a new socket object, counts it, and puts it on a loop unless it is a basic socket.
+void publish(socket_object *s, registration *reg, category cat, USHORT windows_family, int family,
+             int type, int protocol, int fd, PVOID context, const void *client_dispatch) {
+  s->magic = socket_magic;
+  s->dispatch = provider_dispatch_for(cat);
+  s->cat = cat;
+  s->windows_family = windows_family;
+  s->family = family;
+  s->type = type;
+  s->protocol = protocol;
+  s->fd = fd;
+  s->reg = reg;
+  s->context = context;
+  s->client_dispatch = client_dispatch;
+  for (auto &q : s->queues) {
+    InitializeListHead(&q);
+  }
+  s->attach_task.run = attach_on_loop;
+  s->attach_task.owner = s;
+  s->release_task.run = release_on_loop;
+  s->release_task.owner = s;
+  s->watcher.owner = s;
+  registration_add_socket(reg);
+  // WSK_SET_STATIC_EVENT_CALLBACKS applies to every socket created afterwards (section 4.10).
+  s->event_mask = static_event_mask(reg, cat);
+  {
+    std::lock_guard guard(live_lock);
+    InsertTailList(&live_sockets, &s->links);
+    ++live_count;
+  }
+  if (cat != category::basic) {
+    s->loop = &engine().pick();
+    s->loop->post(&s->attach_task);
+  }
+}
 
 } // namespace
 
@@ -246,8 +288,8 @@ void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_b
 }
 
 NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int protocol,
-                              category cat, PVOID context, const void *client_dispatch,
-                              socket_object **out) {
+                       category cat, PVOID context, const void *client_dispatch,
+                       socket_object **out) {
   const int family = linux_family(windows_family);
   if (family < 0) {
     return STATUS_NOT_SUPPORTED;
@@ -266,36 +308,7 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
     net::sock::close(fd);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
-  s->magic = socket_magic;
-  s->dispatch = provider_dispatch_for(cat);
-  s->cat = cat;
-  s->windows_family = windows_family;
-  s->family = family;
-  s->type = type;
-  s->protocol = protocol;
-  s->fd = fd;
-  s->reg = reg;
-  s->context = context;
-  s->client_dispatch = client_dispatch;
-  for (auto &q : s->queues) {
-    InitializeListHead(&q);
-  }
-  s->attach_task.run = attach_on_loop;
-  s->attach_task.owner = s;
-  s->release_task.run = release_on_loop;
-  s->release_task.owner = s;
-  s->watcher.owner = s;
-  registration_add_socket(reg);
-  s->event_mask = static_event_mask(reg, cat); // WSK_SET_STATIC_EVENT_CALLBACKS, after the count
-  {
-    std::lock_guard guard(live_lock);
-    InsertTailList(&live_sockets, &s->links);
-    ++live_count;
-  }
-  if (cat != category::basic) {
-    s->loop = &engine().pick();
-    s->loop->post(&s->attach_task);
-  }
+  publish(s, reg, cat, windows_family, family, type, protocol, fd, context, client_dispatch);
   *out = s;
   return STATUS_SUCCESS;
 }
@@ -306,35 +319,9 @@ socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
   if (s == nullptr) {
     return nullptr;
   }
-  s->magic = socket_magic;
-  s->dispatch = provider_dispatch_for(category::connection);
-  s->cat = category::connection;
-  s->windows_family = listener->windows_family;
-  s->family = listener->family;
-  s->type = listener->type;
-  s->protocol = listener->protocol;
-  s->fd = fd;
-  s->reg = listener->reg;
-  s->context = context;
-  s->client_dispatch = client_dispatch;
   s->state = socket_state::connected;
-  for (auto &q : s->queues) {
-    InitializeListHead(&q);
-  }
-  s->attach_task.run = attach_on_loop;
-  s->attach_task.owner = s;
-  s->release_task.run = release_on_loop;
-  s->release_task.owner = s;
-  s->watcher.owner = s;
-  registration_add_socket(s->reg);
-  s->event_mask = static_event_mask(s->reg, category::connection); // static events (section 4.10)
-  {
-    std::lock_guard guard(live_lock);
-    InsertTailList(&live_sockets, &s->links);
-    ++live_count;
-  }
-  s->loop = &engine().pick();
-  s->loop->post(&s->attach_task);
+  publish(s, listener->reg, category::connection, listener->windows_family, listener->family,
+          listener->type, listener->protocol, fd, context, client_dispatch);
   return s;
 }
 
@@ -381,9 +368,13 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
   return STATUS_PENDING;
 }
 
-category socket_category(const socket_object *s) { return s->cat; }
+category socket_category(const socket_object *s) {
+  return s->cat;
+}
 
-bool socket_is_valid(const socket_object *s) { return s != nullptr && s->magic == socket_magic; }
+bool socket_is_valid(const socket_object *s) {
+  return s != nullptr && s->magic == socket_magic;
+}
 
 std::size_t live_socket_count() {
   std::lock_guard guard(live_lock);

@@ -55,13 +55,13 @@ struct socket_object {
   int protocol = 0;
   int fd = -1;
   registration *reg = nullptr;
-  PVOID context = nullptr;                  // the client's socket context
-  const void *client_dispatch = nullptr;    // the client's callback table
-  net::loop *loop = nullptr;                // the loop that owns fd's readiness
-  socket_watcher watcher;                   // on `loop`, from the attach task to the release
+  PVOID context = nullptr;               // the client's socket context
+  const void *client_dispatch = nullptr; // the client's callback table
+  net::loop *loop = nullptr;             // the loop that owns fd's readiness
+  socket_watcher watcher;                // on `loop`, from the attach task to the release
   socket_task attach_task;
   socket_task release_task;
-  LIST_ENTRY links{};                       // on the list of live sockets (leak report)
+  LIST_ENTRY links{}; // on the list of live sockets (leak report)
 
   std::mutex lock; // guards everything below (rule 2)
   socket_state state = socket_state::created;
@@ -93,11 +93,13 @@ struct socket_object {
 
 // What an attempt at an operation came to.
 struct attempt {
-  bool finished;        // false: it would block, park it (or keep it parked)
-  NTSTATUS status;      // when finished
+  bool finished;         // false: it would block, park it (or keep it parked)
+  NTSTATUS status;       // when finished
   ULONG_PTR information; // when finished and successful
 };
-inline attempt would_block() { return {false, STATUS_PENDING, 0}; }
+inline attempt would_block() {
+  return {false, STATUS_PENDING, 0};
+}
 inline attempt finished(NTSTATUS status, ULONG_PTR information = 0) {
   return {true, status, information};
 }

@@ -41,11 +41,21 @@ void save_buffer(PIRP irp, const buffer_view *buffer, ULONG flags) {
   p[3] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(flags));
   irp_context(irp)[1] = nullptr;
 }
-PMDL saved_mdl(PIRP irp) { return static_cast<PMDL>(irp_parameters(irp)[0]); }
-SIZE_T saved_offset(PIRP irp) { return reinterpret_cast<SIZE_T>(irp_parameters(irp)[1]); }
-SIZE_T saved_length(PIRP irp) { return reinterpret_cast<SIZE_T>(irp_parameters(irp)[2]); }
-ULONG saved_flags(PIRP irp) { return static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(irp_parameters(irp)[3])); }
-SIZE_T bytes_done(PIRP irp) { return reinterpret_cast<SIZE_T>(irp_context(irp)[1]); }
+PMDL saved_mdl(PIRP irp) {
+  return static_cast<PMDL>(irp_parameters(irp)[0]);
+}
+SIZE_T saved_offset(PIRP irp) {
+  return reinterpret_cast<SIZE_T>(irp_parameters(irp)[1]);
+}
+SIZE_T saved_length(PIRP irp) {
+  return reinterpret_cast<SIZE_T>(irp_parameters(irp)[2]);
+}
+ULONG saved_flags(PIRP irp) {
+  return static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(irp_parameters(irp)[3]));
+}
+SIZE_T bytes_done(PIRP irp) {
+  return reinterpret_cast<SIZE_T>(irp_context(irp)[1]);
+}
 void add_done(PIRP irp, SIZE_T n) {
   irp_context(irp)[1] = reinterpret_cast<PVOID>(bytes_done(irp) + n);
 }
@@ -85,7 +95,8 @@ attempt try_send(socket_object *s, PIRP irp) {
     // Setting TCP_NODELAY pushes what Nagle holds back; the socket's own setting is restored.
     int nodelay = 0;
     socklen_t length = sizeof(nodelay);
-    if (net::sock::get_option(s->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &length) == 0 && !nodelay) {
+    if (net::sock::get_option(s->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &length) == 0 &&
+        !nodelay) {
       const int on = 1;
       const int off = 0;
       net::sock::set_option(s->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -275,7 +286,8 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
   // `done` completes when it goes out of scope, after `guard` released the lock.
 }
 
-// ---- The WSK functions ---------------------------------------------------------------------------
+// ---- The WSK functions
+// ---------------------------------------------------------------------------
 
 NTSTATUS socket_bind(socket_object *s, const void *local, ULONG flags, PIRP irp) {
   if (!irp_enter(irp)) {
@@ -396,7 +408,11 @@ NTSTATUS socket_connect(socket_object *s, const void *remote, const buffer_view 
   return start_operation(s, queue_kind::connect, irp, try_connect);
 }
 
-NTSTATUS socket_get_local_address(socket_object *s, void *out, PIRP irp) {
+namespace {
+
+// WskGetLocalAddress and WskGetRemoteAddress: the address in Windows layout, once the socket is
+// in a state that has one.
+NTSTATUS get_address(socket_object *s, void *out, PIRP irp, bool remote) {
   if (!irp_enter(irp)) {
     return STATUS_INVALID_PARAMETER;
   }
@@ -408,42 +424,31 @@ NTSTATUS socket_get_local_address(socket_object *s, void *out, PIRP irp) {
     std::lock_guard guard(s->lock);
     state = s->state;
   }
-  if (s->cat == category::basic || state == socket_state::created) {
+  const bool has_address = remote ? connection_oriented(s) && state == socket_state::connected
+                                  : s->cat != category::basic && state != socket_state::created;
+  if (!has_address) {
     return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
   }
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
-  const int result = net::sock::local_address(s->fd, reinterpret_cast<sockaddr *>(&address), &length);
+  auto *linux_address = reinterpret_cast<sockaddr *>(&address);
+  const int result = remote ? net::sock::peer_address(s->fd, linux_address, &length)
+                            : net::sock::local_address(s->fd, linux_address, &length);
   if (result != 0) {
     return irp_complete(irp, status_from_errno(-result), 0);
   }
-  to_windows_address(reinterpret_cast<const sockaddr *>(&address), out);
+  to_windows_address(linux_address, out);
   return irp_complete(irp, STATUS_SUCCESS, 0);
 }
 
+} // namespace
+
+NTSTATUS socket_get_local_address(socket_object *s, void *out, PIRP irp) {
+  return get_address(s, out, irp, false);
+}
+
 NTSTATUS socket_get_remote_address(socket_object *s, void *out, PIRP irp) {
-  if (!irp_enter(irp)) {
-    return STATUS_INVALID_PARAMETER;
-  }
-  if (out == nullptr) {
-    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
-  }
-  socket_state state;
-  {
-    std::lock_guard guard(s->lock);
-    state = s->state;
-  }
-  if (!connection_oriented(s) || state != socket_state::connected) {
-    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
-  }
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  const int result = net::sock::peer_address(s->fd, reinterpret_cast<sockaddr *>(&address), &length);
-  if (result != 0) {
-    return irp_complete(irp, status_from_errno(-result), 0);
-  }
-  to_windows_address(reinterpret_cast<const sockaddr *>(&address), out);
-  return irp_complete(irp, STATUS_SUCCESS, 0);
+  return get_address(s, out, irp, true);
 }
 
 NTSTATUS socket_send(socket_object *s, const buffer_view *buffer, ULONG flags, PIRP irp) {
@@ -451,7 +456,8 @@ NTSTATUS socket_send(socket_object *s, const buffer_view *buffer, ULONG flags, P
     return STATUS_INVALID_PARAMETER;
   }
   if (buffer == nullptr || (flags & ~op_flag::nodelay) != 0) {
-    return irp_complete(irp, buffer == nullptr ? STATUS_INVALID_PARAMETER : STATUS_NOT_SUPPORTED, 0);
+    return irp_complete(irp, buffer == nullptr ? STATUS_INVALID_PARAMETER : STATUS_NOT_SUPPORTED,
+                        0);
   }
   {
     std::lock_guard guard(s->lock);
@@ -558,14 +564,14 @@ NTSTATUS socket_connect_new(registration *reg, USHORT type, ULONG protocol, cons
   }
   socket_object *s = nullptr;
   NTSTATUS status = create_socket(reg, family, type, static_cast<int>(protocol),
-                                         category::connection, context, client_dispatch, &s);
+                                  category::connection, context, client_dispatch, &s);
   if (!NT_SUCCESS(status)) {
     return irp_complete(irp, status, 0);
   }
   {
     std::lock_guard guard(s->lock);
-    status = check_address_sharing(s, reinterpret_cast<const sockaddr *>(&local_address),
-                                   local_length);
+    status =
+        check_address_sharing(s, reinterpret_cast<const sockaddr *>(&local_address), local_length);
     const int bound =
         NT_SUCCESS(status)
             ? net::sock::bind(s->fd, reinterpret_cast<sockaddr *>(&local_address), local_length)

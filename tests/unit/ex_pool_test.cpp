@@ -97,7 +97,9 @@ TEST(PoolDeathTest, PagedAllocationAtDispatchIsBadPoolCaller) {
 PVOID NTAPI counting_allocate(POOL_TYPE type, SIZE_T bytes, ULONG tag, PLOOKASIDE_LIST_EX) {
   return ExAllocatePoolWithTag(type, bytes, tag);
 }
-VOID NTAPI counting_free(PVOID block, PLOOKASIDE_LIST_EX) { ExFreePool(block); }
+VOID NTAPI counting_free(PVOID block, PLOOKASIDE_LIST_EX) {
+  ExFreePool(block);
+}
 
 TEST(Lookaside, BlocksAreRecycled) {
   LOOKASIDE_LIST_EX list;

@@ -38,9 +38,10 @@ struct stack_fixture : ::testing::Test {
   }
 
   static NTSTATUS NTAPI pass_down(PDEVICE_OBJECT device, PIRP irp) {
-    auto *lower = static_cast<PDEVICE_OBJECT>(device->DeviceExtension == nullptr
-                                                  ? nullptr
-                                                  : *static_cast<PDEVICE_OBJECT *>(device->DeviceExtension));
+    auto *lower =
+        static_cast<PDEVICE_OBJECT>(device->DeviceExtension == nullptr
+                                        ? nullptr
+                                        : *static_cast<PDEVICE_OBJECT *>(device->DeviceExtension));
     if (lower == nullptr) {
       if (bottom_pends) {
         IoMarkIrpPending(irp);
@@ -53,8 +54,9 @@ struct stack_fixture : ::testing::Test {
       return bottom_status;
     }
     IoCopyCurrentIrpStackLocationToNext(irp);
-    IoSetCompletionRoutine(irp, level_completion, reinterpret_cast<PVOID>(intptr_t{device->Characteristics}),
-                           TRUE, TRUE, TRUE);
+    IoSetCompletionRoutine(irp, level_completion,
+                           reinterpret_cast<PVOID>(intptr_t{device->Characteristics}), TRUE, TRUE,
+                           TRUE);
     return IoCallDriver(lower, irp);
   }
 

@@ -70,7 +70,8 @@ TEST(Mdl, ProbeLockMapUnlock) {
   MmProbeAndLockPages(mdl, KernelMode, IoWriteAccess);
   EXPECT_NE(mdl->MdlFlags & MDL_PAGES_LOCKED, 0);
   EXPECT_NE(mdl->MdlFlags & MDL_WRITE_OPERATION, 0);
-  auto *mapped = static_cast<PUCHAR>(MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority | MdlMappingNoExecute));
+  auto *mapped = static_cast<PUCHAR>(
+      MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority | MdlMappingNoExecute));
   ASSERT_EQ(mapped, memory.data() + 3);
   EXPECT_NE(mdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA, 0);
   mapped[0] = 0x22;

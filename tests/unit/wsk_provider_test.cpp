@@ -61,8 +61,7 @@ struct provider : ::testing::TestWithParam<int> {
     WskDeregister(&registration);
   }
 
-  PWSK_SOCKET make_socket(ULONG flags, USHORT type = SOCK_STREAM,
-                          ULONG protocol = IPPROTO_TCP) {
+  PWSK_SOCKET make_socket(ULONG flags, USHORT type = SOCK_STREAM, ULONG protocol = IPPROTO_TCP) {
     call c;
     c.returned = npi.Dispatch->WskSocket(npi.Client, wsk_family(), type, protocol, flags, nullptr,
                                          nullptr, nullptr, nullptr, nullptr, c.irp);
@@ -82,7 +81,8 @@ struct provider : ::testing::TestWithParam<int> {
   NTSTATUS bind(PWSK_SOCKET s, const address &a) {
     call c;
     // The bind entry is at the same slot in every table that has one.
-    c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskBind(s, const_cast<PSOCKADDR>(&a.sa), 0, c.irp);
+    c.returned =
+        of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskBind(s, const_cast<PSOCKADDR>(&a.sa), 0, c.irp);
     const NTSTATUS final_status = c.wait();
     EXPECT_EQ(c.returned, final_status);
     EXPECT_EQ(c.information(), 0u);
@@ -151,9 +151,9 @@ TEST_P(provider, ListeningSocketAcceptsAndExchangesData) {
   address local, remote;
   std::memset(&local, 0xcc, sizeof(local));
   std::memset(&remote, 0xcc, sizeof(remote));
-  accept_call.returned = of<WSK_PROVIDER_LISTEN_DISPATCH>(listen_socket)
-                             ->WskAccept(listen_socket, 0, nullptr, nullptr, &local.sa, &remote.sa,
-                                         accept_call.irp);
+  accept_call.returned =
+      of<WSK_PROVIDER_LISTEN_DISPATCH>(listen_socket)
+          ->WskAccept(listen_socket, 0, nullptr, nullptr, &local.sa, &remote.sa, accept_call.irp);
   EXPECT_EQ(accept_call.returned, STATUS_PENDING);
   EXPECT_FALSE(accept_call.completed());
   const int client = peer_connect(family(), port, timeout_ms);
@@ -171,7 +171,8 @@ TEST_P(provider, ListeningSocketAcceptsAndExchangesData) {
   ASSERT_TRUE(peer_send_all(client, "ping", 4, timeout_ms));
   buffer in(64, 0xcc);
   call receive;
-  receive.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(accepted)->WskReceive(accepted, &in.wsk, 0, receive.irp);
+  receive.returned =
+      of<WSK_PROVIDER_CONNECTION_DISPATCH>(accepted)->WskReceive(accepted, &in.wsk, 0, receive.irp);
   EXPECT_EQ(receive.wait(), STATUS_SUCCESS);
   EXPECT_TRUE(receive.returned == STATUS_SUCCESS || receive.returned == STATUS_PENDING);
   ASSERT_EQ(receive.information(), 4u);
@@ -179,7 +180,8 @@ TEST_P(provider, ListeningSocketAcceptsAndExchangesData) {
   // ... and WskSend's reach the client.
   buffer out("pong!");
   call send;
-  send.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(accepted)->WskSend(accepted, &out.wsk, 0, send.irp);
+  send.returned =
+      of<WSK_PROVIDER_CONNECTION_DISPATCH>(accepted)->WskSend(accepted, &out.wsk, 0, send.irp);
   EXPECT_EQ(send.returned, STATUS_SUCCESS);
   EXPECT_EQ(send.wait(), STATUS_SUCCESS);
   EXPECT_EQ(send.information(), 5u);
@@ -189,7 +191,8 @@ TEST_P(provider, ListeningSocketAcceptsAndExchangesData) {
   // A graceful close by the client completes a receive with success and 0 bytes.
   peer_shutdown_send(client);
   call eof;
-  eof.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(accepted)->WskReceive(accepted, &in.wsk, 0, eof.irp);
+  eof.returned =
+      of<WSK_PROVIDER_CONNECTION_DISPATCH>(accepted)->WskReceive(accepted, &in.wsk, 0, eof.irp);
   EXPECT_EQ(eof.wait(), STATUS_SUCCESS);
   EXPECT_EQ(eof.information(), 0u);
   close(accepted);
@@ -318,7 +321,8 @@ TEST_P(provider, GracefulAndAbortiveDisconnect) {
   s = connected(&peer);
   {
     call c;
-    c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskDisconnect(s, nullptr, WSK_FLAG_ABORTIVE, c.irp);
+    c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskDisconnect(s, nullptr,
+                                                                        WSK_FLAG_ABORTIVE, c.irp);
     EXPECT_EQ(c.returned, STATUS_SUCCESS);
     EXPECT_EQ(c.wait(), STATUS_SUCCESS);
   }
@@ -346,9 +350,9 @@ TEST_P(provider, SocketConnectCreatesAConnectedSocket) {
   address local = loopback(family(), 0);
   address remote = loopback(family(), port);
   call c;
-  c.returned = npi.Dispatch->WskSocketConnect(npi.Client, SOCK_STREAM, IPPROTO_TCP, &local.sa,
-                                              &remote.sa, 0, nullptr, nullptr, nullptr, nullptr,
-                                              nullptr, c.irp);
+  c.returned =
+      npi.Dispatch->WskSocketConnect(npi.Client, SOCK_STREAM, IPPROTO_TCP, &local.sa, &remote.sa, 0,
+                                     nullptr, nullptr, nullptr, nullptr, nullptr, c.irp);
   ASSERT_EQ(c.wait(), STATUS_SUCCESS);
   auto *s = reinterpret_cast<PWSK_SOCKET>(c.information());
   ASSERT_NE(s, nullptr);
@@ -368,9 +372,9 @@ TEST_P(provider, SocketConnectCreatesAConnectedSocket) {
   // Refused: the IRP fails and no socket is handed out.
   address nowhere = loopback(family(), peer_unused_port(family()));
   call refused;
-  refused.returned = npi.Dispatch->WskSocketConnect(npi.Client, SOCK_STREAM, IPPROTO_TCP, &local.sa,
-                                                    &nowhere.sa, 0, nullptr, nullptr, nullptr,
-                                                    nullptr, nullptr, refused.irp);
+  refused.returned =
+      npi.Dispatch->WskSocketConnect(npi.Client, SOCK_STREAM, IPPROTO_TCP, &local.sa, &nowhere.sa,
+                                     0, nullptr, nullptr, nullptr, nullptr, nullptr, refused.irp);
   EXPECT_EQ(refused.wait(), STATUS_CONNECTION_REFUSED);
   EXPECT_EQ(refused.information(), 0u);
 }
@@ -415,7 +419,8 @@ TEST_P(provider, DatagramSendToAndReceiveFrom) {
   ULONG control_length = 0;
   ULONG control_flags = static_cast<ULONG>(sentinel);
   call r;
-  r.returned = d->WskReceiveFrom(s, &in.wsk, 0, &source.sa, &control_length, nullptr, &control_flags, r.irp);
+  r.returned =
+      d->WskReceiveFrom(s, &in.wsk, 0, &source.sa, &control_length, nullptr, &control_flags, r.irp);
   EXPECT_EQ(r.returned, STATUS_PENDING);
   ASSERT_TRUE(peer_udp_send(peer, family(), port_of(local), "truncated!", 10));
   EXPECT_EQ(r.wait(), STATUS_SUCCESS);

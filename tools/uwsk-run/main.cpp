@@ -94,8 +94,9 @@ int main(int argc, char **argv) {
   double unload_after = -1;
   double unload_timeout = 30;
   bool strict = false;
-  app.add_option("driver", driver_path, "The driver shared object (built with uwsk_add_driver "
-                                        "or the uwsk-driver pkg-config flags)")
+  app.add_option("driver", driver_path,
+                 "The driver shared object (built with uwsk_add_driver "
+                 "or the uwsk-driver pkg-config flags)")
       ->required();
   app.add_option("--unload-after", unload_after,
                  "Unload the driver after SECONDS (default: run until SIGINT or SIGTERM)")
@@ -109,8 +110,9 @@ int main(int argc, char **argv) {
                  "STATUS_ACCESS_DENIED, or a number); exit 0 when it does");
   app.add_option("--service-name", service_name,
                  "Service name for \\Driver\\NAME and the registry path (default: the file name)");
-  app.add_option("--log", log_path, "Write DbgPrint output and uwsk messages to FILE instead of "
-                                    "standard error");
+  app.add_option("--log", log_path,
+                 "Write DbgPrint output and uwsk messages to FILE instead of "
+                 "standard error");
   app.add_flag("--strict", strict, "Exit non-zero when the leak report is not empty");
   app.footer("Exit status: 0 success; 1 bad usage; 2 the driver could not be loaded; "
              "3 DriverEntry failed (or did not fail as --expect-status said); 4 leaks with "
@@ -139,8 +141,8 @@ int main(int argc, char **argv) {
   }
 
   char error[512];
-  uwsk_driver *driver = uwsk_driver_load(driver_path.c_str(), service_name.c_str(), error,
-                                         sizeof(error));
+  uwsk_driver *driver =
+      uwsk_driver_load(driver_path.c_str(), service_name.c_str(), error, sizeof(error));
   if (driver == nullptr) {
     uwsk_log_message("uwsk-run", "%s", error);
     std::fprintf(stderr, "uwsk-run: %s\n", error);

@@ -62,9 +62,9 @@ struct _MDL {
 #define MDL_PAGE_CONTENTS_INVARIANT 0x4000
 #define MDL_ALLOCATED_MUST_SUCCEED MDL_PAGE_CONTENTS_INVARIANT
 #define MDL_INTERNAL 0x8000
-#define MDL_MAPPING_FLAGS                                                                  \
-  (MDL_MAPPED_TO_SYSTEM_VA | MDL_PAGES_LOCKED | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL_HAS_BEEN_MAPPED | \
-   MDL_PARENT_MAPPED_SYSTEM_VA | MDL_IO_SPACE)
+#define MDL_MAPPING_FLAGS                                                                          \
+  (MDL_MAPPED_TO_SYSTEM_VA | MDL_PAGES_LOCKED | MDL_SOURCE_IS_NONPAGED_POOL |                      \
+   MDL_PARTIAL_HAS_BEEN_MAPPED | MDL_PARENT_MAPPED_SYSTEM_VA | MDL_IO_SPACE)
 
 typedef enum _LOCK_OPERATION { IoReadAccess, IoWriteAccess, IoModifyAccess } LOCK_OPERATION;
 
@@ -302,7 +302,7 @@ typedef ULONG DEVICE_TYPE;
 #define FILE_SPECIAL_ACCESS FILE_ANY_ACCESS
 #define FILE_READ_ACCESS 0x0001
 #define FILE_WRITE_ACCESS 0x0002
-#define CTL_CODE(DeviceType, Function, Method, Access) \
+#define CTL_CODE(DeviceType, Function, Method, Access)                                             \
   (((DeviceType) << 16) | ((Access) << 14) | ((Function) << 2) | (Method))
 #define DEVICE_TYPE_FROM_CTL_CODE(ctrlCode) (((ULONG)(ctrlCode & 0xffff0000)) >> 16)
 #define METHOD_FROM_CTL_CODE(ctrlCode) ((ULONG)(ctrlCode & 3))
@@ -499,7 +499,7 @@ FORCEINLINE PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL CancelRou
   return (PDRIVER_CANCEL)__atomic_exchange_n((PVOID *)&Irp->CancelRoutine, (PVOID)CancelRoutine,
                                              __ATOMIC_SEQ_CST);
 }
-#define IoRequestDpc(DeviceObject, Irp, Context) \
+#define IoRequestDpc(DeviceObject, Irp, Context)                                                   \
   KeInsertQueueDpc(&(DeviceObject)->Dpc, (Irp), (Context))
 
 /* Devices. */
@@ -538,8 +538,8 @@ NTKERNELAPI VOID NTAPI MmUnlockPages(PMDL MemoryDescriptorList);
 NTKERNELAPI PVOID NTAPI MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList,
                                                      KPROCESSOR_MODE AccessMode,
                                                      MEMORY_CACHING_TYPE CacheType,
-                                                     PVOID RequestedAddress, ULONG BugCheckOnFailure,
-                                                     ULONG Priority);
+                                                     PVOID RequestedAddress,
+                                                     ULONG BugCheckOnFailure, ULONG Priority);
 NTKERNELAPI PVOID NTAPI MmMapLockedPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode);
 NTKERNELAPI VOID NTAPI MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList);
 NTKERNELAPI SIZE_T NTAPI MmSizeOfMdl(PVOID Base, SIZE_T Length);
@@ -552,19 +552,20 @@ NTKERNELAPI BOOLEAN NTAPI MmIsAddressValid(PVOID VirtualAddress);
 #define MmGetMdlByteCount(Mdl) ((Mdl)->ByteCount)
 #define MmGetMdlByteOffset(Mdl) ((Mdl)->ByteOffset)
 #define MmGetMdlBaseVa(Mdl) ((Mdl)->StartVa)
-#define MmInitializeMdl(MemoryDescriptorList, BaseVa, Length)                                   \
-  do {                                                                                          \
-    (MemoryDescriptorList)->Next = (PMDL)NULL;                                                  \
-    (MemoryDescriptorList)->Size =                                                              \
-        (CSHORT)(sizeof(MDL) + (sizeof(PFN_NUMBER) * ADDRESS_AND_SIZE_TO_SPAN_PAGES(BaseVa, Length))); \
-    (MemoryDescriptorList)->MdlFlags = 0;                                                       \
-    (MemoryDescriptorList)->AllocationProcessorNumber = 0;                                      \
-    (MemoryDescriptorList)->Reserved = 0;                                                       \
-    (MemoryDescriptorList)->Process = (PEPROCESS)NULL;                                          \
-    (MemoryDescriptorList)->MappedSystemVa = (PVOID)NULL;                                       \
-    (MemoryDescriptorList)->StartVa = (PVOID)PAGE_ALIGN(BaseVa);                                \
-    (MemoryDescriptorList)->ByteOffset = BYTE_OFFSET(BaseVa);                                   \
-    (MemoryDescriptorList)->ByteCount = (ULONG)(Length);                                        \
+#define MmInitializeMdl(MemoryDescriptorList, BaseVa, Length)                                      \
+  do {                                                                                             \
+    (MemoryDescriptorList)->Next = (PMDL)NULL;                                                     \
+    (MemoryDescriptorList)->Size =                                                                 \
+        (CSHORT)(sizeof(MDL) +                                                                     \
+                 (sizeof(PFN_NUMBER) * ADDRESS_AND_SIZE_TO_SPAN_PAGES(BaseVa, Length)));           \
+    (MemoryDescriptorList)->MdlFlags = 0;                                                          \
+    (MemoryDescriptorList)->AllocationProcessorNumber = 0;                                         \
+    (MemoryDescriptorList)->Reserved = 0;                                                          \
+    (MemoryDescriptorList)->Process = (PEPROCESS)NULL;                                             \
+    (MemoryDescriptorList)->MappedSystemVa = (PVOID)NULL;                                          \
+    (MemoryDescriptorList)->StartVa = (PVOID)PAGE_ALIGN(BaseVa);                                   \
+    (MemoryDescriptorList)->ByteOffset = BYTE_OFFSET(BaseVa);                                      \
+    (MemoryDescriptorList)->ByteCount = (ULONG)(Length);                                           \
   } while (0)
 
 FORCEINLINE PVOID MmGetSystemAddressForMdlSafe(PMDL Mdl, ULONG Priority) {
@@ -585,7 +586,8 @@ UWSK_STATIC_ASSERT(offsetof(MDL, ByteCount) == 0x28, "MDL.ByteCount at 0x28");
 UWSK_STATIC_ASSERT(sizeof(IO_STACK_LOCATION) == 0x48, "IO_STACK_LOCATION is 0x48 bytes on x64");
 UWSK_STATIC_ASSERT(offsetof(IO_STACK_LOCATION, Parameters) == 0x08, "Parameters at 0x08");
 UWSK_STATIC_ASSERT(offsetof(IO_STACK_LOCATION, DeviceObject) == 0x28, "DeviceObject at 0x28");
-UWSK_STATIC_ASSERT(offsetof(IO_STACK_LOCATION, CompletionRoutine) == 0x38, "CompletionRoutine at 0x38");
+UWSK_STATIC_ASSERT(offsetof(IO_STACK_LOCATION, CompletionRoutine) == 0x38,
+                   "CompletionRoutine at 0x38");
 UWSK_STATIC_ASSERT(offsetof(IO_STACK_LOCATION, Context) == 0x40, "Context at 0x40");
 UWSK_STATIC_ASSERT(sizeof(IRP) == 0xD0, "IRP is 0xD0 bytes on x64");
 UWSK_STATIC_ASSERT(offsetof(IRP, MdlAddress) == 0x08, "IRP.MdlAddress at 0x08");

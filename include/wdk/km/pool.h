@@ -104,17 +104,17 @@ typedef PVOID(NTAPI *PALLOCATE_FUNCTION_EX)(POOL_TYPE PoolType, SIZE_T NumberOfB
                                             PLOOKASIDE_LIST_EX Lookaside);
 typedef VOID(NTAPI *PFREE_FUNCTION_EX)(PVOID Buffer, PLOOKASIDE_LIST_EX Lookaside);
 typedef PVOID NTAPI ALLOCATE_FUNCTION_EX(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag,
-                                        PLOOKASIDE_LIST_EX Lookaside);
+                                         PLOOKASIDE_LIST_EX Lookaside);
 typedef VOID NTAPI FREE_FUNCTION_EX(PVOID Buffer, PLOOKASIDE_LIST_EX Lookaside);
 
 /* The runtime state of one lookaside list. Every variant (paged, non-paged, EX) has the same
  * shape; the free list is a mutex-protected stack so that no 16-byte CAS is needed. */
 typedef struct _UWSK_LOOKASIDE_CORE {
-  PVOID FreeList;         /* singly linked through the first pointer of each free block */
-  KSPIN_LOCK Lock;        /* guards FreeList and Depth */
-  USHORT Depth;           /* blocks currently on FreeList */
-  USHORT MaximumDepth;    /* blocks kept before frees go back to the allocator */
-  ULONG TotalAllocates;   /* statistics, as Windows keeps them */
+  PVOID FreeList;       /* singly linked through the first pointer of each free block */
+  KSPIN_LOCK Lock;      /* guards FreeList and Depth */
+  USHORT Depth;         /* blocks currently on FreeList */
+  USHORT MaximumDepth;  /* blocks kept before frees go back to the allocator */
+  ULONG TotalAllocates; /* statistics, as Windows keeps them */
   ULONG AllocateMisses;
   ULONG TotalFrees;
   ULONG FreeMisses;
@@ -126,8 +126,8 @@ typedef struct _UWSK_LOOKASIDE_CORE {
   PFREE_FUNCTION_EX FreeEx;
   PALLOCATE_FUNCTION Allocate;
   PFREE_FUNCTION Free;
-  LIST_ENTRY ListEntry;   /* on the runtime's list of live lookaside lists */
-  ULONG Magic;            /* set while initialised; checked by the runtime */
+  LIST_ENTRY ListEntry; /* on the runtime's list of live lookaside lists */
+  ULONG Magic;          /* set while initialised; checked by the runtime */
 } UWSK_LOOKASIDE_CORE;
 
 struct _LOOKASIDE_LIST_EX {
@@ -158,7 +158,8 @@ NTKERNELAPI PVOID NTAPI ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes)
 NTKERNELAPI PVOID NTAPI ExAllocatePoolZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
 NTKERNELAPI PVOID NTAPI ExAllocatePoolUninitialized(POOL_TYPE PoolType, SIZE_T NumberOfBytes,
                                                     ULONG Tag);
-NTKERNELAPI PVOID NTAPI ExAllocatePoolQuotaZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
+NTKERNELAPI PVOID NTAPI ExAllocatePoolQuotaZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes,
+                                                ULONG Tag);
 NTKERNELAPI PVOID NTAPI ExAllocatePoolWithQuotaTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes,
                                                    ULONG Tag);
 NTKERNELAPI PVOID NTAPI ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T NumberOfBytes,
@@ -189,8 +190,8 @@ NTKERNELAPI VOID NTAPI ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookas
 
 NTKERNELAPI VOID NTAPI ExInitializePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside,
                                                       PALLOCATE_FUNCTION Allocate,
-                                                      PFREE_FUNCTION Free, ULONG Flags,
-                                                      SIZE_T Size, ULONG Tag, USHORT Depth);
+                                                      PFREE_FUNCTION Free, ULONG Flags, SIZE_T Size,
+                                                      ULONG Tag, USHORT Depth);
 NTKERNELAPI VOID NTAPI ExDeletePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
 NTKERNELAPI PVOID NTAPI ExAllocateFromPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
 NTKERNELAPI VOID NTAPI ExFreeToPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);

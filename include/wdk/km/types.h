@@ -68,7 +68,7 @@ typedef struct _IO_SECURITY_CONTEXT *PIO_SECURITY_CONTEXT;
 #define BYTE_OFFSET(Va) ((ULONG)((LONG_PTR)(Va) & (PAGE_SIZE - 1)))
 #define ROUND_TO_PAGES(Size) (((ULONG_PTR)(Size) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
 #define BYTES_TO_PAGES(Size) (((Size) >> PAGE_SHIFT) + (((Size) & (PAGE_SIZE - 1)) != 0))
-#define ADDRESS_AND_SIZE_TO_SPAN_PAGES(Va, Size) \
+#define ADDRESS_AND_SIZE_TO_SPAN_PAGES(Va, Size)                                                   \
   ((BYTE_OFFSET(Va) + ((SIZE_T)(Size)) + (PAGE_SIZE - 1)) >> PAGE_SHIFT)
 
 typedef ULONG_PTR PFN_NUMBER, *PPFN_NUMBER;

@@ -154,9 +154,10 @@ extern "C" NTSTATUS NTAPI ExInitializeLookasideListEx(PLOOKASIDE_LIST_EX Lookasi
                                                       PFREE_FUNCTION_EX Free, POOL_TYPE PoolType,
                                                       ULONG Flags, SIZE_T Size, ULONG Tag,
                                                       USHORT Depth) {
-  const ULONG known = EX_LOOKASIDE_LIST_EX_FLAGS_RAISE_ON_FAIL | EX_LOOKASIDE_LIST_EX_FLAGS_FAIL_NO_RAISE;
-  if (Lookaside == nullptr || (Flags & ~known) != 0 ||
-      (Flags & known) == known || Size == 0 || Size > 0xFFFFFFFFu) {
+  const ULONG known =
+      EX_LOOKASIDE_LIST_EX_FLAGS_RAISE_ON_FAIL | EX_LOOKASIDE_LIST_EX_FLAGS_FAIL_NO_RAISE;
+  if (Lookaside == nullptr || (Flags & ~known) != 0 || (Flags & known) == known || Size == 0 ||
+      Size > 0xFFFFFFFFu) {
     return STATUS_INVALID_PARAMETER;
   }
   initialize(Lookaside->L, PoolType, Size, Tag, Depth, Flags);
@@ -189,8 +190,8 @@ extern "C" VOID NTAPI ExFreeToLookasideListEx(PLOOKASIDE_LIST_EX Lookaside, PVOI
 // ExInitializeNPagedLookasideList: a non-paged lookaside list.
 extern "C" VOID NTAPI ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside,
                                                       PALLOCATE_FUNCTION Allocate,
-                                                      PFREE_FUNCTION Free, ULONG Flags,
-                                                      SIZE_T Size, ULONG Tag, USHORT Depth) {
+                                                      PFREE_FUNCTION Free, ULONG Flags, SIZE_T Size,
+                                                      ULONG Tag, USHORT Depth) {
   initialize(Lookaside->L, NonPagedPoolNx, Size, Tag, Depth, Flags);
   Lookaside->L.Allocate = Allocate;
   Lookaside->L.Free = Free;

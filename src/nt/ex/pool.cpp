@@ -30,12 +30,12 @@ constexpr ULONG_PTR bad_pool_bad_tag = 0xA;
 constexpr ULONG_PTR bad_pool_not_pool = 0x46;
 
 struct alignas(16) pool_header {
-  LIST_ENTRY links;  // on live_blocks; guarded by pool_lock
-  void *base;        // what the C allocator returned
-  SIZE_T size;       // bytes the driver asked for
-  ULONG tag;         // tag without the protected bit
-  ULONG magic;       // pool_magic_live while allocated
-  ULONG pool_type;   // POOL_TYPE, or 0x100 for paged pool from ExAllocatePool2
+  LIST_ENTRY links; // on live_blocks; guarded by pool_lock
+  void *base;       // what the C allocator returned
+  SIZE_T size;      // bytes the driver asked for
+  ULONG tag;        // tag without the protected bit
+  ULONG magic;      // pool_magic_live while allocated
+  ULONG pool_type;  // POOL_TYPE, or 0x100 for paged pool from ExAllocatePool2
   ULONG reserved;
 };
 static_assert(sizeof(pool_header) % 16 == 0, "pool blocks stay 16-byte aligned");
@@ -43,7 +43,9 @@ static_assert(sizeof(pool_header) % 16 == 0, "pool blocks stay 16-byte aligned")
 std::mutex pool_lock;
 LIST_ENTRY live_blocks = {&live_blocks, &live_blocks};
 
-bool is_paged(POOL_TYPE type) { return (static_cast<int>(type) & 1) != 0; }
+bool is_paged(POOL_TYPE type) {
+  return (static_cast<int>(type) & 1) != 0;
+}
 
 void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool page_aligned) {
   // Requests of a page or more are page-aligned, as on Windows.
@@ -86,15 +88,14 @@ void free_block(void *p, ULONG tag, bool check_tag) {
                    header->tag, 0);
     }
     if (header->magic != pool_magic_live) {
-      KeBugCheckEx(BAD_POOL_CALLER, bad_pool_not_pool, reinterpret_cast<ULONG_PTR>(p), 0,
-                   0);
+      KeBugCheckEx(BAD_POOL_CALLER, bad_pool_not_pool, reinterpret_cast<ULONG_PTR>(p), 0, 0);
     }
     if (check_tag && header->tag != (tag & ~protected_pool_bit)) {
-      KeBugCheckEx(BAD_POOL_CALLER, bad_pool_bad_tag, reinterpret_cast<ULONG_PTR>(p),
-                   header->tag, tag);
+      KeBugCheckEx(BAD_POOL_CALLER, bad_pool_bad_tag, reinterpret_cast<ULONG_PTR>(p), header->tag,
+                   tag);
     }
-    const bool paged = header->pool_type == paged_pool2 ||
-                       is_paged(static_cast<POOL_TYPE>(header->pool_type));
+    const bool paged =
+        header->pool_type == paged_pool2 || is_paged(static_cast<POOL_TYPE>(header->pool_type));
     if (KeGetCurrentIrql() > (paged ? APC_LEVEL : DISPATCH_LEVEL)) {
       KeBugCheckEx(BAD_POOL_CALLER, bad_pool_free_invalid_irql, KeGetCurrentIrql(),
                    header->pool_type, reinterpret_cast<ULONG_PTR>(p));
@@ -158,16 +159,19 @@ using namespace uwsk::nt;
 
 // ExAllocatePool2: zeroed unless POOL_FLAG_UNINITIALIZED; exactly one of the pool-kind flags.
 extern "C" PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag) {
-  const POOL_FLAGS kinds = Flags & (POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED);
+  const POOL_FLAGS kinds =
+      Flags & (POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED);
   const POOL_FLAGS known = POOL_FLAG_USE_QUOTA | POOL_FLAG_UNINITIALIZED | POOL_FLAG_SESSION |
-                           POOL_FLAG_CACHE_ALIGNED | POOL_FLAG_RAISE_ON_FAILURE | POOL_FLAG_NON_PAGED |
-                           POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED | POOL_FLAG_SPECIAL_POOL;
+                           POOL_FLAG_CACHE_ALIGNED | POOL_FLAG_RAISE_ON_FAILURE |
+                           POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED |
+                           POOL_FLAG_SPECIAL_POOL;
   if (Tag == 0 || (Flags & ~known) != 0 || kinds == 0 || (kinds & (kinds - 1)) != 0) {
     return nullptr;
   }
   const bool paged = kinds == POOL_FLAG_PAGED;
   check_allocation_irql(paged);
-  return allocate_block(NumberOfBytes, Tag, paged ? paged_pool2 : static_cast<ULONG>(NonPagedPoolNx),
+  return allocate_block(NumberOfBytes, Tag,
+                        paged ? paged_pool2 : static_cast<ULONG>(NonPagedPoolNx),
                         (Flags & POOL_FLAG_UNINITIALIZED) == 0, NumberOfBytes >= PAGE_SIZE);
 }
 
@@ -210,7 +214,8 @@ extern "C" PVOID NTAPI ExAllocatePoolUninitialized(POOL_TYPE PoolType, SIZE_T Nu
 }
 
 // ExAllocatePoolQuotaZero: quota charging has no meaning here; zeroed contents.
-extern "C" PVOID NTAPI ExAllocatePoolQuotaZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag) {
+extern "C" PVOID NTAPI ExAllocatePoolQuotaZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes,
+                                               ULONG Tag) {
   return allocate_legacy(PoolType, NumberOfBytes, Tag, true);
 }
 
@@ -227,10 +232,14 @@ extern "C" PVOID NTAPI ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T 
 }
 
 // ExFreePoolWithTag: the tag must be the one the block was allocated with.
-extern "C" VOID NTAPI ExFreePoolWithTag(PVOID P, ULONG Tag) { free_block(P, Tag, true); }
+extern "C" VOID NTAPI ExFreePoolWithTag(PVOID P, ULONG Tag) {
+  free_block(P, Tag, true);
+}
 
 // ExFreePool: frees a block whatever its tag.
-extern "C" VOID NTAPI ExFreePool(PVOID P) { free_block(P, 0, false); }
+extern "C" VOID NTAPI ExFreePool(PVOID P) {
+  free_block(P, 0, false);
+}
 
 // ExFreePool2: ExFreePoolWithTag with extended parameters (none apply in user space).
 extern "C" VOID NTAPI ExFreePool2(PVOID P, ULONG Tag, PCPOOL_EXTENDED_PARAMETER ExtendedParameters,

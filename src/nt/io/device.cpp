@@ -72,7 +72,8 @@ extern "C" NTSTATUS NTAPI IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG Devi
   const std::u16string name = key_of(DeviceName);
   const SIZE_T extension_offset = (sizeof(DEVICE_OBJECT) + 15) & ~SIZE_T{15};
   // Device objects are counted on their own in the leak report, so they do not come from pool.
-  auto *device = static_cast<PDEVICE_OBJECT>(std::calloc(1, extension_offset + DeviceExtensionSize));
+  auto *device =
+      static_cast<PDEVICE_OBJECT>(std::calloc(1, extension_offset + DeviceExtensionSize));
   if (device == nullptr) {
     return STATUS_INSUFFICIENT_RESOURCES;
   }
@@ -112,9 +113,8 @@ extern "C" VOID NTAPI IoDeleteDevice(PDEVICE_OBJECT DeviceObject) {
     std::lock_guard guard(names_lock);
     auto found = live_devices.find(DeviceObject);
     if (found == live_devices.end()) {
-      bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-               "IoDeleteDevice: not a live device object", io_violation::device_delete_unknown,
-               reinterpret_cast<ULONG_PTR>(DeviceObject));
+      bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, "IoDeleteDevice: not a live device object",
+               io_violation::device_delete_unknown, reinterpret_cast<ULONG_PTR>(DeviceObject));
     }
     if (!found->second.empty()) {
       device_names.erase(found->second);
@@ -151,7 +151,7 @@ extern "C" NTSTATUS NTAPI IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName,
 extern "C" NTSTATUS NTAPI IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName) {
   std::lock_guard guard(names_lock);
   return symbolic_links.erase(key_of(SymbolicLinkName)) != 0 ? STATUS_SUCCESS
-                                                              : STATUS_OBJECT_NAME_NOT_FOUND;
+                                                             : STATUS_OBJECT_NAME_NOT_FOUND;
 }
 
 // IoGetRelatedDeviceObject: the device a file object was opened on.

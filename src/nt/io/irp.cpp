@@ -22,7 +22,6 @@
 namespace uwsk::nt {
 namespace {
 
-
 std::atomic<std::size_t> irp_count{0};
 KSPIN_LOCK cancel_lock = 0;
 
@@ -80,7 +79,9 @@ NTSTATUS NTAPI completion_ex_trampoline(PDEVICE_OBJECT device, PIRP irp, PVOID c
 
 } // namespace
 
-std::size_t live_irps() { return irp_count.load(std::memory_order_relaxed); }
+std::size_t live_irps() {
+  return irp_count.load(std::memory_order_relaxed);
+}
 
 } // namespace uwsk::nt
 
@@ -110,16 +111,16 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
     return nullptr;
   }
   const USHORT size = IoSizeOfIrp(StackSize);
-  void *memory = std::aligned_alloc(MEMORY_ALLOCATION_ALIGNMENT,
-                                    (size + MEMORY_ALLOCATION_ALIGNMENT - 1) &
-                                        ~(MEMORY_ALLOCATION_ALIGNMENT - 1));
+  void *memory =
+      std::aligned_alloc(MEMORY_ALLOCATION_ALIGNMENT, (size + MEMORY_ALLOCATION_ALIGNMENT - 1) &
+                                                          ~(MEMORY_ALLOCATION_ALIGNMENT - 1));
   if (memory == nullptr) {
     return nullptr;
   }
   auto *irp = static_cast<PIRP>(memory);
   IoInitializeIrp(irp, size, StackSize);
-  irp->AllocationFlags = IRP_ALLOCATED_FIXED_SIZE | UWSK_IRP_ALLOCATED_BY_IO |
-                         (ChargeQuota ? IRP_QUOTA_CHARGED : 0);
+  irp->AllocationFlags =
+      IRP_ALLOCATED_FIXED_SIZE | UWSK_IRP_ALLOCATED_BY_IO | (ChargeQuota ? IRP_QUOTA_CHARGED : 0);
   irp_count.fetch_add(1, std::memory_order_relaxed);
   return irp;
 }
@@ -255,10 +256,14 @@ extern "C" BOOLEAN NTAPI IoCancelIrp(PIRP Irp) {
 }
 
 // IoAcquireCancelSpinLock: the one system-wide cancel spin lock.
-extern "C" VOID NTAPI IoAcquireCancelSpinLock(PKIRQL Irql) { KeAcquireSpinLock(&cancel_lock, Irql); }
+extern "C" VOID NTAPI IoAcquireCancelSpinLock(PKIRQL Irql) {
+  KeAcquireSpinLock(&cancel_lock, Irql);
+}
 
 // IoReleaseCancelSpinLock: releases it and returns to the IRQL it was acquired at.
-extern "C" VOID NTAPI IoReleaseCancelSpinLock(KIRQL Irql) { KeReleaseSpinLock(&cancel_lock, Irql); }
+extern "C" VOID NTAPI IoReleaseCancelSpinLock(KIRQL Irql) {
+  KeReleaseSpinLock(&cancel_lock, Irql);
+}
 
 // IoSetCompletionRoutineEx: IoSetCompletionRoutine with runtime-held state.
 extern "C" NTSTATUS NTAPI IoSetCompletionRoutineEx(PDEVICE_OBJECT DeviceObject, PIRP Irp,

@@ -60,11 +60,15 @@ void fill_page_array(PMDL mdl) {
   }
 }
 
-PVOID system_address(PMDL mdl) { return MmGetMdlVirtualAddress(mdl); }
+PVOID system_address(PMDL mdl) {
+  return MmGetMdlVirtualAddress(mdl);
+}
 
 } // namespace
 
-std::size_t live_mdls() { return mdl_count.load(std::memory_order_relaxed); }
+std::size_t live_mdls() {
+  return mdl_count.load(std::memory_order_relaxed);
+}
 
 } // namespace uwsk::nt
 
@@ -82,7 +86,8 @@ extern "C" PMDL NTAPI IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN 
     return nullptr;
   }
   const SIZE_T bytes = MmSizeOfMdl(VirtualAddress, Length);
-  void *memory = std::aligned_alloc(alignof(mdl_header), (sizeof(mdl_header) + bytes + 15) & ~SIZE_T{15});
+  void *memory =
+      std::aligned_alloc(alignof(mdl_header), (sizeof(mdl_header) + bytes + 15) & ~SIZE_T{15});
   if (memory == nullptr) {
     return nullptr;
   }
@@ -112,8 +117,9 @@ extern "C" VOID NTAPI IoFreeMdl(PMDL Mdl) {
   auto *header = reinterpret_cast<mdl_header *>(Mdl) - 1;
   if (header->magic != mdl_magic_live) {
     bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-             header->magic == mdl_magic_freed ? "IoFreeMdl: the MDL was already freed"
-                                              : "IoFreeMdl: the MDL was not allocated by IoAllocateMdl",
+             header->magic == mdl_magic_freed
+                 ? "IoFreeMdl: the MDL was already freed"
+                 : "IoFreeMdl: the MDL was not allocated by IoAllocateMdl",
              io_violation::mdl_free_locked, reinterpret_cast<ULONG_PTR>(Mdl));
   }
   if ((Mdl->MdlFlags & MDL_PAGES_LOCKED) != 0 && (Mdl->MdlFlags & MDL_PARTIAL) == 0) {
@@ -146,9 +152,8 @@ extern "C" VOID NTAPI MmProbeAndLockPages(PMDL MemoryDescriptorList, KPROCESSOR_
                                           LOCK_OPERATION Operation) {
   PMDL mdl = MemoryDescriptorList;
   if ((mdl->MdlFlags & MDL_PAGES_LOCKED) != 0) {
-    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-             "MmProbeAndLockPages: the MDL is already locked", io_violation::mdl_double_lock,
-             reinterpret_cast<ULONG_PTR>(mdl));
+    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, "MmProbeAndLockPages: the MDL is already locked",
+             io_violation::mdl_double_lock, reinterpret_cast<ULONG_PTR>(mdl));
   }
   if ((mdl->MdlFlags & (MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL)) != 0) {
     bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
@@ -172,9 +177,8 @@ extern "C" VOID NTAPI MmProbeAndLockPages(PMDL MemoryDescriptorList, KPROCESSOR_
 extern "C" VOID NTAPI MmUnlockPages(PMDL MemoryDescriptorList) {
   PMDL mdl = MemoryDescriptorList;
   if ((mdl->MdlFlags & MDL_PAGES_LOCKED) == 0) {
-    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-             "MmUnlockPages: the MDL is not locked", io_violation::mdl_unlock_not_locked,
-             reinterpret_cast<ULONG_PTR>(mdl));
+    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, "MmUnlockPages: the MDL is not locked",
+             io_violation::mdl_unlock_not_locked, reinterpret_cast<ULONG_PTR>(mdl));
   }
   mdl->MdlFlags &= ~(MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA | MDL_WRITE_OPERATION);
   mdl->MappedSystemVa = nullptr;
@@ -184,8 +188,8 @@ extern "C" VOID NTAPI MmUnlockPages(PMDL MemoryDescriptorList) {
 extern "C" PVOID NTAPI MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList,
                                                     KPROCESSOR_MODE AccessMode,
                                                     MEMORY_CACHING_TYPE CacheType,
-                                                    PVOID RequestedAddress,
-                                                    ULONG BugCheckOnFailure, ULONG Priority) {
+                                                    PVOID RequestedAddress, ULONG BugCheckOnFailure,
+                                                    ULONG Priority) {
   PMDL mdl = MemoryDescriptorList;
   if ((mdl->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) != 0) {
     return mdl->MappedSystemVa;
@@ -197,7 +201,8 @@ extern "C" PVOID NTAPI MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList,
              io_violation::mdl_map_not_locked, reinterpret_cast<ULONG_PTR>(mdl), mdl->MdlFlags);
   }
   mdl->MappedSystemVa = system_address(mdl);
-  mdl->MdlFlags |= (mdl->MdlFlags & MDL_PARTIAL) ? MDL_PARTIAL_HAS_BEEN_MAPPED : MDL_MAPPED_TO_SYSTEM_VA;
+  mdl->MdlFlags |=
+      (mdl->MdlFlags & MDL_PARTIAL) ? MDL_PARTIAL_HAS_BEEN_MAPPED : MDL_MAPPED_TO_SYSTEM_VA;
   return mdl->MappedSystemVa;
 }
 
@@ -238,8 +243,8 @@ extern "C" VOID NTAPI IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID Vi
   TargetMdl->ByteOffset = BYTE_OFFSET(VirtualAddress);
   TargetMdl->ByteCount = Length;
   TargetMdl->Process = SourceMdl->Process;
-  TargetMdl->MdlFlags = static_cast<CSHORT>(keep | MDL_PARTIAL |
-                                            (SourceMdl->MdlFlags & (MDL_IO_SPACE | MDL_WRITE_OPERATION)));
+  TargetMdl->MdlFlags = static_cast<CSHORT>(
+      keep | MDL_PARTIAL | (SourceMdl->MdlFlags & (MDL_IO_SPACE | MDL_WRITE_OPERATION)));
   if ((SourceMdl->MdlFlags & (MDL_SOURCE_IS_NONPAGED_POOL | MDL_MAPPED_TO_SYSTEM_VA)) != 0) {
     TargetMdl->MappedSystemVa = VirtualAddress;
     TargetMdl->MdlFlags |= (SourceMdl->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL)
@@ -263,7 +268,8 @@ extern "C" VOID NTAPI MmPrepareMdlForReuse(PMDL Mdl) {
 extern "C" PMDL NTAPI MmCreateMdl(PMDL MemoryDescriptorList, PVOID Base, SIZE_T Length) {
   PMDL mdl = MemoryDescriptorList;
   if (mdl == nullptr) {
-    mdl = static_cast<PMDL>(ExAllocatePool2(POOL_FLAG_NON_PAGED, MmSizeOfMdl(Base, Length), ' ldM'));
+    mdl =
+        static_cast<PMDL>(ExAllocatePool2(POOL_FLAG_NON_PAGED, MmSizeOfMdl(Base, Length), ' ldM'));
     if (mdl == nullptr) {
       return nullptr;
     }

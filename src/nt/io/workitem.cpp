@@ -25,14 +25,12 @@ VOID NTAPI run_io_work_item(PVOID parameter) {
 void queue(PIO_WORKITEM item, PIO_WORKITEM_ROUTINE routine, PIO_WORKITEM_ROUTINE_EX routine_ex,
            WORK_QUEUE_TYPE type, PVOID context) {
   if (item == nullptr || item->Type != io_work_item_type) {
-    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-             "IoQueueWorkItem: not an initialised IO_WORKITEM", io_violation::work_item_queued_twice,
-             reinterpret_cast<ULONG_PTR>(item));
+    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, "IoQueueWorkItem: not an initialised IO_WORKITEM",
+             io_violation::work_item_queued_twice, reinterpret_cast<ULONG_PTR>(item));
   }
   if (__atomic_exchange_n(&item->Queued, 1, __ATOMIC_ACQ_REL) != 0) {
-    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-             "IoQueueWorkItem: the work item is already queued", io_violation::work_item_queued_twice,
-             reinterpret_cast<ULONG_PTR>(item));
+    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, "IoQueueWorkItem: the work item is already queued",
+             io_violation::work_item_queued_twice, reinterpret_cast<ULONG_PTR>(item));
   }
   item->Routine = routine;
   item->RoutineEx = routine_ex;
@@ -48,7 +46,9 @@ void queue(PIO_WORKITEM item, PIO_WORKITEM_ROUTINE routine, PIO_WORKITEM_ROUTINE
 using namespace uwsk::nt;
 
 // IoSizeofWorkItem: bytes a caller-allocated IO_WORKITEM needs.
-extern "C" ULONG NTAPI IoSizeofWorkItem(VOID) { return sizeof(IO_WORKITEM); }
+extern "C" ULONG NTAPI IoSizeofWorkItem(VOID) {
+  return sizeof(IO_WORKITEM);
+}
 
 // IoInitializeWorkItem: formats caller memory as a work item for a device or driver object.
 extern "C" VOID NTAPI IoInitializeWorkItem(PVOID IoObject, PIO_WORKITEM IoWorkItem) {
@@ -58,12 +58,14 @@ extern "C" VOID NTAPI IoInitializeWorkItem(PVOID IoObject, PIO_WORKITEM IoWorkIt
 }
 
 // IoUninitializeWorkItem: the counterpart of IoInitializeWorkItem.
-extern "C" VOID NTAPI IoUninitializeWorkItem(PIO_WORKITEM IoWorkItem) { IoWorkItem->Type = 0; }
+extern "C" VOID NTAPI IoUninitializeWorkItem(PIO_WORKITEM IoWorkItem) {
+  IoWorkItem->Type = 0;
+}
 
 // IoAllocateWorkItem: a work item bound to a device object.
 extern "C" PIO_WORKITEM NTAPI IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject) {
-  auto *item = static_cast<PIO_WORKITEM>(
-      ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(IO_WORKITEM), 'kwoI'));
+  auto *item =
+      static_cast<PIO_WORKITEM>(ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(IO_WORKITEM), 'kwoI'));
   if (item != nullptr) {
     IoInitializeWorkItem(DeviceObject, item);
   }

@@ -33,8 +33,9 @@ unsigned short port_of(int fd) {
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
   getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length);
-  return address.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6 *>(&address)->sin6_port)
-                                       : ntohs(reinterpret_cast<sockaddr_in *>(&address)->sin_port);
+  return address.ss_family == AF_INET6
+             ? ntohs(reinterpret_cast<sockaddr_in6 *>(&address)->sin6_port)
+             : ntohs(reinterpret_cast<sockaddr_in *>(&address)->sin_port);
 }
 
 bool wait_for(int fd, short events, int timeout_ms) {
@@ -48,7 +49,8 @@ int peer_listen(int family, unsigned short *port) {
   const int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_storage address;
   const socklen_t length = loopback(family, 0, address);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr *>(&address), length) != 0 || listen(fd, 16) != 0) {
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr *>(&address), length) != 0 ||
+      listen(fd, 16) != 0) {
     return -1;
   }
   *port = port_of(fd);
@@ -113,7 +115,9 @@ bool peer_sees_reset(int fd, int timeout_ms) {
   return wait_for(fd, POLLIN, timeout_ms) && recv(fd, &byte, 1, 0) < 0 && errno == ECONNRESET;
 }
 
-void peer_shutdown_send(int fd) { shutdown(fd, SHUT_WR); }
+void peer_shutdown_send(int fd) {
+  shutdown(fd, SHUT_WR);
+}
 
 void peer_reset(int fd) {
   const linger reset{1, 0};
@@ -121,7 +125,9 @@ void peer_reset(int fd) {
   close(fd);
 }
 
-void peer_close(int fd) { close(fd); }
+void peer_close(int fd) {
+  close(fd);
+}
 
 unsigned short peer_unused_port(int family) {
   unsigned short port = 0;
@@ -155,10 +161,12 @@ long peer_udp_receive(int fd, void *data, std::size_t length, unsigned short *fr
   }
   sockaddr_storage from{};
   socklen_t from_length = sizeof(from);
-  const ssize_t got = recvfrom(fd, data, length, 0, reinterpret_cast<sockaddr *>(&from), &from_length);
+  const ssize_t got =
+      recvfrom(fd, data, length, 0, reinterpret_cast<sockaddr *>(&from), &from_length);
   if (got >= 0 && from_port != nullptr) {
-    *from_port = from.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6 *>(&from)->sin6_port)
-                                            : ntohs(reinterpret_cast<sockaddr_in *>(&from)->sin_port);
+    *from_port = from.ss_family == AF_INET6
+                     ? ntohs(reinterpret_cast<sockaddr_in6 *>(&from)->sin6_port)
+                     : ntohs(reinterpret_cast<sockaddr_in *>(&from)->sin_port);
   }
   return got;
 }

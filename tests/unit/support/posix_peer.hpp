@@ -8,19 +8,19 @@
 namespace uwsk::test {
 
 // family: 4 or 6. Every call is bounded by `timeout_ms`; failures return -1 (or false).
-int peer_listen(int family, unsigned short *port);           // a listening TCP socket
-int peer_accept(int listener, int timeout_ms);               // one accepted connection
+int peer_listen(int family, unsigned short *port); // a listening TCP socket
+int peer_accept(int listener, int timeout_ms);     // one accepted connection
 int peer_connect(int family, unsigned short port, int timeout_ms);
 bool peer_send_all(int fd, const void *data, std::size_t length, int timeout_ms);
 // Reads exactly `length` bytes (or until EOF/timeout); returns the bytes read.
 std::size_t peer_receive(int fd, void *data, std::size_t length, int timeout_ms);
-bool peer_sees_eof(int fd, int timeout_ms);      // the next read returns 0
-bool peer_sees_reset(int fd, int timeout_ms);    // the next read fails with ECONNRESET
+bool peer_sees_eof(int fd, int timeout_ms);   // the next read returns 0
+bool peer_sees_reset(int fd, int timeout_ms); // the next read fails with ECONNRESET
 void peer_shutdown_send(int fd);
-void peer_reset(int fd);                          // close with a reset (SO_LINGER 0)
+void peer_reset(int fd); // close with a reset (SO_LINGER 0)
 void peer_close(int fd);
-unsigned short peer_unused_port(int family);     // a port nothing listens on (best effort)
-int peer_udp(int family, unsigned short *port);  // a bound UDP socket
+unsigned short peer_unused_port(int family);    // a port nothing listens on (best effort)
+int peer_udp(int family, unsigned short *port); // a bound UDP socket
 bool peer_udp_send(int fd, int family, unsigned short port, const void *data, std::size_t length);
 // Receives one datagram; stores the sender's port. Returns its length or -1.
 long peer_udp_receive(int fd, void *data, std::size_t length, unsigned short *from_port,
