@@ -17,8 +17,9 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
+# The configurations are the CMake presets (CMakePresets.json): dev, asan, tsan, release.
 $(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_ARGS)
+	cmake --preset dev -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_ARGS)
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -30,14 +31,14 @@ test-dev: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 120
 
 test-asan: deps
-	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DUWSK_SANITIZE=address $(CMAKE_ARGS)
+	cmake --preset asan -B $(BUILD)-asan $(CMAKE_ARGS)
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j$(JOBS) --timeout 180
 
 # The whole suite again under ThreadSanitizer.
 test-tsan: deps
-	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DUWSK_SANITIZE=thread $(CMAKE_ARGS)
+	cmake --preset tsan -B $(BUILD)-tsan $(CMAKE_ARGS)
 	cmake --build $(BUILD)-tsan -j$(JOBS)
 	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 		ctest --output-on-failure -j$(JOBS) --timeout 180
