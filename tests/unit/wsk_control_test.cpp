@@ -24,37 +24,6 @@ using namespace uwsk::test;
 
 const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
 
-union address {
-  SOCKADDR sa;
-  SOCKADDR_IN v4;
-  SOCKADDR_IN6 v6;
-};
-
-// An IPv4 address given in host order, or for family 6 ::1 (or :: when `wildcard`).
-address make_address(int family, ULONG ipv4, unsigned short port, bool wildcard = false) {
-  address a;
-  std::memset(&a, 0, sizeof(a));
-  if (family == 6) {
-    const IN6_ADDR loopback6 = IN6ADDR_LOOPBACK_INIT;
-    const IN6_ADDR any6 = IN6ADDR_ANY_INIT;
-    a.v6.sin6_family = AF_INET6;
-    a.v6.sin6_port = RtlUshortByteSwap(port);
-    a.v6.sin6_addr = wildcard ? any6 : loopback6;
-  } else {
-    a.v4.sin_family = AF_INET;
-    a.v4.sin_port = RtlUshortByteSwap(port);
-    a.v4.sin_addr.s_addr = RtlUlongByteSwap(wildcard ? INADDR_ANY : ipv4);
-  }
-  return a;
-}
-address loopback(int family, unsigned short port) {
-  return make_address(family, INADDR_LOOPBACK, port);
-}
-
-unsigned short port_of(const address &a) {
-  return RtlUshortByteSwap(a.sa.sa_family == AF_INET6 ? a.v6.sin6_port : a.v4.sin_port);
-}
-
 // What a WskControlSocket or WskControlClient call came to.
 struct outcome {
   NTSTATUS returned;
@@ -103,28 +72,6 @@ struct client {
     return reinterpret_cast<PWSK_SOCKET>(c.information());
   }
 };
-
-template <typename Dispatch> const Dispatch *of(PWSK_SOCKET s) {
-  return static_cast<const Dispatch *>(s->Dispatch);
-}
-
-void close_socket(PWSK_SOCKET s) {
-  call c;
-  c.returned = of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskCloseSocket(s, c.irp);
-  EXPECT_TRUE(c.returned == STATUS_SUCCESS || c.returned == STATUS_PENDING);
-  EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-}
-
-NTSTATUS bind_socket(PWSK_SOCKET s, const address &a) {
-  call c;
-  // WskBind is at the same slot in every table that has one.
-  c.returned =
-      of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskBind(s, const_cast<PSOCKADDR>(&a.sa), 0, c.irp);
-  const NTSTATUS final_status = c.wait();
-  EXPECT_EQ(c.returned, final_status);
-  EXPECT_EQ(c.information(), 0u);
-  return final_status;
-}
 
 // The local address of a datagram socket (WskGetLocalAddress sits at another slot of the other
 // tables).

@@ -19,32 +19,6 @@ using namespace uwsk::test;
 
 const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
 
-union address {
-  SOCKADDR sa;
-  SOCKADDR_IN v4;
-  SOCKADDR_IN6 v6;
-};
-
-address loopback(int family, unsigned short port) {
-  address a;
-  std::memset(&a, 0, sizeof(a));
-  if (family == 6) {
-    const IN6_ADDR any = IN6ADDR_LOOPBACK_INIT;
-    a.v6.sin6_family = AF_INET6;
-    a.v6.sin6_port = RtlUshortByteSwap(port);
-    a.v6.sin6_addr = any;
-  } else {
-    a.v4.sin_family = AF_INET;
-    a.v4.sin_port = RtlUshortByteSwap(port);
-    a.v4.sin_addr.s_addr = RtlUlongByteSwap(INADDR_LOOPBACK);
-  }
-  return a;
-}
-
-unsigned short port_of(const address &a) {
-  return RtlUshortByteSwap(a.sa.sa_family == AF_INET6 ? a.v6.sin6_port : a.v4.sin_port);
-}
-
 struct provider : ::testing::TestWithParam<int> {
   WSK_REGISTRATION registration{};
   WSK_PROVIDER_NPI npi{};
@@ -69,25 +43,8 @@ struct provider : ::testing::TestWithParam<int> {
     EXPECT_EQ(c.wait(), STATUS_SUCCESS);
     return reinterpret_cast<PWSK_SOCKET>(c.information());
   }
-  template <typename Dispatch> static const Dispatch *of(PWSK_SOCKET s) {
-    return static_cast<const Dispatch *>(s->Dispatch);
-  }
-  void close(PWSK_SOCKET s) {
-    call c;
-    c.returned = of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskCloseSocket(s, c.irp);
-    EXPECT_TRUE(c.returned == STATUS_SUCCESS || c.returned == STATUS_PENDING);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-  }
-  NTSTATUS bind(PWSK_SOCKET s, const address &a) {
-    call c;
-    // The bind entry is at the same slot in every table that has one.
-    c.returned =
-        of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskBind(s, const_cast<PSOCKADDR>(&a.sa), 0, c.irp);
-    const NTSTATUS final_status = c.wait();
-    EXPECT_EQ(c.returned, final_status);
-    EXPECT_EQ(c.information(), 0u);
-    return final_status;
-  }
+  void close(PWSK_SOCKET s) { close_socket(s); }
+  NTSTATUS bind(PWSK_SOCKET s, const address &a) { return bind_socket(s, a); }
   // A listening socket on loopback with a kernel-chosen port.
   PWSK_SOCKET listener(unsigned short *port) {
     PWSK_SOCKET s = make_socket(WSK_FLAG_LISTEN_SOCKET);

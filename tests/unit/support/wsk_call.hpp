@@ -4,6 +4,8 @@
 // may appear here.)
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -65,5 +67,61 @@ struct buffer {
   buffer &operator=(const buffer &) = delete;
   std::string text(std::size_t n) const { return std::string(bytes.begin(), bytes.begin() + n); }
 };
+
+// A Windows socket address of either family.
+union address {
+  SOCKADDR sa;
+  SOCKADDR_IN v4;
+  SOCKADDR_IN6 v6;
+};
+
+// An IPv4 address given in host order, or for family 6 ::1 (or :: when `wildcard`).
+inline address make_address(int family, ULONG ipv4, unsigned short port, bool wildcard = false) {
+  address a;
+  std::memset(&a, 0, sizeof(a));
+  if (family == 6) {
+    const IN6_ADDR loopback6 = IN6ADDR_LOOPBACK_INIT;
+    const IN6_ADDR any6 = IN6ADDR_ANY_INIT;
+    a.v6.sin6_family = AF_INET6;
+    a.v6.sin6_port = RtlUshortByteSwap(port);
+    a.v6.sin6_addr = wildcard ? any6 : loopback6;
+  } else {
+    a.v4.sin_family = AF_INET;
+    a.v4.sin_port = RtlUshortByteSwap(port);
+    a.v4.sin_addr.s_addr = RtlUlongByteSwap(wildcard ? INADDR_ANY : ipv4);
+  }
+  return a;
+}
+inline address loopback(int family, unsigned short port) {
+  return make_address(family, INADDR_LOOPBACK, port);
+}
+inline unsigned short port_of(const address &a) {
+  return RtlUshortByteSwap(a.sa.sa_family == AF_INET6 ? a.v6.sin6_port : a.v4.sin_port);
+}
+
+// The provider table of a socket, as the category the test created it with.
+template <typename Dispatch> const Dispatch *of(PWSK_SOCKET s) {
+  return static_cast<const Dispatch *>(s->Dispatch);
+}
+
+// WskCloseSocket, which always succeeds.
+inline void close_socket(PWSK_SOCKET s) {
+  call c;
+  c.returned = of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskCloseSocket(s, c.irp);
+  EXPECT_TRUE(c.returned == STATUS_SUCCESS || c.returned == STATUS_PENDING);
+  EXPECT_EQ(c.wait(), STATUS_SUCCESS);
+}
+
+// WskBind (at the same slot in every table that has one); returns the IRP's final status,
+// checked equal to the returned one, with Information 0.
+inline NTSTATUS bind_socket(PWSK_SOCKET s, const address &a) {
+  call c;
+  c.returned =
+      of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskBind(s, const_cast<PSOCKADDR>(&a.sa), 0, c.irp);
+  const NTSTATUS final_status = c.wait();
+  EXPECT_EQ(c.returned, final_status);
+  EXPECT_EQ(c.information(), 0u);
+  return final_status;
+}
 
 } // namespace uwsk::test
