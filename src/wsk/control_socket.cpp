@@ -105,7 +105,11 @@ NTSTATUS event_callback(socket_object *s, SIZE_T input_size, const void *input, 
   request.op = control_op::set_event_mask;
   request.event_mask = control.EventMask;
   SIZE_T written = 0;
-  return c.finish(socket_control(s, request, nullptr, &written));
+  const NTSTATUS status = socket_control(s, request, c.irp(), &written);
+  if (status == STATUS_PENDING) {
+    return status; // a disable waits for a running callback; the IRP completes after it
+  }
+  return c.finish(status);
 }
 
 NTSTATUS option(socket_object *s, WSK_CONTROL_SOCKET_TYPE type, ULONG name, ULONG level,

@@ -22,6 +22,7 @@
 #include "nt/ke/irql.hpp"
 #include "nt/ke/kthread.hpp"
 #include "win_constants.hpp"
+#include "wsk/events.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/sharing.hpp"
 #include "wsk/socket.hpp"
@@ -110,24 +111,6 @@ NTSTATUS get_socket_option(socket_object *s, const control_request &r, SIZE_T *w
   }
   *written = bytes;
   return status;
-}
-
-// SO_WSK_EVENT_CALLBACK, already checked against the category. The events are delivered by the
-// event machinery, which reads event_mask. Statically enabled events (WSK_SET_STATIC_EVENT_
-// CALLBACKS) cannot be disabled; enabling one again changes nothing.
-NTSTATUS set_event_mask(socket_object *s, ULONG mask) {
-  const ULONG fixed = static_event_mask(s->reg, s->cat);
-  std::lock_guard guard(s->lock);
-  if ((mask & win::wsk_event_disable) != 0) {
-    const ULONG event = mask & ~win::wsk_event_disable;
-    if ((event & fixed) != 0) {
-      return STATUS_INVALID_DEVICE_STATE;
-    }
-    s->event_mask &= ~event;
-  } else {
-    s->event_mask |= mask;
-  }
-  return STATUS_SUCCESS;
 }
 
 // SO_WSK_SECURITY set: the socket keeps a reference of its own on the cached descriptor, so the
@@ -569,7 +552,7 @@ NTSTATUS socket_control(socket_object *s, const control_request &r, PIRP irp, SI
   case control_op::get_option:
     return get_socket_option(s, r, written);
   case control_op::set_event_mask:
-    return set_event_mask(s, r.event_mask);
+    return events_set_mask(s, r.event_mask, irp);
   case control_op::set_security:
     return set_security(s, r.security);
   case control_op::get_security:
@@ -583,9 +566,8 @@ NTSTATUS socket_control(socket_object *s, const control_request &r, PIRP irp, SI
   case control_op::query_receive_backlog:
     return query_receive_backlog(s, r, written);
   case control_op::query_inspect_id:
-    // Only a connection accepted through conditional accept (SO_CONDITIONAL_ACCEPT and
-    // WskInspectEvent) has an inspect ID, and the provider accepts none that way yet.
-    return STATUS_INVALID_DEVICE_REQUEST;
+    // Only a connection accepted through conditional accept has an inspect ID.
+    return events_inspect_id(s, r.output, r.output_size, written);
   case control_op::set_silent_mode:
     return set_silent_mode(s);
   case control_op::keepalive_values:

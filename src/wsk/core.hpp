@@ -40,6 +40,21 @@ struct buffer_list_view {
   buffer_view buffer;
 };
 
+// A WSK_DATA_INDICATION as the core sees it (same layout; event_calls.cpp asserts it).
+struct data_indication_view {
+  data_indication_view *next;
+  buffer_view buffer;
+};
+
+// A WSK_DATAGRAM_INDICATION as the core sees it (same layout; event_calls.cpp asserts it).
+struct datagram_indication_view {
+  datagram_indication_view *next;
+  buffer_view buffer;
+  void *control;        // Windows CMSGHDR objects
+  ULONG control_length; // bytes at `control`
+  void *remote;         // a Windows SOCKADDR
+};
+
 // One WskRegister: lives from WskRegister until WskDeregister returns. Its address is stored
 // in WSK_REGISTRATION.ReservedRegistrationContext and handed to clients as their PWSK_CLIENT.
 struct registration {
@@ -156,7 +171,8 @@ struct control_request {
 
 // Carries out a request. Returns its final status and the bytes written to request.output (or,
 // with STATUS_BUFFER_OVERFLOW, the bytes needed) in *written; the caller completes the IRP.
-// Only address_list_change keeps the IRP: it parks it and returns STATUS_PENDING.
+// Only address_list_change, and an event disable waiting for a running callback, keep the IRP:
+// they park it and return STATUS_PENDING.
 NTSTATUS socket_control(socket_object *s, const control_request &request, PIRP irp,
                         SIZE_T *written);
 
@@ -181,6 +197,42 @@ void cancel_transport_list_changes(registration *reg);
 
 // Whether this process may open raw IP sockets (WSK_TRANSPORT_LIST_QUERY lists them only then).
 bool raw_sockets_permitted();
+
+// ---- Event callbacks (event_calls.cpp, Windows half) --------------------------------------
+//
+// The Linux half decides when a callback is due (events.cpp) and calls these with no lock
+// held, on the socket's loop thread. `cat` and `client_dispatch` are the socket's; for a stream
+// socket the dispatch is a WSK_CLIENT_STREAM_DISPATCH, whose Listen or Connect table is used.
+// Event bits are the WSK_EVENT_* values (win_constants.hpp has them for the Linux half).
+
+// Whether the client's table for `cat` has the callback of `event` (one WSK_EVENT_* bit).
+bool client_has_callback(category cat, const void *client_dispatch, ULONG event);
+
+// WskAcceptEvent. `local` and `remote` are Windows SOCKADDRs (NULL with a NULL socket).
+NTSTATUS call_accept_event(category cat, const void *client_dispatch, PVOID context,
+                           const void *local, const void *remote, socket_object *accepted,
+                           PVOID *accepted_context, const void **accepted_dispatch);
+
+// The WSK_INSPECT_ACTION values, as the core sees them.
+enum class inspect_action : UCHAR { reject, accept, pend, invalid };
+
+// WskInspectEvent (inspect ID NULL when `dead`) and WskAbortEvent.
+inspect_action call_inspect_event(category cat, const void *client_dispatch, PVOID context,
+                                  const void *local, const void *remote, ULONG_PTR key,
+                                  ULONG serial, bool dead);
+NTSTATUS call_abort_event(category cat, const void *client_dispatch, PVOID context, ULONG_PTR key,
+                          ULONG serial);
+
+// WskReceiveEvent (indication NULL: the socket stopped working). `*accepted` is preset to
+// `indicated` and comes back as the client left it.
+NTSTATUS call_receive_event(category cat, const void *client_dispatch, PVOID context, ULONG flags,
+                            data_indication_view *indication, SIZE_T indicated, SIZE_T *accepted);
+NTSTATUS call_disconnect_event(category cat, const void *client_dispatch, PVOID context,
+                               bool abortive);
+NTSTATUS call_send_backlog_event(category cat, const void *client_dispatch, PVOID context,
+                                 SIZE_T ideal_backlog);
+NTSTATUS call_receive_from_event(const void *client_dispatch, PVOID context, ULONG flags,
+                                 datagram_indication_view *indication);
 
 // ---- Accounting for the loader --------------------------------------------------------------
 

@@ -16,6 +16,7 @@
 #include <climits>
 
 #include "net/socket_ops.hpp"
+#include "wsk/events.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/socket.hpp"
 #include "wsk/translate.hpp"
@@ -212,16 +213,28 @@ socket_object *bound_socket(socket_object *s) {
 
 void datagram_on_events(socket_object *s, std::uint32_t events) {
   completion_batch done;
-  std::lock_guard guard(s->lock);
+  std::unique_lock guard(s->lock);
   if (s->state == socket_state::closing) {
     return;
   }
-  if ((events & (net::ev_in | net::ev_err | net::ev_hup)) != 0) {
+  const bool readable = (events & (net::ev_in | net::ev_err | net::ev_hup)) != 0;
+  if (readable) {
     resume_queue(s, queue_kind::receive, try_receive_from, done);
   }
   if ((events & (net::ev_out | net::ev_err | net::ev_hup)) != 0) {
     resume_queue(s, queue_kind::send, try_send_entry, done);
   }
+  if (!readable || s->event_mask == 0) {
+    return; // `done` completes after `guard` released the lock
+  }
+  guard.unlock();
+  done.complete_all();
+  guard.lock();
+  events_deliver_datagram(s, guard, done);
+}
+
+void datagram_resume_receives(socket_object *s, completion_batch &done) {
+  resume_queue(s, queue_kind::receive, try_receive_from, done);
 }
 
 NTSTATUS socket_send_to(socket_object *s, const buffer_view *buffer, const void *remote,
@@ -271,12 +284,6 @@ NTSTATUS socket_receive_from(socket_object *s, const buffer_view *buffer, void *
   ctx(irp)[2] = remote_out;
   ctx(irp)[3] = control_length;
   return start_operation(s, queue_kind::receive, irp, try_receive_from);
-}
-
-// Datagram indications come from WskReceiveFromEvent, which hands them out only once receive
-// events are enabled; no list the client holds can be unknown to it otherwise.
-NTSTATUS socket_release_datagrams(socket_object *s, const void *indication) {
-  return STATUS_INVALID_PARAMETER;
 }
 
 } // namespace uwsk::wsk

@@ -11,6 +11,7 @@
 #include "nt/bugcheck.hpp"
 #include "nt/ke/irql.hpp"
 #include "nt/ke/kthread.hpp"
+#include "wsk/events.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/translate.hpp"
 
@@ -58,6 +59,7 @@ void on_socket_events(net::watcher *w, std::uint32_t events) {
 
 void free_socket(socket_object *s) {
   release_control_state(s); // WskControlSocket's state: address-change IRPs, sharing, SD
+  events_free(s);           // indication buffers
   {
     std::lock_guard guard(live_lock);
     RemoveEntryList(&s->links);
@@ -90,7 +92,12 @@ void release_on_loop(net::task *t) {
         return;
       }
     }
+    if (events_release_must_wait(s)) {
+      s->loop->post(&s->release_task); // the kick task, or the accept event, still uses it
+      return;
+    }
   }
+  events_on_release(s);
   if (s->attached) {
     s->loop->remove(&s->watcher);
     s->attached = false;
@@ -161,6 +168,7 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->release_task.run = release_on_loop;
   s->release_task.owner = s;
   s->watcher.owner = s;
+  events_init(s);
   registration_add_socket(reg);
   // WSK_SET_STATIC_EVENT_CALLBACKS applies to every socket created afterwards (section 4.10).
   s->event_mask = static_event_mask(reg, cat);
@@ -208,6 +216,11 @@ void completion_batch::complete_all() {
     irp_complete(reversed, reversed->IoStatus.Status, reversed->IoStatus.Information);
     reversed = next;
   }
+  if (resume_count_ != 0) {
+    events_receives_completed(resume_socket_, resume_count_);
+    resume_socket_ = nullptr;
+    resume_count_ = 0;
+  }
 }
 
 std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
@@ -244,7 +257,11 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
       result = finished(STATUS_CANCELLED);
     }
   }
-  return irp_complete(irp, result.status, result.information);
+  const NTSTATUS status = irp_complete(irp, result.status, result.information);
+  if (result.resumes_events) {
+    events_receives_completed(s, 1); // the socket lives on: release waits for this
+  }
+  return status;
 }
 
 void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done) {
@@ -268,6 +285,9 @@ void resume_queue(socket_object *s, queue_kind kind, try_function try_op, comple
     RemoveEntryList(link);
     InitializeListHead(link);
     done.add(irp, result.status, result.information);
+    if (result.resumes_events) {
+      done.resume_events_after(s);
+    }
     link = next;
   }
 }
@@ -314,12 +334,13 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
 }
 
 socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
-                              const void *client_dispatch) {
+                              const void *client_dispatch, bool held) {
   auto *s = new (std::nothrow) socket_object;
   if (s == nullptr) {
     return nullptr;
   }
   s->state = socket_state::connected;
+  s->ev.held = held;
   publish(s, listener->reg, category::connection, listener->windows_family, listener->family,
           listener->type, listener->protocol, fd, context, client_dispatch);
   return s;
@@ -333,6 +354,7 @@ void destroy_unpublished(socket_object *s) {
     return;
   }
   std::lock_guard guard(s->lock);
+  s->ev.held = false; // no accept event will release it
   s->release_requested = true;
   s->state = socket_state::closing;
   s->loop->post(&s->release_task);
@@ -360,6 +382,7 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
     for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
       fail_queue(s, static_cast<queue_kind>(k), STATUS_CANCELLED, done);
     }
+    events_on_close_locked(s);
     IoMarkIrpPending(irp);
     s->close_irp = irp;
   }

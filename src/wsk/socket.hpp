@@ -44,6 +44,51 @@ struct socket_watcher : net::watcher {
 struct socket_task : net::task {
   socket_object *owner = nullptr;
 };
+struct socket_timer : net::timer {
+  socket_object *owner = nullptr;
+};
+
+// A list entry that knows its socket.
+struct socket_link {
+  LIST_ENTRY entry{};
+  socket_object *owner = nullptr;
+};
+
+struct data_chunk; // a provider-owned receive buffer behind an indication (events.hpp)
+
+// The event callbacks of a socket (events.cpp), guarded by the socket's lock. Callbacks run
+// only on the socket's loop thread, so they are serial by construction.
+struct event_state {
+  ULONG running = 0;            // the WSK_EVENT_* bit whose callback is running, or 0
+  ULONG disabling = 0;          // disabled while its callback ran (STATUS_EVENT_PENDING)
+  LIST_ENTRY disable_irps{};    // SO_WSK_EVENT_CALLBACK disable IRPs waiting for `running`
+  bool held = false;            // accepted, WskAcceptEvent not yet returned: no callbacks
+  bool kick_posted = false;     // kick_task is posted
+  bool receive_stalled = false; // partial acceptance or STATUS_DATA_NOT_ACCEPTED
+  bool disconnect_indicated = false;
+  bool peer_reset = false;           // the peer reset the connection
+  bool fin_seen = false;             // the peer's FIN arrived (EPOLLRDHUP)
+  unsigned resuming = 0;             // receives ending a stall, not yet completed
+  bool dead_indicated = false;       // the NULL indication (socket no longer works) was given
+  bool receive_from_dynamic = false; // WSK_EVENT_RECEIVE_FROM came from SO_WSK_EVENT_CALLBACK
+  SIZE_T backlog_indicated = 0;      // the ideal send backlog last reported
+  data_chunk *unread = nullptr;      // indicated, not accepted: the head of the byte stream
+  data_chunk *refused = nullptr;     // datagrams not accepted, indicated again on re-enable
+  LIST_ENTRY retained{};             // indication lists the client kept (STATUS_PENDING)
+  // Conditional accept on a listening socket: connections the client pended (awaiting
+  // WskInspectComplete) and connections accepted by inspection (awaiting WskAccept or the
+  // accept event), linked through their own inspect_link.
+  LIST_ENTRY inspecting{};
+  LIST_ENTRY ready{};
+  ULONG next_serial = 0;
+  socket_timer abort_timer; // polls `inspecting` for peers that gave up
+  // A connection that went through inspection: its WSK_INSPECT_ID (SIO_WSK_QUERY_INSPECT_ID).
+  bool has_inspect_id = false;
+  ULONG_PTR inspect_key = 0;
+  ULONG inspect_serial = 0;
+  socket_link inspect_link;
+  socket_task kick_task; // delivers what is due after a change made off the loop thread
+};
 
 struct socket_object {
   const void *dispatch = nullptr; // WSK_SOCKET.Dispatch: first, so PWSK_SOCKET is this object
@@ -87,6 +132,7 @@ struct socket_object {
   sockaddr_storage fixed_sendto{};
   socklen_t fixed_sendto_length = 0;
   LIST_ENTRY queues[static_cast<int>(queue_kind::count)]{};
+  event_state ev;
 
   LIST_ENTRY &queue(queue_kind kind) { return queues[static_cast<int>(kind)]; }
 };
@@ -96,6 +142,9 @@ struct attempt {
   bool finished;         // false: it would block, park it (or keep it parked)
   NTSTATUS status;       // when finished
   ULONG_PTR information; // when finished and successful
+  // A receive that ends a stalled receive event: events resume only after its completion
+  // routine has run (events.hpp rule 2).
+  bool resumes_events = false;
 };
 inline attempt would_block() {
   return {false, STATUS_PENDING, 0};
@@ -112,6 +161,11 @@ public:
   completion_batch &operator=(const completion_batch &) = delete;
   ~completion_batch() { complete_all(); }
   void add(PIRP irp, NTSTATUS status, ULONG_PTR information);
+  // After the IRPs complete, receive events of `s` may resume (attempt::resumes_events).
+  void resume_events_after(socket_object *s) {
+    resume_socket_ = s;
+    ++resume_count_;
+  }
   void complete_all();
 
 private:
@@ -123,6 +177,8 @@ private:
   entry inline_[8];
   std::size_t count_ = 0;
   PIRP overflow_ = nullptr; // further IRPs, chained through their list entries
+  socket_object *resume_socket_ = nullptr;
+  unsigned resume_count_ = 0;
 };
 
 // How one kind of operation is tried. `try_op` runs under the socket's lock and may be called
@@ -143,12 +199,19 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
 // Resumes the queue of `kind` after readiness, in order, until an operation would block.
 void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done);
 
+// Resumes parked receives (stream.cpp, datagram_io.cpp) and accepts (stream.cpp) under the lock:
+// the event machinery calls them when an indication it was deciding is settled.
+void stream_resume_receives(socket_object *s, completion_batch &done);
+void stream_resume_accepts(socket_object *s, completion_batch &done);
+void datagram_resume_receives(socket_object *s, completion_batch &done);
+
 // Completes every IRP parked on a queue with `status` (for close and abortive disconnect).
 void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done);
 
-// Wraps an accepted fd in a connection socket of the listener's registration.
+// Wraps an accepted fd in a connection socket of the listener's registration. `held`: no
+// callbacks until the accept event returns (events.cpp releases it).
 socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
-                              const void *client_dispatch);
+                              const void *client_dispatch, bool held = false);
 
 // Frees a socket that no client has seen (a failed WskSocketConnect), on any thread.
 void destroy_unpublished(socket_object *s);

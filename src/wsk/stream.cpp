@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include "net/socket_ops.hpp"
+#include "wsk/events.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/sharing.hpp"
 #include "wsk/socket.hpp"
@@ -76,6 +77,9 @@ attempt try_send(socket_object *s, PIRP irp) {
   if (s->aborted) {
     return finished(STATUS_CONNECTION_ABORTED);
   }
+  if (s->ev.peer_reset) {
+    return finished(STATUS_CONNECTION_RESET);
+  }
   while (bytes_done(irp) < saved_length(irp)) {
     iovec iov[max_iov];
     const std::size_t count = gather(irp, iov);
@@ -126,12 +130,16 @@ attempt try_send_queue_entry(socket_object *s, PIRP irp) {
 
 // ---- Receive ----------------------------------------------------------------------------------
 
-attempt try_receive(socket_object *s, PIRP irp) {
+attempt try_receive_bytes(socket_object *s, PIRP irp) {
   const ULONG flags = saved_flags(irp);
   if (s->aborted) {
     return finished(STATUS_CONNECTION_ABORTED);
   }
+  if (s->ev.peer_reset && s->ev.unread == nullptr) {
+    return finished(STATUS_CONNECTION_RESET);
+  }
   if ((flags & op_flag::drain) != 0) {
+    events_drop_unread(s);
     static thread_local char sink[drain_chunk];
     for (;;) {
       iovec iov{sink, sizeof(sink)};
@@ -149,6 +157,18 @@ attempt try_receive(socket_object *s, PIRP irp) {
   if (saved_length(irp) == 0) {
     return finished(STATUS_SUCCESS, 0);
   }
+  if (s->ev.unread != nullptr) {
+    // Bytes a receive event left unaccepted head the stream (spec section 4.5).
+    iovec iov[max_iov];
+    const std::size_t count = gather(irp, iov);
+    if (count == 0) {
+      return finished(STATUS_INVALID_PARAMETER);
+    }
+    add_done(irp, events_take_unread(s, iov, count));
+    if ((flags & op_flag::waitall) == 0 || bytes_done(irp) == saved_length(irp)) {
+      return finished(STATUS_SUCCESS, bytes_done(irp));
+    }
+  }
   for (;;) {
     iovec iov[max_iov];
     const std::size_t count = gather(irp, iov);
@@ -165,7 +185,7 @@ attempt try_receive(socket_object *s, PIRP irp) {
       if (bytes_done(irp) != 0) {
         return finished(STATUS_SUCCESS, bytes_done(irp)); // the error shows on the next receive
       }
-      s->aborted = s->aborted || got == -ECONNRESET;
+      s->ev.peer_reset = s->ev.peer_reset || got == -ECONNRESET;
       return finished(status_from_errno(static_cast<int>(-got)));
     }
     if (got == 0) {
@@ -179,10 +199,53 @@ attempt try_receive(socket_object *s, PIRP irp) {
   }
 }
 
+attempt try_receive(socket_object *s, PIRP irp) {
+  if (events_receive_must_wait(s)) {
+    return would_block(); // the bytes being indicated come first (events.hpp rule 2)
+  }
+  attempt result = try_receive_bytes(s, irp);
+  if (result.finished) {
+    result.resumes_events = events_receive_finished(s);
+  }
+  return result;
+}
+
 // ---- Accept -------------------------------------------------------------------------------
 
 // Parameters: [0] accept context, [1] accept dispatch; DriverContext [2] local out, [3] remote out.
+// With conditional accept, connections come from those the client accepted by inspection.
+attempt try_accept_inspected(socket_object *s, PIRP irp) {
+  socket_object *accepted = events_take_ready(s);
+  if (accepted == nullptr) {
+    return would_block();
+  }
+  PVOID *p = irp_parameters(irp);
+  {
+    std::lock_guard guard(accepted->lock);
+    accepted->context = p[0];
+    accepted->client_dispatch = p[1];
+    accepted->ev.held = false;
+  }
+  for (int which = 2; which <= 3; ++which) {
+    if (void *out = irp_context(irp)[which]; out != nullptr) {
+      sockaddr_storage a{};
+      socklen_t length = sizeof(a);
+      const int result =
+          which == 2
+              ? net::sock::local_address(accepted->fd, reinterpret_cast<sockaddr *>(&a), &length)
+              : net::sock::peer_address(accepted->fd, reinterpret_cast<sockaddr *>(&a), &length);
+      if (result == 0) {
+        to_windows_address(reinterpret_cast<const sockaddr *>(&a), out);
+      }
+    }
+  }
+  return finished(STATUS_SUCCESS, reinterpret_cast<ULONG_PTR>(accepted));
+}
+
 attempt try_accept(socket_object *s, PIRP irp) {
+  if (s->conditional_accept) {
+    return try_accept_inspected(s, irp);
+  }
   sockaddr_storage peer{};
   socklen_t peer_length = sizeof(peer);
   const int fd = net::sock::accept(s->fd, reinterpret_cast<sockaddr *>(&peer), &peer_length);
@@ -269,12 +332,15 @@ NTSTATUS begin_connect(socket_object *s, const void *remote, PIRP irp) {
 
 void stream_on_events(socket_object *s, std::uint32_t events) {
   completion_batch done;
-  std::lock_guard guard(s->lock);
+  std::unique_lock guard(s->lock);
   if (s->state == socket_state::closing) {
     return;
   }
   const bool readable = (events & (net::ev_in | net::ev_rdhup | net::ev_err | net::ev_hup)) != 0;
   const bool writable = (events & (net::ev_out | net::ev_err | net::ev_hup)) != 0;
+  if (readable && s->state == socket_state::listening && s->conditional_accept) {
+    events_inspect(s, guard, done); // WskInspectEvent for each new connection
+  }
   if (readable) {
     resume_queue(s, queue_kind::accept, try_accept, done);
     resume_queue(s, queue_kind::receive, try_receive, done);
@@ -283,7 +349,22 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
     resume_queue(s, queue_kind::connect, try_connect, done);
     resume_queue(s, queue_kind::send, try_send_queue_entry, done);
   }
-  // `done` completes when it goes out of scope, after `guard` released the lock.
+  if (s->event_mask == 0) {
+    return; // `done` completes after `guard` released the lock
+  }
+  // The IRPs finished here complete before any callback (events.hpp rule 2).
+  guard.unlock();
+  done.complete_all();
+  guard.lock();
+  events_deliver_stream(s, events, guard, done);
+}
+
+void stream_resume_receives(socket_object *s, completion_batch &done) {
+  resume_queue(s, queue_kind::receive, try_receive, done);
+}
+
+void stream_resume_accepts(socket_object *s, completion_batch &done) {
+  resume_queue(s, queue_kind::accept, try_accept, done);
 }
 
 // ---- The WSK functions
@@ -604,27 +685,6 @@ NTSTATUS socket_connect_new(registration *reg, USHORT type, ULONG protocol, cons
     }
     return result;
   });
-}
-
-} // namespace uwsk::wsk
-
-namespace uwsk::wsk {
-
-// WskInspectComplete answers a WskInspectEvent that returned WskInspectPend. Until a listening
-// socket has SO_CONDITIONAL_ACCEPT (and inspection events) enabled, no request can be pending,
-// and the call is made in the wrong state.
-NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, bool accept,
-                                 PIRP irp) {
-  if (!irp_enter(irp)) {
-    return STATUS_INVALID_PARAMETER;
-  }
-  return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
-}
-
-// WskRelease of a data indication list: only lists a WskReceiveEvent handed out and the client
-// retained can be released; without receive events there are none.
-NTSTATUS socket_release_data(socket_object *s, const void *indication) {
-  return STATUS_INVALID_PARAMETER;
 }
 
 } // namespace uwsk::wsk

@@ -1,0 +1,163 @@
+// The client's event callbacks, called through its dispatch tables (Windows half). events.cpp
+// decides when a callback is due; this file only knows the tables' shapes.
+#include <cstddef>
+
+#include <wdm.h>
+#include <wsk.h>
+
+#include "wsk/core.hpp"
+
+namespace uwsk::wsk {
+namespace {
+
+static_assert(sizeof(data_indication_view) == sizeof(WSK_DATA_INDICATION));
+static_assert(offsetof(data_indication_view, buffer) == offsetof(WSK_DATA_INDICATION, Buffer));
+static_assert(sizeof(datagram_indication_view) == sizeof(WSK_DATAGRAM_INDICATION));
+static_assert(offsetof(datagram_indication_view, buffer) ==
+              offsetof(WSK_DATAGRAM_INDICATION, Buffer));
+static_assert(offsetof(datagram_indication_view, control) ==
+              offsetof(WSK_DATAGRAM_INDICATION, ControlInfo));
+static_assert(offsetof(datagram_indication_view, control_length) ==
+              offsetof(WSK_DATAGRAM_INDICATION, ControlInfoLength));
+static_assert(offsetof(datagram_indication_view, remote) ==
+              offsetof(WSK_DATAGRAM_INDICATION, RemoteAddress));
+static_assert(static_cast<int>(inspect_action::reject) == WskInspectReject);
+static_assert(static_cast<int>(inspect_action::accept) == WskInspectAccept);
+static_assert(static_cast<int>(inspect_action::pend) == WskInspectPend);
+
+// Callbacks run on loop threads, at DISPATCH_LEVEL (spec section 4.2).
+constexpr ULONG at_dispatch = WSK_FLAG_AT_DISPATCH_LEVEL;
+
+const WSK_CLIENT_LISTEN_DISPATCH *listen_table(category cat, const void *dispatch) {
+  if (dispatch == nullptr) {
+    return nullptr;
+  }
+  if (cat == category::stream) {
+    return static_cast<const WSK_CLIENT_STREAM_DISPATCH *>(dispatch)->Listen;
+  }
+  return cat == category::listen ? static_cast<const WSK_CLIENT_LISTEN_DISPATCH *>(dispatch)
+                                 : nullptr;
+}
+
+const WSK_CLIENT_CONNECTION_DISPATCH *connection_table(category cat, const void *dispatch) {
+  if (dispatch == nullptr) {
+    return nullptr;
+  }
+  if (cat == category::stream) {
+    return static_cast<const WSK_CLIENT_STREAM_DISPATCH *>(dispatch)->Connect;
+  }
+  return cat == category::connection ? static_cast<const WSK_CLIENT_CONNECTION_DISPATCH *>(dispatch)
+                                     : nullptr;
+}
+
+// The address arguments are PSOCKADDR, not const: the callbacks' prototypes say so.
+PSOCKADDR address(const void *a) {
+  return static_cast<PSOCKADDR>(const_cast<void *>(a));
+}
+
+} // namespace
+
+bool client_has_callback(category cat, const void *client_dispatch, ULONG event) {
+  if (event == WSK_EVENT_RECEIVE_FROM) {
+    return cat == category::datagram && client_dispatch != nullptr &&
+           static_cast<const WSK_CLIENT_DATAGRAM_DISPATCH *>(client_dispatch)
+                   ->WskReceiveFromEvent != nullptr;
+  }
+  if (event == WSK_EVENT_ACCEPT) {
+    const WSK_CLIENT_LISTEN_DISPATCH *t = listen_table(cat, client_dispatch);
+    return t != nullptr && t->WskAcceptEvent != nullptr;
+  }
+  const WSK_CLIENT_CONNECTION_DISPATCH *t = connection_table(cat, client_dispatch);
+  if (t == nullptr) {
+    return false;
+  }
+  switch (event) {
+  case WSK_EVENT_RECEIVE:
+    return t->WskReceiveEvent != nullptr;
+  case WSK_EVENT_DISCONNECT:
+    return t->WskDisconnectEvent != nullptr;
+  case WSK_EVENT_SEND_BACKLOG:
+    return t->WskSendBacklogEvent != nullptr;
+  default:
+    return false;
+  }
+}
+
+NTSTATUS call_accept_event(category cat, const void *client_dispatch, PVOID context,
+                           const void *local, const void *remote, socket_object *accepted,
+                           PVOID *accepted_context, const void **accepted_dispatch) {
+  const WSK_CLIENT_LISTEN_DISPATCH *t = listen_table(cat, client_dispatch);
+  PVOID new_context = nullptr;
+  const WSK_CLIENT_CONNECTION_DISPATCH *new_dispatch = nullptr;
+  const NTSTATUS status =
+      t->WskAcceptEvent(context, at_dispatch, address(local), address(remote),
+                        reinterpret_cast<PWSK_SOCKET>(accepted), &new_context, &new_dispatch);
+  *accepted_context = new_context;
+  *accepted_dispatch = new_dispatch;
+  return status;
+}
+
+inspect_action call_inspect_event(category cat, const void *client_dispatch, PVOID context,
+                                  const void *local, const void *remote, ULONG_PTR key,
+                                  ULONG serial, bool dead) {
+  const WSK_CLIENT_LISTEN_DISPATCH *t = listen_table(cat, client_dispatch);
+  if (t == nullptr || t->WskInspectEvent == nullptr) {
+    return inspect_action::accept; // no inspection callback: every request goes on
+  }
+  // The ID lives on this stack frame only: a client must copy it to keep it (rule V57).
+  WSK_INSPECT_ID id{key, serial};
+  const WSK_INSPECT_ACTION action =
+      t->WskInspectEvent(context, address(local), address(remote), dead ? nullptr : &id);
+  id.Key = ~ULONG_PTR{0};
+  id.SerialNumber = ~ULONG{0};
+  switch (action) {
+  case WskInspectReject:
+    return inspect_action::reject;
+  case WskInspectAccept:
+    return inspect_action::accept;
+  case WskInspectPend:
+    return inspect_action::pend;
+  default:
+    return inspect_action::invalid;
+  }
+}
+
+NTSTATUS call_abort_event(category cat, const void *client_dispatch, PVOID context, ULONG_PTR key,
+                          ULONG serial) {
+  const WSK_CLIENT_LISTEN_DISPATCH *t = listen_table(cat, client_dispatch);
+  if (t == nullptr || t->WskAbortEvent == nullptr) {
+    return STATUS_SUCCESS;
+  }
+  WSK_INSPECT_ID id{key, serial};
+  return t->WskAbortEvent(context, &id);
+}
+
+NTSTATUS call_receive_event(category cat, const void *client_dispatch, PVOID context, ULONG flags,
+                            data_indication_view *indication, SIZE_T indicated, SIZE_T *accepted) {
+  const WSK_CLIENT_CONNECTION_DISPATCH *t = connection_table(cat, client_dispatch);
+  *accepted = indicated;
+  return t->WskReceiveEvent(context, flags | at_dispatch,
+                            reinterpret_cast<PWSK_DATA_INDICATION>(indication), indicated,
+                            accepted);
+}
+
+NTSTATUS call_disconnect_event(category cat, const void *client_dispatch, PVOID context,
+                               bool abortive) {
+  const WSK_CLIENT_CONNECTION_DISPATCH *t = connection_table(cat, client_dispatch);
+  return t->WskDisconnectEvent(context, (abortive ? WSK_FLAG_ABORTIVE : 0) | at_dispatch);
+}
+
+NTSTATUS call_send_backlog_event(category cat, const void *client_dispatch, PVOID context,
+                                 SIZE_T ideal_backlog) {
+  const WSK_CLIENT_CONNECTION_DISPATCH *t = connection_table(cat, client_dispatch);
+  return t->WskSendBacklogEvent(context, ideal_backlog);
+}
+
+NTSTATUS call_receive_from_event(const void *client_dispatch, PVOID context, ULONG flags,
+                                 datagram_indication_view *indication) {
+  const auto *t = static_cast<const WSK_CLIENT_DATAGRAM_DISPATCH *>(client_dispatch);
+  return t->WskReceiveFromEvent(context, flags | at_dispatch,
+                                reinterpret_cast<PWSK_DATAGRAM_INDICATION>(indication));
+}
+
+} // namespace uwsk::wsk

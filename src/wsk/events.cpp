@@ -1,0 +1,973 @@
+// Event callbacks (spec section 4), Linux half. The rules are in events.hpp.
+#include "wsk/events.hpp"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <new>
+
+#include <uwsk/log.h>
+
+#include "net/socket_ops.hpp"
+#include "win_constants.hpp"
+#include "wsk/irp_ops.hpp"
+#include "wsk/translate.hpp"
+
+namespace uwsk::wsk {
+
+// ---- Indication buffers -------------------------------------------------------------------------
+
+// One provider-owned receive buffer: the bytes of one read (or one datagram), the MDL that
+// describes them, and the indication element the client sees. Buffers are recycled through a
+// small pool; an MDL is built once per buffer.
+struct data_chunk {
+  data_chunk *next_free;
+  LIST_ENTRY link; // on ev.retained (the head of a retained list) or the orphan list
+  socket_object *owner;
+  data_indication_view data;         // connection sockets
+  datagram_indication_view datagram; // datagram sockets (chained through datagram.next)
+  SIZE_T start;                      // first byte not yet accepted
+  SIZE_T length;                     // bytes held
+  PMDL mdl;
+  unsigned char *bytes;
+  alignas(8) unsigned char remote[32];   // the sender, as a Windows SOCKADDR
+  alignas(8) unsigned char control[256]; // the datagram's control data, Windows layout
+};
+
+namespace {
+
+// One read per indication: 64 KiB holds the largest datagram and a good slice of a stream.
+constexpr std::size_t chunk_capacity = 65536;
+constexpr std::size_t pool_limit = 64;
+// Above this many buffers held by clients, indications carry WSK_FLAG_RELEASE_ASAP.
+constexpr std::size_t pressure_limit = 1024;
+// Bounds on the work of one readiness pass, so one busy socket cannot starve its loop; what is
+// left is delivered by the kick task.
+constexpr int max_indications = 16;
+constexpr int max_accepts = 64;
+constexpr unsigned datagrams_per_indication = 8;
+// How often connections awaiting inspection are checked for a peer that gave up.
+constexpr auto abort_poll = std::chrono::milliseconds(50);
+// The running bit of WskInspectEvent and WskAbortEvent (not a WSK_EVENT_* value: neither can
+// be disabled).
+constexpr ULONG inspect_running = 0x1;
+
+constexpr ULONG connection_events =
+    win::wsk_event_receive | win::wsk_event_disconnect | win::wsk_event_send_backlog;
+
+std::mutex pool_lock;
+data_chunk *pool_head = nullptr; // guarded by pool_lock
+std::size_t pool_count = 0;      // guarded by pool_lock
+std::atomic<std::size_t> chunks_out{0};
+// Lists still retained when their socket closed (rule V31): they stay valid, reachable here.
+std::mutex orphan_lock;
+LIST_ENTRY orphans = {&orphans, &orphans};
+
+data_chunk *chunk_alloc() {
+  {
+    std::lock_guard guard(pool_lock);
+    if (pool_head != nullptr) {
+      data_chunk *c = pool_head;
+      pool_head = c->next_free;
+      --pool_count;
+      chunks_out.fetch_add(1, std::memory_order_relaxed);
+      return c;
+    }
+  }
+  const std::size_t header = (sizeof(data_chunk) + 63) & ~std::size_t{63};
+  const SIZE_T mdl_bytes = (MmSizeOfMdl(nullptr, chunk_capacity + PAGE_SIZE) + 63) & ~SIZE_T{63};
+  auto *memory = static_cast<unsigned char *>(
+      ::operator new (header + mdl_bytes + chunk_capacity, std::align_val_t{64}, std::nothrow));
+  if (memory == nullptr) {
+    return nullptr;
+  }
+  auto *c = new (memory) data_chunk{};
+  c->mdl = reinterpret_cast<PMDL>(memory + header);
+  c->bytes = memory + header + mdl_bytes;
+  MmInitializeMdl(c->mdl, c->bytes, chunk_capacity);
+  MmBuildMdlForNonPagedPool(c->mdl);
+  chunks_out.fetch_add(1, std::memory_order_relaxed);
+  return c;
+}
+
+void chunk_free(data_chunk *c) {
+  chunks_out.fetch_sub(1, std::memory_order_relaxed);
+  {
+    std::lock_guard guard(pool_lock);
+    if (pool_count < pool_limit) {
+      c->next_free = pool_head;
+      pool_head = c;
+      ++pool_count;
+      return;
+    }
+  }
+  c->~data_chunk();
+  ::operator delete (c, std::align_val_t{64});
+}
+
+data_chunk *chunk_of(datagram_indication_view *v) {
+  return reinterpret_cast<data_chunk *>(reinterpret_cast<unsigned char *>(v) -
+                                        offsetof(data_chunk, datagram));
+}
+
+// Frees a datagram list by its head.
+void free_datagram_list(data_chunk *head) {
+  datagram_indication_view *v = head != nullptr ? &head->datagram : nullptr;
+  while (v != nullptr) {
+    datagram_indication_view *next = v->next;
+    chunk_free(chunk_of(v));
+    v = next;
+  }
+}
+
+ULONG pressure_flags() {
+  return chunks_out.load(std::memory_order_relaxed) > pressure_limit ? win::wsk_flag_release_asap
+                                                                     : 0;
+}
+
+// ---- Helpers
+// --------------------------------------------------------------------------------------
+
+bool closing(const socket_object *s) {
+  return s->release_requested || s->state == socket_state::closing;
+}
+
+// An event is delivered when it is enabled and the client's table has its callback.
+bool enabled(const socket_object *s, ULONG event) {
+  return (s->event_mask & event) != 0 && client_has_callback(s->cat, s->client_dispatch, event);
+}
+
+// Runs one callback (rule 1): marks it running, completes what earlier work finished (rule 2),
+// drops the lock for the call, and afterwards completes the disables that waited for it.
+template <class Call>
+auto run_callback(socket_object *s, ULONG event, std::unique_lock<std::mutex> &guard,
+                  completion_batch &done, Call &&call) {
+  s->ev.running = event;
+  const category cat = s->cat;
+  const void *dispatch = s->client_dispatch;
+  PVOID context = s->context;
+  guard.unlock();
+  done.complete_all();
+  auto result = call(cat, dispatch, context);
+  guard.lock();
+  s->ev.running = 0;
+  while (!IsListEmpty(&s->ev.disable_irps)) {
+    PLIST_ENTRY link = RemoveHeadList(&s->ev.disable_irps);
+    InitializeListHead(link);
+    done.add(irp_from_link(link), STATUS_SUCCESS, 0);
+  }
+  return result;
+}
+
+// A list is counted as retained from before its callback runs, so a client may hand it to
+// another thread that calls WskRelease before the callback even returns. For any answer but
+// STATUS_PENDING the provider takes it back; false if the client released it anyway (then it
+// is gone, and the answer is ignored).
+void offer_retention(socket_object *s, data_chunk *head) {
+  InsertTailList(&s->ev.retained, &head->link);
+}
+bool take_back(socket_object *s, data_chunk *head) {
+  for (PLIST_ENTRY link = s->ev.retained.Flink; link != &s->ev.retained; link = link->Flink) {
+    if (link == &head->link) {
+      RemoveEntryList(link);
+      return true;
+    }
+  }
+  return false;
+}
+
+void report(const socket_object *s, const char *what) {
+  uwsk_log_message("wsk", "verifier: socket %p: %s", static_cast<const void *>(s), what);
+}
+
+// The local and remote address of a connected fd, in Windows layout.
+void addresses_of(int fd, unsigned char (&local)[32], unsigned char (&remote)[32]) {
+  sockaddr_storage a{};
+  socklen_t length = sizeof(a);
+  std::memset(local, 0, sizeof(local));
+  std::memset(remote, 0, sizeof(remote));
+  if (net::sock::local_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
+    to_windows_address(reinterpret_cast<const sockaddr *>(&a), local);
+  }
+  length = sizeof(a);
+  if (net::sock::peer_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
+    to_windows_address(reinterpret_cast<const sockaddr *>(&a), remote);
+  }
+}
+
+// Resets a connection the client will never see and frees its socket.
+void reset_and_destroy(socket_object *a) {
+  const linger reset{1, 0};
+  net::sock::set_option(a->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+  destroy_unpublished(a);
+}
+
+void on_kick(net::task *t);
+void on_abort_timer(net::timer *t);
+
+// ---- Accept
+// ----------------------------------------------------------------------------------------
+
+// Accepts one connection from the kernel's queue. Returns the fd, -EAGAIN when none is
+// waiting, or another -errno when the listener failed.
+int accept_one(socket_object *s) {
+  for (;;) {
+    const int fd = net::sock::accept(s->fd, nullptr, nullptr);
+    // A connection that died in the backlog is not the listener's failure.
+    if (fd == -ECONNABORTED || fd == -EPROTO) {
+      continue;
+    }
+    // Out of descriptors or memory: the connections stay queued for a later pass.
+    if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+      return -EAGAIN;
+    }
+    return fd;
+  }
+}
+
+// The listener failed: the accept event (or inspect event) hears it once, with NULL.
+void indicate_dead_listener(socket_object *s, std::unique_lock<std::mutex> &guard,
+                            completion_batch &done) {
+  if (s->ev.dead_indicated) {
+    return;
+  }
+  s->ev.dead_indicated = true;
+  if (s->conditional_accept) {
+    run_callback(s, inspect_running, guard, done, [](category cat, const void *d, PVOID ctx) {
+      return call_inspect_event(cat, d, ctx, nullptr, nullptr, 0, 0, true);
+    });
+  } else if (enabled(s, win::wsk_event_accept)) {
+    run_callback(s, win::wsk_event_accept, guard, done, [](category cat, const void *d, PVOID ctx) {
+      PVOID unused_context = nullptr;
+      const void *unused_dispatch = nullptr;
+      return call_accept_event(cat, d, ctx, nullptr, nullptr, nullptr, &unused_context,
+                               &unused_dispatch);
+    });
+  }
+}
+
+void deliver_accepts(socket_object *s, std::unique_lock<std::mutex> &guard,
+                     completion_batch &done) {
+  for (int round = 0; round < max_accepts; ++round) {
+    if (closing(s) || s->state != socket_state::listening || !enabled(s, win::wsk_event_accept) ||
+        !IsListEmpty(&s->queue(queue_kind::accept))) {
+      return;
+    }
+    socket_object *a = nullptr;
+    if (s->conditional_accept) {
+      a = events_take_ready(s);
+      if (a == nullptr) {
+        return;
+      }
+    } else {
+      const int fd = accept_one(s);
+      if (fd == -EAGAIN) {
+        return;
+      }
+      if (fd < 0) {
+        indicate_dead_listener(s, guard, done);
+        return;
+      }
+      a = adopt_accepted(s, fd, nullptr, nullptr, true);
+      if (a == nullptr) {
+        net::sock::close(fd);
+        return;
+      }
+    }
+    unsigned char local[32];
+    unsigned char remote[32];
+    addresses_of(a->fd, local, remote);
+    PVOID accepted_context = nullptr;
+    const void *accepted_dispatch = nullptr;
+    const NTSTATUS status = run_callback(
+        s, win::wsk_event_accept, guard, done, [&](category cat, const void *d, PVOID ctx) {
+          return call_accept_event(cat, d, ctx, local, remote, a, &accepted_context,
+                                   &accepted_dispatch);
+        });
+    // The addresses were valid only during the call (rule V59).
+    std::memset(local, 0xCC, sizeof(local));
+    std::memset(remote, 0xCC, sizeof(remote));
+    if (status != STATUS_SUCCESS) {
+      if (status != STATUS_REQUEST_NOT_ACCEPTED) {
+        report(s, "WskAcceptEvent returned neither STATUS_SUCCESS nor "
+                  "STATUS_REQUEST_NOT_ACCEPTED; the connection is rejected");
+      }
+      reset_and_destroy(a); // the client must never see this socket again (rule V55)
+      continue;
+    }
+    // Connection events enabled on the listener apply to sockets accepted here (section 4.10).
+    const ULONG inherited = s->event_mask & connection_events;
+    std::lock_guard accepted_guard(a->lock);
+    a->context = accepted_context;
+    a->client_dispatch = accepted_dispatch;
+    a->event_mask |= inherited;
+    a->ev.held = false;
+    events_kick_locked(a); // data that arrived meanwhile (section 4.3)
+  }
+  events_kick_locked(s); // more may be waiting
+}
+
+// ---- Receive, disconnect, send backlog --------------------------------------------------------
+
+void deliver_receives(socket_object *s, std::unique_lock<std::mutex> &guard,
+                      completion_batch &done);
+
+// Resumes WskReceive IRPs that waited for a receive indication to be decided.
+void after_receive_indication(socket_object *s, completion_batch &done) {
+  if (!IsListEmpty(&s->queue(queue_kind::receive))) {
+    stream_resume_receives(s, done);
+  }
+}
+
+void deliver_receives(socket_object *s, std::unique_lock<std::mutex> &guard,
+                      completion_batch &done) {
+  for (int round = 0; round < max_indications; ++round) {
+    if (closing(s) || s->state != socket_state::connected || s->aborted || s->ev.receive_stalled ||
+        s->ev.resuming != 0 || !enabled(s, win::wsk_event_receive) ||
+        !IsListEmpty(&s->queue(queue_kind::receive))) {
+      return;
+    }
+    data_chunk *c = s->ev.unread;
+    if (c != nullptr) {
+      s->ev.unread = nullptr;
+    } else {
+      if (s->peer_closed) {
+        return;
+      }
+      c = chunk_alloc();
+      if (c == nullptr) {
+        return; // the data waits in the kernel; the next readiness tries again
+      }
+      const iovec iov{c->bytes, chunk_capacity};
+      const ssize_t got = net::sock::recv(s->fd, &iov, 1, 0);
+      if (got <= 0) {
+        chunk_free(c);
+        if (got == 0) {
+          s->peer_closed = true;
+        } else if (got == -ECONNRESET) {
+          s->ev.peer_reset = true;
+        } else if (got != -EAGAIN && !enabled(s, win::wsk_event_disconnect) &&
+                   !s->ev.dead_indicated) {
+          // The socket stopped working and no disconnect event will say so.
+          s->ev.dead_indicated = true;
+          SIZE_T ignored = 0;
+          run_callback(s, win::wsk_event_receive, guard, done,
+                       [&](category cat, const void *d, PVOID ctx) {
+                         return call_receive_event(cat, d, ctx, 0, nullptr, 0, &ignored);
+                       });
+        }
+        return;
+      }
+      c->start = 0;
+      c->length = static_cast<SIZE_T>(got);
+    }
+    c->owner = s;
+    c->data.next = nullptr;
+    c->data.buffer = {c->mdl, static_cast<ULONG>(c->start), c->length - c->start};
+    const SIZE_T indicated = c->length - c->start;
+    SIZE_T accepted = indicated;
+    const ULONG flags = pressure_flags();
+    offer_retention(s, c);
+    const NTSTATUS status = run_callback(
+        s, win::wsk_event_receive, guard, done, [&](category cat, const void *d, PVOID ctx) {
+          return call_receive_event(cat, d, ctx, flags, &c->data, indicated, &accepted);
+        });
+    if (status == STATUS_PENDING) {
+      // The client keeps it until WskRelease (which may have come already).
+    } else if (!take_back(s, c)) {
+      report(s, "WskRelease of a data indication list its receive event did not retain "
+                "(rule V31)");
+    } else if (status == STATUS_SUCCESS && accepted >= indicated) {
+      if (accepted > indicated) {
+        report(s, "WskReceiveEvent accepted more bytes than were indicated (rule V53)");
+      }
+      chunk_free(c);
+    } else {
+      if (status != STATUS_SUCCESS && status != STATUS_DATA_NOT_ACCEPTED) {
+        report(s, "WskReceiveEvent returned an undocumented status; the data is not accepted");
+      }
+      // Partial acceptance or none: the rest heads the stream, and events wait for a
+      // WskReceive to complete (section 4.5).
+      c->start += status == STATUS_SUCCESS ? accepted : 0;
+      s->ev.unread = c;
+      s->ev.receive_stalled = true;
+    }
+    after_receive_indication(s, done);
+  }
+  events_kick_locked(s); // more may be waiting
+}
+
+void deliver_disconnect(socket_object *s, std::unique_lock<std::mutex> &guard,
+                        completion_batch &done) {
+  if (closing(s) || s->ev.disconnect_indicated || !enabled(s, win::wsk_event_disconnect)) {
+    return;
+  }
+  // A graceful disconnect is indicated once the data before the FIN is read (by an event or a
+  // receive), or, without receive events, when the FIN arrives.
+  const bool graceful = s->peer_closed || (s->ev.fin_seen && !enabled(s, win::wsk_event_receive));
+  if (!s->ev.peer_reset && !graceful) {
+    return;
+  }
+  s->ev.disconnect_indicated = true;
+  const bool abortive = s->ev.peer_reset;
+  const NTSTATUS status = run_callback(s, win::wsk_event_disconnect, guard, done,
+                                       [&](category cat, const void *d, PVOID ctx) {
+                                         return call_disconnect_event(cat, d, ctx, abortive);
+                                       });
+  if (status != STATUS_SUCCESS) {
+    report(s, "WskDisconnectEvent must return STATUS_SUCCESS (rule V52)");
+  }
+}
+
+void deliver_send_backlog(socket_object *s, std::unique_lock<std::mutex> &guard,
+                          completion_batch &done) {
+  if (closing(s) || s->state != socket_state::connected ||
+      !enabled(s, win::wsk_event_send_backlog)) {
+    return;
+  }
+  // The ideal backlog is the send buffer the kernel grants (SIO_WSK_QUERY_IDEAL_SEND_BACKLOG
+  // reports the same value); it is indicated when it changes.
+  int size = 0;
+  socklen_t length = sizeof(size);
+  if (net::sock::get_option(s->fd, SOL_SOCKET, SO_SNDBUF, &size, &length) != 0) {
+    return;
+  }
+  const auto ideal = static_cast<SIZE_T>(std::max(size / 2, 1));
+  if (ideal == s->ev.backlog_indicated) {
+    return;
+  }
+  s->ev.backlog_indicated = ideal;
+  const NTSTATUS status = run_callback(s, win::wsk_event_send_backlog, guard, done,
+                                       [&](category cat, const void *d, PVOID ctx) {
+                                         return call_send_backlog_event(cat, d, ctx, ideal);
+                                       });
+  if (status != STATUS_SUCCESS) {
+    report(s, "WskSendBacklogEvent must return STATUS_SUCCESS (rule V52)");
+  }
+}
+
+// The connection failed (an error or a hang-up with nobody reading): was it a reset?
+void check_reset(socket_object *s) {
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (net::sock::get_option(s->fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 &&
+      error == ECONNRESET) {
+    s->ev.peer_reset = true;
+  }
+}
+
+// ---- Datagrams ----------------------------------------------------------------------------------
+
+// Reads up to datagrams_per_indication datagrams into a list. Returns its head (NULL when none
+// was waiting); *failed is set when the socket reported an error other than "no data".
+data_chunk *read_datagrams(socket_object *s, ULONG *flags, bool *failed) {
+  data_chunk *head = nullptr;
+  datagram_indication_view **tail = nullptr;
+  for (unsigned i = 0; i < datagrams_per_indication; ++i) {
+    data_chunk *c = chunk_alloc();
+    if (c == nullptr) {
+      break;
+    }
+    iovec iov{c->bytes, chunk_capacity};
+    sockaddr_storage source{};
+    alignas(cmsghdr) unsigned char linux_control[512];
+    msghdr message{};
+    message.msg_name = &source;
+    message.msg_namelen = sizeof(source);
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = linux_control;
+    message.msg_controllen = sizeof(linux_control);
+    const ssize_t got = net::sock::recv_message(s->fd, &message, 0);
+    if (got < 0) {
+      chunk_free(c);
+      if (got == -ECONNREFUSED || got == -EHOSTUNREACH || got == -ENETUNREACH) {
+        --i; // an ICMP error for an earlier send is not this socket's failure
+        continue;
+      }
+      *failed = got != -EAGAIN;
+      break;
+    }
+    c->owner = s;
+    c->start = 0;
+    c->length = static_cast<SIZE_T>(got);
+    std::memset(c->remote, 0, sizeof(c->remote));
+    to_windows_address(reinterpret_cast<const sockaddr *>(&source), c->remote);
+    const received_control translated = to_windows_control(message, c->control, sizeof(c->control));
+    *flags |= translated.flags;
+    c->datagram.next = nullptr;
+    c->datagram.buffer = {c->mdl, 0, c->length};
+    c->datagram.control = translated.length != 0 ? c->control : nullptr;
+    c->datagram.control_length = static_cast<ULONG>(translated.length);
+    c->datagram.remote = c->remote;
+    if (head == nullptr) {
+      head = c;
+    } else {
+      *tail = &c->datagram;
+    }
+    tail = &c->datagram.next;
+  }
+  return head;
+}
+
+// ---- Kick task and inspection timer -------------------------------------------------------------
+
+void on_kick(net::task *t) {
+  socket_object *s = static_cast<socket_task *>(t)->owner;
+  completion_batch done;
+  std::unique_lock guard(s->lock);
+  s->ev.kick_posted = false;
+  if (closing(s) || s->ev.held) {
+    return;
+  }
+  if (s->cat == category::datagram) {
+    events_deliver_datagram(s, guard, done);
+    return;
+  }
+  if (s->state == socket_state::listening && s->conditional_accept) {
+    events_inspect(s, guard, done);
+    // Connections accepted by inspection go to queued WskAccept IRPs first.
+    guard.unlock();
+    done.complete_all();
+    guard.lock();
+    if (closing(s)) {
+      return;
+    }
+    stream_resume_accepts(s, done);
+  }
+  events_deliver_stream(s, 0, guard, done);
+}
+
+// Whether the peer of a connection awaiting inspection or acceptance gave up.
+bool peer_gave_up(const socket_object *a) {
+  pollfd p{a->fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+void on_abort_timer(net::timer *t) {
+  socket_object *s = static_cast<socket_timer *>(t)->owner;
+  completion_batch done;
+  std::unique_lock guard(s->lock);
+  if (closing(s)) {
+    return;
+  }
+  for (LIST_ENTRY *list : {&s->ev.inspecting, &s->ev.ready}) {
+    PLIST_ENTRY link = list->Flink;
+    while (link != list) {
+      PLIST_ENTRY next = link->Flink;
+      socket_object *a = CONTAINING_RECORD(link, socket_link, entry)->owner;
+      if (peer_gave_up(a)) {
+        RemoveEntryList(link);
+        InitializeListHead(link);
+        const ULONG_PTR key = a->ev.inspect_key;
+        const ULONG serial = a->ev.inspect_serial;
+        reset_and_destroy(a);
+        const NTSTATUS status = run_callback(s, inspect_running, guard, done,
+                                             [&](category cat, const void *d, PVOID ctx) {
+                                               return call_abort_event(cat, d, ctx, key, serial);
+                                             });
+        if (status != STATUS_SUCCESS) {
+          report(s, "WskAbortEvent must return STATUS_SUCCESS (rule V52)");
+        }
+        if (closing(s)) {
+          return;
+        }
+        next = list->Flink; // the list may have changed while the lock was dropped
+      }
+      link = next;
+    }
+  }
+  if (!IsListEmpty(&s->ev.inspecting) || !IsListEmpty(&s->ev.ready)) {
+    s->loop->arm_timer(&s->ev.abort_timer, net::timer::clock::now() + abort_poll);
+  }
+}
+
+} // namespace
+
+// ---- Interface
+// -------------------------------------------------------------------------------------
+
+void events_init(socket_object *s) {
+  InitializeListHead(&s->ev.disable_irps);
+  InitializeListHead(&s->ev.retained);
+  InitializeListHead(&s->ev.inspecting);
+  InitializeListHead(&s->ev.ready);
+  InitializeListHead(&s->ev.inspect_link.entry);
+  s->ev.inspect_link.owner = s;
+  s->ev.kick_task.run = on_kick;
+  s->ev.kick_task.owner = s;
+  s->ev.abort_timer.on_expire = on_abort_timer;
+  s->ev.abort_timer.owner = s;
+}
+
+void events_kick_locked(socket_object *s) {
+  if (s->loop == nullptr || s->ev.kick_posted || closing(s)) {
+    return;
+  }
+  s->ev.kick_posted = s->loop->post(&s->ev.kick_task);
+}
+
+void events_inspect(socket_object *s, std::unique_lock<std::mutex> &guard, completion_batch &done) {
+  for (int round = 0; round < max_accepts; ++round) {
+    if (closing(s) || s->state != socket_state::listening || !s->conditional_accept) {
+      return;
+    }
+    const int fd = accept_one(s);
+    if (fd == -EAGAIN) {
+      return;
+    }
+    if (fd < 0) {
+      indicate_dead_listener(s, guard, done);
+      return;
+    }
+    socket_object *a = adopt_accepted(s, fd, nullptr, nullptr, true);
+    if (a == nullptr) {
+      net::sock::close(fd);
+      return;
+    }
+    a->ev.has_inspect_id = true;
+    a->ev.inspect_key = reinterpret_cast<ULONG_PTR>(a);
+    a->ev.inspect_serial = ++s->ev.next_serial;
+    unsigned char local[32];
+    unsigned char remote[32];
+    addresses_of(fd, local, remote);
+    const inspect_action action =
+        run_callback(s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
+          return call_inspect_event(cat, d, ctx, local, remote, a->ev.inspect_key,
+                                    a->ev.inspect_serial, false);
+        });
+    if (closing(s)) {
+      reset_and_destroy(a);
+      return;
+    }
+    switch (action) {
+    case inspect_action::accept:
+      InsertTailList(&s->ev.ready, &a->ev.inspect_link.entry);
+      break;
+    case inspect_action::pend:
+      InsertTailList(&s->ev.inspecting, &a->ev.inspect_link.entry);
+      break;
+    case inspect_action::invalid:
+      report(s, "WskInspectEvent returned an undocumented action; the request is rejected");
+      reset_and_destroy(a);
+      continue;
+    case inspect_action::reject:
+      // Linux completed the handshake already: the peer sees the connection reset
+      // (docs/divergences.md).
+      reset_and_destroy(a);
+      continue;
+    }
+    if (!s->ev.abort_timer.armed()) {
+      s->loop->arm_timer(&s->ev.abort_timer, net::timer::clock::now() + abort_poll);
+    }
+  }
+  events_kick_locked(s); // more may be waiting
+}
+
+void events_deliver_stream(socket_object *s, std::uint32_t events,
+                           std::unique_lock<std::mutex> &guard, completion_batch &done) {
+  if (closing(s) || s->ev.held) {
+    return;
+  }
+  if (s->state == socket_state::listening) {
+    deliver_accepts(s, guard, done);
+    return;
+  }
+  if (s->state != socket_state::connected) {
+    return;
+  }
+  if ((events & net::ev_rdhup) != 0) {
+    s->ev.fin_seen = true;
+  }
+  if ((events & (net::ev_err | net::ev_hup)) != 0 && !enabled(s, win::wsk_event_receive) &&
+      enabled(s, win::wsk_event_disconnect)) {
+    check_reset(s);
+  }
+  deliver_receives(s, guard, done);
+  deliver_disconnect(s, guard, done);
+  if ((events & net::ev_out) != 0 || events == 0) {
+    deliver_send_backlog(s, guard, done);
+  }
+}
+
+void events_deliver_datagram(socket_object *s, std::unique_lock<std::mutex> &guard,
+                             completion_batch &done) {
+  for (int round = 0; round < max_indications; ++round) {
+    if (closing(s) || s->state != socket_state::bound || !enabled(s, win::wsk_event_receive_from) ||
+        !IsListEmpty(&s->queue(queue_kind::receive))) {
+      return;
+    }
+    ULONG flags = pressure_flags();
+    data_chunk *head = s->ev.refused;
+    s->ev.refused = nullptr;
+    bool failed = false;
+    if (head == nullptr) {
+      head = read_datagrams(s, &flags, &failed);
+    }
+    if (head == nullptr) {
+      if (failed && !s->ev.dead_indicated) {
+        s->ev.dead_indicated = true;
+        run_callback(s, win::wsk_event_receive_from, guard, done,
+                     [](category, const void *d, PVOID ctx) {
+                       return call_receive_from_event(d, ctx, 0, nullptr);
+                     });
+      }
+      return;
+    }
+    offer_retention(s, head);
+    const NTSTATUS status = run_callback(
+        s, win::wsk_event_receive_from, guard, done, [&](category, const void *d, PVOID ctx) {
+          return call_receive_from_event(d, ctx, flags, &head->datagram);
+        });
+    if (status == STATUS_PENDING) {
+      // The client keeps the list until WskRelease (which may have come already).
+    } else if (!take_back(s, head)) {
+      report(s, "WskRelease of a datagram indication list its receive event did not retain "
+                "(rule V31)");
+    } else if (status == STATUS_DATA_NOT_ACCEPTED && s->ev.receive_from_dynamic && !closing(s)) {
+      // Enabled with SO_WSK_EVENT_CALLBACK: the event is now disabled, and these datagrams are
+      // indicated again when the client enables it again (section 4.8).
+      s->event_mask &= ~win::wsk_event_receive_from;
+      s->ev.receive_from_dynamic = false;
+      s->ev.refused = head;
+      return;
+    } else {
+      if (status != STATUS_SUCCESS && status != STATUS_DATA_NOT_ACCEPTED) {
+        report(s, "WskReceiveFromEvent returned an undocumented status");
+      }
+      // Consumed, or refused while enabled statically: the event stays on and the datagrams
+      // are dropped.
+      free_datagram_list(head);
+    }
+    if (!IsListEmpty(&s->queue(queue_kind::receive))) {
+      datagram_resume_receives(s, done);
+    }
+  }
+  events_kick_locked(s); // more may be waiting
+}
+
+bool events_receive_must_wait(const socket_object *s) {
+  return s->ev.running == win::wsk_event_receive;
+}
+
+SIZE_T events_take_unread(socket_object *s, const iovec *iov, std::size_t count) {
+  data_chunk *c = s->ev.unread;
+  SIZE_T copied = 0;
+  for (std::size_t i = 0; i < count && c != nullptr && c->start < c->length; ++i) {
+    const SIZE_T n = std::min<SIZE_T>(iov[i].iov_len, c->length - c->start);
+    std::memcpy(iov[i].iov_base, c->bytes + c->start, n);
+    c->start += n;
+    copied += n;
+  }
+  if (c != nullptr && c->start == c->length) {
+    s->ev.unread = nullptr;
+    chunk_free(c);
+  }
+  return copied;
+}
+
+void events_drop_unread(socket_object *s) {
+  if (s->ev.unread != nullptr) {
+    chunk_free(s->ev.unread);
+    s->ev.unread = nullptr;
+  }
+}
+
+bool events_receive_finished(socket_object *s) {
+  if (!s->ev.receive_stalled) {
+    return false;
+  }
+  s->ev.receive_stalled = false;
+  ++s->ev.resuming;
+  return true;
+}
+
+void events_receives_completed(socket_object *s, unsigned count) {
+  std::lock_guard guard(s->lock);
+  s->ev.resuming -= count;
+  if (s->ev.resuming == 0) {
+    events_kick_locked(s);
+  }
+}
+
+socket_object *events_take_ready(socket_object *s) {
+  if (IsListEmpty(&s->ev.ready)) {
+    return nullptr;
+  }
+  PLIST_ENTRY link = RemoveHeadList(&s->ev.ready);
+  InitializeListHead(link);
+  return CONTAINING_RECORD(link, socket_link, entry)->owner;
+}
+
+NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp) {
+  const ULONG fixed = static_event_mask(s->reg, s->cat);
+  std::lock_guard guard(s->lock);
+  if ((mask & win::wsk_event_disable) == 0) {
+    s->event_mask |= mask;
+    if ((mask & win::wsk_event_receive_from) != 0) {
+      s->ev.receive_from_dynamic = (fixed & win::wsk_event_receive_from) == 0;
+    }
+    events_kick_locked(s); // what is already waiting is indicated now
+    return STATUS_SUCCESS;
+  }
+  const ULONG event = mask & ~win::wsk_event_disable;
+  if ((event & fixed) != 0) {
+    return STATUS_INVALID_DEVICE_STATE; // statically enabled events stay enabled
+  }
+  s->event_mask &= ~event;
+  if ((s->ev.running & event) == 0) {
+    return STATUS_SUCCESS;
+  }
+  // Its callback is running: the disable takes effect for every later call at once, and the
+  // IRP completes (or the caller learns STATUS_EVENT_PENDING) once the call has returned.
+  if (irp == nullptr) {
+    return STATUS_EVENT_PENDING;
+  }
+  IoMarkIrpPending(irp);
+  InsertTailList(&s->ev.disable_irps, irp_link(irp));
+  return STATUS_PENDING;
+}
+
+NTSTATUS events_inspect_id(socket_object *s, void *output, SIZE_T output_size, SIZE_T *written) {
+  std::lock_guard guard(s->lock);
+  if (!s->ev.has_inspect_id) {
+    return STATUS_INVALID_DEVICE_REQUEST;
+  }
+  constexpr SIZE_T id_size = sizeof(ULONG_PTR) * 2; // WSK_INSPECT_ID: Key, SerialNumber, padding
+  if (output == nullptr || output_size < id_size) {
+    *written = id_size;
+    return STATUS_BUFFER_TOO_SMALL;
+  }
+  auto *out = static_cast<unsigned char *>(output);
+  std::memset(out, 0, id_size);
+  std::memcpy(out, &s->ev.inspect_key, sizeof(ULONG_PTR));
+  std::memcpy(out + sizeof(ULONG_PTR), &s->ev.inspect_serial, sizeof(ULONG));
+  *written = id_size;
+  return STATUS_SUCCESS;
+}
+
+void events_on_close_locked(socket_object *s) {
+  for (LIST_ENTRY *list : {&s->ev.inspecting, &s->ev.ready}) {
+    while (!IsListEmpty(list)) {
+      PLIST_ENTRY link = RemoveHeadList(list);
+      InitializeListHead(link);
+      reset_and_destroy(CONTAINING_RECORD(link, socket_link, entry)->owner);
+    }
+  }
+}
+
+bool events_release_must_wait(const socket_object *s) {
+  return s->ev.kick_posted || s->ev.held || s->ev.resuming != 0;
+}
+
+void events_on_release(socket_object *s) {
+  if (s->loop != nullptr) {
+    s->loop->cancel_timer(&s->ev.abort_timer);
+  }
+}
+
+void events_free(socket_object *s) {
+  events_drop_unread(s);
+  free_datagram_list(s->ev.refused);
+  s->ev.refused = nullptr;
+  if (!IsListEmpty(&s->ev.retained)) {
+    report(s, "WskCloseSocket with indication lists still retained; release each with "
+              "WskRelease before closing (rule V31)");
+    std::lock_guard guard(orphan_lock);
+    while (!IsListEmpty(&s->ev.retained)) {
+      PLIST_ENTRY link = RemoveHeadList(&s->ev.retained);
+      CONTAINING_RECORD(link, data_chunk, link)->owner = nullptr;
+      InsertTailList(&orphans, link);
+    }
+  }
+}
+
+// ---- WskRelease and WskInspectComplete
+// --------------------------------------------------------------
+
+NTSTATUS socket_release_data(socket_object *s, const void *indication) {
+  data_chunk *found = nullptr;
+  {
+    std::lock_guard guard(s->lock);
+    for (PLIST_ENTRY link = s->ev.retained.Flink; link != &s->ev.retained; link = link->Flink) {
+      data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
+      if (indication != nullptr && &c->data == indication) {
+        RemoveEntryList(link);
+        found = c;
+        break;
+      }
+    }
+  }
+  if (found == nullptr) {
+    report(s, "WskRelease of a data indication list this socket does not hold retained");
+    return STATUS_INVALID_PARAMETER;
+  }
+  chunk_free(found);
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS socket_release_datagrams(socket_object *s, const void *indication) {
+  data_chunk *found = nullptr;
+  {
+    std::lock_guard guard(s->lock);
+    for (PLIST_ENTRY link = s->ev.retained.Flink; link != &s->ev.retained; link = link->Flink) {
+      data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
+      if (indication != nullptr && &c->datagram == indication) {
+        RemoveEntryList(link);
+        found = c;
+        break;
+      }
+    }
+  }
+  if (found == nullptr) {
+    report(s, "WskRelease of a datagram indication list this socket does not hold retained");
+    return STATUS_INVALID_PARAMETER;
+  }
+  free_datagram_list(found);
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, bool accept,
+                                 PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  socket_object *a = nullptr;
+  NTSTATUS status = STATUS_SUCCESS;
+  {
+    std::lock_guard guard(s->lock);
+    if (!s->conditional_accept || s->state != socket_state::listening) {
+      status = STATUS_INVALID_DEVICE_STATE;
+    } else {
+      status = STATUS_INVALID_PARAMETER; // not a pended request (section 3.9)
+      for (PLIST_ENTRY link = s->ev.inspecting.Flink; link != &s->ev.inspecting;
+           link = link->Flink) {
+        socket_object *candidate = CONTAINING_RECORD(link, socket_link, entry)->owner;
+        if (candidate->ev.inspect_key == key && candidate->ev.inspect_serial == serial) {
+          RemoveEntryList(link);
+          InitializeListHead(link);
+          a = candidate;
+          status = STATUS_SUCCESS;
+          break;
+        }
+      }
+      if (a != nullptr && accept) {
+        InsertTailList(&s->ev.ready, &a->ev.inspect_link.entry);
+        events_kick_locked(s); // a queued WskAccept or the accept event takes it
+        a = nullptr;
+      }
+    }
+  }
+  if (a != nullptr) {
+    reset_and_destroy(a); // rejected
+  }
+  return irp_complete(irp, status, 0);
+}
+
+} // namespace uwsk::wsk

@@ -1,0 +1,747 @@
+// Event callbacks (spec section 4) against plain POSIX peers on 127.0.0.1 and ::1: accept,
+// reject, conditional accept, receive with full, partial, refused and retained acceptance,
+// disconnect, send backlog, datagram receive events, static events, disabling while a callback
+// runs, and a slow consumer whose every byte is checked.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <wdm.h>
+#include <wsk.h>
+
+#include "support/posix_peer.hpp"
+#include "support/wsk_call.hpp"
+
+namespace {
+
+using namespace uwsk::test;
+using std::chrono::milliseconds;
+using clock_type = std::chrono::steady_clock;
+
+const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
+
+// What the callbacks saw, shared with the test thread.
+struct recorder {
+  std::mutex lock;
+  std::condition_variable changed;
+  // Accept side.
+  std::vector<PWSK_SOCKET> accepted;
+  std::vector<unsigned short> remote_ports;
+  int accept_calls = 0;
+  NTSTATUS accept_answer = STATUS_SUCCESS;
+  // Inspection.
+  std::vector<WSK_INSPECT_ID> inspected;
+  std::vector<WSK_INSPECT_ID> aborted;
+  std::deque<WSK_INSPECT_ACTION> inspect_answers;
+  // Receive side.
+  std::string bytes; // everything the receive events accepted, in order
+  int receive_calls = 0;
+  std::deque<NTSTATUS> receive_answers; // STATUS_SUCCESS when empty
+  std::deque<SIZE_T> accept_counts;     // BytesAccepted for STATUS_SUCCESS answers, when given
+  std::vector<PWSK_DATA_INDICATION> retained;
+  bool stalled = false; // the last answer stopped receive events
+  int disconnects = 0;
+  ULONG disconnect_flags = 0;
+  std::vector<SIZE_T> backlogs;
+  // Datagram side.
+  std::vector<std::string> datagrams;
+  std::vector<unsigned short> datagram_ports;
+  std::vector<PWSK_DATAGRAM_INDICATION> retained_datagrams;
+  std::deque<NTSTATUS> datagram_answers;
+  // Every callback: the IRQL and the flags it saw.
+  bool wrong_irql = false;
+  bool missing_dispatch_flag = false;
+  // A receive callback can be held until the test lets it go.
+  std::atomic<bool> hold{false};
+  std::atomic<bool> holding{false};
+
+  template <class Predicate> bool wait_for(Predicate p, int ms = timeout_ms) {
+    std::unique_lock guard(lock);
+    return changed.wait_for(guard, milliseconds(ms), p);
+  }
+  void note_irql(ULONG flags, bool has_flags = true) {
+    if (KeGetCurrentIrql() != DISPATCH_LEVEL) {
+      wrong_irql = true;
+    }
+    if (has_flags && (flags & WSK_FLAG_AT_DISPATCH_LEVEL) == 0) {
+      missing_dispatch_flag = true;
+    }
+  }
+};
+
+unsigned short port_of_sockaddr(const SOCKADDR *a) {
+  return RtlUshortByteSwap(a->sa_family == AF_INET6
+                               ? reinterpret_cast<const SOCKADDR_IN6 *>(a)->sin6_port
+                               : reinterpret_cast<const SOCKADDR_IN *>(a)->sin_port);
+}
+
+std::string indication_bytes(const WSK_BUF &b) {
+  std::string out;
+  SIZE_T offset = b.Offset;
+  SIZE_T left = b.Length;
+  for (PMDL m = b.Mdl; m != nullptr && left > 0; m = m->Next) {
+    auto *base = static_cast<const char *>(MmGetSystemAddressForMdlSafe(m, NormalPagePriority));
+    const SIZE_T n = std::min<SIZE_T>(MmGetMdlByteCount(m) - offset, left);
+    out.append(base + offset, n);
+    left -= n;
+    offset = 0;
+  }
+  return out;
+}
+
+NTSTATUS WSKAPI on_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATION indication,
+                           SIZE_T indicated, SIZE_T *accepted) {
+  auto *r = static_cast<recorder *>(context);
+  if (r->hold.load()) {
+    r->holding = true;
+    const auto deadline = clock_type::now() + std::chrono::seconds(5);
+    while (r->hold.load() && clock_type::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    r->holding = false;
+  }
+  std::lock_guard guard(r->lock);
+  r->note_irql(flags);
+  ++r->receive_calls;
+  NTSTATUS answer = STATUS_SUCCESS;
+  if (!r->receive_answers.empty()) {
+    answer = r->receive_answers.front();
+    r->receive_answers.pop_front();
+  }
+  if (indication != nullptr) {
+    std::string data;
+    for (PWSK_DATA_INDICATION i = indication; i != nullptr; i = i->Next) {
+      data += indication_bytes(i->Buffer);
+    }
+    EXPECT_EQ(data.size(), indicated);
+    if (answer == STATUS_PENDING) {
+      r->bytes += data;
+      r->retained.push_back(indication);
+    } else if (answer == STATUS_SUCCESS) {
+      SIZE_T take = indicated;
+      if (!r->accept_counts.empty()) {
+        take = std::min(r->accept_counts.front(), indicated);
+        r->accept_counts.pop_front();
+        *accepted = take;
+      }
+      r->bytes += data.substr(0, take);
+      r->stalled = take < indicated;
+    } else {
+      r->stalled = true;
+    }
+  }
+  r->changed.notify_all();
+  return answer;
+}
+
+NTSTATUS WSKAPI on_disconnect(PVOID context, ULONG flags) {
+  auto *r = static_cast<recorder *>(context);
+  std::lock_guard guard(r->lock);
+  r->note_irql(flags);
+  ++r->disconnects;
+  r->disconnect_flags = flags;
+  r->changed.notify_all();
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS WSKAPI on_send_backlog(PVOID context, SIZE_T ideal) {
+  auto *r = static_cast<recorder *>(context);
+  std::lock_guard guard(r->lock);
+  r->note_irql(0, false);
+  r->backlogs.push_back(ideal);
+  r->changed.notify_all();
+  return STATUS_SUCCESS;
+}
+
+const WSK_CLIENT_CONNECTION_DISPATCH connection_dispatch = {on_receive, on_disconnect,
+                                                            on_send_backlog};
+
+NTSTATUS WSKAPI on_accept(PVOID context, ULONG flags, PSOCKADDR local, PSOCKADDR remote,
+                          PWSK_SOCKET socket, PVOID *socket_context,
+                          const WSK_CLIENT_CONNECTION_DISPATCH **socket_dispatch) {
+  auto *r = static_cast<recorder *>(context);
+  std::lock_guard guard(r->lock);
+  r->note_irql(flags);
+  ++r->accept_calls;
+  if (socket == nullptr) {
+    r->changed.notify_all();
+    return STATUS_REQUEST_NOT_ACCEPTED;
+  }
+  EXPECT_EQ(local->sa_family, remote->sa_family);
+  if (r->accept_answer == STATUS_SUCCESS) {
+    r->accepted.push_back(socket);
+    r->remote_ports.push_back(port_of_sockaddr(remote));
+    *socket_context = r;
+    *socket_dispatch = &connection_dispatch;
+  }
+  r->changed.notify_all();
+  return r->accept_answer;
+}
+
+WSK_INSPECT_ACTION WSKAPI on_inspect(PVOID context, PSOCKADDR, PSOCKADDR remote,
+                                     PWSK_INSPECT_ID id) {
+  auto *r = static_cast<recorder *>(context);
+  std::lock_guard guard(r->lock);
+  r->note_irql(0, false);
+  EXPECT_NE(id, nullptr);
+  EXPECT_NE(port_of_sockaddr(remote), 0);
+  WSK_INSPECT_ACTION action = WskInspectAccept;
+  if (!r->inspect_answers.empty()) {
+    action = r->inspect_answers.front();
+    r->inspect_answers.pop_front();
+  }
+  r->inspected.push_back(*id); // by content: the pointer dies with the call (rule V57)
+  r->changed.notify_all();
+  return action;
+}
+
+NTSTATUS WSKAPI on_abort(PVOID context, PWSK_INSPECT_ID id) {
+  auto *r = static_cast<recorder *>(context);
+  std::lock_guard guard(r->lock);
+  r->aborted.push_back(*id);
+  r->changed.notify_all();
+  return STATUS_SUCCESS;
+}
+
+const WSK_CLIENT_LISTEN_DISPATCH listen_dispatch = {on_accept, on_inspect, on_abort};
+
+NTSTATUS WSKAPI on_receive_from(PVOID context, ULONG flags, PWSK_DATAGRAM_INDICATION list) {
+  auto *r = static_cast<recorder *>(context);
+  std::lock_guard guard(r->lock);
+  r->note_irql(flags);
+  NTSTATUS answer = STATUS_SUCCESS;
+  if (!r->datagram_answers.empty()) {
+    answer = r->datagram_answers.front();
+    r->datagram_answers.pop_front();
+  }
+  if (answer != STATUS_DATA_NOT_ACCEPTED) {
+    for (PWSK_DATAGRAM_INDICATION d = list; d != nullptr; d = d->Next) {
+      r->datagrams.push_back(indication_bytes(d->Buffer));
+      r->datagram_ports.push_back(port_of_sockaddr(d->RemoteAddress));
+    }
+  }
+  if (answer == STATUS_PENDING) {
+    r->retained_datagrams.push_back(list);
+  }
+  r->changed.notify_all();
+  return answer;
+}
+
+const WSK_CLIENT_DATAGRAM_DISPATCH datagram_dispatch = {on_receive_from};
+
+struct events : ::testing::TestWithParam<int> {
+  WSK_REGISTRATION registration{};
+  WSK_PROVIDER_NPI npi{};
+  recorder rec;
+  int family() const { return GetParam(); }
+  ADDRESS_FAMILY wsk_family() const { return family() == 6 ? AF_INET6 : AF_INET; }
+
+  void SetUp() override {
+    WSK_CLIENT_NPI client = {nullptr, &client_dispatch};
+    ASSERT_EQ(WskRegister(&client, &registration), STATUS_SUCCESS);
+    ASSERT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
+  }
+  void TearDown() override {
+    WskReleaseProviderNPI(&registration);
+    WskDeregister(&registration);
+  }
+
+  PWSK_SOCKET make_socket(ULONG flags, const void *dispatch, USHORT type = SOCK_STREAM,
+                          ULONG protocol = IPPROTO_TCP) {
+    call c;
+    c.returned = npi.Dispatch->WskSocket(npi.Client, wsk_family(), type, protocol, flags, &rec,
+                                         dispatch, nullptr, nullptr, nullptr, c.irp);
+    EXPECT_EQ(c.returned, STATUS_SUCCESS);
+    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
+    return reinterpret_cast<PWSK_SOCKET>(c.information());
+  }
+  unsigned short local_port(PWSK_SOCKET s, bool datagram = false) {
+    address local;
+    std::memset(&local, 0xcc, sizeof(local));
+    call c;
+    c.returned =
+        datagram ? of<WSK_PROVIDER_DATAGRAM_DISPATCH>(s)->WskGetLocalAddress(s, &local.sa, c.irp)
+                 : of<WSK_PROVIDER_LISTEN_DISPATCH>(s)->WskGetLocalAddress(s, &local.sa, c.irp);
+    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
+    return port_of(local);
+  }
+  PWSK_SOCKET bound_listener(unsigned short *port) {
+    PWSK_SOCKET s = make_socket(WSK_FLAG_LISTEN_SOCKET, &listen_dispatch);
+    EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
+    *port = local_port(s);
+    return s;
+  }
+  // A connection socket (with the receive/disconnect/backlog table) connected to a POSIX
+  // listener; *peer is the POSIX side.
+  PWSK_SOCKET connected(int *peer) {
+    unsigned short port = 0;
+    const int server = peer_listen(family(), &port);
+    PWSK_SOCKET s = make_socket(WSK_FLAG_CONNECTION_SOCKET, &connection_dispatch);
+    EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
+    address remote = loopback(family(), port);
+    call c;
+    c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskConnect(s, &remote.sa, 0, c.irp);
+    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
+    *peer = peer_accept(server, timeout_ms);
+    peer_close(server);
+    return s;
+  }
+  // SO_WSK_EVENT_CALLBACK; returns what the call returned and, with an IRP, keeps it in *c.
+  NTSTATUS set_events(PWSK_SOCKET s, ULONG mask, call *c = nullptr) {
+    WSK_EVENT_CALLBACK_CONTROL ctl = {&NPI_WSK_INTERFACE_ID, mask};
+    return of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskControlSocket(
+        s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(ctl), &ctl, 0, nullptr, nullptr,
+        c != nullptr ? c->irp : nullptr);
+  }
+  // One WskReceive into a fresh buffer; returns the bytes.
+  std::string receive(PWSK_SOCKET s, std::size_t size, NTSTATUS expected = STATUS_SUCCESS) {
+    buffer b(size, 0);
+    call c;
+    c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskReceive(s, &b.wsk, 0, c.irp);
+    EXPECT_EQ(c.wait(), expected);
+    if (c.irp->IoStatus.Status != STATUS_SUCCESS) {
+      return {};
+    }
+    return b.text(c.information());
+  }
+  void release_all_retained(PWSK_SOCKET s) {
+    std::vector<PWSK_DATA_INDICATION> lists;
+    {
+      std::lock_guard guard(rec.lock);
+      lists.swap(rec.retained);
+    }
+    for (PWSK_DATA_INDICATION i : lists) {
+      EXPECT_EQ(of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskRelease(s, i), STATUS_SUCCESS);
+    }
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Families, events, ::testing::Values(4, 6),
+                         [](const auto &info) { return info.param == 6 ? "IPv6" : "IPv4"; });
+
+TEST_P(events, AcceptEventHandsOverTheSocketWithInheritedEvents) {
+  unsigned short port = 0;
+  PWSK_SOCKET listener = bound_listener(&port);
+  ASSERT_EQ(set_events(listener, WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT),
+            STATUS_SUCCESS);
+  const int peer = peer_connect(family(), port, timeout_ms);
+  ASSERT_GE(peer, 0);
+  ASSERT_TRUE(peer_send_all(peer, "hello", 5, timeout_ms));
+  peer_shutdown_send(peer);
+  ASSERT_TRUE(rec.wait_for([&] { return rec.disconnects == 1; }));
+  PWSK_SOCKET accepted = nullptr;
+  {
+    std::lock_guard guard(rec.lock);
+    ASSERT_EQ(rec.accepted.size(), 1u);
+    accepted = rec.accepted[0];
+    EXPECT_NE(rec.remote_ports[0], 0);
+    EXPECT_EQ(rec.bytes, "hello");
+    EXPECT_EQ(rec.disconnect_flags & WSK_FLAG_ABORTIVE, 0u);
+    EXPECT_FALSE(rec.wrong_irql);
+    EXPECT_FALSE(rec.missing_dispatch_flag);
+  }
+  // The accepted socket works: it can still send after the peer's graceful disconnect.
+  buffer reply("bye");
+  call c;
+  c.returned =
+      of<WSK_PROVIDER_CONNECTION_DISPATCH>(accepted)->WskSend(accepted, &reply.wsk, 0, c.irp);
+  EXPECT_EQ(c.wait(), STATUS_SUCCESS);
+  EXPECT_EQ(c.information(), 3u);
+  char got[8] = {};
+  EXPECT_EQ(peer_receive(peer, got, 3, timeout_ms), 3u);
+  EXPECT_EQ(std::string(got, 3), "bye");
+  close_socket(accepted);
+  close_socket(listener);
+  peer_close(peer);
+}
+
+TEST_P(events, RejectedConnectionIsResetAndNeverSeen) {
+  unsigned short port = 0;
+  PWSK_SOCKET listener = bound_listener(&port);
+  rec.accept_answer = STATUS_REQUEST_NOT_ACCEPTED;
+  ASSERT_EQ(set_events(listener, WSK_EVENT_ACCEPT), STATUS_SUCCESS);
+  const int peer = peer_connect(family(), port, timeout_ms);
+  ASSERT_GE(peer, 0);
+  EXPECT_TRUE(peer_sees_reset(peer, timeout_ms));
+  EXPECT_EQ(rec.accept_calls, 1);
+  peer_close(peer);
+  close_socket(listener); // WskDeregister in TearDown would hang if the socket were kept
+}
+
+TEST_P(events, QueuedAcceptIrpsComeBeforeTheAcceptEvent) {
+  unsigned short port = 0;
+  PWSK_SOCKET listener = bound_listener(&port);
+  call a;
+  a.returned = of<WSK_PROVIDER_LISTEN_DISPATCH>(listener)->WskAccept(listener, 0, nullptr, nullptr,
+                                                                     nullptr, nullptr, a.irp);
+  EXPECT_EQ(a.returned, STATUS_PENDING);
+  ASSERT_EQ(set_events(listener, WSK_EVENT_ACCEPT), STATUS_SUCCESS);
+  const int first = peer_connect(family(), port, timeout_ms);
+  EXPECT_EQ(a.wait(), STATUS_SUCCESS);
+  const int second = peer_connect(family(), port, timeout_ms);
+  ASSERT_TRUE(rec.wait_for([&] { return rec.accepted.size() == 1; }));
+  close_socket(reinterpret_cast<PWSK_SOCKET>(a.information()));
+  close_socket(rec.accepted[0]);
+  close_socket(listener);
+  peer_close(first);
+  peer_close(second);
+}
+
+TEST_P(events, PartialAcceptanceStallsEventsUntilAReceiveCompletes) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  rec.accept_counts = {2};
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+  ASSERT_TRUE(peer_send_all(peer, "abcdef", 6, timeout_ms));
+  ASSERT_TRUE(rec.wait_for([&] { return rec.receive_calls == 1; }));
+  // No events while stalled, even as more data arrives.
+  ASSERT_TRUE(peer_send_all(peer, "ghi", 3, timeout_ms));
+  EXPECT_FALSE(rec.wait_for([&] { return rec.receive_calls > 1; }, 200));
+  // The receive gets the unaccepted bytes first.
+  EXPECT_EQ(receive(s, 64), "cdef");
+  // Then events resume with what followed.
+  ASSERT_TRUE(rec.wait_for([&] { return rec.bytes == "abghi"; }));
+  close_socket(s);
+  peer_close(peer);
+}
+
+TEST_P(events, RefusedDataGoesToTheNextReceiveAndAZeroLengthReceiveRearms) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  rec.receive_answers = {STATUS_DATA_NOT_ACCEPTED, STATUS_DATA_NOT_ACCEPTED};
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+  ASSERT_TRUE(peer_send_all(peer, "12345", 5, timeout_ms));
+  ASSERT_TRUE(rec.wait_for([&] { return rec.receive_calls == 1; }));
+  EXPECT_EQ(receive(s, 3), "123");
+  // The rest is indicated again once the receive completed, and refused again.
+  ASSERT_TRUE(rec.wait_for([&] { return rec.receive_calls == 2; }));
+  // A zero-length receive completes at once and re-arms the event with the buffered bytes.
+  EXPECT_EQ(receive(s, 0), "");
+  ASSERT_TRUE(rec.wait_for([&] { return rec.bytes == "45"; }));
+  close_socket(s);
+  peer_close(peer);
+}
+
+TEST_P(events, RetainedIndicationsStayValidUntilReleasedFromAnotherThread) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  rec.receive_answers = {STATUS_PENDING, STATUS_PENDING};
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+  ASSERT_TRUE(peer_send_all(peer, "first", 5, timeout_ms));
+  ASSERT_TRUE(rec.wait_for([&] { return rec.receive_calls == 1; }));
+  ASSERT_TRUE(peer_send_all(peer, "second", 6, timeout_ms));
+  ASSERT_TRUE(rec.wait_for([&] { return rec.receive_calls == 2; }));
+  std::vector<PWSK_DATA_INDICATION> lists;
+  {
+    std::lock_guard guard(rec.lock);
+    lists = rec.retained;
+    rec.retained.clear();
+  }
+  ASSERT_EQ(lists.size(), 2u);
+  EXPECT_EQ(indication_bytes(lists[0]->Buffer), "first");
+  EXPECT_EQ(indication_bytes(lists[1]->Buffer), "second");
+  std::thread releaser([&] {
+    for (PWSK_DATA_INDICATION i : lists) {
+      EXPECT_EQ(of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskRelease(s, i), STATUS_SUCCESS);
+    }
+  });
+  releaser.join();
+  // Released twice, or never indicated: rejected.
+  EXPECT_EQ(of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskRelease(s, lists[0]),
+            STATUS_INVALID_PARAMETER);
+  close_socket(s);
+  peer_close(peer);
+}
+
+TEST_P(events, DisableWhileTheCallbackRunsWaitsForIt) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+  rec.hold = true;
+  ASSERT_TRUE(peer_send_all(peer, "x", 1, timeout_ms));
+  const auto deadline = clock_type::now() + std::chrono::seconds(5);
+  while (!rec.holding.load() && clock_type::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  ASSERT_TRUE(rec.holding.load());
+  // With an IRP: pending until the callback returns.
+  call with_irp;
+  with_irp.returned = set_events(s, WSK_EVENT_RECEIVE | WSK_EVENT_DISABLE, &with_irp);
+  EXPECT_EQ(with_irp.returned, STATUS_PENDING);
+  EXPECT_FALSE(with_irp.completed());
+  // Enabled again, and disabled without an IRP: the informational STATUS_EVENT_PENDING.
+  EXPECT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+  EXPECT_EQ(set_events(s, WSK_EVENT_RECEIVE | WSK_EVENT_DISABLE), STATUS_EVENT_PENDING);
+  rec.hold = false;
+  EXPECT_EQ(with_irp.wait(), STATUS_SUCCESS);
+  EXPECT_EQ(with_irp.information(), 0u);
+  // Disabled: the next bytes wait for a receive.
+  ASSERT_TRUE(peer_send_all(peer, "y", 1, timeout_ms));
+  EXPECT_EQ(receive(s, 8), "y");
+  EXPECT_EQ(rec.receive_calls, 1);
+  EXPECT_EQ(rec.bytes, "x");
+  // Nothing running: disabling completes at once.
+  EXPECT_EQ(set_events(s, WSK_EVENT_DISCONNECT | WSK_EVENT_DISABLE), STATUS_SUCCESS);
+  close_socket(s);
+  peer_close(peer);
+}
+
+TEST_P(events, DisconnectEventReportsAReset) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  ASSERT_EQ(set_events(s, WSK_EVENT_DISCONNECT), STATUS_SUCCESS);
+  peer_reset(peer);
+  ASSERT_TRUE(rec.wait_for([&] { return rec.disconnects == 1; }));
+  EXPECT_NE(rec.disconnect_flags & WSK_FLAG_ABORTIVE, 0u);
+  EXPECT_NE(rec.disconnect_flags & WSK_FLAG_AT_DISPATCH_LEVEL, 0u);
+  // A receive now fails with the reset.
+  receive(s, 8, STATUS_CONNECTION_RESET);
+  close_socket(s);
+}
+
+TEST_P(events, SendBacklogEventMatchesTheIdealBacklogQuery) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  ASSERT_EQ(set_events(s, WSK_EVENT_SEND_BACKLOG), STATUS_SUCCESS);
+  ASSERT_TRUE(rec.wait_for([&] { return !rec.backlogs.empty(); }));
+  SIZE_T ideal = sentinel;
+  call c;
+  c.returned = of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskControlSocket(
+      s, WskIoctl, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG, 0, 0, nullptr, sizeof(ideal), &ideal, nullptr,
+      c.irp);
+  EXPECT_EQ(c.wait(), STATUS_SUCCESS);
+  EXPECT_EQ(c.information(), sizeof(SIZE_T));
+  std::lock_guard guard(rec.lock);
+  EXPECT_EQ(rec.backlogs.front(), ideal);
+  EXPECT_GT(ideal, 0u);
+  close_socket(s);
+  peer_close(peer);
+}
+
+TEST_P(events, ReceiveFromEventRefusalDisablesUntilReenabled) {
+  PWSK_SOCKET d =
+      make_socket(WSK_FLAG_DATAGRAM_SOCKET, &datagram_dispatch, SOCK_DGRAM, IPPROTO_UDP);
+  ASSERT_EQ(bind_socket(d, loopback(family(), 0)), STATUS_SUCCESS);
+  const unsigned short port = local_port(d, true);
+  unsigned short peer_port = 0;
+  const int peer = peer_udp(family(), &peer_port);
+  rec.datagram_answers = {STATUS_SUCCESS, STATUS_DATA_NOT_ACCEPTED, STATUS_PENDING};
+  ASSERT_EQ(set_events(d, WSK_EVENT_RECEIVE_FROM), STATUS_SUCCESS);
+  ASSERT_TRUE(peer_udp_send(peer, family(), port, "one", 3));
+  ASSERT_TRUE(rec.wait_for([&] { return rec.datagrams.size() == 1; }));
+  EXPECT_EQ(rec.datagrams[0], "one");
+  EXPECT_EQ(rec.datagram_ports[0], peer_port);
+  // Refused: the event is off, and the datagram waits.
+  ASSERT_TRUE(peer_udp_send(peer, family(), port, "two", 3));
+  ASSERT_TRUE(rec.wait_for([&] { return rec.datagram_answers.size() == 1; }));
+  EXPECT_FALSE(rec.wait_for([&] { return rec.datagrams.size() > 1; }, 200));
+  // Enabled again: the refused datagram comes first; this time the client retains it.
+  ASSERT_EQ(set_events(d, WSK_EVENT_RECEIVE_FROM), STATUS_SUCCESS);
+  ASSERT_TRUE(rec.wait_for([&] { return rec.datagrams.size() == 2; }));
+  EXPECT_EQ(rec.datagrams[1], "two");
+  ASSERT_EQ(rec.retained_datagrams.size(), 1u);
+  EXPECT_EQ(of<WSK_PROVIDER_DATAGRAM_DISPATCH>(d)->WskRelease(d, rec.retained_datagrams[0]),
+            STATUS_SUCCESS);
+  EXPECT_EQ(of<WSK_PROVIDER_DATAGRAM_DISPATCH>(d)->WskRelease(d, rec.retained_datagrams[0]),
+            STATUS_INVALID_PARAMETER);
+  EXPECT_FALSE(rec.wrong_irql);
+  EXPECT_FALSE(rec.missing_dispatch_flag);
+  close_socket(d);
+  peer_close(peer);
+}
+
+TEST_P(events, StaticEventsApplyToNewSocketsAndCannotBeDisabled) {
+  WSK_EVENT_CALLBACK_CONTROL ctl = {&NPI_WSK_INTERFACE_ID, WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE};
+  ASSERT_EQ(npi.Dispatch->WskControlClient(npi.Client, WSK_SET_STATIC_EVENT_CALLBACKS, sizeof(ctl),
+                                           &ctl, 0, nullptr, nullptr, nullptr),
+            STATUS_SUCCESS);
+  unsigned short port = 0;
+  PWSK_SOCKET listener = bound_listener(&port);
+  EXPECT_EQ(set_events(listener, WSK_EVENT_ACCEPT | WSK_EVENT_DISABLE),
+            STATUS_INVALID_DEVICE_STATE);
+  const int peer = peer_connect(family(), port, timeout_ms);
+  ASSERT_TRUE(peer_send_all(peer, "static", 6, timeout_ms));
+  ASSERT_TRUE(rec.wait_for([&] { return rec.bytes == "static"; }));
+  close_socket(rec.accepted.at(0));
+  close_socket(listener);
+  peer_close(peer);
+}
+
+TEST_P(events, ConditionalAcceptInspectsPendsAndAborts) {
+  PWSK_SOCKET listener = make_socket(WSK_FLAG_LISTEN_SOCKET, &listen_dispatch);
+  ULONG on = 1;
+  call opt;
+  opt.returned = of<WSK_PROVIDER_BASIC_DISPATCH>(listener)->WskControlSocket(
+      listener, WskSetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET, sizeof(on), &on, 0, nullptr,
+      nullptr, opt.irp);
+  ASSERT_EQ(opt.wait(), STATUS_SUCCESS);
+  ASSERT_EQ(bind_socket(listener, loopback(family(), 0)), STATUS_SUCCESS);
+  const unsigned short port = local_port(listener);
+  rec.inspect_answers = {WskInspectReject, WskInspectPend, WskInspectPend};
+
+  // Rejected: the peer sees a reset (Linux finished the handshake already).
+  const int rejected = peer_connect(family(), port, timeout_ms);
+  EXPECT_TRUE(peer_sees_reset(rejected, timeout_ms));
+  // Pended, then accepted with WskInspectComplete; a queued WskAccept takes it.
+  call a;
+  a.returned = of<WSK_PROVIDER_LISTEN_DISPATCH>(listener)->WskAccept(listener, 0, nullptr, nullptr,
+                                                                     nullptr, nullptr, a.irp);
+  EXPECT_EQ(a.returned, STATUS_PENDING);
+  const int pended = peer_connect(family(), port, timeout_ms);
+  ASSERT_TRUE(rec.wait_for([&] { return rec.inspected.size() == 2; }));
+  EXPECT_FALSE(a.completed());
+  WSK_INSPECT_ID bogus = {12345, 678};
+  call unknown;
+  unknown.returned = of<WSK_PROVIDER_LISTEN_DISPATCH>(listener)->WskInspectComplete(
+      listener, &bogus, WskInspectAccept, unknown.irp);
+  EXPECT_EQ(unknown.returned, STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(unknown.wait(), STATUS_INVALID_PARAMETER);
+  WSK_INSPECT_ID id = rec.inspected[1];
+  call complete;
+  complete.returned = of<WSK_PROVIDER_LISTEN_DISPATCH>(listener)->WskInspectComplete(
+      listener, &id, WskInspectAccept, complete.irp);
+  EXPECT_EQ(complete.returned, STATUS_SUCCESS);
+  EXPECT_EQ(complete.wait(), STATUS_SUCCESS);
+  ASSERT_EQ(a.wait(), STATUS_SUCCESS);
+  auto *accepted = reinterpret_cast<PWSK_SOCKET>(a.information());
+  // The accepted socket knows its inspect ID.
+  WSK_INSPECT_ID queried;
+  std::memset(&queried, 0xcc, sizeof(queried));
+  SIZE_T returned = sentinel;
+  EXPECT_EQ(of<WSK_PROVIDER_BASIC_DISPATCH>(accepted)->WskControlSocket(
+                accepted, WskIoctl, SIO_WSK_QUERY_INSPECT_ID, 0, 0, nullptr, sizeof(queried),
+                &queried, &returned, nullptr),
+            STATUS_SUCCESS);
+  EXPECT_EQ(returned, sizeof(WSK_INSPECT_ID));
+  EXPECT_EQ(queried.Key, id.Key);
+  EXPECT_EQ(queried.SerialNumber, id.SerialNumber);
+  // Pended, and the peer gives up first: WskAbortEvent with the same ID.
+  const int gives_up = peer_connect(family(), port, timeout_ms);
+  ASSERT_TRUE(rec.wait_for([&] { return rec.inspected.size() == 3; }));
+  peer_reset(gives_up);
+  ASSERT_TRUE(rec.wait_for([&] { return rec.aborted.size() == 1; }));
+  EXPECT_EQ(rec.aborted[0].Key, rec.inspected[2].Key);
+  EXPECT_EQ(rec.aborted[0].SerialNumber, rec.inspected[2].SerialNumber);
+  EXPECT_FALSE(rec.wrong_irql);
+  close_socket(accepted);
+  close_socket(listener);
+  peer_close(rejected);
+  peer_close(pended);
+}
+
+// A WskReceive whose completion routine appends what it got to the recorder's bytes.
+struct appending_receive {
+  recorder &rec;
+  buffer b;
+  PIRP irp = IoAllocateIrp(1, FALSE);
+  KEVENT done;
+  NTSTATUS returned = static_cast<NTSTATUS>(sentinel);
+  appending_receive(recorder &r, std::size_t size) : rec(r), b(size, 0) {
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    IoSetCompletionRoutine(irp, on_complete, this, TRUE, TRUE, TRUE);
+  }
+  ~appending_receive() { IoFreeIrp(irp); }
+  static NTSTATUS NTAPI on_complete(PDEVICE_OBJECT, PIRP irp, PVOID context) {
+    auto *self = static_cast<appending_receive *>(context);
+    {
+      std::lock_guard guard(self->rec.lock);
+      if (irp->IoStatus.Status == STATUS_SUCCESS) {
+        self->rec.bytes += self->b.text(irp->IoStatus.Information);
+      }
+      self->rec.stalled = false;
+    }
+    KeSetEvent(&self->done, IO_NO_INCREMENT, FALSE);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+  }
+  NTSTATUS wait() {
+    LARGE_INTEGER timeout;
+    timeout.QuadPart = -static_cast<LONGLONG>(timeout_ms) * 10000;
+    if (KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, &timeout) == STATUS_TIMEOUT) {
+      return STATUS_TIMEOUT;
+    }
+    return irp->IoStatus.Status;
+  }
+};
+
+// A slow consumer: every way of answering a receive event, the event switched off and on, and
+// WskReceive IRPs in between; the bytes must arrive complete and in order.
+TEST_P(events, SlowConsumerLosesNothing) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  constexpr std::size_t total = 8 << 20;
+  std::string sent(total, '\0');
+  std::uint32_t x = 12345;
+  for (auto &ch : sent) {
+    x = x * 1103515245u + 12345u;
+    ch = static_cast<char>(x >> 24);
+  }
+  {
+    std::lock_guard guard(rec.lock);
+    for (int i = 0; i < 4000; ++i) {
+      switch (i % 4) {
+      case 0:
+        rec.receive_answers.push_back(STATUS_SUCCESS);
+        break;
+      case 1:
+        rec.receive_answers.push_back(STATUS_PENDING);
+        break;
+      case 2:
+        rec.receive_answers.push_back(STATUS_SUCCESS);
+        rec.accept_counts.push_back(100);
+        break;
+      default:
+        rec.receive_answers.push_back(STATUS_DATA_NOT_ACCEPTED);
+        break;
+      }
+    }
+  }
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+  std::thread sender([&] { EXPECT_TRUE(peer_send_all(peer, sent.data(), total, 30000)); });
+  bool enabled = true;
+  const auto deadline = clock_type::now() + std::chrono::seconds(40);
+  for (int round = 0; round < 200000 && clock_type::now() < deadline; ++round) {
+    {
+      std::lock_guard guard(rec.lock);
+      if (rec.bytes.size() >= total) {
+        break;
+      }
+    }
+    release_all_retained(s);
+    if (round % 50 == 0) {
+      enabled = !enabled;
+      const NTSTATUS status =
+          set_events(s, enabled ? WSK_EVENT_RECEIVE : WSK_EVENT_RECEIVE | WSK_EVENT_DISABLE);
+      EXPECT_TRUE(status == STATUS_SUCCESS || status == STATUS_EVENT_PENDING);
+    }
+    bool stalled;
+    {
+      std::lock_guard guard(rec.lock);
+      stalled = rec.stalled;
+    }
+    if (stalled || !enabled) {
+      // The receive takes what the events left. Its completion routine appends the bytes:
+      // receive events resume only after it has run, so the order holds.
+      appending_receive r(rec, 4096);
+      r.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskReceive(s, &r.b.wsk, 0, r.irp);
+      ASSERT_EQ(r.wait(), STATUS_SUCCESS);
+    } else {
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  }
+  sender.join();
+  release_all_retained(s);
+  std::lock_guard guard(rec.lock);
+  ASSERT_EQ(rec.bytes.size(), total);
+  EXPECT_TRUE(rec.bytes == sent);
+  close_socket(s);
+  peer_close(peer);
+}
+
+} // namespace
