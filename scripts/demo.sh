@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # make demo: runs the echo-server driver under uwsk-run, drives it with a real client over
 # IPv4 and IPv6 loopback, unloads it (strict about leaks) and prints the transcript.
+#   scripts/demo.sh [BUILD [DRIVER PORT]]   (default: build echo-server 40007)
 set -euo pipefail
 build=${1:-build}
-driver=$build/drivers/echo-server.so
+name=${2:-echo-server}
+port=${3:-40007}
+driver=$build/drivers/$name.so
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-echo "== uwsk demo: examples/echo-server, a WSK driver, under uwsk-run =="
+echo "== uwsk demo: examples/$name, a WSK driver, under uwsk-run =="
 echo "\$ $build/bin/uwsk-run --strict $driver"
 "$build/bin/uwsk-run" --strict "$driver" >"$log" 2>&1 &
 server=$!
@@ -18,7 +21,7 @@ for _ in $(seq 1 50); do
 done
 echo "== the client =="
 client_status=0
-"$build/bin/echo-client" 40007 || client_status=$?
+"$build/bin/echo-client" "$port" || client_status=$?
 kill -TERM "$server"
 server_status=0
 wait "$server" || server_status=$?
