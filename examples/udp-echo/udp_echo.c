@@ -1,0 +1,288 @@
+/*
+ * udp-echo: a WDK-style WSK driver that sends every datagram back to its sender.
+ *
+ * It binds a datagram socket on 127.0.0.1 and one on ::1 (port 40009, or the UDP_ECHO_PORT the
+ * build defines) and enables WskReceiveFromEvent with SO_WSK_EVENT_CALLBACK. Each indication is
+ * a list of datagrams in the provider's own buffers: the driver keeps the list (returns
+ * STATUS_PENDING), sends each datagram back with WskSendTo straight from those buffers, to the
+ * address the indication carries, and releases the list with WskRelease when the last send of
+ * it completes. On unload it disables the event (waiting for a callback still running), waits
+ * for its sends, and closes the sockets.
+ */
+#include <ntddk.h>
+#include <wsk.h>
+
+#ifndef UDP_ECHO_PORT
+#define UDP_ECHO_PORT 40009
+#endif
+#define UDP_ECHO_TAG 'ohcU'
+
+typedef struct _UDP_ECHO_SOCKET {
+  PWSK_SOCKET Socket;
+  volatile LONG Outstanding; /* retained lists not yet released, plus one while open */
+  KEVENT Idle;               /* set when Outstanding drops to zero */
+  volatile LONG64 Datagrams;
+} UDP_ECHO_SOCKET, *PUDP_ECHO_SOCKET;
+
+/* The sends echoing one indication list; the last to complete releases the list. */
+typedef struct _UDP_ECHO_BATCH {
+  PUDP_ECHO_SOCKET Owner;
+  PWSK_DATAGRAM_INDICATION List;
+  volatile LONG Pending;
+  ULONG Count;
+  PIRP Irps[1]; /* Count of them */
+} UDP_ECHO_BATCH, *PUDP_ECHO_BATCH;
+
+static struct {
+  WSK_REGISTRATION Registration;
+  WSK_PROVIDER_NPI Provider;
+  BOOLEAN Captured;
+  UDP_ECHO_SOCKET Sockets[2];
+} g_udp;
+
+static const WSK_CLIENT_DISPATCH g_client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
+
+DRIVER_INITIALIZE DriverEntry;
+static DRIVER_UNLOAD UdpEchoUnload;
+static IO_COMPLETION_ROUTINE UdpEchoSendComplete;
+static IO_COMPLETION_ROUTINE UdpEchoSignalComplete;
+static NTSTATUS WSKAPI UdpEchoReceiveFromEvent(PVOID SocketContext, ULONG Flags,
+                                               PWSK_DATAGRAM_INDICATION DataIndication);
+
+static const WSK_CLIENT_DATAGRAM_DISPATCH g_datagram_dispatch = {UdpEchoReceiveFromEvent};
+
+static const WSK_PROVIDER_DATAGRAM_DISPATCH *UdpEchoDispatch(PUDP_ECHO_SOCKET Owner) {
+  return (const WSK_PROVIDER_DATAGRAM_DISPATCH *)Owner->Socket->Dispatch;
+}
+
+static VOID UdpEchoRelease(PUDP_ECHO_SOCKET Owner) {
+  if (InterlockedDecrement(&Owner->Outstanding) == 0) {
+    KeSetEvent(&Owner->Idle, IO_NO_INCREMENT, FALSE);
+  }
+}
+
+static VOID UdpEchoFreeBatch(PUDP_ECHO_BATCH Batch) {
+  ULONG i;
+  for (i = 0; i < Batch->Count; i++) {
+    if (Batch->Irps[i] != NULL) {
+      IoFreeIrp(Batch->Irps[i]);
+    }
+  }
+  ExFreePoolWithTag(Batch, UDP_ECHO_TAG);
+}
+
+/* Drops one hold on the batch; the last releases the list to the provider. */
+static VOID UdpEchoBatchDone(PUDP_ECHO_BATCH Batch) {
+  PUDP_ECHO_SOCKET owner = Batch->Owner;
+  if (InterlockedDecrement(&Batch->Pending) == 0) {
+    /* Every datagram of the list went back: the provider may have its buffers again. */
+    (void)UdpEchoDispatch(owner)->WskRelease(owner->Socket, Batch->List);
+    UdpEchoFreeBatch(Batch);
+    UdpEchoRelease(owner);
+  }
+}
+
+static NTSTATUS UdpEchoSendComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
+  PUDP_ECHO_BATCH batch = (PUDP_ECHO_BATCH)Context;
+  UNREFERENCED_PARAMETER(DeviceObject);
+  if (NT_SUCCESS(Irp->IoStatus.Status)) {
+    InterlockedIncrement64(&batch->Owner->Datagrams);
+  }
+  UdpEchoBatchDone(batch);
+  return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+static NTSTATUS WSKAPI UdpEchoReceiveFromEvent(PVOID SocketContext, ULONG Flags,
+                                               PWSK_DATAGRAM_INDICATION DataIndication) {
+  PUDP_ECHO_SOCKET owner = (PUDP_ECHO_SOCKET)SocketContext;
+  PUDP_ECHO_BATCH batch;
+  PWSK_DATAGRAM_INDICATION d;
+  ULONG count = 0;
+  ULONG i;
+  UNREFERENCED_PARAMETER(Flags);
+  if (DataIndication == NULL) {
+    DbgPrint("udp-echo: a socket stopped working\n");
+    return STATUS_SUCCESS;
+  }
+  for (d = DataIndication; d != NULL; d = d->Next) {
+    count++;
+  }
+  batch = (PUDP_ECHO_BATCH)ExAllocatePool2(
+      POOL_FLAG_NON_PAGED, FIELD_OFFSET(UDP_ECHO_BATCH, Irps) + count * sizeof(PIRP), UDP_ECHO_TAG);
+  if (batch == NULL) {
+    return STATUS_SUCCESS; /* dropped, as UDP may */
+  }
+  batch->Owner = owner;
+  batch->List = DataIndication;
+  batch->Count = count;
+  /* One hold per send, and one while the sends are issued: a send may complete, and run its
+   * completion routine, before WskSendTo returns. */
+  batch->Pending = (LONG)count + 1;
+  for (i = 0; i < count; i++) {
+    batch->Irps[i] = IoAllocateIrp(1, FALSE);
+    if (batch->Irps[i] == NULL) {
+      UdpEchoFreeBatch(batch);
+      return STATUS_SUCCESS;
+    }
+  }
+  InterlockedIncrement(&owner->Outstanding);
+  /* Each datagram goes back from the provider's buffer to the address it came from; both stay
+   * valid until the list is released. */
+  for (d = DataIndication, i = 0; d != NULL; d = d->Next, i++) {
+    IoSetCompletionRoutine(batch->Irps[i], UdpEchoSendComplete, batch, TRUE, TRUE, TRUE);
+    (void)UdpEchoDispatch(owner)->WskSendTo(owner->Socket, &d->Buffer, 0, d->RemoteAddress, 0, NULL,
+                                            batch->Irps[i]);
+  }
+  UdpEchoBatchDone(batch);
+  return STATUS_PENDING;
+}
+
+/* ---- Set-up and tear-down ------------------------------------------------------------------- */
+
+static NTSTATUS UdpEchoSignalComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
+  UNREFERENCED_PARAMETER(DeviceObject);
+  UNREFERENCED_PARAMETER(Irp);
+  KeSetEvent((PKEVENT)Context, IO_NO_INCREMENT, FALSE);
+  return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+static NTSTATUS UdpEchoWait(PIRP Irp, NTSTATUS Status, PKEVENT Event) {
+  if (Status == STATUS_PENDING) {
+    KeWaitForSingleObject(Event, Executive, KernelMode, FALSE, NULL);
+    return Irp->IoStatus.Status;
+  }
+  return Status;
+}
+
+/* SO_WSK_EVENT_CALLBACK: enabling takes no IRP; disabling takes one here, so the call returns
+ * only once a callback still running has returned. */
+static NTSTATUS UdpEchoSetEvent(PUDP_ECHO_SOCKET Owner, ULONG Mask, PIRP Irp, PKEVENT Done) {
+  WSK_EVENT_CALLBACK_CONTROL control = {&NPI_WSK_INTERFACE_ID, Mask};
+  NTSTATUS status;
+  if (Irp != NULL) {
+    IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
+    IoSetCompletionRoutine(Irp, UdpEchoSignalComplete, Done, TRUE, TRUE, TRUE);
+  }
+  status = UdpEchoDispatch(Owner)->WskControlSocket(Owner->Socket, WskSetOption,
+                                                    SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                                                    sizeof(control), &control, 0, NULL, NULL, Irp);
+  return Irp != NULL ? UdpEchoWait(Irp, status, Done) : status;
+}
+
+static NTSTATUS UdpEchoOpen(PUDP_ECHO_SOCKET Owner, ADDRESS_FAMILY Family) {
+  KEVENT done;
+  NTSTATUS status;
+  PIRP irp = IoAllocateIrp(1, FALSE);
+  union {
+    SOCKADDR_IN6 v6;
+    SOCKADDR_IN v4;
+  } local;
+  if (irp == NULL) {
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  Owner->Outstanding = 1;
+  KeInitializeEvent(&Owner->Idle, NotificationEvent, FALSE);
+  KeInitializeEvent(&done, SynchronizationEvent, FALSE);
+  IoSetCompletionRoutine(irp, UdpEchoSignalComplete, &done, TRUE, TRUE, TRUE);
+  status = g_udp.Provider.Dispatch->WskSocket(g_udp.Provider.Client, Family, SOCK_DGRAM,
+                                              IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, Owner,
+                                              &g_datagram_dispatch, NULL, NULL, NULL, irp);
+  status = UdpEchoWait(irp, status, &done);
+  if (!NT_SUCCESS(status)) {
+    IoFreeIrp(irp);
+    return status;
+  }
+  Owner->Socket = (PWSK_SOCKET)irp->IoStatus.Information;
+  RtlZeroMemory(&local, sizeof(local));
+  if (Family == AF_INET6) {
+    IN6_ADDR loopback = IN6ADDR_LOOPBACK_INIT;
+    local.v6.sin6_family = AF_INET6;
+    local.v6.sin6_port = RtlUshortByteSwap(UDP_ECHO_PORT);
+    local.v6.sin6_addr = loopback;
+  } else {
+    local.v4.sin_family = AF_INET;
+    local.v4.sin_port = RtlUshortByteSwap(UDP_ECHO_PORT);
+    local.v4.sin_addr.s_addr = RtlUlongByteSwap(INADDR_LOOPBACK);
+  }
+  IoReuseIrp(irp, STATUS_UNSUCCESSFUL);
+  IoSetCompletionRoutine(irp, UdpEchoSignalComplete, &done, TRUE, TRUE, TRUE);
+  status = UdpEchoDispatch(Owner)->WskBind(Owner->Socket, (PSOCKADDR)&local, 0, irp);
+  status = UdpEchoWait(irp, status, &done);
+  IoFreeIrp(irp);
+  /* Receive events on a datagram socket are enabled after the bind. */
+  if (NT_SUCCESS(status)) {
+    status = UdpEchoSetEvent(Owner, WSK_EVENT_RECEIVE_FROM, NULL, NULL);
+  }
+  if (!NT_SUCCESS(status)) {
+    DbgPrint("udp-echo: cannot serve port %u: 0x%08lX\n", UDP_ECHO_PORT, (ULONG)status);
+    return status;
+  }
+  DbgPrint("udp-echo: serving %s port %u\n", Family == AF_INET6 ? "[::1]" : "127.0.0.1",
+           UDP_ECHO_PORT);
+  return STATUS_SUCCESS;
+}
+
+static VOID UdpEchoClose(PUDP_ECHO_SOCKET Owner) {
+  KEVENT done;
+  NTSTATUS status;
+  PIRP irp;
+  if (Owner->Socket == NULL) {
+    return;
+  }
+  irp = IoAllocateIrp(1, FALSE);
+  if (irp == NULL) {
+    return;
+  }
+  KeInitializeEvent(&done, SynchronizationEvent, FALSE);
+  /* No new indications; then every retained list comes back before the close. */
+  (void)UdpEchoSetEvent(Owner, WSK_EVENT_RECEIVE_FROM | WSK_EVENT_DISABLE, irp, &done);
+  UdpEchoRelease(Owner);
+  KeWaitForSingleObject(&Owner->Idle, Executive, KernelMode, FALSE, NULL);
+  IoReuseIrp(irp, STATUS_UNSUCCESSFUL);
+  IoSetCompletionRoutine(irp, UdpEchoSignalComplete, &done, TRUE, TRUE, TRUE);
+  status = UdpEchoDispatch(Owner)->WskCloseSocket(Owner->Socket, irp);
+  (void)UdpEchoWait(irp, status, &done);
+  IoFreeIrp(irp);
+  DbgPrint("udp-echo: closed a socket after echoing %I64d datagrams\n", Owner->Datagrams);
+  Owner->Socket = NULL;
+}
+
+static VOID UdpEchoUnload(PDRIVER_OBJECT DriverObject) {
+  ULONG i;
+  UNREFERENCED_PARAMETER(DriverObject);
+  DbgPrint("udp-echo: unloading\n");
+  for (i = 0; i < 2; i++) {
+    UdpEchoClose(&g_udp.Sockets[i]);
+  }
+  if (g_udp.Captured) {
+    WskReleaseProviderNPI(&g_udp.Registration);
+  }
+  WskDeregister(&g_udp.Registration);
+  DbgPrint("udp-echo: unloaded\n");
+}
+
+NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {
+  WSK_CLIENT_NPI client = {NULL, &g_client_dispatch};
+  NTSTATUS status;
+  UNREFERENCED_PARAMETER(RegistryPath);
+  status = WskRegister(&client, &g_udp.Registration);
+  if (!NT_SUCCESS(status)) {
+    return status;
+  }
+  status = WskCaptureProviderNPI(&g_udp.Registration, WSK_INFINITE_WAIT, &g_udp.Provider);
+  if (!NT_SUCCESS(status)) {
+    WskDeregister(&g_udp.Registration);
+    return status;
+  }
+  g_udp.Captured = TRUE;
+  DriverObject->DriverUnload = UdpEchoUnload;
+  status = UdpEchoOpen(&g_udp.Sockets[0], AF_INET);
+  if (NT_SUCCESS(status)) {
+    status = UdpEchoOpen(&g_udp.Sockets[1], AF_INET6);
+  }
+  if (!NT_SUCCESS(status)) {
+    UdpEchoUnload(DriverObject);
+    return status;
+  }
+  return STATUS_SUCCESS;
+}
