@@ -62,6 +62,11 @@ struct recorder {
   std::atomic<bool> hold{false};
   std::atomic<bool> holding{false};
 
+  // Reads recorder state under its lock.
+  template <class Read> auto read(Read r) {
+    std::lock_guard guard(lock);
+    return r();
+  }
   template <class Predicate> bool wait_for(Predicate p, int ms = timeout_ms) {
     std::unique_lock guard(lock);
     return changed.wait_for(guard, milliseconds(ms), p);
@@ -370,7 +375,7 @@ TEST_P(events, RejectedConnectionIsResetAndNeverSeen) {
   const int peer = peer_connect(family(), port, timeout_ms);
   ASSERT_GE(peer, 0);
   EXPECT_TRUE(peer_sees_reset(peer, timeout_ms));
-  EXPECT_EQ(rec.accept_calls, 1);
+  EXPECT_EQ(rec.read([&] { return rec.accept_calls; }), 1);
   peer_close(peer);
   close_socket(listener); // WskDeregister in TearDown would hang if the socket were kept
 }
@@ -485,8 +490,8 @@ TEST_P(events, DisableWhileTheCallbackRunsWaitsForIt) {
   // Disabled: the next bytes wait for a receive.
   ASSERT_TRUE(peer_send_all(peer, "y", 1, timeout_ms));
   EXPECT_EQ(receive(s, 8), "y");
-  EXPECT_EQ(rec.receive_calls, 1);
-  EXPECT_EQ(rec.bytes, "x");
+  EXPECT_EQ(rec.read([&] { return rec.receive_calls; }), 1);
+  EXPECT_EQ(rec.read([&] { return rec.bytes; }), "x");
   // Nothing running: disabling completes at once.
   EXPECT_EQ(set_events(s, WSK_EVENT_DISCONNECT | WSK_EVENT_DISABLE), STATUS_SUCCESS);
   close_socket(s);
@@ -499,8 +504,9 @@ TEST_P(events, DisconnectEventReportsAReset) {
   ASSERT_EQ(set_events(s, WSK_EVENT_DISCONNECT), STATUS_SUCCESS);
   peer_reset(peer);
   ASSERT_TRUE(rec.wait_for([&] { return rec.disconnects == 1; }));
-  EXPECT_NE(rec.disconnect_flags & WSK_FLAG_ABORTIVE, 0u);
-  EXPECT_NE(rec.disconnect_flags & WSK_FLAG_AT_DISPATCH_LEVEL, 0u);
+  const ULONG flags = rec.read([&] { return rec.disconnect_flags; });
+  EXPECT_NE(flags & WSK_FLAG_ABORTIVE, 0u);
+  EXPECT_NE(flags & WSK_FLAG_AT_DISPATCH_LEVEL, 0u);
   // A receive now fails with the reset.
   receive(s, 8, STATUS_CONNECTION_RESET);
   close_socket(s);
