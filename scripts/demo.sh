@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # make demo: runs the echo-server driver under uwsk-run, drives it with a real client over
 # IPv4 and IPv6 loopback, unloads it (strict about leaks) and prints the transcript.
-#   scripts/demo.sh [BUILD [DRIVER PORT]]   (default: build echo-server 40007)
+#   scripts/demo.sh [BUILD [DRIVER PORT]]   (default: build echo-server 20007)
 set -euo pipefail
 build=${1:-build}
 name=${2:-echo-server}
-port=${3:-40007}
+port=${3:-20007}
 driver=$build/drivers/$name.so
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

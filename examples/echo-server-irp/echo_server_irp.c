@@ -1,7 +1,7 @@
 /*
  * echo-server-irp: a WDK-style WSK driver that echoes what its clients send, with IRPs only.
  *
- * It listens on 127.0.0.1 and ::1 (port 40017, or the ECHO_PORT the build defines), accepts with
+ * It listens on 127.0.0.1 and ::1 (port 20017, or the ECHO_PORT the build defines), accepts with
  * WskAccept, keeps two receives in flight per connection, sends back each chunk it receives (the
  * provider keeps sends of one socket in order), disconnects gracefully when the client does, and
  * on unload closes everything and deregisters. Everything is driven by IRP completion routines,
@@ -11,7 +11,7 @@
 #include <wsk.h>
 
 #ifndef ECHO_PORT
-#define ECHO_PORT 40017
+#define ECHO_PORT 20017
 #endif
 #define ECHO_TAG 'ohcE' /* "Echo" in pool tools */
 #define ECHO_CHUNK 4096
@@ -86,10 +86,11 @@ static NTSTATUS EchoSignalComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID 
   return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
+/* Waits for the completion routine, which runs whether the call completed at once or later:
+ * waiting every time keeps the synchronization event in step with the calls. */
 static NTSTATUS EchoWait(PIRP Irp, NTSTATUS Status, PKEVENT Event) {
-  if (Status == STATUS_PENDING) {
-    KeWaitForSingleObject(Event, Executive, KernelMode, FALSE, NULL);
-  }
+  UNREFERENCED_PARAMETER(Status);
+  KeWaitForSingleObject(Event, Executive, KernelMode, FALSE, NULL);
   return Irp->IoStatus.Status;
 }
 

@@ -103,7 +103,7 @@ bool session(const char *host, int family, unsigned short port) {
 } // namespace
 
 int main(int argc, char **argv) {
-  const unsigned short port = static_cast<unsigned short>(argc > 1 ? std::atoi(argv[1]) : 40007);
+  const unsigned short port = static_cast<unsigned short>(argc > 1 ? std::atoi(argv[1]) : 20007);
   const bool v4 = session("127.0.0.1", AF_INET, port);
   const bool v6 = session("::1", AF_INET6, port);
   return v4 && v6 ? 0 : 1;

@@ -12,13 +12,13 @@
  *   echo sends), then closes the socket once every retained indication is released.
  * - On unload the listeners close, remaining connections are reset, and WskDeregister waits for
  *   the last socket.
- * It listens on 127.0.0.1 and ::1, port 40007 (or the ECHO_PORT the build defines).
+ * It listens on 127.0.0.1 and ::1, port 20007 (or the ECHO_PORT the build defines).
  */
 #include <ntddk.h>
 #include <wsk.h>
 
 #ifndef ECHO_PORT
-#define ECHO_PORT 40007
+#define ECHO_PORT 20007
 #endif
 #define ECHO_TAG 'ohcE' /* "Echo" in pool tools */
 
@@ -244,10 +244,11 @@ static NTSTATUS EchoSignalComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID 
   return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
+/* Waits for the completion routine, which runs whether the call completed at once or later:
+ * waiting every time keeps the synchronization event in step with the calls. */
 static NTSTATUS EchoWait(PIRP Irp, NTSTATUS Status, PKEVENT Event) {
-  if (Status == STATUS_PENDING) {
-    KeWaitForSingleObject(Event, Executive, KernelMode, FALSE, NULL);
-  }
+  UNREFERENCED_PARAMETER(Status);
+  KeWaitForSingleObject(Event, Executive, KernelMode, FALSE, NULL);
   return Irp->IoStatus.Status;
 }
 

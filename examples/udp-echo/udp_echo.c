@@ -1,7 +1,7 @@
 /*
  * udp-echo: a WDK-style WSK driver that sends every datagram back to its sender.
  *
- * It binds a datagram socket on 127.0.0.1 and one on ::1 (port 40009, or the UDP_ECHO_PORT the
+ * It binds a datagram socket on 127.0.0.1 and one on ::1 (port 20009, or the UDP_ECHO_PORT the
  * build defines) and enables WskReceiveFromEvent with SO_WSK_EVENT_CALLBACK. Each indication is
  * a list of datagrams in the provider's own buffers: the driver keeps the list (returns
  * STATUS_PENDING), sends each datagram back with WskSendTo straight from those buffers, to the
@@ -13,7 +13,7 @@
 #include <wsk.h>
 
 #ifndef UDP_ECHO_PORT
-#define UDP_ECHO_PORT 40009
+#define UDP_ECHO_PORT 20009
 #endif
 #define UDP_ECHO_TAG 'ohcU'
 
@@ -146,12 +146,12 @@ static NTSTATUS UdpEchoSignalComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVO
   return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
+/* Waits for the completion routine, which runs whether the call completed at once or later:
+ * waiting every time keeps the synchronization event in step with the calls. */
 static NTSTATUS UdpEchoWait(PIRP Irp, NTSTATUS Status, PKEVENT Event) {
-  if (Status == STATUS_PENDING) {
-    KeWaitForSingleObject(Event, Executive, KernelMode, FALSE, NULL);
-    return Irp->IoStatus.Status;
-  }
-  return Status;
+  UNREFERENCED_PARAMETER(Status);
+  KeWaitForSingleObject(Event, Executive, KernelMode, FALSE, NULL);
+  return Irp->IoStatus.Status;
 }
 
 /* SO_WSK_EVENT_CALLBACK: enabling takes no IRP; disabling takes one here, so the call returns

@@ -100,7 +100,7 @@ bool run(int family, unsigned short port) {
 } // namespace
 
 int main(int argc, char **argv) {
-  const unsigned short port = argc > 1 ? static_cast<unsigned short>(std::atoi(argv[1])) : 40009;
+  const unsigned short port = argc > 1 ? static_cast<unsigned short>(std::atoi(argv[1])) : 20009;
   const bool v4 = run(AF_INET, port);
   const bool v6 = run(AF_INET6, port);
   return v4 && v6 ? 0 : 1;

@@ -520,28 +520,27 @@ data_chunk *read_datagrams(socket_object *s, ULONG *flags, bool *failed) {
 
 void on_kick(net::task *t) {
   socket_object *s = static_cast<socket_task *>(t)->owner;
-  completion_batch done;
-  std::unique_lock guard(s->lock);
-  s->ev.kick_posted = false;
-  if (closing(s) || s->ev.held) {
-    return;
+  {
+    std::lock_guard guard(s->lock);
+    s->ev.kick_posted = false;
   }
+  // As if the socket had become readable and writable: parked IRPs are tried again, then what
+  // is due is indicated. (The release task waits for this task, so the socket is alive.)
   if (s->cat == category::datagram) {
-    events_deliver_datagram(s, guard, done);
-    return;
+    datagram_on_events(s, net::ev_in | net::ev_out);
+  } else {
+    stream_on_events(s, net::ev_in | net::ev_out);
   }
-  if (s->state == socket_state::listening && s->conditional_accept) {
-    events_inspect(s, guard, done);
-    // Connections accepted by inspection go to queued WskAccept IRPs first.
-    guard.unlock();
-    done.complete_all();
-    guard.lock();
-    if (closing(s)) {
-      return;
+}
+
+// Whether `a` is still on the listener's list of pended requests.
+bool still_inspecting(socket_object *s, const socket_object *a) {
+  for (PLIST_ENTRY link = s->ev.inspecting.Flink; link != &s->ev.inspecting; link = link->Flink) {
+    if (link == &a->ev.inspect_link.entry) {
+      return true;
     }
-    stream_resume_accepts(s, done);
   }
-  events_deliver_stream(s, 0, guard, done);
+  return false;
 }
 
 // Whether the peer of a connection awaiting inspection or acceptance gave up.
@@ -637,29 +636,40 @@ void events_inspect(socket_object *s, std::unique_lock<std::mutex> &guard, compl
     unsigned char local[32];
     unsigned char remote[32];
     addresses_of(fd, local, remote);
+    const ULONG_PTR key = a->ev.inspect_key;
+    const ULONG serial = a->ev.inspect_serial;
+    // Listed as pending before the callback runs: the client may hand the ID to another thread
+    // that calls WskInspectComplete before the callback even returns.
+    InsertTailList(&s->ev.inspecting, &a->ev.inspect_link.entry);
     const inspect_action action =
         run_callback(s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
-          return call_inspect_event(cat, d, ctx, local, remote, a->ev.inspect_key,
-                                    a->ev.inspect_serial, false);
+          return call_inspect_event(cat, d, ctx, local, remote, key, serial, false);
         });
+    if (!still_inspecting(s, a)) {
+      // WskInspectComplete already decided (and may have freed the connection).
+      if (action != inspect_action::pend) {
+        report(s, "WskInspectComplete for a request its WskInspectEvent did not pend");
+      }
+      continue;
+    }
     if (closing(s)) {
-      reset_and_destroy(a);
-      return;
+      return; // the close resets everything on the inspection lists
     }
     switch (action) {
     case inspect_action::accept:
+      RemoveEntryList(&a->ev.inspect_link.entry);
       InsertTailList(&s->ev.ready, &a->ev.inspect_link.entry);
       break;
     case inspect_action::pend:
-      InsertTailList(&s->ev.inspecting, &a->ev.inspect_link.entry);
       break;
     case inspect_action::invalid:
       report(s, "WskInspectEvent returned an undocumented action; the request is rejected");
-      reset_and_destroy(a);
-      continue;
+      [[fallthrough]];
     case inspect_action::reject:
       // Linux completed the handshake already: the peer sees the connection reset
       // (docs/divergences.md).
+      RemoveEntryList(&a->ev.inspect_link.entry);
+      InitializeListHead(&a->ev.inspect_link.entry);
       reset_and_destroy(a);
       continue;
     }

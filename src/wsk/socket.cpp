@@ -18,6 +18,13 @@
 namespace uwsk::wsk {
 namespace {
 
+// Inline completions nest when a completion routine starts the next operation, which completes
+// inline in turn, and so on while data flows. Beyond this depth an operation that could finish
+// is parked instead and the socket's loop completes it, so a driver that chains its I/O from
+// completion routines cannot overflow its thread's stack.
+constexpr int max_inline_depth = 8;
+thread_local int inline_depth = 0;
+
 constexpr ULONG socket_magic = 0x4b53574b; // "KWSK"
 constexpr ULONG freed_magic = 0x44454552;  // "REED"
 
@@ -243,7 +250,8 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
   attempt result;
   {
     std::lock_guard guard(s->lock);
-    if (IsListEmpty(&s->queue(kind))) {
+    const bool too_deep = inline_depth >= max_inline_depth;
+    if (IsListEmpty(&s->queue(kind)) && !too_deep) {
       result = try_op(s, irp);
     } else {
       result = would_block(); // keep the order of operations of one kind
@@ -251,13 +259,18 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
     if (!result.finished) {
       if (irp_park(irp, cancel_parked)) {
         InsertTailList(&s->queue(kind), irp_link(irp));
+        if (too_deep) {
+          events_kick_locked(s); // the loop resumes the queue from a fresh stack
+        }
         return STATUS_PENDING;
       }
       unmark_pending(irp);
       result = finished(STATUS_CANCELLED);
     }
   }
+  ++inline_depth;
   const NTSTATUS status = irp_complete(irp, result.status, result.information);
+  --inline_depth;
   if (result.resumes_events) {
     events_receives_completed(s, 1); // the socket lives on: release waits for this
   }

@@ -8,7 +8,7 @@
 #include <wsk.h>
 
 #ifndef SEED_PORT
-#define SEED_PORT 40008
+#define SEED_PORT 20008
 #endif
 
 typedef struct _WSK_APP_SOCKET_CONTEXT {

@@ -13,7 +13,7 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 connected=no
-if timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/40008' 2>/dev/null; then
+if timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/20008' 2>/dev/null; then
   connected=yes
 fi
 kill -TERM "$server"
