@@ -37,6 +37,7 @@
 #include "km/pool.h"
 #include "km/ps.h"
 #include "km/io.h"
+#include "km/registry.h"
 
 /* Code-placement pragmas and section macros are meaningless in user space. */
 #define ALLOC_PRAGMA 1

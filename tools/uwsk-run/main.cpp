@@ -9,12 +9,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include <ntstatus.h>
 #include <uwsk/host.h>
 #include <uwsk/log.h>
+#include <uwsk/registry.h>
 #include <uwsk/status.h>
 
 namespace {
@@ -44,6 +46,84 @@ bool parse_status(const std::string &text, NTSTATUS &status) {
     return false;
   }
   status = static_cast<NTSTATUS>(static_cast<uint32_t>(value));
+  return true;
+}
+
+// The service name uwsk_driver_load derives from a driver's path when none is given:
+// "path/to/echo-server.so" is "echo-server".
+std::string default_service_name(const std::string &path) {
+  std::string name =
+      path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+  const auto dot = name.find('.');
+  if (dot != std::string::npos && dot != 0) {
+    name.erase(dot);
+  }
+  return name.empty() ? std::string("driver") : name;
+}
+
+// Splits "NAME=VALUE" (NAME not empty).
+bool split_parameter(const std::string &text, std::string &name, std::string &value) {
+  const auto equals = text.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    return false;
+  }
+  name = text.substr(0, equals);
+  value = text.substr(equals + 1);
+  return true;
+}
+
+// A REG_DWORD given in decimal or as 0x hexadecimal.
+bool parse_dword(const std::string &text, uint32_t &value) {
+  if (text.empty() || text[0] == '-' || text[0] == '+') {
+    return false;
+  }
+  errno = 0;
+  char *end = nullptr;
+  const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+  const unsigned long long parsed = std::strtoull(text.c_str(), &end, hex ? 16 : 10);
+  if (errno != 0 || end == text.c_str() || *end != '\0' || parsed > 0xFFFFFFFFull) {
+    return false;
+  }
+  value = static_cast<uint32_t>(parsed);
+  return true;
+}
+
+// Creates the driver's service key, as the service control manager's database would hold it,
+// and its Parameters key with what --param and --param-dword give. Returns false (after saying
+// why) on a malformed parameter.
+bool fill_service_key(const std::string &service_name, const std::string &driver_path,
+                      const std::vector<std::string> &strings,
+                      const std::vector<std::string> &dwords) {
+  const std::string service_key =
+      "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\" + service_name;
+  const std::string parameters_key = service_key + "\\Parameters";
+  constexpr uint32_t service_kernel_driver = 1; // SERVICE_KERNEL_DRIVER
+  constexpr uint32_t service_demand_start = 3;  // SERVICE_DEMAND_START
+  constexpr uint32_t service_error_normal = 1;  // SERVICE_ERROR_NORMAL
+  uwsk_registry_set_dword(service_key.c_str(), "Type", service_kernel_driver);
+  uwsk_registry_set_dword(service_key.c_str(), "Start", service_demand_start);
+  uwsk_registry_set_dword(service_key.c_str(), "ErrorControl", service_error_normal);
+  uwsk_registry_set_string(service_key.c_str(), "ImagePath", driver_path.c_str());
+  std::string name;
+  std::string value;
+  for (const auto &text : strings) {
+    if (!split_parameter(text, name, value)) {
+      std::fprintf(stderr, "uwsk-run: --param: '%s' is not NAME=VALUE\n", text.c_str());
+      return false;
+    }
+    uwsk_registry_set_string(parameters_key.c_str(), name.c_str(), value.c_str());
+  }
+  for (const auto &text : dwords) {
+    uint32_t number = 0;
+    if (!split_parameter(text, name, value) || !parse_dword(value, number)) {
+      std::fprintf(stderr,
+                   "uwsk-run: --param-dword: '%s' is not NAME=N (N decimal or 0x hexadecimal, "
+                   "at most 0xFFFFFFFF)\n",
+                   text.c_str());
+      return false;
+    }
+    uwsk_registry_set_dword(parameters_key.c_str(), name.c_str(), number);
+  }
   return true;
 }
 
@@ -94,6 +174,8 @@ int main(int argc, char **argv) {
   double unload_after = -1;
   double unload_timeout = 30;
   bool strict = false;
+  std::vector<std::string> string_parameters;
+  std::vector<std::string> dword_parameters;
   app.add_option("driver", driver_path,
                  "The driver shared object (built with uwsk_add_driver "
                  "or the uwsk-driver pkg-config flags)")
@@ -113,6 +195,20 @@ int main(int argc, char **argv) {
   app.add_option("--log", log_path,
                  "Write DbgPrint output and uwsk messages to FILE instead of "
                  "standard error");
+  app.add_option("--param", string_parameters,
+                 "Store NAME=VALUE as a REG_SZ value under the driver's "
+                 "Services\\NAME\\Parameters key before DriverEntry (repeatable)")
+      ->type_name("NAME=VALUE")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--param-dword", dword_parameters,
+                 "Store NAME=N (decimal or 0x hexadecimal) as a REG_DWORD value under the "
+                 "Parameters key (repeatable)")
+      ->type_name("NAME=N")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--strict", strict, "Exit non-zero when the leak report is not empty");
   app.footer("Exit status: 0 success; 1 bad usage; 2 the driver could not be loaded; "
              "3 DriverEntry failed (or did not fail as --expect-status said); 4 leaks with "
@@ -138,6 +234,11 @@ int main(int argc, char **argv) {
                    std::strerror(-opened));
       return exit_usage;
     }
+  }
+
+  if (!fill_service_key(service_name.empty() ? default_service_name(driver_path) : service_name,
+                        driver_path, string_parameters, dword_parameters)) {
+    return exit_usage;
   }
 
   char error[512];
