@@ -237,6 +237,8 @@ NTSTATUS call_receive_from_event(const void *client_dispatch, PVOID context, ULO
 // ---- Accounting for the loader --------------------------------------------------------------
 
 std::size_t live_socket_count();
+// Whether a socket ever started the provider's I/O engine (net::engine::instance()).
+bool provider_engine_started();
 std::size_t live_registration_count();
 
 } // namespace uwsk::wsk

@@ -32,6 +32,8 @@ std::mutex live_lock;
 LIST_ENTRY live_sockets = {&live_sockets, &live_sockets}; // guarded by live_lock
 std::size_t live_count = 0;                               // guarded by live_lock
 
+std::atomic<bool> engine_started{false};
+
 // The loops run at DISPATCH_LEVEL: completion routines and event callbacks run there.
 net::engine &engine() {
   static std::once_flag configured;
@@ -45,7 +47,9 @@ net::engine &engine() {
     };
     net::engine::configure_instance(std::move(options));
   });
-  return net::engine::instance();
+  net::engine &e = net::engine::instance();
+  engine_started.store(true, std::memory_order_release);
+  return e;
 }
 
 socket_object *owner_of(net::watcher *w) {
@@ -410,6 +414,10 @@ category socket_category(const socket_object *s) {
 
 bool socket_is_valid(const socket_object *s) {
   return s != nullptr && s->magic == socket_magic;
+}
+
+bool provider_engine_started() {
+  return engine_started.load(std::memory_order_acquire);
 }
 
 std::size_t live_socket_count() {
