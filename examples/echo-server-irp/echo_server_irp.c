@@ -70,6 +70,7 @@ static IO_COMPLETION_ROUTINE EchoAcceptComplete;
 static IO_COMPLETION_ROUTINE EchoReceiveComplete;
 static IO_COMPLETION_ROUTINE EchoSendComplete;
 static IO_COMPLETION_ROUTINE EchoCloseComplete;
+static IO_COMPLETION_ROUTINE EchoDisconnectComplete;
 static IO_COMPLETION_ROUTINE EchoSignalComplete;
 
 static VOID EchoRelease(VOID) {
@@ -129,12 +130,30 @@ static NTSTATUS EchoCloseComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID C
   return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
+static NTSTATUS EchoDisconnectComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
+  PECHO_CONNECTION connection = (PECHO_CONNECTION)Context;
+  UNREFERENCED_PARAMETER(DeviceObject);
+  IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
+  IoSetCompletionRoutine(Irp, EchoCloseComplete, connection, TRUE, TRUE, TRUE);
+  (void)((const WSK_PROVIDER_CONNECTION_DISPATCH *)connection->Socket->Dispatch)
+      ->WskCloseSocket(connection->Socket, Irp);
+  return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* A connection the client finished is disconnected gracefully, then closed (closing it without
+ * the disconnect would reset it). One that EchoUnload aborted is closed at once. */
 static VOID EchoCloseConnection(PECHO_CONNECTION Connection) {
   const WSK_PROVIDER_CONNECTION_DISPATCH *dispatch =
       (const WSK_PROVIDER_CONNECTION_DISPATCH *)Connection->Socket->Dispatch;
   DbgPrint("echo-server-irp: connection %lu: closing\n", Connection->Id);
-  IoSetCompletionRoutine(Connection->CloseIrp, EchoCloseComplete, Connection, TRUE, TRUE, TRUE);
-  (void)dispatch->WskCloseSocket(Connection->Socket, Connection->CloseIrp);
+  if (Connection->Aborted) {
+    IoSetCompletionRoutine(Connection->CloseIrp, EchoCloseComplete, Connection, TRUE, TRUE, TRUE);
+    (void)dispatch->WskCloseSocket(Connection->Socket, Connection->CloseIrp);
+    return;
+  }
+  IoSetCompletionRoutine(Connection->CloseIrp, EchoDisconnectComplete, Connection, TRUE, TRUE,
+                         TRUE);
+  (void)dispatch->WskDisconnect(Connection->Socket, NULL, 0, Connection->CloseIrp);
 }
 
 /* The last slot to stop closes the socket, unless EchoUnload is aborting it right now (then it

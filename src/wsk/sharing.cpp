@@ -1,7 +1,7 @@
 // The address-sharing matrix of WskBind (spec section 6.4) over a registry of the provider's
 // bound sockets; how a bind uses it is in sharing.hpp.
 //
-// Linux is told to accept every bind the matrix allows: each socket bound to a fixed port gets
+// Linux is told to accept every bind the matrix allows: each socket bound (port 0 included) gets
 // SO_REUSEPORT (and, for TCP, SO_REUSEADDR, so that connections in TIME_WAIT do not block a
 // new listener, as they do not on Windows). Linux then refuses nothing between the provider's
 // own sockets, and the matrix alone decides. Binds of other processes still conflict as Linux
@@ -158,13 +158,14 @@ NTSTATUS check_address_sharing(socket_object *s, const sockaddr *address, sockle
         return STATUS_ACCESS_DENIED;
       }
     }
-    // Let Linux accept what the matrix allowed; a failure here surfaces as EADDRINUSE from the
-    // bind itself.
-    const int one = 1;
-    net::sock::set_option(s->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    if (s->type == SOCK_STREAM) {
-      net::sock::set_option(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    }
+  }
+  // Let Linux accept what the matrix allowed; a failure here surfaces as EADDRINUSE from the
+  // bind itself. Port 0 too: a later bind naming the port the kernel picks must be allowed
+  // whenever the matrix allows it. (The kernel still picks a port nobody uses for port 0.)
+  const int one = 1;
+  net::sock::set_option(s->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (s->type == SOCK_STREAM) {
+    net::sock::set_option(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   }
   r.bindings.push_back(candidate);
   return STATUS_SUCCESS;

@@ -3,6 +3,7 @@
 #include "wsk/socket.hpp"
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <atomic>
 
@@ -393,6 +394,14 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
       nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
                    "WskCloseSocket: the socket is already being closed", 0x2001,
                    reinterpret_cast<ULONG_PTR>(s));
+    }
+    // A connection not disconnected in both directions is disconnected abortively (spec
+    // section 3.6): the peer sees a reset, not a FIN.
+    const bool connection = s->cat == category::connection || s->cat == category::stream;
+    if (connection && s->state == socket_state::connected && !s->aborted &&
+        !(s->send_closed && (s->peer_closed || s->ev.fin_seen))) {
+      const linger reset{1, 0};
+      net::sock::set_option(s->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
     }
     s->state = socket_state::closing;
     s->release_requested = true;

@@ -246,8 +246,8 @@ TEST_P(provider, CloseCancelsPendingOperationsAndCompletesLast) {
   EXPECT_TRUE(r.completed());
   EXPECT_EQ(r.irp->IoStatus.Status, STATUS_CANCELLED);
   EXPECT_EQ(r.information(), 0u);
-  // Closing a connection that was not disconnected resets it, or at least ends it.
-  EXPECT_TRUE(peer_sees_eof(peer, timeout_ms) || peer_sees_reset(peer, timeout_ms));
+  // Closing a connection that was not disconnected resets it (spec section 3.6).
+  EXPECT_TRUE(peer_sees_reset(peer, timeout_ms));
   peer_close(peer);
 }
 

@@ -35,11 +35,11 @@ extern const ULONG ConfFamilies[CONF_FAMILY_COUNT];
 
 /* WskCloseSocket of a connection that was not disconnected sends a FIN, not a reset (spec 3.6:
  * such a close is an abortive disconnect). */
-#define CONF_BUG_CLOSE_NOT_ABORTIVE 1
+#define CONF_BUG_CLOSE_NOT_ABORTIVE 0
 /* A socket bound with port 0 cannot share its address with a later bind the matrix of spec 6.4
  * allows: it never got SO_REUSEPORT, so Linux refuses the second bind (sharing.cpp sets the
  * option only when the bind names a port). */
-#define CONF_BUG_PORT0_SHARING 1
+#define CONF_BUG_PORT0_SHARING 0
 
 /* ---- Parameters (the service's Parameters key, written by the harness) ---------------------- */
 
