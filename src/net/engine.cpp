@@ -31,11 +31,11 @@ std::size_t engine::default_loop_count() {
   return cores == 0 ? 1 : cores;
 }
 
-engine::engine(engine_options options) {
+engine::engine(engine_options options) : kind_(resolve_engine(options.backend)) {
   std::size_t count = options.loops != 0 ? options.loops : default_loop_count();
   loops_.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
-    loops_.push_back(std::make_unique<loop>(i, options.hooks));
+    loops_.push_back(std::make_unique<loop>(i, options.hooks, kind_));
   }
   // Start only once all exist, so a failure above leaves no thread behind.
   for (auto &l : loops_) {
@@ -58,6 +58,10 @@ engine &engine::instance() {
     g_instance.store(e, std::memory_order_release);
   }
   return *e;
+}
+
+engine *engine::existing_instance() {
+  return g_instance.load(std::memory_order_acquire);
 }
 
 bool engine::configure_instance(engine_options options) {

@@ -1,21 +1,19 @@
-// The epoll event loop: posted tasks, edge-triggered watchers and a timer heap on one thread.
+// The event loop: posted tasks, edge-triggered watchers and a timer heap on one thread. The
+// waiting and the watchers' registrations are the engine's (backend.hpp).
 //
-// One iteration: pick the epoll_wait timeout (0 when tasks are queued, otherwise up to the
-// nearest timer), announce sleep in the post queue, wait for up to batch_size events, dispatch
-// them, fire due timers, then run the tasks queued so far.
+// One iteration: pick the timeout (0 when tasks are queued, otherwise up to the nearest timer),
+// announce sleep in the post queue, let the backend wait and dispatch the ready watchers, fire
+// due timers, then run the tasks queued so far.
 #include "net/loop.hpp"
 
-#include <cerrno>
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <system_error>
 #include <utility>
 
 #include <pthread.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
+
+#include "net/backend.hpp"
+#include "net/engine.hpp"
 
 namespace uwsk::net {
 namespace {
@@ -32,29 +30,16 @@ thread_local loop *t_current_loop = nullptr;
 
 } // namespace
 
-loop::loop(std::size_t index, loop_hooks hooks) : index_(index), hooks_(std::move(hooks)) {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) {
-    throw std::system_error(errno, std::generic_category(), "epoll_create1");
-  }
-  wake_watcher_.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_watcher_.fd < 0) {
-    int error = errno;
-    ::close(epoll_fd_);
-    throw std::system_error(error, std::generic_category(), "eventfd");
-  }
-  wake_watcher_.on_events = on_wake_events;
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLET;
-  ev.data.ptr = &wake_watcher_;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_watcher_.fd, &ev) < 0) {
-    int error = errno;
-    ::close(wake_watcher_.fd);
-    ::close(epoll_fd_);
-    throw std::system_error(error, std::generic_category(), "epoll_ctl(eventfd)");
-  }
-  wake_watcher_.events_ = ev_in;
-  wake_watcher_.loop_ = this;
+const char *engine_kind_name(engine_kind kind) {
+  return kind == engine_kind::uring ? "uring" : "epoll";
+}
+
+loop::loop(std::size_t index, loop_hooks hooks)
+    : loop(index, std::move(hooks), resolve_engine(engine_choice::from_environment)) {}
+
+loop::loop(std::size_t index, loop_hooks hooks, engine_kind kind)
+    : index_(index), hooks_(std::move(hooks)), kind_(kind),
+      backend_(kind == engine_kind::uring ? make_uring_backend() : make_epoll_backend()) {
   stop_task_.run = on_stop_task;
   stop_task_.owner = this;
   // Most loops hold few timers; reserving keeps arm_timer free of allocation in that case.
@@ -63,10 +48,10 @@ loop::loop(std::size_t index, loop_hooks hooks) : index_(index), hooks_(std::mov
 
 loop::~loop() {
   stop();
-  // The descriptors stay open until here, not just until the thread exits, so that a producer
-  // still finishing its wake-up write after the loop stopped never writes to a reused fd.
-  ::close(wake_watcher_.fd);
-  ::close(epoll_fd_);
+  // The backend (with the wake-up eventfd) lives until here, not just until the thread exits,
+  // so that a producer still finishing its wake-up write after the loop stopped never writes
+  // to a reused fd.
+  backend_.reset();
 }
 
 void loop::start() {
@@ -102,16 +87,7 @@ bool loop::post(task *t) {
 
 void loop::wake() {
   wakeups_.fetch_add(1, std::memory_order_relaxed);
-  const std::uint64_t one = 1;
-  while (::write(wake_watcher_.fd, &one, sizeof one) < 0 && errno == EINTR) {
-  }
-}
-
-void loop::on_wake_events(watcher *w, std::uint32_t) {
-  // Reset the counter; the edge-triggered registration reports the next write as a new edge.
-  std::uint64_t count;
-  while (::read(w->fd, &count, sizeof count) < 0 && errno == EINTR) {
-  }
+  backend_->wake();
 }
 
 int loop::add(watcher *w, std::uint32_t events) {
@@ -121,11 +97,8 @@ int loop::add(watcher *w, std::uint32_t events) {
   if (w->loop_ != nullptr) {
     contract_violation("loop::add on a watcher that is already added");
   }
-  epoll_event ev{};
-  ev.events = events | EPOLLET;
-  ev.data.ptr = w;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
-    return -errno;
+  if (int result = backend_->add(w, events); result != 0) {
+    return result;
   }
   w->events_ = events;
   w->loop_ = this;
@@ -136,13 +109,9 @@ int loop::modify(watcher *w, std::uint32_t events) {
   if (!in_loop_thread() || w->loop_ != this) {
     contract_violation("loop::modify off the loop thread or on a watcher not added to it");
   }
-  epoll_event ev{};
-  ev.events = events | EPOLLET;
-  ev.data.ptr = w;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, w->fd, &ev) < 0) {
-    return -errno;
+  if (int result = backend_->modify(w, events); result != 0) {
+    return result;
   }
-  // An event for w later in the current batch is masked with the new interest at dispatch.
   w->events_ = events;
   return 0;
 }
@@ -151,15 +120,7 @@ int loop::remove(watcher *w) {
   if (!in_loop_thread() || w->loop_ != this) {
     contract_violation("loop::remove off the loop thread or on a watcher not added to it");
   }
-  int result = epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, w->fd, nullptr) < 0 ? -errno : 0;
-  // The batch being dispatched may still hold an event for w, and w may be freed as soon as we
-  // return, so forget those events now instead of looking at w later (epoll reports an fd at
-  // most once per wait, so this scan is short and touches no watcher).
-  for (int i = batch_position_ + 1; i < batch_count_; ++i) {
-    if (batch_[i].data.ptr == w) {
-      batch_[i].data.ptr = nullptr;
-    }
-  }
+  int result = backend_->remove(w);
   w->events_ = 0;
   w->loop_ = nullptr;
   return result;
@@ -264,35 +225,15 @@ void loop::expire_timers() {
   }
 }
 
-int loop::next_timeout_ms() const {
+std::chrono::nanoseconds loop::next_timeout() const {
   if (timers_.empty()) {
-    return -1;
+    return std::chrono::nanoseconds(-1);
   }
   auto left = timers_.front()->deadline_ - timer::clock::now();
   if (left <= timer::clock::duration::zero()) {
-    return 0;
+    return std::chrono::nanoseconds::zero();
   }
-  // Round up: waking before the deadline would only cost a useless iteration.
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
-}
-
-void loop::dispatch_events(int count) {
-  batch_count_ = count;
-  for (batch_position_ = 0; batch_position_ < batch_count_; ++batch_position_) {
-    const epoll_event &ev = batch_[batch_position_];
-    auto *w = static_cast<watcher *>(ev.data.ptr);
-    if (w == nullptr) {
-      continue; // removed by an earlier callback of this batch
-    }
-    // modify() may have dropped a direction after the kernel reported it.
-    std::uint32_t revents = ev.events & (w->events_ | ev_err | ev_hup);
-    if (revents != 0) {
-      w->on_events(w, revents);
-    }
-  }
-  batch_count_ = 0;
-  batch_position_ = 0;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(left);
 }
 
 void loop::run_tasks() {
@@ -315,33 +256,26 @@ void loop::run_tasks() {
 }
 
 void loop::run_once() {
-  int timeout = next_timeout_ms();
+  auto timeout = next_timeout();
   bool announced_sleep = false;
-  if (timeout != 0) {
+  if (timeout != std::chrono::nanoseconds::zero()) {
     // Announce the sleep in the queue word itself: if a task is already queued the exchange
-    // fails and we only poll; otherwise the next post sees the marker and writes the eventfd.
+    // fails and we only poll; otherwise the next post sees the marker and wakes the backend.
     task *expected = nullptr;
     announced_sleep =
         queue_head_.compare_exchange_strong(expected, sleeping_marker(), std::memory_order_acq_rel);
     if (!announced_sleep) {
-      timeout = 0;
+      timeout = std::chrono::nanoseconds::zero();
     }
   }
-  int count = epoll_wait(epoll_fd_, batch_, batch_size, timeout);
+  backend_->wait(timeout);
   if (announced_sleep) {
     // Awake again: take the marker back so that posts made while we work write nothing. If a
     // producer already replaced it, that producer owns the (single) wake-up write.
     task *expected = sleeping_marker();
     queue_head_.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
   }
-  if (count < 0) {
-    if (errno != EINTR) {
-      std::fprintf(stderr, "uwsk net: epoll_wait: %s\n", std::strerror(errno));
-      std::abort();
-    }
-    count = 0;
-  }
-  dispatch_events(count);
+  backend_->dispatch();
   expire_timers();
   run_tasks();
 }
@@ -363,6 +297,7 @@ void loop::run() {
   char name[16];
   std::snprintf(name, sizeof name, "uwsk-loop-%zu", index_);
   pthread_setname_np(pthread_self(), name);
+  backend_->attach_thread();
   if (hooks_.on_thread_start) {
     hooks_.on_thread_start(*this);
   }

@@ -1,10 +1,14 @@
-// One I/O event loop: a thread that waits for socket readiness with epoll, runs posted tasks and
-// fires timers. The WSK provider runs each socket on one loop (see engine.hpp).
+// One I/O event loop: a thread that waits for socket readiness, runs posted tasks and fires
+// timers. The WSK provider runs each socket on one loop (see engine.hpp).
 //
 // This layer knows file descriptors, readiness bits, tasks and timers; it never sees IRPs, MDLs
 // or NTSTATUS. Tasks, watchers and timers are intrusive: the owner embeds them in its own
 // objects (recovering the owner with CONTAINING_RECORD or a base-class cast) and the loop never
 // allocates for them.
+//
+// A loop waits through one of two kernel interfaces, its engine (engine_kind): epoll, or
+// io_uring with multishot poll requests. Both give every guarantee below; what differs is kept
+// inside backend.hpp, loop_epoll.cpp and loop_uring.cpp.
 //
 // Lifetime rules (the rest of this header points back to them):
 //  1. A task belongs to the loop from a post() that returns true until its run function is
@@ -12,8 +16,9 @@
 //     not touch a task once run has been called, so run may free or re-post it.
 //  2. A watcher belongs to the loop from add() until remove() returns. remove() must be called
 //     before the watcher's fd is closed. After remove() returns, no callback runs for it, even
-//     if the epoll batch being dispatched still holds an event for it, so the owner may free it
-//     (and reuse its memory, even as a new watcher) straight away.
+//     if the batch of events being dispatched still holds one for it, and the kernel holds no
+//     reference to its fd, so the owner may close the fd and free the watcher (and reuse its
+//     memory, even as a new watcher) straight away.
 //  3. A timer belongs to the loop from arm_timer() until it fires (on_expire is being called)
 //     or cancel_timer() returns. After that the loop does not touch it.
 //  4. add/modify/remove, arm_timer/cancel_timer and the callbacks all run on the loop thread,
@@ -21,9 +26,6 @@
 //     counters may be used from other threads.
 //  5. Once the loop stops (request_stop() or stop()), watchers and timers still registered get
 //     no more callbacks; their owners free them. Queued tasks still run (see request_stop()).
-//
-// A later io_uring engine will provide the same members with the same guarantees (readiness
-// through multishot poll requests); backend-specific details stay in loop.cpp.
 #pragma once
 
 #include <atomic>
@@ -31,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -40,6 +43,18 @@
 namespace uwsk::net {
 
 class loop;
+class io_backend;
+class epoll_backend;
+class uring_backend;
+
+// The kernel interface a loop waits through. engine.hpp says how one is chosen.
+enum class engine_kind : std::uint8_t {
+  epoll, // epoll(7), edge-triggered: always available
+  uring, // io_uring(7) multishot poll requests: Linux 5.13 or later, when io_uring is allowed
+};
+
+// "epoll" or "uring".
+const char *engine_kind_name(engine_kind kind);
 
 // Readiness bits for watchers. They are the epoll(7) bits, which are also the poll(2) bits that
 // io_uring poll requests report, so both engines pass them through unchanged.
@@ -57,17 +72,18 @@ struct task {
 
 // Interest in the readiness of one file descriptor. Rule 2 above gives its lifetime.
 //
-// Watchers are edge-triggered (the loop adds EPOLLET): on_events reports readiness that
-// *arrives* (new data or a new connection, a finished connect, send space freed after a send hit
-// EAGAIN), not readiness that persists: data left unread gives no further callback until more
+// Watchers are edge-triggered (EPOLLET, or an io_uring multishot poll): on_events reports readiness
+// that *arrives* (new data or a new connection, a finished connect, send space freed after a send
+// hit EAGAIN), not readiness that persists: data left unread gives no further callback until more
 // arrives. That fits "try the system call first": the owner keeps a per-direction "may be ready"
 // flag, sets it in on_events, clears it only when a call returns EAGAIN, and while it is set
 // simply retries the call instead of waiting. Interest can then stay armed for the socket's
-// whole life with no epoll_ctl per operation, and without the busy loop a level-triggered
+// whole life with no system call per operation, and without the busy loop a level-triggered
 // registration causes while data waits for a consumer that has no buffer yet. An owner that
 // would rather disarm a direction it no longer needs uses modify(); re-arming reports the fd at
-// once if it is ready (EPOLL_CTL_MOD re-checks readiness), so nothing is lost between an EAGAIN
-// and the re-arm. A watcher gets at most one callback per loop iteration.
+// once if it is ready (both engines re-check readiness when interest changes), so nothing is lost
+// between an EAGAIN and the re-arm. A watcher gets at most one callback per loop iteration.
+// Only descriptors that support poll(2) can be watched (sockets, pipes, eventfds, ...).
 struct watcher {
   int fd = -1;
   // Called on the loop thread with the ready bits among those armed, plus ev_err and ev_hup,
@@ -79,8 +95,11 @@ struct watcher {
 
 private:
   friend class loop;
+  friend class epoll_backend;
+  friend class uring_backend;
   std::uint32_t events_ = 0;
-  loop *loop_ = nullptr; // the loop it is added to, or nullptr
+  std::uint32_t slot_ = 0; // io_uring engine: its entry in the loop's table of watchers
+  loop *loop_ = nullptr;   // the loop it is added to, or nullptr
 };
 
 // A one-shot deadline on one loop. Rule 3 above gives its lifetime.
@@ -110,12 +129,18 @@ struct loop_hooks {
 
 class loop {
 public:
-  // Events taken from the kernel per epoll_wait.
+  // Events taken from the kernel per wait by the epoll engine. The io_uring engine takes up to
+  // four times as many completions, since one watcher may have several in one iteration (they
+  // are merged into one callback).
   static constexpr int batch_size = 64;
 
-  // Creates the epoll instance and the wake-up eventfd; throws std::system_error when the
-  // system refuses them. The thread starts with start().
+  // Creates the kernel objects of the engine chosen for the process (engine.hpp:
+  // resolve_engine(engine_choice::from_environment)) and the wake-up eventfd; throws
+  // std::system_error when the system refuses them, or when io_uring was asked for explicitly
+  // and is unavailable. The thread starts with start().
   explicit loop(std::size_t index = 0, loop_hooks hooks = {});
+  // The same, on the given engine.
+  loop(std::size_t index, loop_hooks hooks, engine_kind kind);
   // Stops the loop (stop()) if it still runs. No thread may still be inside post().
   ~loop();
   loop(const loop &) = delete;
@@ -139,15 +164,17 @@ public:
 
   // Watchers, on the loop thread only (rule 2). events is a mask of ev_in, ev_out and
   // ev_rdhup (0 is allowed: then only ev_err and ev_hup are reported). Each returns 0 or
-  // -errno from epoll_ctl (e.g. -EPERM for a regular file, -ENOSPC at the user's watch limit).
+  // -errno: -EPERM for a regular file or a directory, -EBADF for a bad descriptor, or what the
+  // kernel refused (e.g. -ENOSPC at epoll's watch limit).
   int add(watcher *w, std::uint32_t events);
   int modify(watcher *w, std::uint32_t events);
   int remove(watcher *w);
 
   // Timers, on the loop thread only (rule 3). Arming an armed timer moves its deadline. Timers
   // fire after the I/O events of an iteration, in deadline order (equal deadlines in arm
-  // order), never before the deadline and, since epoll_wait counts in milliseconds, up to
-  // about a millisecond after it when the loop was idle. A timer armed while timers are
+  // order), never before the deadline and, when the loop was idle, shortly after it: the
+  // epoll engine sleeps in whole milliseconds (up to about a millisecond late), the io_uring
+  // engine to the nanosecond (the kernel's timer slack). A timer armed while timers are
   // firing fires in a later iteration at the earliest, so a timer that re-arms itself in the
   // past cannot starve I/O. cancel_timer on a timer that is not armed does nothing.
   void arm_timer(timer *t, timer::clock::time_point deadline);
@@ -162,6 +189,7 @@ public:
   void stop();
 
   std::size_t index() const { return index_; }
+  engine_kind kind() const { return kind_; }
   // Eventfd writes so far: at most one per time the loop went to sleep. For tests and gates.
   std::uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
 
@@ -172,13 +200,11 @@ private:
 
   void run();
   void run_once();
-  int next_timeout_ms() const;
-  void dispatch_events(int count);
+  std::chrono::nanoseconds next_timeout() const;
   void expire_timers();
   void run_tasks();
   void close_queue();
   void wake();
-  static void on_wake_events(watcher *w, std::uint32_t revents);
   static void on_stop_task(task *t);
 
   // Timer heap, ordered by (deadline, sequence).
@@ -190,7 +216,7 @@ private:
 
   // The post queue: a lock-free stack of tasks, newest first, taken whole by the loop thread
   // and reversed into post order. Two marker values share the word: sleeping_marker() means
-  // "empty, and the loop may be blocked in epoll_wait", so the producer that replaces it (and
+  // "empty, and the loop may be blocked in the kernel", so the producer that replaces it (and
   // only that one) writes the eventfd; closed_marker() means "stopped, refuse posts".
   std::atomic<task *> queue_head_{nullptr};
   task *sleeping_marker() { return &markers_[0]; }
@@ -199,15 +225,14 @@ private:
 
   const std::size_t index_;
   const loop_hooks hooks_;
-  int epoll_fd_ = -1;
-  watcher wake_watcher_; // the eventfd, read on the loop thread after a wake-up
+  const engine_kind kind_;
+  // The engine's kernel objects and the wake-up eventfd. Created in the constructor, destroyed
+  // in the destructor (not when the thread exits: see ~loop); wake() may use it from any thread.
+  std::unique_ptr<io_backend> backend_;
   std::atomic<std::uint64_t> wakeups_{0};
 
   // Loop thread only.
   bool stopping_ = false;
-  epoll_event batch_[batch_size];
-  int batch_count_ = 0;    // events in batch_ being dispatched
-  int batch_position_ = 0; // the one being dispatched; remove() clears later ones
   std::vector<timer *> timers_;
   std::uint64_t next_timer_sequence_ = 0;
 

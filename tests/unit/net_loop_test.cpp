@@ -1,4 +1,6 @@
-// The event loop: posted tasks, watchers on real loopback sockets, and timers.
+// The event loop: posted tasks, watchers on real loopback sockets, and timers. Each test runs on
+// the engine UWSK_ENGINE names (ctest runs the program once per engine); the tests at the end
+// aim at what one engine could get wrong, such as completions still in an io_uring ring.
 #include "net/loop.hpp"
 
 #include <gtest/gtest.h>
@@ -18,6 +20,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -587,6 +590,229 @@ TEST(net_loop, RemoveAndReaddDuringBatchSuppressesTheStaleEvent) {
   remove_during_batch(true);
 }
 
+// The removed watcher's descriptor became ready while the loop thread was busy, so its event is
+// already queued in the kernel (an io_uring completion in the ring, or a ready epoll entry) when
+// remove() runs. No callback may follow, whether the memory is freed or reused at once.
+struct stale_record {
+  int old_calls = 0;
+};
+stale_record g_stale;
+
+void remove_with_event_queued(bool reuse) {
+  loop l;
+  l.start();
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  sockaddr_in unused;
+  int idle = make_udp(unused);
+  ASSERT_GE(idle, 0);
+  g_stale = {};
+  auto *w = new counting_watcher;
+  w->fd = pair.server;
+  w->drain = false;
+  w->on_events = [](watcher *, std::uint32_t) { ++g_stale.old_calls; };
+  run_on(l, [&] { ASSERT_EQ(l.add(w, uwsk::net::ev_in), 0); });
+  settle(l);
+  EXPECT_EQ(g_stale.old_calls, 0);
+  run_on(l, [&] {
+    // Make it readable and let the kernel queue the event (poll(2) returns once the data is
+    // there; the loop thread's system calls run io_uring's pending completions on the way).
+    ASSERT_EQ(::send(pair.client, "x", 1, MSG_NOSIGNAL), 1);
+    ASSERT_TRUE(readable_soon(pair.server));
+    EXPECT_EQ(l.remove(w), 0);
+    if (reuse) {
+      // The same memory as a new watcher on an idle socket: the old event is not its event.
+      w->fd = idle;
+      w->on_events = [](watcher *, std::uint32_t) { ++g_stale.old_calls; };
+      EXPECT_EQ(l.add(w, uwsk::net::ev_in), 0);
+    } else {
+      delete w; // ASan reports it if the loop touches the watcher again
+    }
+  });
+  settle(l);
+  settle(l);
+  run_on(l, [&] {
+    EXPECT_EQ(g_stale.old_calls, 0);
+    if (reuse) {
+      l.remove(w);
+      delete w;
+    }
+  });
+  l.stop();
+  ::close(idle);
+}
+
+TEST(net_loop, RemoveWithItsEventQueuedInTheKernelGivesNoCallback) {
+  remove_with_event_queued(false);
+}
+
+TEST(net_loop, WatcherMemoryReusedAtOnceGetsNoStaleEvent) {
+  remove_with_event_queued(true);
+}
+
+// remove() leaves the kernel holding nothing of the descriptor, so closing it right after
+// releases the socket at once: its port can be bound again immediately. (A poll request still
+// armed in an io_uring would keep the listening socket, and its port, alive.)
+TEST_F(net_loop_running, RemoveThenCloseReleasesTheSocketAtOnce) {
+  for (int round = 0; round < 20; ++round) {
+    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
+    ASSERT_EQ(::listen(listener, 4), 0);
+    socklen_t length = sizeof address;
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr *>(&address), &length), 0);
+    counting_watcher w;
+    w.fd = listener;
+    w.drain = false;
+    run_on(l, [&] { ASSERT_EQ(l.add(&w, uwsk::net::ev_in), 0); });
+    // A connection waiting to be accepted: the listener has an event pending as it is removed.
+    int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(client, 0);
+    ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
+    int rebound = -1;
+    run_on(l, [&] {
+      EXPECT_EQ(l.remove(&w), 0);
+      ::close(listener);
+      int again = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      rebound = ::bind(again, reinterpret_cast<sockaddr *>(&address), sizeof address);
+      ::close(again);
+    });
+    ::close(client);
+    ASSERT_EQ(rebound, 0) << "round " << round << ": the port stayed in use after remove+close";
+  }
+}
+
+// A burst of wake-ups on one watcher, far more than one iteration takes (and, on the io_uring
+// engine, more than its completion queue holds, which ends the multishot request: the loop must
+// re-arm it). Afterwards the watcher still reports new readiness.
+TEST_F(net_loop_running, WatcherSurvivesABurstOfEventsBeyondTheQueue) {
+  struct burst_watcher : watcher {
+    std::atomic<int> calls{0};
+  };
+  burst_watcher w;
+  w.fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ASSERT_GE(w.fd, 0);
+  w.on_events = [](watcher *raw, std::uint32_t) {
+    auto *self = static_cast<burst_watcher *>(raw);
+    std::uint64_t value;
+    while (::read(self->fd, &value, sizeof value) > 0) {
+    }
+    ++self->calls;
+  };
+  run_on(l, [&] { ASSERT_EQ(l.add(&w, uwsk::net::ev_in), 0); });
+  settle(l);
+  run_on(l, [&] {
+    // From the loop thread, so that nothing is taken from the kernel in between.
+    const std::uint64_t one = 1;
+    for (int i = 0; i < 6000; ++i) {
+      ASSERT_EQ(::write(w.fd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
+    }
+  });
+  for (int i = 0; i < 10; ++i) {
+    settle(l);
+  }
+  const int after_burst = w.calls.load();
+  EXPECT_GE(after_burst, 1);
+  const std::uint64_t one = 1;
+  ASSERT_EQ(::write(w.fd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
+  for (int i = 0; i < 2000 && w.calls.load() == after_burst; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_GT(w.calls.load(), after_burst) << "no event after the burst: the watcher was lost";
+  run_on(l, [&] { EXPECT_EQ(l.remove(&w), 0); });
+  ::close(w.fd);
+}
+
+// Stopping while watchers are still added and their descriptors keep becoming ready: once the
+// stop request's task has run, no callback follows (rule 5) although events are queued in the
+// kernel; the tasks queued behind it still run; the owners free everything afterwards.
+struct stop_record {
+  std::atomic<bool> stopped{false};
+  std::atomic<int> late_calls{0};
+  std::atomic<int> ran{0};
+  int client = -1;
+  int server = -1;
+};
+stop_record *g_stop;
+
+TEST(net_loop, StopWithWatchersAddedAndEventsPendingGivesNoMoreCallbacks) {
+  stop_record record;
+  g_stop = &record;
+  auto l = std::make_unique<loop>();
+  l->start();
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  record.client = pair.client;
+  record.server = pair.server;
+  watcher w;
+  w.fd = pair.server;
+  w.on_events = [](watcher *, std::uint32_t) {
+    if (g_stop->stopped) {
+      ++g_stop->late_calls;
+    }
+  };
+  run_on(*l, [&] { ASSERT_EQ(l->add(&w, uwsk::net::ev_in), 0); });
+  task mark;
+  mark.run = [](task *) {
+    // Runs after the stop request's task: make the socket ready, with its event queued.
+    g_stop->stopped = true;
+    EXPECT_EQ(::send(g_stop->client, "b", 1, MSG_NOSIGNAL), 1);
+    EXPECT_TRUE(readable_soon(g_stop->server));
+  };
+  constexpr int queued = 100;
+  std::vector<task> tasks(queued);
+  for (auto &t : tasks) {
+    t.run = [](task *) { ++g_stop->ran; };
+  }
+  run_on(*l, [&] {
+    l->request_stop();
+    EXPECT_TRUE(l->post(&mark));
+    for (auto &t : tasks) {
+      EXPECT_TRUE(l->post(&t));
+    }
+  });
+  l->stop();
+  EXPECT_TRUE(record.stopped.load());
+  EXPECT_EQ(record.ran.load(), queued);
+  task late;
+  late.run = [](task *) { ADD_FAILURE() << "a task ran after stop"; };
+  EXPECT_FALSE(l->post(&late));
+  l.reset(); // the owner (this test) frees the watcher and its socket only afterwards
+  EXPECT_EQ(record.late_calls.load(), 0);
+}
+
+// A descriptor of a file without poll support that add() does not recognise (a character
+// device): epoll refuses it; io_uring accepts it and must report it once or twice and then stay
+// quiet, not spin re-arming a request that ends at once.
+TEST_F(net_loop_running, DescriptorWithoutPollSupportIsRefusedOrReportedAFewTimes) {
+  int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  counting_watcher w;
+  w.fd = fd;
+  w.drain = false;
+  int added = 1;
+  run_on(l, [&] { added = l.add(&w, uwsk::net::ev_in); });
+  if (l.kind() == uwsk::net::engine_kind::epoll) {
+    EXPECT_EQ(added, -EPERM);
+  } else {
+    ASSERT_EQ(added, 0);
+    for (int i = 0; i < 5; ++i) {
+      settle(l);
+    }
+    const int calls = w.calls.load();
+    EXPECT_LE(calls, 2);
+    for (int i = 0; i < 5; ++i) {
+      settle(l);
+    }
+    EXPECT_EQ(w.calls.load(), calls);
+    run_on(l, [&] { EXPECT_EQ(l.remove(&w), 0); });
+  }
+  ::close(fd);
+}
+
 // --- timers --------------------------------------------------------------------------------
 
 struct recorded_timer : timer {
@@ -740,6 +966,50 @@ TEST_F(net_loop_running, TimerRearmedInThePastDoesNotStarveTasks) {
   run_on(l, [&] {
     EXPECT_TRUE(t.stop);
     EXPECT_LT(t.fired, give_up);
+  });
+}
+
+// Short deadlines, below epoll's millisecond, while other threads keep waking the loop: each
+// timer fires, in order, never early.
+TEST_F(net_loop_running, ShortTimersFireInOrderWhileTasksWakeTheLoop) {
+  timer_log log;
+  g_timers = &log;
+  constexpr int count = 20;
+  recorded_timer timers[count];
+  log.expected = count;
+  run_on(l, [&] {
+    auto now = timer::clock::now();
+    for (int i = 0; i < count; ++i) {
+      timers[i].id = i;
+      timers[i].on_expire = record_expiry;
+      // 150 us apart, the later ones armed first.
+      l.arm_timer(&timers[count - 1 - i], now + std::chrono::microseconds(150 * (count - i)));
+    }
+  });
+  std::atomic<bool> done{false};
+  std::thread poster([&] {
+    std::vector<task> tasks(200);
+    for (auto &t : tasks) {
+      if (done) {
+        break;
+      }
+      t.run = [](task *) {};
+      l.post(&t);
+      std::this_thread::sleep_for(100us);
+    }
+    settle(l); // every task posted above has run before `tasks` goes away
+  });
+  auto f = log.done.get_future();
+  wait_or_abort(f);
+  done = true;
+  poster.join();
+  run_on(l, [&] {
+    std::vector<int> expected(count);
+    for (int i = 0; i < count; ++i) {
+      expected[i] = i;
+    }
+    EXPECT_EQ(log.order, expected);
+    EXPECT_FALSE(log.early);
   });
 }
 

@@ -1,0 +1,74 @@
+// The engine interface: what a loop needs from the kernel, implemented once with epoll
+// (loop_epoll.cpp) and once with io_uring (loop_uring.cpp). The loop (loop.cpp) keeps
+// everything the two share: the task queue and its sleep/wake-up protocol, timers, the thread,
+// and the contract checks of add/modify/remove; a backend only registers watchers, waits and
+// dispatches.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "net/loop.hpp"
+
+namespace uwsk::net {
+
+class io_backend {
+public:
+  virtual ~io_backend() = default;
+
+  // On the loop thread, once, before its first wait: io_uring binds its ring to this thread.
+  virtual void attach_thread() {}
+
+  // Loop thread. The loop has checked the calling contract and keeps watcher::events_ and
+  // watcher::loop_ itself (events_ is set after add and modify succeed). Each returns 0 or
+  // -errno. remove() returns only once the kernel holds no reference to w->fd for this watcher,
+  // and guarantees no callback for w afterwards (loop.hpp rule 2).
+  virtual int add(watcher *w, std::uint32_t events) = 0;
+  virtual int modify(watcher *w, std::uint32_t events) = 0;
+  virtual int remove(watcher *w) = 0;
+
+  // Loop thread. Submits what add/modify queued, waits until some watcher is ready, wake() is
+  // called or `timeout` has passed (negative: no limit; zero: do not block), and takes a batch
+  // of events from the kernel.
+  virtual void wait(std::chrono::nanoseconds timeout) = 0;
+  // Loop thread, after wait(): calls on_events at most once per watcher of the batch, with the
+  // reported bits masked to its events_ plus ev_err and ev_hup, skipping watchers that an
+  // earlier callback of the same batch removed (and re-added).
+  virtual void dispatch() = 0;
+
+  // Any thread: makes a wait() in progress, or the next one, return soon.
+  virtual void wake() = 0;
+};
+
+// Both throw std::system_error when the system refuses the kernel objects.
+std::unique_ptr<io_backend> make_epoll_backend();
+std::unique_ptr<io_backend> make_uring_backend();
+
+// What the io_uring probe found. The probe creates a real ring with the flags the engine uses,
+// checks the kernel's features and opcodes, and runs a multishot poll, a cancellation and a
+// timed wait on it, so "available" means the engine will work here, not only that the system
+// call exists.
+struct uring_support {
+  bool available = false;
+  int error = 0;            // unavailable: the errno that best describes why (ENOSYS, EPERM, ...)
+  std::string reason;       // unavailable: one sentence, for the log and for uwsk_set_engine
+  unsigned setup_flags = 0; // available: the io_uring_setup flags the rings use
+};
+
+// The probe's result: probed on first use, then kept for the process. Thread-safe.
+//
+// For tests only: when the environment variable UWSK_TEST_URING_UNAVAILABLE is set to a
+// non-empty text at the time of the probe, the probe fails with that text as its reason, so
+// the fallback to epoll can be tested (and seen in uwsk-run) on a machine where io_uring works.
+uring_support probe_uring();
+// Forgets the probe's result, so that the next probe_uring() probes again.
+void forget_uring_probe();
+
+// For tests only: forgets the probe's result, the process-wide choice (uwsk_set_engine) and
+// which one-time messages were logged, so that a test can select again after changing the
+// environment. No engine may be under construction meanwhile.
+void reset_engine_selection_for_testing();
+
+} // namespace uwsk::net
