@@ -239,13 +239,12 @@ NTSTATUS query_send_backlog(socket_object *s, const control_request &r, SIZE_T *
   if (!connected(s)) {
     return STATUS_INVALID_DEVICE_STATE;
   }
-  int size = 0;
-  socklen_t length = sizeof(size);
-  const int result = net::sock::get_option(s->fd, SOL_SOCKET, SO_SNDBUF, &size, &length);
+  SIZE_T ideal = 0;
+  const int result = ideal_send_backlog(s, &ideal);
   if (result != 0) {
     return status_from_errno(-result);
   }
-  return write_size(r, static_cast<SIZE_T>(std::max(size / 2, 1)), written);
+  return write_size(r, ideal, written);
 }
 
 // SIO_WSK_QUERY_RECEIVE_BACKLOG: the bytes received and not yet read (FIONREAD).

@@ -431,15 +431,9 @@ void deliver_send_backlog(socket_object *s, std::unique_lock<std::mutex> &guard,
       !enabled(s, win::wsk_event_send_backlog)) {
     return;
   }
-  // The ideal backlog is the send buffer the kernel grants (SIO_WSK_QUERY_IDEAL_SEND_BACKLOG
-  // reports the same value); it is indicated when it changes.
-  int size = 0;
-  socklen_t length = sizeof(size);
-  if (net::sock::get_option(s->fd, SOL_SOCKET, SO_SNDBUF, &size, &length) != 0) {
-    return;
-  }
-  const auto ideal = static_cast<SIZE_T>(std::max(size / 2, 1));
-  if (ideal == s->ev.backlog_indicated) {
+  // Indicated when it changes.
+  SIZE_T ideal = 0;
+  if (ideal_send_backlog(s, &ideal) != 0 || ideal == s->ev.backlog_indicated) {
     return;
   }
   s->ev.backlog_indicated = ideal;
@@ -760,6 +754,16 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<std::mutex> &gua
     }
   }
   events_kick_locked(s); // more may be waiting
+}
+
+int ideal_send_backlog(const socket_object *s, SIZE_T *ideal) {
+  int size = 0;
+  socklen_t length = sizeof(size);
+  const int result = net::sock::get_option(s->fd, SOL_SOCKET, SO_SNDBUF, &size, &length);
+  if (result == 0) {
+    *ideal = static_cast<SIZE_T>(std::max(size / 2, 1));
+  }
+  return result;
 }
 
 bool events_receive_must_wait(const socket_object *s) {

@@ -57,6 +57,10 @@ socket_object *events_take_ready(socket_object *s);
 // STATUS_EVENT_PENDING.
 NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp);
 
+// The ideal send backlog (SIO_WSK_QUERY_IDEAL_SEND_BACKLOG and WskSendBacklogEvent): half of
+// the kernel's SO_SNDBUF, which Linux reports doubled. 0, or -errno.
+int ideal_send_backlog(const socket_object *s, SIZE_T *ideal);
+
 // SIO_WSK_QUERY_INSPECT_ID of a connection accepted through inspection.
 NTSTATUS events_inspect_id(socket_object *s, void *output, SIZE_T output_size, SIZE_T *written);
 
