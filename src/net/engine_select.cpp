@@ -6,12 +6,17 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <system_error>
 
 #include "net/backend.hpp"
 #include "net/engine.hpp"
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
 
 namespace uwsk::net {
 namespace {
@@ -27,6 +32,30 @@ void copy_out(const std::string &text, char *buffer, std::size_t size) {
   if (buffer != nullptr && size != 0) {
     std::snprintf(buffer, size, "%s", text.c_str());
   }
+}
+
+// Whether the process runs under valgrind. Valgrind cannot follow io_uring: the kernel writes
+// the shared rings behind its back, so a program on the uring engine waits forever under it.
+// Without valgrind's header, its preloaded core library gives it away.
+bool under_valgrind() {
+#ifdef RUNNING_ON_VALGRIND
+  if (RUNNING_ON_VALGRIND) {
+    return true;
+  }
+#endif
+  const char *preload = std::getenv("LD_PRELOAD");
+  return preload != nullptr && std::strstr(preload, "vgpreload_core") != nullptr;
+}
+
+// The io_uring probe, refused under valgrind as if io_uring were unavailable.
+uring_support usable_uring() {
+  if (under_valgrind()) {
+    uring_support refused;
+    refused.error = EOPNOTSUPP;
+    refused.reason = "running under valgrind, which cannot follow io_uring's shared rings";
+    return refused;
+  }
+  return probe_uring();
 }
 
 } // namespace
@@ -70,7 +99,7 @@ engine_kind resolve_engine(engine_choice choice) {
   if (choice == engine_choice::epoll) {
     return engine_kind::epoll;
   }
-  const uring_support support = probe_uring();
+  const uring_support support = usable_uring();
   if (support.available) {
     return engine_kind::uring;
   }
@@ -102,7 +131,7 @@ int set_process_engine_choice(engine_choice choice, std::string *why) {
     return -EBUSY;
   }
   if (choice == engine_choice::uring) {
-    const uring_support support = probe_uring();
+    const uring_support support = usable_uring();
     if (!support.available) {
       if (why != nullptr) {
         *why = "io_uring is unavailable: " + support.reason;

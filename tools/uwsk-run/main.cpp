@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include <ntstatus.h>
+#include <uwsk/engine.h>
 #include <uwsk/host.h>
 #include <uwsk/log.h>
 #include <uwsk/registry.h>
@@ -171,6 +172,7 @@ int main(int argc, char **argv) {
   std::string service_name;
   std::string log_path;
   std::string expect_status_text;
+  std::string engine_name;
   double unload_after = -1;
   double unload_timeout = 30;
   bool strict = false;
@@ -209,8 +211,12 @@ int main(int argc, char **argv) {
       ->expected(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--engine", engine_name,
+                 "The I/O engine the event loops wait through: epoll, uring (io_uring) or auto "
+                 "(uring when it works here, else epoll). Default: $UWSK_ENGINE, else auto")
+      ->check(CLI::IsMember({"epoll", "uring", "auto"}));
   app.add_flag("--strict", strict, "Exit non-zero when the leak report is not empty");
-  app.footer("Exit status: 0 success; 1 bad usage; 2 the driver could not be loaded; "
+  app.footer("Exit status: 0 success; 1 bad usage, or the --engine asked for cannot work here; 2 the driver could not be loaded; "
              "3 DriverEntry failed (or did not fail as --expect-status said); 4 leaks with "
              "--strict; 5 DriverUnload timed out.");
   try {
@@ -235,6 +241,31 @@ int main(int argc, char **argv) {
       return exit_usage;
     }
   }
+
+  // The engine is fixed before DriverEntry can create the first socket: --engine, else a valid
+  // UWSK_ENGINE (an invalid one is logged by the runtime and means auto).
+  std::string engine_source = "--engine";
+  if (engine_name.empty()) {
+    const char *environment = std::getenv("UWSK_ENGINE");
+    const std::string from_environment = environment != nullptr ? environment : "";
+    if (from_environment == "epoll" || from_environment == "uring" || from_environment == "auto") {
+      engine_name = from_environment;
+      engine_source = "UWSK_ENGINE=";
+    }
+  }
+  if (!engine_name.empty()) {
+    char engine_error[256];
+    if (uwsk_set_engine(engine_name.c_str(), engine_error, sizeof(engine_error)) != 0) {
+      const char *separator = engine_source == "--engine" ? " " : "";
+      uwsk_log_message("uwsk-run", "%s%s%s: %s", engine_source.c_str(), separator,
+                       engine_name.c_str(), engine_error);
+      std::fprintf(stderr, "uwsk-run: %s%s%s: %s\n", engine_source.c_str(), separator,
+                   engine_name.c_str(), engine_error);
+      return exit_usage;
+    }
+  }
+  const char *engine_in_use = uwsk_engine_name();
+  uwsk_log_message("uwsk-run", "I/O engine: %s", engine_in_use != nullptr ? engine_in_use : "?");
 
   if (!fill_service_key(service_name.empty() ? default_service_name(driver_path) : service_name,
                         driver_path, string_parameters, dword_parameters)) {
