@@ -4,13 +4,14 @@
 #   make test     install what is missing, build, run the whole suite (dev, then ASan+UBSan,
 #                 then TSan on the threaded tests)
 #   make install  install into PREFIX (default /usr/local)
+#   make bench    build with the release preset and run the benchmark suite (bench/README.md)
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all deps build demo test test-dev test-asan test-tsan install clean format
+.PHONY: all deps build demo test test-dev test-asan test-tsan install clean format bench
 
 all: build
 
@@ -44,6 +45,11 @@ test-tsan: deps
 		ctest --output-on-failure -j$(JOBS) --timeout 180
 
 test: test-dev test-asan test-tsan
+
+# The benchmark suite (bench/README.md): a release build, every workload on every server, the
+# table in bench/results/latest.md.
+bench: deps
+	bench/run.sh $(BUILD)-release
 
 install: build
 	cmake --install $(BUILD)
