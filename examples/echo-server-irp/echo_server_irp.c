@@ -56,7 +56,7 @@ static struct {
   ECHO_LISTENER Listeners[2];
   KSPIN_LOCK Lock;
   LIST_ENTRY Connections;
-  BOOLEAN Stopping;
+  volatile LONG Stopping; /* set once by DriverUnload, read by completion routines */
   LONG Outstanding; /* listeners and connections not yet closed */
   KEVENT AllClosed; /* set when Outstanding drops to zero */
   LONG NextId;
@@ -187,7 +187,7 @@ static VOID EchoPostReceive(PECHO_SLOT Slot) {
 static NTSTATUS EchoSendComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
   PECHO_SLOT slot = (PECHO_SLOT)Context;
   UNREFERENCED_PARAMETER(DeviceObject);
-  if (NT_SUCCESS(Irp->IoStatus.Status) && !g_echo.Stopping) {
+  if (NT_SUCCESS(Irp->IoStatus.Status) && !ReadAcquire(&g_echo.Stopping)) {
     EchoPostReceive(slot);
   } else {
     EchoSlotDone(slot);
@@ -290,7 +290,7 @@ static NTSTATUS EchoAcceptComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID 
     EchoStartConnection((PWSK_SOCKET)Irp->IoStatus.Information, (PSOCKADDR)&g_accept_remote[index]);
   }
   /* A cancelled accept means the listener is being closed. */
-  if (Irp->IoStatus.Status != STATUS_CANCELLED && !g_echo.Stopping) {
+  if (Irp->IoStatus.Status != STATUS_CANCELLED && !ReadAcquire(&g_echo.Stopping)) {
     EchoPostAccept(listener);
   }
   return STATUS_MORE_PROCESSING_REQUIRED;
@@ -375,7 +375,7 @@ static VOID EchoUnload(PDRIVER_OBJECT DriverObject) {
   PLIST_ENTRY entry;
   UNREFERENCED_PARAMETER(DriverObject);
   DbgPrint("echo-server-irp: unloading\n");
-  g_echo.Stopping = TRUE;
+  InterlockedExchange(&g_echo.Stopping, 1);
   /* Closing a listener cancels its pending accept. */
   for (i = 0; i < 2; i++) {
     EchoCloseListener(&g_echo.Listeners[i]);

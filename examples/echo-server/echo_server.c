@@ -130,7 +130,7 @@ EchoAcceptEvent(PVOID SocketContext, ULONG Flags, PSOCKADDR LocalAddress, PSOCKA
   UNREFERENCED_PARAMETER(SocketContext);
   UNREFERENCED_PARAMETER(Flags);
   UNREFERENCED_PARAMETER(LocalAddress);
-  if (AcceptSocket == NULL || g_echo.Stopping) {
+  if (AcceptSocket == NULL || ReadAcquire(&g_echo.Stopping)) {
     /* A NULL socket: the listener stopped working (it is closed on unload). */
     return STATUS_REQUEST_NOT_ACCEPTED;
   }

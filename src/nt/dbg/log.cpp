@@ -169,7 +169,11 @@ std::string log_thread_label() {
   if (t_thread_name[0] != '\0') {
     return t_thread_name;
   }
-  return "T" + std::to_string(current_tid());
+  // Formatted in place: GCC 12 at -O2 misreads "T" + std::to_string(...) as an overlapping copy
+  // (-Wrestrict).
+  char label[24];
+  std::snprintf(label, sizeof(label), "T%ld", static_cast<long>(current_tid()));
+  return label;
 }
 
 void log_write_fatal(std::string_view text) {
