@@ -17,6 +17,7 @@
 #include "nt/ex/work_queue.hpp"
 #include "nt/io/io_objects.hpp"
 #include "nt/ke/timer.hpp"
+#include "nt/ps/object.hpp"
 #include "nt/ps/thread.hpp"
 #include "wsk/core.hpp"
 
@@ -236,6 +237,10 @@ extern "C" size_t uwsk_leak_report(void) {
     uwsk_log_message("uwsk", "  %zu WSK registration(s) never ended with WskDeregister",
                      registrations);
     leaks += registrations;
+  }
+  for (const auto &line : uwsk::nt::describe_open_handles()) {
+    uwsk_log_message("uwsk", "  %s never closed with ZwClose", line.c_str());
+    ++leaks;
   }
   for (const auto &line : uwsk::nt::describe_pending_timers()) {
     uwsk_log_message("uwsk", "  %s still pending after DriverUnload", line.c_str());
