@@ -17,6 +17,11 @@ UWSK_BEGIN_DECLS
 
 typedef struct uwsk_driver uwsk_driver;
 
+/* The service name uwsk_driver_load gives the driver at `path` when it is given none, as
+ * Windows names a service after its image: "path/to/echo-server.so" is "echo-server". Writes it
+ * into `name` (at most name_size bytes, always terminated) and returns its full length. */
+size_t uwsk_driver_service_name(const char *path, char *name, size_t name_size);
+
 /* Opens the driver at `path`. `service_name` names it in \Driver\NAME and in its registry path;
  * NULL derives it from the file name. On failure returns NULL and writes why into `error`. */
 uwsk_driver *uwsk_driver_load(const char *path, const char *service_name, char *error,

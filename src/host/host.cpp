@@ -114,6 +114,15 @@ VOID NTAPI driver_unload_thread(PVOID context) {
 
 using namespace uwsk::host;
 
+// uwsk_driver_service_name
+extern "C" size_t uwsk_driver_service_name(const char *path, char *name, size_t name_size) {
+  const std::string derived = service_name_of(path != nullptr ? path : "");
+  if (name != nullptr && name_size != 0) {
+    std::snprintf(name, name_size, "%s", derived.c_str());
+  }
+  return derived.size();
+}
+
 extern "C" uwsk_driver *uwsk_driver_load(const char *path, const char *service_name, char *error,
                                          size_t error_size) {
   if (path == nullptr) {

@@ -50,16 +50,12 @@ bool parse_status(const std::string &text, NTSTATUS &status) {
   return true;
 }
 
-// The service name uwsk_driver_load derives from a driver's path when none is given:
-// "path/to/echo-server.so" is "echo-server".
+// The service name uwsk_driver_load derives from a driver's path when none is given.
 std::string default_service_name(const std::string &path) {
-  std::string name =
-      path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
-  const auto dot = name.find('.');
-  if (dot != std::string::npos && dot != 0) {
-    name.erase(dot);
-  }
-  return name.empty() ? std::string("driver") : name;
+  std::string name(uwsk_driver_service_name(path.c_str(), nullptr, 0) + 1, '\0');
+  uwsk_driver_service_name(path.c_str(), name.data(), name.size());
+  name.pop_back();
+  return name;
 }
 
 // Splits "NAME=VALUE" (NAME not empty).
