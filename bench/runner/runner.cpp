@@ -52,7 +52,7 @@ using uwsk::bench::options;
 
 struct server_spec {
   std::string name;
-  bool tcp = false, udp = false;
+  std::set<std::string> workloads; // what it serves: from "tcp", "udp" or workload names
   int port = 0;
   std::string role; // ref, baseline, uwsk, uwsk-event
   std::vector<std::string> command;
@@ -114,8 +114,15 @@ std::vector<server_spec> read_servers(const std::string &path) {
     server_spec s;
     s.name = fields[0];
     for (const auto &p : split(fields[1], ',')) {
-      s.tcp |= p == "tcp";
-      s.udp |= p == "udp";
+      if (p == "tcp") {
+        s.workloads.insert({"pp1", "pp64", "bulk", "accept", "mem"});
+      } else if (p == "udp" || p == "pp1" || p == "pp64" || p == "bulk" || p == "accept" ||
+                 p == "mem") {
+        s.workloads.insert(p);
+      } else {
+        throw std::runtime_error(path + ":" + std::to_string(number) + ": unknown protocol or "
+                                 "workload " + p);
+      }
     }
     s.port = std::stoi(fields[2]);
     s.role = fields[3];
@@ -746,7 +753,7 @@ std::string ref_name(const report &r) {
 }
 
 bool serves(const server_spec &s, const std::string &workload) {
-  return workload == "udp" ? s.udp : s.tcp;
+  return s.workloads.count(workload) != 0;
 }
 
 // The placements a workload runs in: memory does not depend on placement.

@@ -2,7 +2,7 @@
  * echo-server-irp: a WDK-style WSK driver that echoes what its clients send, with IRPs only.
  *
  * It listens on 127.0.0.1 and ::1 (port 20017, or the ECHO_PORT the build defines), accepts with
- * WskAccept, keeps two receives in flight per connection, sends back each chunk it receives (the
+ * WskAccept, keeps two receives of 4 KiB (or ECHO_CHUNK bytes) in flight per connection, sends back each chunk it receives (the
  * provider keeps sends of one socket in order), disconnects gracefully when the client does, and
  * on unload closes everything and deregisters. Everything is driven by IRP completion routines,
  * the way Windows WSK drivers that do not use event callbacks are written.
@@ -14,7 +14,9 @@
 #define ECHO_PORT 20017
 #endif
 #define ECHO_TAG 'ohcE' /* "Echo" in pool tools */
+#ifndef ECHO_CHUNK
 #define ECHO_CHUNK 4096
+#endif
 #define ECHO_SLOTS 2
 
 typedef struct _ECHO_CONNECTION ECHO_CONNECTION, *PECHO_CONNECTION;
