@@ -40,6 +40,10 @@ extern const ULONG ConfFamilies[CONF_FAMILY_COUNT];
  * allows: it never got SO_REUSEPORT, so Linux refuses the second bind (sharing.cpp sets the
  * option only when the bind names a port). */
 #define CONF_BUG_PORT0_SHARING 0
+/* WSK_SET_STATIC_EVENT_CALLBACKS is accepted again once every socket of the client was closed:
+ * the provider counts the sockets alive (control_client.cpp, before_sockets tests
+ * reg->sockets), where spec 4.10 allows the call only before the client creates any socket. */
+#define CONF_BUG_STATIC_EVENTS_AFTER_CLOSE 0
 
 /* ---- Parameters (the service's Parameters key, written by the harness) ---------------------- */
 

@@ -6,6 +6,9 @@
 //   LISTEN f                      OK id port          a TCP listener on loopback of family f
 //   ACCEPT id                     OK cid port         accepts one connection; port: the client's
 //   CONNECT f port                OK cid localport    connects to the driver; ERR refused|timeout
+//   CONNECTEND f port             OK end n localport  connects, then waits for the connection to
+//                                                     end: end is eof|reset|refused (a reset
+//                                                     during the handshake is reset 0)
 //   SEND cid hex                  OK
 //   RECV cid n                    OK hex              exactly n bytes; ERR eof|reset|timeout hex
 //   WAITEND cid                   OK eof|reset n      discards n bytes until the connection ends
@@ -65,6 +68,31 @@ std::vector<unsigned char> receive_exactly(int fd, size_t wanted, std::string &w
     data.insert(data.end(), buffer, buffer + got);
   }
   return data;
+}
+
+// Discards what arrives on fd until the connection ends (bounded): "eof n" or "reset n", or
+// "" on timeout.
+std::string wait_end(int fd) {
+  uint64_t discarded = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(io_timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!wait_readable(fd, tick_ms)) {
+      continue;
+    }
+    unsigned char buffer[4096];
+    const ssize_t got = recv(fd, buffer, sizeof(buffer), 0);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got == 0) {
+      return "eof " + std::to_string(discarded);
+    }
+    if (got < 0) {
+      return std::string(errno == ECONNRESET ? "reset " : "error ") + std::to_string(discarded);
+    }
+    discarded += static_cast<uint64_t>(got);
+  }
+  return {};
 }
 
 } // namespace
@@ -233,6 +261,28 @@ std::string command_server::execute(const std::string &line) {
     }
     return ok(std::to_string(add(fd)) + " " + std::to_string(local));
   }
+  if (verb == "CONNECTEND") {
+    // For a driver that refuses connections after the handshake (an accept event rejecting,
+    // conditional accept): the reset may come before the connect is even seen to complete.
+    int family = 0;
+    unsigned port = 0;
+    in >> family >> port;
+    if (!family_ok(family) || port == 0 || port > 65535) {
+      return "ERR arguments";
+    }
+    uint16_t local = 0;
+    int error = 0;
+    const int fd = tcp_connect(family, static_cast<uint16_t>(port), io_timeout_ms, &local, &error);
+    if (fd < 0) {
+      if (error == ECONNRESET || error == ECONNREFUSED) {
+        return ok(std::string(error == ECONNRESET ? "reset" : "refused") + " 0 0");
+      }
+      return error == ETIMEDOUT ? "ERR timeout" : "ERR failed";
+    }
+    const std::string end = wait_end(fd);
+    close(fd);
+    return end.empty() ? "ERR timeout" : ok(end + " " + std::to_string(local));
+  }
   if (verb == "SEND" || verb == "RECV" || verb == "WAITEND" || verb == "SHUTDOWN") {
     int id = 0;
     in >> id;
@@ -264,28 +314,8 @@ std::string command_server::execute(const std::string &line) {
       return "ERR " + why + " " + to_hex(data.data(), data.size());
     }
     // WAITEND: discard until the connection ends.
-    uint64_t discarded = 0;
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(io_timeout_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!wait_readable(fd, tick_ms)) {
-        continue;
-      }
-      unsigned char buffer[4096];
-      const ssize_t got = recv(fd, buffer, sizeof(buffer), 0);
-      if (got < 0 && errno == EINTR) {
-        continue;
-      }
-      if (got == 0) {
-        return ok("eof " + std::to_string(discarded));
-      }
-      if (got < 0) {
-        return ok(std::string(errno == ECONNRESET ? "reset " : "error ") +
-                  std::to_string(discarded));
-      }
-      discarded += static_cast<uint64_t>(got);
-    }
-    return "ERR timeout";
+    const std::string end = wait_end(fd);
+    return end.empty() ? "ERR timeout" : ok(end);
   }
   if (verb == "RESET" || verb == "CLOSE") {
     int id = 0;
