@@ -170,7 +170,7 @@ PVOID cache_descriptor(PSECURITY_DESCRIPTOR descriptor) {
 // documented (spec section 13 item 18); uwsk returns STATUS_INVALID_DEVICE_STATE and logs why.
 NTSTATUS before_sockets(registration *reg, const char *code, ULONG static_events = 0) {
   std::lock_guard guard(reg->lock);
-  if (reg->sockets != 0) {
+  if (reg->created_a_socket) {
     uwsk_log_message("wsk",
                      "WskControlClient(%s) after the client created a socket: refused "
                      "(rule V63)",

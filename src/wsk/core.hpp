@@ -64,6 +64,7 @@ struct registration {
   std::condition_variable changed; // signalled when a count drops or deregistration starts
   unsigned captures = 0;           // successful captures not yet released
   unsigned sockets = 0;            // sockets created and not yet closed
+  bool created_a_socket = false;   // ever: client-level settings are refused from then on
   unsigned pending = 0;            // client-level IRPs not yet completed (name resolution, ...)
   bool deregistering = false;
   ULONG static_events = 0; // WSK_SET_STATIC_EVENT_CALLBACKS mask

@@ -51,6 +51,7 @@ registration *registration_of(PWSK_REGISTRATION block, const char *function) {
 void registration_add_socket(registration *reg) {
   std::lock_guard guard(reg->lock);
   ++reg->sockets;
+  reg->created_a_socket = true;
 }
 
 void registration_remove_socket(registration *reg) {
