@@ -1,7 +1,7 @@
 // Event callbacks (spec section 4) against plain POSIX peers on 127.0.0.1 and ::1: accept,
 // reject, conditional accept, receive with full, partial, refused and retained acceptance,
 // disconnect, send backlog, datagram receive events, static events, disabling while a callback
-// runs, and a slow consumer whose every byte is checked.
+// runs, a listener that stops working, and a slow consumer whose every byte is checked.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -35,6 +35,7 @@ struct recorder {
   std::vector<PWSK_SOCKET> accepted;
   std::vector<unsigned short> remote_ports;
   int accept_calls = 0;
+  int null_accepts = 0; // WskAcceptEvent calls with AcceptSocket == NULL
   NTSTATUS accept_answer = STATUS_SUCCESS;
   // Inspection.
   std::vector<WSK_INSPECT_ID> inspected;
@@ -176,6 +177,7 @@ NTSTATUS WSKAPI on_accept(PVOID context, ULONG flags, PSOCKADDR local, PSOCKADDR
   r->note_irql(flags);
   ++r->accept_calls;
   if (socket == nullptr) {
+    ++r->null_accepts;
     r->changed.notify_all();
     return STATUS_REQUEST_NOT_ACCEPTED;
   }
@@ -751,3 +753,23 @@ TEST_P(events, SlowConsumerLosesNothing) {
 }
 
 } // namespace
+
+// A listener that stops working (here: Linux takes it out of the listening state under the
+// provider's feet) is reported once to WskAcceptEvent with AcceptSocket == NULL (spec 4.3).
+TEST_P(events, ListenerThatStopsWorkingIsIndicatedOnceWithNull) {
+  unsigned short port = 0;
+  PWSK_SOCKET listener = bound_listener(&port);
+  ASSERT_EQ(set_events(listener, WSK_EVENT_ACCEPT), STATUS_SUCCESS);
+  ASSERT_TRUE(stop_own_listener(port));
+  EXPECT_TRUE(rec.wait_for([&] { return rec.null_accepts == 1; }));
+  // Once only: a connection attempt now is refused by Linux and indicates nothing more.
+  const int peer = peer_connect(family(), port, 500);
+  if (peer >= 0) {
+    peer_close(peer);
+  }
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(rec.read([&] { return rec.null_accepts; }), 1);
+  EXPECT_EQ(rec.read([&] { return rec.accept_calls; }), 1);
+  EXPECT_FALSE(rec.read([&] { return rec.wrong_irql || rec.missing_dispatch_flag; }));
+  close_socket(listener);
+}

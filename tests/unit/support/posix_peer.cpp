@@ -171,4 +171,26 @@ long peer_udp_receive(int fd, void *data, std::size_t length, unsigned short *fr
   return got;
 }
 
+bool stop_own_listener(unsigned short port) {
+  for (int fd = 3; fd < 4096; ++fd) {
+    int listening = 0;
+    socklen_t size = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || listening == 0) {
+      continue;
+    }
+    sockaddr_storage local{};
+    socklen_t local_size = sizeof(local);
+    if (getsockname(fd, reinterpret_cast<sockaddr *>(&local), &local_size) != 0) {
+      continue;
+    }
+    const unsigned short bound =
+        ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6 *>(&local)->sin6_port
+                                          : reinterpret_cast<sockaddr_in *>(&local)->sin_port);
+    if (bound == port) {
+      return shutdown(fd, SHUT_RDWR) == 0;
+    }
+  }
+  return false;
+}
+
 } // namespace uwsk::test

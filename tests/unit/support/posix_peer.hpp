@@ -25,5 +25,9 @@ bool peer_udp_send(int fd, int family, unsigned short port, const void *data, st
 // Receives one datagram; stores the sender's port. Returns its length or -1.
 long peer_udp_receive(int fd, void *data, std::size_t length, unsigned short *from_port,
                       int timeout_ms);
+// Takes this process's own listening TCP socket on `port` (the provider's descriptor) out of
+// the listening state with shutdown(2), as if the stack had stopped it. Returns false when no
+// such socket exists.
+bool stop_own_listener(unsigned short port);
 
 } // namespace uwsk::test
