@@ -44,6 +44,7 @@ struct recorder {
   // Receive side.
   std::string bytes; // everything the receive events accepted, in order
   int receive_calls = 0;
+  int release_asap_calls = 0; // receive indications flagged WSK_FLAG_RELEASE_ASAP
   std::deque<NTSTATUS> receive_answers; // STATUS_SUCCESS when empty
   std::deque<SIZE_T> accept_counts;     // BytesAccepted for STATUS_SUCCESS answers, when given
   std::vector<PWSK_DATA_INDICATION> retained;
@@ -116,6 +117,9 @@ NTSTATUS WSKAPI on_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATION indi
   std::lock_guard guard(r->lock);
   r->note_irql(flags);
   ++r->receive_calls;
+  if ((flags & WSK_FLAG_RELEASE_ASAP) != 0) {
+    ++r->release_asap_calls;
+  }
   NTSTATUS answer = STATUS_SUCCESS;
   if (!r->receive_answers.empty()) {
     answer = r->receive_answers.front();
@@ -772,4 +776,33 @@ TEST_P(events, ListenerThatStopsWorkingIsIndicatedOnceWithNull) {
   EXPECT_EQ(rec.read([&] { return rec.accept_calls; }), 1);
   EXPECT_FALSE(rec.read([&] { return rec.wrong_irql || rec.missing_dispatch_flag; }));
   close_socket(listener);
+}
+
+// Memory pressure: while clients hold more than 1024 indication buffers (64 KiB each), every
+// indication carries WSK_FLAG_RELEASE_ASAP (docs/divergences.md); releasing them ends it.
+TEST_P(events, RetainingManyIndicationsSetsReleaseAsap) {
+  constexpr int held = 1030; // just above the provider's threshold of 1024
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  rec.receive_answers.assign(held, STATUS_PENDING);
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+  // One byte per indication: each waits for the previous one, so no two reads coalesce.
+  for (int i = 0; i < held; ++i) {
+    ASSERT_TRUE(peer_send_all(peer, "x", 1, timeout_ms));
+    ASSERT_TRUE(rec.wait_for([&] { return rec.receive_calls == i + 1; })) << "indication " << i;
+  }
+  EXPECT_EQ(rec.read([&] { return rec.retained.size(); }), static_cast<std::size_t>(held));
+  const auto flagged = rec.read([&] { return rec.release_asap_calls; });
+  // The indications made while more than 1024 buffers were out (the last few) carry the flag;
+  // the first 1024 do not.
+  EXPECT_GE(flagged, 1);
+  EXPECT_LE(flagged, held - 1024);
+  release_all_retained(s);
+  // With the buffers back, the flag is gone.
+  ASSERT_TRUE(peer_send_all(peer, "y", 1, timeout_ms));
+  ASSERT_TRUE(rec.wait_for([&] { return rec.receive_calls == held + 1; }));
+  EXPECT_EQ(rec.read([&] { return rec.release_asap_calls; }), flagged);
+  EXPECT_EQ(rec.read([&] { return rec.bytes.size(); }), static_cast<std::size_t>(held + 1));
+  close_socket(s);
+  peer_close(peer);
 }
