@@ -428,7 +428,10 @@ NTSTATUS ipv6_from_text_ex(const C *s, IN6_ADDR *addr, PULONG scope_id, PUSHORT 
 std::string ipv4_text_ex(const IN_ADDR *a, USHORT port) {
   std::string text = ipv4_text(a);
   if (port != 0) {
-    text += ":" + std::to_string(swap16(port));
+    // Appended piecewise: GCC 12 -O2 misreads ":" + std::to_string(...) as an overlapping
+    // copy (-Wrestrict).
+    text += ':';
+    text += std::to_string(swap16(port));
   }
   return text;
 }
@@ -436,10 +439,13 @@ std::string ipv4_text_ex(const IN_ADDR *a, USHORT port) {
 std::string ipv6_text_ex(const IN6_ADDR *a, ULONG scope, USHORT port) {
   std::string text = ipv6_text(a);
   if (scope != 0) {
-    text += "%" + std::to_string(scope);
+    text += '%';
+    text += std::to_string(scope);
   }
   if (port != 0) {
-    text = "[" + text + "]:" + std::to_string(swap16(port));
+    text.insert(0, 1, '[');
+    text += "]:";
+    text += std::to_string(swap16(port));
   }
   return text;
 }
