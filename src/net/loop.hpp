@@ -57,10 +57,14 @@ enum class engine_kind : std::uint8_t {
 const char *engine_kind_name(engine_kind kind);
 
 // Readiness bits for watchers. They are the epoll(7) bits, which are also the poll(2) bits that
-// io_uring poll requests report, so both engines pass them through unchanged.
+// io_uring poll requests report, so both engines pass them through unchanged. One difference:
+// epoll reports the descriptor's state, an io_uring poll completion usually the bits of the
+// wake-up behind it, and TCP wakes readers with EPOLLPRI for every arrival, so ev_pri means
+// "urgent data is queued" only on the epoll engine.
 inline constexpr std::uint32_t ev_in = EPOLLIN;       // readable, or a connection to accept
 inline constexpr std::uint32_t ev_out = EPOLLOUT;     // writable, or a connect finished
 inline constexpr std::uint32_t ev_rdhup = EPOLLRDHUP; // the peer shut down its sending side
+inline constexpr std::uint32_t ev_pri = EPOLLPRI;     // urgent (TCP out-of-band) data is queued
 inline constexpr std::uint32_t ev_err = EPOLLERR;     // always reported: SO_ERROR has an error
 inline constexpr std::uint32_t ev_hup = EPOLLHUP;     // always reported: both directions closed
 
@@ -90,7 +94,7 @@ struct watcher {
   // which are always reported. Never called with 0.
   void (*on_events)(watcher *, std::uint32_t revents) = nullptr;
 
-  // The directions currently armed (ev_in, ev_out, ev_rdhup); read on the loop thread.
+  // The directions currently armed (ev_in, ev_out, ev_rdhup, ev_pri); read on the loop thread.
   std::uint32_t events() const { return events_; }
 
 private:
@@ -162,8 +166,8 @@ public:
   // The loop whose thread is calling, or nullptr.
   static loop *current();
 
-  // Watchers, on the loop thread only (rule 2). events is a mask of ev_in, ev_out and
-  // ev_rdhup (0 is allowed: then only ev_err and ev_hup are reported). Each returns 0 or
+  // Watchers, on the loop thread only (rule 2). events is a mask of ev_in, ev_out, ev_rdhup
+  // and ev_pri (0 is allowed: then only ev_err and ev_hup are reported). Each returns 0 or
   // -errno: -EPERM for a regular file or a directory, -EBADF for a bad descriptor, or what the
   // kernel refused (e.g. -ENOSPC at epoll's watch limit).
   int add(watcher *w, std::uint32_t events);

@@ -55,7 +55,7 @@ constexpr std::uint64_t ignored_tag = 0; // the completions of cancellations
 constexpr std::uint64_t wake_tag = 1;    // the read on the wake-up eventfd
 
 // The bits a callback can see.
-constexpr std::uint32_t reported_bits = ev_in | ev_out | ev_rdhup | ev_err | ev_hup;
+constexpr std::uint32_t reported_bits = ev_in | ev_out | ev_rdhup | ev_pri | ev_err | ev_hup;
 
 // The flags tried for a ring, best first; the probe keeps the first set the kernel accepts.
 // SINGLE_ISSUER (Linux 6.0) lets the kernel skip locking for the one submitting thread, which

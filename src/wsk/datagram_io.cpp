@@ -119,23 +119,93 @@ attempt try_send_to(socket_object *s, PIRP irp) {
   return sent >= 0 ? finished(STATUS_SUCCESS, static_cast<ULONG_PTR>(sent)) : finished(status);
 }
 
+// WskSendMessages sends its list with sendmmsg, up to messages_per_call datagrams per call,
+// whose pieces share one iovec array of batch_iov entries; a datagram needing more pieces than
+// that goes out alone through send_datagram.
+constexpr unsigned messages_per_call = 64;
+constexpr std::size_t batch_iov = 256;
+
 attempt try_send_messages(socket_object *s, PIRP irp) {
   auto *element = static_cast<const buffer_list_view *>(params(irp)[0]);
   auto total = reinterpret_cast<ULONG_PTR>(params(irp)[1]);
-  for (; element != nullptr; element = element->next) {
-    NTSTATUS status;
-    const ssize_t sent = send_datagram(s, element->buffer, params(irp)[3],
-                                       static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(ctx(irp)[2])),
-                                       ctx(irp)[1], status);
+  const void *remote = params(irp)[3];
+  const auto control_length = static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(ctx(irp)[2]));
+  const void *control = ctx(irp)[1];
+  // The destination and control data are the same for every datagram of the list.
+  sockaddr_storage address{};
+  socklen_t address_length = 0;
+  bool connected = false;
+  NTSTATUS status = destination(s, remote, address, address_length, connected);
+  if (!NT_SUCCESS(status)) {
+    return finished(status);
+  }
+  control_buffer linux_control;
+  std::size_t linux_control_length = 0;
+  if (control_length != 0) {
+    status = to_linux_control(control, control_length, linux_control.bytes, sizeof(linux_control),
+                              linux_control_length);
+    if (!NT_SUCCESS(status)) {
+      return finished(status);
+    }
+  }
+  const auto save_progress = [&] {
+    params(irp)[0] = const_cast<buffer_list_view *>(element);
+    params(irp)[1] = reinterpret_cast<PVOID>(total);
+  };
+  while (element != nullptr) {
+    iovec iov[batch_iov];
+    mmsghdr messages[messages_per_call];
+    unsigned count = 0;
+    std::size_t used = 0;
+    const buffer_list_view *next = element;
+    for (; next != nullptr && count < messages_per_call; next = next->next) {
+      SIZE_T covered = 0;
+      const std::size_t pieces =
+          gather_buffer(next->buffer.mdl, next->buffer.offset, next->buffer.length, iov + used,
+                        batch_iov - used, &covered);
+      if (covered != next->buffer.length) {
+        break; // too fragmented for what is left of the array (or a chain shorter than Length)
+      }
+      msghdr &m = messages[count].msg_hdr;
+      m = msghdr{};
+      m.msg_name = connected ? nullptr : &address;
+      m.msg_namelen = connected ? 0 : address_length;
+      m.msg_iov = iov + used;
+      m.msg_iovlen = pieces;
+      m.msg_control = linux_control_length != 0 ? linux_control.bytes : nullptr;
+      m.msg_controllen = linux_control_length;
+      messages[count].msg_len = 0;
+      used += pieces;
+      ++count;
+    }
+    if (count == 0) {
+      // The first datagram needs the whole array to itself: send it alone (send_datagram
+      // reports a chain shorter than Length).
+      const ssize_t sent =
+          send_datagram(s, element->buffer, remote, control_length, control, status);
+      if (sent == -EAGAIN) {
+        save_progress();
+        return would_block();
+      }
+      if (sent < 0) {
+        return finished(status);
+      }
+      total += static_cast<ULONG_PTR>(sent);
+      element = element->next;
+      continue;
+    }
+    const int sent = net::sock::send_messages(s->fd, messages, count, 0);
     if (sent == -EAGAIN) {
-      params(irp)[0] = const_cast<buffer_list_view *>(element);
-      params(irp)[1] = reinterpret_cast<PVOID>(total);
+      save_progress();
       return would_block();
     }
     if (sent < 0) {
-      return finished(status);
+      return finished(status_from_errno(-sent));
     }
-    total += static_cast<ULONG_PTR>(sent);
+    for (int i = 0; i < sent; ++i) {
+      total += messages[i].msg_len;
+      element = element->next;
+    }
   }
   return finished(STATUS_SUCCESS, total);
 }
@@ -160,6 +230,9 @@ attempt try_receive_from(socket_object *s, PIRP irp) {
       gather_buffer(buffer.mdl, buffer.offset, buffer.length, iov, datagram_iov, nullptr);
   control_buffer linux_control;
   for (;;) {
+    if (s->read_drained) {
+      return would_block(); // nothing arrived since the queue was seen empty
+    }
     sockaddr_storage source{};
     msghdr message{};
     message.msg_name = &source;
@@ -169,6 +242,7 @@ attempt try_receive_from(socket_object *s, PIRP irp) {
     message.msg_control = control_length != nullptr ? linux_control.bytes : nullptr;
     message.msg_controllen = control_length != nullptr ? sizeof(linux_control) : 0;
     const ssize_t got = net::sock::recv_message(s->fd, &message, 0);
+    note_read(s, got, room_unknown);
     if (got == -EAGAIN) {
       return would_block();
     }
@@ -203,10 +277,9 @@ void save_buffer(PIRP irp, const buffer_view *buffer) {
   params(irp)[2] = reinterpret_cast<PVOID>(buffer->length);
 }
 
-// The checks every datagram call shares; NULL when the socket is not bound.
-socket_object *bound_socket(socket_object *s) {
-  std::lock_guard guard(s->lock);
-  return bound(s) ? s : nullptr;
+// The check every datagram call shares, under the lock.
+NTSTATUS admit_bound(const socket_object *s) {
+  return bound(s) ? STATUS_SUCCESS : STATUS_INVALID_DEVICE_STATE;
 }
 
 } // namespace
@@ -218,6 +291,7 @@ void datagram_on_events(socket_object *s, std::uint32_t events) {
     return;
   }
   const bool readable = (events & (net::ev_in | net::ev_err | net::ev_hup)) != 0;
+  note_readiness(s, events);
   if (readable) {
     resume_queue(s, queue_kind::receive, try_receive_from, done);
   }
@@ -242,15 +316,12 @@ NTSTATUS socket_send_to(socket_object *s, const buffer_view *buffer, const void 
   if (!irp_enter(irp)) {
     return STATUS_INVALID_PARAMETER;
   }
-  if (bound_socket(s) == nullptr) {
-    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
-  }
   save_buffer(irp, buffer);
   params(irp)[3] = const_cast<void *>(remote);
   ctx(irp)[1] = const_cast<void *>(control);
   ctx(irp)[2] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(control_length));
   ctx(irp)[3] = nullptr;
-  return start_operation(s, queue_kind::send, irp, try_send_entry);
+  return start_operation(s, queue_kind::send, irp, try_send_entry, admit_bound);
 }
 
 NTSTATUS socket_send_messages(socket_object *s, const buffer_list_view *list, const void *remote,
@@ -258,16 +329,13 @@ NTSTATUS socket_send_messages(socket_object *s, const buffer_list_view *list, co
   if (!irp_enter(irp)) {
     return STATUS_INVALID_PARAMETER;
   }
-  if (bound_socket(s) == nullptr) {
-    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
-  }
   params(irp)[0] = const_cast<buffer_list_view *>(list);
   params(irp)[1] = nullptr;
   params(irp)[3] = const_cast<void *>(remote);
   ctx(irp)[1] = const_cast<void *>(control);
   ctx(irp)[2] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(control_length));
   ctx(irp)[3] = const_cast<char *>(&send_messages_marker);
-  return start_operation(s, queue_kind::send, irp, try_send_entry);
+  return start_operation(s, queue_kind::send, irp, try_send_entry, admit_bound);
 }
 
 NTSTATUS socket_receive_from(socket_object *s, const buffer_view *buffer, void *remote_out,
@@ -275,15 +343,12 @@ NTSTATUS socket_receive_from(socket_object *s, const buffer_view *buffer, void *
   if (!irp_enter(irp)) {
     return STATUS_INVALID_PARAMETER;
   }
-  if (bound_socket(s) == nullptr) {
-    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
-  }
   save_buffer(irp, buffer);
   params(irp)[3] = control_flags;
   ctx(irp)[1] = control;
   ctx(irp)[2] = remote_out;
   ctx(irp)[3] = control_length;
-  return start_operation(s, queue_kind::receive, irp, try_receive_from);
+  return start_operation(s, queue_kind::receive, irp, try_receive_from, admit_bound);
 }
 
 } // namespace uwsk::wsk

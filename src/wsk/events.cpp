@@ -15,6 +15,7 @@
 #include <uwsk/log.h>
 
 #include "net/socket_ops.hpp"
+#include "nt/ex/thread_cache.hpp"
 #include "win_constants.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/translate.hpp"
@@ -24,10 +25,9 @@ namespace uwsk::wsk {
 // ---- Indication buffers -------------------------------------------------------------------------
 
 // One provider-owned receive buffer: the bytes of one read (or one datagram), the MDL that
-// describes them, and the indication element the client sees. Buffers are recycled through a
-// small pool; an MDL is built once per buffer.
+// describes them, and the indication element the client sees. Buffers are recycled through
+// per-thread caches (chunk_cache); an MDL is built once per buffer.
 struct data_chunk {
-  data_chunk *next_free;
   LIST_ENTRY link; // on ev.retained (the head of a retained list) or the orphan list
   socket_object *owner;
   data_indication_view data;         // connection sockets
@@ -44,7 +44,8 @@ namespace {
 
 // One read per indication: 64 KiB holds the largest datagram and a good slice of a stream.
 constexpr std::size_t chunk_capacity = 65536;
-constexpr std::size_t pool_limit = 64;
+constexpr std::size_t pool_limit = 64;         // chunks kept for any thread
+constexpr std::size_t thread_chunk_limit = 16; // chunks one thread keeps
 // Above this many buffers held by clients, indications carry WSK_FLAG_RELEASE_ASAP.
 constexpr std::size_t pressure_limit = 1024;
 // Bounds on the work of one readiness pass, so one busy socket cannot starve its loop; what is
@@ -61,54 +62,62 @@ constexpr ULONG inspect_running = 0x1;
 constexpr ULONG connection_events =
     win::wsk_event_receive | win::wsk_event_disconnect | win::wsk_event_send_backlog;
 
-std::mutex pool_lock;
-data_chunk *pool_head = nullptr; // guarded by pool_lock
-std::size_t pool_count = 0;      // guarded by pool_lock
 std::atomic<std::size_t> chunks_out{0};
 // Lists still retained when their socket closed (rule V31): they stay valid, reachable here.
 std::mutex orphan_lock;
 LIST_ENTRY orphans = {&orphans, &orphans};
 
-data_chunk *chunk_alloc() {
-  {
-    std::lock_guard guard(pool_lock);
-    if (pool_head != nullptr) {
-      data_chunk *c = pool_head;
-      pool_head = c->next_free;
-      --pool_count;
-      chunks_out.fetch_add(1, std::memory_order_relaxed);
-      return c;
-    }
-  }
-  const std::size_t header = (sizeof(data_chunk) + 63) & ~std::size_t{63};
-  const SIZE_T mdl_bytes = (MmSizeOfMdl(nullptr, chunk_capacity + PAGE_SIZE) + 63) & ~SIZE_T{63};
-  auto *memory = static_cast<unsigned char *>(
-      ::operator new (header + mdl_bytes + chunk_capacity, std::align_val_t{64}, std::nothrow));
+// A chunk's memory: the data_chunk, its MDL, then the bytes.
+constexpr std::size_t chunk_header = (sizeof(data_chunk) + 63) & ~std::size_t{63};
+
+std::size_t chunk_mdl_bytes() {
+  return (MmSizeOfMdl(nullptr, chunk_capacity + PAGE_SIZE) + 63) & ~SIZE_T{63};
+}
+
+// Chunks are recycled through per-thread caches (a loop thread allocates them, and the loop or
+// a client thread calling WskRelease frees them), so no lock is taken per indication. A
+// recycled chunk keeps the MDL built for it.
+nt::block_cache &chunk_cache() {
+  static nt::block_cache *const cache = [] {
+    nt::block_cache::options o;
+    o.size = chunk_header + chunk_mdl_bytes() + chunk_capacity;
+    o.alignment = 64;
+    o.thread_capacity = thread_chunk_limit;
+    o.shared_capacity = pool_limit;
+    return new nt::block_cache(o); // lives for the process (thread_cache.hpp rule 4)
+  }();
+  return *cache;
+}
+
+// A chunk from the cache, not yet counted in chunks_out.
+data_chunk *chunk_get() {
+  bool recycled = false;
+  auto *memory = static_cast<unsigned char *>(chunk_cache().allocate(&recycled));
   if (memory == nullptr) {
     return nullptr;
   }
-  auto *c = new (memory) data_chunk{};
-  c->mdl = reinterpret_cast<PMDL>(memory + header);
-  c->bytes = memory + header + mdl_bytes;
-  MmInitializeMdl(c->mdl, c->bytes, chunk_capacity);
-  MmBuildMdlForNonPagedPool(c->mdl);
-  chunks_out.fetch_add(1, std::memory_order_relaxed);
+  auto *c = reinterpret_cast<data_chunk *>(memory);
+  if (!recycled) {
+    c = new (memory) data_chunk{};
+    c->mdl = reinterpret_cast<PMDL>(memory + chunk_header);
+    c->bytes = memory + chunk_header + chunk_mdl_bytes();
+    MmInitializeMdl(c->mdl, c->bytes, chunk_capacity);
+    MmBuildMdlForNonPagedPool(c->mdl);
+  }
+  return c;
+}
+
+data_chunk *chunk_alloc() {
+  data_chunk *c = chunk_get();
+  if (c != nullptr) {
+    chunks_out.fetch_add(1, std::memory_order_relaxed);
+  }
   return c;
 }
 
 void chunk_free(data_chunk *c) {
   chunks_out.fetch_sub(1, std::memory_order_relaxed);
-  {
-    std::lock_guard guard(pool_lock);
-    if (pool_count < pool_limit) {
-      c->next_free = pool_head;
-      pool_head = c;
-      ++pool_count;
-      return;
-    }
-  }
-  c->~data_chunk();
-  ::operator delete (c, std::align_val_t{64});
+  chunk_cache().release(c);
 }
 
 data_chunk *chunk_of(datagram_indication_view *v) {
@@ -146,7 +155,7 @@ bool enabled(const socket_object *s, ULONG event) {
 // Runs one callback (rule 1): marks it running, completes what earlier work finished (rule 2),
 // drops the lock for the call, and afterwards completes the disables that waited for it.
 template <class Call>
-auto run_callback(socket_object *s, ULONG event, std::unique_lock<std::mutex> &guard,
+auto run_callback(socket_object *s, ULONG event, std::unique_lock<socket_lock> &guard,
                   completion_batch &done, Call &&call) {
   s->ev.running = event;
   const category cat = s->cat;
@@ -232,7 +241,7 @@ int accept_one(socket_object *s) {
 }
 
 // The listener failed: the accept event (or inspect event) hears it once, with NULL.
-void indicate_dead_listener(socket_object *s, std::unique_lock<std::mutex> &guard,
+void indicate_dead_listener(socket_object *s, std::unique_lock<socket_lock> &guard,
                             completion_batch &done) {
   if (s->ev.dead_indicated) {
     return;
@@ -252,7 +261,7 @@ void indicate_dead_listener(socket_object *s, std::unique_lock<std::mutex> &guar
   }
 }
 
-void deliver_accepts(socket_object *s, std::unique_lock<std::mutex> &guard,
+void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
                      completion_batch &done) {
   for (int round = 0; round < max_accepts; ++round) {
     if (closing(s) || s->state != socket_state::listening || !enabled(s, win::wsk_event_accept) ||
@@ -315,7 +324,7 @@ void deliver_accepts(socket_object *s, std::unique_lock<std::mutex> &guard,
 
 // ---- Receive, disconnect, send backlog --------------------------------------------------------
 
-void deliver_receives(socket_object *s, std::unique_lock<std::mutex> &guard,
+void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
                       completion_batch &done);
 
 // Resumes WskReceive IRPs that waited for a receive indication to be decided.
@@ -325,7 +334,7 @@ void after_receive_indication(socket_object *s, completion_batch &done) {
   }
 }
 
-void deliver_receives(socket_object *s, std::unique_lock<std::mutex> &guard,
+void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
                       completion_batch &done) {
   for (int round = 0; round < max_indications; ++round) {
     if (closing(s) || s->state != socket_state::connected || s->aborted || s->ev.receive_stalled ||
@@ -337,8 +346,8 @@ void deliver_receives(socket_object *s, std::unique_lock<std::mutex> &guard,
     if (c != nullptr) {
       s->ev.unread = nullptr;
     } else {
-      if (s->peer_closed) {
-        return;
+      if (s->peer_closed || s->read_drained) {
+        return; // nothing more until the next readiness (socket_object::read_drained)
       }
       c = chunk_alloc();
       if (c == nullptr) {
@@ -346,6 +355,7 @@ void deliver_receives(socket_object *s, std::unique_lock<std::mutex> &guard,
       }
       const iovec iov{c->bytes, chunk_capacity};
       const ssize_t got = net::sock::recv(s->fd, &iov, 1, 0);
+      note_read(s, got, chunk_capacity);
       if (got <= 0) {
         chunk_free(c);
         if (got == 0) {
@@ -403,7 +413,7 @@ void deliver_receives(socket_object *s, std::unique_lock<std::mutex> &guard,
   events_kick_locked(s); // more may be waiting
 }
 
-void deliver_disconnect(socket_object *s, std::unique_lock<std::mutex> &guard,
+void deliver_disconnect(socket_object *s, std::unique_lock<socket_lock> &guard,
                         completion_batch &done) {
   if (closing(s) || s->ev.disconnect_indicated || !enabled(s, win::wsk_event_disconnect)) {
     return;
@@ -425,7 +435,7 @@ void deliver_disconnect(socket_object *s, std::unique_lock<std::mutex> &guard,
   }
 }
 
-void deliver_send_backlog(socket_object *s, std::unique_lock<std::mutex> &guard,
+void deliver_send_backlog(socket_object *s, std::unique_lock<socket_lock> &guard,
                           completion_batch &done) {
   if (closing(s) || s->state != socket_state::connected ||
       !enabled(s, win::wsk_event_send_backlog)) {
@@ -458,42 +468,69 @@ void check_reset(socket_object *s) {
 
 // ---- Datagrams ----------------------------------------------------------------------------------
 
-// Reads up to datagrams_per_indication datagrams into a list. Returns its head (NULL when none
-// was waiting); *failed is set when the socket reported an error other than "no data".
+// Reads up to datagrams_per_indication datagrams into a list, with one recvmmsg. Returns its
+// head (NULL when none was waiting); *failed is set when the socket reported an error other
+// than "no data".
 data_chunk *read_datagrams(socket_object *s, ULONG *flags, bool *failed) {
+  constexpr unsigned batch = datagrams_per_indication;
+  // Room for the Linux form of each datagram's control data.
+  constexpr std::size_t control_room = 512;
+  data_chunk *chunks[batch];
+  iovec iov[batch];
+  sockaddr_storage sources[batch];
+  alignas(cmsghdr) unsigned char linux_control[batch][control_room];
+  mmsghdr messages[batch];
+  unsigned wanted = 0;
+  for (; wanted < batch; ++wanted) {
+    chunks[wanted] = chunk_get();
+    if (chunks[wanted] == nullptr) {
+      break;
+    }
+  }
+  int got = 0;
+  for (;;) {
+    if (wanted == 0 || s->read_drained) {
+      break;
+    }
+    for (unsigned i = 0; i < wanted; ++i) {
+      iov[i] = {chunks[i]->bytes, chunk_capacity};
+      msghdr &m = messages[i].msg_hdr;
+      m = msghdr{};
+      m.msg_name = &sources[i];
+      m.msg_namelen = sizeof(sources[i]);
+      m.msg_iov = &iov[i];
+      m.msg_iovlen = 1;
+      m.msg_control = linux_control[i];
+      m.msg_controllen = control_room;
+      messages[i].msg_len = 0;
+    }
+    got = net::sock::recv_messages(s->fd, messages, wanted, 0);
+    note_read(s, got, wanted);
+    if (got == -ECONNREFUSED || got == -EHOSTUNREACH || got == -ENETUNREACH) {
+      continue; // an ICMP error for an earlier send is not this socket's failure
+    }
+    if (got < 0) {
+      *failed = got != -EAGAIN;
+      got = 0;
+    }
+    break;
+  }
+  chunks_out.fetch_add(static_cast<std::size_t>(got), std::memory_order_relaxed);
   data_chunk *head = nullptr;
   datagram_indication_view **tail = nullptr;
-  for (unsigned i = 0; i < datagrams_per_indication; ++i) {
-    data_chunk *c = chunk_alloc();
-    if (c == nullptr) {
-      break;
+  for (unsigned i = 0; i < wanted; ++i) {
+    data_chunk *c = chunks[i];
+    if (i >= static_cast<unsigned>(got)) {
+      chunk_cache().release(c); // never counted
+      continue;
     }
-    iovec iov{c->bytes, chunk_capacity};
-    sockaddr_storage source{};
-    alignas(cmsghdr) unsigned char linux_control[512];
-    msghdr message{};
-    message.msg_name = &source;
-    message.msg_namelen = sizeof(source);
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = linux_control;
-    message.msg_controllen = sizeof(linux_control);
-    const ssize_t got = net::sock::recv_message(s->fd, &message, 0);
-    if (got < 0) {
-      chunk_free(c);
-      if (got == -ECONNREFUSED || got == -EHOSTUNREACH || got == -ENETUNREACH) {
-        --i; // an ICMP error for an earlier send is not this socket's failure
-        continue;
-      }
-      *failed = got != -EAGAIN;
-      break;
-    }
+    const msghdr &m = messages[i].msg_hdr;
     c->owner = s;
     c->start = 0;
-    c->length = static_cast<SIZE_T>(got);
+    c->length = messages[i].msg_len;
     std::memset(c->remote, 0, sizeof(c->remote));
-    to_windows_address(reinterpret_cast<const sockaddr *>(&source), c->remote);
-    const received_control translated = to_windows_control(message, c->control, sizeof(c->control));
+    to_windows_address(reinterpret_cast<const sockaddr *>(&sources[i]), c->remote);
+    const received_control translated = to_windows_control(m, c->control, sizeof(c->control));
     *flags |= translated.flags;
     c->datagram.next = nullptr;
     c->datagram.buffer = {c->mdl, 0, c->length};
@@ -606,7 +643,8 @@ void events_kick_locked(socket_object *s) {
   s->ev.kick_posted = s->loop->post(&s->ev.kick_task);
 }
 
-void events_inspect(socket_object *s, std::unique_lock<std::mutex> &guard, completion_batch &done) {
+void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
+                    completion_batch &done) {
   for (int round = 0; round < max_accepts; ++round) {
     if (closing(s) || s->state != socket_state::listening || !s->conditional_accept) {
       return;
@@ -675,7 +713,7 @@ void events_inspect(socket_object *s, std::unique_lock<std::mutex> &guard, compl
 }
 
 void events_deliver_stream(socket_object *s, std::uint32_t events,
-                           std::unique_lock<std::mutex> &guard, completion_batch &done) {
+                           std::unique_lock<socket_lock> &guard, completion_batch &done) {
   if (closing(s) || s->ev.held) {
     return;
   }
@@ -700,7 +738,7 @@ void events_deliver_stream(socket_object *s, std::uint32_t events,
   }
 }
 
-void events_deliver_datagram(socket_object *s, std::unique_lock<std::mutex> &guard,
+void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &guard,
                              completion_batch &done) {
   for (int round = 0; round < max_indications; ++round) {
     if (closing(s) || s->state != socket_state::bound || !enabled(s, win::wsk_event_receive_from) ||

@@ -26,10 +26,10 @@ void events_init(socket_object *s);
 
 // The readiness handlers call these after the IRP queues had their turn, with the lock held
 // through `guard`; they may drop and retake it around callbacks, completing `done` first.
-void events_inspect(socket_object *s, std::unique_lock<std::mutex> &guard, completion_batch &done);
+void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard, completion_batch &done);
 void events_deliver_stream(socket_object *s, std::uint32_t events,
-                           std::unique_lock<std::mutex> &guard, completion_batch &done);
-void events_deliver_datagram(socket_object *s, std::unique_lock<std::mutex> &guard,
+                           std::unique_lock<socket_lock> &guard, completion_batch &done);
+void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &guard,
                              completion_batch &done);
 
 // Under the lock: has the loop deliver what is due (rule 3).

@@ -24,7 +24,7 @@ namespace {
 // is parked instead and the socket's loop completes it, so a driver that chains its I/O from
 // completion routines cannot overflow its thread's stack.
 constexpr int max_inline_depth = 8;
-thread_local int inline_depth = 0;
+thread_local int inline_depth [[gnu::tls_model("initial-exec")]] = 0; // see thread_cache.hpp
 
 constexpr ULONG socket_magic = 0x4b53574b; // "KWSK"
 constexpr ULONG freed_magic = 0x44454552;  // "REED"
@@ -130,7 +130,11 @@ void attach_on_loop(net::task *t) {
   }
   s->watcher.fd = s->fd;
   s->watcher.on_events = on_socket_events;
-  if (s->loop->add(&s->watcher, net::ev_in | net::ev_out | net::ev_rdhup) == 0) {
+  // Connection sockets on the epoll engine also watch for urgent data, which changes what a
+  // short read means (socket_object::short_read_unsure; see publish for io_uring).
+  const std::uint32_t urgent =
+      s->cat == category::datagram || s->loop->kind() == net::engine_kind::uring ? 0 : net::ev_pri;
+  if (s->loop->add(&s->watcher, net::ev_in | net::ev_out | net::ev_rdhup | urgent) == 0) {
     s->attached = true;
   }
 }
@@ -191,6 +195,10 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   }
   if (cat != category::basic) {
     s->loop = &engine().pick();
+    // An io_uring poll report carries the bits of the wake-up that caused it, and TCP wakes
+    // readers with EPOLLPRI for every arrival, so on that engine urgent data cannot be told
+    // apart: there a short read never counts as an empty queue (only EAGAIN does).
+    s->short_read_unsure = s->loop->kind() == net::engine_kind::uring;
     s->loop->post(&s->attach_task);
   }
 }
@@ -250,13 +258,17 @@ std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *
   return builder.count();
 }
 
-NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op) {
+NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op,
+                         admit_function admit) {
   irp_context(irp)[0] = s;
   attempt result;
   {
     std::lock_guard guard(s->lock);
     const bool too_deep = inline_depth >= max_inline_depth;
-    if (IsListEmpty(&s->queue(kind)) && !too_deep) {
+    if (const NTSTATUS admitted = admit != nullptr ? admit(s) : STATUS_SUCCESS;
+        !NT_SUCCESS(admitted)) {
+      result = finished(admitted);
+    } else if (IsListEmpty(&s->queue(kind)) && !too_deep) {
       result = try_op(s, irp);
     } else {
       result = would_block(); // keep the order of operations of one kind
@@ -282,12 +294,16 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
   return status;
 }
 
-void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done) {
+void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
+                  blocked_function blocked) {
   LIST_ENTRY &q = s->queue(kind);
   PLIST_ENTRY link = q.Flink;
   while (link != &q) {
     PLIST_ENTRY next = link->Flink;
     PIRP irp = irp_from_link(link);
+    if (blocked != nullptr && blocked(s, irp)) {
+      return; // it stays parked, cancellable as it was
+    }
     if (!irp_unpark(irp)) {
       // Being cancelled: it consumes nothing; its cancel routine unlinks it.
       link = next;

@@ -14,10 +14,13 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <mutex>
 
 #include "net/loop.hpp"
 #include "wsk/core.hpp"
+#include "wsk/socket_lock.hpp"
 
 namespace uwsk::wsk {
 
@@ -108,7 +111,7 @@ struct socket_object {
   socket_task release_task;
   LIST_ENTRY links{}; // on the list of live sockets (leak report)
 
-  std::mutex lock; // guards everything below (rule 2)
+  socket_lock lock; // guards everything below (rule 2)
   socket_state state = socket_state::created;
   bool attach_ran = false;        // the attach task has run (the release waits for it)
   bool attached = false;          // the watcher is on the loop
@@ -116,7 +119,18 @@ struct socket_object {
   bool peer_closed = false;       // the peer's FIN was read (receives now complete with 0)
   bool send_closed = false;       // a graceful or abortive disconnect shut the send side
   bool aborted = false;           // an abortive disconnect or a reset happened
-  PIRP close_irp = nullptr;       // the WskCloseSocket IRP, completed by the release task
+  // Reads wait for readiness (edge-triggered, net::watcher): a read returned EAGAIN, or a
+  // stream read or a recvmmsg returned less than it asked for, so the receive queue was empty,
+  // and no readiness was reported since. A read now could only return EAGAIN; the next arrival
+  // is reported, and the readiness handler clears this before it resumes the queues.
+  bool read_drained = false;
+  // A short stream read does not mean the next read blocks once the peer's FIN or an error
+  // was reported (ev_rdhup, ev_err, ev_hup): the next read returns 0 or the error at once, and
+  // that report may have come before the read. Urgent data (ev_pri) ends a read short at the
+  // urgent mark with more data queued. Both are sticky; only EAGAIN then sets read_drained. Set
+  // from the start on the io_uring engine, whose reports cannot show urgent data (publish).
+  bool short_read_unsure = false;
+  PIRP close_irp = nullptr; // the WskCloseSocket IRP, completed by the release task
   // Options the provider emulates (WskControlSocket sets them).
   bool reuse_address = false;      // SO_REUSEADDR
   bool exclusive_address = false;  // SO_EXCLUSIVEADDRUSE
@@ -151,6 +165,29 @@ inline attempt would_block() {
 }
 inline attempt finished(NTSTATUS status, ULONG_PTR information = 0) {
   return {true, status, information};
+}
+
+// What a read had room for, for note_read: a single datagram read says nothing by its length.
+inline constexpr std::size_t room_unknown = 0;
+
+// Under the lock, after a read: what its result says about the receive queue
+// (socket_object::read_drained). `room` is what the read could take (bytes for a stream read,
+// messages for a recvmmsg); a result below it means the queue ran empty.
+inline void note_read(socket_object *s, ssize_t got, std::size_t room) {
+  if (got == -EAGAIN || (room != room_unknown && got > 0 && static_cast<std::size_t>(got) < room &&
+                         !s->short_read_unsure)) {
+    s->read_drained = true;
+  }
+}
+
+// Under the lock, in a readiness handler: readiness was reported, so reads may find data again.
+inline void note_readiness(socket_object *s, std::uint32_t events) {
+  if ((events & (net::ev_rdhup | net::ev_pri | net::ev_err | net::ev_hup)) != 0) {
+    s->short_read_unsure = true;
+  }
+  if ((events & (net::ev_in | net::ev_rdhup | net::ev_pri | net::ev_err | net::ev_hup)) != 0) {
+    s->read_drained = false;
+  }
 }
 
 // IRPs finished under a socket's lock, completed once it is released (rule 2).
@@ -191,13 +228,25 @@ using try_function = attempt (*)(socket_object *s, PIRP irp);
 std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
                           std::size_t capacity, SIZE_T *bytes);
 
-// Runs an operation for a fresh IRP (after irp_enter): tries it at once when nothing of its kind
-// is queued ahead of it, completes it inline if it finished, and parks it otherwise. Returns
-// what the WSK call returns.
-NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op);
+// Whether a call may start on the socket in its current state: STATUS_SUCCESS, or the status
+// its IRP completes with. Runs under the socket's lock.
+using admit_function = NTSTATUS (*)(const socket_object *s);
 
-// Resumes the queue of `kind` after readiness, in order, until an operation would block.
-void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done);
+// Runs an operation for a fresh IRP (after irp_enter): checks `admit` (when not null), then
+// tries the operation at once when nothing of its kind is queued ahead of it, completes it
+// inline if it finished, and parks it otherwise, all under one acquisition of the lock. Returns
+// what the WSK call returns.
+NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op,
+                         admit_function admit = nullptr);
+
+// Whether trying `irp` now could only say "would block" without a system call; lets
+// resume_queue leave it parked instead of unparking and reparking it. Runs under the lock.
+using blocked_function = bool (*)(const socket_object *s, PIRP irp);
+
+// Resumes the queue of `kind` after readiness, in order, until an operation would block (or
+// `blocked`, when not null, says the next one would).
+void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
+                  blocked_function blocked = nullptr);
 
 // Resumes parked receives (stream.cpp, datagram_io.cpp) and accepts (stream.cpp) under the lock:
 // the event machinery calls them when an indication it was deciding is settled.

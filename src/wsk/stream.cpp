@@ -128,6 +128,14 @@ attempt try_send_queue_entry(socket_object *s, PIRP irp) {
   return irp_context(irp)[2] != nullptr ? try_disconnect(s, irp) : try_send(s, irp);
 }
 
+// WskSend and a graceful WskDisconnect need a connection whose send side is open.
+// SIO_WSK_SET_TCP_SILENT_MODE (s->silent) leaves only WskCloseSocket valid.
+NTSTATUS admit_send(const socket_object *s) {
+  return s->state == socket_state::connected && !s->send_closed && !s->silent
+             ? STATUS_SUCCESS
+             : STATUS_INVALID_DEVICE_STATE;
+}
+
 // ---- Receive ----------------------------------------------------------------------------------
 
 attempt try_receive_bytes(socket_object *s, PIRP irp) {
@@ -142,8 +150,12 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
     events_drop_unread(s);
     static thread_local char sink[drain_chunk];
     for (;;) {
+      if (s->read_drained) {
+        return would_block();
+      }
       iovec iov{sink, sizeof(sink)};
       const ssize_t got = net::sock::recv(s->fd, &iov, 1, 0);
+      note_read(s, got, sizeof(sink));
       if (got == -EAGAIN) {
         return would_block();
       }
@@ -170,12 +182,19 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
     }
   }
   for (;;) {
+    if (s->read_drained) {
+      return would_block(); // nothing arrived since the queue was seen empty
+    }
     iovec iov[max_iov];
-    const std::size_t count = gather(irp, iov);
+    SIZE_T asked = 0;
+    const std::size_t count =
+        gather_buffer(saved_mdl(irp), saved_offset(irp) + bytes_done(irp),
+                      saved_length(irp) - bytes_done(irp), iov, max_iov, &asked);
     if (count == 0) {
       return finished(STATUS_INVALID_PARAMETER);
     }
     const ssize_t got = net::sock::recv(s->fd, iov, count, 0);
+    note_read(s, got, asked);
     if (got == -EAGAIN) {
       // Only a WAITALL receive can be part-filled here (others complete with their first
       // bytes); it keeps its bytes and waits for the rest.
@@ -208,6 +227,16 @@ attempt try_receive(socket_object *s, PIRP irp) {
     result.resumes_events = events_receive_finished(s);
   }
   return result;
+}
+
+// What try_receive would do without a system call, mirrored: true when it could only return
+// would_block() (resume_queue then leaves the IRP parked).
+bool receive_blocked(const socket_object *s, PIRP irp) {
+  if (events_receive_must_wait(s)) {
+    return true;
+  }
+  return s->read_drained && !s->aborted && !s->ev.peer_reset && s->ev.unread == nullptr &&
+         saved_length(irp) != 0 && (saved_flags(irp) & op_flag::drain) == 0;
 }
 
 // ---- Accept -------------------------------------------------------------------------------
@@ -336,14 +365,16 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
   if (s->state == socket_state::closing) {
     return;
   }
-  const bool readable = (events & (net::ev_in | net::ev_rdhup | net::ev_err | net::ev_hup)) != 0;
+  const bool readable =
+      (events & (net::ev_in | net::ev_rdhup | net::ev_pri | net::ev_err | net::ev_hup)) != 0;
   const bool writable = (events & (net::ev_out | net::ev_err | net::ev_hup)) != 0;
+  note_readiness(s, events);
   if (readable && s->state == socket_state::listening && s->conditional_accept) {
     events_inspect(s, guard, done); // WskInspectEvent for each new connection
   }
   if (readable) {
     resume_queue(s, queue_kind::accept, try_accept, done);
-    resume_queue(s, queue_kind::receive, try_receive, done);
+    resume_queue(s, queue_kind::receive, try_receive, done, receive_blocked);
   }
   if (writable) {
     resume_queue(s, queue_kind::connect, try_connect, done);
@@ -360,7 +391,7 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
 }
 
 void stream_resume_receives(socket_object *s, completion_batch &done) {
-  resume_queue(s, queue_kind::receive, try_receive, done);
+  resume_queue(s, queue_kind::receive, try_receive, done, receive_blocked);
 }
 
 void stream_resume_accepts(socket_object *s, completion_batch &done) {
@@ -540,19 +571,9 @@ NTSTATUS socket_send(socket_object *s, const buffer_view *buffer, ULONG flags, P
     return irp_complete(irp, buffer == nullptr ? STATUS_INVALID_PARAMETER : STATUS_NOT_SUPPORTED,
                         0);
   }
-  {
-    std::lock_guard guard(s->lock);
-    // s->silent: SIO_WSK_SET_TCP_SILENT_MODE leaves only WskCloseSocket valid.
-    if (s->state != socket_state::connected || s->send_closed || s->silent) {
-      s = nullptr;
-    }
-  }
-  if (s == nullptr) {
-    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
-  }
   save_buffer(irp, buffer, flags);
   irp_context(irp)[2] = nullptr; // a send, not a disconnect
-  return start_operation(s, queue_kind::send, irp, try_send_queue_entry);
+  return start_operation(s, queue_kind::send, irp, try_send_queue_entry, admit_send);
 }
 
 NTSTATUS socket_receive(socket_object *s, const buffer_view *buffer, ULONG flags, PIRP irp) {
@@ -564,17 +585,10 @@ NTSTATUS socket_receive(socket_object *s, const buffer_view *buffer, ULONG flags
       ((flags & op_flag::drain) != 0 && buffer->length != 0)) {
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
-  {
-    std::lock_guard guard(s->lock);
-    if (s->state != socket_state::connected) {
-      s = nullptr;
-    }
-  }
-  if (s == nullptr) {
-    return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
-  }
   save_buffer(irp, buffer, flags);
-  return start_operation(s, queue_kind::receive, irp, try_receive);
+  return start_operation(s, queue_kind::receive, irp, try_receive, [](const socket_object *sock) {
+    return sock->state == socket_state::connected ? STATUS_SUCCESS : STATUS_INVALID_DEVICE_STATE;
+  });
 }
 
 NTSTATUS socket_disconnect(socket_object *s, const buffer_view *buffer, ULONG flags, PIRP irp) {
@@ -586,18 +600,9 @@ NTSTATUS socket_disconnect(socket_object *s, const buffer_view *buffer, ULONG fl
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
   if (!abortive) {
-    {
-      std::lock_guard guard(s->lock);
-      if (s->state != socket_state::connected || s->send_closed || s->silent) { // silent: see send
-        s = nullptr;
-      }
-    }
-    if (s == nullptr) {
-      return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
-    }
     save_buffer(irp, buffer, 0);
     irp_context(irp)[2] = irp; // marks the send-queue entry as a disconnect
-    return start_operation(s, queue_kind::send, irp, try_send_queue_entry);
+    return start_operation(s, queue_kind::send, irp, try_send_queue_entry, admit_send);
   }
   // Abortive: reset the connection at once; everything parked fails.
   completion_batch done;

@@ -1,13 +1,16 @@
 // Executive pool: ExAllocatePool* and ExFreePool*.
 //
 // Every block carries a header just below the address the driver sees: the tag, the size and a
-// magic word, plus links on one list of live blocks, so that the loader can report leaks by tag
+// magic word, plus links on a list of live blocks, so that the loader can report leaks by tag
 // and a free with the wrong tag, a double free or a foreign pointer gets a bugcheck report
-// instead of heap corruption. Pool is not on the data path (IRPs, MDLs and receive buffers have
-// their own allocators), so one mutex around the list costs nothing that matters.
+// instead of heap corruption. Drivers allocate pool per operation (a context per send, say), so
+// the live blocks are spread over several lists by the header's address, each with its own
+// lock: threads working on different blocks rarely meet, and the leak report walks every list.
 #include "nt/ex/pool.hpp"
+#include "nt/ex/futex_lock.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -30,7 +33,7 @@ constexpr ULONG_PTR bad_pool_bad_tag = 0xA;
 constexpr ULONG_PTR bad_pool_not_pool = 0x46;
 
 struct alignas(16) pool_header {
-  LIST_ENTRY links; // on live_blocks; guarded by pool_lock
+  LIST_ENTRY links; // on its shard's list; guarded by the shard's lock
   void *base;       // what the C allocator returned
   SIZE_T size;      // bytes the driver asked for
   ULONG tag;        // tag without the protected bit
@@ -40,8 +43,34 @@ struct alignas(16) pool_header {
 };
 static_assert(sizeof(pool_header) % 16 == 0, "pool blocks stay 16-byte aligned");
 
-std::mutex pool_lock;
-LIST_ENTRY live_blocks = {&live_blocks, &live_blocks};
+// The lists of live blocks. A block's shard follows from its header's address, so a free finds
+// the list its allocation used.
+constexpr std::size_t shard_count = 16;
+struct alignas(64) pool_shard {
+  futex_lock lock;
+  LIST_ENTRY blocks; // guarded by lock
+};
+struct pool_shards {
+  pool_shard shard[shard_count];
+  pool_shards() {
+    for (pool_shard &s : shard) {
+      InitializeListHead(&s.blocks);
+    }
+  }
+};
+
+// Made on first use, so that pool works during other files' static initialisation too.
+pool_shard *shards() {
+  static pool_shards all;
+  return all.shard;
+}
+
+pool_shard &shard_of(const pool_header *header) {
+  // Fibonacci hashing of the address: blocks 16 bytes apart land on different shards.
+  const auto address = reinterpret_cast<std::uintptr_t>(header) >> 4;
+  return shards()[(address * 0x9E3779B97F4A7C15ull) >> 60];
+}
+static_assert(shard_count == 16, "shard_of takes the top 4 bits of the hash");
 
 bool is_paged(POOL_TYPE type) {
   return (static_cast<int>(type) & 1) != 0;
@@ -71,8 +100,9 @@ void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool p
   if (zero) {
     std::memset(user, 0, bytes);
   }
-  std::lock_guard guard(pool_lock);
-  InsertTailList(&live_blocks, &header->links);
+  pool_shard &shard = shard_of(header);
+  std::lock_guard guard(shard.lock);
+  InsertTailList(&shard.blocks, &header->links);
   return user;
 }
 
@@ -82,7 +112,7 @@ void free_block(void *p, ULONG tag, bool check_tag) {
   }
   auto *header = static_cast<pool_header *>(p) - 1;
   {
-    std::lock_guard guard(pool_lock);
+    std::lock_guard guard(shard_of(header).lock);
     if (header->magic == pool_magic_freed) {
       KeBugCheckEx(BAD_POOL_CALLER, bad_pool_double_free, reinterpret_cast<ULONG_PTR>(p),
                    header->tag, 0);
@@ -123,9 +153,10 @@ void *allocate_legacy(POOL_TYPE type, SIZE_T bytes, ULONG tag, bool zero) {
 
 std::vector<pool_tag_usage> pool_outstanding() {
   std::map<ULONG, pool_tag_usage> by_tag;
-  {
-    std::lock_guard guard(pool_lock);
-    for (LIST_ENTRY *e = live_blocks.Flink; e != &live_blocks; e = e->Flink) {
+  for (std::size_t i = 0; i < shard_count; ++i) {
+    pool_shard &shard = shards()[i];
+    std::lock_guard guard(shard.lock);
+    for (LIST_ENTRY *e = shard.blocks.Flink; e != &shard.blocks; e = e->Flink) {
       auto *header = CONTAINING_RECORD(e, pool_header, links);
       auto &usage = by_tag[header->tag];
       usage.tag = header->tag;

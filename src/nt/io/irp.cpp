@@ -13,10 +13,12 @@
 //  3. Completing an IRP twice, completing it with a cancel routine still set, or completing it
 //     with STATUS_PENDING are bugchecks, as on Windows.
 #include <atomic>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
 #include "nt/bugcheck.hpp"
+#include "nt/ex/thread_cache.hpp"
 #include "nt/io/io_objects.hpp"
 
 namespace uwsk::nt {
@@ -24,6 +26,36 @@ namespace {
 
 std::atomic<std::size_t> irp_count{0};
 KSPIN_LOCK cancel_lock = 0;
+
+// IRPs with up to this many stack locations come from per-thread caches, one per stack count,
+// so that allocating and freeing an IRP per operation does not reach malloc. Larger ones are
+// rare and go to the C allocator.
+constexpr int cached_stack_counts = 8;
+
+std::size_t irp_block_size(int stack_count) {
+  return (IoSizeOfIrp(static_cast<CCHAR>(stack_count)) + MEMORY_ALLOCATION_ALIGNMENT - 1) &
+         ~std::size_t{MEMORY_ALLOCATION_ALIGNMENT - 1};
+}
+
+// The cache for IRPs of `stack_count` locations, or nullptr when they are not cached. A cached
+// IRP keeps Type and Size readable (thread_cache.hpp rule 3): IoFreeIrp clears Type, so a
+// second IoFreeIrp, or any use of the freed IRP, still stops with "not an IRP".
+block_cache *irp_cache(int stack_count) {
+  static block_cache *const *const caches = [] {
+    static block_cache *made[cached_stack_counts];
+    for (int i = 0; i < cached_stack_counts; ++i) {
+      block_cache::options o;
+      o.size = irp_block_size(i + 1);
+      o.alignment = MEMORY_ALLOCATION_ALIGNMENT;
+      o.thread_capacity = 64;
+      o.shared_capacity = 1024;
+      o.readable_prefix = offsetof(IRP, Size) + sizeof(USHORT);
+      made[i] = new block_cache(o); // lives for the process (thread_cache.hpp rule 4)
+    }
+    return made;
+  }();
+  return stack_count >= 1 && stack_count <= cached_stack_counts ? caches[stack_count - 1] : nullptr;
+}
 
 void check_irp(PIRP irp, const char *function) {
   if (irp == nullptr || irp->Type != IO_TYPE_IRP) {
@@ -111,9 +143,10 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
     return nullptr;
   }
   const USHORT size = IoSizeOfIrp(StackSize);
-  void *memory =
-      std::aligned_alloc(MEMORY_ALLOCATION_ALIGNMENT, (size + MEMORY_ALLOCATION_ALIGNMENT - 1) &
-                                                          ~(MEMORY_ALLOCATION_ALIGNMENT - 1));
+  block_cache *cache = irp_cache(StackSize);
+  void *memory = cache != nullptr
+                     ? cache->allocate()
+                     : std::aligned_alloc(MEMORY_ALLOCATION_ALIGNMENT, irp_block_size(StackSize));
   if (memory == nullptr) {
     return nullptr;
   }
@@ -161,7 +194,15 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
   }
   Irp->Type = 0;
   irp_count.fetch_sub(1, std::memory_order_relaxed);
-  std::free(Irp);
+  // Cached or not, every IoAllocateIrp block is aligned_alloc memory of
+  // irp_block_size(StackCount) bytes (IoReuseIrp keeps Size and StackCount), so either way of
+  // freeing it is right.
+  block_cache *cache = irp_cache(Irp->StackCount);
+  if (cache != nullptr && Irp->Size == IoSizeOfIrp(Irp->StackCount)) {
+    cache->release(Irp);
+  } else {
+    std::free(Irp);
+  }
 }
 
 // IoCompleteRequest: the stack walk of rule 2 above.

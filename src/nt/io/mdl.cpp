@@ -14,6 +14,7 @@
 #include <cstdlib>
 
 #include "nt/bugcheck.hpp"
+#include "nt/ex/thread_cache.hpp"
 #include "nt/io/io_objects.hpp"
 
 namespace uwsk::nt {
@@ -32,6 +33,40 @@ constexpr ULONG max_mdl_length = 0xFFFFFFFFu - PAGE_SIZE + 1;
 constexpr ULONG_PTR status_access_violation = 0xC0000005;
 
 std::atomic<std::size_t> mdl_count{0};
+
+// Small MDLs (header included: up to 1 KiB, which describes buffers of about 120 pages) come
+// from per-thread caches by size class, so that an MDL per operation does not reach malloc.
+constexpr std::size_t mdl_classes[] = {128, 256, 512, 1024};
+constexpr std::size_t mdl_class_count = sizeof(mdl_classes) / sizeof(mdl_classes[0]);
+
+std::size_t mdl_block_size(SIZE_T mdl_bytes) {
+  return (sizeof(mdl_header) + mdl_bytes + 15) & ~SIZE_T{15};
+}
+
+// The cache for blocks of `block_size` bytes, or nullptr when they are too large to cache. A
+// cached block keeps its header readable (thread_cache.hpp rule 3): IoFreeMdl marks it freed, so
+// a second IoFreeMdl still stops with "already freed".
+block_cache *mdl_cache(std::size_t block_size) {
+  static block_cache *const *const caches = [] {
+    static block_cache *made[mdl_class_count];
+    for (std::size_t i = 0; i < mdl_class_count; ++i) {
+      block_cache::options o;
+      o.size = mdl_classes[i];
+      o.alignment = alignof(mdl_header);
+      o.thread_capacity = 64;
+      o.shared_capacity = 1024;
+      o.readable_prefix = sizeof(mdl_header);
+      made[i] = new block_cache(o); // lives for the process (thread_cache.hpp rule 4)
+    }
+    return made;
+  }();
+  for (std::size_t i = 0; i < mdl_class_count; ++i) {
+    if (block_size <= mdl_classes[i]) {
+      return caches[i];
+    }
+  }
+  return nullptr;
+}
 
 // Whether every page of [address, address + length) is mapped in this process.
 bool range_is_mapped(const void *address, SIZE_T length) {
@@ -86,8 +121,9 @@ extern "C" PMDL NTAPI IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN 
     return nullptr;
   }
   const SIZE_T bytes = MmSizeOfMdl(VirtualAddress, Length);
-  void *memory =
-      std::aligned_alloc(alignof(mdl_header), (sizeof(mdl_header) + bytes + 15) & ~SIZE_T{15});
+  block_cache *cache = mdl_cache(mdl_block_size(bytes));
+  void *memory = cache != nullptr ? cache->allocate()
+                                  : std::aligned_alloc(alignof(mdl_header), mdl_block_size(bytes));
   if (memory == nullptr) {
     return nullptr;
   }
@@ -129,7 +165,12 @@ extern "C" VOID NTAPI IoFreeMdl(PMDL Mdl) {
   }
   header->magic = mdl_magic_freed;
   mdl_count.fetch_sub(1, std::memory_order_relaxed);
-  std::free(header);
+  // header->bytes picks the same class IoAllocateMdl took the block from.
+  if (block_cache *cache = mdl_cache(mdl_block_size(header->bytes)); cache != nullptr) {
+    cache->release(header);
+  } else {
+    std::free(header);
+  }
 }
 
 // MmBuildMdlForNonPagedPool: describes an already-resident buffer; it counts as mapped.
