@@ -180,12 +180,16 @@ inline void note_read(socket_object *s, ssize_t got, std::size_t room) {
   }
 }
 
+// The readiness reports after which a read may find something (data, a FIN, an error).
+inline constexpr std::uint32_t readable_events =
+    net::ev_in | net::ev_rdhup | net::ev_pri | net::ev_err | net::ev_hup;
+
 // Under the lock, in a readiness handler: readiness was reported, so reads may find data again.
 inline void note_readiness(socket_object *s, std::uint32_t events) {
   if ((events & (net::ev_rdhup | net::ev_pri | net::ev_err | net::ev_hup)) != 0) {
     s->short_read_unsure = true;
   }
-  if ((events & (net::ev_in | net::ev_rdhup | net::ev_pri | net::ev_err | net::ev_hup)) != 0) {
+  if ((events & readable_events) != 0) {
     s->read_drained = false;
   }
 }

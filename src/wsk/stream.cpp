@@ -61,10 +61,11 @@ void add_done(PIRP irp, SIZE_T n) {
   irp_context(irp)[1] = reinterpret_cast<PVOID>(bytes_done(irp) + n);
 }
 
-// The unfinished part of the IRP's WSK_BUF as iovecs over the driver's own memory (no copy).
-std::size_t gather(PIRP irp, iovec *iov) {
+// The unfinished part of the IRP's WSK_BUF as iovecs over the driver's own memory (no copy);
+// *bytes (when not null) receives how many bytes they cover.
+std::size_t gather(PIRP irp, iovec *iov, SIZE_T *bytes = nullptr) {
   return gather_buffer(saved_mdl(irp), saved_offset(irp) + bytes_done(irp),
-                       saved_length(irp) - bytes_done(irp), iov, max_iov, nullptr);
+                       saved_length(irp) - bytes_done(irp), iov, max_iov, bytes);
 }
 
 bool connection_oriented(const socket_object *s) {
@@ -187,9 +188,7 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
     }
     iovec iov[max_iov];
     SIZE_T asked = 0;
-    const std::size_t count =
-        gather_buffer(saved_mdl(irp), saved_offset(irp) + bytes_done(irp),
-                      saved_length(irp) - bytes_done(irp), iov, max_iov, &asked);
+    const std::size_t count = gather(irp, iov, &asked);
     if (count == 0) {
       return finished(STATUS_INVALID_PARAMETER);
     }
@@ -365,8 +364,7 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
   if (s->state == socket_state::closing) {
     return;
   }
-  const bool readable =
-      (events & (net::ev_in | net::ev_rdhup | net::ev_pri | net::ev_err | net::ev_hup)) != 0;
+  const bool readable = (events & readable_events) != 0;
   const bool writable = (events & (net::ev_out | net::ev_err | net::ev_hup)) != 0;
   note_readiness(s, events);
   if (readable && s->state == socket_state::listening && s->conditional_accept) {
