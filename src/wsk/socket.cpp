@@ -258,6 +258,21 @@ std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *
   return builder.count();
 }
 
+bool buffer_valid(const buffer_view &buffer) {
+  if (buffer.mdl == nullptr) {
+    return buffer.length == 0;
+  }
+  if (buffer.offset > MmGetMdlByteCount(buffer.mdl) ||
+      (buffer.length != 0 && buffer.offset == MmGetMdlByteCount(buffer.mdl))) {
+    return false;
+  }
+  SIZE_T available = MmGetMdlByteCount(buffer.mdl) - buffer.offset;
+  for (PMDL mdl = buffer.mdl->Next; mdl != nullptr && available < buffer.length; mdl = mdl->Next) {
+    available += MmGetMdlByteCount(mdl);
+  }
+  return available >= buffer.length;
+}
+
 NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op,
                          admit_function admit) {
   irp_context(irp)[0] = s;

@@ -232,6 +232,13 @@ using try_function = attempt (*)(socket_object *s, PIRP irp);
 std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
                           std::size_t capacity, SIZE_T *bytes);
 
+// Whether a WSK_BUF describes bytes that exist: a NULL Mdl only with Length 0; otherwise Offset
+// inside the first MDL and the chain from there holding at least Length bytes. Every call that
+// takes a WSK_BUF checks this before anything moves, so a call that fails with
+// STATUS_INVALID_PARAMETER sent nothing and consumed nothing (Windows assumes a well-formed
+// WSK_BUF; uwsk checks it).
+bool buffer_valid(const buffer_view &buffer);
+
 // Whether a call may start on the socket in its current state: STATUS_SUCCESS, or the status
 // its IRP completes with. Runs under the socket's lock.
 using admit_function = NTSTATUS (*)(const socket_object *s);
