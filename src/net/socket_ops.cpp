@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include <poll.h>
 #include <unistd.h>
 
 namespace uwsk::net::sock {
@@ -53,6 +54,16 @@ int connect(int fd, const sockaddr *address, socklen_t length) {
 }
 
 int finish_connect(int fd) {
+  // SO_ERROR is 0 while the handshake runs: only a socket that is writable, or reports an
+  // error or a hang-up, has finished connecting.
+  pollfd p{fd, POLLOUT, 0};
+  const int ready = retry_interrupted([&] { return ::poll(&p, 1, 0); });
+  if (ready < 0) {
+    return ready;
+  }
+  if (ready == 0 || (p.revents & (POLLOUT | POLLERR | POLLHUP)) == 0) {
+    return -EINPROGRESS;
+  }
   int error = 0;
   socklen_t length = sizeof error;
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) {

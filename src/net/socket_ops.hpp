@@ -29,8 +29,9 @@ int listen(int fd, int backlog);
 // Starts a connect(2) on a non-blocking socket: 0 when it completed at once, -EINPROGRESS when
 // it continues (wait for ev_out, then call finish_connect), or another -errno.
 int connect(int fd, const sockaddr *address, socklen_t length);
-// The outcome of a connect that returned -EINPROGRESS, read from SO_ERROR (which it clears):
-// 0 when connected, else -errno (e.g. -ECONNREFUSED, -ETIMEDOUT).
+// The outcome of a connect that returned -EINPROGRESS: -EINPROGRESS while the handshake runs
+// (the socket is not yet writable), then from SO_ERROR (which it clears): 0 when connected,
+// else -errno (e.g. -ECONNREFUSED, -ETIMEDOUT).
 int finish_connect(int fd);
 // accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC: the new fd, or -EAGAIN when no connection is
 // pending, or another -errno. peer/peer_length may be null; otherwise *peer_length is the
