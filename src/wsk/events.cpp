@@ -265,7 +265,7 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
                      completion_batch &done) {
   for (int round = 0; round < max_accepts; ++round) {
     if (closing(s) || s->state != socket_state::listening || !enabled(s, win::wsk_event_accept) ||
-        !IsListEmpty(&s->queue(queue_kind::accept))) {
+        !s->queue_idle(queue_kind::accept)) {
       return;
     }
     socket_object *a = nullptr;
@@ -339,7 +339,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
   for (int round = 0; round < max_indications; ++round) {
     if (closing(s) || s->state != socket_state::connected || s->aborted || s->ev.receive_stalled ||
         s->ev.resuming != 0 || !enabled(s, win::wsk_event_receive) ||
-        !IsListEmpty(&s->queue(queue_kind::receive))) {
+        !s->queue_idle(queue_kind::receive)) {
       return;
     }
     data_chunk *c = s->ev.unread;
@@ -742,7 +742,7 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
                              completion_batch &done) {
   for (int round = 0; round < max_indications; ++round) {
     if (closing(s) || s->state != socket_state::bound || !enabled(s, win::wsk_event_receive_from) ||
-        !IsListEmpty(&s->queue(queue_kind::receive))) {
+        !s->queue_idle(queue_kind::receive)) {
       return;
     }
     ULONG flags = pressure_flags();

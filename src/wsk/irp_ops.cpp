@@ -16,6 +16,7 @@ bool irp_enter(PIRP irp) {
                  reinterpret_cast<ULONG_PTR>(irp));
   }
   IoSetNextIrpStackLocation(irp);
+  irp_marks(irp) = 0;
   return true;
 }
 

@@ -17,6 +17,8 @@
 //     have freed or reused it inside its completion routine.
 #pragma once
 
+#include <new>
+
 #include <wdm.h>
 
 namespace uwsk::wsk {
@@ -40,13 +42,46 @@ bool irp_unpark(PIRP irp);
 // false when it was cancelled meanwhile: the caller completes it with STATUS_CANCELLED.
 bool irp_repark(PIRP irp, PDRIVER_CANCEL cancel);
 
-// Per-operation state kept inside the IRP: the provider's stack location has four pointer-sized
-// parameters and the IRP four DriverContext slots.
+// The operation record inside the IRP (rule 1), typed by each kind of operation: the call's
+// arguments (`Args`) in the Parameters of the provider's stack location, its progress
+// (`Progress`) in DriverContext[1..3]; DriverContext[0] is the socket or registration the IRP
+// belongs to. irp_record_init constructs both; the accessors return them.
+template <class Args, class Progress> void irp_record_init(PIRP irp, const Args &args) {
+  static_assert(sizeof(Args) <= sizeof(IoGetCurrentIrpStackLocation(irp)->Parameters),
+                "the arguments fit the stack location's Parameters");
+  static_assert(sizeof(Progress) <= 3 * sizeof(PVOID), "the progress fits DriverContext[1..3]");
+  static_assert(alignof(Args) <= alignof(PVOID) && alignof(Progress) <= alignof(PVOID));
+  new (&IoGetCurrentIrpStackLocation(irp)->Parameters) Args(args);
+  new (&irp->Tail.Overlay.DriverContext[1]) Progress();
+}
+template <class Args> Args &irp_args(PIRP irp) {
+  return *std::launder(reinterpret_cast<Args *>(&IoGetCurrentIrpStackLocation(irp)->Parameters));
+}
+template <class Progress> Progress &irp_progress(PIRP irp) {
+  return *std::launder(reinterpret_cast<Progress *>(&irp->Tail.Overlay.DriverContext[1]));
+}
+
+// Untyped access to the same slots, for operations not yet described by a record.
 inline PVOID *irp_parameters(PIRP irp) {
   return &IoGetCurrentIrpStackLocation(irp)->Parameters.Others.Argument1;
 }
 inline PVOID *irp_context(PIRP irp) {
   return irp->Tail.Overlay.DriverContext;
+}
+
+// Marks the provider keeps on a queued IRP, in the Flags byte of its own stack location
+// (cleared by irp_enter).
+namespace irp_mark {
+// A receive that ended a stalled receive event: events resume after its completion routine ran.
+inline constexpr UCHAR resumes_events = 0x01;
+// Refused before it was tried (wrong state) while earlier IRPs were parked: it fails in its turn
+// with the status in IoStatus.Status.
+inline constexpr UCHAR refused = 0x02;
+// The connect of WskSocketConnect, whose socket no client has seen: cancelling it frees it too.
+inline constexpr UCHAR creates_socket = 0x04;
+} // namespace irp_mark
+inline UCHAR &irp_marks(PIRP irp) {
+  return IoGetCurrentIrpStackLocation(irp)->Flags;
 }
 
 // The list entry the provider queues a parked IRP on, and back.

@@ -97,9 +97,10 @@ void release_on_loop(net::task *t) {
       s->loop->post(&s->release_task);
       return;
     }
-    for (auto &q : s->queues) {
-      if (!IsListEmpty(&q)) {
-        // A cancel routine owns an IRP still linked here; it needs the lock to unlink it.
+    for (const op_queue &q : s->ops) {
+      if (!q.idle()) {
+        // A cancel routine owns an IRP still parked here (it needs the lock to unlink it), or
+        // a thread is still running completion routines of the socket.
         s->loop->post(&s->release_task);
         return;
       }
@@ -147,7 +148,7 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
     std::lock_guard guard(s->lock);
     RemoveEntryList(irp_link(irp));
     InitializeListHead(irp_link(irp));
-    if (irp_context(irp)[2] == &socket_connect_marker && !s->release_requested) {
+    if ((irp_marks(irp) & irp_mark::creates_socket) != 0 && !s->release_requested) {
       // A cancelled WskSocketConnect: the socket it was making goes too.
       s->state = socket_state::closing;
       s->release_requested = true;
@@ -176,8 +177,9 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->reg = reg;
   s->context = context;
   s->client_dispatch = client_dispatch;
-  for (auto &q : s->queues) {
-    InitializeListHead(&q);
+  for (op_queue &q : s->ops) {
+    InitializeListHead(&q.parked);
+    InitializeListHead(&q.finished);
   }
   s->attach_task.run = attach_on_loop;
   s->attach_task.owner = s;
@@ -236,11 +238,27 @@ void completion_batch::complete_all() {
     irp_complete(reversed, reversed->IoStatus.Status, reversed->IoStatus.Information);
     reversed = next;
   }
-  if (resume_count_ != 0) {
-    events_receives_completed(resume_socket_, resume_count_);
-    resume_socket_ = nullptr;
-    resume_count_ = 0;
+  if (deliver_kinds_ != 0) {
+    socket_object *s = deliver_socket_;
+    const unsigned kinds = deliver_kinds_;
+    deliver_socket_ = nullptr;
+    deliver_kinds_ = 0;
+    for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
+      if ((kinds & (1U << k)) != 0) {
+        deliver_finished(s, static_cast<queue_kind>(k));
+      }
+    }
   }
+}
+
+void completion_batch::deliver_after(socket_object *s, queue_kind kind) {
+  if (deliver_socket_ != nullptr && deliver_socket_ != s) {
+    nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+                 "uwsk internal error: one completion batch for two sockets", 0,
+                 reinterpret_cast<ULONG_PTR>(s));
+  }
+  deliver_socket_ = s;
+  deliver_kinds_ |= 1U << static_cast<unsigned>(kind);
 }
 
 std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
@@ -273,50 +291,129 @@ bool buffer_valid(const buffer_view &buffer) {
   return available >= buffer.length;
 }
 
+namespace {
+
+// Under the lock: a finished IRP joins the end of its queue's finished list, its result kept in
+// its IoStatus until its completion routine runs.
+void add_finished(socket_object *s, queue_kind kind, PIRP irp, const attempt &result) {
+  irp->IoStatus.Status = result.status;
+  irp->IoStatus.Information = NT_SUCCESS(result.status) ? result.information : 0;
+  if (result.resumes_events) {
+    irp_marks(irp) |= irp_mark::resumes_events;
+  }
+  InsertTailList(&s->ops_of(kind).finished, irp_link(irp));
+}
+
+// Completes one IRP taken off a finished list, with the lock released, then lets receive events
+// resume if it ended a stall.
+void complete_finished(socket_object *s, PIRP irp) {
+  const bool resumes = (irp_marks(irp) & irp_mark::resumes_events) != 0;
+  ++inline_depth;
+  irp_complete(irp, irp->IoStatus.Status, irp->IoStatus.Information);
+  --inline_depth;
+  if (resumes) {
+    events_receives_completed(s, 1); // the socket lives on: release waits for delivery
+  }
+}
+
+// With the lock held through `guard` and `q.delivering` set by this thread: runs the completion
+// routines of the finished list in order (dropping the lock for each), then gives up delivery.
+// Events that gave way to these IRPs get their turn from the loop.
+void deliver_locked(socket_object *s, queue_kind kind, std::unique_lock<socket_lock> &guard) {
+  op_queue &q = s->ops_of(kind);
+  while (!IsListEmpty(&q.finished)) {
+    PLIST_ENTRY link = RemoveHeadList(&q.finished);
+    InitializeListHead(link);
+    guard.unlock();
+    complete_finished(s, irp_from_link(link));
+    guard.lock();
+  }
+  q.delivering = false;
+  if (s->event_mask != 0 && (kind == queue_kind::receive || kind == queue_kind::accept)) {
+    events_kick_locked(s);
+  }
+}
+
+} // namespace
+
+void deliver_finished(socket_object *s, queue_kind kind) {
+  std::unique_lock guard(s->lock);
+  op_queue &q = s->ops_of(kind);
+  if (q.delivering || IsListEmpty(&q.finished)) {
+    return; // the thread delivering runs these too
+  }
+  q.delivering = true;
+  deliver_locked(s, kind, guard);
+}
+
 NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op,
                          admit_function admit) {
   irp_context(irp)[0] = s;
+  op_queue &q = s->ops_of(kind);
+  std::unique_lock guard(s->lock);
+  const bool too_deep = inline_depth >= max_inline_depth;
   attempt result;
-  {
-    std::lock_guard guard(s->lock);
-    const bool too_deep = inline_depth >= max_inline_depth;
-    if (const NTSTATUS admitted = admit != nullptr ? admit(s) : STATUS_SUCCESS;
-        !NT_SUCCESS(admitted)) {
-      result = finished(admitted);
-    } else if (IsListEmpty(&s->queue(kind)) && !too_deep) {
-      result = try_op(s, irp);
-    } else {
-      result = would_block(); // keep the order of operations of one kind
-    }
-    if (!result.finished) {
-      if (irp_park(irp, cancel_parked)) {
-        InsertTailList(&s->queue(kind), irp_link(irp));
-        if (too_deep) {
-          events_kick_locked(s); // the loop resumes the queue from a fresh stack
-        }
-        return STATUS_PENDING;
-      }
-      unmark_pending(irp);
-      result = finished(STATUS_CANCELLED);
-    }
+  if (const NTSTATUS admitted = admit != nullptr ? admit(s) : STATUS_SUCCESS;
+      !NT_SUCCESS(admitted)) {
+    result = finished(admitted);
+  } else if (IsListEmpty(&q.parked) && !too_deep) {
+    result = try_op(s, irp);
+  } else {
+    result = would_block(); // earlier operations of its kind come first
   }
+  if (!result.finished || !IsListEmpty(&q.parked)) {
+    if (irp_park(irp, cancel_parked)) {
+      if (result.finished) {
+        // Refused, behind parked operations: it fails in its turn.
+        irp->IoStatus.Status = result.status;
+        irp_marks(irp) |= irp_mark::refused;
+      }
+      InsertTailList(&q.parked, irp_link(irp));
+      if (too_deep) {
+        events_kick_locked(s); // the loop resumes the queue from a fresh stack
+      }
+      return STATUS_PENDING;
+    }
+    // Cancelled before it could be parked: it completes now, as a cancelled IRP may.
+    unmark_pending(irp);
+    guard.unlock();
+    return irp_complete(irp, STATUS_CANCELLED, 0);
+  }
+  if (!q.idle()) {
+    // Earlier completions of its kind are not yet delivered: it follows them.
+    IoMarkIrpPending(irp);
+    add_finished(s, kind, irp, result);
+    if (q.delivering) {
+      return STATUS_PENDING; // the delivering thread runs it
+    }
+    q.delivering = true;
+    deliver_locked(s, kind, guard);
+    return STATUS_PENDING;
+  }
+  // The queue is idle: complete inline, then deliver what was finished meanwhile (operations
+  // its completion routine started, resumes on the loop).
+  q.delivering = true;
+  guard.unlock();
   ++inline_depth;
   const NTSTATUS status = irp_complete(irp, result.status, result.information);
   --inline_depth;
   if (result.resumes_events) {
-    events_receives_completed(s, 1); // the socket lives on: release waits for this
+    events_receives_completed(s, 1);
   }
+  guard.lock();
+  deliver_locked(s, kind, guard);
   return status;
 }
 
 void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
                   blocked_function blocked) {
-  LIST_ENTRY &q = s->queue(kind);
+  LIST_ENTRY &q = s->ops_of(kind).parked;
   PLIST_ENTRY link = q.Flink;
   while (link != &q) {
     PLIST_ENTRY next = link->Flink;
     PIRP irp = irp_from_link(link);
-    if (blocked != nullptr && blocked(s, irp)) {
+    const bool refused = (irp_marks(irp) & irp_mark::refused) != 0;
+    if (!refused && blocked != nullptr && blocked(s, irp)) {
       return; // it stays parked, cancellable as it was
     }
     if (!irp_unpark(irp)) {
@@ -324,7 +421,7 @@ void resume_queue(socket_object *s, queue_kind kind, try_function try_op, comple
       link = next;
       continue;
     }
-    attempt result = try_op(s, irp);
+    attempt result = refused ? finished(irp->IoStatus.Status) : try_op(s, irp);
     if (!result.finished) {
       if (irp_repark(irp, cancel_parked)) {
         return;
@@ -332,25 +429,22 @@ void resume_queue(socket_object *s, queue_kind kind, try_function try_op, comple
       result = finished(STATUS_CANCELLED);
     }
     RemoveEntryList(link);
-    InitializeListHead(link);
-    done.add(irp, result.status, result.information);
-    if (result.resumes_events) {
-      done.resume_events_after(s);
-    }
+    add_finished(s, kind, irp, result);
+    done.deliver_after(s, kind);
     link = next;
   }
 }
 
 void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done) {
-  LIST_ENTRY &q = s->queue(kind);
+  LIST_ENTRY &q = s->ops_of(kind).parked;
   PLIST_ENTRY link = q.Flink;
   while (link != &q) {
     PLIST_ENTRY next = link->Flink;
     PIRP irp = irp_from_link(link);
     if (irp_unpark(irp)) {
       RemoveEntryList(link);
-      InitializeListHead(link);
-      done.add(irp, status, 0);
+      add_finished(s, kind, irp, finished(status));
+      done.deliver_after(s, kind);
     }
     link = next;
   }

@@ -34,8 +34,21 @@ enum class socket_state : UCHAR {
   closing     // WskCloseSocket called
 };
 
-// The queues of parked IRPs, one per kind of operation.
+// The queues of operations, one per kind.
 enum class queue_kind : UCHAR { receive, send, accept, connect, count };
+
+// The IRPs of one kind of operation on a socket, in submission order (docs/design.md,
+// "Completion order"). Every IRP on `finished` was submitted before every IRP on `parked`, and
+// completion routines run in list order, one at a time: a later operation never completes,
+// inline or not, while an earlier one of its kind is parked or not yet delivered. Guarded by
+// the socket's lock.
+struct op_queue {
+  LIST_ENTRY parked{};     // not finished: cancellable, tried again on readiness
+  LIST_ENTRY finished{};   // finished, the completion routine not yet run; not cancellable
+  bool delivering = false; // a thread is running this queue's completion routines
+  // Nothing parked, nothing waiting for delivery: a new operation may complete inline.
+  bool idle() const { return IsListEmpty(&parked) && IsListEmpty(&finished) && !delivering; }
+};
 
 struct socket_object;
 
@@ -145,10 +158,14 @@ struct socket_object {
   socklen_t fixed_remote_length = 0;
   sockaddr_storage fixed_sendto{};
   socklen_t fixed_sendto_length = 0;
-  LIST_ENTRY queues[static_cast<int>(queue_kind::count)]{};
+  op_queue ops[static_cast<int>(queue_kind::count)];
   event_state ev;
 
-  LIST_ENTRY &queue(queue_kind kind) { return queues[static_cast<int>(kind)]; }
+  op_queue &ops_of(queue_kind kind) { return ops[static_cast<int>(kind)]; }
+  // The parked IRPs of a kind.
+  LIST_ENTRY &queue(queue_kind kind) { return ops_of(kind).parked; }
+  // Whether nothing of a kind is parked or waiting for delivery (events give way to IRPs).
+  bool queue_idle(queue_kind kind) const { return ops[static_cast<int>(kind)].idle(); }
 };
 
 // What an attempt at an operation came to.
@@ -194,7 +211,9 @@ inline void note_readiness(socket_object *s, std::uint32_t events) {
   }
 }
 
-// IRPs finished under a socket's lock, completed once it is released (rule 2).
+// Completions due once a socket's lock is released (rule 2): IRPs outside the operation queues
+// (event-disable and address-change IRPs), and the queues of one socket whose finished IRPs
+// are to be delivered.
 class completion_batch {
 public:
   completion_batch() = default;
@@ -202,11 +221,8 @@ public:
   completion_batch &operator=(const completion_batch &) = delete;
   ~completion_batch() { complete_all(); }
   void add(PIRP irp, NTSTATUS status, ULONG_PTR information);
-  // After the IRPs complete, receive events of `s` may resume (attempt::resumes_events).
-  void resume_events_after(socket_object *s) {
-    resume_socket_ = s;
-    ++resume_count_;
-  }
+  // After the lock is released, delivers the finished IRPs of `s`'s queue of `kind`.
+  void deliver_after(socket_object *s, queue_kind kind);
   void complete_all();
 
 private:
@@ -218,9 +234,13 @@ private:
   entry inline_[8];
   std::size_t count_ = 0;
   PIRP overflow_ = nullptr; // further IRPs, chained through their list entries
-  socket_object *resume_socket_ = nullptr;
-  unsigned resume_count_ = 0;
+  socket_object *deliver_socket_ = nullptr;
+  unsigned deliver_kinds_ = 0; // bit per queue_kind
 };
+
+// Runs the completion routines of the finished IRPs of a queue, in order, unless another thread
+// already does (it then runs these too). Takes the socket's lock; call it without.
+void deliver_finished(socket_object *s, queue_kind kind);
 
 // How one kind of operation is tried. `try_op` runs under the socket's lock and may be called
 // several times for one IRP (once at the call, then on each readiness).
@@ -244,9 +264,11 @@ bool buffer_valid(const buffer_view &buffer);
 using admit_function = NTSTATUS (*)(const socket_object *s);
 
 // Runs an operation for a fresh IRP (after irp_enter): checks `admit` (when not null), then
-// tries the operation at once when nothing of its kind is queued ahead of it, completes it
-// inline if it finished, and parks it otherwise, all under one acquisition of the lock. Returns
-// what the WSK call returns.
+// tries the operation at once when nothing of its kind is parked ahead of it, and parks it if
+// it cannot finish. A finished operation completes inline when its queue is idle; otherwise it
+// waits on the queue's finished list for the earlier completions and the call returns
+// STATUS_PENDING. An operation refused by `admit` behind parked ones is parked too and fails
+// in its turn. Returns what the WSK call returns.
 NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op,
                          admit_function admit = nullptr);
 
@@ -255,7 +277,8 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
 using blocked_function = bool (*)(const socket_object *s, PIRP irp);
 
 // Resumes the queue of `kind` after readiness, in order, until an operation would block (or
-// `blocked`, when not null, says the next one would).
+// `blocked`, when not null, says the next one would). What finishes moves to the finished list,
+// delivered through `done`.
 void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
                   blocked_function blocked = nullptr);
 
@@ -265,7 +288,8 @@ void stream_resume_receives(socket_object *s, completion_batch &done);
 void stream_resume_accepts(socket_object *s, completion_batch &done);
 void datagram_resume_receives(socket_object *s, completion_batch &done);
 
-// Completes every IRP parked on a queue with `status` (for close and abortive disconnect).
+// Finishes every IRP parked on a queue with `status` (for close and abortive disconnect); they
+// are delivered after the IRPs finished before them.
 void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done);
 
 // Wraps an accepted fd in a connection socket of the listener's registration. `held`: no
@@ -275,10 +299,6 @@ socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
 
 // Frees a socket that no client has seen (a failed WskSocketConnect), on any thread.
 void destroy_unpublished(socket_object *s);
-
-// Marks (in DriverContext[2]) a connect IRP of WskSocketConnect, whose socket no client has
-// seen yet: cancelling it must free the socket too.
-inline constexpr char socket_connect_marker = 0;
 
 // The event handlers: connection-oriented and listening categories (stream.cpp), datagram
 // sockets (datagram_io.cpp).

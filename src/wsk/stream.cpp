@@ -1,9 +1,9 @@
 // Listening, connection and stream sockets (Linux half): bind, listen, accept, connect, send,
 // receive, disconnect and the address queries.
 //
-// Each operation keeps its state in the IRP (irp_ops.hpp): the provider's stack location holds
-// the WSK_BUF copy and flags, DriverContext holds the socket, the bytes done so far and the
-// output pointers. try_* functions run under the socket's lock (socket.hpp rule 2) and never
+// Each operation keeps its state in its IRP as a typed record (irp_ops.hpp): transfer_args and
+// transfer_progress for sends, receives, disconnects and connects, accept_args for accepts.
+// try_* functions run under the socket's lock (socket.hpp rule 2) and never
 // block: the Linux socket is non-blocking.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,43 +29,55 @@ constexpr SIZE_T connect_ex_limit = 65535;
 constexpr std::size_t drain_chunk = 16384;
 constexpr std::size_t max_iov = 64;
 
-// ---- Per-IRP state ---------------------------------------------------------------------------
-//
-// Parameters: [0] MDL, [1] offset, [2] length, [3] op_flag bits.
-// DriverContext: [0] socket (socket.cpp), [1] bytes done, [2] and [3] per-operation.
+// ---- Operation records (irp_ops.hpp) -----------------------------------------------------------
 
-void save_buffer(PIRP irp, const buffer_view *buffer, ULONG flags) {
-  PVOID *p = irp_parameters(irp);
-  p[0] = buffer != nullptr ? buffer->mdl : nullptr;
-  p[1] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(buffer != nullptr ? buffer->offset : 0));
-  p[2] = reinterpret_cast<PVOID>(buffer != nullptr ? buffer->length : 0);
-  p[3] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(flags));
-  irp_context(irp)[1] = nullptr;
+// WskSend, WskDisconnect, WskReceive, and the data of WskConnectEx.
+struct transfer_args {
+  buffer_view buffer;
+  ULONG flags = 0;         // op_flag bits
+  bool disconnect = false; // a graceful WskDisconnect, on the send queue after the sends
+};
+// The bytes moved so far; for a connect of WskSocketConnect, the socket it hands out.
+struct transfer_progress {
+  SIZE_T done = 0;
+  socket_object *created = nullptr;
+};
+// WskAccept.
+struct accept_args {
+  PVOID context;
+  const void *dispatch;
+  void *local_out; // Windows SOCKADDRs, or NULL
+  void *remote_out;
+};
+struct no_progress {};
+
+void start_transfer(PIRP irp, const buffer_view *buffer, ULONG flags, bool disconnect = false) {
+  transfer_args args;
+  if (buffer != nullptr) {
+    args.buffer = *buffer;
+  } else {
+    args.buffer = {nullptr, 0, 0};
+  }
+  args.flags = flags;
+  args.disconnect = disconnect;
+  irp_record_init<transfer_args, transfer_progress>(irp, args);
 }
-PMDL saved_mdl(PIRP irp) {
-  return static_cast<PMDL>(irp_parameters(irp)[0]);
-}
-SIZE_T saved_offset(PIRP irp) {
-  return reinterpret_cast<SIZE_T>(irp_parameters(irp)[1]);
-}
-SIZE_T saved_length(PIRP irp) {
-  return reinterpret_cast<SIZE_T>(irp_parameters(irp)[2]);
-}
-ULONG saved_flags(PIRP irp) {
-  return static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(irp_parameters(irp)[3]));
+const transfer_args &transfer(PIRP irp) {
+  return irp_args<transfer_args>(irp);
 }
 SIZE_T bytes_done(PIRP irp) {
-  return reinterpret_cast<SIZE_T>(irp_context(irp)[1]);
+  return irp_progress<transfer_progress>(irp).done;
 }
 void add_done(PIRP irp, SIZE_T n) {
-  irp_context(irp)[1] = reinterpret_cast<PVOID>(bytes_done(irp) + n);
+  irp_progress<transfer_progress>(irp).done += n;
 }
 
 // The unfinished part of the IRP's WSK_BUF as iovecs over the driver's own memory (no copy);
 // *bytes (when not null) receives how many bytes they cover.
 std::size_t gather(PIRP irp, iovec *iov, SIZE_T *bytes = nullptr) {
-  return gather_buffer(saved_mdl(irp), saved_offset(irp) + bytes_done(irp),
-                       saved_length(irp) - bytes_done(irp), iov, max_iov, bytes);
+  const buffer_view &b = transfer(irp).buffer;
+  return gather_buffer(b.mdl, b.offset + bytes_done(irp), b.length - bytes_done(irp), iov, max_iov,
+                       bytes);
 }
 
 bool connection_oriented(const socket_object *s) {
@@ -81,7 +93,7 @@ attempt try_send(socket_object *s, PIRP irp) {
   if (s->ev.peer_reset) {
     return finished(STATUS_CONNECTION_RESET);
   }
-  while (bytes_done(irp) < saved_length(irp)) {
+  while (bytes_done(irp) < transfer(irp).buffer.length) {
     iovec iov[max_iov];
     const std::size_t count = gather(irp, iov);
     if (count == 0) {
@@ -96,7 +108,7 @@ attempt try_send(socket_object *s, PIRP irp) {
     }
     add_done(irp, static_cast<SIZE_T>(sent));
   }
-  if ((saved_flags(irp) & op_flag::nodelay) != 0) {
+  if ((transfer(irp).flags & op_flag::nodelay) != 0) {
     // Setting TCP_NODELAY pushes what Nagle holds back; the socket's own setting is restored.
     int nodelay = 0;
     socklen_t length = sizeof(nodelay);
@@ -126,7 +138,7 @@ attempt try_disconnect(socket_object *s, PIRP irp) {
 }
 
 attempt try_send_queue_entry(socket_object *s, PIRP irp) {
-  return irp_context(irp)[2] != nullptr ? try_disconnect(s, irp) : try_send(s, irp);
+  return transfer(irp).disconnect ? try_disconnect(s, irp) : try_send(s, irp);
 }
 
 // WskSend and a graceful WskDisconnect need a connection whose send side is open.
@@ -140,7 +152,8 @@ NTSTATUS admit_send(const socket_object *s) {
 // ---- Receive ----------------------------------------------------------------------------------
 
 attempt try_receive_bytes(socket_object *s, PIRP irp) {
-  const ULONG flags = saved_flags(irp);
+  const ULONG flags = transfer(irp).flags;
+  const SIZE_T length = transfer(irp).buffer.length;
   if (s->aborted) {
     return finished(STATUS_CONNECTION_ABORTED);
   }
@@ -167,7 +180,7 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
       }
     }
   }
-  if (saved_length(irp) == 0) {
+  if (length == 0) {
     return finished(STATUS_SUCCESS, 0);
   }
   if (s->ev.unread != nullptr) {
@@ -178,7 +191,7 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
       return finished(STATUS_INVALID_PARAMETER);
     }
     add_done(irp, events_take_unread(s, iov, count));
-    if ((flags & op_flag::waitall) == 0 || bytes_done(irp) == saved_length(irp)) {
+    if ((flags & op_flag::waitall) == 0 || bytes_done(irp) == length) {
       return finished(STATUS_SUCCESS, bytes_done(irp));
     }
   }
@@ -211,7 +224,7 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
       return finished(STATUS_SUCCESS, bytes_done(irp));
     }
     add_done(irp, static_cast<SIZE_T>(got));
-    if ((flags & op_flag::waitall) == 0 || bytes_done(irp) == saved_length(irp)) {
+    if ((flags & op_flag::waitall) == 0 || bytes_done(irp) == length) {
       return finished(STATUS_SUCCESS, bytes_done(irp));
     }
   }
@@ -235,33 +248,31 @@ bool receive_blocked(const socket_object *s, PIRP irp) {
     return true;
   }
   return s->read_drained && !s->aborted && !s->ev.peer_reset && s->ev.unread == nullptr &&
-         saved_length(irp) != 0 && (saved_flags(irp) & op_flag::drain) == 0;
+         transfer(irp).buffer.length != 0 && (transfer(irp).flags & op_flag::drain) == 0;
 }
 
 // ---- Accept -------------------------------------------------------------------------------
 
-// Parameters: [0] accept context, [1] accept dispatch; DriverContext [2] local out, [3] remote out.
 // With conditional accept, connections come from those the client accepted by inspection.
 attempt try_accept_inspected(socket_object *s, PIRP irp) {
   socket_object *accepted = events_take_ready(s);
   if (accepted == nullptr) {
     return would_block();
   }
-  PVOID *p = irp_parameters(irp);
+  const accept_args &args = irp_args<accept_args>(irp);
   {
     std::lock_guard guard(accepted->lock);
-    accepted->context = p[0];
-    accepted->client_dispatch = p[1];
+    accepted->context = args.context;
+    accepted->client_dispatch = args.dispatch;
     accepted->ev.held = false;
   }
-  for (int which = 2; which <= 3; ++which) {
-    if (void *out = irp_context(irp)[which]; out != nullptr) {
+  for (const bool local : {true, false}) {
+    if (void *out = local ? args.local_out : args.remote_out; out != nullptr) {
       sockaddr_storage a{};
       socklen_t length = sizeof(a);
       const int result =
-          which == 2
-              ? net::sock::local_address(accepted->fd, reinterpret_cast<sockaddr *>(&a), &length)
-              : net::sock::peer_address(accepted->fd, reinterpret_cast<sockaddr *>(&a), &length);
+          local ? net::sock::local_address(accepted->fd, reinterpret_cast<sockaddr *>(&a), &length)
+                : net::sock::peer_address(accepted->fd, reinterpret_cast<sockaddr *>(&a), &length);
       if (result == 0) {
         to_windows_address(reinterpret_cast<const sockaddr *>(&a), out);
       }
@@ -287,16 +298,16 @@ attempt try_accept(socket_object *s, PIRP irp) {
     }
     return finished(status_from_errno(-fd));
   }
-  PVOID *p = irp_parameters(irp);
-  socket_object *accepted = adopt_accepted(s, fd, p[0], p[1]);
+  const accept_args &args = irp_args<accept_args>(irp);
+  socket_object *accepted = adopt_accepted(s, fd, args.context, args.dispatch);
   if (accepted == nullptr) {
     net::sock::close(fd);
     return finished(STATUS_INSUFFICIENT_RESOURCES);
   }
-  if (void *remote = irp_context(irp)[3]; remote != nullptr) {
+  if (void *remote = args.remote_out; remote != nullptr) {
     to_windows_address(reinterpret_cast<const sockaddr *>(&peer), remote);
   }
-  if (void *local = irp_context(irp)[2]; local != nullptr) {
+  if (void *local = args.local_out; local != nullptr) {
     sockaddr_storage own{};
     socklen_t own_length = sizeof(own);
     if (net::sock::local_address(fd, reinterpret_cast<sockaddr *>(&own), &own_length) == 0) {
@@ -308,9 +319,8 @@ attempt try_accept(socket_object *s, PIRP irp) {
 
 // ---- Connect ------------------------------------------------------------------------------
 
-// DriverContext [2]: socket_connect_marker for WskSocketConnect, else NULL; [3]: the socket to
-// hand out as Information (WskSocketConnect), else NULL. Parameters hold ConnectEx data like a
-// send.
+// A connect finishes when the handshake does; WskConnectEx's data then goes out like a send.
+// The connect of WskSocketConnect hands out its new socket (transfer_progress::created).
 attempt try_connect(socket_object *s, PIRP irp) {
   if (s->state == socket_state::connecting) {
     const int error = net::sock::finish_connect(s->fd);
@@ -334,7 +344,8 @@ attempt try_connect(socket_object *s, PIRP irp) {
   if (!NT_SUCCESS(sent.status)) {
     return sent;
   }
-  return finished(STATUS_SUCCESS, reinterpret_cast<ULONG_PTR>(irp_context(irp)[3]));
+  return finished(STATUS_SUCCESS,
+                  reinterpret_cast<ULONG_PTR>(irp_progress<transfer_progress>(irp).created));
 }
 
 NTSTATUS begin_connect(socket_object *s, const void *remote, PIRP irp) {
@@ -478,11 +489,8 @@ NTSTATUS socket_accept(socket_object *s, ULONG flags, PVOID accept_context,
   if (s == nullptr) {
     return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
   }
-  PVOID *p = irp_parameters(irp);
-  p[0] = accept_context;
-  p[1] = const_cast<void *>(accept_dispatch);
-  irp_context(irp)[2] = local_out;
-  irp_context(irp)[3] = remote_out;
+  irp_record_init<accept_args, no_progress>(
+      irp, accept_args{accept_context, accept_dispatch, local_out, remote_out});
   return start_operation(s, queue_kind::accept, irp, try_accept);
 }
 
@@ -494,12 +502,13 @@ NTSTATUS socket_connect(socket_object *s, const void *remote, const buffer_view 
   if (flags != 0 || remote == nullptr) {
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
+  if (data != nullptr && !buffer_valid(*data)) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
   if (extended && data != nullptr && data->length > connect_ex_limit) {
     return irp_complete(irp, STATUS_BUFFER_OVERFLOW, 0);
   }
-  save_buffer(irp, data, 0);
-  irp_context(irp)[2] = nullptr;
-  irp_context(irp)[3] = nullptr;
+  start_transfer(irp, data, 0);
   NTSTATUS status = STATUS_SUCCESS;
   {
     std::lock_guard guard(s->lock);
@@ -569,8 +578,10 @@ NTSTATUS socket_send(socket_object *s, const buffer_view *buffer, ULONG flags, P
     return irp_complete(irp, buffer == nullptr ? STATUS_INVALID_PARAMETER : STATUS_NOT_SUPPORTED,
                         0);
   }
-  save_buffer(irp, buffer, flags);
-  irp_context(irp)[2] = nullptr; // a send, not a disconnect
+  if (!buffer_valid(*buffer)) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0); // nothing is sent
+  }
+  start_transfer(irp, buffer, flags);
   return start_operation(s, queue_kind::send, irp, try_send_queue_entry, admit_send);
 }
 
@@ -580,10 +591,10 @@ NTSTATUS socket_receive(socket_object *s, const buffer_view *buffer, ULONG flags
   }
   const ULONG both = op_flag::waitall | op_flag::drain;
   if (buffer == nullptr || (flags & ~both) != 0 || (flags & both) == both ||
-      ((flags & op_flag::drain) != 0 && buffer->length != 0)) {
+      ((flags & op_flag::drain) != 0 && buffer->length != 0) || !buffer_valid(*buffer)) {
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
-  save_buffer(irp, buffer, flags);
+  start_transfer(irp, buffer, flags);
   return start_operation(s, queue_kind::receive, irp, try_receive, [](const socket_object *sock) {
     return sock->state == socket_state::connected ? STATUS_SUCCESS : STATUS_INVALID_DEVICE_STATE;
   });
@@ -594,12 +605,12 @@ NTSTATUS socket_disconnect(socket_object *s, const buffer_view *buffer, ULONG fl
     return STATUS_INVALID_PARAMETER;
   }
   const bool abortive = (flags & op_flag::abortive) != 0;
-  if ((flags & ~op_flag::abortive) != 0 || (abortive && buffer != nullptr)) {
+  if ((flags & ~op_flag::abortive) != 0 || (abortive && buffer != nullptr) ||
+      (buffer != nullptr && !buffer_valid(*buffer))) {
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
   if (!abortive) {
-    save_buffer(irp, buffer, 0);
-    irp_context(irp)[2] = irp; // marks the send-queue entry as a disconnect
+    start_transfer(irp, buffer, 0, true);
     return start_operation(s, queue_kind::send, irp, try_send_queue_entry, admit_send);
   }
   // Abortive: reset the connection at once; everything parked fails.
@@ -675,9 +686,9 @@ NTSTATUS socket_connect_new(registration *reg, USHORT type, ULONG protocol, cons
     destroy_unpublished(s);
     return irp_complete(irp, status, 0);
   }
-  save_buffer(irp, nullptr, 0);
-  irp_context(irp)[2] = const_cast<char *>(&socket_connect_marker); // see cancel_parked
-  irp_context(irp)[3] = s; // handed out as Information on success
+  start_transfer(irp, nullptr, 0);
+  irp_progress<transfer_progress>(irp).created = s; // handed out as Information on success
+  irp_marks(irp) |= irp_mark::creates_socket;       // see cancel_parked
   return start_operation(s, queue_kind::connect, irp, [](socket_object *sock, PIRP p) {
     attempt result = try_connect(sock, p);
     if (result.finished && !NT_SUCCESS(result.status)) {
