@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <exception>
+
+#include <uwsk/log.h>
 
 #include "net/engine.hpp"
 #include "net/socket_ops.hpp"
@@ -51,6 +54,17 @@ net::engine &engine() {
   net::engine &e = net::engine::instance();
   engine_started.store(true, std::memory_order_release);
   return e;
+}
+
+// The loop a new socket goes on, or NULL when the engine cannot start (no exception ever
+// crosses into driver code).
+net::loop *pick_loop() noexcept {
+  try {
+    return &engine().pick();
+  } catch (const std::exception &e) {
+    uwsk_log_message("wsk", "the I/O engine could not start: %s", e.what());
+    return nullptr;
+  }
 }
 
 socket_object *owner_of(net::watcher *w) {
@@ -165,7 +179,8 @@ void unmark_pending(PIRP irp) {
 
 // Fills in a new socket object, counts it, and puts it on a loop unless it is a basic socket.
 void publish(socket_object *s, registration *reg, category cat, USHORT windows_family, int family,
-             int type, int protocol, int fd, PVOID context, const void *client_dispatch) {
+             int type, int protocol, int fd, PVOID context, const void *client_dispatch,
+             net::loop *loop) {
   s->magic = socket_magic;
   s->dispatch = provider_dispatch_for(cat);
   s->cat = cat;
@@ -196,7 +211,7 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
     ++live_count;
   }
   if (cat != category::basic) {
-    s->loop = &engine().pick();
+    s->loop = loop;
     // An io_uring poll report carries the bits of the wake-up that caused it, and TCP wakes
     // readers with EPOLLPRI for every arrival, so on that engine urgent data cannot be told
     // apart: there a short read never counts as an empty queue (only EAGAIN does).
@@ -466,26 +481,28 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
     const int one = 1;
     net::sock::set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   }
-  auto *s = new (std::nothrow) socket_object;
+  net::loop *loop = cat != category::basic ? pick_loop() : nullptr;
+  auto *s = cat != category::basic && loop == nullptr ? nullptr : new (std::nothrow) socket_object;
   if (s == nullptr) {
     net::sock::close(fd);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
-  publish(s, reg, cat, windows_family, family, type, protocol, fd, context, client_dispatch);
+  publish(s, reg, cat, windows_family, family, type, protocol, fd, context, client_dispatch, loop);
   *out = s;
   return STATUS_SUCCESS;
 }
 
 socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
                               const void *client_dispatch, bool held) {
-  auto *s = new (std::nothrow) socket_object;
+  net::loop *loop = pick_loop();
+  auto *s = loop != nullptr ? new (std::nothrow) socket_object : nullptr;
   if (s == nullptr) {
     return nullptr;
   }
   s->state = socket_state::connected;
   s->ev.held = held;
   publish(s, listener->reg, category::connection, listener->windows_family, listener->family,
-          listener->type, listener->protocol, fd, context, client_dispatch);
+          listener->type, listener->protocol, fd, context, client_dispatch, loop);
   return s;
 }
 
