@@ -167,6 +167,14 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
       s->state = socket_state::closing;
       s->release_requested = true;
       s->loop->post(&s->release_task);
+    } else if (s->state == socket_state::connecting &&
+               IsListEmpty(&s->queue(queue_kind::connect))) {
+      // A cancelled WskConnect (only one connect is ever in flight): the handshake is abandoned
+      // and the socket is bound again, so the driver may connect again or close it.
+      sockaddr unspec{};
+      unspec.sa_family = AF_UNSPEC;
+      net::sock::connect(s->fd, &unspec, sizeof(unspec));
+      s->state = socket_state::bound;
     }
   }
   irp_complete(irp, STATUS_CANCELLED, 0);

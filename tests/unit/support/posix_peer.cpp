@@ -57,6 +57,37 @@ int peer_listen(int family, unsigned short *port) {
   return fd;
 }
 
+int peer_listen_full(int family, unsigned short *port, int *filler) {
+  const int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_storage address;
+  const socklen_t length = loopback(family, 0, address);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr *>(&address), length) != 0 ||
+      listen(fd, 0) != 0) {
+    if (fd >= 0) {
+      close(fd);
+    }
+    return -1;
+  }
+  *port = port_of(fd);
+  *filler = peer_connect(family, *port, 1000);
+  // The queue is full once a further connect stays in progress.
+  const int probe =
+      socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_storage target;
+  const socklen_t target_length = loopback(family, *port, target);
+  const int started = connect(probe, reinterpret_cast<sockaddr *>(&target), target_length);
+  const bool pends = started != 0 && errno == EINPROGRESS && !wait_for(probe, POLLOUT, 200);
+  close(probe);
+  if (*filler < 0 || !pends) {
+    if (*filler >= 0) {
+      close(*filler);
+    }
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 int peer_accept(int listener, int timeout_ms) {
   if (!wait_for(listener, POLLIN, timeout_ms)) {
     return -1;

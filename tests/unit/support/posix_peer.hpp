@@ -19,7 +19,11 @@ bool peer_sees_reset(int fd, int timeout_ms); // the next read fails with ECONNR
 void peer_shutdown_send(int fd);
 void peer_reset(int fd); // close with a reset (SO_LINGER 0)
 void peer_close(int fd);
-unsigned short peer_unused_port(int family);    // a port nothing listens on (best effort)
+unsigned short peer_unused_port(int family); // a port nothing listens on (best effort)
+// A listening socket whose accept queue is full (backlog 0, one connection waiting in it, stored
+// in *filler): the kernel drops the SYNs of further connects, so they stay in progress until the
+// queue has room again (peer_accept the filler). Returns -1 when the queue did not fill.
+int peer_listen_full(int family, unsigned short *port, int *filler);
 int peer_udp(int family, unsigned short *port); // a bound UDP socket
 bool peer_udp_send(int fd, int family, unsigned short port, const void *data, std::size_t length);
 // Receives one datagram; stores the sender's port. Returns its length or -1.
