@@ -37,7 +37,11 @@ NTSTATUS irp_complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
 
 bool irp_park(PIRP irp, PDRIVER_CANCEL cancel) {
   IoMarkIrpPending(irp);
-  return irp_repark(irp, cancel);
+  if (!irp_repark(irp, cancel)) {
+    IoGetCurrentIrpStackLocation(irp)->Control &= ~SL_PENDING_RETURNED; // not pending after all
+    return false;
+  }
+  return true;
 }
 
 bool irp_unpark(PIRP irp) {

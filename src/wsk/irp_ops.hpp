@@ -30,8 +30,8 @@ bool irp_enter(PIRP irp);
 NTSTATUS irp_complete(PIRP irp, NTSTATUS status, ULONG_PTR information);
 
 // Rule 3: marks the IRP pending and makes it cancellable with `cancel`. Returns false when the
-// IRP was already cancelled; it then is not parked, and the caller completes it with
-// STATUS_CANCELLED (or does whatever cancellation means for it).
+// IRP was already cancelled; it then is neither parked nor marked pending, and the caller
+// completes it with STATUS_CANCELLED (or does whatever cancellation means for it).
 bool irp_park(PIRP irp, PDRIVER_CANCEL cancel);
 
 // Takes a parked IRP back from the cancel machinery before completing it or working on it.
@@ -91,5 +91,51 @@ inline PLIST_ENTRY irp_link(PIRP irp) {
 inline PIRP irp_from_link(PLIST_ENTRY link) {
   return CONTAINING_RECORD(link, IRP, Tail.Overlay.ListEntry);
 }
+
+// A list of parked IRPs in the order they were parked, guarded by its owner's lock, with the
+// race against cancellation settled one way: whoever takes the cancel routine back completes the
+// IRP (rule 3). Every provider object that keeps IRPs waiting keeps them in one of these (a
+// socket's operation queues, the address-change and transport-change waiters, the IRPs that wait
+// for an event callback to return).
+class parked_list {
+public:
+  parked_list() { InitializeListHead(&head_); }
+  parked_list(const parked_list &) = delete;
+  parked_list &operator=(const parked_list &) = delete;
+
+  // Under the lock: parks `irp` at the tail (irp_park). False when it was already cancelled.
+  bool park(PIRP irp, PDRIVER_CANCEL cancel) {
+    if (!irp_park(irp, cancel)) {
+      return false;
+    }
+    InsertTailList(&head_, irp_link(irp));
+    return true;
+  }
+  // In the cancel routine, under the lock: takes the cancelled IRP off whichever list holds it.
+  static void unlink(PIRP irp) {
+    RemoveEntryList(irp_link(irp));
+    InitializeListHead(irp_link(irp));
+  }
+  // Under the lock: takes back (irp_unpark) every IRP that `match` selects, in order, and hands
+  // each to `take`, off the list; an IRP whose cancel routine already runs is left to it.
+  template <class Match, class Take> void take_if(Match match, Take take) {
+    for (PLIST_ENTRY link = head_.Flink, next; link != &head_; link = next) {
+      next = link->Flink;
+      PIRP irp = irp_from_link(link);
+      if (match(irp) && irp_unpark(irp)) {
+        unlink(irp);
+        take(irp);
+      }
+    }
+  }
+  template <class Take> void take_all(Take take) {
+    take_if([](PIRP) { return true; }, take);
+  }
+  bool empty() const { return IsListEmpty(&head_); }
+  LIST_ENTRY &head() { return head_; }
+
+private:
+  LIST_ENTRY head_;
+};
 
 } // namespace uwsk::wsk

@@ -160,8 +160,7 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
   auto *s = static_cast<socket_object *>(irp_context(irp)[0]);
   {
     std::lock_guard guard(s->lock);
-    RemoveEntryList(irp_link(irp));
-    InitializeListHead(irp_link(irp));
+    parked_list::unlink(irp);
     if ((irp_marks(irp) & irp_mark::creates_socket) != 0 && !s->release_requested) {
       // A cancelled WskSocketConnect: the socket it was making goes too.
       s->state = socket_state::closing;
@@ -180,11 +179,6 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
   irp_complete(irp, STATUS_CANCELLED, 0);
 }
 
-// The IRP was marked pending by irp_park but is being completed by this call after all.
-void unmark_pending(PIRP irp) {
-  IoGetCurrentIrpStackLocation(irp)->Control &= ~SL_PENDING_RETURNED;
-}
-
 // Fills in a new socket object, counts it, and puts it on a loop unless it is a basic socket.
 void publish(socket_object *s, registration *reg, category cat, USHORT windows_family, int family,
              int type, int protocol, int fd, PVOID context, const void *client_dispatch,
@@ -200,10 +194,6 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->reg = reg;
   s->context = context;
   s->client_dispatch = client_dispatch;
-  for (op_queue &q : s->ops) {
-    InitializeListHead(&q.parked);
-    InitializeListHead(&q.finished);
-  }
   s->attach_task.run = attach_on_loop;
   s->attach_task.owner = s;
   s->release_task.run = release_on_loop;
@@ -379,26 +369,24 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
   if (const NTSTATUS admitted = admit != nullptr ? admit(s) : STATUS_SUCCESS;
       !NT_SUCCESS(admitted)) {
     result = finished(admitted);
-  } else if (IsListEmpty(&q.parked) && !too_deep) {
+  } else if (q.parked.empty() && !too_deep) {
     result = try_op(s, irp);
   } else {
     result = would_block(); // earlier operations of its kind come first
   }
-  if (!result.finished || !IsListEmpty(&q.parked)) {
-    if (irp_park(irp, cancel_parked)) {
+  if (!result.finished || !q.parked.empty()) {
+    if (q.parked.park(irp, cancel_parked)) {
       if (result.finished) {
         // Refused, behind parked operations: it fails in its turn.
         irp->IoStatus.Status = result.status;
         irp_marks(irp) |= irp_mark::refused;
       }
-      InsertTailList(&q.parked, irp_link(irp));
       if (too_deep) {
         events_kick_locked(s); // the loop resumes the queue from a fresh stack
       }
       return STATUS_PENDING;
     }
     // Cancelled before it could be parked: it completes now, as a cancelled IRP may.
-    unmark_pending(irp);
     guard.unlock();
     return irp_complete(irp, STATUS_CANCELLED, 0);
   }
@@ -430,7 +418,7 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
 
 void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
                   blocked_function blocked) {
-  LIST_ENTRY &q = s->ops_of(kind).parked;
+  LIST_ENTRY &q = s->ops_of(kind).parked.head();
   PLIST_ENTRY link = q.Flink;
   while (link != &q) {
     PLIST_ENTRY next = link->Flink;
@@ -451,7 +439,7 @@ void resume_queue(socket_object *s, queue_kind kind, try_function try_op, comple
       }
       result = finished(STATUS_CANCELLED);
     }
-    RemoveEntryList(link);
+    parked_list::unlink(irp);
     add_finished(s, kind, irp, result);
     done.deliver_after(s, kind);
     link = next;
@@ -459,18 +447,10 @@ void resume_queue(socket_object *s, queue_kind kind, try_function try_op, comple
 }
 
 void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done) {
-  LIST_ENTRY &q = s->ops_of(kind).parked;
-  PLIST_ENTRY link = q.Flink;
-  while (link != &q) {
-    PLIST_ENTRY next = link->Flink;
-    PIRP irp = irp_from_link(link);
-    if (irp_unpark(irp)) {
-      RemoveEntryList(link);
-      add_finished(s, kind, irp, finished(status));
-      done.deliver_after(s, kind);
-    }
-    link = next;
-  }
+  s->ops_of(kind).parked.take_all([&](PIRP irp) {
+    add_finished(s, kind, irp, finished(status));
+    done.deliver_after(s, kind);
+  });
 }
 
 NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int protocol,

@@ -20,6 +20,7 @@
 
 #include "net/loop.hpp"
 #include "wsk/core.hpp"
+#include "wsk/irp_ops.hpp"
 #include "wsk/socket_lock.hpp"
 
 namespace uwsk::wsk {
@@ -43,11 +44,12 @@ enum class queue_kind : UCHAR { receive, send, accept, connect, count };
 // inline or not, while an earlier one of its kind is parked or not yet delivered. Guarded by
 // the socket's lock.
 struct op_queue {
-  LIST_ENTRY parked{};     // not finished: cancellable, tried again on readiness
-  LIST_ENTRY finished{};   // finished, the completion routine not yet run; not cancellable
+  op_queue() { InitializeListHead(&finished); }
+  parked_list parked;      // not finished: cancellable, tried again on readiness
+  LIST_ENTRY finished;     // finished, the completion routine not yet run; not cancellable
   bool delivering = false; // a thread is running this queue's completion routines
   // Nothing parked, nothing waiting for delivery: a new operation may complete inline.
-  bool idle() const { return IsListEmpty(&parked) && IsListEmpty(&finished) && !delivering; }
+  bool idle() const { return parked.empty() && IsListEmpty(&finished) && !delivering; }
 };
 
 struct socket_object;
@@ -163,7 +165,7 @@ struct socket_object {
 
   op_queue &ops_of(queue_kind kind) { return ops[static_cast<int>(kind)]; }
   // The parked IRPs of a kind.
-  LIST_ENTRY &queue(queue_kind kind) { return ops_of(kind).parked; }
+  LIST_ENTRY &queue(queue_kind kind) { return ops_of(kind).parked.head(); }
   // Whether nothing of a kind is parked or waiting for delivery (events give way to IRPs).
   bool queue_idle(queue_kind kind) const { return ops[static_cast<int>(kind)].idle(); }
 };
