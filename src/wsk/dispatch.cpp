@@ -5,6 +5,8 @@
 // calls the core (core.hpp), which owns the IRP from there.
 #include <wsk.h>
 
+#include <uwsk/log.h>
+
 #include "nt/bugcheck.hpp"
 #include "wsk/client_level.hpp"
 #include "wsk/core.hpp"
@@ -47,12 +49,28 @@ NTSTATUS reject(PIRP irp, NTSTATUS status) {
   return irp_complete(irp, status, 0);
 }
 
+// ---- Client-level checks ---------------------------------------------------------------------
+
+// A NULL PWSK_CLIENT (a provider NPI that was never captured, or cleared): the call fails with
+// STATUS_INVALID_PARAMETER and completes its IRP with it.
+bool client_present(PWSK_CLIENT client, const char *function) {
+  if (client != nullptr) {
+    return true;
+  }
+  uwsk_log_message("wsk", "verifier: %s: the Client is NULL (rule V3): STATUS_INVALID_PARAMETER",
+                   function);
+  return false;
+}
+
 // ---- Client level ----------------------------------------------------------------------------
 
 NTSTATUS WSKAPI wsk_socket(PWSK_CLIENT Client, ADDRESS_FAMILY AddressFamily, USHORT SocketType,
                            ULONG Protocol, ULONG Flags, PVOID SocketContext, const VOID *Dispatch,
                            PEPROCESS OwningProcess, PETHREAD OwningThread,
                            PSECURITY_DESCRIPTOR SecurityDescriptor, PIRP Irp) {
+  if (!client_present(Client, "WskSocket")) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
   category cat;
   switch (Flags) {
   case WSK_FLAG_BASIC_SOCKET:
@@ -95,6 +113,9 @@ NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG 
                                    const WSK_CLIENT_CONNECTION_DISPATCH *Dispatch,
                                    PEPROCESS OwningProcess, PETHREAD OwningThread,
                                    PSECURITY_DESCRIPTOR SecurityDescriptor, PIRP Irp) {
+  if (!client_present(Client, "WskSocketConnect")) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
   if (Flags != 0 || (OwningThread != nullptr && OwningProcess == nullptr)) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
