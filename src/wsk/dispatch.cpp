@@ -117,6 +117,41 @@ bool client_present(PWSK_CLIENT client, const char *function) {
   return false;
 }
 
+// The SecurityDescriptor of WskSocket and WskSocketConnect: NULL, or a descriptor WSK_CACHE_SD
+// returned and nobody released since. On success the caller holds one more reference on it and
+// drops it with security_descriptor_release.
+bool descriptor_usable(PSECURITY_DESCRIPTOR descriptor, const char *function) {
+  if (descriptor == nullptr || security_descriptor_add_reference(descriptor)) {
+    return true;
+  }
+  uwsk_log_message("wsk",
+                   "verifier: %s: SecurityDescriptor %p did not come from WSK_CACHE_SD, or was "
+                   "released (rule V66): STATUS_INVALID_PARAMETER",
+                   function, static_cast<void *>(descriptor));
+  return false;
+}
+
+// Creates the socket, gives it the cached descriptor (which the socket then holds a reference
+// on, as after SO_WSK_SECURITY), and completes the IRP with the socket as Information.
+NTSTATUS create_and_complete(registration *reg, USHORT windows_family, USHORT type, ULONG protocol,
+                             category cat, PVOID context, const void *client_dispatch,
+                             PSECURITY_DESCRIPTOR descriptor, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  socket_object *s = nullptr;
+  const NTSTATUS status = create_socket(reg, windows_family, type, static_cast<int>(protocol), cat,
+                                        context, client_dispatch, &s);
+  if (NT_SUCCESS(status) && descriptor != nullptr) {
+    control_request request;
+    request.op = control_op::set_security;
+    request.security = descriptor;
+    SIZE_T written = 0;
+    socket_control(s, request, nullptr, &written); // a new socket is unbound: it cannot fail
+  }
+  return irp_complete(irp, status, NT_SUCCESS(status) ? reinterpret_cast<ULONG_PTR>(s) : 0);
+}
+
 // ---- Client level ----------------------------------------------------------------------------
 
 NTSTATUS WSKAPI wsk_socket(PWSK_CLIENT Client, ADDRESS_FAMILY AddressFamily, USHORT SocketType,
@@ -158,8 +193,16 @@ NTSTATUS WSKAPI wsk_socket(PWSK_CLIENT Client, ADDRESS_FAMILY AddressFamily, USH
   if (!fits) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
-  return socket_create(registration_of(Client), AddressFamily, SocketType, Protocol, cat,
-                       SocketContext, Dispatch, Irp);
+  if (Irp == nullptr || !descriptor_usable(SecurityDescriptor, "WskSocket")) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  const NTSTATUS status =
+      create_and_complete(registration_of(Client), AddressFamily, SocketType, Protocol, cat,
+                          SocketContext, Dispatch, SecurityDescriptor, Irp);
+  if (SecurityDescriptor != nullptr) {
+    security_descriptor_release(SecurityDescriptor); // the new socket holds its own reference
+  }
+  return status;
 }
 
 NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG Protocol,
@@ -180,6 +223,13 @@ NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG 
   if (LocalAddress != nullptr && RemoteAddress != nullptr &&
       LocalAddress->sa_family != RemoteAddress->sa_family) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  if (Irp == nullptr || !descriptor_usable(SecurityDescriptor, "WskSocketConnect")) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  // The descriptor is checked, not kept: uwsk evaluates none (docs/divergences.md).
+  if (SecurityDescriptor != nullptr) {
+    security_descriptor_release(SecurityDescriptor);
   }
   return socket_connect_new(registration_of(Client), SocketType, Protocol, LocalAddress,
                             RemoteAddress, SocketContext, Dispatch, Irp);
@@ -418,13 +468,8 @@ const void *provider_dispatch_for(category cat) {
 
 NTSTATUS socket_create(registration *reg, USHORT windows_family, USHORT type, ULONG protocol,
                        category cat, PVOID context, const void *client_dispatch, PIRP irp) {
-  if (!irp_enter(irp)) {
-    return STATUS_INVALID_PARAMETER;
-  }
-  socket_object *s = nullptr;
-  const NTSTATUS status = create_socket(reg, windows_family, type, static_cast<int>(protocol), cat,
-                                        context, client_dispatch, &s);
-  return irp_complete(irp, status, NT_SUCCESS(status) ? reinterpret_cast<ULONG_PTR>(s) : 0);
+  return create_and_complete(reg, windows_family, type, protocol, cat, context, client_dispatch,
+                             nullptr, irp);
 }
 
 } // namespace uwsk::wsk
