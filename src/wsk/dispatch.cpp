@@ -17,6 +17,8 @@
 //     and last the socket's state (STATUS_INVALID_DEVICE_STATE and the like).
 #include <wsk.h>
 
+#include <atomic>
+
 #include <uwsk/log.h>
 
 #include "nt/bugcheck.hpp"
@@ -131,6 +133,10 @@ bool descriptor_usable(PSECURITY_DESCRIPTOR descriptor, const char *function) {
   return false;
 }
 
+bool family_supported(const SOCKADDR *address) {
+  return address->sa_family == AF_INET || address->sa_family == AF_INET6;
+}
+
 // Creates the socket, gives it the cached descriptor (which the socket then holds a reference
 // on, as after SO_WSK_SECURITY), and completes the IRP with the socket as Information.
 NTSTATUS create_and_complete(registration *reg, USHORT windows_family, USHORT type, ULONG protocol,
@@ -214,13 +220,26 @@ NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG 
   if (!client_present(Client, "WskSocketConnect")) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
+  if (Flags == WSK_FLAG_CONNECTION_SOCKET) {
+    // Flags is reserved (must be 0), but drivers pass the category of the socket they want and
+    // Windows accepts it: accepted, with a warning the first time (docs/divergences.md).
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true, std::memory_order_relaxed)) {
+      uwsk_log_message(
+          "wsk", "verifier warning: WskSocketConnect with Flags = WSK_FLAG_CONNECTION_SOCKET; "
+                 "the parameter is reserved and must be 0 (rule V38). Accepted, as Windows "
+                 "does (reported once)");
+    }
+    Flags = 0;
+  }
   if (Flags != 0 || (OwningThread != nullptr && OwningProcess == nullptr)) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
   if (SocketType != SOCK_STREAM) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
-  if (LocalAddress != nullptr && RemoteAddress != nullptr &&
+  // Both addresses, of one family WSK knows: checked before a socket is made.
+  if (LocalAddress == nullptr || RemoteAddress == nullptr || !family_supported(LocalAddress) ||
       LocalAddress->sa_family != RemoteAddress->sa_family) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
