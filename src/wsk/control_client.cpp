@@ -330,6 +330,11 @@ NTSTATUS WSKAPI control_client(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T Inp
                                SIZE_T *OutputSizeReturned, PIRP Irp) {
   auto *reg = static_cast<registration *>(Client);
   control_call c(Irp, OutputSizeReturned);
+  if (reg == nullptr) {
+    uwsk_log_message("wsk", "verifier: WskControlClient: the Client is NULL (rule V3): "
+                            "STATUS_INVALID_PARAMETER");
+    return c.finish(STATUS_INVALID_PARAMETER);
+  }
   const irp_rule rule =
       ControlCode == WSK_TRANSPORT_LIST_CHANGE ? irp_rule::required : irp_rule::must_be_null;
   if (!irp_fits(rule, Irp)) {

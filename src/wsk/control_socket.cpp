@@ -180,6 +180,12 @@ NTSTATUS ioctl(socket_object *s, ULONG code, SIZE_T input_size, PVOID input, SIZ
   if ((rule->categories & bit(socket_category(s))) == 0) {
     return c.finish(STATUS_NOT_SUPPORTED);
   }
+  // A fixed address is one SOCKADDR of the socket's family (datagram_io checks the family and
+  // that it is not shorter); an InputSize beyond any SOCKADDR is refused as well.
+  if ((rule->op == control_op::set_remote_address || rule->op == control_op::set_sendto_address) &&
+      input_size > sizeof(SOCKADDR_STORAGE)) {
+    return c.finish(STATUS_INVALID_PARAMETER);
+  }
   if (rule->output_min != 0 && (output == nullptr || output_size < rule->output_min)) {
     return c.finish(output == nullptr ? STATUS_INVALID_PARAMETER : STATUS_BUFFER_TOO_SMALL);
   }

@@ -16,15 +16,29 @@ static_assert(offsetof(buffer_list_view, buffer) == offsetof(WSK_BUF_LIST, Buffe
 
 namespace {
 
-socket_object *datagram_socket(PWSK_SOCKET socket, const char *function) {
+// A pointer that is not an open WSK socket is a verifier report and a bug check (rule V30).
+socket_object *socket_of(PWSK_SOCKET socket, const char *function) {
   auto *s = reinterpret_cast<socket_object *>(socket);
-  if (!socket_is_valid(s) || socket_category(s) != category::datagram) {
-    uwsk_log_message("wsk", "%s: %p is not an open WSK datagram socket", function,
-                     static_cast<void *>(socket));
-    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2202, reinterpret_cast<ULONG_PTR>(socket), 0,
+  if (!socket_is_valid(s)) {
+    uwsk_log_message("wsk", "%s: %p is not an open WSK socket (closed, or never created; rule V30)",
+                     function, static_cast<void *>(socket));
+    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2201, reinterpret_cast<ULONG_PTR>(socket), 0,
                  0);
   }
   return s;
+}
+
+// A socket of another category that reached a datagram function through a datagram table (a
+// wrong cast, or a table kept from another socket): rule V36, STATUS_NOT_SUPPORTED.
+bool is_datagram(const socket_object *s, const char *function) {
+  if (socket_category(s) == category::datagram) {
+    return true;
+  }
+  uwsk_log_message("wsk",
+                   "verifier: %s: socket %p is not a datagram socket; it was reached through a "
+                   "datagram socket's dispatch table (rule V36): STATUS_NOT_SUPPORTED",
+                   function, static_cast<const void *>(s));
+  return false;
 }
 
 NTSTATUS reject(PIRP irp, NTSTATUS status) {
@@ -36,10 +50,17 @@ NTSTATUS reject(PIRP irp, NTSTATUS status) {
 
 } // namespace
 
+// The checks run in dispatch.cpp's order: the socket, the IRP, the category, Flags (reserved:
+// 0, rule V38) and the pointers here; the WSK_BUF(s), the address's family and the state in
+// datagram_io.cpp, all before anything is sent or received.
+
 // WskSendTo: one datagram, to RemoteAddress or the socket's fixed address.
 NTSTATUS WSKAPI send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
                         ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp) {
-  socket_object *s = datagram_socket(Socket, "WskSendTo");
+  socket_object *s = socket_of(Socket, "WskSendTo");
+  if (Irp != nullptr && !is_datagram(s, "WskSendTo")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
   if (Flags != 0 || Buffer == nullptr || (ControlInfoLength != 0 && ControlInfo == nullptr)) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
@@ -51,7 +72,10 @@ NTSTATUS WSKAPI send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKA
 NTSTATUS WSKAPI receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
                              PSOCKADDR RemoteAddress, PULONG ControlLength, PCMSGHDR ControlInfo,
                              PULONG ControlFlags, PIRP Irp) {
-  socket_object *s = datagram_socket(Socket, "WskReceiveFrom");
+  socket_object *s = socket_of(Socket, "WskReceiveFrom");
+  if (Irp != nullptr && !is_datagram(s, "WskReceiveFrom")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
   if (Flags != 0 || Buffer == nullptr) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
@@ -68,7 +92,10 @@ NTSTATUS WSKAPI receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
 NTSTATUS WSKAPI send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULONG Flags,
                               PSOCKADDR RemoteAddress, ULONG ControlInfoLength,
                               PCMSGHDR ControlInfo, PIRP Irp) {
-  socket_object *s = datagram_socket(Socket, "WskSendMessages");
+  socket_object *s = socket_of(Socket, "WskSendMessages");
+  if (Irp != nullptr && !is_datagram(s, "WskSendMessages")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
   if (Flags != 0 || BufferList == nullptr || (ControlInfoLength != 0 && ControlInfo == nullptr)) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
@@ -78,7 +105,10 @@ NTSTATUS WSKAPI send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULON
 
 // WskRelease of datagram indications a WskReceiveFromEvent handed out.
 NTSTATUS WSKAPI release_datagram(PWSK_SOCKET Socket, PWSK_DATAGRAM_INDICATION DatagramIndication) {
-  socket_object *s = datagram_socket(Socket, "WskRelease");
+  socket_object *s = socket_of(Socket, "WskRelease");
+  if (!is_datagram(s, "WskRelease (datagram indications)")) {
+    return STATUS_NOT_SUPPORTED;
+  }
   return socket_release_datagrams(s, DatagramIndication);
 }
 

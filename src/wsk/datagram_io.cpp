@@ -282,6 +282,13 @@ NTSTATUS admit_bound(const socket_object *s) {
   return bound(s) ? STATUS_SUCCESS : STATUS_INVALID_DEVICE_STATE;
 }
 
+// A RemoteAddress given to a send: a Windows SOCKADDR of the socket's family.
+bool remote_valid(const socket_object *s, const void *remote) {
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  return remote == nullptr || to_linux_address(remote, s->windows_family, address, length);
+}
+
 } // namespace
 
 void datagram_on_events(socket_object *s, std::uint32_t events) {
@@ -316,6 +323,10 @@ NTSTATUS socket_send_to(socket_object *s, const buffer_view *buffer, const void 
   if (!irp_enter(irp)) {
     return STATUS_INVALID_PARAMETER;
   }
+  // Checked before anything moves; the state is checked last (start_operation).
+  if (!buffer_valid(*buffer) || !remote_valid(s, remote)) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+  }
   save_buffer(irp, buffer);
   params(irp)[3] = const_cast<void *>(remote);
   ctx(irp)[1] = const_cast<void *>(control);
@@ -328,6 +339,16 @@ NTSTATUS socket_send_messages(socket_object *s, const buffer_list_view *list, co
                               ULONG control_length, const void *control, PIRP irp) {
   if (!irp_enter(irp)) {
     return STATUS_INVALID_PARAMETER;
+  }
+  // Every element is checked before the first datagram goes out: a list with one bad element
+  // sends none of them.
+  for (const buffer_list_view *element = list; element != nullptr; element = element->next) {
+    if (!buffer_valid(element->buffer)) {
+      return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
+    }
+  }
+  if (!remote_valid(s, remote)) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
   params(irp)[0] = const_cast<buffer_list_view *>(list);
   params(irp)[1] = nullptr;
@@ -342,6 +363,10 @@ NTSTATUS socket_receive_from(socket_object *s, const buffer_view *buffer, void *
                              PULONG control_length, void *control, PULONG control_flags, PIRP irp) {
   if (!irp_enter(irp)) {
     return STATUS_INVALID_PARAMETER;
+  }
+  // A buffer that cannot hold its Length consumes no datagram.
+  if (!buffer_valid(*buffer)) {
+    return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
   save_buffer(irp, buffer);
   params(irp)[3] = control_flags;

@@ -3,7 +3,23 @@
 // Each entry point checks what only the Windows view can check (the socket object, the
 // category flags, WSK_FLAG_* values), turns Windows structures into the core's neutral ones, and
 // calls the core (core.hpp), which owns the IRP from there.
+//
+// Validate before acting: every entry point checks its arguments in this order, and the first
+// check that fails decides the status; nothing has been sent, received, bound or created then.
+//  1. The socket object (a pointer that is not an open WSK socket is a verifier report and a bug
+//     check, rule V30) or the client (a NULL PWSK_CLIENT: STATUS_INVALID_PARAMETER).
+//  2. The IRP: none where one is required is STATUS_INVALID_PARAMETER, returned (there is
+//     nothing to complete).
+//  3. The category: a socket reached through the table of another category gets
+//     STATUS_NOT_SUPPORTED and a verifier line naming rule V36.
+//  4. Flags and pointers (STATUS_INVALID_PARAMETER, or STATUS_NOT_SUPPORTED for WskSend's and
+//     WskReceive's unsupported flags), then the core's checks: the WSK_BUF, the address family,
+//     and last the socket's state (STATUS_INVALID_DEVICE_STATE and the like).
 #include <wsk.h>
+
+#include <atomic>
+
+#include <uwsk/log.h>
 
 #include "nt/bugcheck.hpp"
 #include "wsk/client_level.hpp"
@@ -23,8 +39,8 @@ namespace {
 socket_object *socket_of(PWSK_SOCKET socket, const char *function) {
   auto *s = reinterpret_cast<socket_object *>(socket);
   if (!socket_is_valid(s)) {
-    uwsk_log_message("wsk", "%s: %p is not an open WSK socket (closed, or never created)", function,
-                     static_cast<void *>(socket));
+    uwsk_log_message("wsk", "%s: %p is not an open WSK socket (closed, or never created; rule V30)",
+                     function, static_cast<void *>(socket));
     KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2201, reinterpret_cast<ULONG_PTR>(socket), 0,
                  0);
   }
@@ -47,12 +63,110 @@ NTSTATUS reject(PIRP irp, NTSTATUS status) {
   return irp_complete(irp, status, 0);
 }
 
+// ---- Categories (rule V36) ---------------------------------------------------------------------
+
+constexpr UCHAR bit(category cat) {
+  return static_cast<UCHAR>(1u << static_cast<unsigned>(cat));
+}
+constexpr UCHAR bound_categories = bit(category::listen) | bit(category::connection) |
+                                   bit(category::datagram) | bit(category::stream);
+constexpr UCHAR connection_oriented = bit(category::connection) | bit(category::stream);
+constexpr UCHAR accepting = bit(category::listen) | bit(category::stream);
+
+const char *category_name(category cat) {
+  switch (cat) {
+  case category::basic:
+    return "basic";
+  case category::listen:
+    return "listening";
+  case category::connection:
+    return "connection";
+  case category::datagram:
+    return "datagram";
+  case category::stream:
+    return "stream";
+  }
+  return "?";
+}
+
+// Whether the socket's category has `function` in its provider table (spec section 3.3). A
+// socket that reaches a function its table lacks came through the table of another category (a
+// wrong cast, or a table kept from another socket): rule V36. The call fails with
+// STATUS_NOT_SUPPORTED, the status for a request to a category it does not apply to.
+bool category_has(const socket_object *s, UCHAR categories, const char *function) {
+  const category cat = socket_category(s);
+  if ((categories & bit(cat)) != 0) {
+    return true;
+  }
+  uwsk_log_message("wsk",
+                   "verifier: %s: socket %p is a %s socket, whose dispatch table has no %s; "
+                   "it was reached through another category's table (rule V36): "
+                   "STATUS_NOT_SUPPORTED",
+                   function, static_cast<const void *>(s), category_name(cat), function);
+  return false;
+}
+
+// ---- Client-level checks ---------------------------------------------------------------------
+
+// A NULL PWSK_CLIENT (a provider NPI that was never captured, or cleared): the call fails with
+// STATUS_INVALID_PARAMETER and completes its IRP with it.
+bool client_present(PWSK_CLIENT client, const char *function) {
+  if (client != nullptr) {
+    return true;
+  }
+  uwsk_log_message("wsk", "verifier: %s: the Client is NULL (rule V3): STATUS_INVALID_PARAMETER",
+                   function);
+  return false;
+}
+
+// The SecurityDescriptor of WskSocket and WskSocketConnect: NULL, or a descriptor WSK_CACHE_SD
+// returned and nobody released since. On success the caller holds one more reference on it and
+// drops it with security_descriptor_release.
+bool descriptor_usable(PSECURITY_DESCRIPTOR descriptor, const char *function) {
+  if (descriptor == nullptr || security_descriptor_add_reference(descriptor)) {
+    return true;
+  }
+  uwsk_log_message("wsk",
+                   "verifier: %s: SecurityDescriptor %p did not come from WSK_CACHE_SD, or was "
+                   "released (rule V66): STATUS_INVALID_PARAMETER",
+                   function, static_cast<void *>(descriptor));
+  return false;
+}
+
+bool family_supported(const SOCKADDR *address) {
+  return address->sa_family == AF_INET || address->sa_family == AF_INET6;
+}
+
+// Creates the socket, gives it the cached descriptor (which the socket then holds a reference
+// on, as after SO_WSK_SECURITY), and completes the IRP with the socket as Information.
+NTSTATUS create_and_complete(registration *reg, USHORT windows_family, USHORT type, ULONG protocol,
+                             category cat, PVOID context, const void *client_dispatch,
+                             PSECURITY_DESCRIPTOR descriptor, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  socket_object *s = nullptr;
+  const NTSTATUS status = create_socket(reg, windows_family, type, static_cast<int>(protocol), cat,
+                                        context, client_dispatch, &s);
+  if (NT_SUCCESS(status) && descriptor != nullptr) {
+    control_request request;
+    request.op = control_op::set_security;
+    request.security = descriptor;
+    SIZE_T written = 0;
+    socket_control(s, request, nullptr, &written); // a new socket is unbound: it cannot fail
+  }
+  return irp_complete(irp, status, NT_SUCCESS(status) ? reinterpret_cast<ULONG_PTR>(s) : 0);
+}
+
 // ---- Client level ----------------------------------------------------------------------------
 
 NTSTATUS WSKAPI wsk_socket(PWSK_CLIENT Client, ADDRESS_FAMILY AddressFamily, USHORT SocketType,
                            ULONG Protocol, ULONG Flags, PVOID SocketContext, const VOID *Dispatch,
                            PEPROCESS OwningProcess, PETHREAD OwningThread,
                            PSECURITY_DESCRIPTOR SecurityDescriptor, PIRP Irp) {
+  if (!client_present(Client, "WskSocket")) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
   category cat;
   switch (Flags) {
   case WSK_FLAG_BASIC_SOCKET:
@@ -85,8 +199,16 @@ NTSTATUS WSKAPI wsk_socket(PWSK_CLIENT Client, ADDRESS_FAMILY AddressFamily, USH
   if (!fits) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
-  return socket_create(registration_of(Client), AddressFamily, SocketType, Protocol, cat,
-                       SocketContext, Dispatch, Irp);
+  if (Irp == nullptr || !descriptor_usable(SecurityDescriptor, "WskSocket")) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  const NTSTATUS status =
+      create_and_complete(registration_of(Client), AddressFamily, SocketType, Protocol, cat,
+                          SocketContext, Dispatch, SecurityDescriptor, Irp);
+  if (SecurityDescriptor != nullptr) {
+    security_descriptor_release(SecurityDescriptor); // the new socket holds its own reference
+  }
+  return status;
 }
 
 NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG Protocol,
@@ -95,21 +217,49 @@ NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG 
                                    const WSK_CLIENT_CONNECTION_DISPATCH *Dispatch,
                                    PEPROCESS OwningProcess, PETHREAD OwningThread,
                                    PSECURITY_DESCRIPTOR SecurityDescriptor, PIRP Irp) {
+  if (!client_present(Client, "WskSocketConnect")) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  if (Flags == WSK_FLAG_CONNECTION_SOCKET) {
+    // Flags is reserved (must be 0), but drivers pass the category of the socket they want and
+    // Windows accepts it: accepted, with a warning the first time (docs/divergences.md).
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true, std::memory_order_relaxed)) {
+      uwsk_log_message(
+          "wsk", "verifier warning: WskSocketConnect with Flags = WSK_FLAG_CONNECTION_SOCKET; "
+                 "the parameter is reserved and must be 0 (rule V38). Accepted, as Windows "
+                 "does (reported once)");
+    }
+    Flags = 0;
+  }
   if (Flags != 0 || (OwningThread != nullptr && OwningProcess == nullptr)) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
   if (SocketType != SOCK_STREAM) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
-  if (LocalAddress != nullptr && RemoteAddress != nullptr &&
+  // Both addresses, of one family WSK knows: checked before a socket is made.
+  if (LocalAddress == nullptr || RemoteAddress == nullptr || !family_supported(LocalAddress) ||
       LocalAddress->sa_family != RemoteAddress->sa_family) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  if (Irp == nullptr || !descriptor_usable(SecurityDescriptor, "WskSocketConnect")) {
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  // The descriptor is checked, not kept: uwsk evaluates none (docs/divergences.md).
+  if (SecurityDescriptor != nullptr) {
+    security_descriptor_release(SecurityDescriptor);
   }
   return socket_connect_new(registration_of(Client), SocketType, Protocol, LocalAddress,
                             RemoteAddress, SocketContext, Dispatch, Irp);
 }
 
 // ---- Socket level ----------------------------------------------------------------------------
+//
+// Each function first takes its socket (socket_of), then checks the category of the tables that
+// hold it (category_has; WskControlSocket and WskCloseSocket are in every table). WskBind is in
+// every table but the basic one; a basic socket that reaches it gets STATUS_INVALID_DEVICE_STATE
+// from the core, as a basic socket cannot be bound (spec section 8.7).
 
 NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp) {
   return socket_close(socket_of(Socket, "WskCloseSocket"), Irp);
@@ -120,19 +270,30 @@ NTSTATUS WSKAPI wsk_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULONG Flags
 }
 
 NTSTATUS WSKAPI wsk_listen(PWSK_SOCKET Socket, PIRP Irp) {
-  return socket_listen(socket_of(Socket, "WskListen"), Irp);
+  socket_object *s = socket_of(Socket, "WskListen");
+  if (Irp != nullptr && !category_has(s, bit(category::stream), "WskListen")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
+  return socket_listen(s, Irp);
 }
 
 NTSTATUS WSKAPI wsk_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
                            const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch,
                            PSOCKADDR LocalAddress, PSOCKADDR RemoteAddress, PIRP Irp) {
-  return socket_accept(socket_of(ListenSocket, "WskAccept"), Flags, AcceptSocketContext,
-                       AcceptSocketDispatch, LocalAddress, RemoteAddress, Irp);
+  socket_object *s = socket_of(ListenSocket, "WskAccept");
+  if (Irp != nullptr && !category_has(s, accepting, "WskAccept")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
+  return socket_accept(s, Flags, AcceptSocketContext, AcceptSocketDispatch, LocalAddress,
+                       RemoteAddress, Irp);
 }
 
 NTSTATUS WSKAPI wsk_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,
                                      WSK_INSPECT_ACTION Action, PIRP Irp) {
   socket_object *s = socket_of(ListenSocket, "WskInspectComplete");
+  if (Irp != nullptr && !category_has(s, bit(category::listen), "WskInspectComplete")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
   if (InspectID == nullptr || (Action != WskInspectAccept && Action != WskInspectReject)) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
@@ -141,25 +302,43 @@ NTSTATUS WSKAPI wsk_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID I
 }
 
 NTSTATUS WSKAPI wsk_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, ULONG Flags, PIRP Irp) {
-  return socket_connect(socket_of(Socket, "WskConnect"), RemoteAddress, nullptr, Flags, false, Irp);
+  socket_object *s = socket_of(Socket, "WskConnect");
+  if (Irp != nullptr && !category_has(s, connection_oriented, "WskConnect")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
+  return socket_connect(s, RemoteAddress, nullptr, Flags, false, Irp);
 }
 
 NTSTATUS WSKAPI wsk_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK_BUF Buffer,
                                ULONG Flags, PIRP Irp) {
-  return socket_connect(socket_of(Socket, "WskConnectEx"), RemoteAddress, view_of(Buffer), Flags,
-                        true, Irp);
+  socket_object *s = socket_of(Socket, "WskConnectEx");
+  if (Irp != nullptr && !category_has(s, connection_oriented, "WskConnectEx")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
+  return socket_connect(s, RemoteAddress, view_of(Buffer), Flags, true, Irp);
 }
 
 NTSTATUS WSKAPI wsk_get_local_address(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, PIRP Irp) {
-  return socket_get_local_address(socket_of(Socket, "WskGetLocalAddress"), LocalAddress, Irp);
+  socket_object *s = socket_of(Socket, "WskGetLocalAddress");
+  if (Irp != nullptr && !category_has(s, bound_categories, "WskGetLocalAddress")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
+  return socket_get_local_address(s, LocalAddress, Irp);
 }
 
 NTSTATUS WSKAPI wsk_get_remote_address(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PIRP Irp) {
-  return socket_get_remote_address(socket_of(Socket, "WskGetRemoteAddress"), RemoteAddress, Irp);
+  socket_object *s = socket_of(Socket, "WskGetRemoteAddress");
+  if (Irp != nullptr && !category_has(s, connection_oriented, "WskGetRemoteAddress")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
+  return socket_get_remote_address(s, RemoteAddress, Irp);
 }
 
 NTSTATUS WSKAPI wsk_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp) {
   socket_object *s = socket_of(Socket, "WskSend");
+  if (Irp != nullptr && !category_has(s, connection_oriented, "WskSend")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
   if ((Flags & ~WSK_FLAG_NODELAY) != 0) {
     return reject(Irp, STATUS_NOT_SUPPORTED); // WSK_FLAG_OOB and unknown flags
   }
@@ -168,6 +347,9 @@ NTSTATUS WSKAPI wsk_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP 
 
 NTSTATUS WSKAPI wsk_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp) {
   socket_object *s = socket_of(Socket, "WskReceive");
+  if (Irp != nullptr && !category_has(s, connection_oriented, "WskReceive")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
   if ((Flags & ~(WSK_FLAG_WAITALL | WSK_FLAG_DRAIN)) != 0) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
@@ -179,8 +361,11 @@ NTSTATUS WSKAPI wsk_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PI
 // WskSendEx is WskSend with control data; TCP takes none, so any is refused.
 NTSTATUS WSKAPI wsk_send_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
                             ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp) {
+  socket_object *s = socket_of(Socket, "WskSendEx");
+  if (Irp != nullptr && !category_has(s, connection_oriented, "WskSendEx")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
   if (ControlInfoLength != 0 || ControlInfo != nullptr) {
-    socket_of(Socket, "WskSendEx");
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
   return wsk_send(Socket, Buffer, Flags, Irp);
@@ -190,9 +375,15 @@ NTSTATUS WSKAPI wsk_send_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
 NTSTATUS WSKAPI wsk_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
                                PULONG ControlInfoLength, PCMSGHDR ControlInfo, PULONG ControlFlags,
                                PIRP Irp) {
+  socket_object *s = socket_of(Socket, "WskReceiveEx");
+  if (Irp != nullptr && !category_has(s, connection_oriented, "WskReceiveEx")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
   if (ControlFlags != nullptr) {
-    socket_of(Socket, "WskReceiveEx");
     return reject(Irp, STATUS_INVALID_PARAMETER); // reserved, must be NULL
+  }
+  if (Irp == nullptr) {
+    return STATUS_INVALID_PARAMETER; // before *ControlInfoLength is written
   }
   if (ControlInfoLength != nullptr) {
     *ControlInfoLength = 0;
@@ -202,6 +393,9 @@ NTSTATUS WSKAPI wsk_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
 
 NTSTATUS WSKAPI wsk_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp) {
   socket_object *s = socket_of(Socket, "WskDisconnect");
+  if (Irp != nullptr && !category_has(s, connection_oriented, "WskDisconnect")) {
+    return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
   if ((Flags & ~WSK_FLAG_ABORTIVE) != 0) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
@@ -210,7 +404,11 @@ NTSTATUS WSKAPI wsk_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
 }
 
 NTSTATUS WSKAPI wsk_release_data(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication) {
-  return socket_release_data(socket_of(Socket, "WskRelease"), DataIndication);
+  socket_object *s = socket_of(Socket, "WskRelease");
+  if (!category_has(s, connection_oriented, "WskRelease (data indications)")) {
+    return STATUS_NOT_SUPPORTED;
+  }
+  return socket_release_data(s, DataIndication);
 }
 
 // ---- The tables
@@ -289,13 +487,8 @@ const void *provider_dispatch_for(category cat) {
 
 NTSTATUS socket_create(registration *reg, USHORT windows_family, USHORT type, ULONG protocol,
                        category cat, PVOID context, const void *client_dispatch, PIRP irp) {
-  if (!irp_enter(irp)) {
-    return STATUS_INVALID_PARAMETER;
-  }
-  socket_object *s = nullptr;
-  const NTSTATUS status = create_socket(reg, windows_family, type, static_cast<int>(protocol), cat,
-                                        context, client_dispatch, &s);
-  return irp_complete(irp, status, NT_SUCCESS(status) ? reinterpret_cast<ULONG_PTR>(s) : 0);
+  return create_and_complete(reg, windows_family, type, protocol, cat, context, client_dispatch,
+                             nullptr, irp);
 }
 
 } // namespace uwsk::wsk

@@ -247,6 +247,31 @@ void store(UNICODE_STRING *s, const std::u16string &text) {
 
 // ---- Queries ---------------------------------------------------------------------------------
 
+// A service is a name (letters first, as in /etc/services) or a decimal port, 0 to 65535. Text
+// that starts like a number (a digit, a sign or a space) must be a port: glibc would read
+// "99999" as port 34463 (the low 16 bits) and " 80" or "+80" as 80, where Windows refuses a
+// service that is neither. Such a service is refused as glibc refuses an unknown service name:
+// STATUS_INVALID_PARAMETER.
+bool service_valid(const std::string &service) {
+  const char first = service.front();
+  const bool numeric_start = (first >= '0' && first <= '9') || first == '+' || first == '-' ||
+                             first == ' ' || first == '\t';
+  if (!numeric_start) {
+    return true;
+  }
+  unsigned long port = 0;
+  for (const char c : service) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+    port = port * 10 + static_cast<unsigned long>(c - '0');
+    if (port > 65535) {
+      return false;
+    }
+  }
+  return true;
+}
+
 NTSTATUS build_address_query(const UNICODE_STRING *node, const UNICODE_STRING *service,
                              const ADDRINFOEXW *hints, address_query &query) {
   if (!read_name(node, query.has_node, query.node) ||
@@ -255,6 +280,9 @@ NTSTATUS build_address_query(const UNICODE_STRING *node, const UNICODE_STRING *s
   }
   if (!query.has_node && !query.has_service) {
     return STATUS_INVALID_PARAMETER; // the WDK asks for at least one non-empty name
+  }
+  if (query.has_service && !service_valid(query.service)) {
+    return STATUS_INVALID_PARAMETER;
   }
   if (hints == nullptr) {
     return STATUS_SUCCESS;
