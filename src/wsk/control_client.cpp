@@ -72,8 +72,7 @@ NTSTATUS query_transports(SIZE_T output_size, PVOID output, SIZE_T *written) {
 // registration. DriverContext[0]: the registration.
 struct change_waiters {
   std::mutex lock;
-  LIST_ENTRY irps; // guarded by lock
-  change_waiters() { InitializeListHead(&irps); }
+  parked_list irps; // guarded by lock
 };
 
 change_waiters &waiters() {
@@ -92,8 +91,7 @@ VOID NTAPI cancel_transport_change(PDEVICE_OBJECT, PIRP irp) {
   auto *reg = static_cast<registration *>(irp_context(irp)[0]);
   {
     std::lock_guard guard(waiters().lock);
-    RemoveEntryList(irp_link(irp));
-    InitializeListHead(irp_link(irp));
+    parked_list::unlink(irp);
   }
   irp_complete(irp, STATUS_CANCELLED, 0);
   finish_pending(reg); // after the completion: WskDeregister may free the registration then
@@ -113,12 +111,10 @@ NTSTATUS wait_for_transport_change(registration *reg, PIRP irp) {
     ++reg->pending;
   }
   irp_context(irp)[0] = reg;
-  if (!irp_park(irp, cancel_transport_change)) {
-    IoGetCurrentIrpStackLocation(irp)->Control &= ~SL_PENDING_RETURNED;
+  if (!w.irps.park(irp, cancel_transport_change)) {
     finish_pending(reg); // the caller completes it; the client's capture keeps reg alive
     return STATUS_CANCELLED;
   }
-  InsertTailList(&w.irps, irp_link(irp));
   return STATUS_PENDING;
 }
 
@@ -306,15 +302,8 @@ void cancel_transport_list_changes(registration *reg) {
   InitializeListHead(&taken);
   {
     std::lock_guard guard(w.lock);
-    for (PLIST_ENTRY link = w.irps.Flink, next; link != &w.irps; link = next) {
-      next = link->Flink;
-      PIRP irp = irp_from_link(link);
-      // An IRP whose cancel routine already runs is left to it.
-      if (irp_context(irp)[0] == reg && irp_unpark(irp)) {
-        RemoveEntryList(link);
-        InsertTailList(&taken, link);
-      }
-    }
+    w.irps.take_if([reg](PIRP irp) { return irp_context(irp)[0] == reg; },
+                   [&](PIRP irp) { InsertTailList(&taken, irp_link(irp)); });
   }
   while (!IsListEmpty(&taken)) {
     PIRP irp = irp_from_link(RemoveHeadList(&taken));

@@ -357,12 +357,11 @@ NTSTATUS query_address_list(socket_object *s, const control_request &r, SIZE_T *
 
 struct address_watch {
   std::mutex lock;
-  LIST_ENTRY waiters; // guarded by lock
+  parked_list waiters; // guarded by lock
   bool started = false;
   net::loop *loop = nullptr; // created with the first waiter, never destroyed
   net::watcher watcher;
   net::task attach;
-  address_watch() { InitializeListHead(&waiters); }
 };
 
 address_watch &watch() {
@@ -379,16 +378,7 @@ template <typename Match> void complete_waiters(Match matches, NTSTATUS status) 
   address_watch &w = watch();
   completion_batch done;
   std::lock_guard guard(w.lock);
-  for (PLIST_ENTRY link = w.waiters.Flink, next; link != &w.waiters; link = next) {
-    next = link->Flink;
-    PIRP irp = irp_from_link(link);
-    // An IRP whose cancel routine already runs is left to it; it unlinks the IRP itself.
-    if (matches(irp) && irp_unpark(irp)) {
-      RemoveEntryList(link);
-      InitializeListHead(link);
-      done.add(irp, status, 0);
-    }
-  }
+  w.waiters.take_if(matches, [&](PIRP irp) { done.add(irp, status, 0); });
   // `done` completes after `guard` released the lock (declared first, destroyed last).
 }
 
@@ -396,8 +386,7 @@ VOID NTAPI cancel_address_change(PDEVICE_OBJECT, PIRP irp) {
   IoReleaseCancelSpinLock(irp->CancelIrql);
   {
     std::lock_guard guard(watch().lock);
-    RemoveEntryList(irp_link(irp));
-    InitializeListHead(irp_link(irp));
+    parked_list::unlink(irp);
   }
   irp_complete(irp, STATUS_CANCELLED, 0);
 }
@@ -490,11 +479,9 @@ NTSTATUS park_address_change(socket_object *s, PIRP irp) {
   irp_context(irp)[1] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(s->family));
   std::lock_guard guard(w.lock);
   start_watch(w);
-  if (!irp_park(irp, cancel_address_change)) {
-    IoGetCurrentIrpStackLocation(irp)->Control &= ~SL_PENDING_RETURNED; // completed by the caller
+  if (!w.waiters.park(irp, cancel_address_change)) { // completed by the caller
     return STATUS_CANCELLED;
   }
-  InsertTailList(&w.waiters, irp_link(irp));
   return STATUS_PENDING;
 }
 

@@ -406,8 +406,7 @@ NTSTATUS start_lookup(request *req, registration *reg, PIRP irp, PWORKER_THREAD_
   irp_context(irp)[0] = req;
   pending_add(reg);
   if (!irp_park(irp, cancel_lookup)) {
-    // Cancelled before it could be parked: it completes now, so it is not pending after all.
-    IoGetCurrentIrpStackLocation(irp)->Control &= ~SL_PENDING_RETURNED;
+    // Cancelled before it could be parked: it completes now (irp_park left it not pending).
     delete req;
     const NTSTATUS status = irp_complete(irp, STATUS_CANCELLED, 0);
     pending_drop(reg);
