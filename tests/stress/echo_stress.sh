@@ -61,7 +61,7 @@ in_client=()
 host=127.0.0.1
 if [ -n "$loss" ]; then
   trap 'cleanup; netns_cleanup' EXIT # (netns_setup's traps exit on INT, TERM and HUP)
-  for side in SERVER CLIENT; do
+  for side in A B; do
     ns_var=NETNS_$side
     if_var=NETNS_${side}_IF
     netns_nft "${!ns_var}" add chain inet uwsk loss \
@@ -69,12 +69,12 @@ if [ -n "$loss" ]; then
     netns_nft "${!ns_var}" add rule inet uwsk loss iifname "${!if_var}" \
       numgen random mod 100 '<' "$loss" counter drop
   done
-  in_server=(ip netns exec "$NETNS_SERVER")
-  in_client=(ip netns exec "$NETNS_CLIENT")
-  host=$NETNS_SERVER_ADDRESS
+  in_server=(ip netns exec "$NETNS_A")
+  in_client=(ip netns exec "$NETNS_B")
+  host=$NETNS_A_ADDRESS
   driver_options+=(--param "Address=$host")
-  echo "echo_stress: driver in $NETNS_SERVER ($host), client in $NETNS_CLIENT" \
-    "($NETNS_CLIENT_ADDRESS), ${loss}% of the packets dropped each way"
+  echo "echo_stress: driver in $NETNS_A ($host), client in $NETNS_B" \
+    "($NETNS_B_ADDRESS), ${loss}% of the packets dropped each way"
 else
   trap cleanup EXIT
   trap 'exit 130' INT TERM HUP
@@ -140,7 +140,7 @@ if [ "$order_check" -eq 1 ]; then
 fi
 if [ -n "$loss" ]; then
   dropped=0
-  for ns in "$NETNS_SERVER" "$NETNS_CLIENT"; do
+  for ns in "$NETNS_A" "$NETNS_B"; do
     count=$(ip netns exec "$ns" nft list chain inet uwsk loss |
       sed -n 's/.*counter packets \([0-9][0-9]*\) .*/\1/p')
     echo "echo_stress: nftables dropped ${count:-?} packets arriving in $ns"
