@@ -14,6 +14,7 @@ driver=$2
 dropped_port=7001
 closed_port=7002
 
+# shellcheck source=netns.sh
 . "$here/netns.sh"
 netns_setup
 log=$(mktemp)

@@ -40,6 +40,7 @@ done
 [ $# -gt 0 ] && shift
 
 if [ -n "$loss" ]; then
+  # shellcheck source=netns.sh
   . "$here/netns.sh"
   netns_setup # exits 77 where namespaces cannot be made
 fi

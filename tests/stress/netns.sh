@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # netns.sh: sourced by the tests that need network namespaces of their own.
 #
 # netns_setup makes two namespaces joined by a veth pair on a private subnet:
@@ -59,13 +60,14 @@ netns_setup() {
     "$NETNS_B_IF" netns "$NETNS_B" 2>&1); then
     netns_skip "cannot create a veth pair: $error"
   fi
-  ip -n "$NETNS_A" link set lo up &&
+  if ! { ip -n "$NETNS_A" link set lo up &&
     ip -n "$NETNS_B" link set lo up &&
     ip -n "$NETNS_A" address add "$NETNS_A_ADDRESS/24" dev "$NETNS_A_IF" &&
     ip -n "$NETNS_B" address add "$NETNS_B_ADDRESS/24" dev "$NETNS_B_IF" &&
     ip -n "$NETNS_A" link set "$NETNS_A_IF" up &&
-    ip -n "$NETNS_B" link set "$NETNS_B_IF" up ||
+    ip -n "$NETNS_B" link set "$NETNS_B_IF" up; }; then
     netns_skip "cannot configure the veth pair"
+  fi
   # One TCP segment per packet (no 64 KiB GSO packets), so that dropping a packet loses one
   # segment, as on a real link. Older kernels cannot set this; the test still works there.
   ip -n "$NETNS_A" link set dev "$NETNS_A_IF" gso_max_segs 1 2>/dev/null
@@ -75,8 +77,7 @@ netns_setup() {
     netns_skip "nftables does not work in a network namespace: $error"
   fi
   # Both ends report carrier (bounded: 5 s).
-  local i
-  for i in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     if ip -n "$NETNS_A" -br link show dev "$NETNS_A_IF" | grep -qw UP &&
       ip -n "$NETNS_B" -br link show dev "$NETNS_B_IF" | grep -qw UP; then
       return 0
