@@ -4,8 +4,10 @@
  *
  * Parameters (the service key's Parameters subkey): Address (REG_SZ, an IPv4 literal), the
  * host; DroppedPort (REG_DWORD), a port whose SYNs the host's firewall drops; ClosedPort
- * (REG_DWORD), a port nothing listens on (the host answers with a reset); PendingMs (REG_DWORD,
- * default 1000), how long a connect to DroppedPort must stay pending.
+ * (REG_DWORD), a port nothing listens on (the host answers with a reset); DelayedPort
+ * (REG_DWORD, optional), a closed port whose first SYN of each connect is dropped, so the reset
+ * answers the retransmitted SYN about a second later; PendingMs (REG_DWORD, default 1000), how
+ * long a connect to DroppedPort must stay pending.
  *
  * Checks, each on an IRP whose IoStatus is preset to 0xdeadbeef:
  * 1. WskSocketConnect to DroppedPort returns STATUS_PENDING and has not completed after
@@ -17,6 +19,8 @@
  *    Information 0; the status returned is that final status, or STATUS_PENDING (then
  *    PendingReturned is TRUE; otherwise the IRP completed before the call returned).
  * 4. The same for WskConnect on a bound connection socket.
+ * 5, 6. With DelayedPort: the same two refusals arriving while the IRP is pending; the call
+ *    must return STATUS_PENDING.
  * Each check logs "connect_pending: PASS ..." or "connect_pending: FAIL ..." lines; DriverEntry
  * returns STATUS_SUCCESS only when all passed ("all checks passed"), else STATUS_UNSUCCESSFUL.
  * Every wait is bounded. A connect that wrongly succeeds is closed, so nothing leaks.
@@ -50,6 +54,7 @@ static struct {
   SOCKADDR_IN Host;
   ULONG DroppedPort;
   ULONG ClosedPort;
+  ULONG DelayedPort;
   ULONG PendingMs;
   ULONG Failures;
   BOOLEAN Stuck; /* an IRP never completed: WskDeregister would wait forever */
@@ -274,14 +279,18 @@ static VOID CpCheckCancel(PCP_CALL Call, BOOLEAN SocketConnect) {
   }
 }
 
-/* Checks 3 and 4: refused by the host's reset. */
-static VOID CpCheckRefused(PCP_CALL Call, BOOLEAN SocketConnect) {
-  const char *what =
-      SocketConnect ? "WskSocketConnect to the closed port" : "WskConnect to the closed port";
+/* Checks 3 to 6: refused by the host's reset, at once or (Delayed) after a retransmission. */
+static VOID CpCheckRefused(PCP_CALL Call, BOOLEAN SocketConnect, BOOLEAN Delayed) {
+  const char *what = SocketConnect
+                         ? (Delayed ? "WskSocketConnect to the closed port, first SYN dropped"
+                                    : "WskSocketConnect to the closed port")
+                         : (Delayed ? "WskConnect to the closed port, first SYN dropped"
+                                    : "WskConnect to the closed port");
   PWSK_SOCKET socket = NULL;
   char detail[256];
   NTSTATUS returned;
   LONG completions_at_return;
+  ULONG elapsed_ms;
   ULONG failures = g_cp.Failures;
 
   if (!SocketConnect) {
@@ -290,7 +299,7 @@ static VOID CpCheckRefused(PCP_CALL Call, BOOLEAN SocketConnect) {
       return;
     }
   }
-  returned = CpConnect(Call, socket, g_cp.ClosedPort);
+  returned = CpConnect(Call, socket, Delayed ? g_cp.DelayedPort : g_cp.ClosedPort);
   completions_at_return = ReadAcquire(&Call->Completions);
   if (!CpWait(Call, CP_COMPLETION_WAIT_MS)) {
     (void)RtlStringCbPrintfA(detail, sizeof(detail),
@@ -300,6 +309,7 @@ static VOID CpCheckRefused(PCP_CALL Call, BOOLEAN SocketConnect) {
     g_cp.Stuck = TRUE;
     return;
   }
+  elapsed_ms = CpMsSince(Call->IssuedAt, Call->CompletedAt);
   if (Call->Status != STATUS_CONNECTION_REFUSED || Call->Information != 0 ||
       Call->Irp->IoStatus.Status != STATUS_CONNECTION_REFUSED ||
       Call->Irp->IoStatus.Information != 0) {
@@ -312,6 +322,13 @@ static VOID CpCheckRefused(PCP_CALL Call, BOOLEAN SocketConnect) {
                              (ULONGLONG)Call->Irp->IoStatus.Information);
     CpFail(what, detail);
     CpCloseUnexpected(Call, SocketConnect, what);
+  }
+  if (Delayed && returned != STATUS_PENDING) {
+    (void)RtlStringCbPrintfA(detail, sizeof(detail),
+                             "the call returned 0x%08lX, expected STATUS_PENDING (0x%08lX): the "
+                             "reset cannot come before the SYN is retransmitted",
+                             (ULONG)returned, (ULONG)STATUS_PENDING);
+    CpFail(what, detail);
   }
   if (returned == STATUS_PENDING) {
     if (!Call->PendingReturned) {
@@ -341,7 +358,7 @@ static VOID CpCheckRefused(PCP_CALL Call, BOOLEAN SocketConnect) {
   if (g_cp.Failures == failures) {
     DbgPrint("connect_pending: PASS %s: STATUS_CONNECTION_REFUSED once after %lu ms "
              "(returned 0x%08lX), Information 0\n",
-             what, CpMsSince(Call->IssuedAt, Call->CompletedAt), (ULONG)returned);
+             what, elapsed_ms, (ULONG)returned);
   }
 }
 
@@ -349,7 +366,7 @@ static NTSTATUS CpReadParameters(PUNICODE_STRING RegistryPath) {
   static const WCHAR suffix[] = L"\\Parameters";
   WCHAR address_buffer[64];
   UNICODE_STRING address = {0, sizeof(address_buffer) - sizeof(WCHAR), address_buffer};
-  RTL_QUERY_REGISTRY_TABLE table[5];
+  RTL_QUERY_REGISTRY_TABLE table[6];
   UNICODE_STRING key;
   PCWSTR terminator;
   NTSTATUS status;
@@ -380,6 +397,10 @@ static NTSTATUS CpReadParameters(PUNICODE_STRING RegistryPath) {
     table[2].Name = L"ClosedPort";
     table[2].EntryContext = &g_cp.ClosedPort;
     table[2].DefaultType = (REG_DWORD << RTL_QUERY_REGISTRY_TYPECHECK_SHIFT) | REG_NONE;
+    table[4].Flags = RTL_QUERY_REGISTRY_DIRECT | RTL_QUERY_REGISTRY_TYPECHECK;
+    table[4].Name = L"DelayedPort";
+    table[4].EntryContext = &g_cp.DelayedPort;
+    table[4].DefaultType = (REG_DWORD << RTL_QUERY_REGISTRY_TYPECHECK_SHIFT) | REG_NONE;
     table[3].Flags = RTL_QUERY_REGISTRY_DIRECT | RTL_QUERY_REGISTRY_TYPECHECK;
     table[3].Name = L"PendingMs";
     table[3].EntryContext = &g_cp.PendingMs;
@@ -402,12 +423,14 @@ static NTSTATUS CpReadParameters(PUNICODE_STRING RegistryPath) {
   }
   g_cp.Host.sin_family = AF_INET;
   if (g_cp.DroppedPort == 0 || g_cp.DroppedPort > 65535 || g_cp.ClosedPort == 0 ||
-      g_cp.ClosedPort > 65535 || g_cp.PendingMs == 0 || g_cp.PendingMs > 60000) {
+      g_cp.ClosedPort > 65535 || g_cp.DelayedPort > 65535 || g_cp.PendingMs == 0 ||
+      g_cp.PendingMs > 60000) {
     DbgPrint("connect_pending: ports must be 1..65535, PendingMs 1..60000\n");
     return STATUS_INVALID_PARAMETER;
   }
-  DbgPrint("connect_pending: host %wZ, SYNs dropped on port %lu, port %lu closed\n", &address,
-           g_cp.DroppedPort, g_cp.ClosedPort);
+  DbgPrint("connect_pending: host %wZ, SYNs dropped on port %lu, port %lu closed, port %lu "
+           "closed after a dropped SYN (0: not tested)\n",
+           &address, g_cp.DroppedPort, g_cp.ClosedPort, g_cp.DelayedPort);
   return STATUS_SUCCESS;
 }
 
@@ -443,10 +466,16 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) 
     CpCheckCancel(&call, FALSE);
   }
   if (!g_cp.Stuck) {
-    CpCheckRefused(&call, TRUE);
+    CpCheckRefused(&call, TRUE, FALSE);
   }
   if (!g_cp.Stuck) {
-    CpCheckRefused(&call, FALSE);
+    CpCheckRefused(&call, FALSE, FALSE);
+  }
+  if (!g_cp.Stuck && g_cp.DelayedPort != 0) {
+    CpCheckRefused(&call, TRUE, TRUE);
+  }
+  if (!g_cp.Stuck && g_cp.DelayedPort != 0) {
+    CpCheckRefused(&call, FALSE, TRUE);
   }
 
   WskReleaseProviderNPI(&g_cp.Registration);
