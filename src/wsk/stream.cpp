@@ -321,7 +321,7 @@ attempt try_accept(socket_object *s, PIRP irp) {
 
 // A connect finishes when the handshake does; WskConnectEx's data then goes out like a send.
 // The connect of WskSocketConnect hands out its new socket (transfer_progress::created).
-attempt try_connect(socket_object *s, PIRP irp) {
+attempt try_connect_steps(socket_object *s, PIRP irp) {
   if (s->state == socket_state::connecting) {
     const int error = net::sock::finish_connect(s->fd);
     if (error == -EINPROGRESS || error == -EALREADY) {
@@ -346,6 +346,19 @@ attempt try_connect(socket_object *s, PIRP irp) {
   }
   return finished(STATUS_SUCCESS,
                   reinterpret_cast<ULONG_PTR>(irp_progress<transfer_progress>(irp).created));
+}
+
+// Every attempt, the first and those on readiness: a WskSocketConnect that fails frees the
+// socket it was making, which the client never sees.
+attempt try_connect(socket_object *s, PIRP irp) {
+  const attempt result = try_connect_steps(s, irp);
+  if (result.finished && !NT_SUCCESS(result.status) &&
+      (irp_marks(irp) & irp_mark::creates_socket) != 0 && !s->release_requested) {
+    s->state = socket_state::closing;
+    s->release_requested = true;
+    s->loop->post(&s->release_task);
+  }
+  return result;
 }
 
 NTSTATUS begin_connect(socket_object *s, const void *remote, PIRP irp) {
@@ -689,16 +702,7 @@ NTSTATUS socket_connect_new(registration *reg, USHORT type, ULONG protocol, cons
   start_transfer(irp, nullptr, 0);
   irp_progress<transfer_progress>(irp).created = s; // handed out as Information on success
   irp_marks(irp) |= irp_mark::creates_socket;       // see cancel_parked
-  return start_operation(s, queue_kind::connect, irp, [](socket_object *sock, PIRP p) {
-    attempt result = try_connect(sock, p);
-    if (result.finished && !NT_SUCCESS(result.status)) {
-      // The client never sees a socket whose connect failed.
-      sock->state = socket_state::closing;
-      sock->release_requested = true;
-      sock->loop->post(&sock->release_task);
-    }
-    return result;
-  });
+  return start_operation(s, queue_kind::connect, irp, try_connect);
 }
 
 } // namespace uwsk::wsk
