@@ -2,10 +2,25 @@
  * echo-server-irp: a WDK-style WSK driver that echoes what its clients send, with IRPs only.
  *
  * It listens on 127.0.0.1 and ::1 (port 20017, or the ECHO_PORT the build defines), accepts with
- * WskAccept, keeps two receives of 4 KiB (or ECHO_CHUNK bytes) in flight per connection, sends back each chunk it receives (the
- * provider keeps sends of one socket in order), disconnects gracefully when the client does, and
- * on unload closes everything and deregisters. Everything is driven by IRP completion routines,
- * the way Windows WSK drivers that do not use event callbacks are written.
+ * WskAccept, keeps two receives of 4 KiB (or ECHO_CHUNK bytes) in flight per connection, sends
+ * back each chunk it receives, disconnects gracefully when the client does, and on unload resets
+ * everything and deregisters. Everything is driven by IRP completion routines, the way Windows
+ * WSK drivers that do not use event callbacks are written.
+ *
+ * Order (the part of this file worth copying with care). With more than one receive in flight,
+ * the echo is right only if the chunks go back in the order the receives were issued, which the
+ * provider fills in that order. Completion routines give no such order: they may run on any
+ * thread, inline in the call that issued the IRP or later on another, even at the same time. So
+ * completion routines here only record what happened, and every WSK call on a connection is
+ * made by its pump (EchoPump), one call at a time, by one thread at a time:
+ *  - the slots are used in a fixed rotation: receive k goes to slot k % ECHO_SLOTS, and its send
+ *    goes out only after the send of receive k - 1 was issued (NextReceive, NextSend);
+ *  - a slot is given its next receive only once its send has completed;
+ *  - when the client has finished (a receive of 0 bytes) and every slot is idle, the pump
+ *    disconnects gracefully, then closes the socket; a failure skips the disconnect, and
+ *    EchoUnload asks the pump for an abortive disconnect first.
+ * The close is the pump's last call: it is made when nothing else is in flight, so it is made
+ * once, with no call in progress, and the connection is freed when it completes.
  */
 #include <ntddk.h>
 #include <wsk.h>
@@ -21,9 +36,17 @@
 
 typedef struct _ECHO_CONNECTION ECHO_CONNECTION, *PECHO_CONNECTION;
 
-/* One receive in flight, and the send that echoes what it received. */
+typedef enum _ECHO_SLOT_STATE {
+  SlotIdle,      /* free for the next receive */
+  SlotReceiving, /* its receive is in flight */
+  SlotReceived,  /* holds a chunk waiting for its turn to be sent */
+  SlotSending,   /* its send is in flight */
+} ECHO_SLOT_STATE;
+
+/* One receive buffer and the IRP that receives into it, then sends it back. */
 typedef struct _ECHO_SLOT {
   PECHO_CONNECTION Connection;
+  ECHO_SLOT_STATE State; /* under the connection's lock */
   PIRP Irp;
   PMDL Mdl;
   WSK_BUF Buffer;
@@ -32,15 +55,19 @@ typedef struct _ECHO_SLOT {
 
 struct _ECHO_CONNECTION {
   PWSK_SOCKET Socket;
-  LIST_ENTRY Links;     /* on g_echo.Connections, under g_echo.Lock */
-  LONG SlotsActive;     /* slots still receiving; the last one closes the socket */
-  LONG References;      /* the close path holds one; EchoUnload takes one while aborting */
-  BOOLEAN Aborted;      /* EchoUnload picked it (under g_echo.Lock) */
-  BOOLEAN AbortRunning; /* EchoUnload is calling WskDisconnect on it (under g_echo.Lock) */
-  BOOLEAN ClosePending; /* its slots finished meanwhile: EchoUnload closes it afterwards */
-  BOOLEAN Closing;      /* WskCloseSocket was called (under g_echo.Lock) */
-  PIRP CloseIrp;
+  LIST_ENTRY Links; /* on g_echo.Connections, under g_echo.Lock */
   ULONG Id;
+  KSPIN_LOCK Lock;    /* guards everything below */
+  BOOLEAN Pumping;    /* a thread is in EchoPump, making this connection's calls */
+  ULONG NextReceive;  /* the receive to issue next goes to slot NextReceive % ECHO_SLOTS */
+  ULONG NextSend;     /* the chunk to send next is in slot NextSend % ECHO_SLOTS */
+  BOOLEAN InputEnded; /* no more receives: the client finished, or the connection failed */
+  BOOLEAN Failed;     /* a receive or send failed: drop what is left, skip the disconnect */
+  BOOLEAN AbortRequested, AbortIssued, AbortDone; /* EchoUnload's abortive disconnect */
+  BOOLEAN DisconnectIssued, DisconnectDone;       /* the graceful disconnect */
+  BOOLEAN Closing;                                /* the close was issued */
+  PIRP ControlIrp;                                /* the graceful disconnect, then the close */
+  PIRP AbortIrp; /* the abortive disconnect, which may have to fail a graceful one in flight */
   ECHO_SLOT Slots[ECHO_SLOTS];
 };
 
@@ -59,8 +86,8 @@ static struct {
   KSPIN_LOCK Lock;
   LIST_ENTRY Connections;
   volatile LONG Stopping; /* set once by DriverUnload, read by completion routines */
-  LONG Outstanding; /* listeners and connections not yet closed */
-  KEVENT AllClosed; /* set when Outstanding drops to zero */
+  LONG Outstanding;       /* listeners and connections not yet closed */
+  KEVENT AllClosed;       /* set when Outstanding drops to zero */
   LONG NextId;
 } g_echo;
 
@@ -71,8 +98,8 @@ static DRIVER_UNLOAD EchoUnload;
 static IO_COMPLETION_ROUTINE EchoAcceptComplete;
 static IO_COMPLETION_ROUTINE EchoReceiveComplete;
 static IO_COMPLETION_ROUTINE EchoSendComplete;
+static IO_COMPLETION_ROUTINE EchoControlComplete;
 static IO_COMPLETION_ROUTINE EchoCloseComplete;
-static IO_COMPLETION_ROUTINE EchoDisconnectComplete;
 static IO_COMPLETION_ROUTINE EchoSignalComplete;
 
 static VOID EchoRelease(VOID) {
@@ -99,15 +126,12 @@ static NTSTATUS EchoWait(PIRP Irp, NTSTATUS Status, PKEVENT Event) {
 
 /* ---- Connections ------------------------------------------------------------------------ */
 
-static VOID EchoDereference(PECHO_CONNECTION Connection) {
+static const WSK_PROVIDER_CONNECTION_DISPATCH *EchoDispatch(PECHO_CONNECTION Connection) {
+  return (const WSK_PROVIDER_CONNECTION_DISPATCH *)Connection->Socket->Dispatch;
+}
+
+static VOID EchoFreeConnection(PECHO_CONNECTION Connection) {
   ULONG i;
-  KIRQL irql;
-  if (InterlockedDecrement(&Connection->References) != 0) {
-    return;
-  }
-  KeAcquireSpinLock(&g_echo.Lock, &irql);
-  RemoveEntryList(&Connection->Links);
-  KeReleaseSpinLock(&g_echo.Lock, irql);
   for (i = 0; i < ECHO_SLOTS; i++) {
     if (Connection->Slots[i].Mdl != NULL) {
       IoFreeMdl(Connection->Slots[i].Mdl);
@@ -116,110 +140,212 @@ static VOID EchoDereference(PECHO_CONNECTION Connection) {
       IoFreeIrp(Connection->Slots[i].Irp);
     }
   }
-  if (Connection->CloseIrp != NULL) {
-    IoFreeIrp(Connection->CloseIrp);
+  if (Connection->ControlIrp != NULL) {
+    IoFreeIrp(Connection->ControlIrp);
+  }
+  if (Connection->AbortIrp != NULL) {
+    IoFreeIrp(Connection->AbortIrp);
   }
   ExFreePoolWithTag(Connection, ECHO_TAG);
-  EchoRelease();
 }
 
-static NTSTATUS EchoCloseComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
-  PECHO_CONNECTION connection = (PECHO_CONNECTION)Context;
-  UNREFERENCED_PARAMETER(DeviceObject);
-  UNREFERENCED_PARAMETER(Irp);
-  DbgPrint("echo-server-irp: connection %lu closed\n", connection->Id);
-  EchoDereference(connection);
-  return STATUS_MORE_PROCESSING_REQUIRED;
-}
+/* What the pump does next. */
+typedef enum _ECHO_ACTION {
+  ActionNone,
+  ActionReceive,
+  ActionSend,
+  ActionAbort,
+  ActionDisconnect,
+  ActionClose,
+} ECHO_ACTION;
 
-static NTSTATUS EchoDisconnectComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
-  PECHO_CONNECTION connection = (PECHO_CONNECTION)Context;
-  UNREFERENCED_PARAMETER(DeviceObject);
-  IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
-  IoSetCompletionRoutine(Irp, EchoCloseComplete, connection, TRUE, TRUE, TRUE);
-  (void)((const WSK_PROVIDER_CONNECTION_DISPATCH *)connection->Socket->Dispatch)
-      ->WskCloseSocket(connection->Socket, Irp);
-  return STATUS_MORE_PROCESSING_REQUIRED;
-}
-
-/* A connection the client finished is disconnected gracefully, then closed (closing it without
- * the disconnect would reset it). One that EchoUnload aborted is closed at once. */
-static VOID EchoCloseConnection(PECHO_CONNECTION Connection) {
-  const WSK_PROVIDER_CONNECTION_DISPATCH *dispatch =
-      (const WSK_PROVIDER_CONNECTION_DISPATCH *)Connection->Socket->Dispatch;
-  DbgPrint("echo-server-irp: connection %lu: closing\n", Connection->Id);
-  if (Connection->Aborted) {
-    IoSetCompletionRoutine(Connection->CloseIrp, EchoCloseComplete, Connection, TRUE, TRUE, TRUE);
-    (void)dispatch->WskCloseSocket(Connection->Socket, Connection->CloseIrp);
-    return;
+/* Under the connection's lock: picks the next call and marks it issued. Sends come before
+ * receives, so echoes leave as soon as their turn comes. */
+static ECHO_ACTION EchoNextAction(PECHO_CONNECTION Connection, PECHO_SLOT *Slot) {
+  PECHO_SLOT send = &Connection->Slots[Connection->NextSend % ECHO_SLOTS];
+  PECHO_SLOT receive = &Connection->Slots[Connection->NextReceive % ECHO_SLOTS];
+  ULONG i;
+  if (Connection->Closing) {
+    return ActionNone;
   }
-  IoSetCompletionRoutine(Connection->CloseIrp, EchoDisconnectComplete, Connection, TRUE, TRUE,
-                         TRUE);
-  (void)dispatch->WskDisconnect(Connection->Socket, NULL, 0, Connection->CloseIrp);
+  if (Connection->AbortRequested && !Connection->AbortIssued) {
+    Connection->AbortIssued = TRUE;
+    Connection->InputEnded = TRUE;
+    Connection->Failed = TRUE;
+    return ActionAbort;
+  }
+  /* Chunks in order: the next one to send, once its receive has completed. */
+  while (send->State == SlotReceived) {
+    Connection->NextSend++;
+    if (!Connection->Failed) {
+      send->State = SlotSending;
+      *Slot = send;
+      return ActionSend;
+    }
+    send->State = SlotIdle; /* the connection failed: the chunk is dropped */
+    send = &Connection->Slots[Connection->NextSend % ECHO_SLOTS];
+  }
+  /* Receives in order: the next slot in the rotation, once its last send has completed. */
+  if (!Connection->InputEnded && receive->State == SlotIdle) {
+    Connection->NextReceive++;
+    receive->State = SlotReceiving;
+    *Slot = receive;
+    return ActionReceive;
+  }
+  /* The end: once nothing is in flight. */
+  if (!Connection->InputEnded || (Connection->AbortIssued && !Connection->AbortDone) ||
+      (Connection->DisconnectIssued && !Connection->DisconnectDone)) {
+    return ActionNone;
+  }
+  for (i = 0; i < ECHO_SLOTS; i++) {
+    if (Connection->Slots[i].State != SlotIdle) {
+      return ActionNone;
+    }
+  }
+  if (!Connection->Failed && !Connection->DisconnectIssued) {
+    Connection->DisconnectIssued = TRUE;
+    return ActionDisconnect;
+  }
+  Connection->Closing = TRUE;
+  return ActionClose;
 }
 
-/* The last slot to stop closes the socket, unless EchoUnload is aborting it right now (then it
- * closes the socket when its WskDisconnect returns). */
-static VOID EchoSlotDone(PECHO_SLOT Slot) {
-  PECHO_CONNECTION connection = Slot->Connection;
+/* Makes the connection's calls, in order, while there are calls to make. The caller has set
+ * Connection->Pumping; EchoPump below is the usual way in. Completion routines that run
+ * meanwhile (inline, in a call made here, or on another thread) only record their outcome and
+ * find Pumping set, so this loop sees their changes on its next turn. */
+static VOID EchoRunPump(PECHO_CONNECTION Connection) {
+  const WSK_PROVIDER_CONNECTION_DISPATCH *dispatch = EchoDispatch(Connection);
   KIRQL irql;
-  BOOLEAN close_now;
-  if (InterlockedDecrement(&connection->SlotsActive) != 0) {
-    return;
-  }
-  KeAcquireSpinLock(&g_echo.Lock, &irql);
-  close_now = !connection->AbortRunning;
-  connection->ClosePending = connection->AbortRunning;
-  connection->Closing = close_now;
-  KeReleaseSpinLock(&g_echo.Lock, irql);
-  if (close_now) {
-    EchoCloseConnection(connection);
+  KeAcquireSpinLock(&Connection->Lock, &irql);
+  for (;;) {
+    PECHO_SLOT slot = NULL;
+    const ECHO_ACTION action = EchoNextAction(Connection, &slot);
+    if (action == ActionNone) {
+      Connection->Pumping = FALSE;
+      KeReleaseSpinLock(&Connection->Lock, irql);
+      return;
+    }
+    KeReleaseSpinLock(&Connection->Lock, irql);
+    switch (action) {
+    case ActionReceive:
+      IoReuseIrp(slot->Irp, STATUS_UNSUCCESSFUL);
+      IoSetCompletionRoutine(slot->Irp, EchoReceiveComplete, slot, TRUE, TRUE, TRUE);
+      slot->Buffer.Length = ECHO_CHUNK;
+      (void)dispatch->WskReceive(Connection->Socket, &slot->Buffer, 0, slot->Irp);
+      break;
+    case ActionSend:
+      /* The chunk goes back from the buffer it arrived in; Buffer.Length is what arrived. */
+      IoReuseIrp(slot->Irp, STATUS_UNSUCCESSFUL);
+      IoSetCompletionRoutine(slot->Irp, EchoSendComplete, slot, TRUE, TRUE, TRUE);
+      (void)dispatch->WskSend(Connection->Socket, &slot->Buffer, 0, slot->Irp);
+      break;
+    case ActionAbort:
+      IoSetCompletionRoutine(Connection->AbortIrp, EchoControlComplete, Connection, TRUE, TRUE,
+                             TRUE);
+      (void)dispatch->WskDisconnect(Connection->Socket, NULL, WSK_FLAG_ABORTIVE,
+                                    Connection->AbortIrp);
+      break;
+    case ActionDisconnect:
+      IoSetCompletionRoutine(Connection->ControlIrp, EchoControlComplete, Connection, TRUE, TRUE,
+                             TRUE);
+      (void)dispatch->WskDisconnect(Connection->Socket, NULL, 0, Connection->ControlIrp);
+      break;
+    default: /* ActionClose: the last call. Its completion frees the connection, which may
+              * already have happened when WskCloseSocket returns; Pumping stays set, as nothing
+              * may run the pump again. */
+      DbgPrint("echo-server-irp: connection %lu: closing\n", Connection->Id);
+      IoReuseIrp(Connection->ControlIrp, STATUS_UNSUCCESSFUL);
+      IoSetCompletionRoutine(Connection->ControlIrp, EchoCloseComplete, Connection, TRUE, TRUE,
+                             TRUE);
+      (void)dispatch->WskCloseSocket(Connection->Socket, Connection->ControlIrp);
+      return;
+    }
+    KeAcquireSpinLock(&Connection->Lock, &irql);
   }
 }
 
-static VOID EchoPostReceive(PECHO_SLOT Slot) {
-  const WSK_PROVIDER_CONNECTION_DISPATCH *dispatch =
-      (const WSK_PROVIDER_CONNECTION_DISPATCH *)Slot->Connection->Socket->Dispatch;
-  IoReuseIrp(Slot->Irp, STATUS_UNSUCCESSFUL);
-  IoSetCompletionRoutine(Slot->Irp, EchoReceiveComplete, Slot, TRUE, TRUE, TRUE);
-  Slot->Buffer.Length = ECHO_CHUNK;
-  (void)dispatch->WskReceive(Slot->Connection->Socket, &Slot->Buffer, 0, Slot->Irp);
-}
-
-static NTSTATUS EchoSendComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
-  PECHO_SLOT slot = (PECHO_SLOT)Context;
-  UNREFERENCED_PARAMETER(DeviceObject);
-  if (NT_SUCCESS(Irp->IoStatus.Status) && !ReadAcquire(&g_echo.Stopping)) {
-    EchoPostReceive(slot);
-  } else {
-    EchoSlotDone(slot);
+/* Runs the pump unless another thread is running it (that one will see what changed). */
+static VOID EchoPump(PECHO_CONNECTION Connection) {
+  KIRQL irql;
+  BOOLEAN running;
+  KeAcquireSpinLock(&Connection->Lock, &irql);
+  running = Connection->Pumping;
+  Connection->Pumping = TRUE;
+  KeReleaseSpinLock(&Connection->Lock, irql);
+  if (!running) {
+    EchoRunPump(Connection);
   }
-  return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
 static NTSTATUS EchoReceiveComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
   PECHO_SLOT slot = (PECHO_SLOT)Context;
   PECHO_CONNECTION connection = slot->Connection;
-  const WSK_PROVIDER_CONNECTION_DISPATCH *dispatch =
-      (const WSK_PROVIDER_CONNECTION_DISPATCH *)connection->Socket->Dispatch;
-  ULONG_PTR received = Irp->IoStatus.Information;
+  KIRQL irql;
   UNREFERENCED_PARAMETER(DeviceObject);
-
-  if (!NT_SUCCESS(Irp->IoStatus.Status) || received == 0) {
-    /* 0 bytes: the client closed its side; close ours once the other slot is done too. */
-    EchoSlotDone(slot);
-    return STATUS_MORE_PROCESSING_REQUIRED;
+  KeAcquireSpinLock(&connection->Lock, &irql);
+  if (NT_SUCCESS(Irp->IoStatus.Status) && Irp->IoStatus.Information != 0) {
+    slot->Buffer.Length = Irp->IoStatus.Information;
+    slot->State = SlotReceived;
+  } else {
+    /* 0 bytes: the client closed its side. A failure: the connection is broken. */
+    slot->State = SlotIdle;
+    connection->InputEnded = TRUE;
+    connection->Failed = connection->Failed || !NT_SUCCESS(Irp->IoStatus.Status);
   }
-  /* Echo the chunk from the same buffer, then receive again. */
-  IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
-  IoSetCompletionRoutine(Irp, EchoSendComplete, slot, TRUE, TRUE, TRUE);
-  slot->Buffer.Length = received;
-  (void)dispatch->WskSend(connection->Socket, &slot->Buffer, 0, Irp);
+  KeReleaseSpinLock(&connection->Lock, irql);
+  EchoPump(connection);
+  return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+static NTSTATUS EchoSendComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
+  PECHO_SLOT slot = (PECHO_SLOT)Context;
+  PECHO_CONNECTION connection = slot->Connection;
+  KIRQL irql;
+  UNREFERENCED_PARAMETER(DeviceObject);
+  KeAcquireSpinLock(&connection->Lock, &irql);
+  slot->State = SlotIdle;
+  if (!NT_SUCCESS(Irp->IoStatus.Status)) {
+    connection->InputEnded = TRUE;
+    connection->Failed = TRUE;
+  }
+  KeReleaseSpinLock(&connection->Lock, irql);
+  EchoPump(connection);
+  return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* The graceful or the abortive disconnect completed; either way, the pump goes on. */
+static NTSTATUS EchoControlComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
+  PECHO_CONNECTION connection = (PECHO_CONNECTION)Context;
+  KIRQL irql;
+  UNREFERENCED_PARAMETER(DeviceObject);
+  KeAcquireSpinLock(&connection->Lock, &irql);
+  if (Irp == connection->AbortIrp) {
+    connection->AbortDone = TRUE;
+  } else {
+    connection->DisconnectDone = TRUE;
+  }
+  KeReleaseSpinLock(&connection->Lock, irql);
+  EchoPump(connection);
+  return STATUS_MORE_PROCESSING_REQUIRED;
+}
+static NTSTATUS EchoCloseComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
+  PECHO_CONNECTION connection = (PECHO_CONNECTION)Context;
+  KIRQL irql;
+  UNREFERENCED_PARAMETER(DeviceObject);
+  UNREFERENCED_PARAMETER(Irp);
+  DbgPrint("echo-server-irp: connection %lu closed\n", connection->Id);
+  KeAcquireSpinLock(&g_echo.Lock, &irql);
+  RemoveEntryList(&connection->Links);
+  KeReleaseSpinLock(&g_echo.Lock, irql);
+  EchoFreeConnection(connection); /* Irp (ControlIrp) included */
+  EchoRelease();
   return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
 static VOID EchoStartConnection(PWSK_SOCKET Socket, PSOCKADDR Remote) {
   PECHO_CONNECTION connection;
+  BOOLEAN complete;
   ULONG i;
   KIRQL irql;
   connection =
@@ -227,14 +353,20 @@ static VOID EchoStartConnection(PWSK_SOCKET Socket, PSOCKADDR Remote) {
   if (connection == NULL) {
     return; /* the socket is leaked to the provider's report; only on memory exhaustion */
   }
+  connection->ControlIrp = IoAllocateIrp(1, FALSE);
+  if (connection->ControlIrp == NULL) {
+    ExFreePoolWithTag(connection, ECHO_TAG);
+    return; /* the same */
+  }
   connection->Socket = Socket;
   connection->Id = (ULONG)InterlockedIncrement(&g_echo.NextId);
-  connection->CloseIrp = IoAllocateIrp(1, FALSE);
-  connection->SlotsActive = ECHO_SLOTS;
-  connection->References = 1;
+  KeInitializeSpinLock(&connection->Lock);
+  connection->AbortIrp = IoAllocateIrp(1, FALSE);
+  complete = connection->AbortIrp != NULL;
   for (i = 0; i < ECHO_SLOTS; i++) {
     PECHO_SLOT slot = &connection->Slots[i];
     slot->Connection = connection;
+    slot->State = SlotIdle;
     slot->Irp = IoAllocateIrp(1, FALSE);
     slot->Mdl = IoAllocateMdl(slot->Data, ECHO_CHUNK, FALSE, FALSE, NULL);
     if (slot->Mdl != NULL) {
@@ -243,10 +375,18 @@ static VOID EchoStartConnection(PWSK_SOCKET Socket, PSOCKADDR Remote) {
     slot->Buffer.Mdl = slot->Mdl;
     slot->Buffer.Offset = 0;
     slot->Buffer.Length = ECHO_CHUNK;
+    complete = complete && slot->Irp != NULL && slot->Mdl != NULL;
+  }
+  if (!complete) {
+    connection->InputEnded = TRUE; /* the pump closes it at once */
+    connection->Failed = TRUE;
   }
   InterlockedIncrement(&g_echo.Outstanding);
   KeAcquireSpinLock(&g_echo.Lock, &irql);
   InsertTailList(&g_echo.Connections, &connection->Links);
+  /* Under the lock EchoUnload scans the list with: a connection it cannot have seen there
+   * sees Stopping here. */
+  connection->AbortRequested = ReadAcquire(&g_echo.Stopping) != 0;
   KeReleaseSpinLock(&g_echo.Lock, irql);
   if (Remote->sa_family == AF_INET6) {
     DbgPrint("echo-server-irp: connection %lu from [::1]:%u\n", connection->Id,
@@ -255,16 +395,7 @@ static VOID EchoStartConnection(PWSK_SOCKET Socket, PSOCKADDR Remote) {
     DbgPrint("echo-server-irp: connection %lu from 127.0.0.1:%u\n", connection->Id,
              RtlUshortByteSwap(((PSOCKADDR_IN)Remote)->sin_port));
   }
-  if (connection->CloseIrp == NULL || connection->Slots[0].Irp == NULL ||
-      connection->Slots[1].Irp == NULL || connection->Slots[0].Mdl == NULL ||
-      connection->Slots[1].Mdl == NULL) {
-    connection->SlotsActive = 1;
-    EchoSlotDone(&connection->Slots[0]);
-    return;
-  }
-  for (i = 0; i < ECHO_SLOTS; i++) {
-    EchoPostReceive(&connection->Slots[i]);
-  }
+  EchoPump(connection); /* the first receives */
 }
 
 /* ---- Listeners ---------------------------------------------------------------------------- */
@@ -371,7 +502,6 @@ static VOID EchoCloseListener(PECHO_LISTENER Listener) {
 }
 
 static VOID EchoUnload(PDRIVER_OBJECT DriverObject) {
-  BOOLEAN close_now;
   ULONG i;
   KIRQL irql;
   PLIST_ENTRY entry;
@@ -382,22 +512,24 @@ static VOID EchoUnload(PDRIVER_OBJECT DriverObject) {
   for (i = 0; i < 2; i++) {
     EchoCloseListener(&g_echo.Listeners[i]);
   }
-  /* Abort the connections still open; their receives then fail and close them. The WSK call
-   * may complete receives inline, so it is made without holding the lock, on a connection this
-   * thread holds a reference to. */
+  /* Ask each connection's pump for an abortive disconnect: its receives and sends then fail,
+   * and the pump closes it. A pump that is not running is run here, by this thread, which then
+   * owns it: nobody else can close the connection meanwhile. */
   for (;;) {
     PECHO_CONNECTION victim = NULL;
-    PIRP irp;
-    KEVENT done;
-    NTSTATUS status;
+    BOOLEAN run = FALSE;
     KeAcquireSpinLock(&g_echo.Lock, &irql);
     for (entry = g_echo.Connections.Flink; entry != &g_echo.Connections; entry = entry->Flink) {
       PECHO_CONNECTION connection = CONTAINING_RECORD(entry, ECHO_CONNECTION, Links);
-      if (!connection->Aborted && !connection->Closing) {
-        connection->Aborted = TRUE;
-        connection->AbortRunning = TRUE;
-        InterlockedIncrement(&connection->References);
+      KeAcquireSpinLockAtDpcLevel(&connection->Lock);
+      if (!connection->AbortRequested) {
+        connection->AbortRequested = TRUE;
+        run = !connection->Pumping;
+        connection->Pumping = TRUE;
         victim = connection;
+      }
+      KeReleaseSpinLockFromDpcLevel(&connection->Lock);
+      if (victim != NULL) {
         break;
       }
     }
@@ -405,26 +537,11 @@ static VOID EchoUnload(PDRIVER_OBJECT DriverObject) {
     if (victim == NULL) {
       break;
     }
-    irp = IoAllocateIrp(1, FALSE);
-    if (irp != NULL) {
-      KeInitializeEvent(&done, SynchronizationEvent, FALSE);
-      IoSetCompletionRoutine(irp, EchoSignalComplete, &done, TRUE, TRUE, TRUE);
-      status = ((const WSK_PROVIDER_CONNECTION_DISPATCH *)victim->Socket->Dispatch)
-                   ->WskDisconnect(victim->Socket, NULL, WSK_FLAG_ABORTIVE, irp);
-      (void)EchoWait(irp, status, &done);
-      IoFreeIrp(irp);
+    if (run) {
+      EchoRunPump(victim);
     }
-    KeAcquireSpinLock(&g_echo.Lock, &irql);
-    victim->AbortRunning = FALSE;
-    close_now = victim->ClosePending;
-    victim->ClosePending = FALSE;
-    victim->Closing = victim->Closing || close_now;
-    KeReleaseSpinLock(&g_echo.Lock, irql);
-    if (close_now) {
-      EchoCloseConnection(victim);
-    }
-    EchoDereference(victim);
   }
+  /* The connections close themselves; wait for the last close to complete. */
   EchoRelease(); /* DriverEntry's own reference */
   KeWaitForSingleObject(&g_echo.AllClosed, Executive, KernelMode, FALSE, NULL);
   if (g_echo.Captured) {

@@ -10,9 +10,27 @@
  *   WskRelease. No copy is made.
  * - WskDisconnectEvent answers a graceful disconnect with one of its own (queued behind the
  *   echo sends), then closes the socket once every retained indication is released.
- * - On unload the listeners close, remaining connections are reset, and WskDeregister waits for
- *   the last socket.
+ * - On unload the listeners close, remaining connections are reset, and the driver waits for
+ *   the last close to complete before WskDeregister.
  * It listens on 127.0.0.1 and ::1, port 20007 (or the ECHO_PORT the build defines).
+ *
+ * Connection lifetime (the part of this file worth copying with care). The provider may call a
+ * connection's callbacks at any time until its WskCloseSocket *completes*, including while the
+ * close is under way; WskCloseSocket must be called exactly once, when no other call on the
+ * socket is in progress and every retained indication has been released. So:
+ *  1. References counts what still needs the socket: 1 while the connection is Open, 1 per echo
+ *     send in flight (its IRP and the indication it retains), 1 for the graceful disconnect in
+ *     flight, and 1 for each WSK call being made on the socket, for the duration of the call.
+ *  2. References are added only under the connection's lock, and only while it is Open
+ *     (EchoReference). An Open connection holds a reference of its own, so the count can never
+ *     rise again once it has reached 0.
+ *  3. Open is cleared once (EchoFinish), under the same lock, which drops the open reference.
+ *  4. Whoever drops the last reference closes the socket (EchoDereference). By rule 2 nobody can
+ *     take a reference after that, so the close is issued exactly once, with no call in
+ *     progress and nothing retained.
+ *  5. A callback that runs once the connection is no longer Open (its close may be under way)
+ *     starts nothing on the socket: a receive indication is accepted and dropped. The
+ *     connection's memory stays valid until the close completes, and no callback runs after.
  */
 #include <ntddk.h>
 #include <wsk.h>
@@ -24,9 +42,11 @@
 
 typedef struct _ECHO_CONNECTION {
   PWSK_SOCKET Socket;
-  LIST_ENTRY Links; /* on g_echo.Connections, under g_echo.Lock */
-  LONG References;  /* one for the open connection, one per echo send in flight */
-  LONG Finishing;   /* set once by whoever drops the open reference */
+  LIST_ENTRY Links;      /* on g_echo.Connections, under g_echo.Lock */
+  KSPIN_LOCK Lock;       /* guards the three fields below */
+  LONG References;       /* rule 1 above */
+  BOOLEAN Open;          /* the connection holds its own reference; cleared once (EchoFinish) */
+  BOOLEAN Disconnecting; /* the graceful disconnect was started (it is started once) */
   LONG64 BytesEchoed;
   ULONG Id;
   PIRP DisconnectIrp; /* the graceful disconnect after the client's */
@@ -49,6 +69,8 @@ static struct {
   LIST_ENTRY Connections;
   volatile LONG Stopping;
   LONG NextId;
+  LONG Outstanding; /* connections not yet closed, plus one for the driver until unload */
+  KEVENT AllClosed; /* set when Outstanding drops to zero */
 } g_echo;
 
 static const WSK_CLIENT_DISPATCH g_client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
@@ -76,13 +98,20 @@ static const WSK_PROVIDER_CONNECTION_DISPATCH *EchoDispatch(PECHO_CONNECTION Con
   return (const WSK_PROVIDER_CONNECTION_DISPATCH *)Connection->Socket->Dispatch;
 }
 
-/* ---- Connection lifetime ------------------------------------------------------------------ */
+/* ---- Connection lifetime (the rules at the top of this file) ------------------------------ */
+
+static VOID EchoConnectionGone(VOID) {
+  if (InterlockedDecrement(&g_echo.Outstanding) == 0) {
+    KeSetEvent(&g_echo.AllClosed, IO_NO_INCREMENT, FALSE);
+  }
+}
 
 static NTSTATUS EchoCloseComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
   PECHO_CONNECTION connection = (PECHO_CONNECTION)Context;
   KIRQL irql;
   UNREFERENCED_PARAMETER(DeviceObject);
   UNREFERENCED_PARAMETER(Irp);
+  /* The socket is gone and no callback of it runs any more: the connection can go too. */
   DbgPrint("echo-server: connection %lu closed after echoing %I64d bytes\n", connection->Id,
            connection->BytesEchoed);
   KeAcquireSpinLock(&g_echo.Lock, &irql);
@@ -91,31 +120,57 @@ static NTSTATUS EchoCloseComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID C
   IoFreeIrp(connection->CloseIrp);
   IoFreeIrp(connection->DisconnectIrp);
   ExFreePoolWithTag(connection, ECHO_TAG);
+  EchoConnectionGone();
   return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
-/* The last reference closes the socket: every send has completed and every indication it
- * retained is released, as WskCloseSocket requires. */
-static VOID EchoDereference(PECHO_CONNECTION Connection) {
-  if (InterlockedDecrement(&Connection->References) != 0) {
-    return;
+/* Rule 2: takes Count references, but only while the connection is Open. FALSE means it is
+ * finishing and nothing may be started on its socket. */
+static BOOLEAN EchoReference(PECHO_CONNECTION Connection, LONG Count) {
+  KIRQL irql;
+  BOOLEAN open;
+  KeAcquireSpinLock(&Connection->Lock, &irql);
+  open = Connection->Open;
+  if (open) {
+    Connection->References += Count;
   }
-  IoSetCompletionRoutine(Connection->CloseIrp, EchoCloseComplete, Connection, TRUE, TRUE, TRUE);
-  (void)EchoDispatch(Connection)->WskCloseSocket(Connection->Socket, Connection->CloseIrp);
+  KeReleaseSpinLock(&Connection->Lock, irql);
+  return open;
 }
 
-/* Drops the open connection's reference, once, whoever gets here first: the disconnect path
- * or the unload. */
+/* Rule 4: the last reference closes the socket. */
+static VOID EchoDereference(PECHO_CONNECTION Connection) {
+  KIRQL irql;
+  LONG left;
+  KeAcquireSpinLock(&Connection->Lock, &irql);
+  left = --Connection->References;
+  KeReleaseSpinLock(&Connection->Lock, irql);
+  if (left == 0) {
+    IoSetCompletionRoutine(Connection->CloseIrp, EchoCloseComplete, Connection, TRUE, TRUE, TRUE);
+    (void)EchoDispatch(Connection)->WskCloseSocket(Connection->Socket, Connection->CloseIrp);
+  }
+}
+
+/* Rule 3: ends the connection's Open state and drops its own reference, once, whoever comes
+ * first: the client's disconnect, the end of ours, a dead socket, or the unload. */
 static VOID EchoFinish(PECHO_CONNECTION Connection) {
-  if (InterlockedExchange(&Connection->Finishing, 1) == 0) {
+  KIRQL irql;
+  BOOLEAN was_open;
+  KeAcquireSpinLock(&Connection->Lock, &irql);
+  was_open = Connection->Open;
+  Connection->Open = FALSE;
+  KeReleaseSpinLock(&Connection->Lock, irql);
+  if (was_open) {
     EchoDereference(Connection);
   }
 }
 
 static NTSTATUS EchoDisconnectComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
+  PECHO_CONNECTION connection = (PECHO_CONNECTION)Context;
   UNREFERENCED_PARAMETER(DeviceObject);
   UNREFERENCED_PARAMETER(Irp);
-  EchoFinish((PECHO_CONNECTION)Context);
+  EchoFinish(connection);      /* both sides are done */
+  EchoDereference(connection); /* the disconnect IRP's reference */
   return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
@@ -140,7 +195,9 @@ EchoAcceptEvent(PVOID SocketContext, ULONG Flags, PSOCKADDR LocalAddress, PSOCKA
     return STATUS_REQUEST_NOT_ACCEPTED;
   }
   connection->Socket = AcceptSocket;
-  connection->References = 1;
+  KeInitializeSpinLock(&connection->Lock);
+  connection->References = 1; /* its own, while Open */
+  connection->Open = TRUE;
   connection->Id = (ULONG)InterlockedIncrement(&g_echo.NextId);
   connection->DisconnectIrp = IoAllocateIrp(1, FALSE);
   connection->CloseIrp = IoAllocateIrp(1, FALSE);
@@ -154,6 +211,7 @@ EchoAcceptEvent(PVOID SocketContext, ULONG Flags, PSOCKADDR LocalAddress, PSOCKA
     ExFreePoolWithTag(connection, ECHO_TAG);
     return STATUS_REQUEST_NOT_ACCEPTED;
   }
+  InterlockedIncrement(&g_echo.Outstanding);
   KeAcquireSpinLock(&g_echo.Lock, &irql);
   InsertTailList(&g_echo.Connections, &connection->Links);
   KeReleaseSpinLock(&g_echo.Lock, irql);
@@ -176,10 +234,11 @@ static NTSTATUS EchoSendComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Co
   if (NT_SUCCESS(Irp->IoStatus.Status)) {
     InterlockedAdd64(&connection->BytesEchoed, (LONG64)Irp->IoStatus.Information);
   }
+  /* WskRelease is a call on the socket too: made while the send's reference still holds it. */
   (void)EchoDispatch(connection)->WskRelease(connection->Socket, send->Indication);
   IoFreeIrp(send->Irp);
   ExFreePoolWithTag(send, ECHO_TAG);
-  EchoDereference(connection);
+  EchoDereference(connection); /* the send's reference */
   return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
@@ -208,14 +267,37 @@ static NTSTATUS WSKAPI EchoReceiveEvent(PVOID SocketContext, ULONG Flags,
     ExFreePoolWithTag(send, ECHO_TAG);
     return STATUS_DATA_NOT_ACCEPTED;
   }
+  /* Two references: one for the WskSend call below, one for the send until it completes. */
+  if (!EchoReference(connection, 2)) {
+    /* Rule 5: the connection is finishing (its close may be under way); drop the bytes. */
+    IoFreeIrp(send->Irp);
+    ExFreePoolWithTag(send, ECHO_TAG);
+    return STATUS_SUCCESS;
+  }
   send->Connection = connection;
   send->Indication = DataIndication;
-  InterlockedIncrement(&connection->References);
   IoSetCompletionRoutine(send->Irp, EchoSendComplete, send, TRUE, TRUE, TRUE);
-  /* The send goes out from the provider's own buffer; the completion routine releases it. */
+  /* The send goes out from the provider's own buffer; its completion routine releases it, which
+   * may happen before this callback returns STATUS_PENDING to retain it. */
   (void)EchoDispatch(connection)
       ->WskSend(connection->Socket, &DataIndication->Buffer, 0, send->Irp);
+  EchoDereference(connection); /* the call's reference */
   return STATUS_PENDING;
+}
+
+/* The graceful disconnect is started once, while the connection is Open, with two references:
+ * one for the WskDisconnect call, one for its IRP. */
+static BOOLEAN EchoStartDisconnect(PECHO_CONNECTION Connection) {
+  KIRQL irql;
+  BOOLEAN start;
+  KeAcquireSpinLock(&Connection->Lock, &irql);
+  start = Connection->Open && !Connection->Disconnecting;
+  if (start) {
+    Connection->Disconnecting = TRUE;
+    Connection->References += 2;
+  }
+  KeReleaseSpinLock(&Connection->Lock, irql);
+  return start;
 }
 
 static NTSTATUS WSKAPI EchoDisconnectEvent(PVOID SocketContext, ULONG Flags) {
@@ -226,11 +308,15 @@ static NTSTATUS WSKAPI EchoDisconnectEvent(PVOID SocketContext, ULONG Flags) {
     return STATUS_SUCCESS;
   }
   /* The client is done sending: disconnect our side after the echoes still queued. */
+  if (!EchoStartDisconnect(connection)) {
+    return STATUS_SUCCESS; /* rule 5 */
+  }
   DbgPrint("echo-server: connection %lu: client finished, disconnecting\n", connection->Id);
   IoSetCompletionRoutine(connection->DisconnectIrp, EchoDisconnectComplete, connection, TRUE, TRUE,
                          TRUE);
   (void)EchoDispatch(connection)
       ->WskDisconnect(connection->Socket, NULL, 0, connection->DisconnectIrp);
+  EchoDereference(connection); /* the call's reference */
   return STATUS_SUCCESS;
 }
 
@@ -315,7 +401,7 @@ static VOID EchoCloseSocket(PWSK_SOCKET Socket) {
   IoFreeIrp(irp);
 }
 
-/* Resets one connection that is still open, if any; returns FALSE when none is left to reset. */
+/* Resets one connection that is still Open, if any; returns FALSE when none is left. */
 static BOOLEAN EchoResetOne(VOID) {
   PECHO_CONNECTION victim = NULL;
   PLIST_ENTRY entry;
@@ -326,21 +412,10 @@ static BOOLEAN EchoResetOne(VOID) {
   KeAcquireSpinLock(&g_echo.Lock, &irql);
   for (entry = g_echo.Connections.Flink; entry != &g_echo.Connections; entry = entry->Flink) {
     PECHO_CONNECTION connection = CONTAINING_RECORD(entry, ECHO_CONNECTION, Links);
-    LONG references = connection->References;
-    if (connection->Finishing != 0) {
-      continue;
-    }
-    /* Hold it open across the call below, unless its last reference is already gone (it is
-     * closing; it stays on the list, under this lock, until its close completes). */
-    while (references > 0) {
-      LONG seen = InterlockedCompareExchange(&connection->References, references + 1, references);
-      if (seen == references) {
-        victim = connection;
-        break;
-      }
-      references = seen;
-    }
-    if (victim != NULL) {
+    /* A reference for the WskDisconnect call below. One that is no longer Open is finishing on
+     * its own; it stays on the list (under this lock) until its close completes. */
+    if (EchoReference(connection, 1)) {
+      victim = connection;
       break;
     }
   }
@@ -348,6 +423,8 @@ static BOOLEAN EchoResetOne(VOID) {
   if (victim == NULL) {
     return FALSE;
   }
+  /* The reset fails the sends in flight, so their references go; without an IRP to make the
+   * call, the close resets the connection anyway once they complete. */
   irp = IoAllocateIrp(1, FALSE);
   if (irp != NULL) {
     KeInitializeEvent(&done, SynchronizationEvent, FALSE);
@@ -356,8 +433,8 @@ static BOOLEAN EchoResetOne(VOID) {
     (void)EchoWait(irp, status, &done);
     IoFreeIrp(irp);
   }
-  EchoFinish(victim);
-  EchoDereference(victim);
+  EchoFinish(victim);      /* no longer Open: the next EchoResetOne passes it by */
+  EchoDereference(victim); /* the call's reference */
   return TRUE;
 }
 
@@ -366,6 +443,7 @@ static VOID EchoUnload(PDRIVER_OBJECT DriverObject) {
   UNREFERENCED_PARAMETER(DriverObject);
   DbgPrint("echo-server: unloading\n");
   InterlockedExchange(&g_echo.Stopping, 1);
+  /* Closing a listener waits for its accept callbacks: no connection is added after this. */
   for (i = 0; i < 2; i++) {
     if (g_echo.Listeners[i] != NULL) {
       EchoCloseSocket(g_echo.Listeners[i]);
@@ -375,10 +453,13 @@ static VOID EchoUnload(PDRIVER_OBJECT DriverObject) {
   /* Reset what is still open; each connection closes itself once its sends are done. */
   while (EchoResetOne()) {
   }
+  /* Wait for the last close to complete: the completion routines use this driver's code and
+   * memory, and WskDeregister waits only for the sockets. */
+  EchoConnectionGone(); /* the driver's own count */
+  KeWaitForSingleObject(&g_echo.AllClosed, Executive, KernelMode, FALSE, NULL);
   if (g_echo.Captured) {
     WskReleaseProviderNPI(&g_echo.Registration);
   }
-  /* WskDeregister returns once the last socket is closed. */
   WskDeregister(&g_echo.Registration);
   DbgPrint("echo-server: unloaded\n");
 }
@@ -391,6 +472,8 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) 
   UNREFERENCED_PARAMETER(RegistryPath);
   KeInitializeSpinLock(&g_echo.Lock);
   InitializeListHead(&g_echo.Connections);
+  KeInitializeEvent(&g_echo.AllClosed, NotificationEvent, FALSE);
+  g_echo.Outstanding = 1; /* the driver's own, released by EchoUnload */
   status = WskRegister(&client, &g_echo.Registration);
   if (!NT_SUCCESS(status)) {
     return status;

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# echo_peer_test.sh UWSK_RUN DRIVER PORT PEER MODE [ARGS...]: loads an echo driver that listens
+# on PORT under uwsk-run (strict about leaks), runs `PEER MODE PORT ARGS...` against it (at most
+# 50 s), unloads the driver with SIGTERM and passes only if the peer and uwsk-run both exit 0.
+# The port must be free first: uwsk listeners share ports with other processes of the same user,
+# so a server already there would silently take part of the connections.
+set -u
+uwsk_run=$1
+driver=$2
+port=$3
+peer=$4
+mode=$5
+shift 5
+log=$(mktemp)
+server=
+cleanup() {
+  [ -n "$server" ] && kill -KILL "$server" 2>/dev/null
+  rm -f "$log"
+}
+trap cleanup EXIT
+
+if ! "$peer" free "$port"; then
+  echo "echo_peer_test: port $port is taken by another process; not testing against it"
+  exit 1
+fi
+"$uwsk_run" --strict "$driver" >"$log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do
+  grep -q "listening on \[::1\]" "$log" && break
+  kill -0 "$server" 2>/dev/null || break
+  sleep 0.1
+done
+peer_status=0
+timeout 50 "$peer" "$mode" "$port" "$@" || peer_status=$?
+kill -TERM "$server" 2>/dev/null
+server_status=124
+for _ in $(seq 1 200); do
+  if ! kill -0 "$server" 2>/dev/null; then
+    server_status=0
+    wait "$server" || server_status=$?
+    break
+  fi
+  sleep 0.1
+done
+server=
+if [ "$peer_status" -ne 0 ] || [ "$server_status" -ne 0 ]; then
+  echo "== driver log (last 80 lines) =="
+  tail -n 80 "$log"
+else
+  echo "== driver log (the engine, and the end) =="
+  grep -m 1 "I/O engine" "$log"
+  tail -n 3 "$log"
+fi
+echo "echo_peer_test: peer exit $peer_status, uwsk-run exit $server_status (124: timed out)"
+[ "$peer_status" -eq 0 ] && [ "$server_status" -eq 0 ]
