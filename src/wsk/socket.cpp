@@ -83,7 +83,11 @@ void on_socket_events(net::watcher *w, std::uint32_t events) {
   }
 }
 
-void free_socket(socket_object *s) {
+// Frees the socket and then completes its close IRP (when there is one), and only then stops
+// counting it against its registration: WskDeregister returns only after the close completion
+// routine of every socket has run.
+void free_socket(socket_object *s, PIRP close_irp = nullptr) {
+  registration *reg = s->reg;
   release_control_state(s); // WskControlSocket's state: address-change IRPs, sharing, SD
   events_free(s);           // indication buffers
   {
@@ -94,9 +98,12 @@ void free_socket(socket_object *s) {
   if (s->fd >= 0) {
     net::sock::close(s->fd);
   }
-  registration_remove_socket(s->reg);
   s->magic = freed_magic;
   delete s;
+  if (close_irp != nullptr) {
+    irp_complete(close_irp, STATUS_SUCCESS, 0);
+  }
+  registration_remove_socket(reg);
 }
 
 // Frees the socket once no parked IRP is left (a cancel routine may still be taking one out),
@@ -129,11 +136,7 @@ void release_on_loop(net::task *t) {
     s->loop->remove(&s->watcher);
     s->attached = false;
   }
-  PIRP close_irp = s->close_irp;
-  free_socket(s);
-  if (close_irp != nullptr) {
-    irp_complete(close_irp, STATUS_SUCCESS, 0);
-  }
+  free_socket(s, s->close_irp);
 }
 
 void attach_on_loop(net::task *t) {
@@ -513,9 +516,9 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
     return STATUS_INVALID_PARAMETER;
   }
   if (s->loop == nullptr) {
-    // A basic socket has no loop and nothing parked.
-    free_socket(s);
-    return irp_complete(irp, STATUS_SUCCESS, 0);
+    // A basic socket has no loop and nothing parked: the close completes during the call.
+    free_socket(s, irp);
+    return STATUS_SUCCESS;
   }
   completion_batch done;
   {
