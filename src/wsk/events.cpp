@@ -34,6 +34,7 @@ struct data_chunk {
   datagram_indication_view datagram; // datagram sockets (chained through datagram.next)
   SIZE_T start;                      // first byte not yet accepted
   SIZE_T length;                     // bytes held
+  SIZE_T charged;                    // bytes the list (by its head) counts in ev.buffered
   PMDL mdl;
   unsigned char *bytes;
   alignas(8) unsigned char remote[32];   // the sender, as a Windows SOCKADDR
@@ -46,6 +47,9 @@ namespace {
 constexpr std::size_t chunk_capacity = 65536;
 constexpr std::size_t pool_limit = 64;         // chunks kept for any thread
 constexpr std::size_t thread_chunk_limit = 16; // chunks one thread keeps
+// The bound on a socket's buffered bytes when Linux does not report SO_RCVBUF: its default
+// TCP receive buffer (tcp_rmem[1]).
+constexpr SIZE_T default_buffer_limit = 131072;
 // Above this many buffers held by clients, indications carry WSK_FLAG_RELEASE_ASAP.
 constexpr std::size_t pressure_limit = 1024;
 // Bounds on the work of one readiness pass, so one busy socket cannot starve its loop; what is
@@ -140,6 +144,69 @@ ULONG pressure_flags() {
                                                                      : 0;
 }
 
+// ---- Receive backpressure ---------------------------------------------------------------------
+//
+// The bytes a socket read for its events and the client has not taken yet (the unaccepted head
+// of the stream, refused datagrams, retained lists, and the list of a callback in progress) are
+// its `buffered` bytes. Once they reach the socket's bound, the events stop reading it: the data
+// waits in the kernel, whose buffer fills, so TCP's window closes and the peer's sends block, as
+// on Windows, where data indicated and not yet released holds back the window. Nothing is lost.
+// A release that brings a throttled socket below its bound kicks its loop, since edge-triggered
+// readiness will not report the data waiting in the kernel again. Each list counts (by its
+// head) the bytes it was charged with. All of this is under the socket's lock.
+
+// The bound: the socket's SO_RCVBUF as Linux reports it when the bound is first needed (so a
+// size the client set before its first indication counts). Read once: Linux grows the buffer
+// of a socket that is read quickly (up to tcp_rmem[2]), which would let the bound grow with the
+// very bursts it is there to stop.
+SIZE_T buffer_limit(socket_object *s) {
+  if (s->ev.buffer_limit == 0) {
+    int size = 0;
+    socklen_t length = sizeof(size);
+    s->ev.buffer_limit =
+        net::sock::get_option(s->fd, SOL_SOCKET, SO_RCVBUF, &size, &length) == 0 && size > 0
+            ? static_cast<SIZE_T>(size)
+            : default_buffer_limit;
+  }
+  return s->ev.buffer_limit;
+}
+
+// Whether the events may read the socket again (below its bound). A read takes up to one chunk,
+// so a socket holds at most its bound plus one read.
+bool may_read(socket_object *s) {
+  s->ev.throttled = s->ev.buffered >= buffer_limit(s);
+  return !s->ev.throttled;
+}
+
+// A list the socket now holds, counting `bytes`.
+void charge(socket_object *s, data_chunk *head, SIZE_T bytes) {
+  head->charged = bytes;
+  s->ev.buffered += bytes;
+}
+
+// A held list now counts `bytes` (no more than before; 0: the socket no longer holds it). Resumes
+// reading when that brings a throttled socket below its bound.
+void recharge(socket_object *s, data_chunk *head, SIZE_T bytes) {
+  s->ev.buffered -= head->charged - bytes;
+  head->charged = bytes;
+  if (s->ev.throttled && s->ev.buffered < s->ev.buffer_limit) {
+    s->ev.throttled = false;
+    events_kick_locked(s);
+  }
+}
+void discharge(socket_object *s, data_chunk *head) {
+  recharge(s, head, 0);
+}
+
+// The bytes of a datagram list.
+SIZE_T datagram_bytes(data_chunk *head) {
+  SIZE_T bytes = 0;
+  for (datagram_indication_view *v = &head->datagram; v != nullptr; v = v->next) {
+    bytes += chunk_of(v)->length;
+  }
+  return bytes;
+}
+
 // ---- Helpers
 // --------------------------------------------------------------------------------------
 
@@ -176,9 +243,10 @@ auto run_callback(socket_object *s, ULONG event, std::unique_lock<socket_lock> &
 
 // A list is counted as retained from before its callback runs, so a client may hand it to
 // another thread that calls WskRelease before the callback even returns. For any answer but
-// STATUS_PENDING the provider takes it back; false if the client released it anyway (then it
-// is gone, and the answer is ignored).
-void offer_retention(socket_object *s, data_chunk *head) {
+// STATUS_PENDING the provider takes it back (still charged); false if the client released it
+// anyway (then it is gone, and the answer is ignored).
+void offer_retention(socket_object *s, data_chunk *head, SIZE_T bytes) {
+  charge(s, head, bytes);
   InsertTailList(&s->ev.retained, &head->link);
 }
 bool take_back(socket_object *s, data_chunk *head) {
@@ -345,9 +413,13 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
     data_chunk *c = s->ev.unread;
     if (c != nullptr) {
       s->ev.unread = nullptr;
+      discharge(s, c); // charged again when offered below
     } else {
       if (s->peer_closed || s->read_drained) {
         return; // nothing more until the next readiness (socket_object::read_drained)
+      }
+      if (!may_read(s)) {
+        return; // at the bound: the data waits in the kernel until the client releases some
       }
       c = chunk_alloc();
       if (c == nullptr) {
@@ -383,7 +455,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
     const SIZE_T indicated = c->length - c->start;
     SIZE_T accepted = indicated;
     const ULONG flags = pressure_flags();
-    offer_retention(s, c);
+    offer_retention(s, c, indicated);
     const NTSTATUS status = run_callback(
         s, win::wsk_event_receive, guard, done, [&](category cat, const void *d, PVOID ctx) {
           return call_receive_event(cat, d, ctx, flags, &c->data, indicated, &accepted);
@@ -397,6 +469,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
       if (accepted > indicated) {
         report(s, "WskReceiveEvent accepted more bytes than were indicated (rule V53)");
       }
+      discharge(s, c);
       chunk_free(c);
     } else {
       if (status != STATUS_SUCCESS && status != STATUS_DATA_NOT_ACCEPTED) {
@@ -405,6 +478,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
       // Partial acceptance or none: the rest heads the stream, and events wait for a
       // WskReceive to complete (section 4.5).
       c->start += status == STATUS_SUCCESS ? accepted : 0;
+      recharge(s, c, c->length - c->start);
       s->ev.unread = c;
       s->ev.receive_stalled = true;
     }
@@ -727,7 +801,10 @@ void events_deliver_stream(socket_object *s, std::uint32_t events,
   if ((events & net::ev_rdhup) != 0) {
     s->ev.fin_seen = true;
   }
-  if ((events & (net::ev_err | net::ev_hup)) != 0 && !enabled(s, win::wsk_event_receive) &&
+  // Without receive events, or while they stopped reading at the bound, no read would find a
+  // reset.
+  if ((events & (net::ev_err | net::ev_hup)) != 0 &&
+      (!enabled(s, win::wsk_event_receive) || s->ev.throttled) &&
       enabled(s, win::wsk_event_disconnect)) {
     check_reset(s);
   }
@@ -749,7 +826,12 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
     data_chunk *head = s->ev.refused;
     s->ev.refused = nullptr;
     bool failed = false;
-    if (head == nullptr) {
+    if (head != nullptr) {
+      discharge(s, head); // charged again when offered below
+    } else {
+      if (!may_read(s)) {
+        return; // at the bound: datagrams wait in the kernel (which drops what overflows it)
+      }
       head = read_datagrams(s, &flags, &failed);
     }
     if (head == nullptr) {
@@ -762,7 +844,7 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
       }
       return;
     }
-    offer_retention(s, head);
+    offer_retention(s, head, datagram_bytes(head));
     const NTSTATUS status = run_callback(
         s, win::wsk_event_receive_from, guard, done, [&](category, const void *d, PVOID ctx) {
           return call_receive_from_event(d, ctx, flags, &head->datagram);
@@ -785,6 +867,7 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
       }
       // Consumed, or refused while enabled statically: the event stays on and the datagrams
       // are dropped.
+      discharge(s, head);
       free_datagram_list(head);
     }
     if (!IsListEmpty(&s->queue(queue_kind::receive))) {
@@ -819,13 +902,17 @@ SIZE_T events_take_unread(socket_object *s, const iovec *iov, std::size_t count)
   }
   if (c != nullptr && c->start == c->length) {
     s->ev.unread = nullptr;
+    discharge(s, c);
     chunk_free(c);
+  } else if (c != nullptr) {
+    recharge(s, c, c->length - c->start);
   }
   return copied;
 }
 
 void events_drop_unread(socket_object *s) {
   if (s->ev.unread != nullptr) {
+    discharge(s, s->ev.unread);
     chunk_free(s->ev.unread);
     s->ev.unread = nullptr;
   }
@@ -926,8 +1013,11 @@ void events_on_release(socket_object *s) {
 
 void events_free(socket_object *s) {
   events_drop_unread(s);
-  free_datagram_list(s->ev.refused);
-  s->ev.refused = nullptr;
+  if (s->ev.refused != nullptr) {
+    discharge(s, s->ev.refused);
+    free_datagram_list(s->ev.refused);
+    s->ev.refused = nullptr;
+  }
   if (!IsListEmpty(&s->ev.retained)) {
     report(s, "WskCloseSocket with indication lists still retained; release each with "
               "WskRelease before closing (rule V31)");
@@ -951,6 +1041,7 @@ NTSTATUS socket_release_data(socket_object *s, const void *indication) {
       data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
       if (indication != nullptr && &c->data == indication) {
         RemoveEntryList(link);
+        discharge(s, c); // reading resumes if this brings the socket below its bound
         found = c;
         break;
       }
@@ -972,6 +1063,7 @@ NTSTATUS socket_release_datagrams(socket_object *s, const void *indication) {
       data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
       if (indication != nullptr && &c->datagram == indication) {
         RemoveEntryList(link);
+        discharge(s, c); // reading resumes if this brings the socket below its bound
         found = c;
         break;
       }
