@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# backpressure_test.sh UWSK_RUN ECHO_SERVER PORT CLIENT: loads the echo-server driver (built to
-# listen on PORT) under uwsk-run, strict about leaks, waits (bounded) until it listens, runs the
-# backpressure client against it with the server's pid, unloads the driver and prints the
-# transcript. Passes only if both exit 0 and the server itself served every connection.
+# backpressure_test.sh UWSK_RUN ECHO_SERVER PORT CLIENT [CLIENT_ARGS...]: loads the echo-server
+# driver (built to listen on PORT) under uwsk-run, strict about leaks, waits (bounded) until it
+# listens, runs the backpressure client against it with the server's pid (and CLIENT_ARGS),
+# unloads the driver and prints the transcript. Passes only if both exit 0 and the server itself
+# served every connection.
 #
 # uwsk lets processes of the same user share a port (its listeners set SO_REUSEPORT:
 # docs/divergences.md), so a second echo server on PORT would take some of the connections and
@@ -13,6 +14,7 @@ uwsk_run=$1
 driver=$2
 port=$3
 client=$4
+shift 4
 hex_port=$(printf '%04X' "$port")
 if cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$hex_port" \
     '$2 ~ p"$" && $4 == "0A" { found = 1 } END { exit !found }'; then
@@ -37,7 +39,7 @@ done
 client_status=1
 if [ "$ready" -eq 1 ]; then
   client_status=0
-  "$client" --pid "$server" --port "$port" --connections 4 --mib 64 || client_status=$?
+  "$client" --pid "$server" --port "$port" --connections 4 --mib 64 "$@" || client_status=$?
 else
   echo "backpressure_test: the server did not start listening"
 fi
