@@ -12,6 +12,8 @@
 #include <cstring>
 #include <new>
 
+#include <malloc.h>
+
 #include <uwsk/log.h>
 
 #include "net/socket_ops.hpp"
@@ -34,6 +36,7 @@ struct data_chunk {
   datagram_indication_view datagram; // datagram sockets (chained through datagram.next)
   SIZE_T start;                      // first byte not yet accepted
   SIZE_T length;                     // bytes held
+  SIZE_T charged;                    // bytes the list (by its head) counts in ev.buffered
   PMDL mdl;
   unsigned char *bytes;
   alignas(8) unsigned char remote[32];   // the sender, as a Windows SOCKADDR
@@ -44,8 +47,15 @@ namespace {
 
 // One read per indication: 64 KiB holds the largest datagram and a good slice of a stream.
 constexpr std::size_t chunk_capacity = 65536;
-constexpr std::size_t pool_limit = 64;         // chunks kept for any thread
-constexpr std::size_t thread_chunk_limit = 16; // chunks one thread keeps
+constexpr std::size_t pool_limit = 64;        // chunks kept for any thread
+constexpr std::size_t thread_chunk_limit = 8; // chunks one thread keeps: one recvmmsg batch
+// Chunks the shared list keeps once no chunk is held anywhere (chunk_free).
+constexpr std::size_t idle_pool_limit = 8;
+// This many chunks held at once (4 MiB) make a burst, after which the C allocator is trimmed too.
+constexpr std::size_t burst_chunks = 64;
+// The bound on a socket's buffered bytes when Linux does not report SO_RCVBUF: its default
+// TCP receive buffer (tcp_rmem[1]).
+constexpr SIZE_T default_buffer_limit = 131072;
 // Above this many buffers held by clients, indications carry WSK_FLAG_RELEASE_ASAP.
 constexpr std::size_t pressure_limit = 1024;
 // Bounds on the work of one readiness pass, so one busy socket cannot starve its loop; what is
@@ -63,6 +73,7 @@ constexpr ULONG connection_events =
     win::wsk_event_receive | win::wsk_event_disconnect | win::wsk_event_send_backlog;
 
 std::atomic<std::size_t> chunks_out{0};
+std::atomic<bool> burst_seen{false}; // chunks_out reached burst_chunks since the last trim
 // Lists still retained when their socket closed (rule V31): they stay valid, reachable here.
 std::mutex orphan_lock;
 LIST_ENTRY orphans = {&orphans, &orphans};
@@ -77,6 +88,19 @@ std::size_t chunk_mdl_bytes() {
 // Chunks are recycled through per-thread caches (a loop thread allocates them, and the loop or
 // a client thread calling WskRelease frees them), so no lock is taken per indication. A
 // recycled chunk keeps the MDL built for it.
+//
+// Memory goes back to the system after a burst (thread_cache.hpp rule 5). Measured with four
+// connections whose driver (examples/echo-server) held 250 MiB of indications at once, reading
+// not bounded, RSS above the baseline once everything was released:
+//  - chunks from the C allocator: 209-244 MiB stayed. glibc keeps freed blocks of this size in
+//    its arenas and returns memory only from the top of a heap;
+//  - the same with malloc_trim once nothing is held: 6.6 MiB (fragments it cannot return);
+//  - chunks from mmap (17 pages each), unmapped as they leave the cache: 3 MiB;
+//  - and malloc_trim after a burst, for what the burst's other allocations (IRPs, the client's
+//    pool) left free in glibc's arenas: 2 MiB, most of it the cached chunks.
+// So chunks come from mmap, and when nothing is held any more (chunk_free) the shared list is
+// trimmed to idle_pool_limit and, after a burst, malloc_trim runs. What stays cached is at most
+// thread_chunk_limit per thread that released chunks plus idle_pool_limit.
 nt::block_cache &chunk_cache() {
   static nt::block_cache *const cache = [] {
     nt::block_cache::options o;
@@ -84,6 +108,7 @@ nt::block_cache &chunk_cache() {
     o.alignment = 64;
     o.thread_capacity = thread_chunk_limit;
     o.shared_capacity = pool_limit;
+    o.page_mapped = true;
     return new nt::block_cache(o); // lives for the process (thread_cache.hpp rule 4)
   }();
   return *cache;
@@ -107,17 +132,35 @@ data_chunk *chunk_get() {
   return c;
 }
 
+// Counts `n` chunks as held.
+void count_out(std::size_t n) {
+  const std::size_t before = chunks_out.fetch_add(n, std::memory_order_relaxed);
+  if (before < burst_chunks && before + n >= burst_chunks) {
+    burst_seen.store(true, std::memory_order_relaxed);
+  }
+}
+
 data_chunk *chunk_alloc() {
   data_chunk *c = chunk_get();
   if (c != nullptr) {
-    chunks_out.fetch_add(1, std::memory_order_relaxed);
+    count_out(1);
   }
   return c;
 }
 
 void chunk_free(data_chunk *c) {
-  chunks_out.fetch_sub(1, std::memory_order_relaxed);
+  const bool last = chunks_out.fetch_sub(1, std::memory_order_relaxed) == 1;
   chunk_cache().release(c);
+  if (last) {
+    // Nothing is held any more: what a burst left cached goes back to the system, and after a
+    // burst what it left free in the C allocator too (see chunk_cache). Once per burst: a
+    // malloc_trim walks every arena.
+    chunk_cache().trim(thread_chunk_limit, idle_pool_limit);
+    if (burst_seen.load(std::memory_order_relaxed) &&
+        burst_seen.exchange(false, std::memory_order_relaxed)) {
+      ::malloc_trim(0);
+    }
+  }
 }
 
 data_chunk *chunk_of(datagram_indication_view *v) {
@@ -138,6 +181,69 @@ void free_datagram_list(data_chunk *head) {
 ULONG pressure_flags() {
   return chunks_out.load(std::memory_order_relaxed) > pressure_limit ? win::wsk_flag_release_asap
                                                                      : 0;
+}
+
+// ---- Receive backpressure ---------------------------------------------------------------------
+//
+// The bytes a socket read for its events and the client has not taken yet (the unaccepted head
+// of the stream, refused datagrams, retained lists, and the list of a callback in progress) are
+// its `buffered` bytes. Once they reach the socket's bound, the events stop reading it: the data
+// waits in the kernel, whose buffer fills, so TCP's window closes and the peer's sends block, as
+// on Windows, where data indicated and not yet released holds back the window. Nothing is lost.
+// A release that brings a throttled socket below its bound kicks its loop, since edge-triggered
+// readiness will not report the data waiting in the kernel again. Each list counts (by its
+// head) the bytes it was charged with. All of this is under the socket's lock.
+
+// The bound: the socket's SO_RCVBUF as Linux reports it when the bound is first needed (so a
+// size the client set before its first indication counts). Read once: Linux grows the buffer
+// of a socket that is read quickly (up to tcp_rmem[2]), which would let the bound grow with the
+// very bursts it is there to stop.
+SIZE_T buffer_limit(socket_object *s) {
+  if (s->ev.buffer_limit == 0) {
+    int size = 0;
+    socklen_t length = sizeof(size);
+    s->ev.buffer_limit =
+        net::sock::get_option(s->fd, SOL_SOCKET, SO_RCVBUF, &size, &length) == 0 && size > 0
+            ? static_cast<SIZE_T>(size)
+            : default_buffer_limit;
+  }
+  return s->ev.buffer_limit;
+}
+
+// Whether the events may read the socket again (below its bound). A read takes up to one chunk,
+// so a socket holds at most its bound plus one read.
+bool may_read(socket_object *s) {
+  s->ev.throttled = s->ev.buffered >= buffer_limit(s);
+  return !s->ev.throttled;
+}
+
+// A list the socket now holds, counting `bytes`.
+void charge(socket_object *s, data_chunk *head, SIZE_T bytes) {
+  head->charged = bytes;
+  s->ev.buffered += bytes;
+}
+
+// A held list now counts `bytes` (no more than before; 0: the socket no longer holds it). Resumes
+// reading when that brings a throttled socket below its bound.
+void recharge(socket_object *s, data_chunk *head, SIZE_T bytes) {
+  s->ev.buffered -= head->charged - bytes;
+  head->charged = bytes;
+  if (s->ev.throttled && s->ev.buffered < s->ev.buffer_limit) {
+    s->ev.throttled = false;
+    events_kick_locked(s);
+  }
+}
+void discharge(socket_object *s, data_chunk *head) {
+  recharge(s, head, 0);
+}
+
+// The bytes of a datagram list.
+SIZE_T datagram_bytes(data_chunk *head) {
+  SIZE_T bytes = 0;
+  for (datagram_indication_view *v = &head->datagram; v != nullptr; v = v->next) {
+    bytes += chunk_of(v)->length;
+  }
+  return bytes;
 }
 
 // ---- Helpers
@@ -176,9 +282,10 @@ auto run_callback(socket_object *s, ULONG event, std::unique_lock<socket_lock> &
 
 // A list is counted as retained from before its callback runs, so a client may hand it to
 // another thread that calls WskRelease before the callback even returns. For any answer but
-// STATUS_PENDING the provider takes it back; false if the client released it anyway (then it
-// is gone, and the answer is ignored).
-void offer_retention(socket_object *s, data_chunk *head) {
+// STATUS_PENDING the provider takes it back (still charged); false if the client released it
+// anyway (then it is gone, and the answer is ignored).
+void offer_retention(socket_object *s, data_chunk *head, SIZE_T bytes) {
+  charge(s, head, bytes);
   InsertTailList(&s->ev.retained, &head->link);
 }
 bool take_back(socket_object *s, data_chunk *head) {
@@ -345,9 +452,13 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
     data_chunk *c = s->ev.unread;
     if (c != nullptr) {
       s->ev.unread = nullptr;
+      discharge(s, c); // charged again when offered below
     } else {
       if (s->peer_closed || s->read_drained) {
         return; // nothing more until the next readiness (socket_object::read_drained)
+      }
+      if (!may_read(s)) {
+        return; // at the bound: the data waits in the kernel until the client releases some
       }
       c = chunk_alloc();
       if (c == nullptr) {
@@ -383,7 +494,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
     const SIZE_T indicated = c->length - c->start;
     SIZE_T accepted = indicated;
     const ULONG flags = pressure_flags();
-    offer_retention(s, c);
+    offer_retention(s, c, indicated);
     const NTSTATUS status = run_callback(
         s, win::wsk_event_receive, guard, done, [&](category cat, const void *d, PVOID ctx) {
           return call_receive_event(cat, d, ctx, flags, &c->data, indicated, &accepted);
@@ -397,6 +508,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
       if (accepted > indicated) {
         report(s, "WskReceiveEvent accepted more bytes than were indicated (rule V53)");
       }
+      discharge(s, c);
       chunk_free(c);
     } else {
       if (status != STATUS_SUCCESS && status != STATUS_DATA_NOT_ACCEPTED) {
@@ -405,6 +517,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
       // Partial acceptance or none: the rest heads the stream, and events wait for a
       // WskReceive to complete (section 4.5).
       c->start += status == STATUS_SUCCESS ? accepted : 0;
+      recharge(s, c, c->length - c->start);
       s->ev.unread = c;
       s->ev.receive_stalled = true;
     }
@@ -515,7 +628,7 @@ data_chunk *read_datagrams(socket_object *s, ULONG *flags, bool *failed) {
     }
     break;
   }
-  chunks_out.fetch_add(static_cast<std::size_t>(got), std::memory_order_relaxed);
+  count_out(static_cast<std::size_t>(got));
   data_chunk *head = nullptr;
   datagram_indication_view **tail = nullptr;
   for (unsigned i = 0; i < wanted; ++i) {
@@ -727,7 +840,10 @@ void events_deliver_stream(socket_object *s, std::uint32_t events,
   if ((events & net::ev_rdhup) != 0) {
     s->ev.fin_seen = true;
   }
-  if ((events & (net::ev_err | net::ev_hup)) != 0 && !enabled(s, win::wsk_event_receive) &&
+  // Without receive events, or while they stopped reading at the bound, no read would find a
+  // reset.
+  if ((events & (net::ev_err | net::ev_hup)) != 0 &&
+      (!enabled(s, win::wsk_event_receive) || s->ev.throttled) &&
       enabled(s, win::wsk_event_disconnect)) {
     check_reset(s);
   }
@@ -749,7 +865,12 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
     data_chunk *head = s->ev.refused;
     s->ev.refused = nullptr;
     bool failed = false;
-    if (head == nullptr) {
+    if (head != nullptr) {
+      discharge(s, head); // charged again when offered below
+    } else {
+      if (!may_read(s)) {
+        return; // at the bound: datagrams wait in the kernel (which drops what overflows it)
+      }
       head = read_datagrams(s, &flags, &failed);
     }
     if (head == nullptr) {
@@ -762,7 +883,7 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
       }
       return;
     }
-    offer_retention(s, head);
+    offer_retention(s, head, datagram_bytes(head));
     const NTSTATUS status = run_callback(
         s, win::wsk_event_receive_from, guard, done, [&](category, const void *d, PVOID ctx) {
           return call_receive_from_event(d, ctx, flags, &head->datagram);
@@ -785,6 +906,7 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
       }
       // Consumed, or refused while enabled statically: the event stays on and the datagrams
       // are dropped.
+      discharge(s, head);
       free_datagram_list(head);
     }
     if (!IsListEmpty(&s->queue(queue_kind::receive))) {
@@ -819,13 +941,17 @@ SIZE_T events_take_unread(socket_object *s, const iovec *iov, std::size_t count)
   }
   if (c != nullptr && c->start == c->length) {
     s->ev.unread = nullptr;
+    discharge(s, c);
     chunk_free(c);
+  } else if (c != nullptr) {
+    recharge(s, c, c->length - c->start);
   }
   return copied;
 }
 
 void events_drop_unread(socket_object *s) {
   if (s->ev.unread != nullptr) {
+    discharge(s, s->ev.unread);
     chunk_free(s->ev.unread);
     s->ev.unread = nullptr;
   }
@@ -926,8 +1052,11 @@ void events_on_release(socket_object *s) {
 
 void events_free(socket_object *s) {
   events_drop_unread(s);
-  free_datagram_list(s->ev.refused);
-  s->ev.refused = nullptr;
+  if (s->ev.refused != nullptr) {
+    discharge(s, s->ev.refused);
+    free_datagram_list(s->ev.refused);
+    s->ev.refused = nullptr;
+  }
   if (!IsListEmpty(&s->ev.retained)) {
     report(s, "WskCloseSocket with indication lists still retained; release each with "
               "WskRelease before closing (rule V31)");
@@ -951,6 +1080,7 @@ NTSTATUS socket_release_data(socket_object *s, const void *indication) {
       data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
       if (indication != nullptr && &c->data == indication) {
         RemoveEntryList(link);
+        discharge(s, c); // reading resumes if this brings the socket below its bound
         found = c;
         break;
       }
@@ -972,6 +1102,7 @@ NTSTATUS socket_release_datagrams(socket_object *s, const void *indication) {
       data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
       if (indication != nullptr && &c->datagram == indication) {
         RemoveEntryList(link);
+        discharge(s, c); // reading resumes if this brings the socket below its bound
         found = c;
         break;
       }

@@ -9,8 +9,12 @@
 //     WskAccept IRPs; events get what is left. The IRPs a readiness pass completed are
 //     completed before the next callback, so the client sees bytes in stream order.
 //  3. Work that becomes due off the loop thread (an event enabled, a stalled receive event
-//     released by a completed WskReceive, an inspection completed) is handed to the loop by
-//     the socket's kick task.
+//     released by a completed WskReceive, an inspection completed, a socket brought below its
+//     receive bound by a WskRelease) is handed to the loop by the socket's kick task.
+//  4. Receive backpressure: the bytes read for events and not yet taken by the client (the
+//     unaccepted head of the stream, retained lists, refused datagrams) are bounded per socket
+//     by its SO_RCVBUF, read once; at the bound the events stop reading, so the data waits in
+//     the kernel and TCP's window closes (docs/design.md, "The data path").
 #pragma once
 
 #include <sys/uio.h>

@@ -93,6 +93,13 @@ struct event_state {
   data_chunk *unread = nullptr;      // indicated, not accepted: the head of the byte stream
   data_chunk *refused = nullptr;     // datagrams not accepted, indicated again on re-enable
   LIST_ENTRY retained{};             // indication lists the client kept (STATUS_PENDING)
+  // Receive backpressure (events.cpp): the bytes read for events and not yet taken by the
+  // client (`unread`, `refused`, `retained`), the bound on them (the socket's SO_RCVBUF, read
+  // when first needed; 0 until then), and whether reading stopped at the bound (a release
+  // below it kicks the loop, since edge-triggered readiness will not report the data again).
+  SIZE_T buffered = 0;
+  SIZE_T buffer_limit = 0;
+  bool throttled = false;
   // Conditional accept on a listening socket: connections the client pended (awaiting
   // WskInspectComplete) and connections accepted by inspection (awaiting WskAccept or the
   // accept event), linked through their own inspect_link.

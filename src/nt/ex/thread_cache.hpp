@@ -16,7 +16,15 @@
 //  4. A block_cache lives for the whole process: create it with `new` (its destructor is deleted),
 //     so that a thread exiting during process exit never finds it gone. Blocks cached at process
 //     exit stay reachable from it, so leak checkers do not report them.
+//  5. Giving memory back. A cache of `page_mapped` blocks takes each block from mmap and gives it
+//     back with munmap, so a block that leaves the cache returns its pages to the system at once
+//     (the C allocator keeps freed blocks of tens of KiB in its arenas, which it returns only
+//     from the top of a heap). trim() frees cached blocks beyond a floor: its owner calls it
+//     when the demand is gone, so a burst leaves no more than the floors cached.
 #pragma once
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstddef>
@@ -103,11 +111,13 @@ public:
     std::size_t thread_capacity = 64; // blocks one thread keeps
     std::size_t shared_capacity = 256;
     std::size_t readable_prefix = 0; // bytes left unpoisoned while cached (rule 3)
+    bool page_mapped = false;        // blocks from mmap, page-aligned (rule 5)
   };
 
   explicit block_cache(const options &o)
-      : size_((o.size + o.alignment - 1) & ~(o.alignment - 1)), alignment_(o.alignment),
-        thread_capacity_(o.thread_capacity), shared_capacity_(o.shared_capacity),
+      : page_mapped_(o.page_mapped), alignment_(block_alignment(o)),
+        size_((o.size + alignment_ - 1) & ~(alignment_ - 1)), thread_capacity_(o.thread_capacity),
+        shared_capacity_(o.shared_capacity),
         readable_prefix_(o.readable_prefix < size_ ? o.readable_prefix : size_),
         id_(detail::next_block_cache_id.fetch_add(1, std::memory_order_relaxed)) {
     if (id_ >= detail::max_block_caches) {
@@ -154,7 +164,7 @@ public:
       *recycled = false;
     }
     heap_allocations_.fetch_add(1, std::memory_order_relaxed);
-    return std::aligned_alloc(alignment_, size_);
+    return allocate_fresh();
   }
 
   // Gives back a block from allocate(), on any thread.
@@ -172,6 +182,30 @@ public:
       }
     }
     release_shared(block);
+  }
+
+  // Frees cached blocks until the calling thread's cache holds at most `thread_keep` and the
+  // shared list at most `shared_keep` (rule 5).
+  void trim(std::size_t thread_keep, std::size_t shared_keep) {
+    if (detail::thread_caches *caches = detail::t_caches; caches != nullptr) {
+      detail::thread_slot &slot = caches->slots[id_];
+      while (slot.count > thread_keep) {
+        free_fresh(slot.blocks[--slot.count]);
+      }
+    }
+    while (shared_count_.load(std::memory_order_relaxed) > shared_keep) {
+      void *block = nullptr;
+      {
+        std::lock_guard guard(shared_lock_);
+        const std::size_t n = shared_count_.load(std::memory_order_relaxed);
+        if (n <= shared_keep) {
+          break;
+        }
+        block = shared_[n - 1];
+        shared_count_.store(n - 1, std::memory_order_relaxed);
+      }
+      free_fresh(block); // outside the lock: munmap is a system call
+    }
   }
 
   std::size_t block_size() const { return size_; }
@@ -197,7 +231,33 @@ private:
         return;
       }
     }
-    std::free(block);
+    free_fresh(block);
+  }
+
+  static std::size_t block_alignment(const options &o) {
+    if (!o.page_mapped) {
+      return o.alignment;
+    }
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    return o.alignment > page ? o.alignment : page;
+  }
+
+  // A block from the system (rule 5), or nullptr.
+  void *allocate_fresh() const {
+    if (!page_mapped_) {
+      return std::aligned_alloc(alignment_, size_);
+    }
+    void *block =
+        ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return block != MAP_FAILED ? block : nullptr;
+  }
+  void free_fresh(void *block) const {
+    unpoison(block);
+    if (page_mapped_) {
+      ::munmap(block, size_);
+    } else {
+      std::free(block);
+    }
   }
 
   void poison([[maybe_unused]] void *block) const {
@@ -212,8 +272,9 @@ private:
 #endif
   }
 
-  const std::size_t size_;
+  const bool page_mapped_;
   const std::size_t alignment_;
+  const std::size_t size_;
   const std::size_t thread_capacity_;
   std::size_t shared_capacity_;
   const std::size_t readable_prefix_;
