@@ -92,11 +92,16 @@ NTSTATUS socket_connect_new(registration *reg, USHORT type, ULONG protocol, cons
                             const void *remote, PVOID context, const void *client_dispatch,
                             PIRP irp);
 
+// What the socket core calls in a category's code (socket.hpp), and the one for `cat`
+// (categories.cpp; NULL for basic sockets).
+struct socket_behaviour;
+const socket_behaviour *behaviour_of(category cat);
+
 // Creates the Linux socket and the object for a category (socket.cpp); attaches it to a loop
 // unless it is a basic socket.
 NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int protocol,
                        category cat, PVOID context, const void *client_dispatch,
-                       socket_object **out);
+                       const socket_behaviour *behaviour, socket_object **out);
 
 // ---- Socket functions (the WSK_SOCKET is the socket_object) --------------------------------
 

@@ -16,7 +16,9 @@
 #include <climits>
 
 #include "net/socket_ops.hpp"
+#include "wsk/categories.hpp"
 #include "wsk/events.hpp"
+#include "wsk/indication.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/socket.hpp"
 #include "wsk/translate.hpp"
@@ -289,8 +291,6 @@ bool remote_valid(const socket_object *s, const void *remote) {
   return remote == nullptr || to_linux_address(remote, s->windows_family, address, length);
 }
 
-} // namespace
-
 void datagram_on_events(socket_object *s, std::uint32_t events) {
   completion_batch done;
   std::unique_lock guard(s->lock);
@@ -317,6 +317,14 @@ void datagram_on_events(socket_object *s, std::uint32_t events) {
 void datagram_resume_receives(socket_object *s, completion_batch &done) {
   resume_queue(s, queue_kind::receive, try_receive_from, done);
 }
+
+// Datagram sockets have no connections waiting to be handed out.
+void datagram_on_close_locked(socket_object *) {}
+
+} // namespace
+
+const socket_behaviour datagram_behaviour = {datagram_on_events, datagram_resume_receives,
+                                             datagram_on_close_locked, indications_free};
 
 NTSTATUS socket_send_to(socket_object *s, const buffer_view *buffer, const void *remote,
                         ULONG control_length, const void *control, PIRP irp) {

@@ -147,7 +147,7 @@ NTSTATUS create_and_complete(registration *reg, USHORT windows_family, USHORT ty
   }
   socket_object *s = nullptr;
   const NTSTATUS status = create_socket(reg, windows_family, type, static_cast<int>(protocol), cat,
-                                        context, client_dispatch, &s);
+                                        context, client_dispatch, behaviour_of(cat), &s);
   if (NT_SUCCESS(status) && descriptor != nullptr) {
     control_request request;
     request.op = control_op::set_security;

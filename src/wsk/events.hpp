@@ -1,5 +1,7 @@
-// Event callbacks (spec section 4), Linux half: when each callback is due, the provider-owned
-// buffers behind data and datagram indications, retention and WskRelease, conditional accept.
+// Event callbacks (spec section 4), Linux half: when each callback is due. The files: events.cpp
+// (the callback core, connection sockets' events, SO_WSK_EVENT_CALLBACK), listen_events.cpp
+// (accept events and conditional accept), datagram_events.cpp (receive-from events),
+// indication.cpp (the buffers behind indications, backpressure, retention and WskRelease).
 //
 // Rules (docs/design.md, "Event callbacks"):
 //  1. Callbacks run only on the socket's loop thread, at DISPATCH_LEVEL, with no lock held, so
@@ -10,7 +12,8 @@
 //     completed before the next callback, so the client sees bytes in stream order.
 //  3. Work that becomes due off the loop thread (an event enabled, a stalled receive event
 //     released by a completed WskReceive, an inspection completed, a socket brought below its
-//     receive bound by a WskRelease) is handed to the loop by the socket's kick task.
+//     receive bound by a WskRelease) is handed to the loop by the socket's kick task
+//     (socket_kick_locked).
 //  4. Receive backpressure: the bytes read for events and not yet taken by the client (the
 //     unaccepted head of the stream, retained lists, refused datagrams) are bounded per socket
 //     by its SO_RCVBUF, read once; at the bound the events stop reading, so the data waits in
@@ -25,9 +28,6 @@
 
 namespace uwsk::wsk {
 
-// Sets up a new socket's event state (socket.cpp, publish).
-void events_init(socket_object *s);
-
 // The readiness handlers call these after the IRP queues had their turn, with the lock held
 // through `guard`; they may drop and retake it around callbacks, completing `done` first.
 void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard, completion_batch &done);
@@ -35,9 +35,6 @@ void events_deliver_stream(socket_object *s, std::uint32_t events,
                            std::unique_lock<socket_lock> &guard, completion_batch &done);
 void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &guard,
                              completion_batch &done);
-
-// Under the lock: has the loop deliver what is due (rule 3).
-void events_kick_locked(socket_object *s);
 
 // Under the lock, for WskReceive: whether a receive must wait because a receive indication is
 // being decided (its bytes come first), and the bytes left unaccepted by the last indication,
@@ -47,17 +44,16 @@ SIZE_T events_take_unread(socket_object *s, const iovec *iov, std::size_t count)
 // Discards the unaccepted bytes (WSK_FLAG_DRAIN).
 void events_drop_unread(socket_object *s);
 // Under the lock, when a WskReceive finishes: whether it ends a stalled receive event (spec
-// section 4.5). Events then resume once events_receives_completed says the IRP (`count` of
-// them) completed, so its completion routine runs before the next indication.
+// section 4.5). Events then resume once its completion routine has run (irp_mark::
+// resumes_events), before the next indication.
 bool events_receive_finished(socket_object *s);
-void events_receives_completed(socket_object *s, unsigned count);
 
 // Conditional accept: a connection the client accepted by inspection, for WskAccept (NULL
 // when none is ready).
 socket_object *events_take_ready(socket_object *s);
 
 // SO_WSK_EVENT_CALLBACK after the Windows half's checks. A disable that has to wait for a
-// running callback parks `irp` (returns STATUS_PENDING) or, without one, returns
+// running callback parks `irp` (returns STATUS_PENDING; cancellable) or, without one, returns
 // STATUS_EVENT_PENDING.
 NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp);
 
@@ -70,12 +66,5 @@ NTSTATUS events_inspect_id(socket_object *s, void *output, SIZE_T output_size, S
 
 // WskCloseSocket, under the lock: connections awaiting inspection or acceptance are reset.
 void events_on_close_locked(socket_object *s);
-// Whether the release task must wait for the kick task (both run on the loop thread).
-bool events_release_must_wait(const socket_object *s);
-// On the loop thread before the socket is freed: stops the inspection timer.
-void events_on_release(socket_object *s);
-// Just before the socket is freed: frees its buffers; lists the client still retains stay
-// valid and are reported (rule V31).
-void events_free(socket_object *s);
 
 } // namespace uwsk::wsk

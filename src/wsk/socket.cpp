@@ -15,7 +15,6 @@
 #include "nt/bugcheck.hpp"
 #include "nt/ke/irql.hpp"
 #include "nt/ke/kthread.hpp"
-#include "wsk/events.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/translate.hpp"
 
@@ -76,10 +75,27 @@ socket_object *owner_of(net::task *t) {
 
 void on_socket_events(net::watcher *w, std::uint32_t events) {
   socket_object *s = owner_of(w);
-  if (s->cat == category::datagram) {
-    datagram_on_events(s, events);
-  } else {
-    stream_on_events(s, events);
+  s->behaviour->on_events(s, events);
+}
+
+// The kick task: as if the socket had become readable and writable, parked IRPs are tried
+// again, then what is due is indicated. (The release task waits for this task, so the socket
+// is alive.)
+void on_kick(net::task *t) {
+  socket_object *s = owner_of(t);
+  {
+    std::lock_guard guard(s->lock);
+    s->kick_posted = false;
+  }
+  s->behaviour->on_events(s, net::ev_in | net::ev_out);
+}
+
+// After the completion routine of a receive that ended a stalled receive event (irp_mark::
+// resumes_events) ran: events may resume once no such receive is left (events.hpp rule 2).
+void receive_delivered(socket_object *s) {
+  std::lock_guard guard(s->lock);
+  if (--s->ev.resuming == 0) {
+    socket_kick_locked(s);
   }
 }
 
@@ -89,7 +105,9 @@ void on_socket_events(net::watcher *w, std::uint32_t events) {
 void free_socket(socket_object *s, PIRP close_irp = nullptr) {
   registration *reg = s->reg;
   release_control_state(s); // WskControlSocket's state: address-change IRPs, sharing, SD
-  events_free(s);           // indication buffers
+  if (s->behaviour != nullptr) {
+    s->behaviour->on_free(s); // indication buffers
+  }
   {
     std::lock_guard guard(live_lock);
     RemoveEntryList(&s->links);
@@ -126,12 +144,13 @@ void release_on_loop(net::task *t) {
         return;
       }
     }
-    if (events_release_must_wait(s)) {
-      s->loop->post(&s->release_task); // the kick task, or the accept event, still uses it
+    if (s->kick_posted || s->ev.held || s->ev.resuming != 0) {
+      // The kick task, an accept event, or a delivery that resumes events still uses it.
+      s->loop->post(&s->release_task);
       return;
     }
   }
-  events_on_release(s);
+  s->loop->cancel_timer(&s->ev.abort_timer); // a listener's inspection poll
   if (s->attached) {
     s->loop->remove(&s->watcher);
     s->attached = false;
@@ -185,7 +204,7 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
 // Fills in a new socket object, counts it, and puts it on a loop unless it is a basic socket.
 void publish(socket_object *s, registration *reg, category cat, USHORT windows_family, int family,
              int type, int protocol, int fd, PVOID context, const void *client_dispatch,
-             net::loop *loop) {
+             const socket_behaviour *behaviour, net::loop *loop) {
   s->magic = socket_magic;
   s->dispatch = provider_dispatch_for(cat);
   s->cat = cat;
@@ -197,12 +216,16 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->reg = reg;
   s->context = context;
   s->client_dispatch = client_dispatch;
+  s->behaviour = cat != category::basic ? behaviour : nullptr;
   s->attach_task.run = attach_on_loop;
   s->attach_task.owner = s;
   s->release_task.run = release_on_loop;
   s->release_task.owner = s;
+  s->kick_task.run = on_kick;
+  s->kick_task.owner = s;
   s->watcher.owner = s;
-  events_init(s);
+  s->ev.inspect_link.owner = s;
+  s->ev.abort_timer.owner = s;
   registration_add_socket(reg);
   // WSK_SET_STATIC_EVENT_CALLBACKS applies to every socket created afterwards (section 4.10).
   s->event_mask = static_event_mask(reg, cat);
@@ -328,7 +351,7 @@ void complete_finished(socket_object *s, PIRP irp) {
   irp_complete(irp, irp->IoStatus.Status, irp->IoStatus.Information);
   --inline_depth;
   if (resumes) {
-    events_receives_completed(s, 1); // the socket lives on: release waits for delivery
+    receive_delivered(s); // the socket lives on: the release waits for this delivery
   }
 }
 
@@ -346,11 +369,19 @@ void deliver_locked(socket_object *s, queue_kind kind, std::unique_lock<socket_l
   }
   q.delivering = false;
   if (s->event_mask != 0 && (kind == queue_kind::receive || kind == queue_kind::accept)) {
-    events_kick_locked(s);
+    socket_kick_locked(s);
   }
 }
 
 } // namespace
+
+void socket_kick_locked(socket_object *s) {
+  if (s->loop == nullptr || s->kick_posted || s->release_requested ||
+      s->state == socket_state::closing) {
+    return;
+  }
+  s->kick_posted = s->loop->post(&s->kick_task);
+}
 
 void deliver_finished(socket_object *s, queue_kind kind) {
   std::unique_lock guard(s->lock);
@@ -385,7 +416,7 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
         irp_marks(irp) |= irp_mark::refused;
       }
       if (too_deep) {
-        events_kick_locked(s); // the loop resumes the queue from a fresh stack
+        socket_kick_locked(s); // the loop resumes the queue from a fresh stack
       }
       return STATUS_PENDING;
     }
@@ -412,7 +443,7 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
   const NTSTATUS status = irp_complete(irp, result.status, result.information);
   --inline_depth;
   if (result.resumes_events) {
-    events_receives_completed(s, 1);
+    receive_delivered(s);
   }
   guard.lock();
   deliver_locked(s, kind, guard);
@@ -458,7 +489,7 @@ void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_b
 
 NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int protocol,
                        category cat, PVOID context, const void *client_dispatch,
-                       socket_object **out) {
+                       const socket_behaviour *behaviour, socket_object **out) {
   const int family = linux_family(windows_family);
   if (family < 0) {
     return STATUS_NOT_SUPPORTED;
@@ -478,7 +509,8 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
     net::sock::close(fd);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
-  publish(s, reg, cat, windows_family, family, type, protocol, fd, context, client_dispatch, loop);
+  publish(s, reg, cat, windows_family, family, type, protocol, fd, context, client_dispatch,
+          behaviour, loop);
   *out = s;
   return STATUS_SUCCESS;
 }
@@ -493,7 +525,8 @@ socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
   s->state = socket_state::connected;
   s->ev.held = held;
   publish(s, listener->reg, category::connection, listener->windows_family, listener->family,
-          listener->type, listener->protocol, fd, context, client_dispatch, loop);
+          listener->type, listener->protocol, fd, context, client_dispatch, listener->behaviour,
+          loop);
   return s;
 }
 
@@ -541,7 +574,7 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
     for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
       fail_queue(s, static_cast<queue_kind>(k), STATUS_CANCELLED, done);
     }
-    events_on_close_locked(s);
+    s->behaviour->on_close_locked(s);
     IoMarkIrpPending(irp);
     s->close_irp = irp;
   }

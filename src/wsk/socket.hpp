@@ -77,11 +77,15 @@ struct data_chunk; // a provider-owned receive buffer behind an indication (even
 // The event callbacks of a socket (events.cpp), guarded by the socket's lock. Callbacks run
 // only on the socket's loop thread, so they are serial by construction.
 struct event_state {
+  event_state() {
+    InitializeListHead(&retained);
+    InitializeListHead(&inspecting);
+    InitializeListHead(&ready);
+    InitializeListHead(&inspect_link.entry);
+  }
   ULONG running = 0;            // the WSK_EVENT_* bit whose callback is running, or 0
-  ULONG disabling = 0;          // disabled while its callback ran (STATUS_EVENT_PENDING)
-  LIST_ENTRY disable_irps{};    // SO_WSK_EVENT_CALLBACK disable IRPs waiting for `running`
+  parked_list disable_irps;     // SO_WSK_EVENT_CALLBACK disable IRPs waiting for `running`
   bool held = false;            // accepted, WskAcceptEvent not yet returned: no callbacks
-  bool kick_posted = false;     // kick_task is posted
   bool receive_stalled = false; // partial acceptance or STATUS_DATA_NOT_ACCEPTED
   bool disconnect_indicated = false;
   bool peer_reset = false;           // the peer reset the connection
@@ -92,7 +96,7 @@ struct event_state {
   SIZE_T backlog_indicated = 0;      // the ideal send backlog last reported
   data_chunk *unread = nullptr;      // indicated, not accepted: the head of the byte stream
   data_chunk *refused = nullptr;     // datagrams not accepted, indicated again on re-enable
-  LIST_ENTRY retained{};             // indication lists the client kept (STATUS_PENDING)
+  LIST_ENTRY retained;               // indication lists the client kept (STATUS_PENDING)
   // Receive backpressure (events.cpp): the bytes read for events and not yet taken by the
   // client (`unread`, `refused`, `retained`), the bound on them (the socket's SO_RCVBUF, read
   // when first needed; 0 until then), and whether reading stopped at the bound (a release
@@ -103,8 +107,8 @@ struct event_state {
   // Conditional accept on a listening socket: connections the client pended (awaiting
   // WskInspectComplete) and connections accepted by inspection (awaiting WskAccept or the
   // accept event), linked through their own inspect_link.
-  LIST_ENTRY inspecting{};
-  LIST_ENTRY ready{};
+  LIST_ENTRY inspecting;
+  LIST_ENTRY ready;
   ULONG next_serial = 0;
   socket_timer abort_timer; // polls `inspecting` for peers that gave up
   // A connection that went through inspection: its WSK_INSPECT_ID (SIO_WSK_QUERY_INSPECT_ID).
@@ -112,7 +116,22 @@ struct event_state {
   ULONG_PTR inspect_key = 0;
   ULONG inspect_serial = 0;
   socket_link inspect_link;
-  socket_task kick_task; // delivers what is due after a change made off the loop thread
+};
+
+class completion_batch;
+
+// What the socket core calls in its category's code (stream.cpp for listening, connection and
+// stream sockets; datagram_io.cpp), so that the core depends on nothing above it. Chosen when
+// the socket is created (categories.hpp).
+struct socket_behaviour {
+  // Readiness on the socket's loop thread, and the kick task (as if readable and writable).
+  void (*on_events)(socket_object *s, std::uint32_t events);
+  // Under the lock: tries parked receives again once an indication they waited for is settled.
+  void (*resume_receives)(socket_object *s, completion_batch &done);
+  // Under the lock, in WskCloseSocket: what the category holds besides IRPs is let go.
+  void (*on_close_locked)(socket_object *s);
+  // Just before the socket is freed: its indication buffers.
+  void (*on_free)(socket_object *s);
 };
 
 struct socket_object {
@@ -125,19 +144,22 @@ struct socket_object {
   int protocol = 0;
   int fd = -1;
   registration *reg = nullptr;
-  PVOID context = nullptr;               // the client's socket context
-  const void *client_dispatch = nullptr; // the client's callback table
-  net::loop *loop = nullptr;             // the loop that owns fd's readiness
-  socket_watcher watcher;                // on `loop`, from the attach task to the release
+  PVOID context = nullptr;                     // the client's socket context
+  const void *client_dispatch = nullptr;       // the client's callback table
+  const socket_behaviour *behaviour = nullptr; // NULL for a basic socket, which has no loop
+  net::loop *loop = nullptr;                   // the loop that owns fd's readiness
+  socket_watcher watcher;                      // on `loop`, from the attach task to the release
   socket_task attach_task;
   socket_task release_task;
-  LIST_ENTRY links{}; // on the list of live sockets (leak report)
+  socket_task kick_task; // tries what is due again after a change made off the loop thread
+  LIST_ENTRY links{};    // on the list of live sockets (leak report)
 
   socket_lock lock; // guards everything below (rule 2)
   socket_state state = socket_state::created;
   bool attach_ran = false;        // the attach task has run (the release waits for it)
   bool attached = false;          // the watcher is on the loop
   bool release_requested = false; // WskCloseSocket posted the release task
+  bool kick_posted = false;       // kick_task is posted (the release waits for it)
   bool peer_closed = false;       // the peer's FIN was read (receives now complete with 0)
   bool send_closed = false;       // a graceful or abortive disconnect shut the send side
   bool aborted = false;           // an abortive disconnect or a reset happened
@@ -291,11 +313,9 @@ using blocked_function = bool (*)(const socket_object *s, PIRP irp);
 void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
                   blocked_function blocked = nullptr);
 
-// Resumes parked receives (stream.cpp, datagram_io.cpp) and accepts (stream.cpp) under the lock:
-// the event machinery calls them when an indication it was deciding is settled.
-void stream_resume_receives(socket_object *s, completion_batch &done);
-void stream_resume_accepts(socket_object *s, completion_batch &done);
-void datagram_resume_receives(socket_object *s, completion_batch &done);
+// Under the lock: has the socket's loop try again what is due, as if the socket had become
+// readable and writable (parked IRPs, then events; events.hpp rule 3). No-op once closing.
+void socket_kick_locked(socket_object *s);
 
 // Finishes every IRP parked on a queue with `status` (for close and abortive disconnect); they
 // are delivered after the IRPs finished before them.
@@ -308,10 +328,5 @@ socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
 
 // Frees a socket that no client has seen (a failed WskSocketConnect), on any thread.
 void destroy_unpublished(socket_object *s);
-
-// The event handlers: connection-oriented and listening categories (stream.cpp), datagram
-// sockets (datagram_io.cpp).
-void stream_on_events(socket_object *s, std::uint32_t events);
-void datagram_on_events(socket_object *s, std::uint32_t events);
 
 } // namespace uwsk::wsk

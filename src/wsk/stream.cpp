@@ -11,7 +11,9 @@
 #include <cerrno>
 
 #include "net/socket_ops.hpp"
+#include "wsk/categories.hpp"
 #include "wsk/events.hpp"
+#include "wsk/indication.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/sharing.hpp"
 #include "wsk/socket.hpp"
@@ -378,8 +380,6 @@ NTSTATUS begin_connect(socket_object *s, const void *remote, PIRP irp) {
   return STATUS_SUCCESS;
 }
 
-} // namespace
-
 // ---- Readiness ----------------------------------------------------------------------------------
 
 void stream_on_events(socket_object *s, std::uint32_t events) {
@@ -416,9 +416,10 @@ void stream_resume_receives(socket_object *s, completion_batch &done) {
   resume_queue(s, queue_kind::receive, try_receive, done, receive_blocked);
 }
 
-void stream_resume_accepts(socket_object *s, completion_batch &done) {
-  resume_queue(s, queue_kind::accept, try_accept, done);
-}
+} // namespace
+
+const socket_behaviour stream_behaviour = {stream_on_events, stream_resume_receives,
+                                           events_on_close_locked, indications_free};
 
 // ---- The WSK functions
 // ---------------------------------------------------------------------------
@@ -671,8 +672,9 @@ NTSTATUS socket_connect_new(registration *reg, USHORT type, ULONG protocol, cons
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
   socket_object *s = nullptr;
-  NTSTATUS status = create_socket(reg, family, type, static_cast<int>(protocol),
-                                  category::connection, context, client_dispatch, &s);
+  NTSTATUS status =
+      create_socket(reg, family, type, static_cast<int>(protocol), category::connection, context,
+                    client_dispatch, &stream_behaviour, &s);
   if (!NT_SUCCESS(status)) {
     return irp_complete(irp, status, 0);
   }

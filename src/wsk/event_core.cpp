@@ -1,0 +1,65 @@
+// The callback core shared by every category's events: SO_WSK_EVENT_CALLBACK (enabling and
+// disabling), the disable IRPs that wait for a running callback, and verifier reports. The
+// rules are in events.hpp.
+#include <uwsk/log.h>
+
+#include "wsk/event_core.hpp"
+#include "wsk/irp_ops.hpp"
+
+namespace uwsk::wsk {
+namespace {
+
+// Cancel routine of a disable IRP waiting for its callback to return: the disable took effect
+// already; only the wait is cancelled.
+VOID NTAPI cancel_disable(PDEVICE_OBJECT, PIRP irp) {
+  IoReleaseCancelSpinLock(irp->CancelIrql);
+  auto *s = static_cast<socket_object *>(irp_context(irp)[0]);
+  {
+    std::lock_guard guard(s->lock);
+    parked_list::unlink(irp);
+  }
+  irp_complete(irp, STATUS_CANCELLED, 0);
+}
+
+} // namespace
+
+void event_report(const socket_object *s, const char *what) {
+  uwsk_log_message("wsk", "verifier: socket %p: %s", static_cast<const void *>(s), what);
+}
+
+void complete_disables(socket_object *s, completion_batch &done) {
+  s->ev.disable_irps.take_all([&](PIRP irp) { done.add(irp, STATUS_SUCCESS, 0); });
+}
+
+NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp) {
+  const ULONG fixed = static_event_mask(s->reg, s->cat);
+  std::lock_guard guard(s->lock);
+  if ((mask & win::wsk_event_disable) == 0) {
+    s->event_mask |= mask;
+    if ((mask & win::wsk_event_receive_from) != 0) {
+      s->ev.receive_from_dynamic = (fixed & win::wsk_event_receive_from) == 0;
+    }
+    socket_kick_locked(s); // what is already waiting is indicated now
+    return STATUS_SUCCESS;
+  }
+  const ULONG event = mask & ~win::wsk_event_disable;
+  if ((event & fixed) != 0) {
+    return STATUS_INVALID_DEVICE_STATE; // statically enabled events stay enabled
+  }
+  s->event_mask &= ~event;
+  if ((s->ev.running & event) == 0) {
+    return STATUS_SUCCESS;
+  }
+  // Its callback is running: the disable takes effect for every later call at once, and the
+  // IRP completes (or the caller learns STATUS_EVENT_PENDING) once the call has returned.
+  if (irp == nullptr) {
+    return STATUS_EVENT_PENDING;
+  }
+  irp_context(irp)[0] = s;
+  if (!s->ev.disable_irps.park(irp, cancel_disable)) {
+    return STATUS_CANCELLED; // cancelled already: the caller completes it so
+  }
+  return STATUS_PENDING;
+}
+
+} // namespace uwsk::wsk

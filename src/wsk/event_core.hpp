@@ -1,0 +1,61 @@
+// The core the event-callback files share (events.cpp, listen_events.cpp, datagram_events.cpp,
+// indication.cpp): when a callback may run, how it runs, and how misuse is reported. The rules
+// are in events.hpp.
+#pragma once
+
+#include <mutex>
+
+#include "win_constants.hpp"
+#include "wsk/events.hpp"
+
+namespace uwsk::wsk {
+
+// Bounds on the work of one readiness pass, so one busy socket cannot starve its loop; what is
+// left is delivered by the kick task.
+inline constexpr int max_indications = 16;
+inline constexpr int max_accepts = 64;
+inline constexpr unsigned datagrams_per_indication = 8;
+// The running bit of WskInspectEvent and WskAbortEvent (not a WSK_EVENT_* value: neither can
+// be disabled).
+inline constexpr ULONG inspect_running = 0x1;
+inline constexpr ULONG connection_events =
+    win::wsk_event_receive | win::wsk_event_disconnect | win::wsk_event_send_backlog;
+
+inline bool closing(const socket_object *s) {
+  return s->release_requested || s->state == socket_state::closing;
+}
+
+// An event is delivered when it is enabled and the client's table has its callback.
+inline bool enabled(const socket_object *s, ULONG event) {
+  return (s->event_mask & event) != 0 && client_has_callback(s->cat, s->client_dispatch, event);
+}
+
+// A verifier report about the client's use of a callback, on the log.
+void event_report(const socket_object *s, const char *what);
+
+// After a callback returned: the SO_WSK_EVENT_CALLBACK disables that waited for it complete.
+void complete_disables(socket_object *s, completion_batch &done);
+
+// Runs one callback (rule 1): marks it running, completes what earlier work finished (rule 2),
+// drops the lock for the call, and afterwards completes the disables that waited for it.
+template <class Call>
+auto run_callback(socket_object *s, ULONG event, std::unique_lock<socket_lock> &guard,
+                  completion_batch &done, Call &&call) {
+  s->ev.running = event;
+  const category cat = s->cat;
+  const void *dispatch = s->client_dispatch;
+  PVOID context = s->context;
+  guard.unlock();
+  done.complete_all();
+  auto result = call(cat, dispatch, context);
+  guard.lock();
+  s->ev.running = 0;
+  complete_disables(s, done);
+  return result;
+}
+
+// The accept events of a listening socket (listen_events.cpp), from events_deliver_stream.
+void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
+                     completion_batch &done);
+
+} // namespace uwsk::wsk
