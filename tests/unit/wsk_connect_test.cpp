@@ -69,7 +69,6 @@ TEST_P(connecting, ConnectPendsUntilTheHandshakeFinishes) {
   EXPECT_EQ(c.returned, STATUS_PENDING);
   sleep_ms(300);
   EXPECT_FALSE(c.completed()) << "a connect whose SYN was dropped reported itself done";
-  EXPECT_EQ(c.irp->IoStatus.Status, static_cast<NTSTATUS>(sentinel));
   // Room in the queue: the SYN the kernel sends again (after about a second) is answered.
   const int accepted = peer_accept(listener, timeout_ms);
   ASSERT_GE(accepted, 0);
