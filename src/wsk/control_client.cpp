@@ -88,7 +88,7 @@ void finish_pending(registration *reg) {
 
 VOID NTAPI cancel_transport_change(PDEVICE_OBJECT, PIRP irp) {
   IoReleaseCancelSpinLock(irp->CancelIrql);
-  auto *reg = static_cast<registration *>(irp_context(irp)[0]);
+  auto *reg = irp_owner<registration>(irp);
   {
     std::lock_guard guard(waiters().lock);
     parked_list::unlink(irp);
@@ -110,7 +110,7 @@ NTSTATUS wait_for_transport_change(registration *reg, PIRP irp) {
     }
     ++reg->pending;
   }
-  irp_context(irp)[0] = reg;
+  irp_set_owner(irp, reg);
   if (!w.irps.park(irp, cancel_transport_change)) {
     finish_pending(reg); // the caller completes it; the client's capture keeps reg alive
     return STATUS_CANCELLED;
@@ -302,7 +302,7 @@ void cancel_transport_list_changes(registration *reg) {
   InitializeListHead(&taken);
   {
     std::lock_guard guard(w.lock);
-    w.irps.take_if([reg](PIRP irp) { return irp_context(irp)[0] == reg; },
+    w.irps.take_if([reg](PIRP irp) { return irp_owner<registration>(irp) == reg; },
                    [&](PIRP irp) { InsertTailList(&taken, irp_link(irp)); });
   }
   while (!IsListEmpty(&taken)) {

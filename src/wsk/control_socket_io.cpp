@@ -369,8 +369,14 @@ address_watch &watch() {
   return *instance;
 }
 
+// An SIO_ADDRESS_LIST_CHANGE IRP's record: the family whose address list it waits on.
+struct no_arguments {};
+struct address_waiter {
+  int family = 0;
+};
+
 int waiter_family(PIRP irp) {
-  return static_cast<int>(reinterpret_cast<ULONG_PTR>(irp_context(irp)[1]));
+  return irp_progress<address_waiter>(irp).family;
 }
 
 // Completes the waiters that `matches` selects with `status`, outside the lock.
@@ -475,8 +481,9 @@ void start_watch(address_watch &w) {
 // or STATUS_CANCELLED (without completing) for an IRP cancelled before it could be parked.
 NTSTATUS park_address_change(socket_object *s, PIRP irp) {
   address_watch &w = watch();
-  irp_context(irp)[0] = s;
-  irp_context(irp)[1] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(s->family));
+  irp_set_owner(irp, s);
+  irp_record_init<no_arguments, address_waiter>(irp, no_arguments{});
+  irp_progress<address_waiter>(irp).family = s->family;
   std::lock_guard guard(w.lock);
   start_watch(w);
   if (!w.waiters.park(irp, cancel_address_change)) { // completed by the caller
@@ -570,7 +577,7 @@ NTSTATUS socket_control(socket_object *s, const control_request &r, PIRP irp, SI
 }
 
 void release_control_state(socket_object *s) {
-  complete_waiters([s](PIRP irp) { return irp_context(irp)[0] == s; }, STATUS_CANCELLED);
+  complete_waiters([s](PIRP irp) { return irp_owner<socket_object>(irp) == s; }, STATUS_CANCELLED);
   sharing_unregister(s);
   PVOID descriptor;
   {

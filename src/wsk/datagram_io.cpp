@@ -35,12 +35,37 @@ struct alignas(cmsghdr) control_buffer {
   unsigned char bytes[control_room];
 };
 
-PVOID *params(PIRP irp) {
-  return irp_parameters(irp);
-}
-PVOID *ctx(PIRP irp) {
-  return irp_context(irp);
-}
+// ---- Operation records (irp_ops.hpp) -----------------------------------------------------------
+
+// WskSendTo and WskSendMessages share the send queue. Their arguments: the buffer of a
+// WskSendTo, or for WskSendMessages the first element not yet sent and the bytes sent so far;
+// the destination (NULL: the fixed address).
+struct send_args {
+  union {
+    buffer_view buffer;
+    struct {
+      const buffer_list_view *next;
+      ULONG_PTR total;
+    } list;
+  };
+  const void *remote;
+};
+// The rest of a send: the client's control data, and which call it is.
+struct send_rest {
+  const void *control = nullptr;
+  ULONG control_length = 0;
+  bool messages = false; // WskSendMessages
+};
+// WskReceiveFrom: the buffer and where ControlFlags goes; the other outputs.
+struct receive_args {
+  buffer_view buffer;
+  PULONG control_flags;
+};
+struct receive_outputs {
+  void *control = nullptr;
+  void *remote_out = nullptr;
+  PULONG control_length = nullptr;
+};
 
 bool bound(const socket_object *s) {
   return s->state == socket_state::bound;
@@ -108,13 +133,11 @@ ssize_t send_datagram(socket_object *s, const buffer_view &buffer, const void *r
 }
 
 attempt try_send_to(socket_object *s, PIRP irp) {
-  const buffer_view buffer{static_cast<PMDL>(params(irp)[0]),
-                           static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(params(irp)[1])),
-                           reinterpret_cast<SIZE_T>(params(irp)[2])};
+  const send_args &args = irp_args<send_args>(irp);
+  const send_rest &rest = irp_progress<send_rest>(irp);
   NTSTATUS status;
-  const ssize_t sent = send_datagram(s, buffer, params(irp)[3],
-                                     static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(ctx(irp)[2])),
-                                     ctx(irp)[1], status);
+  const ssize_t sent =
+      send_datagram(s, args.buffer, args.remote, rest.control_length, rest.control, status);
   if (sent == -EAGAIN) {
     return would_block();
   }
@@ -128,11 +151,12 @@ constexpr unsigned messages_per_call = 64;
 constexpr std::size_t batch_iov = 256;
 
 attempt try_send_messages(socket_object *s, PIRP irp) {
-  auto *element = static_cast<const buffer_list_view *>(params(irp)[0]);
-  auto total = reinterpret_cast<ULONG_PTR>(params(irp)[1]);
-  const void *remote = params(irp)[3];
-  const auto control_length = static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(ctx(irp)[2]));
-  const void *control = ctx(irp)[1];
+  send_args &args = irp_args<send_args>(irp);
+  const buffer_list_view *element = args.list.next;
+  ULONG_PTR total = args.list.total;
+  const void *remote = args.remote;
+  const ULONG control_length = irp_progress<send_rest>(irp).control_length;
+  const void *control = irp_progress<send_rest>(irp).control;
   // The destination and control data are the same for every datagram of the list.
   sockaddr_storage address{};
   socklen_t address_length = 0;
@@ -151,8 +175,8 @@ attempt try_send_messages(socket_object *s, PIRP irp) {
     }
   }
   const auto save_progress = [&] {
-    params(irp)[0] = const_cast<buffer_list_view *>(element);
-    params(irp)[1] = reinterpret_cast<PVOID>(total);
+    args.list.next = element;
+    args.list.total = total;
   };
   while (element != nullptr) {
     iovec iov[batch_iov];
@@ -212,21 +236,17 @@ attempt try_send_messages(socket_object *s, PIRP irp) {
   return finished(STATUS_SUCCESS, total);
 }
 
-// The send queue holds both kinds; WskSendMessages marks its IRPs in DriverContext[3].
-constexpr char send_messages_marker = 0;
-
 attempt try_send_entry(socket_object *s, PIRP irp) {
-  return ctx(irp)[3] == &send_messages_marker ? try_send_messages(s, irp) : try_send_to(s, irp);
+  return irp_progress<send_rest>(irp).messages ? try_send_messages(s, irp) : try_send_to(s, irp);
 }
 
 attempt try_receive_from(socket_object *s, PIRP irp) {
-  const buffer_view buffer{static_cast<PMDL>(params(irp)[0]),
-                           static_cast<ULONG>(reinterpret_cast<ULONG_PTR>(params(irp)[1])),
-                           reinterpret_cast<SIZE_T>(params(irp)[2])};
-  auto *control_flags = static_cast<PULONG>(params(irp)[3]);
-  void *control = ctx(irp)[1];
-  void *remote_out = ctx(irp)[2];
-  auto *control_length = static_cast<PULONG>(ctx(irp)[3]);
+  const buffer_view buffer = irp_args<receive_args>(irp).buffer;
+  PULONG control_flags = irp_args<receive_args>(irp).control_flags;
+  const receive_outputs &out = irp_progress<receive_outputs>(irp);
+  void *control = out.control;
+  void *remote_out = out.remote_out;
+  PULONG control_length = out.control_length;
   iovec iov[datagram_iov];
   const std::size_t count =
       gather_buffer(buffer.mdl, buffer.offset, buffer.length, iov, datagram_iov, nullptr);
@@ -271,12 +291,6 @@ attempt try_receive_from(socket_object *s, PIRP irp) {
     // A truncated datagram completes with success; MSG_TRUNC says so (spec section 13 item 9).
     return finished(STATUS_SUCCESS, static_cast<ULONG_PTR>(got));
   }
-}
-
-void save_buffer(PIRP irp, const buffer_view *buffer) {
-  params(irp)[0] = buffer->mdl;
-  params(irp)[1] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(buffer->offset));
-  params(irp)[2] = reinterpret_cast<PVOID>(buffer->length);
 }
 
 // The check every datagram call shares, under the lock.
@@ -335,11 +349,11 @@ NTSTATUS socket_send_to(socket_object *s, const buffer_view *buffer, const void 
   if (!buffer_valid(*buffer) || !remote_valid(s, remote)) {
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
-  save_buffer(irp, buffer);
-  params(irp)[3] = const_cast<void *>(remote);
-  ctx(irp)[1] = const_cast<void *>(control);
-  ctx(irp)[2] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(control_length));
-  ctx(irp)[3] = nullptr;
+  send_args args{};
+  args.buffer = *buffer;
+  args.remote = remote;
+  irp_record_init<send_args, send_rest>(irp, args);
+  irp_progress<send_rest>(irp) = {control, control_length, false};
   return start_operation(s, queue_kind::send, irp, try_send_entry, admit_bound);
 }
 
@@ -358,12 +372,11 @@ NTSTATUS socket_send_messages(socket_object *s, const buffer_list_view *list, co
   if (!remote_valid(s, remote)) {
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
-  params(irp)[0] = const_cast<buffer_list_view *>(list);
-  params(irp)[1] = nullptr;
-  params(irp)[3] = const_cast<void *>(remote);
-  ctx(irp)[1] = const_cast<void *>(control);
-  ctx(irp)[2] = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(control_length));
-  ctx(irp)[3] = const_cast<char *>(&send_messages_marker);
+  send_args args{};
+  args.list = {list, 0};
+  args.remote = remote;
+  irp_record_init<send_args, send_rest>(irp, args);
+  irp_progress<send_rest>(irp) = {control, control_length, true};
   return start_operation(s, queue_kind::send, irp, try_send_entry, admit_bound);
 }
 
@@ -376,11 +389,8 @@ NTSTATUS socket_receive_from(socket_object *s, const buffer_view *buffer, void *
   if (!buffer_valid(*buffer)) {
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
-  save_buffer(irp, buffer);
-  params(irp)[3] = control_flags;
-  ctx(irp)[1] = control;
-  ctx(irp)[2] = remote_out;
-  ctx(irp)[3] = control_length;
+  irp_record_init<receive_args, receive_outputs>(irp, receive_args{*buffer, control_flags});
+  irp_progress<receive_outputs>(irp) = {control, remote_out, control_length};
   return start_operation(s, queue_kind::receive, irp, try_receive_from, admit_bound);
 }
 

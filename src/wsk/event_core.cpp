@@ -13,7 +13,7 @@ namespace {
 // already; only the wait is cancelled.
 VOID NTAPI cancel_disable(PDEVICE_OBJECT, PIRP irp) {
   IoReleaseCancelSpinLock(irp->CancelIrql);
-  auto *s = static_cast<socket_object *>(irp_context(irp)[0]);
+  auto *s = irp_owner<socket_object>(irp);
   {
     std::lock_guard guard(s->lock);
     parked_list::unlink(irp);
@@ -55,7 +55,7 @@ NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp) {
   if (irp == nullptr) {
     return STATUS_EVENT_PENDING;
   }
-  irp_context(irp)[0] = s;
+  irp_set_owner(irp, s);
   if (!s->ev.disable_irps.park(irp, cancel_disable)) {
     return STATUS_CANCELLED; // cancelled already: the caller completes it so
   }

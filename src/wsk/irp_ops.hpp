@@ -61,12 +61,13 @@ template <class Progress> Progress &irp_progress(PIRP irp) {
   return *std::launder(reinterpret_cast<Progress *>(&irp->Tail.Overlay.DriverContext[1]));
 }
 
-// Untyped access to the same slots, for operations not yet described by a record.
-inline PVOID *irp_parameters(PIRP irp) {
-  return &IoGetCurrentIrpStackLocation(irp)->Parameters.Others.Argument1;
+// The object a parked IRP belongs to (a socket, a registration, a name-resolution request), in
+// DriverContext[0], so that its cancel routine can find the lock that guards it.
+inline void irp_set_owner(PIRP irp, void *owner) {
+  irp->Tail.Overlay.DriverContext[0] = owner;
 }
-inline PVOID *irp_context(PIRP irp) {
-  return irp->Tail.Overlay.DriverContext;
+template <class Owner> Owner *irp_owner(PIRP irp) {
+  return static_cast<Owner *>(irp->Tail.Overlay.DriverContext[0]);
 }
 
 // Marks the provider keeps on a queued IRP, in the Flags byte of its own stack location

@@ -345,7 +345,7 @@ struct name_request final : request {
 
 VOID NTAPI cancel_lookup(PDEVICE_OBJECT, PIRP irp) {
   IoReleaseCancelSpinLock(irp->CancelIrql);
-  auto *req = static_cast<request *>(irp_context(irp)[0]);
+  auto *req = irp_owner<request>(irp);
   registration *reg = req->reg;
   bool free_request = false;
   {
@@ -403,7 +403,7 @@ NTSTATUS start_lookup(request *req, registration *reg, PIRP irp, PWORKER_THREAD_
   req->reg = reg;
   req->irp = irp;
   ExInitializeWorkItem(&req->work, worker, req);
-  irp_context(irp)[0] = req;
+  irp_set_owner(irp, req);
   pending_add(reg);
   if (!irp_park(irp, cancel_lookup)) {
     // Cancelled before it could be parked: it completes now (irp_park left it not pending).

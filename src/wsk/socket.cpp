@@ -179,7 +179,7 @@ void attach_on_loop(net::task *t) {
 // Cancel routine of every parked socket IRP: unlink it under the socket's lock, complete it.
 VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
   IoReleaseCancelSpinLock(irp->CancelIrql);
-  auto *s = static_cast<socket_object *>(irp_context(irp)[0]);
+  auto *s = irp_owner<socket_object>(irp);
   {
     std::lock_guard guard(s->lock);
     parked_list::unlink(irp);
@@ -395,7 +395,7 @@ void deliver_finished(socket_object *s, queue_kind kind) {
 
 NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op,
                          admit_function admit) {
-  irp_context(irp)[0] = s;
+  irp_set_owner(irp, s);
   op_queue &q = s->ops_of(kind);
   std::unique_lock guard(s->lock);
   const bool too_deep = inline_depth >= max_inline_depth;
