@@ -11,6 +11,8 @@
 
 #include <malloc.h>
 
+#include <uwsk/log.h>
+
 #include "net/socket_ops.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "win_constants.hpp"
@@ -285,47 +287,48 @@ void indications_free(socket_object *s) {
 
 // ---- WskRelease ---------------------------------------------------------------------------------
 
-NTSTATUS socket_release_data(socket_object *s, const void *indication) {
-  data_chunk *found = nullptr;
-  {
-    std::lock_guard guard(s->lock);
-    for (PLIST_ENTRY link = s->ev.retained.Flink; link != &s->ev.retained; link = link->Flink) {
-      data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
-      if (indication != nullptr && &c->data == indication) {
-        RemoveEntryList(link);
-        discharge(s, c); // reading resumes if this brings the socket below its bound
-        found = c;
-        break;
-      }
+namespace {
+
+// Takes a retained list back from the client by the address of its first element (`element_of`
+// says where that is in a chunk). NULL, with a report, when the socket holds no such list.
+template <class Element>
+data_chunk *take_retained(socket_object *s, const void *indication, Element element_of,
+                          const char *kind) {
+  std::lock_guard guard(s->lock);
+  for (PLIST_ENTRY link = s->ev.retained.Flink; link != &s->ev.retained; link = link->Flink) {
+    data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
+    if (indication != nullptr && element_of(c) == indication) {
+      RemoveEntryList(link);
+      discharge(s, c); // reading resumes if this brings the socket below its bound
+      return c;
     }
   }
-  if (found == nullptr) {
-    event_report(s, "WskRelease of a data indication list this socket does not hold retained");
+  uwsk_log_message("wsk",
+                   "verifier: socket %p: WskRelease of a %s indication list this socket does not "
+                   "hold retained",
+                   static_cast<const void *>(s), kind);
+  return nullptr;
+}
+
+} // namespace
+
+NTSTATUS socket_release_data(socket_object *s, const void *indication) {
+  data_chunk *list = take_retained(
+      s, indication, [](data_chunk *c) -> const void * { return &c->data; }, "data");
+  if (list == nullptr) {
     return STATUS_INVALID_PARAMETER;
   }
-  chunk_free(found);
+  chunk_free(list);
   return STATUS_SUCCESS;
 }
 
 NTSTATUS socket_release_datagrams(socket_object *s, const void *indication) {
-  data_chunk *found = nullptr;
-  {
-    std::lock_guard guard(s->lock);
-    for (PLIST_ENTRY link = s->ev.retained.Flink; link != &s->ev.retained; link = link->Flink) {
-      data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
-      if (indication != nullptr && &c->datagram == indication) {
-        RemoveEntryList(link);
-        discharge(s, c); // reading resumes if this brings the socket below its bound
-        found = c;
-        break;
-      }
-    }
-  }
-  if (found == nullptr) {
-    event_report(s, "WskRelease of a datagram indication list this socket does not hold retained");
+  data_chunk *list = take_retained(
+      s, indication, [](data_chunk *c) -> const void * { return &c->datagram; }, "datagram");
+  if (list == nullptr) {
     return STATUS_INVALID_PARAMETER;
   }
-  free_datagram_list(found);
+  free_datagram_list(list);
   return STATUS_SUCCESS;
 }
 
