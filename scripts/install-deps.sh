@@ -12,6 +12,8 @@ packages=(
   libcli11-dev      # uwsk-run's command line
   liburing-dev      # the io_uring engine
   libboost-dev      # Boost.Asio baseline in the benchmarks
+  iproute2          # network namespaces for the packet-loss and dropped-SYN tests (ip netns)
+  nftables          # the packet loss and SYN drops inside those namespaces (nft)
 )
 
 missing=()
