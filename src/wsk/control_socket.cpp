@@ -66,16 +66,7 @@ constexpr ioctl_rule ioctl_rules[] = {
 };
 
 socket_object *socket_of(PWSK_SOCKET socket) {
-  auto *s = reinterpret_cast<socket_object *>(socket);
-  if (!socket_is_valid(s)) {
-    uwsk_log_message("wsk",
-                     "WskControlSocket: %p is not an open WSK socket (closed, or never "
-                     "created)",
-                     static_cast<void *>(socket));
-    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2201, reinterpret_cast<ULONG_PTR>(socket), 0,
-                 0);
-  }
-  return s;
+  return socket_checked(socket, "WskControlSocket");
 }
 
 // SO_WSK_EVENT_CALLBACK (spec section 4.10): enabling takes any flags valid for the category and

@@ -135,6 +135,12 @@ NTSTATUS socket_release_data(socket_object *s, const void *indication);
 // The category a socket was created with, and its client-side identity.
 category socket_category(const socket_object *s);
 bool socket_is_valid(const socket_object *s);
+// The socket a client passed to `function` (WskSend, ...): a pointer that is not an open WSK
+// socket (closed, or never created) is a verifier report and a bug check (rule V30). Closed
+// sockets stay readable for a while (socket.cpp, quarantine), so that the usual
+// `Socket->Dispatch->WskSend(Socket, ...)` after a close is caught here rather than reading
+// freed memory.
+socket_object *socket_checked(void *socket, const char *function);
 
 // ---- WskControlSocket and WskControlClient --------------------------------------------------
 //

@@ -18,14 +18,7 @@ namespace {
 
 // A pointer that is not an open WSK socket is a verifier report and a bug check (rule V30).
 socket_object *socket_of(PWSK_SOCKET socket, const char *function) {
-  auto *s = reinterpret_cast<socket_object *>(socket);
-  if (!socket_is_valid(s)) {
-    uwsk_log_message("wsk", "%s: %p is not an open WSK socket (closed, or never created; rule V30)",
-                     function, static_cast<void *>(socket));
-    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2201, reinterpret_cast<ULONG_PTR>(socket), 0,
-                 0);
-  }
-  return s;
+  return socket_checked(socket, function);
 }
 
 // A socket of another category that reached a datagram function through a datagram table (a

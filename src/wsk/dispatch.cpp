@@ -37,14 +37,7 @@ static_assert(offsetof(buffer_view, length) == offsetof(WSK_BUF, Length), "buffe
 namespace {
 
 socket_object *socket_of(PWSK_SOCKET socket, const char *function) {
-  auto *s = reinterpret_cast<socket_object *>(socket);
-  if (!socket_is_valid(s)) {
-    uwsk_log_message("wsk", "%s: %p is not an open WSK socket (closed, or never created; rule V30)",
-                     function, static_cast<void *>(socket));
-    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2201, reinterpret_cast<ULONG_PTR>(socket), 0,
-                 0);
-  }
-  return s;
+  return socket_checked(socket, function);
 }
 
 const buffer_view *view_of(const WSK_BUF *buffer) {

@@ -32,6 +32,7 @@
 #include "wsk/core.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/name_lookup.hpp"
+#include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
 namespace {
@@ -79,10 +80,6 @@ template <std::size_t N> bool internal_flags(ULONG flags, const flag_map (&map)[
   }
   return flags == 0;
 }
-
-// Parameter 1 of the rule-V71 bug check. uwsk numbers its WSK verifier rules 0x1600 + the rule
-// (V71 -> 0x1671), beside the kernel core's 0x15xx (nt/ke/violations.hpp).
-constexpr ULONG_PTR violation_v71_free_address_info = 0x1671;
 
 // ---- Checks --------------------------------------------------------------------------------
 
@@ -526,7 +523,7 @@ VOID WSKAPI free_address_info(PWSK_CLIENT Client, PADDRINFOEXW AddrInfo) {
                   "verifier rule V71: WskFreeAddressInfo(%p): not the head of a list returned by "
                   "WskGetAddressInfo, or already freed",
                   static_cast<void *>(AddrInfo));
-    nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, reason, violation_v71_free_address_info,
+    nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, reason, violation::free_address_info,
                  reinterpret_cast<ULONG_PTR>(AddrInfo), reinterpret_cast<ULONG_PTR>(Client),
                  reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
   }

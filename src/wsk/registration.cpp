@@ -11,6 +11,7 @@
 #include "nt/bugcheck.hpp"
 #include "nt/ke/irql.hpp"
 #include "wsk/core.hpp"
+#include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
 
@@ -40,8 +41,8 @@ registration *registration_of(PWSK_REGISTRATION block, const char *function) {
       block->ReservedRegistrationContext == nullptr) {
     uwsk_log_message("wsk", "%s: %p is not a registered WSK_REGISTRATION block", function,
                      static_cast<void *>(block));
-    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x2101, reinterpret_cast<ULONG_PTR>(block), 0,
-                 0);
+    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, violation::registration_not_registered,
+                 reinterpret_cast<ULONG_PTR>(block), 0, 0);
   }
   return static_cast<registration *>(block->ReservedRegistrationContext);
 }

@@ -17,6 +17,7 @@
 #include "nt/ke/kthread.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/translate.hpp"
+#include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
 namespace {
@@ -36,6 +37,34 @@ LIST_ENTRY live_sockets = {&live_sockets, &live_sockets}; // guarded by live_loc
 std::size_t live_count = 0;                               // guarded by live_lock
 
 std::atomic<bool> engine_started{false};
+
+// Closed sockets are not returned to the allocator at once: the newest `quarantine_size` of them
+// stay readable, marked freed, with their dispatch pointer intact. A driver that calls
+// `Socket->Dispatch->WskSend(Socket, ...)` after WskCloseSocket (or on a socket its accept
+// event refused) then reaches the provider, which reports rule V30, instead of reading freed
+// memory. About 1 KiB each; the oldest is freed when a newer one arrives.
+constexpr std::size_t quarantine_size = 1024;
+struct quarantine {
+  std::mutex lock;
+  socket_object *ring[quarantine_size] = {};
+  std::size_t next = 0; // guarded by lock
+  ~quarantine() {
+    for (socket_object *s : ring) {
+      delete s;
+    }
+  }
+  void hold(socket_object *s) {
+    socket_object *oldest = nullptr;
+    {
+      std::lock_guard guard(lock);
+      oldest = ring[next];
+      ring[next] = s;
+      next = (next + 1) % quarantine_size;
+    }
+    delete oldest;
+  }
+};
+quarantine closed_sockets;
 
 // The loops run at DISPATCH_LEVEL: completion routines and event callbacks run there.
 net::engine &engine() {
@@ -117,7 +146,7 @@ void free_socket(socket_object *s, PIRP close_irp = nullptr) {
     net::sock::close(s->fd);
   }
   s->magic = freed_magic;
-  delete s;
+  closed_sockets.hold(s);
   if (close_irp != nullptr) {
     irp_complete(close_irp, STATUS_SUCCESS, 0);
   }
@@ -558,8 +587,8 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
     std::lock_guard guard(s->lock);
     if (s->release_requested) {
       nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-                   "WskCloseSocket: the socket is already being closed", 0x2001,
-                   reinterpret_cast<ULONG_PTR>(s));
+                   "WskCloseSocket: the socket is already being closed (rule V30)",
+                   violation::socket_not_open, reinterpret_cast<ULONG_PTR>(s));
     }
     // A connection not disconnected in both directions is disconnected abortively (spec
     // section 3.6): the peer sees a reset, not a FIN.
@@ -589,6 +618,21 @@ category socket_category(const socket_object *s) {
 
 bool socket_is_valid(const socket_object *s) {
   return s != nullptr && s->magic == socket_magic;
+}
+
+socket_object *socket_checked(void *socket, const char *function) {
+  auto *s = static_cast<socket_object *>(socket);
+  if (!socket_is_valid(s)) {
+    const bool closed = s != nullptr && s->magic == freed_magic;
+    uwsk_log_message("wsk", "%s: %p is not an open WSK socket (%s; rule V30)", function, socket,
+                     closed ? "it was closed" : "closed, or never created");
+    nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+                 closed ? "a WSK function was called on a socket after WskCloseSocket (rule V30)"
+                        : "a WSK function was called on a pointer that is not a WSK socket "
+                          "(rule V30)",
+                 violation::socket_not_open, reinterpret_cast<ULONG_PTR>(socket));
+  }
+  return s;
 }
 
 bool provider_engine_started() {

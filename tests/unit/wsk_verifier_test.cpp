@@ -1,0 +1,67 @@
+// Misuse the provider's verifier catches and names instead of crashing: a socket used after
+// WskCloseSocket, the usual way drivers call it (through the socket's own Dispatch pointer),
+// and a socket closed twice (rule V30).
+#include <gtest/gtest.h>
+
+#include <wdm.h>
+#include <wsk.h>
+
+#include "support/wsk_call.hpp"
+
+namespace {
+
+using namespace uwsk::test;
+
+const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
+
+struct verifier : ::testing::Test {
+  WSK_REGISTRATION registration{};
+  WSK_PROVIDER_NPI npi{};
+  void SetUp() override {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    WSK_CLIENT_NPI client = {nullptr, &client_dispatch};
+    ASSERT_EQ(WskRegister(&client, &registration), STATUS_SUCCESS);
+    ASSERT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
+  }
+  void TearDown() override {
+    WskReleaseProviderNPI(&registration);
+    WskDeregister(&registration);
+  }
+  PWSK_SOCKET make_socket(ULONG flags, USHORT type, ULONG protocol) {
+    call c;
+    c.returned = npi.Dispatch->WskSocket(npi.Client, AF_INET, type, protocol, flags, nullptr,
+                                         nullptr, nullptr, nullptr, nullptr, c.irp);
+    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
+    return reinterpret_cast<PWSK_SOCKET>(c.information());
+  }
+};
+
+// The socket's memory stays readable after the close, so the call reaches the provider, which
+// names the rule: no crash from reading freed memory, no silent success.
+TEST_F(verifier, ACallThroughAClosedSocketsDispatchIsReportedAsRuleV30) {
+  PWSK_SOCKET s = make_socket(WSK_FLAG_CONNECTION_SOCKET, SOCK_STREAM, IPPROTO_TCP);
+  close_socket(s);
+  buffer data("abc");
+  call c;
+  EXPECT_DEATH(static_cast<const WSK_PROVIDER_CONNECTION_DISPATCH *>(s->Dispatch)
+                   ->WskSend(s, &data.wsk, 0, c.irp),
+               "WskSend: .* is not an open WSK socket \\(it was closed; rule V30\\)(.|\n)*"
+               "after WskCloseSocket(.|\n)*DRIVER_VERIFIER_DETECTED_VIOLATION");
+  PWSK_SOCKET d = make_socket(WSK_FLAG_DATAGRAM_SOCKET, SOCK_DGRAM, IPPROTO_UDP);
+  close_socket(d);
+  EXPECT_DEATH(static_cast<const WSK_PROVIDER_DATAGRAM_DISPATCH *>(d->Dispatch)
+                   ->WskSendTo(d, &data.wsk, 0, nullptr, 0, nullptr, c.irp),
+               "WskSendTo: .*it was closed; rule V30");
+  EXPECT_DEATH(static_cast<const WSK_PROVIDER_BASIC_DISPATCH *>(d->Dispatch)
+                   ->WskControlSocket(d, WskSetOption, SO_REUSEADDR, SOL_SOCKET, 0, nullptr, 0,
+                                      nullptr, nullptr, nullptr),
+               "WskControlSocket: .*it was closed; rule V30");
+}
+
+TEST_F(verifier, ASocketClosedTwiceIsReportedAsRuleV30) {
+  PWSK_SOCKET s = make_socket(WSK_FLAG_LISTEN_SOCKET, SOCK_STREAM, IPPROTO_TCP);
+  close_socket(s);
+  EXPECT_DEATH(close_socket(s), "WskCloseSocket: .*it was closed; rule V30");
+}
+
+} // namespace
