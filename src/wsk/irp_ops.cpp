@@ -2,12 +2,37 @@
 #include "wsk/irp_ops.hpp"
 
 #include "nt/bugcheck.hpp"
+#include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
+
+namespace {
+
+// The MinorFunction the provider writes into the stack location it enters (WSK IRPs carry no
+// IRP_MJ_*/IRP_MN_* codes); IoCompleteRequest clears it as it leaves the location. Together
+// with the provider's mark in Flags it says "the provider holds this IRP" (rule V14).
+constexpr UCHAR provider_minor = 0xE5;
+constexpr UCHAR held_mark = 0x80;
+
+bool held_by_provider(PIRP irp) {
+  if (irp->CurrentLocation < 1 || irp->CurrentLocation > irp->StackCount) {
+    return false; // no current location: the client's own level
+  }
+  const PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
+  return sp->MinorFunction == provider_minor && (sp->Flags & held_mark) != 0;
+}
+
+} // namespace
 
 bool irp_enter(PIRP irp) {
   if (irp == nullptr) {
     return false;
+  }
+  if (held_by_provider(irp)) {
+    nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+                 "a WSK function was given an IRP the provider still holds: it was submitted "
+                 "again before it completed (rule V14)",
+                 violation::irp_submitted_twice, reinterpret_cast<ULONG_PTR>(irp));
   }
   if (irp->CurrentLocation <= 1) {
     nt::bugcheck(NO_MORE_IRP_STACK_LOCATIONS,
@@ -16,7 +41,8 @@ bool irp_enter(PIRP irp) {
                  reinterpret_cast<ULONG_PTR>(irp));
   }
   IoSetNextIrpStackLocation(irp);
-  irp_marks(irp) = 0;
+  IoGetCurrentIrpStackLocation(irp)->MinorFunction = provider_minor;
+  irp_marks(irp) = held_mark;
   return true;
 }
 

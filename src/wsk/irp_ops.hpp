@@ -70,8 +70,8 @@ template <class Owner> Owner *irp_owner(PIRP irp) {
   return static_cast<Owner *>(irp->Tail.Overlay.DriverContext[0]);
 }
 
-// Marks the provider keeps on a queued IRP, in the Flags byte of its own stack location
-// (cleared by irp_enter).
+// Marks the provider keeps on a queued IRP, in the Flags byte of its own stack location (set
+// by irp_enter; bit 0x80 is irp_enter's own: the provider holds the IRP).
 namespace irp_mark {
 // A receive that ended a stalled receive event: events resume after its completion routine ran.
 inline constexpr UCHAR resumes_events = 0x01;

@@ -1,6 +1,6 @@
 // Misuse the provider's verifier catches and names instead of crashing: a socket used after
 // WskCloseSocket, the usual way drivers call it (through the socket's own Dispatch pointer),
-// and a socket closed twice (rule V30).
+// a socket closed twice (rule V30), and an IRP submitted again while it is pending (rule V14).
 #include <gtest/gtest.h>
 
 #include <wdm.h>
@@ -62,6 +62,41 @@ TEST_F(verifier, ASocketClosedTwiceIsReportedAsRuleV30) {
   PWSK_SOCKET s = make_socket(WSK_FLAG_LISTEN_SOCKET, SOCK_STREAM, IPPROTO_TCP);
   close_socket(s);
   EXPECT_DEATH(close_socket(s), "WskCloseSocket: .*it was closed; rule V30");
+}
+
+// The same IRP given to a second call while the first still holds it: with one stack location
+// and with two (where the second call would otherwise find a free location and go on).
+TEST_F(verifier, AnIrpSubmittedAgainWhilePendingIsReportedAsRuleV14) {
+  PWSK_SOCKET s = make_socket(WSK_FLAG_LISTEN_SOCKET, SOCK_STREAM, IPPROTO_TCP);
+  SOCKADDR_IN local{};
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = RtlUlongByteSwap(INADDR_LOOPBACK);
+  {
+    call b;
+    b.returned = static_cast<const WSK_PROVIDER_LISTEN_DISPATCH *>(s->Dispatch)
+                     ->WskBind(s, reinterpret_cast<PSOCKADDR>(&local), 0, b.irp);
+    ASSERT_EQ(b.wait(), STATUS_SUCCESS);
+  }
+  const auto *d = static_cast<const WSK_PROVIDER_LISTEN_DISPATCH *>(s->Dispatch);
+  for (CCHAR locations : {1, 2}) {
+    PIRP irp = IoAllocateIrp(locations, FALSE);
+    KEVENT done;
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    IoSetCompletionRoutine(irp, call::on_complete, &done, TRUE, TRUE, TRUE);
+    ASSERT_EQ(d->WskAccept(s, 0, nullptr, nullptr, nullptr, nullptr, irp), STATUS_PENDING);
+    EXPECT_DEATH(d->WskAccept(s, 0, nullptr, nullptr, nullptr, nullptr, irp),
+                 "submitted again before it completed \\(rule V14\\)(.|\n)*"
+                 "DRIVER_VERIFIER_DETECTED_VIOLATION");
+    EXPECT_TRUE(IoCancelIrp(irp));
+    LARGE_INTEGER timeout;
+    timeout.QuadPart = -static_cast<LONGLONG>(timeout_ms) * 10000;
+    ASSERT_EQ(KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
+    EXPECT_EQ(irp->IoStatus.Status, STATUS_CANCELLED);
+    // Completed: the IRP may be used again once reinitialised.
+    IoReuseIrp(irp, STATUS_SUCCESS);
+    IoFreeIrp(irp);
+  }
+  close_socket(s);
 }
 
 } // namespace
