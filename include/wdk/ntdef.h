@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "sal.h"
+#include "sdkddkver.h"
 
 #ifdef __cplusplus
 #define UWSK_EXTERN_C extern "C"

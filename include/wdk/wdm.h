@@ -7,25 +7,8 @@
 #ifndef UWSK_WDK_WDM_H
 #define UWSK_WDK_WDM_H
 
-#ifndef NTDDI_VERSION
-/* Windows 10, version 2004: the default target of uwsk (ExAllocatePool2 and friends exist). */
-#define NTDDI_VERSION 0x0A000008
-#endif
-#ifndef _WIN32_WINNT
-#define _WIN32_WINNT 0x0A00
-#endif
-#ifndef WINVER
-#define WINVER 0x0A00
-#endif
-#define NTDDI_WIN7 0x06010000
-#define NTDDI_WIN8 0x06020000
-#define NTDDI_WINBLUE 0x06030000
-#define NTDDI_WIN10 0x0A000000
-#define NTDDI_WIN10_VB 0x0A000008
-#define NTDDI_WIN10_FE 0x0A00000A
-#define _WIN32_WINNT_WIN7 0x0601
-#define _WIN32_WINNT_WIN8 0x0602
-#define _WIN32_WINNT_WIN10 0x0A00
+/* The target version (NTDDI_VERSION, default Windows 10 2004) and every version constant. */
+#include "sdkddkver.h"
 
 #include "ntdef.h"
 #include "ntstatus.h"
