@@ -2,7 +2,8 @@
  * wdm.h - uwsk: the Windows Driver Model kernel interface, as one include.
  *
  * The declarations are split by Windows component under km/ (ke, ex, ps, rtl, dbg, pool, io) so
- * that each is small; drivers include this file (or ntddk.h / ntifs.h) exactly as on Windows.
+ * that each is small; drivers include this file (or ntddk.h / ntifs.h) exactly as on Windows. As
+ * the WDK's, it also makes the compiler intrinsics (intrin.h) visible.
  */
 #ifndef UWSK_WDK_WDM_H
 #define UWSK_WDK_WDM_H
@@ -21,6 +22,7 @@
 #include "km/ps.h"
 #include "km/io.h"
 #include "km/registry.h"
+#include "intrin.h"
 
 /* Code-placement pragmas and section macros are meaningless in user space. */
 #define ALLOC_PRAGMA 1
