@@ -13,8 +13,32 @@
 #error "uwsk supports 64-bit Linux targets only (the Windows x64 layouts are asserted)"
 #endif
 
+/* Driver code built with -fshort-wchar: glibc's _FORTIFY_SOURCE wrappers would replace the wide
+ * string functions by inline checks that call glibc's 4-byte versions (km/crt.h), so it is turned
+ * off while nothing has read it yet. km/crt.h stops the build if it was read earlier. */
+#if !defined(UWSK_RUNTIME_BUILD) && defined(__WCHAR_MAX__) &&                                      \
+    (__WCHAR_MAX__ == 0xffff || __WCHAR_MAX__ == 0x7fff) && defined(_FORTIFY_SOURCE) &&            \
+    !defined(_FEATURES_H)
+#undef _FORTIFY_SOURCE
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
+
+/* The C library headers the WDK makes visible: ntdef.h includes <ctype.h>, wdm.h <string.h>
+ * (drivers call strlen, memcpy and isdigit without including anything). Driver code also gets the
+ * wide-character headers here, before the macros below, so that km/crt.h can redirect glibc's
+ * declarations to the 16-bit implementations. */
+#include <ctype.h>
+#include <string.h>
+#if !defined(UWSK_RUNTIME_BUILD) && defined(__WCHAR_MAX__) &&                                      \
+    (__WCHAR_MAX__ == 0xffff || __WCHAR_MAX__ == 0x7fff)
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <wchar.h>
+#include <wctype.h>
+#endif
 
 #include "sal.h"
 #include "sdkddkver.h"
@@ -499,5 +523,8 @@ static inline PWCH uwsk_literal_buffer(const char16_t *s) {
 #define _exception_code() GetExceptionCode()
 #define AbnormalTermination() 0
 #endif /* !UWSK_RUNTIME_BUILD */
+
+/* The kernel C runtime: 16-bit wide-string functions, the secure CRT, Windows printf forms. */
+#include "km/crt.h"
 
 #endif /* UWSK_WDK_NTDEF_H */

@@ -3,7 +3,8 @@
  *
  * The declarations are split by Windows component under km/ (ke, ex, ps, rtl, dbg, pool, io) so
  * that each is small; drivers include this file (or ntddk.h / ntifs.h) exactly as on Windows. As
- * the WDK's, it also makes the compiler intrinsics (intrin.h) visible.
+ * the WDK's, it also makes the compiler intrinsics (intrin.h) and the kernel C runtime (km/crt.h,
+ * with <string.h> and <ctype.h>) visible.
  */
 #ifndef UWSK_WDK_WDM_H
 #define UWSK_WDK_WDM_H
