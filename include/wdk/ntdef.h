@@ -13,10 +13,35 @@
 #error "uwsk supports 64-bit Linux targets only (the Windows x64 layouts are asserted)"
 #endif
 
+/* Driver code built with -fshort-wchar: glibc's _FORTIFY_SOURCE wrappers would replace the wide
+ * string functions by inline checks that call glibc's 4-byte versions (km/crt.h), so it is turned
+ * off while nothing has read it yet. km/crt.h stops the build if it was read earlier. */
+#if !defined(UWSK_RUNTIME_BUILD) && defined(__WCHAR_MAX__) &&                                      \
+    (__WCHAR_MAX__ == 0xffff || __WCHAR_MAX__ == 0x7fff) && defined(_FORTIFY_SOURCE) &&            \
+    !defined(_FEATURES_H)
+#undef _FORTIFY_SOURCE
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
+/* The C library headers the WDK makes visible: ntdef.h includes <ctype.h>, wdm.h <string.h>
+ * (drivers call strlen, memcpy and isdigit without including anything). Driver code also gets the
+ * wide-character headers here, before the macros below, so that km/crt.h can redirect glibc's
+ * declarations to the 16-bit implementations. */
+#include <ctype.h>
+#include <string.h>
+#if !defined(UWSK_RUNTIME_BUILD) && defined(__WCHAR_MAX__) &&                                      \
+    (__WCHAR_MAX__ == 0xffff || __WCHAR_MAX__ == 0x7fff)
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <wchar.h>
+#include <wctype.h>
+#endif
+
 #include "sal.h"
+#include "sdkddkver.h"
 
 #ifdef __cplusplus
 #define UWSK_EXTERN_C extern "C"
@@ -97,8 +122,63 @@
 #define OUT
 #define OPTIONAL
 #define EXTERN_C UWSK_EXTERN_C
+#ifdef __cplusplus
+#define EXTERN_C_START extern "C" {
+#define EXTERN_C_END }
+#else
+#define EXTERN_C_START
+#define EXTERN_C_END
+#endif
 #define STDAPI_(t) EXTERN_C t NTAPI
-#define NTSTATUS_FROM_WIN32(x) ((NTSTATUS)(x) <= 0 ? ((NTSTATUS)(x)) : ((NTSTATUS)(((x)&0x0000FFFF) | (7 << 16) | 0xC0000000)))
+#define NTSTATUS_FROM_WIN32(x)                                                                     \
+  ((NTSTATUS)(x) <= 0 ? ((NTSTATUS)(x)) : ((NTSTATUS)(((x)&0x0000FFFF) | (7 << 16) | 0xC0000000)))
+
+/* Names of anonymous unions and structures. MSVC, GCC and Clang (C11, and C++ as an extension)
+ * all accept anonymous members, so these expand to nothing, as in the WDK; a translation unit
+ * that defines NONAMELESSUNION gets the named forms (u, u2, ..., s, s2, ...) instead. */
+#if !defined(NONAMELESSUNION)
+#define DUMMYUNIONNAME
+#define DUMMYUNIONNAME1
+#define DUMMYUNIONNAME2
+#define DUMMYUNIONNAME3
+#define DUMMYUNIONNAME4
+#define DUMMYUNIONNAME5
+#define DUMMYUNIONNAME6
+#define DUMMYUNIONNAME7
+#define DUMMYUNIONNAME8
+#define DUMMYUNIONNAME9
+#define DUMMYSTRUCTNAME
+#define DUMMYSTRUCTNAME1
+#define DUMMYSTRUCTNAME2
+#define DUMMYSTRUCTNAME3
+#define DUMMYSTRUCTNAME4
+#define DUMMYSTRUCTNAME5
+#define DUMMYSTRUCTNAME6
+#define DUMMYSTRUCTNAME7
+#define DUMMYSTRUCTNAME8
+#define DUMMYSTRUCTNAME9
+#else
+#define DUMMYUNIONNAME u
+#define DUMMYUNIONNAME1 u1
+#define DUMMYUNIONNAME2 u2
+#define DUMMYUNIONNAME3 u3
+#define DUMMYUNIONNAME4 u4
+#define DUMMYUNIONNAME5 u5
+#define DUMMYUNIONNAME6 u6
+#define DUMMYUNIONNAME7 u7
+#define DUMMYUNIONNAME8 u8
+#define DUMMYUNIONNAME9 u9
+#define DUMMYSTRUCTNAME s
+#define DUMMYSTRUCTNAME1 s1
+#define DUMMYSTRUCTNAME2 s2
+#define DUMMYSTRUCTNAME3 s3
+#define DUMMYSTRUCTNAME4 s4
+#define DUMMYSTRUCTNAME5 s5
+#define DUMMYSTRUCTNAME6 s6
+#define DUMMYSTRUCTNAME7 s7
+#define DUMMYSTRUCTNAME8 s8
+#define DUMMYSTRUCTNAME9 s9
+#endif
 
 /* MSVC intrinsic spellings that appear in driver code. */
 #define __int8 char
@@ -199,8 +279,9 @@ typedef const GUID *LPCGUID, *PCGUID;
 #else
 #define REFGUID const GUID *
 #endif
-#define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8) \
-  UWSK_EXTERN_C const GUID name __attribute__((weak)) = {l, w1, w2, {b1, b2, b3, b4, b5, b6, b7, b8}}
+#define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8)                               \
+  UWSK_EXTERN_C const GUID name                                                                    \
+      __attribute__((weak)) = {l, w1, w2, {b1, b2, b3, b4, b5, b6, b7, b8}}
 
 /* Doubly and singly linked lists. */
 typedef struct _LIST_ENTRY {
@@ -243,7 +324,7 @@ typedef const STRING *PCSTRING, *PCANSI_STRING, *PCOEM_STRING, *PCUTF8_STRING;
 #define MAXLONG 0x7fffffff
 #define MINLONG ((LONG)0x80000000)
 #define MAXLONGLONG ((LONGLONG)0x7fffffffffffffffLL)
-#define MAXULONGLONG ((ULONGLONG)~(ULONGLONG)0)
+#define MAXULONGLONG ((ULONGLONG) ~(ULONGLONG)0)
 #define MAXUCHAR 0xff
 #define MAXCHAR 0x7f
 #define MINCHAR 0x80
@@ -273,14 +354,14 @@ UWSK_STATIC_ASSERT(sizeof(OBJECT_ATTRIBUTES) == 48, "OBJECT_ATTRIBUTES is 48 byt
 #define OBJ_FORCE_ACCESS_CHECK 0x00000400L
 #define OBJ_VALID_ATTRIBUTES 0x000007F2L
 
-#define InitializeObjectAttributes(p, n, a, r, s) \
-  do {                                            \
-    (p)->Length = sizeof(OBJECT_ATTRIBUTES);      \
-    (p)->RootDirectory = (r);                     \
-    (p)->Attributes = (a);                        \
-    (p)->ObjectName = (n);                        \
-    (p)->SecurityDescriptor = (s);                \
-    (p)->SecurityQualityOfService = NULL;         \
+#define InitializeObjectAttributes(p, n, a, r, s)                                                  \
+  do {                                                                                             \
+    (p)->Length = sizeof(OBJECT_ATTRIBUTES);                                                       \
+    (p)->RootDirectory = (r);                                                                      \
+    (p)->Attributes = (a);                                                                         \
+    (p)->ObjectName = (n);                                                                         \
+    (p)->SecurityDescriptor = (s);                                                                 \
+    (p)->SecurityQualityOfService = NULL;                                                          \
   } while (0)
 
 /* Event types and wait types. */
@@ -306,8 +387,9 @@ typedef struct _PROCESSOR_NUMBER {
 #define FIELD_OFFSET(type, field) ((LONG)offsetof(type, field))
 #define UFIELD_OFFSET(type, field) ((ULONG)offsetof(type, field))
 #define RTL_FIELD_SIZE(type, field) (sizeof(((type *)0)->field))
-#define RTL_SIZEOF_THROUGH_FIELD(type, field) (FIELD_OFFSET(type, field) + RTL_FIELD_SIZE(type, field))
-#define RTL_CONTAINS_FIELD(Struct, Size, Field) \
+#define RTL_SIZEOF_THROUGH_FIELD(type, field)                                                      \
+  (FIELD_OFFSET(type, field) + RTL_FIELD_SIZE(type, field))
+#define RTL_CONTAINS_FIELD(Struct, Size, Field)                                                    \
   ((((PCHAR)(&(Struct)->Field)) + sizeof((Struct)->Field)) <= (((PCHAR)(Struct)) + (Size)))
 #define RTL_NUMBER_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define ARRAYSIZE(a) RTL_NUMBER_OF(a)
@@ -315,15 +397,19 @@ typedef struct _PROCESSOR_NUMBER {
 #define RTL_NUMBER_OF_V1(a) RTL_NUMBER_OF(a)
 #define RTL_NUMBER_OF_V2(a) RTL_NUMBER_OF(a)
 #define RTL_NUMBER_OF_FIELD(type, field) (RTL_NUMBER_OF(RTL_FIELD_SIZE(type, field)))
-#define CONTAINING_RECORD(address, type, field) \
+#define CONTAINING_RECORD(address, type, field)                                                    \
   ((type *)((PCHAR)(address) - (ULONG_PTR)offsetof(type, field)))
 #define ALIGN_DOWN_BY(length, alignment) ((ULONG_PTR)(length) & ~((ULONG_PTR)(alignment)-1))
-#define ALIGN_UP_BY(length, alignment) (ALIGN_DOWN_BY(((ULONG_PTR)(length) + (alignment)-1), alignment))
-#define ALIGN_DOWN_POINTER_BY(address, alignment) ((PVOID)((ULONG_PTR)(address) & ~((ULONG_PTR)(alignment)-1)))
-#define ALIGN_UP_POINTER_BY(address, alignment) (ALIGN_DOWN_POINTER_BY(((ULONG_PTR)(address) + (alignment)-1), alignment))
+#define ALIGN_UP_BY(length, alignment)                                                             \
+  (ALIGN_DOWN_BY(((ULONG_PTR)(length) + (alignment)-1), alignment))
+#define ALIGN_DOWN_POINTER_BY(address, alignment)                                                  \
+  ((PVOID)((ULONG_PTR)(address) & ~((ULONG_PTR)(alignment)-1)))
+#define ALIGN_UP_POINTER_BY(address, alignment)                                                    \
+  (ALIGN_DOWN_POINTER_BY(((ULONG_PTR)(address) + (alignment)-1), alignment))
 #define ALIGN_DOWN(length, type) ALIGN_DOWN_BY(length, sizeof(type))
 #define ALIGN_UP(length, type) ALIGN_UP_BY(length, sizeof(type))
-#define ROUND_TO_SIZE(length, alignment) ((((ULONG_PTR)(length)) + ((alignment)-1)) & ~((ULONG_PTR)(alignment)-1))
+#define ROUND_TO_SIZE(length, alignment)                                                           \
+  ((((ULONG_PTR)(length)) + ((alignment)-1)) & ~((ULONG_PTR)(alignment)-1))
 #define Int32x32To64(a, b) (((LONGLONG)((LONG)(a))) * ((LONGLONG)((LONG)(b))))
 #define UInt32x32To64(a, b) (((ULONGLONG)((ULONG)(a))) * ((ULONGLONG)((ULONG)(b))))
 #define Int64ShllMod32(a, b) ((ULONGLONG)(a) << (b))
@@ -378,31 +464,31 @@ static inline typename uwsk_remove_reference<decltype(true ? T1() : T2())>::type
 /* Compile-time counted strings from literals (narrow for STRING, wide for UNICODE_STRING). */
 #ifdef __cplusplus
 /* C++ needs the literal's constness removed, as the Buffer members are not const. */
-constexpr PCHAR uwsk_literal_buffer(const char *s) { return const_cast<PCHAR>(s); }
-constexpr PWCH uwsk_literal_buffer(const WCHAR *s) { return const_cast<PWCH>(s); }
+constexpr PCHAR uwsk_literal_buffer(const char *s) {
+  return const_cast<PCHAR>(s);
+}
+constexpr PWCH uwsk_literal_buffer(const WCHAR *s) {
+  return const_cast<PWCH>(s);
+}
 #ifdef UWSK_SHORT_WCHAR
 static inline PWCH uwsk_literal_buffer(const char16_t *s) {
   return reinterpret_cast<PWCH>(const_cast<char16_t *>(s));
 }
 #endif
-#define RTL_CONSTANT_STRING(s)                                                                \
-  {                                                                                           \
-    (USHORT)(sizeof(s) - sizeof((s)[0])), (USHORT)sizeof(s), uwsk_literal_buffer(s)           \
-  }
+#define RTL_CONSTANT_STRING(s)                                                                     \
+  { (USHORT)(sizeof(s) - sizeof((s)[0])), (USHORT)sizeof(s), uwsk_literal_buffer(s) }
 #else
-#define RTL_CONSTANT_STRING(s)                                                              \
-  {                                                                                         \
-    (USHORT)(sizeof(s) - sizeof((s)[0])), (USHORT)sizeof(s), (__typeof__((s)[0]) *)(s)      \
-  }
+#define RTL_CONSTANT_STRING(s)                                                                     \
+  { (USHORT)(sizeof(s) - sizeof((s)[0])), (USHORT)sizeof(s), (__typeof__((s)[0]) *)(s) }
 #endif
-#define DECLARE_CONST_UNICODE_STRING(_var, _string)                              \
-  const WCHAR _var##_buffer[] = _string;                                         \
-  const UNICODE_STRING _var = {sizeof(_string) - sizeof(WCHAR), sizeof(_string), \
+#define DECLARE_CONST_UNICODE_STRING(_var, _string)                                                \
+  const WCHAR _var##_buffer[] = _string;                                                           \
+  const UNICODE_STRING _var = {sizeof(_string) - sizeof(WCHAR), sizeof(_string),                   \
                                (PWCH)_var##_buffer}
-#define DECLARE_GLOBAL_CONST_UNICODE_STRING(_var, _str) \
+#define DECLARE_GLOBAL_CONST_UNICODE_STRING(_var, _str)                                            \
   const UNICODE_STRING _var = {sizeof(_str) - sizeof(WCHAR), sizeof(_str), (PWCH)_str}
-#define DECLARE_UNICODE_STRING_SIZE(_var, _size) \
-  WCHAR _var##_buffer[_size];                    \
+#define DECLARE_UNICODE_STRING_SIZE(_var, _size)                                                   \
+  WCHAR _var##_buffer[_size];                                                                      \
   UNICODE_STRING _var = {0, (_size) * sizeof(WCHAR), _var##_buffer}
 
 /* Pragmas MSVC code carries that GCC must not trip on. */
@@ -420,10 +506,16 @@ static inline PWCH uwsk_literal_buffer(const char16_t *s) {
 #define EXCEPTION_CONTINUE_SEARCH 0
 #define EXCEPTION_CONTINUE_EXECUTION (-1)
 /* The runtime's C++ code uses real exceptions (libstdc++ defines __try itself), so the shims are
- * for driver code only. A C++ driver includes standard headers before the WDK headers. */
+ * for driver code only. A C++ driver includes standard headers before the WDK headers; the
+ * __try those defined has served them and is replaced here. */
 #ifndef UWSK_RUNTIME_BUILD
-#define __try if (1) for (int uwsk_seh_once_ = 1; uwsk_seh_once_; uwsk_seh_once_ = 0)
-#define __except(filter) else if (0 && (filter))
+#ifdef __try
+#undef __try
+#endif
+#define __try                                                                                      \
+  if (1)                                                                                           \
+    for (int uwsk_seh_once_ = 1; uwsk_seh_once_; uwsk_seh_once_ = 0)
+#define __except (filter) else if (0 && (filter))
 #define __finally if (1)
 #define __leave break
 #define GetExceptionCode() ((NTSTATUS)0)
@@ -431,5 +523,8 @@ static inline PWCH uwsk_literal_buffer(const char16_t *s) {
 #define _exception_code() GetExceptionCode()
 #define AbnormalTermination() 0
 #endif /* !UWSK_RUNTIME_BUILD */
+
+/* The kernel C runtime: 16-bit wide-string functions, the secure CRT, Windows printf forms. */
+#include "km/crt.h"
 
 #endif /* UWSK_WDK_NTDEF_H */

@@ -11,6 +11,11 @@
 #include "ws2def.h"
 #include "in6addr.h"
 
+/* Buffer sizes for address strings (RtlIpv4AddressToString and friends), with Windows' values:
+ * room for an address, a port and a scope (22 and 65, not POSIX's 16 and 46). */
+#define INET_ADDRSTRLEN 22
+#define INET6_ADDRSTRLEN 65
+
 /* IPPROTO_IP options. */
 #define IP_OPTIONS 1
 #define IP_HDRINCL 2

@@ -25,7 +25,8 @@
  * only logs, and otherwise it bug-checks with KMODE_EXCEPTION_NOT_HANDLED (0x1E) and parameter 1
  * STATUS_ASSERTION_FAILURE, like an unhandled assertion trap on Windows.
  * PAGED_CODE() checks the calling thread's simulated IRQL and treats IRQL > APC_LEVEL as a failed
- * assertion ("pageable code called at raised IRQL"), as checked Windows builds do.
+ * assertion ("pageable code called at raised IRQL"), as checked Windows builds do. Like the WDK's,
+ * it expands to a statement that ends in its own `;`.
  * Bug checks. KeBugCheckEx prints a report (name, code, four parameters, thread, backtrace) to
  * the log sink and to stderr, then ends the process with abort() (SIGABRT, shell status 134).
  */
@@ -272,8 +273,35 @@ typedef enum _DPFLTR_TYPE {
 #define DPC_WATCHDOG_VIOLATION ((ULONG)0x00000133L)
 #define KERNEL_SECURITY_CHECK_FAILURE ((ULONG)0x00000139L)
 
-/* __fastfail codes used with KERNEL_SECURITY_CHECK_FAILURE. */
+/* __fastfail codes (KERNEL_SECURITY_CHECK_FAILURE parameter 1). */
+#define FAST_FAIL_LEGACY_GS_VIOLATION 0
+#define FAST_FAIL_VTGUARD_CHECK_FAILURE 1
+#define FAST_FAIL_STACK_COOKIE_CHECK_FAILURE 2
 #define FAST_FAIL_CORRUPT_LIST_ENTRY 3
+#define FAST_FAIL_INCORRECT_STACK 4
+#define FAST_FAIL_INVALID_ARG 5
+#define FAST_FAIL_GS_COOKIE_INIT 6
+#define FAST_FAIL_FATAL_APP_EXIT 7
+#define FAST_FAIL_RANGE_CHECK_FAILURE 8
+#define FAST_FAIL_UNSAFE_REGISTRY_ACCESS 9
+#define FAST_FAIL_GUARD_ICALL_CHECK_FAILURE 10
+#define FAST_FAIL_GUARD_WRITE_CHECK_FAILURE 11
+#define FAST_FAIL_INVALID_FIBER_SWITCH 12
+#define FAST_FAIL_INVALID_SET_OF_CONTEXT 13
+#define FAST_FAIL_INVALID_REFERENCE_COUNT 14
+#define FAST_FAIL_INVALID_JUMP_BUFFER 18
+#define FAST_FAIL_MRDATA_MODIFIED 19
+#define FAST_FAIL_CERTIFICATION_FAILURE 20
+#define FAST_FAIL_INVALID_EXCEPTION_CHAIN 21
+#define FAST_FAIL_CRYPTO_LIBRARY 22
+#define FAST_FAIL_INVALID_CALL_IN_DLL_CALLOUT 23
+#define FAST_FAIL_INVALID_IMAGE_BASE 24
+#define FAST_FAIL_DLOAD_PROTECTION_FAILURE 25
+#define FAST_FAIL_UNSAFE_EXTENSION_CALL 26
+#define FAST_FAIL_DEPRECATED_SERVICE_INVOKED 27
+#define FAST_FAIL_INVALID_BUFFER_ACCESS 28
+#define FAST_FAIL_INVALID_BALANCED_TREE 29
+#define FAST_FAIL_INVALID_FAST_FAIL_CODE 0xFFFFFFFF
 
 /* ---- Debugger state ------------------------------------------------------------------------- */
 
@@ -312,6 +340,11 @@ DECLSPEC_NORETURN NTKERNELAPI VOID NTAPI KeBugCheckEx(ULONG BugCheckCode,
                                                       ULONG_PTR BugCheckParameter3,
                                                       ULONG_PTR BugCheckParameter4);
 DECLSPEC_NORETURN NTKERNELAPI VOID NTAPI KeBugCheck(ULONG BugCheckCode);
+
+/* Ends the process as __fastfail(Code) does: KERNEL_SECURITY_CHECK_FAILURE with Code. */
+DECLSPEC_NORETURN FORCEINLINE VOID RtlFailFast(ULONG Code) {
+  KeBugCheckEx(KERNEL_SECURITY_CHECK_FAILURE, Code, 0, 0, 0);
+}
 
 /* uwsk: reports "pageable code called at raised IRQL" from PAGED_CODE() (through RtlAssert). */
 VOID NTAPI uwsk_paged_code_violation(KIRQL Irql, PCSTR File, ULONG Line);
@@ -363,12 +396,14 @@ FORCEINLINE BOOLEAN uwsk_dbg_check_(int Ok, PCSTR Expression, PCSTR File, ULONG 
 #define NT_VERIFYMSG(msg, exp) uwsk_dbg_check_(!!(exp), #exp, __FILE__, __LINE__, (msg))
 #define NT_VERIFYMSGW(msg, exp) uwsk_dbg_check_(!!(exp), #exp, __FILE__, __LINE__, NULL)
 #define NT_FRE_ASSERT(exp) NT_ASSERT(exp)
+/* As in the WDK, PAGED_CODE() is a whole statement with its own `;`, so that both
+ * `PAGED_CODE();` and `PAGED_CODE() NT_ASSERT(x);` parse. */
 #define PAGED_CODE()                                                                               \
   do {                                                                                             \
     if (KeGetCurrentIrql() > APC_LEVEL) {                                                          \
       uwsk_paged_code_violation(KeGetCurrentIrql(), __FILE__, __LINE__);                           \
     }                                                                                              \
-  } while (0)
+  } while (0);
 #else
 #define ASSERT(exp) ((void)0)
 #define ASSERTMSG(msg, exp) ((void)0)
@@ -383,11 +418,11 @@ FORCEINLINE BOOLEAN uwsk_dbg_check_(int Ok, PCSTR Expression, PCSTR File, ULONG 
 #define NT_VERIFYMSG(msg, exp) ((exp) ? TRUE : FALSE)
 #define NT_VERIFYMSGW(msg, exp) ((exp) ? TRUE : FALSE)
 #define NT_FRE_ASSERT(exp) ((void)uwsk_dbg_check_(!!(exp), #exp, __FILE__, __LINE__, NULL))
-#define PAGED_CODE() ((void)0)
+#define PAGED_CODE() ((void)0);
 #endif
 
 #define NT_ANALYSIS_ASSUME(exp) ((void)0)
-#define PAGED_CODE_LOCKED() ((void)0)
+#define PAGED_CODE_LOCKED() ((void)0);
 #define PAGED_ASSERT(exp) ASSERT(exp)
 
 #endif /* UWSK_WDK_KM_DBG_H */

@@ -679,6 +679,24 @@ FORCEINLINE VOID WriteBooleanRelease(BOOLEAN volatile *Destination, BOOLEAN Valu
 #define _InterlockedCompareExchange16 InterlockedCompareExchange16
 #define _InterlockedExchangePointer InterlockedExchangePointer
 #define _InterlockedCompareExchangePointer InterlockedCompareExchangePointer
+#define _InterlockedAdd InterlockedAdd
+#define _InterlockedAdd64 InterlockedAdd64
+#define _InterlockedExchange16 InterlockedExchange16
+#define _InterlockedExchangeAdd16 InterlockedExchangeAdd16
+#define _InterlockedAnd16 InterlockedAnd16
+#define _InterlockedOr16 InterlockedOr16
+#define _InterlockedXor16 InterlockedXor16
+#define _InterlockedExchange8 InterlockedExchange8
+#define _InterlockedExchangeAdd8 InterlockedExchangeAdd8
+#define _InterlockedAnd8 InterlockedAnd8
+#define _InterlockedOr8 InterlockedOr8
+#define _InterlockedXor8 InterlockedXor8
+#define _InterlockedCompareExchange8 InterlockedCompareExchange8
+#define _InterlockedCompareExchange128 InterlockedCompareExchange128
+#define _interlockedbittestandset InterlockedBitTestAndSet
+#define _interlockedbittestandreset InterlockedBitTestAndReset
+#define _interlockedbittestandset64 InterlockedBitTestAndSet64
+#define _interlockedbittestandreset64 InterlockedBitTestAndReset64
 #define InterlockedExchangeAddSizeT(a, b)                                                          \
   ((SIZE_T)InterlockedExchangeAdd64((LONG64 volatile *)(a), (LONG64)(b)))
 #define InterlockedIncrementSizeT(a) ((SIZE_T)InterlockedIncrement64((LONG64 volatile *)(a)))

@@ -198,4 +198,49 @@ NTKERNELAPI VOID NTAPI ExFreeToPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookasid
 
 UWSK_END_DECLS
 
+/* ---- ExInitializeDriverRuntime, POOL_NX_OPTIN and POOL_ZERO_DOWN_LEVEL_SUPPORT ------------- */
+
+/* As in the WDK, these are per-driver: the variables are defined (weak, so once per driver) by
+ * this header and set by the inline ExInitializeDriverRuntime, which Microsoft's samples call
+ * first thing in DriverEntry.
+ *   - With POOL_NX_OPTIN defined to 1 (and not POOL_NX_OPTOUT), NonPagedPool and
+ *     NonPagedPoolCacheAligned name ExDefaultNonPagedPoolType, which
+ *     ExInitializeDriverRuntime(DrvRtPoolNxOptIn) turns into NonPagedPoolNx (Windows 8 and later,
+ *     as uwsk is); ExDefaultMdlProtection becomes MdlMappingNoExecute. All pool is non-executable
+ *     heap memory here, so NX pool is honoured by construction; the pool records the type asked.
+ *   - With POOL_ZERO_DOWN_LEVEL_SUPPORT, ExPoolZeroingNativelySupported says whether the system
+ *     zeroes pool itself (ExAllocatePool2 and ExAllocatePoolZero exist): it does, so it is TRUE
+ *     once ExInitializeDriverRuntime has run. */
+#define DrvRtPoolNxOptIn 0x00000001
+
+#ifndef UWSK_RUNTIME_BUILD
+#if defined(POOL_NX_OPTIN) && POOL_NX_OPTIN && !(defined(POOL_NX_OPTOUT) && POOL_NX_OPTOUT)
+#define UWSK_POOL_NX_OPTIN 1
+POOL_TYPE ExDefaultNonPagedPoolType DECLSPEC_SELECTANY = NonPagedPoolExecute;
+ULONG ExDefaultMdlProtection DECLSPEC_SELECTANY = 0;
+#define NonPagedPool ExDefaultNonPagedPoolType
+#define NonPagedPoolCacheAligned                                                                   \
+  ((POOL_TYPE)(ExDefaultNonPagedPoolType | NonPagedPoolBaseCacheAligned))
+#elif defined(POOL_NX_OPTOUT) && POOL_NX_OPTOUT
+#define NonPagedPool NonPagedPoolExecute
+#endif
+#ifdef POOL_ZERO_DOWN_LEVEL_SUPPORT
+BOOLEAN ExPoolZeroingNativelySupported DECLSPEC_SELECTANY = FALSE;
+#endif
+
+FORCEINLINE VOID ExInitializeDriverRuntime(ULONG RuntimeFlags) {
+#ifdef UWSK_POOL_NX_OPTIN
+  if ((RuntimeFlags & DrvRtPoolNxOptIn) != 0) {
+    ExDefaultNonPagedPoolType = NonPagedPoolNx;
+    ExDefaultMdlProtection = 0x40000000; /* MdlMappingNoExecute */
+  }
+#else
+  (void)RuntimeFlags;
+#endif
+#ifdef POOL_ZERO_DOWN_LEVEL_SUPPORT
+  ExPoolZeroingNativelySupported = TRUE;
+#endif
+}
+#endif /* !UWSK_RUNTIME_BUILD */
+
 #endif /* UWSK_WDK_KM_POOL_H */

@@ -1,5 +1,6 @@
 /*
- * km/ps.h - uwsk: system threads (Ps), object references (Ob) and handles (ZwClose).
+ * km/ps.h - uwsk: system threads (Ps), object references (Ob) and handles (ZwClose,
+ * ZwWaitForSingleObject).
  *
  * A system thread is a real pthread. Its thread object is a waitable dispatcher object that is
  * signalled when the thread exits, and it is reference counted: it lives while the thread runs,
@@ -48,6 +49,9 @@ UWSK_BEGIN_DECLS
 /* Object types of threads and processes (pointers to the type, as in the WDK). */
 extern NTSYSAPI POBJECT_TYPE *PsThreadType;
 extern NTSYSAPI POBJECT_TYPE *PsProcessType;
+
+/* The System process, the one process every uwsk thread belongs to (PsGetCurrentProcess()). */
+extern NTKERNELAPI PEPROCESS PsInitialSystemProcess;
 
 /* ---- System threads -------------------------------------------------------------------------- */
 
@@ -113,6 +117,14 @@ NTKERNELAPI BOOLEAN FASTCALL ObReferenceObjectSafeWithTag(PVOID Object, ULONG Ta
 
 /* Closes a kernel handle; STATUS_INVALID_HANDLE when Handle is not open. */
 NTSYSAPI NTSTATUS NTAPI ZwClose(HANDLE Handle);
+
+/* Waits, at PASSIVE_LEVEL, for the object behind a handle to be signalled: a thread (it has ended)
+ * or a process (never). Timeout as for KeWaitForSingleObject (NULL waits forever, negative is
+ * relative, in 100 ns units). STATUS_SUCCESS or STATUS_TIMEOUT (uwsk delivers no alerts);
+ * STATUS_INVALID_HANDLE for a handle that is not open, STATUS_OBJECT_TYPE_MISMATCH for one that
+ * cannot be waited on (a registry key). */
+NTSYSAPI NTSTATUS NTAPI ZwWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable,
+                                              PLARGE_INTEGER Timeout);
 
 UWSK_END_DECLS
 

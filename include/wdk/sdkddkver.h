@@ -1,0 +1,148 @@
+/*
+ * sdkddkver.h - uwsk: the Windows version constants (_WIN32_WINNT_*, NTDDI_*, _WIN32_IE_*) and the
+ * target version a driver is built for.
+ *
+ * Every constant has its Windows value, so that `#if NTDDI_VERSION >= NTDDI_WIN10_RS2` means what
+ * it means with the WDK (an undefined name would silently read as 0 there). Defaults: NTDDI_VERSION
+ * is Windows 10 version 2004 (NTDDI_WIN10_VB, 0x0A000008), the system uwsk presents
+ * (RtlGetVersion); a driver that defines only _WIN32_WINNT below 0x0A00 gets the matching
+ * NTDDI_VERSION instead. _WIN32_WINNT and WINVER follow NTDDI_VERSION unless the driver defines
+ * them.
+ */
+#ifndef UWSK_WDK_SDKDDKVER_H
+#define UWSK_WDK_SDKDDKVER_H
+
+/* _WIN32_WINNT values. */
+#define _WIN32_WINNT_NT4 0x0400
+#define _WIN32_WINNT_WIN2K 0x0500
+#define _WIN32_WINNT_WINXP 0x0501
+#define _WIN32_WINNT_WS03 0x0502
+#define _WIN32_WINNT_WIN6 0x0600
+#define _WIN32_WINNT_VISTA 0x0600
+#define _WIN32_WINNT_WS08 0x0600
+#define _WIN32_WINNT_LONGHORN 0x0600
+#define _WIN32_WINNT_WIN7 0x0601
+#define _WIN32_WINNT_WIN8 0x0602
+#define _WIN32_WINNT_WINBLUE 0x0603
+#define _WIN32_WINNT_WINTHRESHOLD 0x0A00
+#define _WIN32_WINNT_WIN10 0x0A00
+
+/* _WIN32_IE values. */
+#define _WIN32_IE_IE20 0x0200
+#define _WIN32_IE_IE30 0x0300
+#define _WIN32_IE_IE302 0x0302
+#define _WIN32_IE_IE40 0x0400
+#define _WIN32_IE_IE401 0x0401
+#define _WIN32_IE_IE50 0x0500
+#define _WIN32_IE_IE501 0x0501
+#define _WIN32_IE_IE55 0x0550
+#define _WIN32_IE_IE60 0x0600
+#define _WIN32_IE_IE60SP1 0x0601
+#define _WIN32_IE_IE60SP2 0x0603
+#define _WIN32_IE_IE70 0x0700
+#define _WIN32_IE_IE80 0x0800
+#define _WIN32_IE_IE90 0x0900
+#define _WIN32_IE_IE100 0x0A00
+#define _WIN32_IE_IE110 0x0A00
+
+/* NTDDI values: 0xMMmmSSVV (major, minor, service pack, sub-version). */
+#define NTDDI_WIN2K 0x05000000
+#define NTDDI_WIN2KSP1 0x05000100
+#define NTDDI_WIN2KSP2 0x05000200
+#define NTDDI_WIN2KSP3 0x05000300
+#define NTDDI_WIN2KSP4 0x05000400
+
+#define NTDDI_WINXP 0x05010000
+#define NTDDI_WINXPSP1 0x05010100
+#define NTDDI_WINXPSP2 0x05010200
+#define NTDDI_WINXPSP3 0x05010300
+#define NTDDI_WINXPSP4 0x05010400
+
+#define NTDDI_WS03 0x05020000
+#define NTDDI_WS03SP1 0x05020100
+#define NTDDI_WS03SP2 0x05020200
+#define NTDDI_WS03SP3 0x05020300
+#define NTDDI_WS03SP4 0x05020400
+
+#define NTDDI_WIN6 0x06000000
+#define NTDDI_WIN6SP1 0x06000100
+#define NTDDI_WIN6SP2 0x06000200
+#define NTDDI_WIN6SP3 0x06000300
+#define NTDDI_WIN6SP4 0x06000400
+
+#define NTDDI_VISTA NTDDI_WIN6
+#define NTDDI_VISTASP1 NTDDI_WIN6SP1
+#define NTDDI_VISTASP2 NTDDI_WIN6SP2
+#define NTDDI_VISTASP3 NTDDI_WIN6SP3
+#define NTDDI_VISTASP4 NTDDI_WIN6SP4
+#define NTDDI_LONGHORN NTDDI_VISTA
+
+#define NTDDI_WS08 NTDDI_WIN6SP1
+#define NTDDI_WS08SP2 NTDDI_WIN6SP2
+#define NTDDI_WS08SP3 NTDDI_WIN6SP3
+#define NTDDI_WS08SP4 NTDDI_WIN6SP4
+
+#define NTDDI_WIN7 0x06010000
+#define NTDDI_WIN8 0x06020000
+#define NTDDI_WINBLUE 0x06030000
+#define NTDDI_WINTHRESHOLD 0x0A000000
+#define NTDDI_WIN10 0x0A000000      /* 1507, build 10240, Threshold 1 */
+#define NTDDI_WIN10_TH2 0x0A000001  /* 1511, build 10586 */
+#define NTDDI_WIN10_RS1 0x0A000002  /* 1607, build 14393 */
+#define NTDDI_WIN10_RS2 0x0A000003  /* 1703, build 15063 */
+#define NTDDI_WIN10_RS3 0x0A000004  /* 1709, build 16299 */
+#define NTDDI_WIN10_RS4 0x0A000005  /* 1803, build 17134 */
+#define NTDDI_WIN10_RS5 0x0A000006  /* 1809, build 17763 */
+#define NTDDI_WIN10_19H1 0x0A000007 /* 1903, build 18362 */
+#define NTDDI_WIN10_VB 0x0A000008   /* 2004, build 19041 */
+#define NTDDI_WIN10_MN 0x0A000009   /* 20H2 */
+#define NTDDI_WIN10_FE 0x0A00000A   /* 21H1, Server 2022 */
+#define NTDDI_WIN10_CO 0x0A00000B   /* Windows 11 21H2, build 22000 */
+#define NTDDI_WIN10_NI 0x0A00000C   /* Windows 11 22H2, build 22621 */
+#define NTDDI_WIN10_CU 0x0A00000D
+#define NTDDI_WIN11_ZN 0x0A00000E /* Windows 11 23H2 */
+#define NTDDI_WIN11_GA 0x0A00000F
+#define NTDDI_WIN11_GE 0x0A000010 /* Windows 11 24H2, build 26100 */
+#define NTDDI_WIN11_DT 0x0A000011
+#define NTDDI_WIN11_BR 0x0A000012
+#define NTDDI_WIN11 NTDDI_WIN10_CO
+#define NTDDI_WIN11_CO NTDDI_WIN10_CO
+#define NTDDI_WIN11_NI NTDDI_WIN10_NI
+#define NTDDI_WIN11_CU NTDDI_WIN10_CU
+
+/* The newest version these headers know. */
+#define WDK_NTDDI_VERSION NTDDI_WIN11_GE
+
+/* Masks and helpers. */
+#define OSVERSION_MASK 0xFFFF0000U
+#define SPVERSION_MASK 0x0000FF00
+#define SUBVERSION_MASK 0x000000FF
+#define OSVER(Version) ((Version)&OSVERSION_MASK)
+#define SPVER(Version) (((Version)&SPVERSION_MASK) >> 8)
+#define SUBVER(Version) ((Version)&SUBVERSION_MASK)
+#define NTDDI_VERSION_FROM_WIN32_WINNT2(Version) Version##0000
+#define NTDDI_VERSION_FROM_WIN32_WINNT(Version) NTDDI_VERSION_FROM_WIN32_WINNT2(Version)
+
+/* The target. */
+#ifndef NTDDI_VERSION
+#if defined(_WIN32_WINNT) && (_WIN32_WINNT < 0x0A00)
+#define NTDDI_VERSION ((_WIN32_WINNT) << 16)
+#else
+#define NTDDI_VERSION NTDDI_WIN10_VB
+#endif
+#endif
+#ifndef _WIN32_WINNT
+#if NTDDI_VERSION >= NTDDI_WIN10
+#define _WIN32_WINNT 0x0A00
+#else
+#define _WIN32_WINNT (NTDDI_VERSION >> 16)
+#endif
+#endif
+#ifndef WINVER
+#define WINVER _WIN32_WINNT
+#endif
+#ifndef _WIN32_IE
+#define _WIN32_IE 0x0A00
+#endif
+
+#endif /* UWSK_WDK_SDKDDKVER_H */
