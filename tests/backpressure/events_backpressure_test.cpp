@@ -23,6 +23,7 @@
 
 #include "support/posix_peer.hpp"
 #include "support/wsk_call.hpp"
+#include "support/wsk_fixture.hpp"
 
 namespace {
 
@@ -31,8 +32,6 @@ using std::chrono::milliseconds;
 using clock_type = std::chrono::steady_clock;
 
 constexpr SIZE_T one_read = 65536; // the provider reads at most this much per indication
-
-const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
 
 // What the callbacks saw; every indication is retained (STATUS_PENDING).
 struct recorder {
@@ -122,46 +121,15 @@ unsigned char pattern(std::size_t at) {
   return static_cast<unsigned char>((at * 131) ^ (at >> 11));
 }
 
-struct backpressure : ::testing::TestWithParam<int> {
-  WSK_REGISTRATION registration{};
-  WSK_PROVIDER_NPI npi{};
+// Every socket the fixture makes has the recorder as its context and the receive tables above.
+struct backpressure : wsk_fixture<> {
   recorder rec;
-  int family() const { return GetParam(); }
-  ADDRESS_FAMILY wsk_family() const { return family() == 6 ? AF_INET6 : AF_INET; }
-
-  void SetUp() override {
-    WSK_CLIENT_NPI client = {nullptr, &client_dispatch};
-    ASSERT_EQ(WskRegister(&client, &registration), STATUS_SUCCESS);
-    ASSERT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
-  }
-  void TearDown() override {
-    WskReleaseProviderNPI(&registration);
-    WskDeregister(&registration);
+  backpressure() {
+    socket_context = &rec;
+    connection_events = &connection_dispatch;
+    datagram_events = &datagram_dispatch;
   }
 
-  PWSK_SOCKET make_socket(ULONG flags, const void *dispatch, USHORT type, ULONG protocol) {
-    call c;
-    c.returned = npi.Dispatch->WskSocket(npi.Client, wsk_family(), type, protocol, flags, &rec,
-                                         dispatch, nullptr, nullptr, nullptr, c.irp);
-    EXPECT_EQ(c.returned, STATUS_SUCCESS);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    return reinterpret_cast<PWSK_SOCKET>(c.information());
-  }
-  // A connection socket connected to a POSIX listener; *peer is the POSIX side.
-  PWSK_SOCKET connected(int *peer) {
-    unsigned short port = 0;
-    const int server = peer_listen(family(), &port);
-    PWSK_SOCKET s =
-        make_socket(WSK_FLAG_CONNECTION_SOCKET, &connection_dispatch, SOCK_STREAM, IPPROTO_TCP);
-    EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
-    address remote = loopback(family(), port);
-    call c;
-    c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskConnect(s, &remote.sa, 0, c.irp);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    *peer = peer_accept(server, timeout_ms);
-    peer_close(server);
-    return s;
-  }
   NTSTATUS control(PWSK_SOCKET s, WSK_CONTROL_SOCKET_TYPE type, ULONG code, SIZE_T in_size,
                    PVOID in, SIZE_T out_size, PVOID out) {
     call c;
@@ -273,8 +241,7 @@ struct backpressure : ::testing::TestWithParam<int> {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Families, backpressure, ::testing::Values(4, 6),
-                         [](const auto &info) { return info.param == 6 ? "IPv6" : "IPv4"; });
+INSTANTIATE_TEST_SUITE_P(Families, backpressure, ::testing::Values(4, 6), family_name);
 
 TEST_P(backpressure, RetainingClientHoldsAtMostTheReceiveBufferAndLosesNothing) {
   int peer = -1;
@@ -304,8 +271,7 @@ TEST_P(backpressure, TheBoundFollowsTheClientsReceiveBufferSize) {
 // Datagrams: the provider stops reading at the bound (the kernel then drops what overflows its
 // own buffer, as UDP does), and a release makes it read the datagrams the kernel kept.
 TEST_P(backpressure, RetainedDatagramsAreBoundedAndReleasingResumes) {
-  PWSK_SOCKET s =
-      make_socket(WSK_FLAG_DATAGRAM_SOCKET, &datagram_dispatch, SOCK_DGRAM, IPPROTO_UDP);
+  PWSK_SOCKET s = make_socket(WSK_FLAG_DATAGRAM_SOCKET, SOCK_DGRAM, IPPROTO_UDP);
   ASSERT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
   address local;
   {

@@ -18,14 +18,13 @@
 
 #include "support/posix_peer.hpp"
 #include "support/wsk_call.hpp"
+#include "support/wsk_fixture.hpp"
 
 namespace {
 
 using namespace uwsk::test;
 using std::chrono::milliseconds;
 using clock_type = std::chrono::steady_clock;
-
-const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
 
 // What the callbacks saw, shared with the test thread.
 struct recorder {
@@ -44,7 +43,7 @@ struct recorder {
   // Receive side.
   std::string bytes; // everything the receive events accepted, in order
   int receive_calls = 0;
-  int release_asap_calls = 0; // receive indications flagged WSK_FLAG_RELEASE_ASAP
+  int release_asap_calls = 0;           // receive indications flagged WSK_FLAG_RELEASE_ASAP
   std::deque<NTSTATUS> receive_answers; // STATUS_SUCCESS when empty
   std::deque<SIZE_T> accept_counts;     // BytesAccepted for STATUS_SUCCESS answers, when given
   std::vector<PWSK_DATA_INDICATION> retained;
@@ -247,32 +246,16 @@ NTSTATUS WSKAPI on_receive_from(PVOID context, ULONG flags, PWSK_DATAGRAM_INDICA
 
 const WSK_CLIENT_DATAGRAM_DISPATCH datagram_dispatch = {on_receive_from};
 
-struct events : ::testing::TestWithParam<int> {
-  WSK_REGISTRATION registration{};
-  WSK_PROVIDER_NPI npi{};
+// Every socket the fixture makes has the recorder as its context and the event tables above.
+struct events : wsk_fixture<> {
   recorder rec;
-  int family() const { return GetParam(); }
-  ADDRESS_FAMILY wsk_family() const { return family() == 6 ? AF_INET6 : AF_INET; }
-
-  void SetUp() override {
-    WSK_CLIENT_NPI client = {nullptr, &client_dispatch};
-    ASSERT_EQ(WskRegister(&client, &registration), STATUS_SUCCESS);
-    ASSERT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
-  }
-  void TearDown() override {
-    WskReleaseProviderNPI(&registration);
-    WskDeregister(&registration);
+  events() {
+    socket_context = &rec;
+    listen_events = &listen_dispatch;
+    connection_events = &connection_dispatch;
+    datagram_events = &datagram_dispatch;
   }
 
-  PWSK_SOCKET make_socket(ULONG flags, const void *dispatch, USHORT type = SOCK_STREAM,
-                          ULONG protocol = IPPROTO_TCP) {
-    call c;
-    c.returned = npi.Dispatch->WskSocket(npi.Client, wsk_family(), type, protocol, flags, &rec,
-                                         dispatch, nullptr, nullptr, nullptr, c.irp);
-    EXPECT_EQ(c.returned, STATUS_SUCCESS);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    return reinterpret_cast<PWSK_SOCKET>(c.information());
-  }
   unsigned short local_port(PWSK_SOCKET s, bool datagram = false) {
     address local;
     std::memset(&local, 0xcc, sizeof(local));
@@ -282,27 +265,6 @@ struct events : ::testing::TestWithParam<int> {
                  : of<WSK_PROVIDER_LISTEN_DISPATCH>(s)->WskGetLocalAddress(s, &local.sa, c.irp);
     EXPECT_EQ(c.wait(), STATUS_SUCCESS);
     return port_of(local);
-  }
-  PWSK_SOCKET bound_listener(unsigned short *port) {
-    PWSK_SOCKET s = make_socket(WSK_FLAG_LISTEN_SOCKET, &listen_dispatch);
-    EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
-    *port = local_port(s);
-    return s;
-  }
-  // A connection socket (with the receive/disconnect/backlog table) connected to a POSIX
-  // listener; *peer is the POSIX side.
-  PWSK_SOCKET connected(int *peer) {
-    unsigned short port = 0;
-    const int server = peer_listen(family(), &port);
-    PWSK_SOCKET s = make_socket(WSK_FLAG_CONNECTION_SOCKET, &connection_dispatch);
-    EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
-    address remote = loopback(family(), port);
-    call c;
-    c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskConnect(s, &remote.sa, 0, c.irp);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    *peer = peer_accept(server, timeout_ms);
-    peer_close(server);
-    return s;
   }
   // SO_WSK_EVENT_CALLBACK; returns what the call returned and, with an IRP, keeps it in *c.
   NTSTATUS set_events(PWSK_SOCKET s, ULONG mask, call *c = nullptr) {
@@ -334,8 +296,7 @@ struct events : ::testing::TestWithParam<int> {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Families, events, ::testing::Values(4, 6),
-                         [](const auto &info) { return info.param == 6 ? "IPv6" : "IPv4"; });
+INSTANTIATE_TEST_SUITE_P(Families, events, ::testing::Values(4, 6), family_name);
 
 TEST_P(events, AcceptEventHandsOverTheSocketWithInheritedEvents) {
   unsigned short port = 0;
@@ -538,8 +499,7 @@ TEST_P(events, SendBacklogEventMatchesTheIdealBacklogQuery) {
 }
 
 TEST_P(events, ReceiveFromEventRefusalDisablesUntilReenabled) {
-  PWSK_SOCKET d =
-      make_socket(WSK_FLAG_DATAGRAM_SOCKET, &datagram_dispatch, SOCK_DGRAM, IPPROTO_UDP);
+  PWSK_SOCKET d = make_socket(WSK_FLAG_DATAGRAM_SOCKET, SOCK_DGRAM, IPPROTO_UDP);
   ASSERT_EQ(bind_socket(d, loopback(family(), 0)), STATUS_SUCCESS);
   const unsigned short port = local_port(d, true);
   unsigned short peer_port = 0;
@@ -587,7 +547,7 @@ TEST_P(events, StaticEventsApplyToNewSocketsAndCannotBeDisabled) {
 }
 
 TEST_P(events, ConditionalAcceptInspectsPendsAndAborts) {
-  PWSK_SOCKET listener = make_socket(WSK_FLAG_LISTEN_SOCKET, &listen_dispatch);
+  PWSK_SOCKET listener = make_socket(WSK_FLAG_LISTEN_SOCKET);
   ULONG on = 1;
   call opt;
   opt.returned = of<WSK_PROVIDER_BASIC_DISPATCH>(listener)->WskControlSocket(
