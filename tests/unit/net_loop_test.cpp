@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "support/timing.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -31,6 +33,7 @@ using uwsk::net::loop;
 using uwsk::net::task;
 using uwsk::net::timer;
 using uwsk::net::watcher;
+using uwsk::test::eventually;
 
 // Waits for a future with a generous bound. A task that never ran is still owned by the loop,
 // so returning from the test would leave it dangling: abort instead.
@@ -427,9 +430,7 @@ TEST_F(net_loop_running, EdgeTriggeredNewDataIsANewEvent) {
   EXPECT_EQ(reader.calls.load(), 1);
 
   ASSERT_EQ(::send(pair.client, "b", 1, MSG_NOSIGNAL), 1);
-  for (int i = 0; i < 2000 && reader.calls.load() < 2; ++i) {
-    std::this_thread::sleep_for(5ms);
-  }
+  eventually([&] { return reader.calls.load() >= 2; }, 10s, 5ms);
   EXPECT_EQ(reader.calls.load(), 2);
   run_on(l, [&] { l.remove(&reader); });
 }
@@ -718,9 +719,7 @@ TEST_F(net_loop_running, WatcherSurvivesABurstOfEventsBeyondTheQueue) {
   EXPECT_GE(after_burst, 1);
   const std::uint64_t one = 1;
   ASSERT_EQ(::write(w.fd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
-  for (int i = 0; i < 2000 && w.calls.load() == after_burst; ++i) {
-    std::this_thread::sleep_for(5ms);
-  }
+  eventually([&] { return w.calls.load() != after_burst; }, 10s, 5ms);
   EXPECT_GT(w.calls.load(), after_burst) << "no event after the burst: the watcher was lost";
   run_on(l, [&] { EXPECT_EQ(l.remove(&w), 0); });
   ::close(w.fd);

@@ -10,18 +10,13 @@
 #include <wsk.h>
 
 #include "support/posix_peer.hpp"
+#include "support/timing.hpp"
 #include "support/wsk_call.hpp"
 #include "support/wsk_fixture.hpp"
 
 namespace {
 
 using namespace uwsk::test;
-
-void sleep_ms(int ms) {
-  LARGE_INTEGER delay;
-  delay.QuadPart = -static_cast<LONGLONG>(ms) * 10000;
-  KeDelayExecutionThread(KernelMode, FALSE, &delay);
-}
 
 // The provider fixture, with a POSIX listener on `port` whose accept queue is full.
 struct connecting : wsk_fixture<> {

@@ -16,6 +16,7 @@
 #include <wsk.h>
 
 #include "support/posix_peer.hpp"
+#include "support/timing.hpp"
 #include "support/wsk_call.hpp"
 #include "support/wsk_fixture.hpp"
 
@@ -522,15 +523,13 @@ TEST_P(control_socket, ConnectionQueriesAndTcpIoctls) {
   EXPECT_EQ(size, 0u);
   ASSERT_TRUE(peer_send_all(peer, "hello", 5, timeout_ms));
   // The bytes arrive asynchronously: poll (bounded) until the backlog shows them.
-  for (int i = 0; i < 500 && size != 5; ++i) {
-    control(s, WskIoctl, SIO_WSK_QUERY_RECEIVE_BACKLOG, 0, 0, nullptr, sizeof(size), &size,
-            nullptr);
-    if (size != 5) {
-      LARGE_INTEGER pause;
-      pause.QuadPart = -10 * 1000 * 10; // 10 ms
-      KeDelayExecutionThread(KernelMode, FALSE, &pause);
-    }
-  }
+  eventually(
+      [&] {
+        control(s, WskIoctl, SIO_WSK_QUERY_RECEIVE_BACKLOG, 0, 0, nullptr, sizeof(size), &size,
+                nullptr);
+        return size == 5;
+      },
+      std::chrono::seconds(5), std::chrono::milliseconds(10));
   EXPECT_EQ(size, 5u);
   size = sentinel;
   o = control(s, WskIoctl, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG, 0, 0, nullptr, sizeof(size), &size,

@@ -17,6 +17,7 @@
 #include <wsk.h>
 
 #include "support/posix_peer.hpp"
+#include "support/timing.hpp"
 #include "support/wsk_call.hpp"
 #include "support/wsk_fixture.hpp"
 
@@ -107,10 +108,7 @@ NTSTATUS WSKAPI on_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATION indi
   auto *r = static_cast<recorder *>(context);
   if (r->hold.load()) {
     r->holding = true;
-    const auto deadline = clock_type::now() + std::chrono::seconds(5);
-    while (r->hold.load() && clock_type::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(1));
-    }
+    eventually([&] { return !r->hold.load(); });
     r->holding = false;
   }
   std::lock_guard guard(r->lock);
@@ -438,10 +436,7 @@ TEST_P(events, DisableWhileTheCallbackRunsWaitsForIt) {
   ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
   rec.hold = true;
   ASSERT_TRUE(peer_send_all(peer, "x", 1, timeout_ms));
-  const auto deadline = clock_type::now() + std::chrono::seconds(5);
-  while (!rec.holding.load() && clock_type::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(1));
-  }
+  eventually([&] { return rec.holding.load(); });
   ASSERT_TRUE(rec.holding.load());
   // With an IRP: pending until the callback returns.
   call with_irp;

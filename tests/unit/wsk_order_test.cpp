@@ -13,6 +13,7 @@
 #include <wsk.h>
 
 #include "support/posix_peer.hpp"
+#include "support/timing.hpp"
 #include "support/wsk_call.hpp"
 #include "support/wsk_fixture.hpp"
 
@@ -51,8 +52,7 @@ NTSTATUS NTAPI record(PDEVICE_OBJECT, PIRP, PVOID context) {
 }
 
 bool wait_step(step &s) {
-  LARGE_INTEGER timeout;
-  timeout.QuadPart = -static_cast<LONGLONG>(timeout_ms) * 10000;
+  LARGE_INTEGER timeout = relative_ms(timeout_ms);
   return KeWaitForSingleObject(&s.done, Executive, KernelMode, FALSE, &timeout) == STATUS_SUCCESS;
 }
 

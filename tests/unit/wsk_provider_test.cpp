@@ -11,6 +11,7 @@
 #include <wsk.h>
 
 #include "support/posix_peer.hpp"
+#include "support/timing.hpp"
 #include "support/wsk_call.hpp"
 #include "support/wsk_fixture.hpp"
 
@@ -163,11 +164,7 @@ TEST_P(provider, WaitAllReceiveWaitsForTheWholeBuffer) {
   call r;
   r.returned = d->WskReceive(s, &in.wsk, WSK_FLAG_WAITALL, r.irp);
   ASSERT_TRUE(peer_send_all(peer, "abc", 3, timeout_ms));
-  KeDelayExecutionThread(KernelMode, FALSE, [] {
-    static LARGE_INTEGER delay;
-    delay.QuadPart = -50 * 10000;
-    return &delay;
-  }());
+  sleep_ms(50);
   EXPECT_FALSE(r.completed());
   ASSERT_TRUE(peer_send_all(peer, "def", 3, timeout_ms));
   EXPECT_EQ(r.wait(), STATUS_SUCCESS);

@@ -13,6 +13,8 @@
 #include <wdm.h>
 #include <wsk.h>
 
+#include "support/timing.hpp"
+
 namespace uwsk::test {
 
 inline constexpr ULONG_PTR sentinel = 0xdeadbeef;
@@ -38,8 +40,7 @@ struct call {
   }
   // Waits (bounded) for completion; returns the IRP's final status.
   NTSTATUS wait(int ms = timeout_ms) {
-    LARGE_INTEGER timeout;
-    timeout.QuadPart = -static_cast<LONGLONG>(ms) * 10000;
+    LARGE_INTEGER timeout = relative_ms(ms);
     if (KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, &timeout) == STATUS_TIMEOUT) {
       return STATUS_TIMEOUT;
     }
