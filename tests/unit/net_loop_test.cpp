@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "support/run_on.hpp"
 #include "support/timing.hpp"
 
 namespace {
@@ -34,34 +35,8 @@ using uwsk::net::task;
 using uwsk::net::timer;
 using uwsk::net::watcher;
 using uwsk::test::eventually;
-
-// Waits for a future with a generous bound. A task that never ran is still owned by the loop,
-// so returning from the test would leave it dangling: abort instead.
-template <typename T> void wait_or_abort(std::future<T> &f) {
-  if (f.wait_for(20s) != std::future_status::ready) {
-    ADD_FAILURE() << "timed out waiting for the loop";
-    std::abort();
-  }
-}
-
-// Runs fn on the loop thread and waits for it.
-struct call_task : task {
-  std::function<void()> fn;
-  std::promise<void> done;
-};
-
-void run_on(loop &l, std::function<void()> fn) {
-  call_task t;
-  t.fn = std::move(fn);
-  t.run = [](task *p) {
-    auto *self = static_cast<call_task *>(p);
-    self->fn();
-    self->done.set_value();
-  };
-  auto f = t.done.get_future();
-  ASSERT_TRUE(l.post(&t));
-  wait_or_abort(f);
-}
+using uwsk::test::run_on;
+using uwsk::test::wait_or_abort;
 
 // Lets the loop go through at least one full epoll_wait after this point: the second task is
 // posted only after the first ran, so an iteration boundary lies between them.
