@@ -67,17 +67,25 @@ struct tcp_pair {
   }
 };
 
-// A connected TCP pair on 127.0.0.1, both ends non-blocking.
-void make_tcp_pair(tcp_pair &pair) {
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A listening TCP socket on 127.0.0.1 with a kernel-chosen port (`flags` added to SOCK_STREAM
+// and SOCK_CLOEXEC): the descriptor in `listener`, its address in `address`.
+void make_tcp_listener(int flags, int &listener, sockaddr_in &address) {
+  listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
   ASSERT_GE(listener, 0);
-  sockaddr_in address{};
+  address = {};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
   ASSERT_EQ(::listen(listener, 4), 0);
   socklen_t length = sizeof address;
   ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr *>(&address), &length), 0);
+}
+
+// A connected TCP pair on 127.0.0.1, both ends non-blocking.
+void make_tcp_pair(tcp_pair &pair) {
+  int listener = -1;
+  sockaddr_in address;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_listener(0, listener, address));
   pair.client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(pair.client, 0);
   ASSERT_EQ(::connect(pair.client, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
@@ -631,15 +639,9 @@ TEST(net_loop, WatcherMemoryReusedAtOnceGetsNoStaleEvent) {
 // armed in an io_uring would keep the listening socket, and its port, alive.)
 TEST_F(net_loop_running, RemoveThenCloseReleasesTheSocketAtOnce) {
   for (int round = 0; round < 20; ++round) {
-    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    ASSERT_GE(listener, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
-    ASSERT_EQ(::listen(listener, 4), 0);
-    socklen_t length = sizeof address;
-    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr *>(&address), &length), 0);
+    int listener = -1;
+    sockaddr_in address;
+    ASSERT_NO_FATAL_FAILURE(make_tcp_listener(SOCK_NONBLOCK, listener, address));
     counting_watcher w;
     w.fd = listener;
     w.drain = false;
