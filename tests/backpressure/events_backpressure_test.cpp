@@ -61,23 +61,6 @@ struct recorder {
   }
 };
 
-SIZE_T buffer_bytes(const WSK_BUF &b, std::string *out) {
-  SIZE_T offset = b.Offset;
-  SIZE_T left = b.Length;
-  SIZE_T total = 0;
-  for (PMDL m = b.Mdl; m != nullptr && left > 0; m = m->Next) {
-    auto *base = static_cast<const char *>(MmGetSystemAddressForMdlSafe(m, NormalPagePriority));
-    const SIZE_T n = std::min<SIZE_T>(MmGetMdlByteCount(m) - offset, left);
-    if (out != nullptr) {
-      out->append(base + offset, n);
-    }
-    total += n;
-    left -= n;
-    offset = 0;
-  }
-  return total;
-}
-
 NTSTATUS WSKAPI on_receive(PVOID context, ULONG, PWSK_DATA_INDICATION indication, SIZE_T indicated,
                            SIZE_T *) {
   auto *r = static_cast<recorder *>(context);
@@ -87,7 +70,7 @@ NTSTATUS WSKAPI on_receive(PVOID context, ULONG, PWSK_DATA_INDICATION indication
   std::lock_guard guard(r->lock);
   SIZE_T total = 0;
   for (PWSK_DATA_INDICATION i = indication; i != nullptr; i = i->Next) {
-    total += buffer_bytes(i->Buffer, &r->bytes);
+    total += append_wsk_buf_bytes(i->Buffer, &r->bytes);
   }
   EXPECT_EQ(total, indicated);
   r->held += total;
@@ -104,7 +87,7 @@ NTSTATUS WSKAPI on_receive_from(PVOID context, ULONG, PWSK_DATAGRAM_INDICATION l
   }
   std::lock_guard guard(r->lock);
   for (PWSK_DATAGRAM_INDICATION d = list; d != nullptr; d = d->Next) {
-    r->datagram_bytes += buffer_bytes(d->Buffer, nullptr);
+    r->datagram_bytes += append_wsk_buf_bytes(d->Buffer, nullptr);
     ++r->datagrams;
   }
   ++r->indications;
@@ -144,12 +127,6 @@ struct backpressure : wsk_fixture<> {
     EXPECT_EQ(control(s, WskGetOption, SO_RCVBUF, 0, nullptr, sizeof(value), &value),
               STATUS_SUCCESS);
     return static_cast<SIZE_T>(value) * 2;
-  }
-  NTSTATUS enable(PWSK_SOCKET s, ULONG mask) {
-    WSK_EVENT_CALLBACK_CONTROL ctl = {&NPI_WSK_INTERFACE_ID, mask};
-    return of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskControlSocket(
-        s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(ctl), &ctl, 0, nullptr, nullptr,
-        nullptr);
   }
   void release_all(PWSK_SOCKET s) {
     std::vector<PWSK_DATA_INDICATION> lists;
@@ -248,7 +225,7 @@ TEST_P(backpressure, RetainingClientHoldsAtMostTheReceiveBufferAndLosesNothing) 
   PWSK_SOCKET s = connected(&peer);
   ASSERT_GE(peer, 0);
   const SIZE_T bound = linux_rcvbuf(s); // read before any read for events, as the provider does
-  ASSERT_EQ(enable(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
   check_stream_bound(s, peer, bound, std::size_t{16} << 20);
   close_socket(s);
   peer_close(peer);
@@ -262,7 +239,7 @@ TEST_P(backpressure, TheBoundFollowsTheClientsReceiveBufferSize) {
   ASSERT_EQ(control(s, WskSetOption, SO_RCVBUF, sizeof(size), &size, 0, nullptr), STATUS_SUCCESS);
   const SIZE_T bound = linux_rcvbuf(s);
   ASSERT_EQ(bound, SIZE_T{2} * size);
-  ASSERT_EQ(enable(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
   check_stream_bound(s, peer, bound, std::size_t{16} << 20);
   close_socket(s);
   peer_close(peer);
@@ -280,7 +257,7 @@ TEST_P(backpressure, RetainedDatagramsAreBoundedAndReleasingResumes) {
     ASSERT_EQ(c.wait(), STATUS_SUCCESS);
   }
   const SIZE_T bound = linux_rcvbuf(s);
-  ASSERT_EQ(enable(s, WSK_EVENT_RECEIVE_FROM), STATUS_SUCCESS);
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE_FROM), STATUS_SUCCESS);
   unsigned short peer_port = 0;
   const int peer = peer_udp(family(), &peer_port);
   ASSERT_GE(peer, 0);

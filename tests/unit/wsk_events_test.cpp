@@ -89,20 +89,6 @@ unsigned short port_of_sockaddr(const SOCKADDR *a) {
                                : reinterpret_cast<const SOCKADDR_IN *>(a)->sin_port);
 }
 
-std::string indication_bytes(const WSK_BUF &b) {
-  std::string out;
-  SIZE_T offset = b.Offset;
-  SIZE_T left = b.Length;
-  for (PMDL m = b.Mdl; m != nullptr && left > 0; m = m->Next) {
-    auto *base = static_cast<const char *>(MmGetSystemAddressForMdlSafe(m, NormalPagePriority));
-    const SIZE_T n = std::min<SIZE_T>(MmGetMdlByteCount(m) - offset, left);
-    out.append(base + offset, n);
-    left -= n;
-    offset = 0;
-  }
-  return out;
-}
-
 NTSTATUS WSKAPI on_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATION indication,
                            SIZE_T indicated, SIZE_T *accepted) {
   auto *r = static_cast<recorder *>(context);
@@ -125,7 +111,7 @@ NTSTATUS WSKAPI on_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATION indi
   if (indication != nullptr) {
     std::string data;
     for (PWSK_DATA_INDICATION i = indication; i != nullptr; i = i->Next) {
-      data += indication_bytes(i->Buffer);
+      data += wsk_buf_bytes(i->Buffer);
     }
     EXPECT_EQ(data.size(), indicated);
     if (answer == STATUS_PENDING) {
@@ -231,7 +217,7 @@ NTSTATUS WSKAPI on_receive_from(PVOID context, ULONG flags, PWSK_DATAGRAM_INDICA
   }
   if (answer != STATUS_DATA_NOT_ACCEPTED) {
     for (PWSK_DATAGRAM_INDICATION d = list; d != nullptr; d = d->Next) {
-      r->datagrams.push_back(indication_bytes(d->Buffer));
+      r->datagrams.push_back(wsk_buf_bytes(d->Buffer));
       r->datagram_ports.push_back(port_of_sockaddr(d->RemoteAddress));
     }
   }
@@ -263,13 +249,6 @@ struct events : wsk_fixture<> {
                  : of<WSK_PROVIDER_LISTEN_DISPATCH>(s)->WskGetLocalAddress(s, &local.sa, c.irp);
     EXPECT_EQ(c.wait(), STATUS_SUCCESS);
     return port_of(local);
-  }
-  // SO_WSK_EVENT_CALLBACK; returns what the call returned and, with an IRP, keeps it in *c.
-  NTSTATUS set_events(PWSK_SOCKET s, ULONG mask, call *c = nullptr) {
-    WSK_EVENT_CALLBACK_CONTROL ctl = {&NPI_WSK_INTERFACE_ID, mask};
-    return of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskControlSocket(
-        s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(ctl), &ctl, 0, nullptr, nullptr,
-        c != nullptr ? c->irp : nullptr);
   }
   // One WskReceive into a fresh buffer; returns the bytes.
   std::string receive(PWSK_SOCKET s, std::size_t size, NTSTATUS expected = STATUS_SUCCESS) {
@@ -415,8 +394,8 @@ TEST_P(events, RetainedIndicationsStayValidUntilReleasedFromAnotherThread) {
     rec.retained.clear();
   }
   ASSERT_EQ(lists.size(), 2u);
-  EXPECT_EQ(indication_bytes(lists[0]->Buffer), "first");
-  EXPECT_EQ(indication_bytes(lists[1]->Buffer), "second");
+  EXPECT_EQ(wsk_buf_bytes(lists[0]->Buffer), "first");
+  EXPECT_EQ(wsk_buf_bytes(lists[1]->Buffer), "second");
   std::thread releaser([&] {
     for (PWSK_DATA_INDICATION i : lists) {
       EXPECT_EQ(of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskRelease(s, i), STATUS_SUCCESS);
@@ -603,18 +582,14 @@ TEST_P(events, ConditionalAcceptInspectsPendsAndAborts) {
   peer_close(pended);
 }
 
-// A WskReceive whose completion routine appends what it got to the recorder's bytes.
-struct appending_receive {
+// A WskReceive whose completion routine appends what it got to the recorder's bytes before it
+// signals the call's completion.
+struct appending_receive : call {
   recorder &rec;
   buffer b;
-  PIRP irp = IoAllocateIrp(1, FALSE);
-  KEVENT done;
-  NTSTATUS returned = static_cast<NTSTATUS>(sentinel);
   appending_receive(recorder &r, std::size_t size) : rec(r), b(size, 0) {
-    KeInitializeEvent(&done, NotificationEvent, FALSE);
     IoSetCompletionRoutine(irp, on_complete, this, TRUE, TRUE, TRUE);
   }
-  ~appending_receive() { IoFreeIrp(irp); }
   static NTSTATUS NTAPI on_complete(PDEVICE_OBJECT, PIRP irp, PVOID context) {
     auto *self = static_cast<appending_receive *>(context);
     {
@@ -626,14 +601,6 @@ struct appending_receive {
     }
     KeSetEvent(&self->done, IO_NO_INCREMENT, FALSE);
     return STATUS_MORE_PROCESSING_REQUIRED;
-  }
-  NTSTATUS wait() {
-    LARGE_INTEGER timeout;
-    timeout.QuadPart = -static_cast<LONGLONG>(timeout_ms) * 10000;
-    if (KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, &timeout) == STATUS_TIMEOUT) {
-      return STATUS_TIMEOUT;
-    }
-    return irp->IoStatus.Status;
   }
 };
 
