@@ -23,6 +23,7 @@
 
 #include "support/posix_peer.hpp"
 #include "support/wsk_call.hpp"
+#include "support/wsk_fixture.hpp"
 
 namespace {
 
@@ -31,8 +32,6 @@ using std::chrono::milliseconds;
 using clock_type = std::chrono::steady_clock;
 
 constexpr SIZE_T one_read = 65536; // the provider reads at most this much per indication
-
-const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
 
 // What the callbacks saw; every indication is retained (STATUS_PENDING).
 struct recorder {
@@ -62,23 +61,6 @@ struct recorder {
   }
 };
 
-SIZE_T buffer_bytes(const WSK_BUF &b, std::string *out) {
-  SIZE_T offset = b.Offset;
-  SIZE_T left = b.Length;
-  SIZE_T total = 0;
-  for (PMDL m = b.Mdl; m != nullptr && left > 0; m = m->Next) {
-    auto *base = static_cast<const char *>(MmGetSystemAddressForMdlSafe(m, NormalPagePriority));
-    const SIZE_T n = std::min<SIZE_T>(MmGetMdlByteCount(m) - offset, left);
-    if (out != nullptr) {
-      out->append(base + offset, n);
-    }
-    total += n;
-    left -= n;
-    offset = 0;
-  }
-  return total;
-}
-
 NTSTATUS WSKAPI on_receive(PVOID context, ULONG, PWSK_DATA_INDICATION indication, SIZE_T indicated,
                            SIZE_T *) {
   auto *r = static_cast<recorder *>(context);
@@ -88,7 +70,7 @@ NTSTATUS WSKAPI on_receive(PVOID context, ULONG, PWSK_DATA_INDICATION indication
   std::lock_guard guard(r->lock);
   SIZE_T total = 0;
   for (PWSK_DATA_INDICATION i = indication; i != nullptr; i = i->Next) {
-    total += buffer_bytes(i->Buffer, &r->bytes);
+    total += append_wsk_buf_bytes(i->Buffer, &r->bytes);
   }
   EXPECT_EQ(total, indicated);
   r->held += total;
@@ -105,7 +87,7 @@ NTSTATUS WSKAPI on_receive_from(PVOID context, ULONG, PWSK_DATAGRAM_INDICATION l
   }
   std::lock_guard guard(r->lock);
   for (PWSK_DATAGRAM_INDICATION d = list; d != nullptr; d = d->Next) {
-    r->datagram_bytes += buffer_bytes(d->Buffer, nullptr);
+    r->datagram_bytes += append_wsk_buf_bytes(d->Buffer, nullptr);
     ++r->datagrams;
   }
   ++r->indications;
@@ -122,46 +104,15 @@ unsigned char pattern(std::size_t at) {
   return static_cast<unsigned char>((at * 131) ^ (at >> 11));
 }
 
-struct backpressure : ::testing::TestWithParam<int> {
-  WSK_REGISTRATION registration{};
-  WSK_PROVIDER_NPI npi{};
+// Every socket the fixture makes has the recorder as its context and the receive tables above.
+struct backpressure : wsk_fixture<> {
   recorder rec;
-  int family() const { return GetParam(); }
-  ADDRESS_FAMILY wsk_family() const { return family() == 6 ? AF_INET6 : AF_INET; }
-
-  void SetUp() override {
-    WSK_CLIENT_NPI client = {nullptr, &client_dispatch};
-    ASSERT_EQ(WskRegister(&client, &registration), STATUS_SUCCESS);
-    ASSERT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
-  }
-  void TearDown() override {
-    WskReleaseProviderNPI(&registration);
-    WskDeregister(&registration);
+  backpressure() {
+    socket_context = &rec;
+    connection_events = &connection_dispatch;
+    datagram_events = &datagram_dispatch;
   }
 
-  PWSK_SOCKET make_socket(ULONG flags, const void *dispatch, USHORT type, ULONG protocol) {
-    call c;
-    c.returned = npi.Dispatch->WskSocket(npi.Client, wsk_family(), type, protocol, flags, &rec,
-                                         dispatch, nullptr, nullptr, nullptr, c.irp);
-    EXPECT_EQ(c.returned, STATUS_SUCCESS);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    return reinterpret_cast<PWSK_SOCKET>(c.information());
-  }
-  // A connection socket connected to a POSIX listener; *peer is the POSIX side.
-  PWSK_SOCKET connected(int *peer) {
-    unsigned short port = 0;
-    const int server = peer_listen(family(), &port);
-    PWSK_SOCKET s =
-        make_socket(WSK_FLAG_CONNECTION_SOCKET, &connection_dispatch, SOCK_STREAM, IPPROTO_TCP);
-    EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
-    address remote = loopback(family(), port);
-    call c;
-    c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskConnect(s, &remote.sa, 0, c.irp);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    *peer = peer_accept(server, timeout_ms);
-    peer_close(server);
-    return s;
-  }
   NTSTATUS control(PWSK_SOCKET s, WSK_CONTROL_SOCKET_TYPE type, ULONG code, SIZE_T in_size,
                    PVOID in, SIZE_T out_size, PVOID out) {
     call c;
@@ -176,12 +127,6 @@ struct backpressure : ::testing::TestWithParam<int> {
     EXPECT_EQ(control(s, WskGetOption, SO_RCVBUF, 0, nullptr, sizeof(value), &value),
               STATUS_SUCCESS);
     return static_cast<SIZE_T>(value) * 2;
-  }
-  NTSTATUS enable(PWSK_SOCKET s, ULONG mask) {
-    WSK_EVENT_CALLBACK_CONTROL ctl = {&NPI_WSK_INTERFACE_ID, mask};
-    return of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskControlSocket(
-        s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(ctl), &ctl, 0, nullptr, nullptr,
-        nullptr);
   }
   void release_all(PWSK_SOCKET s) {
     std::vector<PWSK_DATA_INDICATION> lists;
@@ -273,15 +218,14 @@ struct backpressure : ::testing::TestWithParam<int> {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Families, backpressure, ::testing::Values(4, 6),
-                         [](const auto &info) { return info.param == 6 ? "IPv6" : "IPv4"; });
+INSTANTIATE_TEST_SUITE_P(Families, backpressure, ::testing::Values(4, 6), family_name);
 
 TEST_P(backpressure, RetainingClientHoldsAtMostTheReceiveBufferAndLosesNothing) {
   int peer = -1;
   PWSK_SOCKET s = connected(&peer);
   ASSERT_GE(peer, 0);
   const SIZE_T bound = linux_rcvbuf(s); // read before any read for events, as the provider does
-  ASSERT_EQ(enable(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
   check_stream_bound(s, peer, bound, std::size_t{16} << 20);
   close_socket(s);
   peer_close(peer);
@@ -295,7 +239,7 @@ TEST_P(backpressure, TheBoundFollowsTheClientsReceiveBufferSize) {
   ASSERT_EQ(control(s, WskSetOption, SO_RCVBUF, sizeof(size), &size, 0, nullptr), STATUS_SUCCESS);
   const SIZE_T bound = linux_rcvbuf(s);
   ASSERT_EQ(bound, SIZE_T{2} * size);
-  ASSERT_EQ(enable(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
   check_stream_bound(s, peer, bound, std::size_t{16} << 20);
   close_socket(s);
   peer_close(peer);
@@ -304,8 +248,7 @@ TEST_P(backpressure, TheBoundFollowsTheClientsReceiveBufferSize) {
 // Datagrams: the provider stops reading at the bound (the kernel then drops what overflows its
 // own buffer, as UDP does), and a release makes it read the datagrams the kernel kept.
 TEST_P(backpressure, RetainedDatagramsAreBoundedAndReleasingResumes) {
-  PWSK_SOCKET s =
-      make_socket(WSK_FLAG_DATAGRAM_SOCKET, &datagram_dispatch, SOCK_DGRAM, IPPROTO_UDP);
+  PWSK_SOCKET s = make_socket(WSK_FLAG_DATAGRAM_SOCKET, SOCK_DGRAM, IPPROTO_UDP);
   ASSERT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
   address local;
   {
@@ -314,7 +257,7 @@ TEST_P(backpressure, RetainedDatagramsAreBoundedAndReleasingResumes) {
     ASSERT_EQ(c.wait(), STATUS_SUCCESS);
   }
   const SIZE_T bound = linux_rcvbuf(s);
-  ASSERT_EQ(enable(s, WSK_EVENT_RECEIVE_FROM), STATUS_SUCCESS);
+  ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE_FROM), STATUS_SUCCESS);
   unsigned short peer_port = 0;
   const int peer = peer_udp(family(), &peer_port);
   ASSERT_GE(peer, 0);

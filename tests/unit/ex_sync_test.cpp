@@ -11,21 +11,15 @@
 
 #include "nt/ex/work_queue.hpp"
 #include "nt/ps/thread.hpp"
+#include "support/timing.hpp"
 
 namespace {
 
+using uwsk::test::elapsed_ms;
+using uwsk::test::eventually;
+using uwsk::test::relative_ms;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
-
-template <typename Pred> bool eventually(Pred done) {
-  for (int i = 0; i < 5000; ++i) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return done();
-}
 
 // ---- Fast mutexes ---------------------------------------------------------------------------
 
@@ -438,8 +432,7 @@ TEST(ExRundown, WaitBlocksUntilEveryReferenceIsReleased) {
   });
   ExWaitForRundownProtectionRelease(&ref);
   EXPECT_TRUE(released.load());
-  EXPECT_GE(
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start).count(), 45);
+  EXPECT_GE(elapsed_ms(start), 45);
   EXPECT_EQ(ref.Count, static_cast<ULONG_PTR>(EX_RUNDOWN_ACTIVE));
   holder.join();
   late.join();
@@ -629,8 +622,7 @@ TEST(ExWorkItem, RunsAtPassiveLevelOnAWorkerThread) {
   KIRQL old = KeRaiseIrqlToDpcLevel(); // queueing is allowed at DISPATCH_LEVEL
   ExQueueWorkItem(&record.item, DelayedWorkQueue);
   KeLowerIrql(old);
-  LARGE_INTEGER timeout;
-  timeout.QuadPart = -5000LL * 10000;
+  LARGE_INTEGER timeout = relative_ms(5000);
   ASSERT_EQ(KeWaitForSingleObject(&record.done, Executive, KernelMode, FALSE, &timeout),
             STATUS_SUCCESS);
   EXPECT_EQ(record.irql.load(), PASSIVE_LEVEL);

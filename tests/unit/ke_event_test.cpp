@@ -10,27 +10,13 @@
 #include <wdm.h>
 
 #include "nt/ke/dispatcher.hpp"
+#include "support/timing.hpp"
 
 namespace {
 
+using uwsk::test::eventually;
+using uwsk::test::relative_ms;
 using namespace std::chrono_literals;
-
-LARGE_INTEGER relative_ms(LONGLONG ms) {
-  LARGE_INTEGER t;
-  t.QuadPart = -ms * 10000;
-  return t;
-}
-
-// Polls `done` every millisecond for at most five seconds.
-template <typename Pred> bool eventually(Pred done) {
-  for (int i = 0; i < 5000; ++i) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return done();
-}
 
 size_t waiters(KEVENT &event) {
   return uwsk::nt::dispatcher_waiter_count(&event.Header);

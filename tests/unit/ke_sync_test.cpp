@@ -9,20 +9,12 @@
 #include <wdm.h>
 
 #include "nt/ke/dispatcher.hpp"
+#include "support/timing.hpp"
 
 namespace {
 
+using uwsk::test::eventually;
 using namespace std::chrono_literals;
-
-template <typename Pred> bool eventually(Pred done) {
-  for (int i = 0; i < 5000; ++i) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return done();
-}
 
 // ---- IRQL -----------------------------------------------------------------------------------
 

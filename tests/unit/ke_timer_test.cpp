@@ -10,31 +10,15 @@
 #include <wdm.h>
 
 #include "nt/ke/timer.hpp"
+#include "support/timing.hpp"
 
 namespace {
 
+using uwsk::test::elapsed_ms;
+using uwsk::test::eventually;
+using uwsk::test::relative_ms;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
-
-LARGE_INTEGER relative_ms(LONGLONG ms) {
-  LARGE_INTEGER t;
-  t.QuadPart = -ms * 10000;
-  return t;
-}
-
-template <typename Pred> bool eventually(Pred done) {
-  for (int i = 0; i < 5000; ++i) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return done();
-}
-
-long long elapsed_ms(clock_type::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start).count();
-}
 
 // What a DPC routine saw.
 struct dpc_record {
@@ -240,9 +224,7 @@ VOID NTAPI blocking_dpc(PKDPC dpc, PVOID context, PVOID, PVOID) {
   (void)dpc;
   auto *b = static_cast<blocker *>(context);
   b->running = true;
-  for (int i = 0; i < 10000 && !b->release.load(); ++i) {
-    std::this_thread::sleep_for(1ms);
-  }
+  eventually([&] { return b->release.load(); }, 10s);
 }
 
 TEST(KeDpc, QueueingTwiceAndRemoving) {

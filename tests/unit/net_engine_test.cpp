@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "net/backend.hpp"
+#include "support/run_on.hpp"
 
 namespace {
 
@@ -30,6 +31,7 @@ using uwsk::net::engine_kind;
 using uwsk::net::engine_options;
 using uwsk::net::loop;
 using uwsk::net::task;
+using uwsk::test::run_on;
 
 // Sets (or with nullptr unsets) an environment variable for one test, restores it afterwards,
 // and forgets what the engine selection remembered (the probe, one-time messages) both times.
@@ -82,27 +84,6 @@ int lines_with(const std::string &text, const std::string &needle) {
     start = end + 1;
   }
   return count;
-}
-
-struct call_task : task {
-  std::function<void()> fn;
-  std::promise<void> done;
-};
-
-void run_on(loop &l, std::function<void()> fn) {
-  call_task t;
-  t.fn = std::move(fn);
-  t.run = [](task *p) {
-    auto *self = static_cast<call_task *>(p);
-    self->fn();
-    self->done.set_value();
-  };
-  auto f = t.done.get_future();
-  ASSERT_TRUE(l.post(&t));
-  if (f.wait_for(20s) != std::future_status::ready) {
-    ADD_FAILURE() << "timed out waiting for the loop";
-    std::abort();
-  }
 }
 
 TEST(net_engine, TwoLoopsRoundRobinHooksAndStop) {

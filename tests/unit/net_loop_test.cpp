@@ -24,6 +24,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "support/run_on.hpp"
+#include "support/timing.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -31,34 +34,9 @@ using uwsk::net::loop;
 using uwsk::net::task;
 using uwsk::net::timer;
 using uwsk::net::watcher;
-
-// Waits for a future with a generous bound. A task that never ran is still owned by the loop,
-// so returning from the test would leave it dangling: abort instead.
-template <typename T> void wait_or_abort(std::future<T> &f) {
-  if (f.wait_for(20s) != std::future_status::ready) {
-    ADD_FAILURE() << "timed out waiting for the loop";
-    std::abort();
-  }
-}
-
-// Runs fn on the loop thread and waits for it.
-struct call_task : task {
-  std::function<void()> fn;
-  std::promise<void> done;
-};
-
-void run_on(loop &l, std::function<void()> fn) {
-  call_task t;
-  t.fn = std::move(fn);
-  t.run = [](task *p) {
-    auto *self = static_cast<call_task *>(p);
-    self->fn();
-    self->done.set_value();
-  };
-  auto f = t.done.get_future();
-  ASSERT_TRUE(l.post(&t));
-  wait_or_abort(f);
-}
+using uwsk::test::eventually;
+using uwsk::test::run_on;
+using uwsk::test::wait_or_abort;
 
 // Lets the loop go through at least one full epoll_wait after this point: the second task is
 // posted only after the first ran, so an iteration boundary lies between them.
@@ -89,17 +67,25 @@ struct tcp_pair {
   }
 };
 
-// A connected TCP pair on 127.0.0.1, both ends non-blocking.
-void make_tcp_pair(tcp_pair &pair) {
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A listening TCP socket on 127.0.0.1 with a kernel-chosen port (`flags` added to SOCK_STREAM
+// and SOCK_CLOEXEC): the descriptor in `listener`, its address in `address`.
+void make_tcp_listener(int flags, int &listener, sockaddr_in &address) {
+  listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
   ASSERT_GE(listener, 0);
-  sockaddr_in address{};
+  address = {};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
   ASSERT_EQ(::listen(listener, 4), 0);
   socklen_t length = sizeof address;
   ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr *>(&address), &length), 0);
+}
+
+// A connected TCP pair on 127.0.0.1, both ends non-blocking.
+void make_tcp_pair(tcp_pair &pair) {
+  int listener = -1;
+  sockaddr_in address;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_listener(0, listener, address));
   pair.client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(pair.client, 0);
   ASSERT_EQ(::connect(pair.client, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
@@ -427,9 +413,7 @@ TEST_F(net_loop_running, EdgeTriggeredNewDataIsANewEvent) {
   EXPECT_EQ(reader.calls.load(), 1);
 
   ASSERT_EQ(::send(pair.client, "b", 1, MSG_NOSIGNAL), 1);
-  for (int i = 0; i < 2000 && reader.calls.load() < 2; ++i) {
-    std::this_thread::sleep_for(5ms);
-  }
+  eventually([&] { return reader.calls.load() >= 2; }, 10s, 5ms);
   EXPECT_EQ(reader.calls.load(), 2);
   run_on(l, [&] { l.remove(&reader); });
 }
@@ -655,15 +639,9 @@ TEST(net_loop, WatcherMemoryReusedAtOnceGetsNoStaleEvent) {
 // armed in an io_uring would keep the listening socket, and its port, alive.)
 TEST_F(net_loop_running, RemoveThenCloseReleasesTheSocketAtOnce) {
   for (int round = 0; round < 20; ++round) {
-    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    ASSERT_GE(listener, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
-    ASSERT_EQ(::listen(listener, 4), 0);
-    socklen_t length = sizeof address;
-    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr *>(&address), &length), 0);
+    int listener = -1;
+    sockaddr_in address;
+    ASSERT_NO_FATAL_FAILURE(make_tcp_listener(SOCK_NONBLOCK, listener, address));
     counting_watcher w;
     w.fd = listener;
     w.drain = false;
@@ -718,9 +696,7 @@ TEST_F(net_loop_running, WatcherSurvivesABurstOfEventsBeyondTheQueue) {
   EXPECT_GE(after_burst, 1);
   const std::uint64_t one = 1;
   ASSERT_EQ(::write(w.fd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
-  for (int i = 0; i < 2000 && w.calls.load() == after_burst; ++i) {
-    std::this_thread::sleep_for(5ms);
-  }
+  eventually([&] { return w.calls.load() != after_burst; }, 10s, 5ms);
   EXPECT_GT(w.calls.load(), after_burst) << "no event after the burst: the watcher was lost";
   run_on(l, [&] { EXPECT_EQ(l.remove(&w), 0); });
   ::close(w.fd);

@@ -17,23 +17,12 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "support/fd_guard.hpp"
+
 namespace {
 
 namespace sock = uwsk::net::sock;
-
-// An fd closed at the end of the scope.
-struct fd_guard {
-  int fd = -1;
-  fd_guard() = default;
-  explicit fd_guard(int f) : fd(f) {}
-  ~fd_guard() {
-    if (fd >= 0) {
-      ::close(fd);
-    }
-  }
-  fd_guard(const fd_guard &) = delete;
-  fd_guard &operator=(const fd_guard &) = delete;
-};
+using uwsk::test::fd_guard;
 
 // A loopback address of one family, with port 0 (let the kernel pick).
 struct address {

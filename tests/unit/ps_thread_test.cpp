@@ -9,26 +9,13 @@
 
 #include "nt/ps/object.hpp"
 #include "nt/ps/thread.hpp"
+#include "support/timing.hpp"
 
 namespace {
 
+using uwsk::test::eventually;
+using uwsk::test::relative_ms;
 using namespace std::chrono_literals;
-
-LARGE_INTEGER relative_ms(LONGLONG ms) {
-  LARGE_INTEGER t;
-  t.QuadPart = -ms * 10000;
-  return t;
-}
-
-template <typename Pred> bool eventually(Pred done) {
-  for (int i = 0; i < 5000; ++i) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return done();
-}
 
 struct thread_report {
   std::atomic<int> irql{-1};

@@ -10,59 +10,39 @@
 #include <wsk.h>
 
 #include "support/posix_peer.hpp"
+#include "support/timing.hpp"
 #include "support/wsk_call.hpp"
+#include "support/wsk_fixture.hpp"
 
 namespace {
 
 using namespace uwsk::test;
 
-const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
-
-void sleep_ms(int ms) {
-  LARGE_INTEGER delay;
-  delay.QuadPart = -static_cast<LONGLONG>(ms) * 10000;
-  KeDelayExecutionThread(KernelMode, FALSE, &delay);
-}
-
-struct connecting : ::testing::TestWithParam<int> {
-  WSK_REGISTRATION registration{};
-  WSK_PROVIDER_NPI npi{};
+// The provider fixture, with a POSIX listener on `port` whose accept queue is full.
+struct connecting : wsk_fixture<> {
   int listener = -1;
   int filler = -1;
   unsigned short port = 0;
-  int family() const { return GetParam(); }
-  ADDRESS_FAMILY wsk_family() const { return family() == 6 ? AF_INET6 : AF_INET; }
 
   void SetUp() override {
-    WSK_CLIENT_NPI client = {nullptr, &client_dispatch};
-    ASSERT_EQ(WskRegister(&client, &registration), STATUS_SUCCESS);
-    ASSERT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
+    wsk_fixture::SetUp();
+    if (HasFatalFailure()) {
+      return;
+    }
     listener = peer_listen_full(family(), &port, &filler);
     ASSERT_GE(listener, 0) << "the accept queue did not fill";
   }
   void TearDown() override {
     peer_close(filler);
     peer_close(listener);
-    WskReleaseProviderNPI(&registration);
-    WskDeregister(&registration);
-  }
-  PWSK_SOCKET bound_connection_socket() {
-    call c;
-    c.returned = npi.Dispatch->WskSocket(npi.Client, wsk_family(), SOCK_STREAM, IPPROTO_TCP,
-                                         WSK_FLAG_CONNECTION_SOCKET, nullptr, nullptr, nullptr,
-                                         nullptr, nullptr, c.irp);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    auto *s = reinterpret_cast<PWSK_SOCKET>(c.information());
-    EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
-    return s;
+    wsk_fixture::TearDown();
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Families, connecting, ::testing::Values(4, 6),
-                         [](const auto &info) { return info.param == 6 ? "IPv6" : "IPv4"; });
+INSTANTIATE_TEST_SUITE_P(Families, connecting, ::testing::Values(4, 6), family_name);
 
 TEST_P(connecting, ConnectPendsUntilTheHandshakeFinishes) {
-  PWSK_SOCKET s = bound_connection_socket();
+  PWSK_SOCKET s = make_bound_socket(WSK_FLAG_CONNECTION_SOCKET);
   address remote = loopback(family(), port);
   call c;
   c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskConnect(s, &remote.sa, 0, c.irp);
@@ -82,7 +62,7 @@ TEST_P(connecting, ConnectPendsUntilTheHandshakeFinishes) {
 }
 
 TEST_P(connecting, CancelledConnectCompletesOnceAndLeavesTheSocketBound) {
-  PWSK_SOCKET s = bound_connection_socket();
+  PWSK_SOCKET s = make_bound_socket(WSK_FLAG_CONNECTION_SOCKET);
   const auto *d = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s);
   address remote = loopback(family(), port);
   call c;

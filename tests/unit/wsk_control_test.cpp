@@ -16,13 +16,13 @@
 #include <wsk.h>
 
 #include "support/posix_peer.hpp"
+#include "support/timing.hpp"
 #include "support/wsk_call.hpp"
+#include "support/wsk_fixture.hpp"
 
 namespace {
 
 using namespace uwsk::test;
-
-const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
 
 // What a WskControlSocket or WskControlClient call came to.
 struct outcome {
@@ -31,19 +31,10 @@ struct outcome {
   ULONG_PTR information; // the IRP's Information (sentinel without an IRP)
 };
 
-// A registration with a captured provider NPI.
-struct client {
-  WSK_REGISTRATION registration{};
-  WSK_PROVIDER_NPI npi{};
-  client() {
-    WSK_CLIENT_NPI c = {nullptr, &client_dispatch};
-    EXPECT_EQ(WskRegister(&c, &registration), STATUS_SUCCESS);
-    EXPECT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
-  }
-  ~client() {
-    WskReleaseProviderNPI(&registration);
-    WskDeregister(&registration);
-  }
+// A registration with a captured provider NPI for the life of the object.
+struct client : wsk_client {
+  client() { attach(); }
+  ~client() { detach(); }
   client(const client &) = delete;
   client &operator=(const client &) = delete;
 
@@ -60,16 +51,6 @@ struct client {
     const NTSTATUS final_status = c.wait();
     EXPECT_EQ(c.returned, final_status);
     return {c.returned, final_status, c.information()};
-  }
-
-  PWSK_SOCKET make_socket(ADDRESS_FAMILY family, ULONG flags, USHORT type = SOCK_STREAM,
-                          ULONG protocol = IPPROTO_TCP) {
-    call c;
-    c.returned = npi.Dispatch->WskSocket(npi.Client, family, type, protocol, flags, nullptr,
-                                         nullptr, nullptr, nullptr, nullptr, c.irp);
-    EXPECT_EQ(c.returned, STATUS_SUCCESS);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    return reinterpret_cast<PWSK_SOCKET>(c.information());
   }
 };
 
@@ -122,32 +103,11 @@ ULONG get_ulong(PWSK_SOCKET s, ULONG level, ULONG name, NTSTATUS expected = STAT
   return value;
 }
 
-struct control_socket : ::testing::TestWithParam<int> {
-  client wsk;
-  int family() const { return GetParam(); }
-  ADDRESS_FAMILY wsk_family() const { return family() == 6 ? AF_INET6 : AF_INET; }
-  PWSK_SOCKET make_socket(ULONG flags, USHORT type = SOCK_STREAM, ULONG protocol = IPPROTO_TCP) {
-    return wsk.make_socket(wsk_family(), flags, type, protocol);
-  }
+struct control_socket : wsk_fixture<> {
   PWSK_SOCKET datagram() { return make_socket(WSK_FLAG_DATAGRAM_SOCKET, SOCK_DGRAM, IPPROTO_UDP); }
-  // A connection socket connected to a POSIX listener; *peer is the accepted POSIX side.
-  PWSK_SOCKET connected(int *peer) {
-    unsigned short port = 0;
-    const int server = peer_listen(family(), &port);
-    PWSK_SOCKET s = make_socket(WSK_FLAG_CONNECTION_SOCKET);
-    EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
-    address remote = loopback(family(), port);
-    call c;
-    c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskConnect(s, &remote.sa, 0, c.irp);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    *peer = peer_accept(server, timeout_ms);
-    peer_close(server);
-    return s;
-  }
 };
 
-INSTANTIATE_TEST_SUITE_P(Families, control_socket, ::testing::Values(4, 6),
-                         [](const auto &info) { return info.param == 6 ? "IPv6" : "IPv4"; });
+INSTANTIATE_TEST_SUITE_P(Families, control_socket, ::testing::Values(4, 6), family_name);
 
 // ---- Options ---------------------------------------------------------------------------------
 
@@ -563,15 +523,13 @@ TEST_P(control_socket, ConnectionQueriesAndTcpIoctls) {
   EXPECT_EQ(size, 0u);
   ASSERT_TRUE(peer_send_all(peer, "hello", 5, timeout_ms));
   // The bytes arrive asynchronously: poll (bounded) until the backlog shows them.
-  for (int i = 0; i < 500 && size != 5; ++i) {
-    control(s, WskIoctl, SIO_WSK_QUERY_RECEIVE_BACKLOG, 0, 0, nullptr, sizeof(size), &size,
-            nullptr);
-    if (size != 5) {
-      LARGE_INTEGER pause;
-      pause.QuadPart = -10 * 1000 * 10; // 10 ms
-      KeDelayExecutionThread(KernelMode, FALSE, &pause);
-    }
-  }
+  eventually(
+      [&] {
+        control(s, WskIoctl, SIO_WSK_QUERY_RECEIVE_BACKLOG, 0, 0, nullptr, sizeof(size), &size,
+                nullptr);
+        return size == 5;
+      },
+      std::chrono::seconds(5), std::chrono::milliseconds(10));
   EXPECT_EQ(size, 5u);
   size = sentinel;
   o = control(s, WskIoctl, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG, 0, 0, nullptr, sizeof(size), &size,

@@ -17,15 +17,15 @@
 #include <wsk.h>
 
 #include "support/posix_peer.hpp"
+#include "support/timing.hpp"
 #include "support/wsk_call.hpp"
+#include "support/wsk_fixture.hpp"
 
 namespace {
 
 using namespace uwsk::test;
 using std::chrono::milliseconds;
 using clock_type = std::chrono::steady_clock;
-
-const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
 
 // What the callbacks saw, shared with the test thread.
 struct recorder {
@@ -44,7 +44,7 @@ struct recorder {
   // Receive side.
   std::string bytes; // everything the receive events accepted, in order
   int receive_calls = 0;
-  int release_asap_calls = 0; // receive indications flagged WSK_FLAG_RELEASE_ASAP
+  int release_asap_calls = 0;           // receive indications flagged WSK_FLAG_RELEASE_ASAP
   std::deque<NTSTATUS> receive_answers; // STATUS_SUCCESS when empty
   std::deque<SIZE_T> accept_counts;     // BytesAccepted for STATUS_SUCCESS answers, when given
   std::vector<PWSK_DATA_INDICATION> retained;
@@ -89,29 +89,12 @@ unsigned short port_of_sockaddr(const SOCKADDR *a) {
                                : reinterpret_cast<const SOCKADDR_IN *>(a)->sin_port);
 }
 
-std::string indication_bytes(const WSK_BUF &b) {
-  std::string out;
-  SIZE_T offset = b.Offset;
-  SIZE_T left = b.Length;
-  for (PMDL m = b.Mdl; m != nullptr && left > 0; m = m->Next) {
-    auto *base = static_cast<const char *>(MmGetSystemAddressForMdlSafe(m, NormalPagePriority));
-    const SIZE_T n = std::min<SIZE_T>(MmGetMdlByteCount(m) - offset, left);
-    out.append(base + offset, n);
-    left -= n;
-    offset = 0;
-  }
-  return out;
-}
-
 NTSTATUS WSKAPI on_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATION indication,
                            SIZE_T indicated, SIZE_T *accepted) {
   auto *r = static_cast<recorder *>(context);
   if (r->hold.load()) {
     r->holding = true;
-    const auto deadline = clock_type::now() + std::chrono::seconds(5);
-    while (r->hold.load() && clock_type::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(1));
-    }
+    eventually([&] { return !r->hold.load(); });
     r->holding = false;
   }
   std::lock_guard guard(r->lock);
@@ -128,7 +111,7 @@ NTSTATUS WSKAPI on_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATION indi
   if (indication != nullptr) {
     std::string data;
     for (PWSK_DATA_INDICATION i = indication; i != nullptr; i = i->Next) {
-      data += indication_bytes(i->Buffer);
+      data += wsk_buf_bytes(i->Buffer);
     }
     EXPECT_EQ(data.size(), indicated);
     if (answer == STATUS_PENDING) {
@@ -234,7 +217,7 @@ NTSTATUS WSKAPI on_receive_from(PVOID context, ULONG flags, PWSK_DATAGRAM_INDICA
   }
   if (answer != STATUS_DATA_NOT_ACCEPTED) {
     for (PWSK_DATAGRAM_INDICATION d = list; d != nullptr; d = d->Next) {
-      r->datagrams.push_back(indication_bytes(d->Buffer));
+      r->datagrams.push_back(wsk_buf_bytes(d->Buffer));
       r->datagram_ports.push_back(port_of_sockaddr(d->RemoteAddress));
     }
   }
@@ -247,32 +230,16 @@ NTSTATUS WSKAPI on_receive_from(PVOID context, ULONG flags, PWSK_DATAGRAM_INDICA
 
 const WSK_CLIENT_DATAGRAM_DISPATCH datagram_dispatch = {on_receive_from};
 
-struct events : ::testing::TestWithParam<int> {
-  WSK_REGISTRATION registration{};
-  WSK_PROVIDER_NPI npi{};
+// Every socket the fixture makes has the recorder as its context and the event tables above.
+struct events : wsk_fixture<> {
   recorder rec;
-  int family() const { return GetParam(); }
-  ADDRESS_FAMILY wsk_family() const { return family() == 6 ? AF_INET6 : AF_INET; }
-
-  void SetUp() override {
-    WSK_CLIENT_NPI client = {nullptr, &client_dispatch};
-    ASSERT_EQ(WskRegister(&client, &registration), STATUS_SUCCESS);
-    ASSERT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
-  }
-  void TearDown() override {
-    WskReleaseProviderNPI(&registration);
-    WskDeregister(&registration);
+  events() {
+    socket_context = &rec;
+    listen_events = &listen_dispatch;
+    connection_events = &connection_dispatch;
+    datagram_events = &datagram_dispatch;
   }
 
-  PWSK_SOCKET make_socket(ULONG flags, const void *dispatch, USHORT type = SOCK_STREAM,
-                          ULONG protocol = IPPROTO_TCP) {
-    call c;
-    c.returned = npi.Dispatch->WskSocket(npi.Client, wsk_family(), type, protocol, flags, &rec,
-                                         dispatch, nullptr, nullptr, nullptr, c.irp);
-    EXPECT_EQ(c.returned, STATUS_SUCCESS);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    return reinterpret_cast<PWSK_SOCKET>(c.information());
-  }
   unsigned short local_port(PWSK_SOCKET s, bool datagram = false) {
     address local;
     std::memset(&local, 0xcc, sizeof(local));
@@ -282,34 +249,6 @@ struct events : ::testing::TestWithParam<int> {
                  : of<WSK_PROVIDER_LISTEN_DISPATCH>(s)->WskGetLocalAddress(s, &local.sa, c.irp);
     EXPECT_EQ(c.wait(), STATUS_SUCCESS);
     return port_of(local);
-  }
-  PWSK_SOCKET bound_listener(unsigned short *port) {
-    PWSK_SOCKET s = make_socket(WSK_FLAG_LISTEN_SOCKET, &listen_dispatch);
-    EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
-    *port = local_port(s);
-    return s;
-  }
-  // A connection socket (with the receive/disconnect/backlog table) connected to a POSIX
-  // listener; *peer is the POSIX side.
-  PWSK_SOCKET connected(int *peer) {
-    unsigned short port = 0;
-    const int server = peer_listen(family(), &port);
-    PWSK_SOCKET s = make_socket(WSK_FLAG_CONNECTION_SOCKET, &connection_dispatch);
-    EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
-    address remote = loopback(family(), port);
-    call c;
-    c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskConnect(s, &remote.sa, 0, c.irp);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    *peer = peer_accept(server, timeout_ms);
-    peer_close(server);
-    return s;
-  }
-  // SO_WSK_EVENT_CALLBACK; returns what the call returned and, with an IRP, keeps it in *c.
-  NTSTATUS set_events(PWSK_SOCKET s, ULONG mask, call *c = nullptr) {
-    WSK_EVENT_CALLBACK_CONTROL ctl = {&NPI_WSK_INTERFACE_ID, mask};
-    return of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskControlSocket(
-        s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(ctl), &ctl, 0, nullptr, nullptr,
-        c != nullptr ? c->irp : nullptr);
   }
   // One WskReceive into a fresh buffer; returns the bytes.
   std::string receive(PWSK_SOCKET s, std::size_t size, NTSTATUS expected = STATUS_SUCCESS) {
@@ -334,8 +273,7 @@ struct events : ::testing::TestWithParam<int> {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Families, events, ::testing::Values(4, 6),
-                         [](const auto &info) { return info.param == 6 ? "IPv6" : "IPv4"; });
+INSTANTIATE_TEST_SUITE_P(Families, events, ::testing::Values(4, 6), family_name);
 
 TEST_P(events, AcceptEventHandsOverTheSocketWithInheritedEvents) {
   unsigned short port = 0;
@@ -456,8 +394,8 @@ TEST_P(events, RetainedIndicationsStayValidUntilReleasedFromAnotherThread) {
     rec.retained.clear();
   }
   ASSERT_EQ(lists.size(), 2u);
-  EXPECT_EQ(indication_bytes(lists[0]->Buffer), "first");
-  EXPECT_EQ(indication_bytes(lists[1]->Buffer), "second");
+  EXPECT_EQ(wsk_buf_bytes(lists[0]->Buffer), "first");
+  EXPECT_EQ(wsk_buf_bytes(lists[1]->Buffer), "second");
   std::thread releaser([&] {
     for (PWSK_DATA_INDICATION i : lists) {
       EXPECT_EQ(of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskRelease(s, i), STATUS_SUCCESS);
@@ -477,10 +415,7 @@ TEST_P(events, DisableWhileTheCallbackRunsWaitsForIt) {
   ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
   rec.hold = true;
   ASSERT_TRUE(peer_send_all(peer, "x", 1, timeout_ms));
-  const auto deadline = clock_type::now() + std::chrono::seconds(5);
-  while (!rec.holding.load() && clock_type::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(1));
-  }
+  eventually([&] { return rec.holding.load(); });
   ASSERT_TRUE(rec.holding.load());
   // With an IRP: pending until the callback returns.
   call with_irp;
@@ -538,8 +473,7 @@ TEST_P(events, SendBacklogEventMatchesTheIdealBacklogQuery) {
 }
 
 TEST_P(events, ReceiveFromEventRefusalDisablesUntilReenabled) {
-  PWSK_SOCKET d =
-      make_socket(WSK_FLAG_DATAGRAM_SOCKET, &datagram_dispatch, SOCK_DGRAM, IPPROTO_UDP);
+  PWSK_SOCKET d = make_socket(WSK_FLAG_DATAGRAM_SOCKET, SOCK_DGRAM, IPPROTO_UDP);
   ASSERT_EQ(bind_socket(d, loopback(family(), 0)), STATUS_SUCCESS);
   const unsigned short port = local_port(d, true);
   unsigned short peer_port = 0;
@@ -587,7 +521,7 @@ TEST_P(events, StaticEventsApplyToNewSocketsAndCannotBeDisabled) {
 }
 
 TEST_P(events, ConditionalAcceptInspectsPendsAndAborts) {
-  PWSK_SOCKET listener = make_socket(WSK_FLAG_LISTEN_SOCKET, &listen_dispatch);
+  PWSK_SOCKET listener = make_socket(WSK_FLAG_LISTEN_SOCKET);
   ULONG on = 1;
   call opt;
   opt.returned = of<WSK_PROVIDER_BASIC_DISPATCH>(listener)->WskControlSocket(
@@ -648,18 +582,14 @@ TEST_P(events, ConditionalAcceptInspectsPendsAndAborts) {
   peer_close(pended);
 }
 
-// A WskReceive whose completion routine appends what it got to the recorder's bytes.
-struct appending_receive {
+// A WskReceive whose completion routine appends what it got to the recorder's bytes before it
+// signals the call's completion.
+struct appending_receive : call {
   recorder &rec;
   buffer b;
-  PIRP irp = IoAllocateIrp(1, FALSE);
-  KEVENT done;
-  NTSTATUS returned = static_cast<NTSTATUS>(sentinel);
   appending_receive(recorder &r, std::size_t size) : rec(r), b(size, 0) {
-    KeInitializeEvent(&done, NotificationEvent, FALSE);
     IoSetCompletionRoutine(irp, on_complete, this, TRUE, TRUE, TRUE);
   }
-  ~appending_receive() { IoFreeIrp(irp); }
   static NTSTATUS NTAPI on_complete(PDEVICE_OBJECT, PIRP irp, PVOID context) {
     auto *self = static_cast<appending_receive *>(context);
     {
@@ -671,14 +601,6 @@ struct appending_receive {
     }
     KeSetEvent(&self->done, IO_NO_INCREMENT, FALSE);
     return STATUS_MORE_PROCESSING_REQUIRED;
-  }
-  NTSTATUS wait() {
-    LARGE_INTEGER timeout;
-    timeout.QuadPart = -static_cast<LONGLONG>(timeout_ms) * 10000;
-    if (KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, &timeout) == STATUS_TIMEOUT) {
-      return STATUS_TIMEOUT;
-    }
-    return irp->IoStatus.Status;
   }
 };
 

@@ -20,6 +20,7 @@
 
 #include "nt/ex/pool.hpp"
 #include "nt/ex/work_queue.hpp"
+#include "support/timing.hpp"
 #include "wsk/client_level.hpp"
 #include "wsk/core.hpp"
 #include "wsk/name_lookup.hpp"
@@ -27,6 +28,8 @@
 namespace {
 
 namespace wsk = uwsk::wsk;
+using uwsk::test::eventually;
+using uwsk::test::relative_ms;
 
 constexpr NTSTATUS sentinel_status = static_cast<NTSTATUS>(0xdeadbeef);
 constexpr ULONG_PTR sentinel = 0xdeadbeef;
@@ -67,8 +70,7 @@ struct irp_call {
       EXPECT_EQ(irp->IoStatus.Status, returned);
       EXPECT_FALSE(irp->PendingReturned);
     } else {
-      LARGE_INTEGER timeout;
-      timeout.QuadPart = -30LL * 10'000'000; // 30 s, relative
+      LARGE_INTEGER timeout = relative_ms(30000);
       EXPECT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &timeout),
                 STATUS_SUCCESS);
       EXPECT_TRUE(irp->PendingReturned);
@@ -550,9 +552,8 @@ TEST_F(WskNames, CancelPendingAddressLookup) {
   ASSERT_EQ(wsk::get_address_info(client(), &node, nullptr, NS_ALL, nullptr, nullptr, &list,
                                   nullptr, nullptr, call->irp),
             STATUS_PENDING);
-  for (int i = 0; i < 1000 && wsk::held_lookups() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  eventually([] { return wsk::held_lookups() != 0; }, std::chrono::seconds(10),
+             std::chrono::milliseconds(10));
   ASSERT_EQ(wsk::held_lookups(), 1u);
   {
     std::lock_guard guard(reg.lock);
@@ -585,9 +586,8 @@ TEST_F(WskNames, CancelPendingNameLookup) {
                 client(), reinterpret_cast<PSOCKADDR>(const_cast<SOCKADDR_IN *>(&address)),
                 sizeof address, &node, nullptr, NI_NUMERICHOST, nullptr, nullptr, call->irp),
             STATUS_PENDING);
-  for (int i = 0; i < 1000 && wsk::held_lookups() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  eventually([] { return wsk::held_lookups() != 0; }, std::chrono::seconds(10),
+             std::chrono::milliseconds(10));
   ASSERT_EQ(wsk::held_lookups(), 1u);
   EXPECT_TRUE(IoCancelIrp(call->irp));
   EXPECT_EQ(call->irp->IoStatus.Status, STATUS_CANCELLED);

@@ -13,52 +13,17 @@
 #include <wsk.h>
 
 #include "support/posix_peer.hpp"
+#include "support/timing.hpp"
 #include "support/wsk_call.hpp"
+#include "support/wsk_fixture.hpp"
 
 namespace {
 
 using namespace uwsk::test;
 
-const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
+struct order : wsk_fixture<> {};
 
-struct order : ::testing::TestWithParam<int> {
-  WSK_REGISTRATION registration{};
-  WSK_PROVIDER_NPI npi{};
-  int family() const { return GetParam(); }
-  ADDRESS_FAMILY wsk_family() const { return family() == 6 ? AF_INET6 : AF_INET; }
-
-  void SetUp() override {
-    WSK_CLIENT_NPI client = {nullptr, &client_dispatch};
-    ASSERT_EQ(WskRegister(&client, &registration), STATUS_SUCCESS);
-    ASSERT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
-  }
-  void TearDown() override {
-    WskReleaseProviderNPI(&registration);
-    WskDeregister(&registration);
-  }
-  // A connection socket connected to a POSIX listener; *peer is the accepted POSIX side.
-  PWSK_SOCKET connected(int *peer) {
-    unsigned short port = 0;
-    const int server = peer_listen(family(), &port);
-    call c;
-    c.returned = npi.Dispatch->WskSocket(npi.Client, wsk_family(), SOCK_STREAM, IPPROTO_TCP,
-                                         WSK_FLAG_CONNECTION_SOCKET, nullptr, nullptr, nullptr,
-                                         nullptr, nullptr, c.irp);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    auto *s = reinterpret_cast<PWSK_SOCKET>(c.information());
-    EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
-    address remote = loopback(family(), port);
-    call k;
-    k.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskConnect(s, &remote.sa, 0, k.irp);
-    EXPECT_EQ(k.wait(), STATUS_SUCCESS);
-    *peer = peer_accept(server, timeout_ms);
-    peer_close(server);
-    return s;
-  }
-};
-
-INSTANTIATE_TEST_SUITE_P(Families, order, ::testing::Values(4, 6),
-                         [](const auto &info) { return info.param == 6 ? "IPv6" : "IPv4"; });
+INSTANTIATE_TEST_SUITE_P(Families, order, ::testing::Values(4, 6), family_name);
 
 // Completion routines record the order they ran in; the first one starts another receive.
 struct chain {
@@ -87,8 +52,7 @@ NTSTATUS NTAPI record(PDEVICE_OBJECT, PIRP, PVOID context) {
 }
 
 bool wait_step(step &s) {
-  LARGE_INTEGER timeout;
-  timeout.QuadPart = -static_cast<LONGLONG>(timeout_ms) * 10000;
+  LARGE_INTEGER timeout = relative_ms(timeout_ms);
   return KeWaitForSingleObject(&s.done, Executive, KernelMode, FALSE, &timeout) == STATUS_SUCCESS;
 }
 

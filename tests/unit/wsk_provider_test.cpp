@@ -11,74 +11,17 @@
 #include <wsk.h>
 
 #include "support/posix_peer.hpp"
+#include "support/timing.hpp"
 #include "support/wsk_call.hpp"
+#include "support/wsk_fixture.hpp"
 
 namespace {
 
 using namespace uwsk::test;
 
-const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
+struct provider : wsk_fixture<> {};
 
-struct provider : ::testing::TestWithParam<int> {
-  WSK_REGISTRATION registration{};
-  WSK_PROVIDER_NPI npi{};
-  int family() const { return GetParam(); }
-  ADDRESS_FAMILY wsk_family() const { return family() == 6 ? AF_INET6 : AF_INET; }
-
-  void SetUp() override {
-    WSK_CLIENT_NPI client = {nullptr, &client_dispatch};
-    ASSERT_EQ(WskRegister(&client, &registration), STATUS_SUCCESS);
-    ASSERT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
-  }
-  void TearDown() override {
-    WskReleaseProviderNPI(&registration);
-    WskDeregister(&registration);
-  }
-
-  PWSK_SOCKET make_socket(ULONG flags, USHORT type = SOCK_STREAM, ULONG protocol = IPPROTO_TCP) {
-    call c;
-    c.returned = npi.Dispatch->WskSocket(npi.Client, wsk_family(), type, protocol, flags, nullptr,
-                                         nullptr, nullptr, nullptr, nullptr, c.irp);
-    EXPECT_EQ(c.returned, STATUS_SUCCESS);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    return reinterpret_cast<PWSK_SOCKET>(c.information());
-  }
-  void close(PWSK_SOCKET s) { close_socket(s); }
-  NTSTATUS bind(PWSK_SOCKET s, const address &a) { return bind_socket(s, a); }
-  // A listening socket on loopback with a kernel-chosen port.
-  PWSK_SOCKET listener(unsigned short *port) {
-    PWSK_SOCKET s = make_socket(WSK_FLAG_LISTEN_SOCKET);
-    EXPECT_EQ(bind(s, loopback(family(), 0)), STATUS_SUCCESS);
-    address local;
-    std::memset(&local, 0xcc, sizeof(local));
-    call c;
-    c.returned = of<WSK_PROVIDER_LISTEN_DISPATCH>(s)->WskGetLocalAddress(s, &local.sa, c.irp);
-    EXPECT_EQ(c.returned, STATUS_SUCCESS);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    EXPECT_EQ(local.sa.sa_family, wsk_family());
-    *port = port_of(local);
-    return s;
-  }
-  // A connection socket connected to a POSIX listener; *peer is the accepted POSIX side.
-  PWSK_SOCKET connected(int *peer) {
-    unsigned short port = 0;
-    const int server = peer_listen(family(), &port);
-    PWSK_SOCKET s = make_socket(WSK_FLAG_CONNECTION_SOCKET);
-    EXPECT_EQ(bind(s, loopback(family(), 0)), STATUS_SUCCESS);
-    address remote = loopback(family(), port);
-    call c;
-    c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskConnect(s, &remote.sa, 0, c.irp);
-    EXPECT_TRUE(c.returned == STATUS_SUCCESS || c.returned == STATUS_PENDING);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    EXPECT_EQ(c.information(), 0u);
-    *peer = peer_accept(server, timeout_ms);
-    peer_close(server);
-    return s;
-  }
-};
-
-INSTANTIATE_TEST_SUITE_P(Families, provider, ::testing::Values(4, 6),
-                         [](const auto &info) { return info.param == 6 ? "IPv6" : "IPv4"; });
+INSTANTIATE_TEST_SUITE_P(Families, provider, ::testing::Values(4, 6), family_name);
 
 TEST_P(provider, RegistrationRulesAndCharacteristics) {
   WSK_PROVIDER_CHARACTERISTICS characteristics;
@@ -103,7 +46,7 @@ TEST_P(provider, RegistrationRulesAndCharacteristics) {
 
 TEST_P(provider, ListeningSocketAcceptsAndExchangesData) {
   unsigned short port = 0;
-  PWSK_SOCKET listen_socket = listener(&port);
+  PWSK_SOCKET listen_socket = bound_listener(&port);
   call accept_call;
   address local, remote;
   std::memset(&local, 0xcc, sizeof(local));
@@ -152,8 +95,8 @@ TEST_P(provider, ListeningSocketAcceptsAndExchangesData) {
       of<WSK_PROVIDER_CONNECTION_DISPATCH>(accepted)->WskReceive(accepted, &in.wsk, 0, eof.irp);
   EXPECT_EQ(eof.wait(), STATUS_SUCCESS);
   EXPECT_EQ(eof.information(), 0u);
-  close(accepted);
-  close(listen_socket);
+  close_socket(accepted);
+  close_socket(listen_socket);
   peer_close(client);
 }
 
@@ -174,8 +117,8 @@ TEST_P(provider, ConnectRequiresBindAndReportsRefusal) {
     EXPECT_EQ(c.returned, STATUS_INVALID_DEVICE_STATE);
     EXPECT_EQ(c.wait(), STATUS_INVALID_DEVICE_STATE);
   }
-  ASSERT_EQ(bind(s, loopback(family(), 0)), STATUS_SUCCESS);
-  EXPECT_EQ(bind(s, loopback(family(), 0)), STATUS_ADDRESS_ALREADY_ASSOCIATED);
+  ASSERT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
+  EXPECT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_ADDRESS_ALREADY_ASSOCIATED);
   {
     call c;
     c.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskConnect(s, &nowhere.sa, 0, c.irp);
@@ -183,7 +126,7 @@ TEST_P(provider, ConnectRequiresBindAndReportsRefusal) {
     EXPECT_TRUE(c.returned == STATUS_CONNECTION_REFUSED || c.returned == STATUS_PENDING);
     EXPECT_EQ(c.information(), 0u);
   }
-  close(s);
+  close_socket(s);
 }
 
 TEST_P(provider, CancelledReceiveConsumesNoDataAndReceivesCompleteInOrder) {
@@ -209,7 +152,7 @@ TEST_P(provider, CancelledReceiveConsumesNoDataAndReceivesCompleteInOrder) {
   ASSERT_TRUE(peer_send_all(peer, "def", 3, timeout_ms));
   EXPECT_EQ(r3.wait(), STATUS_SUCCESS);
   EXPECT_EQ(third.text(r3.information()), "def");
-  close(s);
+  close_socket(s);
   peer_close(peer);
 }
 
@@ -221,17 +164,13 @@ TEST_P(provider, WaitAllReceiveWaitsForTheWholeBuffer) {
   call r;
   r.returned = d->WskReceive(s, &in.wsk, WSK_FLAG_WAITALL, r.irp);
   ASSERT_TRUE(peer_send_all(peer, "abc", 3, timeout_ms));
-  KeDelayExecutionThread(KernelMode, FALSE, [] {
-    static LARGE_INTEGER delay;
-    delay.QuadPart = -50 * 10000;
-    return &delay;
-  }());
+  sleep_ms(50);
   EXPECT_FALSE(r.completed());
   ASSERT_TRUE(peer_send_all(peer, "def", 3, timeout_ms));
   EXPECT_EQ(r.wait(), STATUS_SUCCESS);
   EXPECT_EQ(r.information(), 6u);
   EXPECT_EQ(in.text(6), "abcdef");
-  close(s);
+  close_socket(s);
   peer_close(peer);
 }
 
@@ -242,7 +181,7 @@ TEST_P(provider, CloseCancelsPendingOperationsAndCompletesLast) {
   call r;
   r.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskReceive(s, &in.wsk, 0, r.irp);
   EXPECT_EQ(r.returned, STATUS_PENDING);
-  close(s);
+  close_socket(s);
   EXPECT_TRUE(r.completed());
   EXPECT_EQ(r.irp->IoStatus.Status, STATUS_CANCELLED);
   EXPECT_EQ(r.information(), 0u);
@@ -272,7 +211,7 @@ TEST_P(provider, GracefulAndAbortiveDisconnect) {
     c.returned = d->WskSend(s, &more.wsk, 0, c.irp);
     EXPECT_EQ(c.returned, STATUS_INVALID_DEVICE_STATE);
   }
-  close(s);
+  close_socket(s);
   peer_close(peer);
 
   s = connected(&peer);
@@ -284,7 +223,7 @@ TEST_P(provider, GracefulAndAbortiveDisconnect) {
     EXPECT_EQ(c.wait(), STATUS_SUCCESS);
   }
   EXPECT_TRUE(peer_sees_reset(peer, timeout_ms));
-  close(s);
+  close_socket(s);
   peer_close(peer);
 }
 
@@ -298,7 +237,7 @@ TEST_P(provider, PeerResetFailsThePendingReceive) {
   peer_reset(peer);
   EXPECT_EQ(r.wait(), STATUS_CONNECTION_RESET);
   EXPECT_EQ(r.information(), 0u);
-  close(s);
+  close_socket(s);
 }
 
 TEST_P(provider, SocketConnectCreatesAConnectedSocket) {
@@ -322,7 +261,7 @@ TEST_P(provider, SocketConnectCreatesAConnectedSocket) {
   char got[6] = {};
   EXPECT_EQ(peer_receive(peer, got, 5, timeout_ms), 5u);
   EXPECT_STREQ(got, "hello");
-  close(s);
+  close_socket(s);
   peer_close(peer);
   peer_close(server);
 
@@ -347,7 +286,7 @@ TEST_P(provider, DatagramSendToAndReceiveFrom) {
     c.returned = d->WskSendTo(s, &out.wsk, 0, &to.sa, 0, nullptr, c.irp);
     EXPECT_EQ(c.returned, STATUS_INVALID_DEVICE_STATE);
   }
-  ASSERT_EQ(bind(s, loopback(family(), 0)), STATUS_SUCCESS);
+  ASSERT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
   address local;
   {
     call c;
@@ -386,7 +325,7 @@ TEST_P(provider, DatagramSendToAndReceiveFrom) {
   EXPECT_EQ(control_flags & MSG_TRUNC, static_cast<ULONG>(MSG_TRUNC));
   EXPECT_EQ(source.sa.sa_family, wsk_family());
   EXPECT_EQ(port_of(source), peer_port);
-  close(s);
+  close_socket(s);
   peer_close(peer);
 }
 
@@ -398,7 +337,7 @@ TEST_P(provider, StreamSocketListensOrConnectsAfterBind) {
     c.returned = d->WskListen(s, c.irp);
     EXPECT_EQ(c.returned, STATUS_INVALID_DEVICE_STATE);
   }
-  ASSERT_EQ(bind(s, loopback(family(), 0)), STATUS_SUCCESS);
+  ASSERT_EQ(bind_socket(s, loopback(family(), 0)), STATUS_SUCCESS);
   {
     call c;
     c.returned = d->WskListen(s, c.irp);
@@ -425,8 +364,8 @@ TEST_P(provider, StreamSocketListensOrConnectsAfterBind) {
     c.returned = d->WskConnect(s, &to.sa, 0, c.irp);
     EXPECT_EQ(c.returned, STATUS_INVALID_DEVICE_STATE);
   }
-  close(accepted);
-  close(s);
+  close_socket(accepted);
+  close_socket(s);
   peer_close(client);
 }
 
@@ -442,7 +381,7 @@ TEST_P(provider, BasicSocketCannotBeBound) {
   EXPECT_EQ(c.wait(), STATUS_INVALID_PARAMETER);
   EXPECT_EQ(c.information(), 0u);
   (void)local;
-  close(s);
+  close_socket(s);
 }
 
 } // namespace

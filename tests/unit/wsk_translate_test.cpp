@@ -27,25 +27,14 @@
 
 #include <uwsk/log.h>
 
+#include "support/fd_guard.hpp"
 #include "win_constants.hpp"
 
 namespace {
 
 namespace win = uwsk::win;
 using namespace uwsk::wsk;
-
-// An fd closed at the end of the scope.
-struct fd_guard {
-  int fd = -1;
-  explicit fd_guard(int f) : fd(f) {}
-  ~fd_guard() {
-    if (fd >= 0) {
-      ::close(fd);
-    }
-  }
-  fd_guard(const fd_guard &) = delete;
-  fd_guard &operator=(const fd_guard &) = delete;
-};
+using uwsk::test::fd_guard;
 
 int int_option(int fd, int level, int name) {
   int value = -1;

@@ -18,12 +18,11 @@
 
 #include "support/posix_peer.hpp"
 #include "support/wsk_call.hpp"
+#include "support/wsk_fixture.hpp"
 
 namespace {
 
 using namespace uwsk::test;
-
-const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
 
 // Sends the log to a file for the life of the object; text() reads what was written.
 class captured_log {
@@ -61,30 +60,7 @@ std::size_t count_of(const std::string &text, const std::string &what) {
   return count;
 }
 
-struct WskValidation : ::testing::Test {
-  WSK_REGISTRATION registration{};
-  WSK_PROVIDER_NPI npi{};
-
-  void SetUp() override {
-    WSK_CLIENT_NPI client = {nullptr, &client_dispatch};
-    ASSERT_EQ(WskRegister(&client, &registration), STATUS_SUCCESS);
-    ASSERT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
-  }
-  void TearDown() override {
-    WskReleaseProviderNPI(&registration);
-    WskDeregister(&registration);
-  }
-
-  PWSK_SOCKET make_socket(ULONG flags, USHORT type = SOCK_STREAM, ULONG protocol = IPPROTO_TCP,
-                          PSECURITY_DESCRIPTOR descriptor = nullptr) {
-    call c;
-    c.returned = npi.Dispatch->WskSocket(npi.Client, AF_INET, type, protocol, flags, nullptr,
-                                         nullptr, nullptr, nullptr, descriptor, c.irp);
-    EXPECT_EQ(c.returned, STATUS_SUCCESS);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    return reinterpret_cast<PWSK_SOCKET>(c.information());
-  }
-
+struct WskValidation : wsk_fixture<4> {
   PVOID cache(PVOID descriptor) {
     PVOID cached = nullptr;
     EXPECT_EQ(npi.Dispatch->WskControlClient(npi.Client, WSK_CACHE_SD, sizeof(descriptor),

@@ -6,12 +6,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include <wdm.h>
 #include <wsk.h>
+
+#include "support/timing.hpp"
 
 namespace uwsk::test {
 
@@ -38,8 +41,7 @@ struct call {
   }
   // Waits (bounded) for completion; returns the IRP's final status.
   NTSTATUS wait(int ms = timeout_ms) {
-    LARGE_INTEGER timeout;
-    timeout.QuadPart = -static_cast<LONGLONG>(ms) * 10000;
+    LARGE_INTEGER timeout = relative_ms(ms);
     if (KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, &timeout) == STATUS_TIMEOUT) {
       return STATUS_TIMEOUT;
     }
@@ -67,6 +69,32 @@ struct buffer {
   buffer &operator=(const buffer &) = delete;
   std::string text(std::size_t n) const { return std::string(bytes.begin(), bytes.begin() + n); }
 };
+
+// Appends the bytes a WSK_BUF describes (Length bytes from Offset on, along its MDL chain) to
+// *out when out is not null; returns how many there are.
+inline SIZE_T append_wsk_buf_bytes(const WSK_BUF &b, std::string *out) {
+  SIZE_T offset = b.Offset;
+  SIZE_T left = b.Length;
+  SIZE_T total = 0;
+  for (PMDL m = b.Mdl; m != nullptr && left > 0; m = m->Next) {
+    auto *base = static_cast<const char *>(MmGetSystemAddressForMdlSafe(m, NormalPagePriority));
+    const SIZE_T n = std::min<SIZE_T>(MmGetMdlByteCount(m) - offset, left);
+    if (out != nullptr) {
+      out->append(base + offset, n);
+    }
+    total += n;
+    left -= n;
+    offset = 0;
+  }
+  return total;
+}
+
+// The bytes a WSK_BUF describes.
+inline std::string wsk_buf_bytes(const WSK_BUF &b) {
+  std::string out;
+  append_wsk_buf_bytes(b, &out);
+  return out;
+}
 
 // A Windows socket address of either family.
 union address {
@@ -122,6 +150,15 @@ inline NTSTATUS bind_socket(PWSK_SOCKET s, const address &a) {
   EXPECT_EQ(c.returned, final_status);
   EXPECT_EQ(c.information(), 0u);
   return final_status;
+}
+
+// SO_WSK_EVENT_CALLBACK with `mask` for the WSK interface, with the IRP of *c when given (none
+// otherwise); returns what WskControlSocket returned.
+inline NTSTATUS set_events(PWSK_SOCKET s, ULONG mask, call *c = nullptr) {
+  WSK_EVENT_CALLBACK_CONTROL ctl = {&NPI_WSK_INTERFACE_ID, mask};
+  return of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskControlSocket(
+      s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(ctl), &ctl, 0, nullptr, nullptr,
+      c != nullptr ? c->irp : nullptr);
 }
 
 } // namespace uwsk::test
