@@ -6,33 +6,17 @@
 #include <wdm.h>
 #include <wsk.h>
 
-#include "support/wsk_call.hpp"
+#include "support/wsk_fixture.hpp"
 
 namespace {
 
 using namespace uwsk::test;
 
-const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
-
-struct verifier : ::testing::Test {
-  WSK_REGISTRATION registration{};
-  WSK_PROVIDER_NPI npi{};
+// IPv4 sockets; death tests run in a fresh process (the provider's loop threads exist).
+struct verifier : wsk_fixture<4> {
   void SetUp() override {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-    WSK_CLIENT_NPI client = {nullptr, &client_dispatch};
-    ASSERT_EQ(WskRegister(&client, &registration), STATUS_SUCCESS);
-    ASSERT_EQ(WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
-  }
-  void TearDown() override {
-    WskReleaseProviderNPI(&registration);
-    WskDeregister(&registration);
-  }
-  PWSK_SOCKET make_socket(ULONG flags, USHORT type, ULONG protocol) {
-    call c;
-    c.returned = npi.Dispatch->WskSocket(npi.Client, AF_INET, type, protocol, flags, nullptr,
-                                         nullptr, nullptr, nullptr, nullptr, c.irp);
-    EXPECT_EQ(c.wait(), STATUS_SUCCESS);
-    return reinterpret_cast<PWSK_SOCKET>(c.information());
+    wsk_fixture<4>::SetUp();
   }
 };
 
