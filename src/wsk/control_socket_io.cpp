@@ -19,8 +19,6 @@
 #include <uwsk/log.h>
 
 #include "net/socket_ops.hpp"
-#include "nt/ke/irql.hpp"
-#include "nt/ke/kthread.hpp"
 #include "win_constants.hpp"
 #include "wsk/events.hpp"
 #include "wsk/irp_ops.hpp"
@@ -351,7 +349,8 @@ NTSTATUS query_address_list(socket_object *s, const control_request &r, SIZE_T *
 // ---- SIO_ADDRESS_LIST_CHANGE ------------------------------------------------------------------
 //
 // Parked IRPs wait on one process-wide list; a netlink socket subscribed to the address groups
-// of both families, watched on a loop of its own, completes those of the family that changed.
+// of both families, watched on a loop of the provider's engine, completes those of the family
+// that changed.
 // Each IRP has a cancel routine, and the release of its socket completes it with
 // STATUS_CANCELLED (release_control_state). DriverContext: [0] the socket, [1] its family.
 
@@ -359,7 +358,7 @@ struct address_watch {
   std::mutex lock;
   parked_list waiters; // guarded by lock
   bool started = false;
-  net::loop *loop = nullptr; // created with the first waiter, never destroyed
+  net::loop *loop = nullptr; // an engine loop, chosen with the first waiter
   net::watcher watcher;
   net::task attach;
 };
@@ -458,16 +457,9 @@ void start_watch(address_watch &w) {
     }
     return;
   }
-  try {
-    net::loop_hooks hooks;
-    hooks.on_thread_start = [](net::loop &) {
-      nt::mark_runtime_thread("uwsk-address-watch");
-      nt::set_current_irql(DISPATCH_LEVEL); // completion routines run there, as on loops
-    };
-    w.loop = new net::loop(0, std::move(hooks));
-    w.loop->start();
-  } catch (const std::exception &error) {
-    uwsk_log_message("wsk", "SIO_ADDRESS_LIST_CHANGE: no event loop (%s)", error.what());
+  w.loop = provider_loop(); // a loop of the engine, so that the unload barrier covers it
+  if (w.loop == nullptr) {
+    uwsk_log_message("wsk", "SIO_ADDRESS_LIST_CHANGE: no event loop");
     ::close(fd);
     return;
   }

@@ -251,6 +251,11 @@ NTSTATUS call_receive_from_event(const void *client_dispatch, PVOID context, ULO
 std::size_t live_socket_count();
 // Whether a socket ever started the provider's I/O engine (net::engine::instance()).
 bool provider_engine_started();
+// Returns once every loop thread of the provider has finished what it was doing when called: a
+// completion routine or event callback of a driver that was still returning (after setting the
+// event DriverUnload waited for) has then left the driver's code. The loader calls it after
+// DriverUnload, before the leak report.
+void provider_quiesce();
 std::size_t live_registration_count();
 
 } // namespace uwsk::wsk

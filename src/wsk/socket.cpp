@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <exception>
+#include <vector>
 
 #include <uwsk/log.h>
 
@@ -84,9 +86,11 @@ net::engine &engine() {
   return e;
 }
 
+} // namespace
+
 // The loop a new socket goes on, or NULL when the engine cannot start (no exception ever
 // crosses into driver code).
-net::loop *pick_loop() noexcept {
+net::loop *provider_loop() noexcept {
   try {
     return &engine().pick();
   } catch (const std::exception &e) {
@@ -94,6 +98,8 @@ net::loop *pick_loop() noexcept {
     return nullptr;
   }
 }
+
+namespace {
 
 socket_object *owner_of(net::watcher *w) {
   return static_cast<socket_watcher *>(w)->owner;
@@ -532,7 +538,7 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
     const int one = 1;
     net::sock::set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   }
-  net::loop *loop = cat != category::basic ? pick_loop() : nullptr;
+  net::loop *loop = cat != category::basic ? provider_loop() : nullptr;
   auto *s = cat != category::basic && loop == nullptr ? nullptr : new (std::nothrow) socket_object;
   if (s == nullptr) {
     net::sock::close(fd);
@@ -546,7 +552,7 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
 
 socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
                               const void *client_dispatch, bool held) {
-  net::loop *loop = pick_loop();
+  net::loop *loop = provider_loop();
   auto *s = loop != nullptr ? new (std::nothrow) socket_object : nullptr;
   if (s == nullptr) {
     return nullptr;
@@ -637,6 +643,50 @@ socket_object *socket_checked(void *socket, const char *function) {
 
 bool provider_engine_started() {
   return engine_started.load(std::memory_order_acquire);
+}
+
+namespace {
+
+// A task posted to every loop; provider_quiesce waits until each has run it.
+struct loop_barrier {
+  struct arrival : net::task {
+    loop_barrier *owner = nullptr;
+  };
+  std::mutex lock;
+  std::condition_variable all_ran;
+  std::size_t left = 0;
+  std::vector<arrival> arrivals;
+};
+
+void arrive(net::task *t) {
+  loop_barrier *b = static_cast<loop_barrier::arrival *>(t)->owner;
+  std::lock_guard guard(b->lock);
+  if (--b->left == 0) {
+    b->all_ran.notify_all();
+  }
+}
+
+} // namespace
+
+void provider_quiesce() {
+  if (!provider_engine_started()) {
+    return; // no loop ever ran, so no loop thread ran driver code
+  }
+  net::engine &e = engine();
+  loop_barrier b;
+  b.arrivals.resize(e.size());
+  std::unique_lock guard(b.lock);
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    b.arrivals[i].owner = &b;
+    b.arrivals[i].run = arrive;
+    if (e.at(i).in_loop_thread()) {
+      continue; // cannot wait for itself; it is past any driver code of its own
+    }
+    if (e.at(i).post(&b.arrivals[i])) {
+      ++b.left;
+    }
+  }
+  b.all_ran.wait(guard, [&] { return b.left == 0; });
 }
 
 std::size_t live_socket_count() {

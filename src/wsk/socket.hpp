@@ -313,6 +313,10 @@ using blocked_function = bool (*)(const socket_object *s, PIRP irp);
 void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
                   blocked_function blocked = nullptr);
 
+// A loop of the provider's engine for work that belongs to no socket (the address-change
+// watcher), so that provider_quiesce covers it too. NULL when the engine cannot start.
+net::loop *provider_loop() noexcept;
+
 // Under the lock: has the socket's loop try again what is due, as if the socket had become
 // readable and writable (parked IRPs, then events; events.hpp rule 3). No-op once closing.
 void socket_kick_locked(socket_object *s);
