@@ -1,5 +1,6 @@
 // The engine: owns the loops, spreads sockets over them, and provides the process-wide instance.
 #include "net/engine.hpp"
+#include "net/report.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -88,8 +89,7 @@ loop *engine::loop_for_current_thread() const {
 
 void engine::stop() {
   if (loop_for_current_thread() != nullptr) {
-    std::fprintf(stderr, "uwsk net: contract violation: engine::stop called on a loop thread\n");
-    std::abort();
+    fatal("contract violation: engine::stop called on a loop thread");
   }
   // Ask all first so the loops drain in parallel, then join.
   for (auto &l : loops_) {

@@ -1,7 +1,6 @@
 // Choosing the engine: the choices, UWSK_ENGINE, the process-wide choice of uwsk_set_engine,
 // and the fallback from auto to epoll when the io_uring probe fails.
 #include <uwsk/engine.h>
-#include <uwsk/log.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -12,6 +11,7 @@
 #include <system_error>
 
 #include "net/backend.hpp"
+#include "net/report.hpp"
 #include "net/engine.hpp"
 
 #if __has_include(<valgrind/valgrind.h>)
@@ -87,7 +87,7 @@ engine_choice environment_engine_choice() {
   }
   if (!g_bad_environment_logged) {
     g_bad_environment_logged = true;
-    uwsk_log_message("net", "UWSK_ENGINE=%s is not epoll, uring or auto; using auto", text);
+    report("UWSK_ENGINE=%s is not epoll, uring or auto; using auto", text);
   }
   return engine_choice::automatic;
 }
@@ -108,16 +108,15 @@ engine_kind resolve_engine(engine_choice choice) {
     // Logged as well as thrown: the exception may end in a bug-check report that cannot show it.
     if (!g_refusal_logged) {
       g_refusal_logged = true;
-      uwsk_log_message("net", "the io_uring engine was chosen, but io_uring is unavailable: %s",
-                       support.reason.c_str());
+      report("the io_uring engine was chosen, but io_uring is unavailable: %s",
+             support.reason.c_str());
     }
     throw std::system_error(support.error, std::generic_category(),
                             "the io_uring engine is unavailable: " + support.reason);
   }
   if (!g_fallback_logged) {
     g_fallback_logged = true;
-    uwsk_log_message("net", "io_uring is unavailable (%s); using the epoll engine",
-                     support.reason.c_str());
+    report("io_uring is unavailable (%s); using the epoll engine", support.reason.c_str());
   }
   return engine_kind::epoll;
 }

@@ -14,6 +14,7 @@
 
 #include "net/backend.hpp"
 #include "net/engine.hpp"
+#include "net/report.hpp"
 
 namespace uwsk::net {
 namespace {
@@ -23,9 +24,7 @@ thread_local loop *t_current_loop = nullptr;
 // A broken calling contract (wrong thread, double add, ...) is a bug in the caller that would
 // corrupt the loop's state; stop at once with a message rather than limp on.
 [[noreturn]] void contract_violation(const char *what) {
-  std::fprintf(stderr, "uwsk net: contract violation: %s\n", what);
-  std::fflush(stderr);
-  std::abort();
+  fatal("contract violation: %s", what);
 }
 
 } // namespace

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "net/backend.hpp"
+#include "net/report.hpp"
 
 namespace uwsk::net {
 
@@ -125,8 +126,7 @@ void epoll_backend::wait(std::chrono::nanoseconds timeout) {
   int count = epoll_wait(epoll_fd_, batch_, loop::batch_size, timeout_ms(timeout));
   if (count < 0) {
     if (errno != EINTR) {
-      std::fprintf(stderr, "uwsk net: epoll_wait: %s\n", std::strerror(errno));
-      std::abort();
+      fatal("epoll_wait: %s", std::strerror(errno));
     }
     count = 0;
   }

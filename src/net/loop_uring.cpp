@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "net/backend.hpp"
+#include "net/report.hpp"
 
 namespace uwsk::net {
 namespace {
@@ -69,9 +70,7 @@ constexpr unsigned setup_flag_sets[] = {
 };
 
 [[noreturn]] void fatal(const char *what, int error) {
-  std::fprintf(stderr, "uwsk net: %s: %s\n", what, std::strerror(error));
-  std::fflush(stderr);
-  std::abort();
+  net::fatal("%s: %s", what, std::strerror(error));
 }
 
 // Creates a ring with the engine's sizes. Returns 0 or -errno.

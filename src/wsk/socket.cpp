@@ -13,6 +13,7 @@
 #include <uwsk/log.h>
 
 #include "net/engine.hpp"
+#include "net/report.hpp"
 #include "net/socket_ops.hpp"
 #include "nt/bugcheck.hpp"
 #include "nt/ke/irql.hpp"
@@ -39,6 +40,13 @@ LIST_ENTRY live_sockets = {&live_sockets, &live_sockets}; // guarded by live_loc
 std::size_t live_count = 0;                               // guarded by live_lock
 
 std::atomic<bool> engine_started{false};
+
+// The engines' messages go to uwsk's log from the start: uwsk_set_engine may speak before any
+// socket exists.
+void net_message(const char *message) {
+  uwsk_log_message("net", "%s", message);
+}
+[[maybe_unused]] const bool net_messages_logged = (net::set_report_sink(net_message), true);
 
 // Closed sockets are not returned to the allocator at once: the newest `quarantine_size` of them
 // stay readable, marked freed, with their dispatch pointer intact. A driver that calls

@@ -17,6 +17,7 @@
 
 #include "nt/dbg/dbg.hpp"
 #include "nt/dbg/log.hpp"
+#include "nt/ke/irql.hpp"
 
 namespace uwsk::nt {
 namespace {
@@ -103,21 +104,6 @@ constexpr BugcheckName bugcheck_names[] = {
     {DPC_WATCHDOG_VIOLATION, "DPC_WATCHDOG_VIOLATION"},
     {KERNEL_SECURITY_CHECK_FAILURE, "KERNEL_SECURITY_CHECK_FAILURE"},
 };
-
-const char *irql_name(KIRQL irql) {
-  switch (irql) {
-  case PASSIVE_LEVEL:
-    return "PASSIVE_LEVEL";
-  case APC_LEVEL:
-    return "APC_LEVEL";
-  case DISPATCH_LEVEL:
-    return "DISPATCH_LEVEL";
-  case HIGH_LEVEL:
-    return "HIGH_LEVEL";
-  default:
-    return "device IRQL";
-  }
-}
 
 std::atomic<bool> g_bugcheck_in_progress{false};
 

@@ -17,6 +17,8 @@ thread_local KIRQL t_irql = PASSIVE_LEVEL;
 thread_local int t_critical_regions = 0;
 thread_local int t_guarded_regions = 0;
 
+} // namespace
+
 const char *irql_name(KIRQL irql) {
   switch (irql) {
   case PASSIVE_LEVEL:
@@ -33,8 +35,6 @@ const char *irql_name(KIRQL irql) {
     return "a device IRQL";
   }
 }
-
-} // namespace
 
 KIRQL raise_irql(KIRQL new_irql, const void *caller) {
   KIRQL old = t_irql;

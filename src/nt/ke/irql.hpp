@@ -5,6 +5,9 @@
 
 namespace uwsk::nt {
 
+// The name of an IRQL for reports ("DISPATCH_LEVEL", "a device IRQL", ...).
+const char *irql_name(KIRQL irql);
+
 // The calling thread's simulated IRQL (PASSIVE_LEVEL for a thread that never raised it).
 KIRQL current_irql();
 
