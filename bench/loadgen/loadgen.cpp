@@ -7,7 +7,16 @@
 //   rate=<ops per second> unit=<what an op is> ops=<ops in the window> window_s=<seconds>
 //   server_cpu_us_per_op=<server CPU per op> server_busy=<server CPU / wall time>
 //   client_busy=<own CPU / wall time> server_threads=<threads of the server process>
-//   plus p50_us= p99_us= (pp1), sent_gbps= (bulk), lost= (udp), rss_*= (mem).
+//   plus p50_us= p99_us= (pp1), sent_gbps= (bulk), lost= (udp), rss_*= (mem), and
+//   verified_bytes= (TCP) or verified_datagrams= (UDP): what the run checked, warm-up included.
+//
+// Every echo is verified against what was sent. TCP: each connection's stream is a fixed
+// pseudo-random pattern with a prime period, entered at an offset of its own, so the byte at
+// stream offset o is known from o alone; every read is compared (memcmp) with the bytes sent at
+// its offsets. UDP: each datagram carries its sequence number and a payload derived from it, and
+// every echo must be some sent datagram, unchanged (echoes may be lost or reordered). The first
+// difference ends the run with status 3 and an "echo verification failed" message naming the
+// workload, the connection (or sequence number), the offset, and the bytes expected and received.
 //
 // Workloads (--workload):
 //   pp1     TCP ping-pong over 1 connection, --size bytes (64), one message outstanding
@@ -248,6 +257,171 @@ void wait_for_server(const config &c, bool udp) {
   fail("the server did not answer within --connect-timeout");
 }
 
+// ---- Echo verification --------------------------------------------------------------------------
+
+// An echo that differs from what was sent: the run's numbers mean nothing.
+struct mismatch : failure {
+  using failure::failure;
+};
+
+std::string hex_bytes(const unsigned char *data, size_t size) {
+  std::string text;
+  char byte[4];
+  for (size_t i = 0; i < size; ++i) {
+    std::snprintf(byte, sizeof(byte), i == 0 ? "%02x" : " %02x", data[i]);
+    text += byte;
+  }
+  return text;
+}
+
+// "expected 0x5a, received 0x5b (from there: expected 5a 11 .., received 5b 11 ..)".
+std::string difference(const char *expected, const char *received, size_t size) {
+  const auto *e = reinterpret_cast<const unsigned char *>(expected);
+  const auto *r = reinterpret_cast<const unsigned char *>(received);
+  const size_t shown = std::min<size_t>(size, 16);
+  char first[64];
+  std::snprintf(first, sizeof(first), "expected 0x%02x, received 0x%02x", e[0], r[0]);
+  return std::string(first) + " (from there: expected " + hex_bytes(e, shown) + ", received " +
+         hex_bytes(r, shown) + ")";
+}
+
+// The bytes every TCP stream is made of: a pseudo-random sequence with a prime period, stored
+// twice and then some, so that the `longest` bytes from any offset are contiguous. A prime
+// period catches every displacement (a dropped, repeated or reordered chunk of any power-of-two
+// size) and keeps the pattern small enough to stay in L1 next to the data it is compared with.
+class pattern {
+public:
+  static constexpr uint64_t period = 8191; // 2^13 - 1, prime
+
+  explicit pattern(size_t longest) : bytes_(2 * period + longest) {
+    uint64_t x = 0x9e3779b97f4a7c15ULL; // xorshift64*: any fixed, non-constant sequence will do
+    for (size_t i = 0; i < period; ++i) {
+      x ^= x >> 12;
+      x ^= x << 25;
+      x ^= x >> 27;
+      bytes_[i] = static_cast<char>((x * 0x2545f4914f6cdd1dULL) >> 56);
+    }
+    for (size_t i = period; i < bytes_.size(); ++i) {
+      bytes_[i] = bytes_[i - period];
+    }
+  }
+
+  // The pattern from `offset` on; at least period + longest bytes are readable there.
+  const char *at(uint64_t offset) const { return bytes_.data() + offset % period; }
+
+private:
+  std::vector<char> bytes_;
+};
+
+// One TCP connection's stream in each direction: where it enters the pattern (different for
+// every connection, so that bytes delivered to the wrong connection are caught too) and how
+// much has been sent and verified.
+struct stream {
+  uint64_t start = 0;
+  uint64_t sent = 0, received = 0;
+  long connection = 0; // named in the failure message
+};
+
+class tcp_verifier {
+public:
+  explicit tcp_verifier(size_t longest_send) : pattern_(longest_send) {}
+
+  stream open(long connection) const {
+    stream s;
+    s.connection = connection;
+    s.start = static_cast<uint64_t>(connection) * 1000;
+    return s;
+  }
+
+  // What to send next on `s`: at least `longest_send` bytes.
+  const char *next(const stream &s) const { return pattern_.at(s.start + s.sent); }
+  void sent(stream &s, size_t size) const { s.sent += size; }
+
+  // Compares `size` bytes just received on `s` with the bytes sent at the same offsets.
+  void received(stream &s, const char *data, size_t size) {
+    if (s.received + size > s.sent) {
+      fail_at(s, s.sent,
+              "received " + std::to_string(s.received + size - s.sent) +
+                  " bytes more than were sent");
+    }
+    for (size_t done = 0; done < size;) {
+      const size_t chunk = std::min<size_t>(size - done, pattern::period);
+      const char *expected = pattern_.at(s.start + s.received + done);
+      if (std::memcmp(data + done, expected, chunk) != 0) {
+        size_t at = 0;
+        while (data[done + at] == expected[at]) {
+          ++at;
+        }
+        fail_at(s, s.received + done + at, difference(expected + at, data + done + at, chunk - at));
+      }
+      done += chunk;
+    }
+    s.received += size;
+    verified_ += size;
+  }
+
+  uint64_t verified() const { return verified_; }
+
+private:
+  [[noreturn]] void fail_at(const stream &s, uint64_t offset, const std::string &what) const {
+    throw mismatch("echo verification failed: connection " + std::to_string(s.connection) +
+                   ", stream offset " + std::to_string(offset) + ": " + what);
+  }
+
+  pattern pattern_;
+  uint64_t verified_ = 0;
+};
+
+// UDP: a datagram is its sequence number (8 bytes, host order) and then the pattern from an
+// offset derived from that number, so every datagram is different and knows what it must be.
+class udp_verifier {
+public:
+  static constexpr size_t header = sizeof(uint64_t);
+
+  explicit udp_verifier(size_t size) : size_(size), pattern_(size) {}
+
+  const char *payload(uint64_t sequence) const { return pattern_.at(sequence * 1009); }
+
+  // Checks one echoed datagram of `length` bytes; `sent` is how many datagrams were sent.
+  void received(const char *data, size_t length, bool truncated, uint64_t sent) {
+    uint64_t sequence = 0;
+    if (length >= header) {
+      std::memcpy(&sequence, data, header);
+    }
+    auto fail_with = [&](const std::string &what) {
+      throw mismatch("echo verification failed: datagram #" + std::to_string(verified_ + 1) +
+                     " echoed: " + what);
+    };
+    if (length != size_ || truncated) {
+      fail_with(std::to_string(length) + (truncated ? "+" : "") + " bytes where " +
+                std::to_string(size_) + " were sent");
+    }
+    if (sequence >= sent) {
+      fail_with("sequence number " + std::to_string(sequence) + ", but only " +
+                std::to_string(sent) + " datagrams were sent (header " +
+                hex_bytes(reinterpret_cast<const unsigned char *>(data), header) + ")");
+    }
+    const char *expected = payload(sequence);
+    if (std::memcmp(data + header, expected, size_ - header) != 0) {
+      size_t at = 0;
+      while (data[header + at] == expected[at]) {
+        ++at;
+      }
+      fail_with("sequence number " + std::to_string(sequence) + ", but its byte " +
+                std::to_string(header + at) +
+                " differs: " + difference(expected + at, data + header + at, size_ - header - at));
+    }
+    ++verified_;
+  }
+
+  uint64_t verified() const { return verified_; }
+
+private:
+  size_t size_;
+  pattern pattern_;
+  uint64_t verified_ = 0;
+};
+
 // ---- TCP ping-pong, 1 connection ------------------------------------------------------------
 
 void run_pp1(const config &c) {
@@ -255,17 +429,22 @@ void run_pp1(const config &c) {
   if (fd < 0) {
     fail("connect");
   }
-  std::vector<char> out(c.size, 'p'), in(c.size);
+  tcp_verifier verifier(c.size);
+  stream s = verifier.open(0);
+  std::vector<char> in(c.size);
   std::vector<int64_t> latencies;
   latencies.reserve(1 << 22);
   meter m(c);
   uint64_t round_trips = 0;
   while (!m.tick(round_trips)) {
     const int64_t start = now_ns();
-    send_all(fd, out.data(), out.size());
+    send_all(fd, verifier.next(s), c.size);
+    verifier.sent(s, c.size);
     receive_all(fd, in.data(), in.size());
+    const int64_t end = now_ns();
+    verifier.received(s, in.data(), in.size());
     if (m.measuring() && latencies.size() < latencies.capacity()) {
-      latencies.push_back(now_ns() - start);
+      latencies.push_back(end - start);
     }
     ++round_trips;
   }
@@ -279,7 +458,8 @@ void run_pp1(const config &c) {
     return static_cast<double>(latencies[index]) / 1e3;
   };
   m.print_common("rt/s");
-  std::printf(" p50_us=%.2f p99_us=%.2f\n", percentile(0.50), percentile(0.99));
+  std::printf(" p50_us=%.2f p99_us=%.2f verified_bytes=%llu\n", percentile(0.50), percentile(0.99),
+              static_cast<unsigned long long>(verifier.verified()));
 }
 
 // ---- TCP ping-pong, many connections ------------------------------------------------------------
@@ -287,25 +467,27 @@ void run_pp1(const config &c) {
 void run_pp64(const config &c) {
   struct conn {
     int fd;
-    size_t received;
+    stream s;
   };
+  tcp_verifier verifier(c.size);
   std::vector<conn> conns(static_cast<size_t>(c.connections));
   const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  std::vector<char> out(c.size, 'm'), in(std::max<size_t>(c.size, 4096));
+  std::vector<char> in(std::max<size_t>(c.size, 4096));
   for (auto &k : conns) {
     k.fd = connect_blocking(c);
     if (k.fd < 0) {
       fail("connect");
     }
     set_nonblocking(k.fd);
-    k.received = 0;
+    k.s = verifier.open(&k - conns.data());
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.ptr = &k;
     epoll_ctl(epoll_fd, EPOLL_CTL_ADD, k.fd, &event);
   }
   for (auto &k : conns) {
-    send_all(k.fd, out.data(), out.size());
+    send_all(k.fd, verifier.next(k.s), c.size);
+    verifier.sent(k.s, c.size);
   }
   meter m(c);
   uint64_t messages = 0;
@@ -330,11 +512,11 @@ void run_pp64(const config &c) {
         }
         fail("receive");
       }
-      k->received += static_cast<size_t>(n);
-      while (k->received >= c.size) {
-        k->received -= c.size;
+      verifier.received(k->s, in.data(), static_cast<size_t>(n));
+      if (k->s.received == k->s.sent) { // the whole message is back: send the next
         ++messages;
-        send_all(k->fd, out.data(), out.size());
+        send_all(k->fd, verifier.next(k->s), c.size);
+        verifier.sent(k->s, c.size);
       }
     }
   }
@@ -343,7 +525,7 @@ void run_pp64(const config &c) {
   }
   close(epoll_fd);
   m.print_common("msg/s");
-  std::printf("\n");
+  std::printf(" verified_bytes=%llu\n", static_cast<unsigned long long>(verifier.verified()));
 }
 
 // ---- TCP bulk -----------------------------------------------------------------------------------
@@ -358,16 +540,18 @@ void run_bulk(const config &c) {
   epoll_event event{};
   event.events = EPOLLIN | EPOLLOUT;
   epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event);
-  std::vector<char> block(c.size, 'b'), in(256 * 1024);
-  size_t block_offset = 0; // how much of the current block the kernel has taken
-  uint64_t received = 0, sent = 0, sent0 = 0;
+  // Written in blocks of --size bytes (a short write is completed before the next block).
+  tcp_verifier verifier(c.size);
+  stream s = verifier.open(0);
+  std::vector<char> in(256 * 1024);
+  uint64_t sent0 = 0;
   meter m(c);
   bool was_measuring = false;
   int64_t last_progress = now_ns();
-  while (!m.tick(received)) {
+  while (!m.tick(s.received)) {
     if (m.measuring() && !was_measuring) {
       was_measuring = true;
-      sent0 = sent;
+      sent0 = s.sent;
     }
     epoll_event ready;
     const int count = epoll_wait(epoll_fd, &ready, 1, 100);
@@ -388,27 +572,28 @@ void run_bulk(const config &c) {
         if (n <= 0) {
           fail("receive");
         }
-        received += static_cast<uint64_t>(n);
+        verifier.received(s, in.data(), static_cast<size_t>(n));
       }
     }
     if ((ready.events & EPOLLOUT) != 0) {
-      const ssize_t n =
-          send(fd, block.data() + block_offset, block.size() - block_offset, MSG_NOSIGNAL);
+      const size_t block_offset = static_cast<size_t>(s.sent % c.size);
+      const ssize_t n = send(fd, verifier.next(s), c.size - block_offset, MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN) {
         fail("send");
       }
       if (n > 0) {
-        sent += static_cast<uint64_t>(n);
-        block_offset = (block_offset + static_cast<size_t>(n)) % block.size();
+        verifier.sent(s, static_cast<size_t>(n));
       }
     }
   }
-  const uint64_t sent_in_window = sent - sent0;
+  const uint64_t sent_in_window = s.sent - sent0;
   close_reset(fd);
   close(epoll_fd);
   // The rate is reported in bytes per second; the runner shows GB/s.
   m.print_common("B/s");
-  std::printf(" sent_gbps=%.4f\n", static_cast<double>(sent_in_window) / m.seconds() / 1e9);
+  std::printf(" sent_gbps=%.4f verified_bytes=%llu\n",
+              static_cast<double>(sent_in_window) / m.seconds() / 1e9,
+              static_cast<unsigned long long>(verifier.verified()));
 }
 
 // ---- UDP echo -----------------------------------------------------------------------------------
@@ -420,24 +605,40 @@ void run_udp(const config &c) {
   }
   const int buffer = 4 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
-  constexpr int batch = 64;
-  std::vector<char> data(static_cast<size_t>(batch) * std::max<size_t>(c.size, 64), 'u');
-  std::vector<iovec> iov(batch);
+  constexpr size_t batch = 64;
+  udp_verifier verifier(c.size);
+  // A datagram is sent from two pieces, its sequence number and its payload in the pattern; it
+  // is received into a slot with room to spare, so that a longer echo shows as such.
+  const size_t slot = c.size + 64;
+  std::vector<char> data(batch * slot);
+  std::vector<uint64_t> sequences(batch);
+  std::vector<iovec> iov(2 * batch);
   std::vector<mmsghdr> messages(batch);
-  auto prepare = [&](int count, size_t length) {
-    for (int i = 0; i < count; ++i) {
-      iov[static_cast<size_t>(i)] = {
-          data.data() + static_cast<size_t>(i) * std::max<size_t>(c.size, 64), length};
-      messages[static_cast<size_t>(i)].msg_hdr = {};
-      messages[static_cast<size_t>(i)].msg_hdr.msg_iov = &iov[static_cast<size_t>(i)];
-      messages[static_cast<size_t>(i)].msg_hdr.msg_iovlen = 1;
+  auto prepare = [&](size_t count, bool receive) {
+    for (size_t i = 0; i < count; ++i) {
+      auto &h = messages[i].msg_hdr;
+      h = {};
+      h.msg_iov = &iov[2 * i];
+      if (receive) {
+        iov[2 * i] = {data.data() + i * slot, slot};
+        h.msg_iovlen = 1;
+      } else {
+        iov[2 * i] = {&sequences[i], udp_verifier::header};
+        iov[2 * i + 1] = {const_cast<char *>(verifier.payload(sequences[i])),
+                          c.size - udp_verifier::header};
+        h.msg_iovlen = 2;
+      }
     }
   };
   int64_t outstanding = 0;
-  auto send_some = [&](int count) {
+  uint64_t next_sequence = 0; // datagrams sent so far
+  auto send_some = [&](size_t count) {
     while (count > 0) {
-      const int now = std::min(count, batch);
-      prepare(now, c.size);
+      const size_t now = std::min(count, batch);
+      for (size_t i = 0; i < now; ++i) {
+        sequences[i] = next_sequence + i;
+      }
+      prepare(now, false);
       const int sent = sendmmsg(fd, messages.data(), static_cast<unsigned>(now), 0);
       if (sent <= 0) {
         if (sent < 0 && errno == EAGAIN) {
@@ -445,15 +646,16 @@ void run_udp(const config &c) {
         }
         fail("sendmmsg");
       }
+      next_sequence += static_cast<uint64_t>(sent);
       outstanding += sent;
-      count -= sent;
+      count -= static_cast<size_t>(sent);
     }
   };
   const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   epoll_event event{};
   event.events = EPOLLIN;
   epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event);
-  send_some(c.inflight);
+  send_some(static_cast<size_t>(c.inflight));
   meter m(c);
   uint64_t echoed = 0, lost = 0;
   int64_t last_receive = now_ns();
@@ -465,27 +667,32 @@ void run_udp(const config &c) {
       if (now_ns() - last_receive > 50000000LL) {
         lost += static_cast<uint64_t>(std::max<int64_t>(outstanding, 0));
         outstanding = 0;
-        send_some(c.inflight);
+        send_some(static_cast<size_t>(c.inflight));
         last_receive = now_ns();
       }
       continue;
     }
     for (int round = 0; round < 16; ++round) {
-      prepare(batch, std::max<size_t>(c.size, 64));
+      prepare(batch, true);
       const int got = recvmmsg(fd, messages.data(), batch, 0, nullptr);
       if (got <= 0) {
         break;
       }
       last_receive = now_ns();
+      for (size_t i = 0; i < static_cast<size_t>(got); ++i) {
+        verifier.received(data.data() + i * slot, messages[i].msg_len,
+                          (messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, next_sequence);
+      }
       echoed += static_cast<uint64_t>(got);
       outstanding -= got;
-      send_some(got);
+      send_some(static_cast<size_t>(got));
     }
   }
   close(fd);
   close(epoll_fd);
   m.print_common("msg/s");
-  std::printf(" lost=%llu\n", static_cast<unsigned long long>(lost));
+  std::printf(" lost=%llu verified_datagrams=%llu\n", static_cast<unsigned long long>(lost),
+              static_cast<unsigned long long>(verifier.verified()));
 }
 
 // ---- accept + close -----------------------------------------------------------------------------
@@ -494,14 +701,16 @@ void run_accept(const config &c) {
   struct attempt {
     int fd = -1;
     bool connected = false;
-    size_t received = 0;
+    stream s;
   };
+  tcp_verifier verifier(c.size);
+  long opened = 0; // connections started: each gets a stream of its own
   const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   std::vector<attempt> slots(static_cast<size_t>(c.connections));
   auto start = [&](attempt &a) {
     a.fd = tcp_socket(c, true);
     a.connected = false;
-    a.received = 0;
+    a.s = verifier.open(opened++);
     if (connect(a.fd, reinterpret_cast<const sockaddr *>(&c.server), c.server_length) != 0 &&
         errno != EINPROGRESS) {
       fail("connect");
@@ -518,7 +727,7 @@ void run_accept(const config &c) {
   uint64_t completed = 0, refused = 0;
   epoll_event events[256];
   int64_t last_progress = now_ns();
-  std::vector<char> out(c.size, 'a'), in(std::max<size_t>(c.size, 256));
+  std::vector<char> in(std::max<size_t>(c.size, 256));
   // A connection the server refuses, resets or closes early is counted and replaced; many of
   // them fail the run.
   auto give_up_on = [&](attempt &a, int error) {
@@ -549,7 +758,8 @@ void run_accept(const config &c) {
           continue;
         }
         a->connected = true;
-        send_all(a->fd, out.data(), out.size());
+        send_all(a->fd, verifier.next(a->s), c.size);
+        verifier.sent(a->s, c.size);
         epoll_event event{};
         event.events = EPOLLIN;
         event.data.ptr = a;
@@ -564,8 +774,8 @@ void run_accept(const config &c) {
         give_up_on(*a, n < 0 ? errno : ECONNRESET);
         continue;
       }
-      a->received += static_cast<size_t>(n);
-      if (a->received < c.size) {
+      verifier.received(a->s, in.data(), static_cast<size_t>(n));
+      if (a->s.received < a->s.sent) {
         continue;
       }
       // Served: close with a reset, so that neither side keeps a TIME_WAIT (tens of thousands
@@ -581,7 +791,8 @@ void run_accept(const config &c) {
   }
   close(epoll_fd);
   m.print_common("conn/s");
-  std::printf(" refused=%llu\n", static_cast<unsigned long long>(refused));
+  std::printf(" refused=%llu verified_bytes=%llu\n", static_cast<unsigned long long>(refused),
+              static_cast<unsigned long long>(verifier.verified()));
 }
 
 // ---- memory per idle connection -----------------------------------------------------------------
@@ -599,14 +810,26 @@ void run_mem(const config &c) {
   }
   // Let the server allocate whatever it does once (first connection, first echo) before the
   // baseline is read.
-  std::vector<char> out(c.size, 'i'), in(c.size);
+  tcp_verifier verifier(c.size);
+  std::vector<char> in(c.size);
+  // One message echoed on a new connection; `s` is its stream.
+  auto echo_one = [&](int fd, stream &s) {
+    send_all(fd, verifier.next(s), c.size);
+    verifier.sent(s, c.size);
+  };
+  auto check_one = [&](int fd, stream &s) {
+    receive_all(fd, in.data(), in.size());
+    verifier.received(s, in.data(), in.size());
+  };
+  long opened = 0;
   for (int i = 0; i < 16; ++i) {
     const int fd = connect_blocking(c);
     if (fd < 0) {
       fail("connect");
     }
-    send_all(fd, out.data(), out.size());
-    receive_all(fd, in.data(), in.size());
+    stream s = verifier.open(opened++);
+    echo_one(fd, s);
+    check_one(fd, s);
     close_reset(fd);
   }
   usleep(200000);
@@ -614,7 +837,9 @@ void run_mem(const config &c) {
   // Open them in waves, each connection echoing one message, so the listen backlog never
   // overflows and every connection is known to be accepted and served.
   std::vector<int> fds;
+  std::vector<stream> streams;
   fds.reserve(static_cast<size_t>(c.connections));
+  streams.reserve(static_cast<size_t>(c.connections));
   const int wave = 200;
   const int64_t deadline = now_ns() + 60000000000LL;
   while (static_cast<int>(fds.size()) < c.connections) {
@@ -630,10 +855,11 @@ void run_mem(const config &c) {
         fail("connect #" + std::to_string(fds.size()));
       }
       fds.push_back(fd);
-      send_all(fd, out.data(), out.size());
+      streams.push_back(verifier.open(opened++));
+      echo_one(fd, streams.back());
     }
     for (size_t i = first; i < fds.size(); ++i) {
-      receive_all(fds[i], in.data(), in.size());
+      check_one(fds[i], streams[i]);
     }
   }
   usleep(300000);
@@ -645,8 +871,9 @@ void run_mem(const config &c) {
   const double per_connection =
       static_cast<double>(rss_after - rss_before) * 1024.0 / static_cast<double>(c.connections);
   std::printf("rate=%.6g unit=B/conn rss_before_kib=%ld rss_after_kib=%ld connections=%d "
-              "server_threads=%ld\n",
-              per_connection, rss_before, rss_after, c.connections, threads);
+              "server_threads=%ld verified_bytes=%llu\n",
+              per_connection, rss_before, rss_after, c.connections, threads,
+              static_cast<unsigned long long>(verifier.verified()));
 }
 
 } // namespace
@@ -670,6 +897,9 @@ int main(int argc, char **argv) {
     if (c.size == 0 || c.connections <= 0 || c.inflight <= 0 || c.duration_s <= 0 ||
         c.warmup_s < 0) {
       throw std::invalid_argument("sizes, counts and --duration must be positive");
+    }
+    if (c.workload == "udp" && c.size < udp_verifier::header) {
+      throw std::invalid_argument("udp needs --size of at least 8 (the sequence number)");
     }
     if (!uwsk::bench::pin_to_cpu(static_cast<int>(opts.integer("cpu", -1)))) {
       throw std::invalid_argument("cannot pin to --cpu");
@@ -703,6 +933,9 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "loadgen: unknown --workload '%s'\n", c.workload.c_str());
       return 1;
     }
+  } catch (const mismatch &e) {
+    std::fprintf(stderr, "loadgen: %s: %s\n", c.workload.c_str(), e.what());
+    return 3;
   } catch (const failure &e) {
     std::fprintf(stderr, "loadgen: %s: %s\n", c.workload.c_str(), e.what());
     return 2;

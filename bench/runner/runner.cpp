@@ -16,8 +16,13 @@
 //   --unclean-stop-ok (a server that crashes or reports errors when stopped is listed, but the
 //   exit status stays 0)
 //
-// Exit status: 0 success; 1 bad usage; 2 some measurement failed; 3 every measurement worked,
-// but a server did not stop cleanly (crashed at unload, a sanitizer report).
+// The load generator verifies every echo against what it sent; a measurement whose echo differed,
+// or that reports no verified bytes (verified_bytes=) or datagrams (verified_datagrams=), is
+// refused: it counts as failed and its numbers are not used.
+//
+// Exit status: 0 success; 1 bad usage; 2 some measurement failed (an echo that differed from
+// what was sent included); 3 every measurement worked, but a server did not stop cleanly
+// (crashed at unload, a sanitizer report).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -120,8 +125,10 @@ std::vector<server_spec> read_servers(const std::string &path) {
                  p == "mem") {
         s.workloads.insert(p);
       } else {
-        throw std::runtime_error(path + ":" + std::to_string(number) + ": unknown protocol or "
-                                 "workload " + p);
+        throw std::runtime_error(path + ":" + std::to_string(number) +
+                                 ": unknown protocol or "
+                                 "workload " +
+                                 p);
       }
     }
     s.port = std::stoi(fields[2]);
@@ -348,6 +355,17 @@ measurement parse_loadgen(const std::string &output) {
   return m;
 }
 
+// What the load generator verified: bytes (TCP) or datagrams (UDP); 0 if it did not say.
+double verified_amount(const measurement &m) {
+  for (const char *key : {"verified_bytes", "verified_datagrams"}) {
+    auto it = m.values.find(key);
+    if (it != m.values.end()) {
+      return it->second;
+    }
+  }
+  return 0;
+}
+
 std::string tail_of(const std::string &path, size_t lines) {
   const std::string text = read_file(path);
   size_t at = text.size();
@@ -430,12 +448,27 @@ measurement run_one(const settings &cfg, const server_spec &server, const std::s
   const int server_status = server_alive ? stop(server_pid, 30) : early_status;
   m = parse_loadgen(output);
   m.rep = rep;
+  const std::string client_said = tail_of(client_log, 2);
+  if (client_said.find("echo verification failed") != std::string::npos) {
+    // The server answered with something else than what it was sent: whatever it measured,
+    // the result is refused.
+    m.ok = false;
+    m.error = "the echo differed from what was sent: " + client_said;
+    std::replace(m.error.begin(), m.error.end(), '\n', ' ');
+    return m;
+  }
   if (!ok || !m.ok || !server_alive) {
     m.ok = false;
     m.error = server_alive ? "the load generator failed"
                            : "the server " + describe_exit(server_status) + " during the run";
-    m.error += ": " + tail_of(client_log, 2) + tail_of(server_log, 3);
+    m.error += ": " + client_said + tail_of(server_log, 3);
     std::replace(m.error.begin(), m.error.end(), '\n', ' ');
+    return m;
+  }
+  if (verified_amount(m) <= 0) {
+    m.ok = false;
+    m.error = "the load generator verified no echoed bytes or datagrams (verified_bytes= or "
+              "verified_datagrams= missing or 0): the result is refused";
     return m;
   }
   if (!WIFEXITED(server_status) || WEXITSTATUS(server_status) != 0) {
@@ -465,10 +498,14 @@ double median(std::vector<double> v) {
 
 struct metric_def {
   std::string workload, key, label, unit;
-  double scale;       // multiplies the load generator's number into `unit`
-  bool higher_better; // for the ratio's direction
-  bool shown = true;  // in the markdown table (every metric is in the JSON)
+  double scale;              // multiplies the load generator's number into `unit`
+  bool higher_better;        // for the ratio's direction
+  bool shown = true;         // in the markdown table (every metric is in the JSON)
+  bool verification = false; // what the load generator verified: runs and amount, no ratio
 };
+
+// The unit of the "echo verified" rows: runs verified of all, then the median amount per run.
+constexpr const char *kVerifiedBytes = "runs; bytes per run";
 
 const std::vector<metric_def> &metric_defs() {
   static const std::vector<metric_def> defs = {
@@ -476,15 +513,22 @@ const std::vector<metric_def> &metric_defs() {
       {"pp1", "p50_us", "  p50 latency", "µs", 1, false},
       {"pp1", "p99_us", "  p99 latency", "µs", 1, false},
       {"pp1", "server_cpu_us_per_op", "  server CPU per round trip", "µs", 1, false},
+      {"pp1", "verified_bytes", "  echo verified", kVerifiedBytes, 1, true, true, true},
       {"pp64", "rate", "TCP ping-pong, 64 conns", "msg/s", 1, true},
       {"pp64", "server_cpu_us_per_op", "  server CPU per message", "µs", 1, false},
+      {"pp64", "verified_bytes", "  echo verified", kVerifiedBytes, 1, true, true, true},
       {"bulk", "rate", "TCP bulk, 64 KiB writes", "GB/s each way", 1e-9, true},
       {"bulk", "server_cpu_us_per_op", "  server CPU per 64 KiB echoed", "µs", 65536, false},
+      {"bulk", "verified_bytes", "  echo verified", kVerifiedBytes, 1, true, true, true},
       {"udp", "rate", "UDP echo, 64 in flight", "msg/s", 1, true},
       {"udp", "server_cpu_us_per_op", "  server CPU per datagram", "µs", 1, false},
+      {"udp", "verified_datagrams", "  echo verified", "runs; datagrams per run", 1, true, true,
+       true},
       {"accept", "rate", "accept + echo + close", "conn/s", 1, true},
       {"accept", "server_cpu_us_per_op", "  server CPU per connection", "µs", 1, false},
+      {"accept", "verified_bytes", "  echo verified", kVerifiedBytes, 1, true, true, true},
       {"mem", "rate", "memory per idle connection", "bytes", 1, false},
+      {"mem", "verified_bytes", "  echo verified", kVerifiedBytes, 1, true, true, true},
       // CPU time / wall time of each side: shows which side limited the rate.
       {"pp1", "client_busy", "load generator busy", "fraction", 1, false, false},
       {"pp1", "server_busy", "server busy", "fraction", 1, false, false},
@@ -567,8 +611,10 @@ summary summarize(const std::vector<measurement> &runs, const std::vector<measur
     s.hi = *std::max_element(s.values.begin(), s.values.end());
     s.spread = s.med != 0 ? (s.hi - s.lo) / std::fabs(s.med) : 0;
   }
-  s.ratio_ref = ratio_to(runs, ref, d);
-  s.ratio_asio = ratio_to(runs, asio, d);
+  if (!d.verification) {
+    s.ratio_ref = ratio_to(runs, ref, d);
+    s.ratio_asio = ratio_to(runs, asio, d);
+  }
   return s;
 }
 
@@ -915,7 +961,12 @@ std::string write_markdown(const report &r, const std::string &path) {
      << ". Anything else running on the machine competes with both placements.\n\n";
   md << "Each cell: the median over repetitions, its spread ±(max−min)/median, and ×: the median "
         "of the per-repetition ratios to `"
-     << ref << "` measured in the same repetition. For rows marked ↓ lower is better.\n";
+     << ref << "` measured in the same repetition. For rows marked ↓ lower is better.\n\n";
+  md << "Every echo is verified: the load generator compares each byte (TCP) or datagram (UDP) it "
+        "gets back with what it sent, and the runner refuses a measurement whose echo differed or "
+        "that verified nothing (it counts as failed; see Problems). The \"echo verified\" rows "
+        "give the runs verified of all runs (✓ when all were) and the median bytes or datagrams "
+        "verified per run, warm-up included.\n";
   for (const auto &placement : r.cfg.placements) {
     md << "\n## " << placement_title(r.cfg, placement) << "\n\n| workload | unit |";
     for (const auto &s : r.servers) {
@@ -952,6 +1003,18 @@ std::string write_markdown(const report &r, const std::string &path) {
           continue;
         }
         const summary s = summary_for(r, placement, d, server.name);
+        if (d.verification) {
+          // Runs whose echo was verified (every measured run must be) and the median amount.
+          const size_t all = runs->size();
+          const size_t verified = all - static_cast<size_t>(s.failures);
+          md << (verified == all ? " ✓ " : " **✗ ") << verified << "/" << all
+             << (verified == all ? "" : "**");
+          if (!s.values.empty()) {
+            md << "; " << short_number(s.med);
+          }
+          md << " |";
+          continue;
+        }
         if (s.values.empty()) {
           md << " failed |";
           continue;
@@ -1275,13 +1338,15 @@ int main(int argc, char **argv) {
             if (t != m.values.end()) {
               r.threads[s->name] = std::max(r.threads[s->name], static_cast<long>(t->second));
             }
+            const bool datagrams = m.values.count("verified_datagrams") != 0;
             std::printf(
-                "[%3d/%d] rep %d %-5s %-6s %-10s rate=%s %s\n", done, total, rep + 1,
+                "[%3d/%d] rep %d %-5s %-6s %-10s rate=%s %s verified=%s%s\n", done, total, rep + 1,
                 placement.c_str(), workload.c_str(), s->name.c_str(),
                 short_number(m.values["rate"]).c_str(),
                 m.values.count("server_cpu_us_per_op")
                     ? ("cpu/op=" + short_number(m.values["server_cpu_us_per_op"]) + "us").c_str()
-                    : "");
+                    : "",
+                short_number(verified_amount(m)).c_str(), datagrams ? " datagrams" : "B");
             if (!m.stop_error.empty()) {
               std::printf("        but %s\n", m.stop_error.c_str());
             }
