@@ -1,5 +1,6 @@
-// The completion policy of WskControlSocket and WskControlClient (spec sections 2.4 and 6.1),
-// shared by their Windows halves (control_socket.cpp, control_client.cpp).
+// The completion policy of WskControlSocket and WskControlClient (docs/wsk-behaviour.md,
+// "WskControlSocket" and "WskControlClient"), shared by their Windows halves
+// (control_socket.cpp, control_client.cpp).
 #pragma once
 
 #include <wdm.h>
@@ -8,7 +9,8 @@
 
 namespace uwsk::wsk {
 
-// Whether a control request takes an IRP (spec section 11.5, rule V65).
+// Whether a control request takes an IRP (rule V65; docs/wsk-behaviour.md, "Which requests take
+// an IRP").
 enum class irp_rule : UCHAR { required, must_be_null, optional };
 
 inline bool irp_fits(irp_rule rule, PIRP irp) {

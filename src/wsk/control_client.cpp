@@ -1,5 +1,6 @@
-// WskControlClient (spec section 7) and what it manages: the transport list, the cached
-// security descriptors, the static event callbacks and the TDI settings (Windows half).
+// WskControlClient (docs/wsk-behaviour.md, "WskControlClient") and what it manages: the transport
+// list, the cached security descriptors, the static event callbacks and the TDI settings (Windows
+// half).
 //
 // Every code but WSK_TRANSPORT_LIST_CHANGE must be called without an IRP, and that one with an
 // IRP (rule V65); a call that breaks the rule gets STATUS_INVALID_PARAMETER. The completion
@@ -26,9 +27,9 @@ namespace {
 // What WSK_TRANSPORT_LIST_QUERY reports: the (family, type, protocol) triples WskSocket accepts.
 // Raw sockets need CAP_NET_RAW on Linux, so their triples are listed only when the process may
 // open one; their protocol is IPPROTO_RAW, which Linux accepts for a raw socket of either
-// family. Windows' Version and ProviderId values are not documented (spec section 13 item
-// 14): every transport reports Version 2, as Winsock 2 transports do, and one uwsk provider
-// GUID, {7577736B-0001-4000-8000-4C696E757800}.
+// family. Windows' Version and ProviderId values are not documented: every transport reports
+// Version 2, as Winsock 2 transports do, and one uwsk provider GUID,
+// {7577736B-0001-4000-8000-4C696E757800}.
 struct transport_row {
   ADDRESS_FAMILY family;
   USHORT type;
@@ -163,7 +164,7 @@ PVOID cache_descriptor(PSECURITY_DESCRIPTOR descriptor) {
 
 // WSK_SET_STATIC_EVENT_CALLBACKS, WSK_TDI_DEVICENAME_MAPPING and WSK_TDI_BEHAVIOR are accepted
 // only before the registration has a socket (rule V63). Windows' status for a late call is not
-// documented (spec section 13 item 18); uwsk returns STATUS_INVALID_DEVICE_STATE and logs why.
+// documented; uwsk returns STATUS_INVALID_DEVICE_STATE and logs why.
 NTSTATUS before_sockets(registration *reg, const char *code, ULONG static_events = 0) {
   std::lock_guard guard(reg->lock);
   if (reg->created_a_socket) {
@@ -193,7 +194,7 @@ NTSTATUS set_static_events(registration *reg, SIZE_T input_size, PVOID input) {
     return STATUS_INVALID_PARAMETER;
   }
   if (std::memcmp(control.NpiId, &NPI_WSK_INTERFACE_ID, sizeof(NPIID)) != 0) {
-    return STATUS_NOT_SUPPORTED; // no extension interfaces (spec section 4.10)
+    return STATUS_NOT_SUPPORTED; // no extension interfaces (Windows names no status)
   }
   // Static events can only be enabled, never disabled.
   if (control.EventMask == 0 || (control.EventMask & ~all_events()) != 0) {
@@ -251,7 +252,7 @@ ULONG events_valid_for(category cat) {
     return 0; // only an extension interface could add events, and none exists
   case category::listen:
   case category::stream:
-    // Connection events enabled on a listener apply to the sockets it accepts (section 4.10).
+    // Connection events enabled on a listener apply to the sockets it accepts.
     return WSK_EVENT_ACCEPT | connection_events;
   case category::connection:
     return connection_events;

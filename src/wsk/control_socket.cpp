@@ -1,6 +1,6 @@
-// WskControlSocket, Windows half: the rules of each option and IOCTL (spec sections 6 and
-// 11.5), the decoding of the WSK structures, and the completion policy. The work is done by
-// socket_control (control_socket_io.cpp).
+// WskControlSocket, Windows half: the rules of each option and IOCTL (docs/wsk-behaviour.md,
+// "WskControlSocket"), the decoding of the WSK structures, and the completion policy. The work
+// is done by socket_control (control_socket_io.cpp).
 //
 // Completion policy (docs/design.md): with an IRP, the IRP is completed with the final status and
 // Information = the bytes written to OutputBuffer, and that status is returned (or
@@ -30,9 +30,10 @@ constexpr UCHAR any_category = 0x1f;
 constexpr UCHAR connection_oriented = bit(category::connection) | bit(category::stream);
 constexpr UCHAR tcp_categories = bit(category::listen) | connection_oriented;
 
-// The IOCTLs of spec section 6.5 (and SIO_KEEPALIVE_VALS, which Winsock clients carry over).
-// An IOCTL on a socket of another category gets STATUS_NOT_SUPPORTED; an unknown code
-// STATUS_INVALID_DEVICE_REQUEST, the WDM status for a control code a driver does not know.
+// The IOCTLs WSK documents (docs/wsk-behaviour.md, "IOCTLs"), and SIO_KEEPALIVE_VALS, which
+// Winsock clients carry over. An IOCTL on a socket of another category gets
+// STATUS_NOT_SUPPORTED; an unknown code STATUS_INVALID_DEVICE_REQUEST, the WDM status for a
+// control code a driver does not know.
 struct ioctl_rule {
   ULONG code;
   control_op op;
@@ -69,8 +70,9 @@ socket_object *socket_of(PWSK_SOCKET socket) {
   return socket_checked(socket, "WskControlSocket");
 }
 
-// SO_WSK_EVENT_CALLBACK (spec section 4.10): enabling takes any flags valid for the category and
-// no IRP; disabling takes exactly one of them with WSK_EVENT_DISABLE and an optional IRP.
+// SO_WSK_EVENT_CALLBACK (docs/wsk-behaviour.md, "Enabling and disabling events"): enabling
+// takes any flags valid for the category and no IRP; disabling takes exactly one of them with
+// WSK_EVENT_DISABLE and an optional IRP.
 NTSTATUS event_callback(socket_object *s, SIZE_T input_size, const void *input, control_call &c) {
   if (input == nullptr || input_size < sizeof(WSK_EVENT_CALLBACK_CONTROL)) {
     return c.finish(STATUS_INVALID_PARAMETER);
@@ -80,7 +82,7 @@ NTSTATUS event_callback(socket_object *s, SIZE_T input_size, const void *input, 
   if (control.NpiId == nullptr) {
     return c.finish(STATUS_INVALID_PARAMETER);
   }
-  // No extension interfaces exist, so any other NPI is unsupported (spec section 4.10).
+  // No extension interfaces exist, so any other NPI is unsupported (Windows names no status).
   if (std::memcmp(control.NpiId, &NPI_WSK_INTERFACE_ID, sizeof(NPIID)) != 0) {
     return c.finish(STATUS_NOT_SUPPORTED);
   }
@@ -143,7 +145,7 @@ NTSTATUS option(socket_object *s, WSK_CONTROL_SOCKET_TYPE type, ULONG name, ULON
 NTSTATUS ioctl(socket_object *s, ULONG code, SIZE_T input_size, PVOID input, SIZE_T output_size,
                PVOID output, control_call &c) {
   if (code == SIO_WSK_REGISTER_EXTENSION) {
-    // No extension interface is defined, so every registration is refused (spec section 6.5).
+    // No extension interface is defined, so every registration is refused.
     if (c.irp() != nullptr || input == nullptr || input_size < sizeof(WSK_EXTENSION_CONTROL_IN)) {
       return c.finish(STATUS_INVALID_PARAMETER);
     }

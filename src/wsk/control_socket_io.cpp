@@ -60,11 +60,11 @@ bool listens(const socket_object *s) {
 NTSTATUS set_socket_option(socket_object *s, const control_request &r) {
   const option_mapping *option = find_option(r.level, r.name);
   if (option == nullptr) {
-    return STATUS_INVALID_PARAMETER; // spec section 6.3: an unknown (level, name)
+    return STATUS_INVALID_PARAMETER; // an unknown (level, name); Windows names no status
   }
   std::lock_guard guard(s->lock);
   // Windows accepts these only before bind (rule V64; IPV6_V6ONLY too, as Winsock documents);
-  // the status for the wrong state is the one of spec section 13 item 4.
+  // the status for the wrong state is uwsk's (docs/wsk-behaviour.md, "Socket states").
   if ((option->flags & option_set_before_bind) != 0 && s->state != socket_state::created) {
     return STATUS_INVALID_DEVICE_STATE;
   }
@@ -197,7 +197,7 @@ NTSTATUS set_fixed_address(socket_object *s, const control_request &r, bool remo
   }
   std::lock_guard guard(s->lock);
   if (s->state != socket_state::bound) {
-    return STATUS_INVALID_DEVICE_STATE; // after bind only (spec section 6.5)
+    return STATUS_INVALID_DEVICE_STATE; // after bind only, as Windows documents
   }
   if (remote) {
     const int result =
@@ -229,7 +229,7 @@ bool connected(socket_object *s) {
 }
 
 // SIO_WSK_QUERY_IDEAL_SEND_BACKLOG. Windows derives the ideal backlog from the connection's
-// bandwidth-delay product (how it does is not documented, spec section 13 item 20). Linux
+// bandwidth-delay product (how it does is not documented). Linux
 // auto-tunes the send buffer from the same quantity, so the ideal backlog reported is the data
 // part of the current send buffer: half of SO_SNDBUF, as Linux reserves the other half for its
 // bookkeeping (the same halving get_option applies to SO_SNDBUF).

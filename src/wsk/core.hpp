@@ -15,7 +15,7 @@
 
 namespace uwsk::wsk {
 
-// The socket categories of WskSocket's Flags (spec section 3.1).
+// The socket categories of WskSocket's Flags (docs/wsk-behaviour.md, "Socket categories").
 enum class category : UCHAR { basic, listen, connection, datagram, stream };
 
 // Operation flags, translated from the WSK_FLAG_* values by the Windows half so that the core

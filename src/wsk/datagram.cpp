@@ -72,7 +72,7 @@ NTSTATUS WSKAPI receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
   if (Flags != 0 || Buffer == nullptr) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
-  // Without ControlLength, ControlInfo and ControlFlags are ignored (spec section 3.18).
+  // Windows documents that without ControlLength, ControlInfo and ControlFlags are ignored.
   if (ControlLength == nullptr) {
     ControlInfo = nullptr;
     ControlFlags = nullptr;

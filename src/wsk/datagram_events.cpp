@@ -1,4 +1,4 @@
-// Datagram sockets' events (spec section 4.8): WskReceiveFromEvent, with lists of up to
+// Datagram sockets' events (docs/wsk-behaviour.md, "WskReceiveFromEvent"), with lists of up to
 // datagrams_per_indication datagrams read by one recvmmsg. The rules are in events.hpp.
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -135,7 +135,7 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
                       "(rule V31)");
     } else if (status == STATUS_DATA_NOT_ACCEPTED && s->ev.receive_from_dynamic && !closing(s)) {
       // Enabled with SO_WSK_EVENT_CALLBACK: the event is now disabled, and these datagrams are
-      // indicated again when the client enables it again (section 4.8).
+      // indicated again when the client enables it again, as Windows documents.
       s->event_mask &= ~win::wsk_event_receive_from;
       s->ev.receive_from_dynamic = false;
       s->ev.refused = head;

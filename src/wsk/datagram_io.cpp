@@ -288,7 +288,7 @@ attempt try_receive_from(socket_object *s, PIRP irp) {
     if (control_flags != nullptr) {
       *control_flags = flags;
     }
-    // A truncated datagram completes with success; MSG_TRUNC says so (spec section 13 item 9).
+    // A truncated datagram completes with success; MSG_TRUNC says so (Windows names no status).
     return finished(STATUS_SUCCESS, static_cast<ULONG_PTR>(got));
   }
 }

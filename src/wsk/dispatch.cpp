@@ -82,10 +82,10 @@ const char *category_name(category cat) {
   return "?";
 }
 
-// Whether the socket's category has `function` in its provider table (spec section 3.3). A
-// socket that reaches a function its table lacks came through the table of another category (a
-// wrong cast, or a table kept from another socket): rule V36. The call fails with
-// STATUS_NOT_SUPPORTED, the status for a request to a category it does not apply to.
+// Whether the socket's category has `function` in its provider table (docs/wsk-behaviour.md,
+// "Dispatch tables"). A socket that reaches a function its table lacks came through the table of
+// another category (a wrong cast, or a table kept from another socket): rule V36. The call fails
+// with STATUS_NOT_SUPPORTED, the status for a request to a category it does not apply to.
 bool category_has(const socket_object *s, UCHAR categories, const char *function) {
   const category cat = socket_category(s);
   if ((categories & bit(cat)) != 0) {
@@ -184,7 +184,8 @@ NTSTATUS WSKAPI wsk_socket(PWSK_CLIENT Client, ADDRESS_FAMILY AddressFamily, USH
       (cat == category::basic && Dispatch != nullptr)) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
-  // The documented (type, protocol) pairs of each category (spec section 9.2).
+  // The documented (type, protocol) pairs of each category (docs/wsk-behaviour.md, "Socket
+  // categories").
   const bool stream_type = SocketType == SOCK_STREAM;
   const bool datagram_type = SocketType == SOCK_DGRAM || SocketType == SOCK_RAW;
   const bool fits =
@@ -252,7 +253,7 @@ NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG 
 // Each function first takes its socket (socket_of), then checks the category of the tables that
 // hold it (category_has; WskControlSocket and WskCloseSocket are in every table). WskBind is in
 // every table but the basic one; a basic socket that reaches it gets STATUS_INVALID_DEVICE_STATE
-// from the core, as a basic socket cannot be bound (spec section 8.7).
+// from the core, as a basic socket cannot be bound (docs/wsk-behaviour.md, "Socket states").
 
 NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp) {
   return socket_close(socket_of(Socket, "WskCloseSocket"), Irp);

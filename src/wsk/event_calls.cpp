@@ -25,7 +25,7 @@ static_assert(static_cast<int>(inspect_action::reject) == WskInspectReject);
 static_assert(static_cast<int>(inspect_action::accept) == WskInspectAccept);
 static_assert(static_cast<int>(inspect_action::pend) == WskInspectPend);
 
-// Callbacks run on loop threads, at DISPATCH_LEVEL (spec section 4.2).
+// Callbacks run on loop threads, at DISPATCH_LEVEL (docs/design.md, "Event callbacks").
 constexpr ULONG at_dispatch = WSK_FLAG_AT_DISPATCH_LEVEL;
 
 const WSK_CLIENT_LISTEN_DISPATCH *listen_table(category cat, const void *dispatch) {

@@ -1,7 +1,7 @@
-// Event callbacks of connection-oriented sockets (spec sections 4.4 to 4.7), the callback core
-// shared by every category, and SO_WSK_EVENT_CALLBACK. The rules are in events.hpp; indication
-// buffers are in indication.cpp, listening sockets' events in listen_events.cpp, datagram events
-// in datagram_events.cpp.
+// Event callbacks of connection-oriented sockets (docs/wsk-behaviour.md, "Event callbacks"), the
+// callback core shared by every category, and SO_WSK_EVENT_CALLBACK. The rules are in events.hpp;
+// indication buffers are in indication.cpp, listening sockets' events in listen_events.cpp,
+// datagram events in datagram_events.cpp.
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -102,7 +102,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
                      "WskReceiveEvent returned an undocumented status; the data is not accepted");
       }
       // Partial acceptance or none: the rest heads the stream, and events wait for a
-      // WskReceive to complete (section 4.5).
+      // WskReceive to complete (docs/wsk-behaviour.md, "WskReceiveEvent").
       c->start += status == STATUS_SUCCESS ? accepted : 0;
       recharge(s, c, c->length - c->start);
       s->ev.unread = c;

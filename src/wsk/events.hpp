@@ -1,7 +1,8 @@
-// Event callbacks (spec section 4), Linux half: when each callback is due. The files: events.cpp
-// (the callback core, connection sockets' events, SO_WSK_EVENT_CALLBACK), listen_events.cpp
-// (accept events and conditional accept), datagram_events.cpp (receive-from events),
-// indication.cpp (the buffers behind indications, backpressure, retention and WskRelease).
+// Event callbacks (docs/wsk-behaviour.md, "Event callbacks"), Linux half: when each callback is
+// due. The files: events.cpp (the callback core, connection sockets' events,
+// SO_WSK_EVENT_CALLBACK), listen_events.cpp (accept events and conditional accept),
+// datagram_events.cpp (receive-from events), indication.cpp (the buffers behind indications,
+// backpressure, retention and WskRelease).
 //
 // Rules (docs/design.md, "Event callbacks"):
 //  1. Callbacks run only on the socket's loop thread, at DISPATCH_LEVEL, with no lock held, so
@@ -43,9 +44,9 @@ bool events_receive_must_wait(const socket_object *s);
 SIZE_T events_take_unread(socket_object *s, const iovec *iov, std::size_t count);
 // Discards the unaccepted bytes (WSK_FLAG_DRAIN).
 void events_drop_unread(socket_object *s);
-// Under the lock, when a WskReceive finishes: whether it ends a stalled receive event (spec
-// section 4.5). Events then resume once its completion routine has run (irp_mark::
-// resumes_events), before the next indication.
+// Under the lock, when a WskReceive finishes: whether it ends a stalled receive event
+// (docs/wsk-behaviour.md, "WskReceiveEvent"). Events then resume once its completion routine has
+// run (irp_mark::resumes_events), before the next indication.
 bool events_receive_finished(socket_object *s);
 
 // Conditional accept: a connection the client accepted by inspection, for WskAccept (NULL

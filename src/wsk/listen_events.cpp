@@ -1,6 +1,6 @@
-// Listening sockets' events (spec sections 4.2 and 4.3): WskAcceptEvent, conditional accept
-// (WskInspectEvent, WskAbortEvent, WskInspectComplete) and the connections waiting in between.
-// The rules are in events.hpp.
+// Listening sockets' events (docs/wsk-behaviour.md, "Event callbacks"): WskAcceptEvent, conditional
+// accept (WskInspectEvent, WskAbortEvent, WskInspectComplete) and the connections waiting in
+// between. The rules are in events.hpp.
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -193,14 +193,14 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
       reset_and_destroy(a); // the client must never see this socket again (rule V55)
       continue;
     }
-    // Connection events enabled on the listener apply to sockets accepted here (section 4.10).
+    // Connection events enabled on the listener apply to sockets accepted here.
     const ULONG inherited = s->event_mask & connection_events;
     std::lock_guard accepted_guard(a->lock);
     a->context = accepted_context;
     a->client_dispatch = accepted_dispatch;
     a->event_mask |= inherited;
     a->ev.held = false;
-    socket_kick_locked(a); // data that arrived meanwhile (section 4.3)
+    socket_kick_locked(a); // data that arrived meanwhile (docs/design.md, event rule 6)
   }
   socket_kick_locked(s); // more may be waiting
 }
@@ -321,7 +321,7 @@ NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, 
     if (!s->conditional_accept || s->state != socket_state::listening) {
       status = STATUS_INVALID_DEVICE_STATE;
     } else {
-      status = STATUS_INVALID_PARAMETER; // not a pended request (section 3.9)
+      status = STATUS_INVALID_PARAMETER; // not a pended request
       for (PLIST_ENTRY link = s->ev.inspecting.Flink; link != &s->ev.inspecting;
            link = link->Flink) {
         socket_object *candidate = CONTAINING_RECORD(link, socket_link, entry)->owner;

@@ -20,9 +20,9 @@
 namespace uwsk::wsk {
 namespace {
 
-// The one EAI_* -> NTSTATUS table (spec section 9.4). EAI_AGAIN and EAI_FAIL are not documented
-// for WSK: a resolver that did not answer in time is a timeout, one that refused to answer means
-// the name cannot be resolved.
+// The one EAI_* -> NTSTATUS table (docs/wsk-behaviour.md, "Name resolution"). EAI_AGAIN and
+// EAI_FAIL are not documented for WSK: a resolver that did not answer in time is a timeout, one
+// that refused to answer means the name cannot be resolved.
 NTSTATUS status_from_eai(int error, int saved_errno) {
   switch (error) {
   case 0:

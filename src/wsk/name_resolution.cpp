@@ -1,8 +1,8 @@
 // The Windows half of name resolution: WskGetAddressInfo, WskFreeAddressInfo and WskGetNameInfo
-// (spec sections 2.5-2.7, 9.4-9.6). This file validates the call, translates UNICODE_STRINGs,
-// ADDRINFOEXW hints and AI_*/NI_* flags, owns the IRP, and builds the Windows ADDRINFOEXW list;
-// the lookups themselves run in name_lookup.cpp on an executive worker thread, because
-// getaddrinfo and getnameinfo block.
+// (docs/wsk-behaviour.md, "Name resolution"). This file validates the call, translates
+// UNICODE_STRINGs, ADDRINFOEXW hints and AI_*/NI_* flags, owns the IRP, and builds the Windows
+// ADDRINFOEXW list; the lookups themselves run in name_lookup.cpp on an executive worker thread,
+// because getaddrinfo and getnameinfo block.
 //
 // Lifetime of one lookup (one allocation, a `request`):
 //  1. The call validates, fills the request, parks the IRP (pending, cancellable), counts it in

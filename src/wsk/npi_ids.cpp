@@ -9,8 +9,9 @@
 
 extern "C" {
 
-// NPI_WSK_INTERFACE_ID: {2227E803-8D8B-11D4-ABAD-009027719E09}. UNCONFIRMED against a
-// Microsoft source (spec section 12.1); providers compare it by value.
+// NPI_WSK_INTERFACE_ID: {2227E803-8D8B-11D4-ABAD-009027719E09}, the value public third-party
+// WSK code uses; no Microsoft header or page states it (docs/wsk-behaviour.md, "Addresses and
+// constants"). Providers compare it by value.
 const NPIID NPI_WSK_INTERFACE_ID = {
     0x2227E803, 0x8D8B, 0x11D4, {0xAB, 0xAD, 0x00, 0x90, 0x27, 0x71, 0x9E, 0x09}};
 

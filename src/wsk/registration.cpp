@@ -1,5 +1,6 @@
 // Client registration and attachment: WskRegister, WskCaptureProviderNPI,
-// WskReleaseProviderNPI, WskQueryProviderCharacteristics, WskDeregister (spec section 1).
+// WskReleaseProviderNPI, WskQueryProviderCharacteristics, WskDeregister (docs/wsk-behaviour.md,
+// "Registration").
 //
 // The registration state lives in a heap object whose address is kept in
 // WSK_REGISTRATION.ReservedRegistrationContext and handed to the client as its PWSK_CLIENT.
@@ -128,7 +129,7 @@ extern "C" NTSTATUS WSKAPI WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistrati
                        std::chrono::steady_clock::now() + std::chrono::milliseconds(WaitTimeout));
     reg->changed.wait_until(guard, deadline, ready);
     if (!ready()) {
-      // A finite wait that ran out (spec section 13 item 1: the status is not documented).
+      // A finite wait that ran out: Windows does not document the status for it.
       return STATUS_DEVICE_NOT_READY;
     }
   }

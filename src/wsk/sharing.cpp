@@ -1,5 +1,5 @@
-// The address-sharing matrix of WskBind (spec section 6.4) over a registry of the provider's
-// bound sockets; how a bind uses it is in sharing.hpp.
+// The address-sharing matrix of WskBind (docs/wsk-behaviour.md, "Address sharing") over a registry
+// of the provider's bound sockets; how a bind uses it is in sharing.hpp.
 //
 // Linux is told to accept every bind the matrix allows: each socket bound (port 0 included) gets
 // SO_REUSEPORT (and, for TCP, SO_REUSEADDR, so that connections in TIME_WAIT do not block a

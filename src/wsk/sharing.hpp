@@ -1,6 +1,6 @@
-// Address sharing between the provider's own sockets: the matrix of spec section 6.4, evaluated
-// by the provider itself because Linux's SO_REUSEADDR and SO_REUSEPORT rules differ from
-// Windows' SO_REUSEADDR and SO_EXCLUSIVEADDRUSE (Linux half; sharing.cpp).
+// Address sharing between the provider's own sockets: the matrix of docs/wsk-behaviour.md, "Address
+// sharing", evaluated by the provider itself because Linux's SO_REUSEADDR and SO_REUSEPORT rules
+// differ from Windows' SO_REUSEADDR and SO_EXCLUSIVEADDRUSE (Linux half; sharing.cpp).
 //
 // How a bind uses it (WskBind, and the bind inside WskSocketConnect), with the socket's lock
 // held so that its options do not change meanwhile:

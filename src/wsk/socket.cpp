@@ -270,7 +270,7 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->ev.inspect_link.owner = s;
   s->ev.abort_timer.owner = s;
   registration_add_socket(reg);
-  // WSK_SET_STATIC_EVENT_CALLBACKS applies to every socket created afterwards (section 4.10).
+  // WSK_SET_STATIC_EVENT_CALLBACKS applies to every socket created afterwards.
   s->event_mask = static_event_mask(reg, cat);
   {
     std::lock_guard guard(live_lock);
@@ -604,8 +604,8 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
                    "WskCloseSocket: the socket is already being closed (rule V30)",
                    violation::socket_not_open, reinterpret_cast<ULONG_PTR>(s));
     }
-    // A connection not disconnected in both directions is disconnected abortively (spec
-    // section 3.6): the peer sees a reset, not a FIN.
+    // A connection not disconnected in both directions is disconnected abortively, as Windows
+    // documents for WskCloseSocket: the peer sees a reset, not a FIN.
     const bool connection = s->cat == category::connection || s->cat == category::stream;
     if (connection && s->state == socket_state::connected && !s->aborted &&
         !(s->send_closed && (s->peer_closed || s->ev.fin_seen))) {

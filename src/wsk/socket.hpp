@@ -25,7 +25,7 @@
 
 namespace uwsk::wsk {
 
-// The lifecycle of a socket (spec section 3.2).
+// The lifecycle of a socket (docs/wsk-behaviour.md, "Socket states").
 enum class socket_state : UCHAR {
   created,    // no address yet
   bound,      // WskBind done

@@ -25,7 +25,7 @@ namespace {
 // The listen backlog of WSK listening sockets is not documented; SOMAXCONN is the kernel's
 // own ceiling.
 constexpr int listen_backlog = SOMAXCONN;
-// WskConnectEx sends at most this much with the connection request (spec section 3.11).
+// WskConnectEx sends at most this much with the connection request (Windows documents it).
 constexpr SIZE_T connect_ex_limit = 65535;
 // Bytes a WSK_FLAG_DRAIN receive discards per system call.
 constexpr std::size_t drain_chunk = 16384;
@@ -186,7 +186,8 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
     return finished(STATUS_SUCCESS, 0);
   }
   if (s->ev.unread != nullptr) {
-    // Bytes a receive event left unaccepted head the stream (spec section 4.5).
+    // Bytes a receive event left unaccepted head the stream (docs/wsk-behaviour.md,
+    // "WskReceiveEvent").
     iovec iov[max_iov];
     const std::size_t count = gather(irp, iov);
     if (count == 0) {

@@ -40,9 +40,9 @@ constexpr std::size_t align_up(std::size_t value, std::size_t alignment) {
   return (value + alignment - 1) & ~(alignment - 1);
 }
 
-// The Windows and Linux socket addresses share member order and sizes (spec section 9.3); only
-// the family value differs. The offsets below are the Windows ones, asserted equal to Linux's
-// so that the per-member copies are plain.
+// The Windows and Linux socket addresses share member order and sizes; only the family value
+// differs (docs/wsk-behaviour.md, "Addresses and constants"). The offsets below are the Windows
+// ones, asserted equal to Linux's so that the per-member copies are plain.
 static_assert(win::sockaddr_in_size == sizeof(sockaddr_in));
 static_assert(win::sockaddr_in6_size == sizeof(sockaddr_in6));
 static_assert(win::sockaddr_in_family_offset == 0 && win::sockaddr_in6_family_offset == 0);
@@ -123,13 +123,14 @@ int to_linux_flags(const flag_mapping (&table)[N], std::uint32_t windows, std::u
 
 // ---- errno -----------------------------------------------------------------------------------
 
-// Spec section 8.6, row by row (Wine's mapping with the WSK overrides). Deliberate choices:
-// ENOTCONN -> STATUS_CONNECTION_DISCONNECTED: the provider checks the socket state itself before
-// each call and reports STATUS_INVALID_DEVICE_STATE for a call made in the wrong state, so an
-// ENOTCONN from Linux means the connection went away underneath (Wine's netio mapping).
-// EADDRNOTAVAIL -> STATUS_INVALID_PARAMETER as the spec's table says (STATUS_INVALID_ADDRESS_
-// COMPONENT is the UNCONFIRMED alternative). EAGAIN and EINPROGRESS are absent on purpose: the
-// provider keeps the IRP pending on them, so reaching this table with one is logged.
+// Wine's mapping with uwsk's exceptions (docs/wsk-behaviour.md, "From Linux errors"). Deliberate
+// choices: ENOTCONN -> STATUS_CONNECTION_DISCONNECTED: the provider checks the socket state
+// itself before each call and reports STATUS_INVALID_DEVICE_STATE for a call made in the wrong
+// state, so an ENOTCONN from Linux means the connection went away underneath (Wine's netio
+// mapping). EADDRNOTAVAIL -> STATUS_INVALID_PARAMETER, as Wine maps it
+// (STATUS_INVALID_ADDRESS_COMPONENT would be as plausible; Windows documents neither). EAGAIN
+// and EINPROGRESS are absent on purpose: the provider keeps the IRP pending on them, so
+// reaching this table with one is logged.
 // The Winsock codes (for SO_ERROR) are WSABASEERR 10000 plus the BSD errno number; include/wdk
 // has no winsock2.h, so they are stated here, in the one errno table.
 struct errno_mapping {
@@ -209,7 +210,7 @@ int positive_errno(int error) {
 // ---- Socket options --------------------------------------------------------------------------
 
 // LINGER {u_short l_onoff; u_short l_linger} is declared by winsock2.h, which include/wdk does
-// not have, so its layout is stated here (spec section 6.3).
+// not have, so its layout is stated here (two 16-bit fields, where Linux has ints).
 constexpr std::uint8_t windows_linger_size = 4;
 constexpr std::size_t windows_linger_onoff_offset = 0;
 constexpr std::size_t windows_linger_linger_offset = 2;
@@ -227,7 +228,7 @@ constexpr std::uint8_t set_only = option_set_only;
 constexpr std::uint8_t emulated = option_emulated;
 constexpr std::uint8_t before_bind = option_set_before_bind;
 
-// The one Windows -> Linux option table (spec sections 6.2, 6.3 and 9.6). Rows without a Linux
+// The one Windows -> Linux option table (docs/wsk-behaviour.md, "Options"). Rows without a Linux
 // option (-1) are implemented by the provider. Notes on the less obvious rows:
 // - SO_SNDBUF/SO_RCVBUF: Linux doubles the size it is given (for its bookkeeping) and reports
 //   the doubled value; get_option halves it, so a client reads back what it set, as on Windows.
@@ -368,8 +369,8 @@ struct control_mapping {
   control_payload payload;
 };
 
-// The one control-message table (spec section 5.10), used in both directions. A received TTL is
-// reported as IP_TTL, as Wine does.
+// The one control-message table (docs/wsk-behaviour.md, "Control messages"), used in both
+// directions. A received TTL is reported as IP_TTL, as Wine does.
 constexpr control_mapping controls[] = {
     {win::ipproto_ip, win::ip_pktinfo, IPPROTO_IP, IP_PKTINFO, control_payload::in_pktinfo},
     {win::ipproto_ipv6, win::ipv6_pktinfo, IPPROTO_IPV6, IPV6_PKTINFO,
@@ -449,8 +450,8 @@ std::size_t windows_sockaddr_size(USHORT windows_family) {
   return row != nullptr ? row->windows_size : 0;
 }
 
-// Stream, datagram and raw sockets have the same type numbers on both systems (spec section 9.1);
-// the asserts keep that a checked fact rather than an assumption.
+// Stream, datagram and raw sockets have the same type numbers on both systems; the asserts keep
+// that a checked fact rather than an assumption.
 static_assert(win::sock_stream == SOCK_STREAM && win::sock_dgram == SOCK_DGRAM &&
               win::sock_raw == SOCK_RAW && win::sock_rdm == SOCK_RDM &&
               win::sock_seqpacket == SOCK_SEQPACKET);

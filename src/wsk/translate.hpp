@@ -61,7 +61,8 @@ std::size_t to_windows_address(const sockaddr *linux_address, void *windows_addr
 
 // ---- Status ----------------------------------------------------------------------------------
 
-// The one errno -> NTSTATUS table (spec section 8.6). EAGAIN and EINPROGRESS never reach it.
+// The one errno -> NTSTATUS table (docs/wsk-behaviour.md, "From Linux errors"). EAGAIN and
+// EINPROGRESS never reach it.
 NTSTATUS status_from_errno(int error);
 
 // The Winsock error code (WSAECONNREFUSED 10061, ...) for an errno, as Windows reports a
@@ -70,7 +71,7 @@ NTSTATUS status_from_errno(int error);
 // Win32 code of STATUS_UNSUCCESSFUL.
 ULONG wsa_error_from_errno(int error);
 
-// ---- Socket options (spec section 6) ---------------------------------------------------------
+// ---- Socket options (docs/wsk-behaviour.md, "Options") --------------------------------------
 
 // How an option's value is converted between its Windows and its Linux form.
 enum class option_kind : std::uint8_t {
@@ -95,7 +96,7 @@ inline constexpr std::uint8_t option_set_only = 0x2;
 // counterpart (linux_level < 0); SO_REUSEADDR has one, which the provider may use when its own
 // sharing rules allow the bind.
 inline constexpr std::uint8_t option_emulated = 0x4;
-// Windows accepts a set only before the socket is bound (spec section 6.2).
+// Windows accepts a set only before the socket is bound (rule V64).
 inline constexpr std::uint8_t option_set_before_bind = 0x8;
 
 // One row of the Windows -> Linux option table.
@@ -111,7 +112,7 @@ struct option_mapping {
 };
 
 // The row for a Windows (level, option), or nullptr for an option the provider does not know
-// (spec section 6.3: STATUS_INVALID_PARAMETER).
+// (STATUS_INVALID_PARAMETER; Windows names no status).
 const option_mapping *find_option(ULONG windows_level, ULONG windows_name);
 
 // Sets an option on a Linux socket from its Windows value. STATUS_INVALID_PARAMETER when the
@@ -125,7 +126,7 @@ NTSTATUS set_option(int fd, const option_mapping &option, const void *windows_va
 // and sets *written (when not NULL) to that; on failure *written is 0.
 // STATUS_INVALID_PARAMETER for a NULL buffer, a set-only option or one with no Linux
 // counterpart; STATUS_BUFFER_TOO_SMALL when size < option.windows_size (a fixed-size value is
-// never truncated; spec section 6.1 names STATUS_BUFFER_OVERFLOW only for the variable-size
+// never truncated; Windows documents STATUS_BUFFER_OVERFLOW only for the variable-size
 // address list); otherwise the errno of getsockopt through status_from_errno.
 NTSTATUS get_option(int fd, const option_mapping &option, void *windows_value, std::size_t size,
                     std::size_t *written);
@@ -138,7 +139,7 @@ NTSTATUS read_bool_option(const option_mapping &option, const void *windows_valu
 NTSTATUS write_bool_option(const option_mapping &option, bool value, void *windows_value,
                            std::size_t size, std::size_t *written);
 
-// ---- Message flags and control messages (spec section 5.10) -----------------------------------
+// ---- Message flags and control messages (docs/wsk-behaviour.md, "Control messages") ----------
 
 // The Windows receive flags (MSG_TRUNC, MSG_CTRUNC) for Linux msg_flags.
 ULONG windows_message_flags(int linux_msg_flags);

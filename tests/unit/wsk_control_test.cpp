@@ -678,7 +678,7 @@ TEST_P(control_socket, AddressListChangeCompletesOnARealChange) {
   close_socket(s);
 }
 
-// ---- The address-sharing matrix (spec section 6.4) -------------------------------------------
+// ---- The address-sharing matrix (docs/wsk-behaviour.md, "Address sharing") -------------------
 
 enum option_kind { none = 0, reuse = 1, exclusive = 2 };
 

@@ -1,7 +1,7 @@
-// Event callbacks (spec section 4) against plain POSIX peers on 127.0.0.1 and ::1: accept,
-// reject, conditional accept, receive with full, partial, refused and retained acceptance,
-// disconnect, send backlog, datagram receive events, static events, disabling while a callback
-// runs, a listener that stops working, and a slow consumer whose every byte is checked.
+// Event callbacks (docs/wsk-behaviour.md, "Event callbacks") against plain POSIX peers on 127.0.0.1
+// and ::1: accept, reject, conditional accept, receive with full, partial, refused and retained
+// acceptance, disconnect, send backlog, datagram receive events, static events, disabling while a
+// callback runs, a listener that stops working, and a slow consumer whose every byte is checked.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -681,7 +681,8 @@ TEST_P(events, SlowConsumerLosesNothing) {
 } // namespace
 
 // A listener that stops working (here: Linux takes it out of the listening state under the
-// provider's feet) is reported once to WskAcceptEvent with AcceptSocket == NULL (spec 4.3).
+// provider's feet) is reported once to WskAcceptEvent with AcceptSocket == NULL
+// (docs/wsk-behaviour.md, "WskAcceptEvent").
 TEST_P(events, ListenerThatStopsWorkingIsIndicatedOnceWithNull) {
   unsigned short port = 0;
   PWSK_SOCKET listener = bound_listener(&port);

@@ -1,6 +1,8 @@
 // WSK and Winsock headers: x64 layouts, dispatch-table member order, the two spellings of the
-// embedded basic table, every constant of spec sections 12.1 and 12.2, the NTSTATUS values of
-// section 8.6, and the NTSTATUS name table (uwsk/status.h) against wdk/ntstatus.h.
+// embedded basic table, every WSK and Winsock constant against its Windows value, the NTSTATUS
+// values, and the NTSTATUS name table (uwsk/status.h) against wdk/ntstatus.h
+// (docs/wsk-behaviour.md, "Source compatibility", "Dispatch tables", "Structures" and
+// "Addresses and constants").
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -34,7 +36,7 @@ namespace {
 #define EXPECT_SLOT(type, member, index) EXPECT_OFFSET(type, member, (index) * sizeof(void *))
 
 // ---------------------------------------------------------------------------------------------
-// Structure layouts (spec section 5).
+// Structure layouts (docs/wsk-behaviour.md, "Structures").
 
 TEST(WskLayout, DataStructures) {
   EXPECT_SIZE(WSK_SOCKET, 8);
@@ -119,7 +121,7 @@ TEST(WskLayout, ControlAndRegistrationStructures) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Dispatch tables: member order (spec sections 2.1, 3.3 and 4.1).
+// Dispatch tables: member order (docs/wsk-behaviour.md, "Dispatch tables").
 
 TEST(WskLayout, ClientDispatchTables) {
   EXPECT_SIZE(WSK_CLIENT_DISPATCH, 16);
@@ -296,7 +298,8 @@ NTSTATUS WSKAPI fake_accept_event(PVOID, ULONG, PSOCKADDR, PSOCKADDR, PWSK_SOCKE
   return STATUS_REQUEST_NOT_ACCEPTED;
 }
 
-// Drivers initialise client tables positionally (spec section 0.3 item 8).
+// Drivers initialise client tables positionally (docs/wsk-behaviour.md, "Source
+// compatibility").
 TEST(WskLayout, ClientTablesInitialisePositionally) {
   const WSK_CLIENT_DISPATCH client = {MAKE_WSK_VERSION(1, 0), 0, nullptr};
   EXPECT_EQ(client.Version, 0x0100);
@@ -311,11 +314,12 @@ TEST(WskLayout, ClientTablesInitialisePositionally) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Socket addresses and name-resolution structures (spec sections 9.3 and 9.4).
+// Socket addresses and name-resolution structures (docs/wsk-behaviour.md, "Addresses and
+// constants" and "Name resolution").
 
 TEST(WinsockLayout, SocketAddresses) {
   static_assert(std::is_same_v<ADDRESS_FAMILY, USHORT>);
-  static_assert(sizeof(u_long) == 4, "u_long is 32 bits (spec section 0.3 item 1)");
+  static_assert(sizeof(u_long) == 4, "u_long is 32 bits, as on Windows (LLP64)");
   static_assert(sizeof(u_short) == 2);
 
   EXPECT_SIZE(SOCKADDR, 16);
@@ -418,7 +422,7 @@ TEST(WinsockLayout, AddrInfoEx) {
   EXPECT_SIZE(ADDRINFOW, 48);
 }
 
-// Control messages (spec section 5.10).
+// Control messages (docs/wsk-behaviour.md, "Control messages").
 TEST(WinsockLayout, ControlMessages) {
   EXPECT_SIZE(WSACMSGHDR, 16);
   EXPECT_OFFSET(WSACMSGHDR, cmsg_len, 0);
@@ -463,7 +467,7 @@ TEST(WinsockLayout, ControlMessages) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Constants: spec section 12.1 (WSK).
+// Constants: WSK (the WDK's wsk.h; docs/wsk-behaviour.md, "Addresses and constants").
 
 TEST(WskConstants, VersionsAndWaits) {
   EXPECT_EQ(MAKE_WSK_VERSION(1, 0), 0x0100);
@@ -490,7 +494,7 @@ TEST(WskConstants, Flags) {
   EXPECT_VALUE(WSK_FLAG_ENTIRE_MESSAGE, 0x00000004);
   EXPECT_VALUE(WSK_FLAG_AT_DISPATCH_LEVEL, 0x00000008);
 #ifdef WSK_FLAG_INDICATION
-  ADD_FAILURE() << "WSK_FLAG_INDICATION does not exist (spec section 12.1)";
+  ADD_FAILURE() << "WSK_FLAG_INDICATION is in no Windows header";
 #endif
 }
 
@@ -526,7 +530,7 @@ TEST(WskConstants, OptionsEventsAndIoctls) {
   EXPECT_VALUE(SIO_WSK_SET_SENDTO_ADDRESS, 0x8F000006);
   EXPECT_VALUE(SIO_WSK_SET_TCP_SILENT_MODE, 0x2F000007);
 #ifdef SIO_WSK_SET_RECEIVE_EX_CALLBACK
-  ADD_FAILURE() << "SIO_WSK_SET_RECEIVE_EX_CALLBACK has no known value (spec section 3.20)";
+  ADD_FAILURE() << "SIO_WSK_SET_RECEIVE_EX_CALLBACK has no published value";
 #endif
 }
 
@@ -542,7 +546,8 @@ TEST(WskConstants, Enums) {
 }
 
 TEST(WskConstants, InterfaceIdentifier) {
-  // {2227E803-8D8B-11D4-ABAD-009027719E09}; UNCONFIRMED (spec section 12.1).
+  // {2227E803-8D8B-11D4-ABAD-009027719E09}: no Microsoft source states it (docs/wsk-behaviour.md,
+  // "Addresses and constants").
   EXPECT_EQ(NPI_WSK_INTERFACE_ID.Data1, 0x2227E803u);
   EXPECT_EQ(NPI_WSK_INTERFACE_ID.Data2, 0x8D8B);
   EXPECT_EQ(NPI_WSK_INTERFACE_ID.Data3, 0x11D4);
@@ -556,7 +561,7 @@ TEST(WskConstants, InterfaceIdentifier) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Constants: spec section 12.2 (Winsock, Windows values).
+// Constants: Winsock, Windows values (ws2def.h, ws2ipdef.h, mstcpip.h).
 
 TEST(WinsockConstants, FamiliesTypesAndProtocols) {
   EXPECT_VALUE(AF_UNSPEC, 0);
@@ -770,14 +775,15 @@ TEST(WinsockConstants, IoctlsAndAddresses) {
 }
 
 // Pool tags such as 'tpcs' pack with the first character in the most significant byte, as
-// MSVC packs them (spec section 0.3 item 6).
+// MSVC packs them (docs/wsk-behaviour.md, "Source compatibility").
 TEST(WinsockConstants, MultiCharacterConstants) {
   static_assert('tpcs' == 0x74706373);
   SUCCEED();
 }
 
 // ---------------------------------------------------------------------------------------------
-// NTSTATUS values: spec section 8.6 and the common ones of the runtime.
+// NTSTATUS values: those WSK uses (docs/wsk-behaviour.md, "Status codes") and the common ones
+// of the runtime.
 
 TEST(NtStatus, WskValues) {
   static_assert(std::is_same_v<decltype(STATUS_SUCCESS), NTSTATUS>);

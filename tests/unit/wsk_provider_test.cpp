@@ -185,7 +185,8 @@ TEST_P(provider, CloseCancelsPendingOperationsAndCompletesLast) {
   EXPECT_TRUE(r.completed());
   EXPECT_EQ(r.irp->IoStatus.Status, STATUS_CANCELLED);
   EXPECT_EQ(r.information(), 0u);
-  // Closing a connection that was not disconnected resets it (spec section 3.6).
+  // Closing a connection that was not disconnected resets it (docs/wsk-behaviour.md,
+  // "WskCloseSocket").
   EXPECT_TRUE(peer_sees_reset(peer, timeout_ms));
   peer_close(peer);
 }

@@ -31,7 +31,8 @@ TEST(WskWinConstants, CmsgArithmeticMatchesTheMacros) {
 }
 
 TEST(WskWinConstants, SpotValues) {
-  // A few values restated from spec sections 9.6 and 12.2, independently of the headers.
+  // A few Windows values (docs/wsk-behaviour.md, "Addresses and constants"), restated
+  // independently of the headers.
   EXPECT_EQ(uwsk::win::af_inet6, 23u);
   EXPECT_EQ(uwsk::win::sol_socket, 0xffffu);
   EXPECT_EQ(uwsk::win::so_exclusiveaddruse, 0xfffffffbu);

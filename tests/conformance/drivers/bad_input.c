@@ -1,6 +1,6 @@
 /*
  * bad_input.c - invalid input to every WSK function: each must fail with its documented status
- * (or uwsk's choice where the specification names none, docs/conformance.md), complete its IRP
+ * (or uwsk's choice where Windows names none, docs/wsk-behaviour.md), complete its IRP
  * with that status and Information 0 before it returns, leave its outputs as they were, and move
  * nothing: a failing send sent no byte, a failing receive consumed none.
  *

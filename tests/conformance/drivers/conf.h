@@ -33,16 +33,16 @@ extern const ULONG ConfFamilies[CONF_FAMILY_COUNT];
  * Each is 1 while the provider has the bug: the check it breaks is skipped with a KNOWN-BUG line
  * (CONF_KNOWN_BUG). Set it to 0 once the provider is fixed, and the check runs again. */
 
-/* WskCloseSocket of a connection that was not disconnected sends a FIN, not a reset (spec 3.6:
- * such a close is an abortive disconnect). */
+/* WskCloseSocket of a connection that was not disconnected sends a FIN, not a reset (Windows
+ * documents such a close as an abortive disconnect). */
 #define CONF_BUG_CLOSE_NOT_ABORTIVE 0
-/* A socket bound with port 0 cannot share its address with a later bind the matrix of spec 6.4
- * allows: it never got SO_REUSEPORT, so Linux refuses the second bind (sharing.cpp sets the
- * option only when the bind names a port). */
+/* A socket bound with port 0 cannot share its address with a later bind the matrix of
+ * docs/wsk-behaviour.md, "Address sharing", allows: it never got SO_REUSEPORT, so Linux refuses the
+ * second bind (sharing.cpp sets the option only when the bind names a port). */
 #define CONF_BUG_PORT0_SHARING 0
 /* WSK_SET_STATIC_EVENT_CALLBACKS is accepted again once every socket of the client was closed:
  * the provider counts the sockets alive (control_client.cpp, before_sockets tests
- * reg->sockets), where spec 4.10 allows the call only before the client creates any socket. */
+ * reg->sockets), where Windows allows the call only before the client creates any socket. */
 #define CONF_BUG_STATIC_EVENTS_AFTER_CLOSE 0
 
 /* ---- Parameters (the service's Parameters key, written by the harness) ---------------------- */

@@ -591,7 +591,7 @@ static void TestCloseWithPendingReceive(ULONG Family, ULONG Category) {
   ConfCallFree(&call);
 }
 
-/* ---- A wildcard bind: the port at bind, the address at connect (spec 3.7, 3.10) ------------ */
+/* ---- A wildcard bind: the port at bind, the address at connect (as Windows documents) ------ */
 
 static void TestWildcardBind(ULONG Family, ULONG Category) {
   const ULONG index = CONF_INDEX(Family);

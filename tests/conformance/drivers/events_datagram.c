@@ -1,10 +1,11 @@
 /*
- * events_datagram.c - conformance of WskReceiveFromEvent (spec 4.8, 4.10): SO_WSK_EVENT_CALLBACK
- * on a datagram socket (wrong category, an IRP to enable); datagrams waiting before the event is
- * enabled indicated as one WSK_DATAGRAM_INDICATION list, in order, each with the harness's
- * address and IP_PKTINFO/IPV6_PKTINFO control data; STATUS_DATA_NOT_ACCEPTED disabling the
- * dynamically enabled event until it is enabled again, then the refused list indicated first;
- * STATUS_PENDING retention released from another thread; WskRelease of a released list.
+ * events_datagram.c - conformance of WskReceiveFromEvent (docs/wsk-behaviour.md,
+ * "WskReceiveFromEvent" and "Enabling and disabling events"): SO_WSK_EVENT_CALLBACK on a datagram
+ * socket (wrong category, an IRP to enable); datagrams waiting before the event is enabled
+ * indicated as one WSK_DATAGRAM_INDICATION list, in order, each with the harness's address and
+ * IP_PKTINFO/IPV6_PKTINFO control data; STATUS_DATA_NOT_ACCEPTED disabling the dynamically enabled
+ * event until it is enabled again, then the refused list indicated first; STATUS_PENDING retention
+ * released from another thread; WskRelease of a released list.
  */
 #include "evt.h"
 
@@ -98,7 +99,7 @@ static void TestReceiveFrom(ULONG Family) {
                      STATUS_INVALID_PARAMETER);
   EvtScript(context, 3, answers, NULL, FALSE);
 
-  /* Three datagrams wait; enabling indicates them as one list, in order (spec 4.8). */
+  /* Three datagrams wait; enabling indicates them as one list, in order. */
   UdpSend(harness, Family, port, "d1");
   UdpSend(harness, Family, port, "d2");
   UdpSend(harness, Family, port, "d3");
@@ -115,7 +116,8 @@ static void TestReceiveFrom(ULONG Family) {
               "flags 0x%lx", context->FlagsSeen);
   }
 
-  /* Refused: the dynamically enabled event is now off; what comes waits (spec 4.8). */
+  /* Refused: the dynamically enabled event is now off; what comes waits (docs/wsk-behaviour.md,
+   * "WskReceiveFromEvent"). */
   UdpSend(harness, Family, port, "r1");
   ConfExpectTrue("indicated, and refused", EvtWaitFor(&context->ReceiveFromCalls, 2));
   UdpSend(harness, Family, port, "r2");

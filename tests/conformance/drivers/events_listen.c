@@ -1,5 +1,6 @@
 /*
- * events_listen.c - conformance of the listening-socket events (spec 4.3, 4.4, 4.10):
+ * events_listen.c - conformance of the listening-socket events (docs/wsk-behaviour.md,
+ * "WskAcceptEvent", "WskInspectEvent and WskAbortEvent", "Enabling and disabling events"):
  * SO_WSK_EVENT_CALLBACK on a listener (wrong category, an IRP to enable, another NPI);
  * WskAcceptEvent accepting (addresses, AcceptSocketContext and AcceptSocketDispatch used by the
  * accepted socket's callbacks, inherited receive and disconnect events) and rejecting with
@@ -130,7 +131,8 @@ static void TestAccept(ULONG Family) {
   }
   EvtHarnessClose(harness);
 
-  /* Rejected: the connection is reset and never seen again (spec 4.3). */
+  /* Rejected: the connection is reset and never seen again (docs/wsk-behaviour.md,
+   * "WskAcceptEvent"). */
   ConfCheck(EvtHarnessConnectEnd(Family, port, end, sizeof(end), &harness_port) &&
                 strcmp(end, "reset") == 0,
             "STATUS_REQUEST_NOT_ACCEPTED: the harness sees a reset", "it saw '%s'", end);
@@ -159,7 +161,7 @@ static void TestAccept(ULONG Family) {
   }
   EvtHarnessClose(harness);
 
-  /* Enabled again: the connection events enabled before still apply (spec 4.10). */
+  /* Enabled again: the connection events enabled before still apply, as Windows documents. */
   EvtExpectEvents("enable WSK_EVENT_ACCEPT again", s, WSK_EVENT_ACCEPT, STATUS_SUCCESS);
   harness = EvtHarnessConnect(Family, port, NULL);
   if (ConfExpectTrue("WskAcceptEvent again", EvtWaitFor(&listener->AcceptCalls, 3)) &&

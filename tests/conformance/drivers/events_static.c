@@ -1,10 +1,10 @@
 /*
- * events_static.c - conformance of statically enabled events (spec 4.10,
- * WSK_SET_STATIC_EVENT_CALLBACKS). Static events are client-wide and must be set before the
- * client's first socket, so this driver uses a second registration of its own (the support
- * library's registration already owns the command channel's socket): WskControlClient with a
- * bad mask, another NPI and then accept, receive, disconnect and receive-from events before any
- * socket; every later socket of that registration gets the events of its category without
+ * events_static.c - conformance of statically enabled events (WSK_SET_STATIC_EVENT_CALLBACKS;
+ * docs/wsk-behaviour.md, "Enabling and disabling events"). Static events are client-wide and must
+ * be set before the client's first socket, so this driver uses a second registration of its own
+ * (the support library's registration already owns the command channel's socket): WskControlClient
+ * with a bad mask, another NPI and then accept, receive, disconnect and receive-from events before
+ * any socket; every later socket of that registration gets the events of its category without
  * SO_WSK_EVENT_CALLBACK (a listener, the sockets it accepts, a connection socket, a datagram
  * socket); static events cannot be disabled; a refused datagram does not disable a static
  * WskReceiveFromEvent (the datagram is dropped, events continue); the setting after a socket
@@ -27,7 +27,7 @@ static NTSTATUS WSKAPI StaticClientEvent(PVOID ClientContext, ULONG EventType, P
   UNREFERENCED_PARAMETER(Information);
   UNREFERENCED_PARAMETER(InformationLength);
   InterlockedIncrement(&ClientEvents);
-  return STATUS_NOT_IMPLEMENTED; /* no event types are defined (spec 4.9) */
+  return STATUS_NOT_IMPLEMENTED; /* no event types are defined */
 }
 
 static const WSK_CLIENT_DISPATCH StaticClientDispatch = {MAKE_WSK_VERSION(1, 0), 0,
@@ -138,7 +138,7 @@ static void TestDatagram(ULONG Family) {
   }
   harness = ConfField(reply, 0);
   EvtScript(context, 1, refuse, NULL, FALSE);
-  /* Refused with static events: the event stays on and the datagram is dropped (spec 4.8). */
+  /* Refused with static events: the event stays on and the datagram is dropped. */
   ConfCommand(reply, sizeof(reply), "UDPSEND %lu %lu %u 7331", harness, Family, port); /* "s1" */
   ConfExpectTrue("WskReceiveFromEvent without SO_WSK_EVENT_CALLBACK (refused)",
                  EvtWaitFor(&context->ReceiveFromCalls, 1));
@@ -201,8 +201,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) 
       }
       /* Waits for every socket of the registration to be closed. */
       WskDeregister(&StaticRegistration);
-      ConfExpectValue("WskClientEvent was never called (spec 4.9)", 0,
-                      (ULONG)EvtRead(&ClientEvents));
+      ConfExpectValue("WskClientEvent was never called", 0, (ULONG)EvtRead(&ClientEvents));
     }
   }
   return ConfEnd();

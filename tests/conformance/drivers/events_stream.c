@@ -1,13 +1,13 @@
 /*
- * events_stream.c - conformance of the connection-socket events (spec 4.5-4.7, 4.10):
- * SO_WSK_EVENT_CALLBACK rules (no IRP to enable, one event per disable, wrong category, unknown
- * NPI), disabling one event at a time and enabling again, disabling while the callback runs
- * (STATUS_PENDING with an IRP, STATUS_EVENT_PENDING without); WskReceiveEvent with full and
- * partial acceptance, STATUS_DATA_NOT_ACCEPTED (and the zero-length receive that re-arms it),
- * STATUS_PENDING retention released later from another thread, 64 retained indications; the
+ * events_stream.c - conformance of the connection-socket events (docs/wsk-behaviour.md, "Event
+ * callbacks"): SO_WSK_EVENT_CALLBACK rules (no IRP to enable, one event per disable, wrong
+ * category, unknown NPI), disabling one event at a time and enabling again, disabling while the
+ * callback runs (STATUS_PENDING with an IRP, STATUS_EVENT_PENDING without); WskReceiveEvent with
+ * full and partial acceptance, STATUS_DATA_NOT_ACCEPTED (and the zero-length receive that re-arms
+ * it), STATUS_PENDING retention released later from another thread, 64 retained indications; the
  * flags; the graceful close (no NULL indication); WskDisconnectEvent graceful and abortive;
- * WskSendBacklogEvent against SIO_WSK_QUERY_IDEAL_SEND_BACKLOG; and a bounded stress that
- * switches the receive event on and off while the pattern peer streams, checking every byte.
+ * WskSendBacklogEvent against SIO_WSK_QUERY_IDEAL_SEND_BACKLOG; and a bounded stress that switches
+ * the receive event on and off while the pattern peer streams, checking every byte.
  */
 #include "evt.h"
 
@@ -15,7 +15,7 @@ DRIVER_INITIALIZE DriverEntry;
 
 #define CONNECTION WSK_FLAG_CONNECTION_SOCKET
 
-/* An NPI that is not WSK's: no extension interfaces exist (spec 4.10: STATUS_NOT_SUPPORTED). */
+/* An NPI that is not WSK's: no extension interfaces exist (uwsk: STATUS_NOT_SUPPORTED). */
 static const NPIID OtherNpi = {0x6f0b2c31, 0x4d7e, 0x4a8b, {1, 2, 3, 4, 5, 6, 7, 8}};
 
 static BOOLEAN Bytes(const char *Name, EVT_CONTEXT *Context, const char *Expected) {
@@ -36,7 +36,7 @@ static void TestEnabling(ULONG Family) {
 
   ConfScope("v%lu enabling", Family);
   /* Enabling before connect is accepted; the events come once connected (docs/design.md, event
-   * rule 5; Windows' status for it is UNCONFIRMED in spec 4.10). */
+   * rule 5; Windows does not document its reaction). */
   if (EvtSocket(NULL, "WskSocket", Family, SOCK_STREAM, IPPROTO_TCP, CONNECTION, early,
                 &EvtConnectionDispatch) != NULL) {
     EvtExpectEvents("enable WSK_EVENT_RECEIVE before connect", early->Socket, WSK_EVENT_RECEIVE,
@@ -132,7 +132,7 @@ static void TestReceiveAnswers(ULONG Family) {
   EvtClearBytes(context);
 
   /* Partial: 2 of 6 accepted; no events until a WskReceive completes, which gets the rest
-   * first; then events resume with the newer data (spec 4.5). */
+   * first; then events resume with the newer data (docs/wsk-behaviour.md, "WskReceiveEvent"). */
   EvtScript(context, 1, partial, two, FALSE);
   EvtHarnessSend(harness, "abcdef");
   ConfExpectTrue("indicated", EvtWaitFor(&context->ReceiveCalls, 2));
@@ -147,7 +147,7 @@ static void TestReceiveAnswers(ULONG Family) {
   EvtClearBytes(context);
 
   /* STATUS_DATA_NOT_ACCEPTED: nothing consumed; the next WskReceive takes the head, the rest is
-   * indicated again; a zero-length WskReceive re-arms the event (spec 4.5). */
+   * indicated again; a zero-length WskReceive re-arms the event. */
   EvtScript(context, 2, refuse, NULL, FALSE);
   EvtHarnessSend(harness, "12345");
   ConfExpectTrue("indicated and refused", EvtWaitFor(&context->ReceiveCalls, 4));
@@ -203,8 +203,8 @@ static void TestReceiveAnswers(ULONG Family) {
   ConfExpectValue("WskRelease of the 64 (this thread): failures", 0,
                   EvtReleaseAll(context, CONNECTION, FALSE));
 
-  /* Flags (spec 4.5; docs/divergences.md: no ENTIRE_MESSAGE on TCP, RELEASE_ASAP only when
-   * clients hold over 1024 buffers, which these tests never do). */
+  /* Flags (docs/wsk-behaviour.md, "WskReceiveEvent"; docs/divergences.md: no ENTIRE_MESSAGE on TCP,
+   * RELEASE_ASAP only when clients hold over 1024 buffers, which these tests never do). */
   ConfCheck((context->FlagsSeen & WSK_FLAG_AT_DISPATCH_LEVEL) != 0,
             "Flags has WSK_FLAG_AT_DISPATCH_LEVEL", "flags seen 0x%lx", context->FlagsSeen);
   ConfCheck((context->FlagsSeen & WSK_FLAG_ENTIRE_MESSAGE) == 0,
@@ -214,7 +214,7 @@ static void TestReceiveAnswers(ULONG Family) {
             "flags seen 0x%lx", context->FlagsSeen);
 
   /* The harness's FIN with only the receive event: no NULL indication (a NULL DataIndication
-   * means the socket stopped working, spec 4.2; a graceful close is not that), and a
+   * means the socket stopped working; a graceful close is not that), and a
    * WskReceive completes with 0 bytes. */
   EvtScript(context, 0, NULL, NULL, FALSE);
   ConfCommand(reply, sizeof(reply), "SHUTDOWN %lu", harness);
@@ -246,7 +246,7 @@ static void TestDisconnect(ULONG Family) {
       ConfExpectValue("WSK_FLAG_AT_DISPATCH_LEVEL is set", WSK_FLAG_AT_DISPATCH_LEVEL,
                       graceful->DisconnectFlags & WSK_FLAG_AT_DISPATCH_LEVEL);
     }
-    /* After a graceful disconnect the client can still send (spec 4.6). */
+    /* After a graceful disconnect the client can still send, as Windows documents. */
     if (ConfSendAll("WskSend after the peer's FIN", s, CONNECTION, "bye", 3)) {
       ConfCheck(ConfCommand(reply, sizeof(reply), "RECV %lu 3", harness) &&
                     strcmp(reply, "OK 627965") == 0,
@@ -298,8 +298,9 @@ static void TestSendBacklog(ULONG Family) {
   EvtHarnessClose(harness);
 }
 
-/* Disabling while the callback runs (spec 4.10). The data comes from the echo peer, not the
- * command channel: a held callback holds its loop thread, which the channel may share. */
+/* Disabling while the callback runs (docs/wsk-behaviour.md, "Enabling and disabling events"). The
+ * data comes from the echo peer, not the command channel: a held callback holds its loop thread,
+ * which the channel may share. */
 static void TestDisableWhileRunning(ULONG Family) {
   EVT_CONTEXT *context = EvtNew("held", Family);
   PWSK_SOCKET s;

@@ -311,7 +311,7 @@ static NTSTATUS WSKAPI EvtOnAccept(PVOID SocketContext, ULONG Flags, PSOCKADDR L
   EvtEnter(context, Flags, TRUE);
   KeAcquireSpinLock(&context->Lock, &irql);
   if (AcceptSocket == NULL) {
-    context->NullAccepts++; /* the listener stopped working: close it (spec 4.3) */
+    context->NullAccepts++; /* the listener stopped working: close it */
   } else {
     answer = EvtNextAnswer(context, &unused);
     if (answer == STATUS_SUCCESS && context->AcceptedCount < EVT_MAX_ITEMS) {
@@ -361,7 +361,7 @@ static WSK_INSPECT_ACTION WSKAPI EvtOnInspect(PVOID SocketContext, PSOCKADDR Loc
     if (context->InspectedCount < EVT_MAX_ITEMS) {
       EVT_INSPECTION *record = &context->Inspected[context->InspectedCount++];
       CONF_ADDR address;
-      /* By content: the pointer is valid only during the call (spec 4.4). */
+      /* By content: the pointer is valid only during the call (rule V57). */
       record->Id = *InspectID;
       EvtCopyAddress(&address, LocalAddress);
       record->LocalPort = ConfIsLoopback(&address, context->Family) ? ConfPort(&address) : 0;
@@ -529,7 +529,7 @@ static NTSTATUS EvtCloseCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID 
   EVT_CLOSE *close = (EVT_CLOSE *)Context;
   UNREFERENCED_PARAMETER(DeviceObject);
   UNREFERENCED_PARAMETER(Irp);
-  /* From here on, any callback of this socket breaks spec 4.2. */
+  /* From here on, any callback of this socket breaks the callback rules (none after close). */
   InterlockedExchange(&close->Context->Closed, 1);
   KeSetEvent(&close->Done, IO_NO_INCREMENT, FALSE);
   return STATUS_MORE_PROCESSING_REQUIRED;

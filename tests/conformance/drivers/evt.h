@@ -1,9 +1,9 @@
 /*
  * evt.h - what the event-callback conformance drivers share (events_listen, events_stream,
- * events_datagram, events_static; see docs/conformance.md): one recording context per socket,
- * the client dispatch tables whose callbacks fill it, scripted answers, and the checks of the
- * rules every callback must keep (spec section 4.2: callbacks of one socket never overlap, none
- * runs after WskCloseSocket completed, all run at DISPATCH_LEVEL with
+ * events_datagram, events_static; see docs/conformance.md): one recording context per socket, the
+ * client dispatch tables whose callbacks fill it, scripted answers, and the checks of the rules
+ * every callback must keep (docs/wsk-behaviour.md, "Rules for every callback": callbacks of one
+ * socket never overlap, none runs after WskCloseSocket completed, all run at DISPATCH_LEVEL with
  * WSK_FLAG_AT_DISPATCH_LEVEL).
  *
  * Callbacks run on the provider's threads at DISPATCH_LEVEL; the driver's own thread waits for
@@ -164,9 +164,10 @@ ULONG EvtReleaseAll(EVT_CONTEXT *Context, ULONG Category, BOOLEAN OnThread);
 /* Whether every retained data list still holds the bytes recorded for it (Expected, Length). */
 BOOLEAN EvtRetainedBytesAre(EVT_CONTEXT *Context, ULONG Index, const char *Expected, SIZE_T Length);
 
-/* The rules of spec section 4.2, counted over every callback since the last call: checks that
- * none overlapped another of its socket, none ran after its socket's close completed, and all
- * ran at DISPATCH_LEVEL with WSK_FLAG_AT_DISPATCH_LEVEL where Flags exists. */
+/* The rules every callback keeps (docs/wsk-behaviour.md, "Rules for every callback"), counted over
+ * every callback since the last call: checks that none overlapped another of its socket, none ran
+ * after its socket's close completed, and all ran at DISPATCH_LEVEL with WSK_FLAG_AT_DISPATCH_LEVEL
+ * where Flags exists. */
 void EvtCheckRules(void);
 
 /* Harness requests. */

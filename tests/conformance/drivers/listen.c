@@ -132,12 +132,13 @@ static void TestAccept(ULONG Family) {
       CONF_KNOWN_BUG("the harness sees a reset", "CONF_BUG_CLOSE_NOT_ABORTIVE");
     } else {
       ConfCheck(strncmp(reply, "OK reset", 8) == 0, "the harness sees a reset",
-                "answer '%s' (spec 3.6: a close without disconnect is abortive)", reply);
+                "answer '%s' (a close without disconnect is abortive)", reply);
     }
   }
   ConfCommand(reply, sizeof(reply), "CLOSE %lu", connection);
 
-  /* A connection already waiting: WskAccept completes at once (spec 3.8). */
+  /* A connection already waiting: WskAccept completes at once (docs/wsk-behaviour.md,
+   * "WskAccept and WskInspectComplete"). */
   connection = HarnessConnect(Family, port, &harness_port);
   PostAccept(&call, listener, NULL, NULL);
   if (ConfExpectCallNow(&call, "WskAccept with a connection waiting", STATUS_SUCCESS,
@@ -209,7 +210,8 @@ static void TestAccept(ULONG Family) {
   ConfCallFree(&call);
 }
 
-/* The address-sharing rules of spec 6.4, a few cells of the matrix, and the option timing. */
+/* The address-sharing rules (docs/wsk-behaviour.md, "Address sharing"), a few cells of the
+ * matrix, and the option timing. */
 static PWSK_SOCKET SharingSocket(ULONG Family, ULONG Option) {
   PWSK_SOCKET s = ConfSocket("WskSocket", Family, SOCK_STREAM, IPPROTO_TCP, LISTEN);
   if (s != NULL && Option != 0) {
