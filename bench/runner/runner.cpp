@@ -1047,7 +1047,8 @@ std::string write_markdown(const report &r, const std::string &path) {
     }
   }
 
-  // The targets of issue 5 section 4, for each uwsk server, in the separate-cores placement.
+  // The performance targets (bench/README.md, "Targets"), for each uwsk server, in the
+  // separate-cores placement.
   const std::string split_name = "split";
   if (std::find(r.cfg.placements.begin(), r.cfg.placements.end(), split_name) !=
       r.cfg.placements.end()) {
@@ -1098,7 +1099,7 @@ std::string write_markdown(const report &r, const std::string &path) {
       }
     }
     if (!targets.str().empty()) {
-      md << "\n## Targets of issue 5 (separate cores)\n\n"
+      md << "\n## Targets (separate cores)\n\n"
             "| server | workload | × "
          << ref << " (target) | × asio (target) |\n|---|---|---|---|\n"
          << targets.str();

@@ -1,5 +1,5 @@
 // Per-thread caches of free memory blocks of one size, for the allocators on the data path (IRPs,
-// MDLs, receive-event buffers), so that an operation does not call malloc (issue 5 section 2).
+// MDLs, receive-event buffers), so that an operation does not call malloc on the data path.
 //
 // Rules:
 //  1. A block_cache hands out blocks of one size and alignment. allocate() takes a block from
