@@ -1047,7 +1047,7 @@ std::string write_markdown(const report &r, const std::string &path) {
     }
   }
 
-  // The performance targets (bench/README.md, "Targets"), for each uwsk server, in the
+  // The performance targets (bench/README.md), for each uwsk server, in the
   // separate-cores placement.
   const std::string split_name = "split";
   if (std::find(r.cfg.placements.begin(), r.cfg.placements.end(), split_name) !=
