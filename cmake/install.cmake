@@ -1,4 +1,5 @@
-# make install / cmake --install: the library, uwsk-run, the headers, a CMake package (find_package(uwsk) gives uwsk::uwsk and
+# make install / cmake --install: the library, uwsk-run, the headers (with the
+# generated uwsk/version.h), a CMake package (find_package(uwsk) gives uwsk::uwsk and
 # uwsk_add_driver), uwsk-driver.pc and the documentation; and, in share/uwsk, a record of what
 # was installed with the script that removes it again (make uninstall, or
 # cmake -P PREFIX/share/uwsk/uninstall.cmake).
@@ -41,6 +42,7 @@ install(TARGETS uwsk EXPORT uwskTargets
 install(TARGETS uwsk-run RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/wdk/ DESTINATION ${UWSK_INSTALL_HEADERDIR}/wdk)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/uwsk/ DESTINATION ${UWSK_INSTALL_HEADERDIR})
+install(FILES ${UWSK_GENERATED_INCLUDE_DIR}/uwsk/version.h DESTINATION ${UWSK_INSTALL_HEADERDIR})
 
 # The CMake package: relocatable by construction (configure_package_config_file computes the
 # prefix from the file's own location; the exported targets use ${_IMPORT_PREFIX}).
@@ -49,8 +51,15 @@ install(FILES ${CMAKE_SOURCE_DIR}/cmake/driver.map ${CMAKE_SOURCE_DIR}/cmake/uws
   DESTINATION ${UWSK_INSTALL_CMAKEDIR})
 configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/uwskConfig.cmake.in
   ${CMAKE_BINARY_DIR}/uwskConfig.cmake INSTALL_DESTINATION ${UWSK_INSTALL_CMAKEDIR})
+# 0.x releases may break compatibility in each minor version, so find_package(uwsk 0.1) accepts
+# only 0.1.*; from 1.0 on, any later version of the same major.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(uwsk_compatibility SameMinorVersion)
+else()
+  set(uwsk_compatibility SameMajorVersion)
+endif()
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/uwskConfigVersion.cmake
-  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
+  VERSION ${PROJECT_VERSION} COMPATIBILITY ${uwsk_compatibility})
 install(FILES ${CMAKE_BINARY_DIR}/uwskConfig.cmake ${CMAKE_BINARY_DIR}/uwskConfigVersion.cmake
   DESTINATION ${UWSK_INSTALL_CMAKEDIR})
 
@@ -59,12 +68,12 @@ string(JOIN " -D" UWSK_PC_DEFINITIONS "" ${UWSK_DRIVER_DEFINITIONS})
 string(JOIN " " UWSK_PC_OPTIONS ${UWSK_DRIVER_COMPILE_OPTIONS})
 set(UWSK_PC_CFLAGS "${UWSK_PC_OPTIONS}${UWSK_PC_DEFINITIONS}")
 
-# The build tree: the headers from the source tree, the library from the build.
+# The build tree: the headers from the source tree, version.h and the library from the build.
 set(UWSK_PC_PREFIX ${CMAKE_BINARY_DIR})
 set(UWSK_PC_LIBDIR "\${prefix}/lib")
 set(UWSK_PC_INCLUDEDIR ${CMAKE_SOURCE_DIR}/include)
 set(UWSK_PC_WDK_INCLUDEDIR ${CMAKE_SOURCE_DIR}/include/wdk)
-set(UWSK_PC_EXTRA_INCLUDES "")
+set(UWSK_PC_EXTRA_INCLUDES " -I${UWSK_GENERATED_INCLUDE_DIR}")
 set(UWSK_PC_DRIVER_MAP ${CMAKE_SOURCE_DIR}/cmake/driver.map)
 configure_file(${CMAKE_SOURCE_DIR}/cmake/uwsk-driver.pc.in ${CMAKE_BINARY_DIR}/uwsk-driver.pc @ONLY)
 

@@ -19,6 +19,7 @@
 #include <uwsk/log.h>
 #include <uwsk/registry.h>
 #include <uwsk/status.h>
+#include <uwsk/version.h>
 
 namespace {
 
@@ -212,6 +213,8 @@ int main(int argc, char **argv) {
                  "(uring when it works here, else epoll). Default: $UWSK_ENGINE, else auto")
       ->check(CLI::IsMember({"epoll", "uring", "auto"}));
   app.add_flag("--strict", strict, "Exit non-zero when the leak report is not empty");
+  app.set_version_flag("--version", std::string("uwsk-run ") + UWSK_VERSION_STRING,
+                       "Print uwsk-run's version (uwsk's) and exit");
   app.footer("Exit status: 0 success; 1 bad usage, or the --engine asked for cannot work here; 2 the driver could not be loaded; "
              "3 DriverEntry failed (or did not fail as --expect-status said); 4 leaks with "
              "--strict; 5 DriverUnload timed out.");
