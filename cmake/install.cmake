@@ -1,4 +1,4 @@
-# make install / cmake --install: the library, uwsk-run, the headers (with the
+# make install / cmake --install: the library, uwsk-run and its man page, the headers (with the
 # generated uwsk/version.h), a CMake package (find_package(uwsk) gives uwsk::uwsk and
 # uwsk_add_driver), uwsk-driver.pc and the documentation; and, in share/uwsk, a record of what
 # was installed with the script that removes it again (make uninstall, or
@@ -15,8 +15,9 @@ set(UWSK_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/uwsk)
 set(UWSK_INSTALL_PKGCONFIGDIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 set(UWSK_INSTALL_HEADERDIR ${CMAKE_INSTALL_INCLUDEDIR}/uwsk)
 set(UWSK_INSTALL_DATADIR ${CMAKE_INSTALL_DATADIR}/uwsk)
+set(UWSK_INSTALL_MAN1DIR ${CMAKE_INSTALL_MANDIR}/man1)
 foreach(dir CMAKE_INSTALL_BINDIR CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR CMAKE_INSTALL_DATADIR
-    CMAKE_INSTALL_DOCDIR)
+    CMAKE_INSTALL_MANDIR CMAKE_INSTALL_DOCDIR)
   if(IS_ABSOLUTE "${${dir}}")
     message(FATAL_ERROR "${dir} (${${dir}}) must be relative to the installation prefix: "
       "uwsk's installed files find each other by relative paths")
@@ -26,7 +27,7 @@ endforeach()
 # The record of what this installation created, begun before anything is installed (see
 # install_record.cmake).
 set(UWSK_RECORD_SETTINGS "
-set(UWSK_RECORD_DESTINATIONS \"${CMAKE_INSTALL_BINDIR};${CMAKE_INSTALL_LIBDIR};${UWSK_INSTALL_PKGCONFIGDIR};${UWSK_INSTALL_CMAKEDIR};${UWSK_INSTALL_HEADERDIR};${UWSK_INSTALL_DATADIR};${CMAKE_INSTALL_DOCDIR}\")
+set(UWSK_RECORD_DESTINATIONS \"${CMAKE_INSTALL_BINDIR};${CMAKE_INSTALL_LIBDIR};${UWSK_INSTALL_PKGCONFIGDIR};${UWSK_INSTALL_CMAKEDIR};${UWSK_INSTALL_HEADERDIR};${UWSK_INSTALL_DATADIR};${CMAKE_INSTALL_DOCDIR};${UWSK_INSTALL_MAN1DIR}\")
 set(UWSK_RECORD_OWNED \"${UWSK_INSTALL_HEADERDIR};${UWSK_INSTALL_CMAKEDIR};${UWSK_INSTALL_DATADIR};${CMAKE_INSTALL_DOCDIR}\")
 set(UWSK_RECORD_DATADIR \"${UWSK_INSTALL_DATADIR}\")
 set(UWSK_RECORD_VERSION \"${PROJECT_VERSION}\")
@@ -40,6 +41,7 @@ install(TARGETS uwsk EXPORT uwskTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${UWSK_INSTALL_HEADERDIR}/wdk ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS uwsk-run RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES ${CMAKE_BINARY_DIR}/man/uwsk-run.1.gz DESTINATION ${UWSK_INSTALL_MAN1DIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/wdk/ DESTINATION ${UWSK_INSTALL_HEADERDIR}/wdk)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/uwsk/ DESTINATION ${UWSK_INSTALL_HEADERDIR})
 install(FILES ${UWSK_GENERATED_INCLUDE_DIR}/uwsk/version.h DESTINATION ${UWSK_INSTALL_HEADERDIR})

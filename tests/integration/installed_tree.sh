@@ -62,6 +62,7 @@ check_installed_tree() {
     fail "uwsk-run --version says '$("$uwsk_run" --version)', expected 'uwsk-run $version'"
   grep -q "define UWSK_VERSION_STRING \"$version\"" "$root/include/uwsk/version.h" ||
     fail "$root/include/uwsk/version.h does not say $version"
+  gzip -t "$root/share/man/man1/uwsk-run.1.gz" || fail "no man page uwsk-run(1)"
 
   # pkg-config, with nothing but this tree on its search path.
   local pc

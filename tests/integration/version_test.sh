@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # version_test.sh SOURCE_DIR BUILD_DIR VERSION UWSK_RUN: the version of project(uwsk VERSION ...)
-# is the one uwsk-run --version prints, and the one in uwsk/version.h, both uwsk-driver.pc files
-# and the CMake package version file; and no other source file spells it out (one source of truth).
+# is the one uwsk-run --version prints, and the one in uwsk/version.h, both uwsk-driver.pc files,
+# the CMake package version file, the man page; and no other source file spells it out (one source of truth).
 set -euo pipefail
 source=$1
 build=$2
@@ -25,12 +25,13 @@ for pc in "$build/uwsk-driver.pc" "$build/install/uwsk-driver.pc"; do
 done
 grep -q "set(PACKAGE_VERSION \"$version\")" "$build/uwskConfigVersion.cmake" ||
   fail "uwskConfigVersion.cmake is not for $version"
+grep -q "^\.TH UWSK-RUN 1 .*\"uwsk $version\"" "$build/man/uwsk-run.1" || fail "the man page is not for $version"
 
 # The version is written in the project() call and nowhere else that builds or installs uwsk.
 # (As a number of its own: 0.1.0 but not 10.0.1.0.)
 pattern="(^|[^0-9.])${version//./\\.}([^0-9.]|\$)"
 mentions=$(grep -rnE "$pattern" "$source/CMakeLists.txt" "$source/Makefile" "$source/cmake" \
-  "$source/tools" "$source/include" "$source/src" || true)
+  "$source/tools" "$source/include" "$source/src" "$source/docs/uwsk-run.1.in" || true)
 if [ "$(wc -l <<<"$mentions")" -ne 1 ] || ! grep -q "project(uwsk VERSION $version " <<<"$mentions"; then
   fail "the version is written outside project(uwsk VERSION ...): $mentions"
 fi
