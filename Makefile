@@ -5,6 +5,7 @@
 #                   then TSan on the threaded tests)
 #   make install    install into PREFIX (default /usr/local; DESTDIR is honoured)
 #   make uninstall  remove what make install put into PREFIX
+#   make package    build the Debian package (build-package/uwsk_VERSION-1_ARCH.deb)
 #   make bench      build with the release preset and run the benchmark suite (bench/README.md)
 
 BUILD      ?= build
@@ -12,8 +13,8 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all deps build demo test test-dev test-asan test-tsan install uninstall clean format \
-	bench
+.PHONY: all deps build demo test test-dev test-asan test-tsan install uninstall package clean \
+	format bench
 
 all: build
 
@@ -68,8 +69,18 @@ uninstall:
 	fi; \
 	cmake -P "$$script"
 
+# The Debian package: a release build, configured for /usr, of what the package holds (the
+# library, uwsk-run and its man page), then CPack (cmake/package.cmake). Warnings are not errors
+# here: a package build should not fail on a warning that a newer compiler adds.
+package: deps
+	cmake --preset release -B $(BUILD)-package -DCMAKE_INSTALL_PREFIX=/usr -DUWSK_WERROR=OFF \
+		-DUWSK_BUILD_TESTS=OFF -DUWSK_BUILD_BENCH=OFF $(CMAKE_ARGS)
+	cmake --build $(BUILD)-package -j$(JOBS) --target uwsk uwsk-run uwsk-run-man
+	cd $(BUILD)-package && cpack -G DEB
+	@ls -1 $(BUILD)-package/*.deb
+
 format:
 	find include src tools tests examples -name '*.[ch]' -o -name '*.[ch]pp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-package

@@ -25,7 +25,9 @@ foreach(dir CMAKE_INSTALL_BINDIR CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR C
 endforeach()
 
 # The record of what this installation created, begun before anything is installed (see
-# install_record.cmake).
+# install_record.cmake). UWSK_PACKAGING is set when CPack installs into its staging directory
+# (package.cmake): a package manager keeps its own record, so then there is none, and the
+# Debian copyright file is installed instead of LICENSE.
 set(UWSK_RECORD_SETTINGS "
 set(UWSK_RECORD_DESTINATIONS \"${CMAKE_INSTALL_BINDIR};${CMAKE_INSTALL_LIBDIR};${UWSK_INSTALL_PKGCONFIGDIR};${UWSK_INSTALL_CMAKEDIR};${UWSK_INSTALL_HEADERDIR};${UWSK_INSTALL_DATADIR};${CMAKE_INSTALL_DOCDIR};${UWSK_INSTALL_MAN1DIR}\")
 set(UWSK_RECORD_OWNED \"${UWSK_INSTALL_HEADERDIR};${UWSK_INSTALL_CMAKEDIR};${UWSK_INSTALL_DATADIR};${CMAKE_INSTALL_DOCDIR}\")
@@ -92,12 +94,21 @@ configure_file(${CMAKE_SOURCE_DIR}/cmake/uwsk-driver.pc.in ${CMAKE_BINARY_DIR}/i
   @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/install/uwsk-driver.pc DESTINATION ${UWSK_INSTALL_PKGCONFIGDIR})
 
-# Documentation, and the licence.
+# Documentation. A package gets the Debian copyright file (which names the licence) where an
+# installation from source gets LICENSE.
 install(FILES ${CMAKE_SOURCE_DIR}/README.md
   DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
   FILES_MATCHING PATTERN "*.md")
-install(FILES ${CMAKE_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(CODE "
+if(UWSK_PACKAGING)
+  file(INSTALL \"${CMAKE_SOURCE_DIR}/cmake/debian/copyright\"
+    DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DOCDIR}\")
+else()
+  file(INSTALL \"${CMAKE_SOURCE_DIR}/LICENSE\"
+    DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DOCDIR}\")
+endif()
+")
 
 # Last: the uninstall script and the record of every file installed above.
 file(RELATIVE_PATH UWSK_DATADIR_TO_PREFIX /uwsk-prefix/${UWSK_INSTALL_DATADIR} /uwsk-prefix)
