@@ -96,7 +96,7 @@ install(FILES ${CMAKE_BINARY_DIR}/install/uwsk-driver.pc DESTINATION ${UWSK_INST
 
 # Documentation. A package gets the Debian copyright file (which names the licence) where an
 # installation from source gets LICENSE.
-install(FILES ${CMAKE_SOURCE_DIR}/README.md
+install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/CHANGELOG.md
   DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
   FILES_MATCHING PATTERN "*.md")

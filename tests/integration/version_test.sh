@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # version_test.sh SOURCE_DIR BUILD_DIR VERSION UWSK_RUN: the version of project(uwsk VERSION ...)
 # is the one uwsk-run --version prints, and the one in uwsk/version.h, both uwsk-driver.pc files,
-# the CMake package version file, the man page and the Debian package's settings; and no other source file spells it out (one source of truth).
+# the CMake package version file, the man page and the Debian package's settings; CHANGELOG.md
+# has a section for it; and no other source file spells it out (one source of truth).
 set -euo pipefail
 source=$1
 build=$2
@@ -28,6 +29,7 @@ grep -q "set(PACKAGE_VERSION \"$version\")" "$build/uwskConfigVersion.cmake" ||
 grep -q "^\.TH UWSK-RUN 1 .*\"uwsk $version\"" "$build/man/uwsk-run.1" || fail "the man page is not for $version"
 grep -q "set(CPACK_PACKAGE_VERSION \"$version\")" "$build/CPackConfig.cmake" ||
   fail "CPackConfig.cmake does not package $version"
+grep -qx "## $version" "$source/CHANGELOG.md" || fail "CHANGELOG.md has no '## $version' section"
 
 # The version is written in the project() call and nowhere else that builds or installs uwsk.
 # (As a number of its own: 0.1.0 but not 10.0.1.0.)
