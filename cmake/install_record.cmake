@@ -57,8 +57,8 @@ macro(uwsk_record_end)
       DESTINATION "${CMAKE_INSTALL_PREFIX}/${UWSK_RECORD_DATADIR}")
     set(uwsk_record "${uwsk_root}/${UWSK_RECORD_DATADIR}/install_manifest.txt")
 
-    # The files, relative to the prefix. CMAKE_INSTALL_MANIFEST_FILES names them without DESTDIR
-    # (the record's own path, added here, has it).
+    # The files, relative to the prefix. CMAKE_INSTALL_MANIFEST_FILES names them without DESTDIR;
+    # the record's own path, added here, has it.
     string(REGEX REPLACE "/+$" "" uwsk_prefix "${CMAKE_INSTALL_PREFIX}")
     set(uwsk_files "")
     foreach(uwsk_file IN LISTS CMAKE_INSTALL_MANIFEST_FILES uwsk_record)
@@ -121,6 +121,7 @@ macro(uwsk_record_end)
     endforeach()
     message(STATUS "Installing: ${uwsk_record}")
     file(WRITE "${uwsk_record}" "${uwsk_text}")
-    list(APPEND CMAKE_INSTALL_MANIFEST_FILES "${uwsk_record}")
+    # The build directory's install_manifest.txt names files without DESTDIR; so does this.
+    list(APPEND CMAKE_INSTALL_MANIFEST_FILES "${uwsk_prefix}/${UWSK_RECORD_DATADIR}/install_manifest.txt")
   endif()
 endmacro()
