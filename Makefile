@@ -1,17 +1,20 @@
 # uwsk - the two commands of the README, and the rest of the developer workflow.
 #
-#   make demo     install what is missing, build, run the example driver under uwsk-run
-#   make test     install what is missing, build, run the whole suite (dev, then ASan+UBSan,
-#                 then TSan on the threaded tests)
-#   make install  install into PREFIX (default /usr/local)
-#   make bench    build with the release preset and run the benchmark suite (bench/README.md)
+#   make demo       install what is missing, build, run the example driver under uwsk-run
+#   make test       install what is missing, build, run the whole suite (dev, then ASan+UBSan,
+#                   then TSan on the threaded tests)
+#   make install    install into PREFIX (default /usr/local; DESTDIR is honoured)
+#   make uninstall  remove what make install put into PREFIX
+#   make package    build the Debian package (build-package/uwsk_VERSION-1_ARCH.deb)
+#   make bench      build with the release preset and run the benchmark suite (bench/README.md)
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all deps build demo test test-dev test-asan test-tsan install clean format bench
+.PHONY: all deps build demo test test-dev test-asan test-tsan install uninstall package clean \
+	format bench
 
 all: build
 
@@ -51,11 +54,33 @@ test: test-dev test-asan test-tsan
 bench: deps
 	bench/run.sh $(BUILD)-release
 
+# The prefix is given at install time, so it is the one asked for even when the build directory
+# was configured earlier with another (the installed files do not depend on it).
 install: build
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Uses the record the installation keeps in PREFIX/share/uwsk, so it needs no build directory
+# and removes exactly what was installed there.
+uninstall:
+	@script="$(DESTDIR)$(PREFIX)/share/uwsk/uninstall.cmake"; \
+	if [ ! -f "$$script" ]; then \
+	  echo "make uninstall: no uwsk is installed in $(DESTDIR)$(PREFIX) ($$script does not exist)" >&2; \
+	  exit 1; \
+	fi; \
+	cmake -P "$$script"
+
+# The Debian package: a release build, configured for /usr, of what the package holds (the
+# library, uwsk-run and its man page), then CPack (cmake/package.cmake). Warnings are not errors
+# here: a package build should not fail on a warning that a newer compiler adds.
+package: deps
+	cmake --preset release -B $(BUILD)-package -DCMAKE_INSTALL_PREFIX=/usr -DUWSK_WERROR=OFF \
+		-DUWSK_BUILD_TESTS=OFF -DUWSK_BUILD_BENCH=OFF $(CMAKE_ARGS)
+	cmake --build $(BUILD)-package -j$(JOBS) --target uwsk uwsk-run uwsk-run-man
+	cd $(BUILD)-package && cpack -G DEB
+	@ls -1 $(BUILD)-package/*.deb
 
 format:
 	find include src tools tests examples -name '*.[ch]' -o -name '*.[ch]pp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-package

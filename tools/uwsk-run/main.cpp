@@ -19,6 +19,7 @@
 #include <uwsk/log.h>
 #include <uwsk/registry.h>
 #include <uwsk/status.h>
+#include <uwsk/version.h>
 
 namespace {
 
@@ -29,6 +30,48 @@ constexpr int exit_load_failed = 2;
 constexpr int exit_entry_failed = 3;
 constexpr int exit_leaks = 4;
 constexpr int exit_unload_timeout = 5;
+
+// The end of --help: exit statuses and the environment variables libuwsk reads (every getenv of
+// a UWSK_ name in the sources; tests/integration/environment_doc_test.sh checks that this text
+// and the man page name them all).
+constexpr const char *help_footer =
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  bad usage, or the --engine asked for cannot work here\n"
+    "  2  the driver could not be loaded (not a shared object, or no DriverEntry)\n"
+    "  3  DriverEntry failed (or did not fail as --expect-status said)\n"
+    "  4  leaks, with --strict\n"
+    "  5  DriverUnload did not return within --unload-timeout\n"
+    "  A bug check ends the process with SIGABRT (shell status 134).\n"
+    "\n"
+    "Environment (read by libuwsk, so by any program hosting a driver):\n"
+    "  UWSK_ENGINE=epoll|uring|auto\n"
+    "      The I/O engine when --engine is not given; default auto. Any other value is logged\n"
+    "      and treated as auto.\n"
+    "  UWSK_LOOPS=N\n"
+    "      The number of event-loop threads, 1 to 1024; default one per CPU. Any other value\n"
+    "      is ignored.\n"
+    "  UWSK_DBG_LEVEL=N|0xMASK\n"
+    "      The DbgPrintEx/KdPrintEx levels shown, for every component: N shows levels 0 to N\n"
+    "      (0 error, 1 warning, 2 trace, 3 info; default 3), 0x... is the level mask itself.\n"
+    "      DbgPrint and KdPrint are always shown.\n"
+    "  UWSK_BREAK=1\n"
+    "      DbgBreakPoint, __debugbreak and failed assertions (ASSERT, NT_ASSERT, PAGED_CODE)\n"
+    "      raise SIGTRAP, so that gdb stops there; without a debugger SIGTRAP ends the\n"
+    "      process. Unset: a break is logged with a backtrace and the driver continues.\n"
+    "  UWSK_ASSERT=log\n"
+    "      A failed assertion is logged and the driver continues. Unset (and without\n"
+    "      UWSK_BREAK=1): it bug-checks with KMODE_EXCEPTION_NOT_HANDLED.\n"
+    "  UWSK_PROVIDER_READY_DELAY_MS=N\n"
+    "      The WSK subsystem becomes ready N ms after the process starts instead of at once;\n"
+    "      until then WskCaptureProviderNPI waits (or fails with STATUS_DEVICE_NOT_READY\n"
+    "      under WSK_NO_WAIT) and WskQueryProviderCharacteristics fails. For testing how a\n"
+    "      driver copes with a WSK subsystem that comes up late.\n"
+    "  UWSK_TEST_URING_UNAVAILABLE=TEXT\n"
+    "      For tests: the io_uring probe fails with TEXT as its reason, as on a kernel\n"
+    "      without io_uring (auto then uses epoll, uring is refused).\n"
+    "\n"
+    "See uwsk-run(1).";
 
 std::string describe(NTSTATUS status) {
   char text[96];
@@ -212,9 +255,9 @@ int main(int argc, char **argv) {
                  "(uring when it works here, else epoll). Default: $UWSK_ENGINE, else auto")
       ->check(CLI::IsMember({"epoll", "uring", "auto"}));
   app.add_flag("--strict", strict, "Exit non-zero when the leak report is not empty");
-  app.footer("Exit status: 0 success; 1 bad usage, or the --engine asked for cannot work here; 2 the driver could not be loaded; "
-             "3 DriverEntry failed (or did not fail as --expect-status said); 4 leaks with "
-             "--strict; 5 DriverUnload timed out.");
+  app.set_version_flag("--version", std::string("uwsk-run ") + UWSK_VERSION_STRING,
+                       "Print uwsk-run's version (uwsk's) and exit");
+  app.footer(help_footer);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
