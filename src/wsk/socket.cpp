@@ -377,12 +377,15 @@ namespace {
 
 // Under the lock: a finished IRP joins the end of its queue's finished list, its result kept in
 // its IoStatus until its completion routine runs.
-void add_finished(socket_object *s, queue_kind kind, PIRP irp, const attempt &result) {
+void record_result(PIRP irp, const attempt &result) {
   irp->IoStatus.Status = result.status;
   irp->IoStatus.Information = NT_SUCCESS(result.status) ? result.information : 0;
   if (result.resumes_events) {
     irp_marks(irp) |= irp_mark::resumes_events;
   }
+}
+void add_finished(socket_object *s, queue_kind kind, PIRP irp, const attempt &result) {
+  record_result(irp, result);
   InsertTailList(&s->ops_of(kind).finished, irp_link(irp));
 }
 
@@ -481,16 +484,12 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
   // The queue is idle: complete inline, then deliver what was finished meanwhile (operations
   // its completion routine started, resumes on the loop).
   q.delivering = true;
+  record_result(irp, result);
   guard.unlock();
-  ++inline_depth;
-  const NTSTATUS status = irp_complete(irp, result.status, result.information);
-  --inline_depth;
-  if (result.resumes_events) {
-    receive_delivered(s);
-  }
+  complete_finished(s, irp); // the IRP may be gone afterwards: return the status kept here
   guard.lock();
   deliver_locked(s, kind, guard);
-  return status;
+  return result.status;
 }
 
 void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,

@@ -55,11 +55,7 @@ struct no_progress {};
 
 void start_transfer(PIRP irp, const buffer_view *buffer, ULONG flags, bool disconnect = false) {
   transfer_args args;
-  if (buffer != nullptr) {
-    args.buffer = *buffer;
-  } else {
-    args.buffer = {nullptr, 0, 0};
-  }
+  args.buffer = buffer != nullptr ? *buffer : buffer_view{nullptr, 0, 0};
   args.flags = flags;
   args.disconnect = disconnect;
   irp_record_init<transfer_args, transfer_progress>(irp, args);
