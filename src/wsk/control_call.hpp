@@ -25,7 +25,7 @@ inline bool irp_fits(irp_rule rule, PIRP irp) {
   return true;
 }
 
-// One control call: its IRP (entered on construction, irp_ops.hpp rule 1) and its
+// One control call: its IRP (entered on construction, IRP policy rule 1) and its
 // OutputSizeReturned pointer.
 class control_call {
 public:

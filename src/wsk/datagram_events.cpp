@@ -1,5 +1,6 @@
 // Datagram sockets' events (docs/wsk-behaviour.md, "WskReceiveFromEvent"), with lists of up to
-// datagrams_per_indication datagrams read by one recvmmsg. The rules are in events.hpp.
+// datagrams_per_indication datagrams read by one recvmmsg. The rules: docs/design.md, "Event
+// callbacks".
 #include <netinet/in.h>
 #include <sys/socket.h>
 

@@ -1,6 +1,6 @@
 // The callback core shared by every category's events: SO_WSK_EVENT_CALLBACK (enabling and
 // disabling), the disable IRPs that wait for a running callback, and verifier reports. The
-// rules are in events.hpp.
+// rules: docs/design.md, "Event callbacks".
 #include <uwsk/log.h>
 
 #include "wsk/event_core.hpp"

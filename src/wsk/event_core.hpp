@@ -1,6 +1,6 @@
 // The core the event-callback files share (events.cpp, listen_events.cpp, datagram_events.cpp,
 // indication.cpp): when a callback may run, how it runs, and how misuse is reported. The rules
-// are in events.hpp.
+// are docs/design.md's, "Event callbacks" (event rule N).
 #pragma once
 
 #include <mutex>
@@ -36,8 +36,9 @@ void event_report(const socket_object *s, const char *what);
 // After a callback returned: the SO_WSK_EVENT_CALLBACK disables that waited for it complete.
 void complete_disables(socket_object *s, completion_batch &done);
 
-// Runs one callback (rule 1): marks it running, completes what earlier work finished (rule 2),
-// drops the lock for the call, and afterwards completes the disables that waited for it.
+// Runs one callback (event rule 1): marks it running, completes what earlier work finished
+// (event rule 2), drops the lock for the call, and afterwards completes the disables that
+// waited for it.
 template <class Call>
 auto run_callback(socket_object *s, ULONG event, std::unique_lock<socket_lock> &guard,
                   completion_batch &done, Call &&call) {

@@ -1,7 +1,7 @@
 // Event callbacks of connection-oriented sockets (docs/wsk-behaviour.md, "Event callbacks"), the
-// callback core shared by every category, and SO_WSK_EVENT_CALLBACK. The rules are in events.hpp;
-// indication buffers are in indication.cpp, listening sockets' events in listen_events.cpp,
-// datagram events in datagram_events.cpp.
+// callback core shared by every category, and SO_WSK_EVENT_CALLBACK. The rules: docs/design.md,
+// "Event callbacks"; indication buffers are in indication.cpp, listening sockets' events in
+// listen_events.cpp, datagram events in datagram_events.cpp.
 #include <sys/socket.h>
 
 #include <algorithm>

@@ -4,21 +4,10 @@
 // datagram_events.cpp (receive-from events), indication.cpp (the buffers behind indications,
 // backpressure, retention and WskRelease).
 //
-// Rules (docs/design.md, "Event callbacks"):
-//  1. Callbacks run only on the socket's loop thread, at DISPATCH_LEVEL, with no lock held, so
-//     the callbacks of one socket never overlap, and none runs after the release task freed
-//     the socket (it runs on the same thread). ev.running names the one in progress.
-//  2. Pending IRPs come first: data goes to queued WskReceive IRPs, connections to queued
-//     WskAccept IRPs; events get what is left. The IRPs a readiness pass completed are
-//     completed before the next callback, so the client sees bytes in stream order.
-//  3. Work that becomes due off the loop thread (an event enabled, a stalled receive event
-//     released by a completed WskReceive, an inspection completed, a socket brought below its
-//     receive bound by a WskRelease) is handed to the loop by the socket's kick task
-//     (socket_kick_locked).
-//  4. Receive backpressure: the bytes read for events and not yet taken by the client (the
-//     unaccepted head of the stream, retained lists, refused datagrams) are bounded per socket
-//     by its SO_RCVBUF, read once; at the bound the events stop reading, so the data waits in
-//     the kernel and TCP's window closes (docs/design.md, "The data path").
+// The rules are docs/design.md's, "Event callbacks", cited in the code as "event rule N":
+// 1 where callbacks run (ev.running names the one in progress), 2 IRPs first, 3 stalls,
+// 4 retention, 5 enabling and disabling, 6 accepted sockets, 7 conditional accept, 8 work due
+// off the loop thread (the kick task, socket_kick_locked), 9 receive backpressure.
 #pragma once
 
 #include <sys/uio.h>

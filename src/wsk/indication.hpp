@@ -1,7 +1,7 @@
 // Indication buffers (Linux half): the provider-owned memory behind data and datagram
 // indications, the bound on what one socket holds of it (receive backpressure), retention and
-// WskRelease. The rules are events.hpp rules 1 and 4; docs/design.md, "The data path", has the
-// numbers.
+// WskRelease. The rules are event rules 1, 4 and 9 (docs/design.md, "Event callbacks"); "The
+// data path" there has the numbers.
 #pragma once
 
 #include <sys/uio.h>

@@ -1,6 +1,7 @@
 // How the WSK provider takes, parks and completes the IRPs clients hand it.
 //
-// The policy (docs/design.md, "What a WSK call returns"):
+// The policy is docs/design.md's, "What a WSK call returns", cited in the code as "IRP policy
+// rule N". How this file keeps it:
 //  1. Every IRP-taking function first calls irp_enter(), which moves the IRP to the provider's
 //     stack location (the one holding the client's completion routine), exactly as a driver
 //     below an IoCallDriver would be entered. The location's Parameters and the IRP's
@@ -13,7 +14,8 @@
 //     loop thread, through irp_complete() after irp_unpark() succeeded.
 //  4. Completion routines always run at DISPATCH_LEVEL (raised for the call if the completing
 //     thread is below it), as Windows allows them to.
-//  5. After irp_complete() returns, the provider never touches the IRP again: the client may
+//  5. IoStatus.Information is set by each operation when it completes the IRP.
+//  6. After irp_complete() returns, the provider never touches the IRP again: the client may
 //     have freed or reused it inside its completion routine.
 #pragma once
 
@@ -23,14 +25,15 @@
 
 namespace uwsk::wsk {
 
-// Rule 1. Returns false (after completing nothing) when Irp is NULL.
+// IRP policy rule 1. Returns false (after completing nothing) when Irp is NULL.
 bool irp_enter(PIRP irp);
 
-// Rules 2, 4 and 5: completes the IRP with `status` and `information` and returns `status`.
+// IRP policy rules 2, 4 and 6: completes the IRP with `status` and `information` and returns
+// `status`.
 NTSTATUS irp_complete(PIRP irp, NTSTATUS status, ULONG_PTR information);
 
-// Rule 3: marks the IRP pending and makes it cancellable with `cancel`. Returns false when the
-// IRP was already cancelled; it then is neither parked nor marked pending, and the caller
+// IRP policy rule 3: marks the IRP pending and makes it cancellable with `cancel`. Returns false
+// when the IRP was already cancelled; it then is neither parked nor marked pending, and the caller
 // completes it with STATUS_CANCELLED (or does whatever cancellation means for it).
 bool irp_park(PIRP irp, PDRIVER_CANCEL cancel);
 
@@ -42,8 +45,8 @@ bool irp_unpark(PIRP irp);
 // false when it was cancelled meanwhile: the caller completes it with STATUS_CANCELLED.
 bool irp_repark(PIRP irp, PDRIVER_CANCEL cancel);
 
-// The operation record inside the IRP (rule 1), typed by each kind of operation: the call's
-// arguments (`Args`) in the Parameters of the provider's stack location, its progress
+// The operation record inside the IRP (IRP policy rule 1), typed by each kind of operation: the
+// call's arguments (`Args`) in the Parameters of the provider's stack location, its progress
 // (`Progress`) in DriverContext[1..3]; DriverContext[0] is the socket or registration the IRP
 // belongs to. irp_record_init constructs both; the accessors return them.
 template <class Args, class Progress> void irp_record_init(PIRP irp, const Args &args) {
@@ -95,8 +98,8 @@ inline PIRP irp_from_link(PLIST_ENTRY link) {
 
 // A list of parked IRPs in the order they were parked, guarded by its owner's lock, with the
 // race against cancellation settled one way: whoever takes the cancel routine back completes the
-// IRP (rule 3). Every provider object that keeps IRPs waiting keeps them in one of these (a
-// socket's operation queues, the address-change and transport-change waiters, the IRPs that wait
+// IRP (IRP policy rule 3). Every provider object that keeps IRPs waiting keeps them in one of these
+// (a socket's operation queues, the address-change and transport-change waiters, the IRPs that wait
 // for an event callback to return).
 class parked_list {
 public:

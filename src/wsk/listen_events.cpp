@@ -1,6 +1,6 @@
 // Listening sockets' events (docs/wsk-behaviour.md, "Event callbacks"): WskAcceptEvent, conditional
 // accept (WskInspectEvent, WskAbortEvent, WskInspectComplete) and the connections waiting in
-// between. The rules are in events.hpp.
+// between. The rules: docs/design.md, "Event callbacks".
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -200,7 +200,7 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
     a->client_dispatch = accepted_dispatch;
     a->event_mask |= inherited;
     a->ev.held = false;
-    socket_kick_locked(a); // data that arrived meanwhile (docs/design.md, event rule 6)
+    socket_kick_locked(a); // data that arrived meanwhile (event rule 6)
   }
   socket_kick_locked(s); // more may be waiting
 }

@@ -134,7 +134,7 @@ void on_kick(net::task *t) {
 }
 
 // After the completion routine of a receive that ended a stalled receive event (irp_mark::
-// resumes_events) ran: events may resume once no such receive is left (events.hpp rule 2).
+// resumes_events) ran: events may resume once no such receive is left (event rule 3).
 void receive_delivered(socket_object *s) {
   std::lock_guard guard(s->lock);
   if (--s->ev.resuming == 0) {

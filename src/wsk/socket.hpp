@@ -1,15 +1,12 @@
 // The provider's socket object and the machinery every category shares (Linux half).
 //
-// Lifetime rules (docs/design.md, "Sockets"):
-//  1. A socket_object is created by WskSocket, WskSocketConnect or an accept, and freed on its
-//     loop thread by the release task that WskCloseSocket posts, after every parked IRP of the
-//     socket has left its queue (completed by the close, or by a cancel routine that was
-//     already running).
-//  2. Everything below `lock` is guarded by it. Callers from any thread try an operation
-//     under the lock first; what cannot finish is parked on a queue, and the loop thread
-//     resumes the queue when the socket becomes ready. IRPs are completed only after the lock
-//     is released, because completion routines may call back into the provider.
-//  3. The watcher is added and removed only on the socket's loop thread (net::loop rule 2).
+// The lifetime rules are docs/design.md's, "Sockets", cited in the code as "socket rule N". Here:
+// a socket_object is freed on its loop thread by the release task WskCloseSocket posts, after
+// every parked IRP has left its queue (completed by the close, or by a cancel routine already
+// running) (socket rule 1); everything below `lock` is guarded by it, and IRPs are completed
+// only after it is released, because completion routines may call back into the provider
+// (socket rule 2); the watcher is added and removed only on the loop thread (socket rule 6,
+// net::loop rule 2).
 #pragma once
 
 #include <sys/socket.h>
@@ -154,7 +151,7 @@ struct socket_object {
   socket_task kick_task; // tries what is due again after a change made off the loop thread
   LIST_ENTRY links{};    // on the list of live sockets (leak report)
 
-  socket_lock lock; // guards everything below (rule 2)
+  socket_lock lock; // guards everything below (socket rule 2)
   socket_state state = socket_state::created;
   bool attach_ran = false;        // the attach task has run (the release waits for it)
   bool attached = false;          // the watcher is on the loop
@@ -205,7 +202,7 @@ struct attempt {
   NTSTATUS status;       // when finished
   ULONG_PTR information; // when finished and successful
   // A receive that ends a stalled receive event: events resume only after its completion
-  // routine has run (events.hpp rule 2).
+  // routine has run (event rule 3).
   bool resumes_events = false;
 };
 inline attempt would_block() {
@@ -242,8 +239,8 @@ inline void note_readiness(socket_object *s, std::uint32_t events) {
   }
 }
 
-// Completions due once a socket's lock is released (rule 2): IRPs outside the operation queues
-// (event-disable and address-change IRPs), and the queues of one socket whose finished IRPs
+// Completions due once a socket's lock is released (socket rule 2): IRPs outside the operation
+// queues (event-disable and address-change IRPs), and the queues of one socket whose finished IRPs
 // are to be delivered.
 class completion_batch {
 public:
@@ -318,7 +315,7 @@ void resume_queue(socket_object *s, queue_kind kind, try_function try_op, comple
 net::loop *provider_loop() noexcept;
 
 // Under the lock: has the socket's loop try again what is due, as if the socket had become
-// readable and writable (parked IRPs, then events; events.hpp rule 3). No-op once closing.
+// readable and writable (parked IRPs, then events; event rule 8). No-op once closing.
 void socket_kick_locked(socket_object *s);
 
 // Finishes every IRP parked on a queue with `status` (for close and abortive disconnect); they

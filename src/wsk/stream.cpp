@@ -3,7 +3,7 @@
 //
 // Each operation keeps its state in its IRP as a typed record (irp_ops.hpp): transfer_args and
 // transfer_progress for sends, receives, disconnects and connects, accept_args for accepts.
-// try_* functions run under the socket's lock (socket.hpp rule 2) and never
+// try_* functions run under the socket's lock (socket rule 2) and never
 // block: the Linux socket is non-blocking.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -231,7 +231,7 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
 
 attempt try_receive(socket_object *s, PIRP irp) {
   if (events_receive_must_wait(s)) {
-    return would_block(); // the bytes being indicated come first (events.hpp rule 2)
+    return would_block(); // the bytes being indicated come first (event rule 2)
   }
   attempt result = try_receive_bytes(s, irp);
   if (result.finished) {
@@ -402,7 +402,7 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
   if (s->event_mask == 0) {
     return; // `done` completes after `guard` released the lock
   }
-  // The IRPs finished here complete before any callback (events.hpp rule 2).
+  // The IRPs finished here complete before any callback (event rule 2).
   guard.unlock();
   done.complete_all();
   guard.lock();
