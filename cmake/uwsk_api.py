@@ -7,8 +7,10 @@ script never parses C: it asks the compiler.
   scan      Compile one translation unit that includes every public header, in the two views
             a consumer has (a driver: -fshort-wchar and the driver macros; plain C: the
             runtime's own view), with GCC's -aux-info, which prints every function prototype
-            with the file and line that declare it. A function declared `extern` in a public
-            header is part of the API; `static` (inline) definitions are listed as inline.
+            with the file and line that declare it. A function a public header declares is
+            part of the API; one the header defines (static inline) is listed as inline.
+            Variables: -aux-info lists functions only, so the `extern` object declarations are
+            read from the preprocessed headers.
             Each declared name is then mapped to the symbol it links to (km/crt.h renames the
             names glibc shares, wcslen -> uwsk_wcslen, with asm labels) by compiling a file
             that takes the address of every function and reading the symbol each reference
@@ -95,15 +97,12 @@ def aux_declarations(cc, flags, source, workdir, include_root):
             if header is None:
                 continue
             proto = text.split(" /*", 1)[0].strip().rstrip(";").strip()
-            if cf == "F" and proto.startswith("static "):
-                kind = "inline"
-            elif cf == "C" and proto.startswith("extern "):
-                kind = "extern"
+            if cf == "F":
+                kind = "inline"  # defined in the header (static inline, or GNU extern inline)
+            elif proto.startswith("static "):
+                continue  # a forward declaration of a header's own static function
             else:
-                # A non-static definition in a header would be defined in every includer.
-                sys.stderr.write("uwsk_api: %s:%s: neither an extern declaration nor a static "
-                                 "definition: %s\n" % (header, lineno, proto))
-                sys.exit(1)
+                kind = "extern"
             # The name is the first identifier followed by "(" that is not a keyword: in
             # "T (*f (args)) (args)" (a function returning a function pointer) that is f.
             name = None
