@@ -420,6 +420,8 @@ def cmd_docs(a):
     w("renames a C library name to libuwsk's own symbol, the symbol is shown. Headers are named as")
     w("a driver includes them; macros are listed as a driver sees them (`-fshort-wchar` and the")
     w("driver macros of `uwsk_add_driver`). Constants are grouped into families by name prefix.")
+    w("The WSK calls a client makes through the provider's dispatch tables (`WskSocket`, `WskSend`,")
+    w("...) are members of those tables, not functions the headers declare, so they are not listed.")
     w("")
     w("| | Count |")
     w("|---|---:|")
