@@ -10,8 +10,8 @@ namespace {
 using uwsk::nt::filetime_unix_epoch;
 
 constexpr LONGLONG ticks_per_second = 10000000LL;
-// 1980-01-01 in system time: 3653 days after 1970-01-01.
-constexpr LONGLONG filetime_1980 = filetime_unix_epoch + 3653LL * 86400LL * ticks_per_second;
+// 1980-01-01 in system time: 3652 days after 1970-01-01.
+constexpr LONGLONG filetime_1980 = filetime_unix_epoch + 3652LL * 86400LL * ticks_per_second;
 
 BOOLEAN seconds_since(LONGLONG epoch, PLARGE_INTEGER time, PULONG seconds) {
   const LONGLONG since = time->QuadPart - epoch;
