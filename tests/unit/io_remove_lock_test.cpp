@@ -44,7 +44,8 @@ TEST(IoRemoveLock, RemovalWaitsForOutstandingIo) {
     removed = true;
   });
   // Once removal has begun, new I/O is refused even though the wait is not over.
-  ASSERT_TRUE(eventually([&] { return lock.Common.Removed != FALSE; }));
+  ASSERT_TRUE(
+      eventually([&] { return __atomic_load_n(&lock.Common.Removed, __ATOMIC_ACQUIRE) != FALSE; }));
   EXPECT_EQ(IoAcquireRemoveLock(&lock, nullptr), STATUS_DELETE_PENDING);
   std::this_thread::sleep_for(20ms);
   EXPECT_FALSE(removed);
