@@ -23,6 +23,13 @@
 #include "km/ps.h"
 #include "km/io.h"
 #include "km/registry.h"
+#include "km/file.h"
+#include "km/locks.h"
+#include "km/csq.h"
+#include "km/ex_timer.h"
+#include "km/system_services.h"
+#include "km/time_conversion.h"
+#include "km/processor.h"
 #include "intrin.h"
 
 /* Code-placement pragmas and section macros are meaningless in user space. */

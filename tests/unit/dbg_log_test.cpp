@@ -65,6 +65,15 @@ TEST_F(LogFile, DbgPrintWritesPrefixedLines) {
   EXPECT_TRUE(std::regex_match(threads[0], std::regex(R"(T\d+)"))) << threads[0];
 }
 
+TEST_F(LogFile, DbgPrintWideStringsWithWidthAndPrecision) {
+  UNICODE_STRING us = RTL_CONSTANT_STRING(u"counted\u00e9");
+  DbgPrint("[%-9wZ][%6ws][%.2ls][%*.*ws]\n", &us, u"\u00e9t\u00e9", u"xyz", 4, 1, u"\u20acuro");
+  auto lines = bodies();
+  ASSERT_EQ(lines.size(), 1u);
+  // Wide text becomes UTF-8; widths and precisions count characters of the argument.
+  EXPECT_EQ(lines[0], "[counted\xC3\xA9 ][   \xC3\xA9t\xC3\xA9][xy][   \xE2\x82\xAC]");
+}
+
 TEST_F(LogFile, OpenFailsWithErrno) {
   EXPECT_EQ(uwsk_log_open("/nonexistent-dir/x/y.log"), -ENOENT);
   // The sink is unchanged: this still lands in the file.

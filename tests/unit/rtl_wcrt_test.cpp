@@ -227,6 +227,33 @@ TEST(Wcrt, WidePrintfFormsAndWidths) {
   EXPECT_EQ(text(buf), u"(null)|(null)");
 }
 
+// %ls, %ws and %wZ with widths and precisions through each wide-output entry point: the
+// bounded CRT form, the strsafe form (which counts bytes) and the wide string printf.
+TEST(Wcrt, WideStringFormsWithWidthAndPrecisionAcrossTheFamily) {
+  UNICODE_STRING us = RTL_CONSTANT_STRING(u"counted\u00e9");
+  WCHAR w[40];
+  EXPECT_EQ(_snwprintf(w, 40, u"[%-9wZ][%3.1ls][%-4.2ws]", &us, u"\u00e9t\u00e9", u"xyz"), 22);
+  EXPECT_EQ(text(w), u"[counted\u00e9 ][  \u00e9][xy  ]");
+  // Precision bounds what is read: the UNICODE_STRING needs no terminator.
+  WCHAR unterminated[3] = {u'a', u'b', u'c'};
+  UNICODE_STRING bounded{4, 6, unterminated};
+  EXPECT_EQ(_snwprintf(w, 40, u"<%*wZ>", 4, &bounded), 6);
+  EXPECT_EQ(text(w), u"<  ab>");
+  EXPECT_EQ(_snwprintf(w, 40, u"<%.*ls>", 2, unterminated), 4);
+  EXPECT_EQ(text(w), u"<ab>");
+
+  EXPECT_EQ(RtlStringCbPrintfW(w, sizeof w, u"%-5ls|%5.3ws|%.4wZ", u"ab",
+                               u"\u00e9\u00e9\u00e9\u00e9", &us),
+            STATUS_SUCCESS);
+  EXPECT_EQ(text(w), u"ab   |  \u00e9\u00e9\u00e9|coun");
+  // A width that does not fit: truncated and terminated, STATUS_BUFFER_OVERFLOW.
+  EXPECT_EQ(RtlStringCbPrintfW(w, 6 * sizeof(WCHAR), u"%10ls", u"abc"), STATUS_BUFFER_OVERFLOW);
+  EXPECT_EQ(text(w), u"     ");
+
+  EXPECT_EQ(uwsk_swprintf(w, 40, u"%-3ls|%-3ws|%-3wZ|", u"\u20ac", u"\u20ac", &bounded), 12);
+  EXPECT_EQ(text(w), u"\u20ac  |\u20ac  |ab |");
+}
+
 TEST(Wcrt, NarrowPrintfWideArguments) {
   char buf[64];
   UNICODE_STRING us = RTL_CONSTANT_STRING(u"w\u00e9");

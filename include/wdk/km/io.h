@@ -402,7 +402,7 @@ struct _DRIVER_OBJECT {
   PDRIVER_DISPATCH MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];
 };
 
-/* Files are not emulated; the type exists so that stack locations and prototypes compile. */
+/* The object behind a file handle starts with this header (km/file.h); only these fields are kept. */
 struct _FILE_OBJECT {
   CSHORT Type;
   CSHORT Size;

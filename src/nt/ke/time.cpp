@@ -213,3 +213,26 @@ extern "C" NTSTATUS NTAPI KeRestoreFloatingPointState(PKFLOATING_SAVE FloatSave)
   (void)FloatSave;
   return STATUS_SUCCESS;
 }
+
+// KeGetProcessorNumberFromIndex: the group (0) and number (the index) of a processor index.
+extern "C" NTSTATUS NTAPI KeGetProcessorNumberFromIndex(ULONG ProcIndex,
+                                                        PPROCESSOR_NUMBER ProcNumber) {
+  if (ProcNumber == nullptr || ProcIndex >= KeQueryMaximumProcessorCountEx(ALL_PROCESSOR_GROUPS) ||
+      ProcIndex > MAXUCHAR) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  ProcNumber->Group = 0;
+  ProcNumber->Number = static_cast<UCHAR>(ProcIndex);
+  ProcNumber->Reserved = 0;
+  return STATUS_SUCCESS;
+}
+
+// KeGetProcessorIndexFromNumber: the index of a processor (its number in group 0), or
+// INVALID_PROCESSOR_INDEX.
+extern "C" ULONG NTAPI KeGetProcessorIndexFromNumber(PPROCESSOR_NUMBER ProcNumber) {
+  if (ProcNumber == nullptr || ProcNumber->Group != 0 ||
+      ProcNumber->Number >= KeQueryMaximumProcessorCountEx(0)) {
+    return INVALID_PROCESSOR_INDEX;
+  }
+  return ProcNumber->Number;
+}

@@ -17,5 +17,8 @@ constexpr ULONG_PTR resource_deleted_while_owned = 0x1507; // ExDeleteResourceLi
 constexpr ULONG_PTR rundown_release_unacquired = 0x1508;   // release without an acquire
 constexpr ULONG_PTR object_not_referenced = 0x1509;        // Ob*Reference on an unknown pointer
 constexpr ULONG_PTR spin_lock_rw_misuse = 0x150A;          // EX_SPIN_LOCK released wrongly
+constexpr ULONG_PTR push_lock_not_held = 0x150B;           // push lock released, not held
+constexpr ULONG_PTR remove_lock_underflow = 0x150C;        // remove lock released too often
+constexpr ULONG_PTR ex_timer_deleted = 0x150D;             // ExSetTimer on a deleted timer
 
 } // namespace uwsk::nt::ke_violation

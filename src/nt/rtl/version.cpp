@@ -38,3 +38,25 @@ extern "C" NTSTATUS NTAPI RtlGetVersion(PRTL_OSVERSIONINFOW lpVersionInformation
 extern "C" BOOLEAN NTAPI RtlIsNtDdiVersionAvailable(ULONG Version) {
   return Version <= ntddi_version ? TRUE : FALSE;
 }
+
+// PsGetVersion: the version RtlGetVersion reports; the service-pack string is empty. Returns
+// FALSE: this is not a checked build.
+extern "C" BOOLEAN NTAPI PsGetVersion(PULONG MajorVersion, PULONG MinorVersion, PULONG BuildNumber,
+                                      PUNICODE_STRING CSDVersion) {
+  if (MajorVersion != nullptr) {
+    *MajorVersion = major_version;
+  }
+  if (MinorVersion != nullptr) {
+    *MinorVersion = minor_version;
+  }
+  if (BuildNumber != nullptr) {
+    *BuildNumber = build_number;
+  }
+  if (CSDVersion != nullptr) {
+    CSDVersion->Length = 0;
+    if (CSDVersion->Buffer != nullptr && CSDVersion->MaximumLength >= sizeof(WCHAR)) {
+      CSDVersion->Buffer[0] = 0;
+    }
+  }
+  return FALSE;
+}
