@@ -257,6 +257,18 @@ NTSTATUS validate_object_attributes(const OBJECT_ATTRIBUTES *attributes) {
   return STATUS_SUCCESS;
 }
 
+// Validates OBJECT_ATTRIBUTES and resolves the file name they hold.
+NTSTATUS resolve_attributes(const OBJECT_ATTRIBUTES *attributes, resolved_name &name) {
+  if (NTSTATUS status = validate_object_attributes(attributes); !NT_SUCCESS(status)) {
+    return status;
+  }
+  std::string base;
+  if (NTSTATUS status = root_directory_path(attributes, base); !NT_SUCCESS(status)) {
+    return status;
+  }
+  return resolve_file_name(attributes->ObjectName, base, name);
+}
+
 LONGLONG filetime_from(const struct timespec &ts) {
   return static_cast<LONGLONG>(ts.tv_sec) * 10000000LL + ts.tv_nsec / 100 + filetime_unix_epoch;
 }
@@ -411,11 +423,8 @@ NTSTATUS open_resolved(const resolved_name &name, ACCESS_MASK access, ULONG file
 NTSTATUS create_file(PHANDLE handle, ACCESS_MASK desired_access, POBJECT_ATTRIBUTES attributes,
                      PIO_STATUS_BLOCK iosb, ULONG file_attributes, ULONG share, ULONG disposition,
                      ULONG options, PVOID ea_buffer, ULONG ea_length) {
-  if (handle == nullptr || iosb == nullptr) {
+  if (handle == nullptr || iosb == nullptr || !NT_SUCCESS(validate_object_attributes(attributes))) {
     return STATUS_INVALID_PARAMETER;
-  }
-  if (NTSTATUS status = validate_object_attributes(attributes); !NT_SUCCESS(status)) {
-    return status;
   }
   const ACCESS_MASK access = map_generic_access(desired_access);
   if ((file_attributes & ~static_cast<ULONG>(FILE_ATTRIBUTE_VALID_FLAGS)) != 0 ||
@@ -436,13 +445,8 @@ NTSTATUS create_file(PHANDLE handle, ACCESS_MASK desired_access, POBJECT_ATTRIBU
   if (ea_buffer != nullptr && ea_length != 0) {
     return STATUS_EAS_NOT_SUPPORTED;
   }
-  std::string base;
-  if (NTSTATUS status = root_directory_path(attributes, base); !NT_SUCCESS(status)) {
-    return status;
-  }
   resolved_name name;
-  if (NTSTATUS status = resolve_file_name(attributes->ObjectName, base, name);
-      !NT_SUCCESS(status)) {
+  if (NTSTATUS status = resolve_attributes(attributes, name); !NT_SUCCESS(status)) {
     return status;
   }
   file_object *file = nullptr;
@@ -979,16 +983,8 @@ extern "C" NTSTATUS NTAPI ZwFlushBuffersFile(HANDLE FileHandle, PIO_STATUS_BLOCK
 // pending and happens when the last handle is closed.
 extern "C" NTSTATUS NTAPI ZwDeleteFile(POBJECT_ATTRIBUTES ObjectAttributes) {
   require_passive("ZwDeleteFile", __builtin_return_address(0));
-  if (NTSTATUS status = validate_object_attributes(ObjectAttributes); !NT_SUCCESS(status)) {
-    return status;
-  }
-  std::string base;
-  if (NTSTATUS status = root_directory_path(ObjectAttributes, base); !NT_SUCCESS(status)) {
-    return status;
-  }
   resolved_name name;
-  if (NTSTATUS status = resolve_file_name(ObjectAttributes->ObjectName, base, name);
-      !NT_SUCCESS(status)) {
+  if (NTSTATUS status = resolve_attributes(ObjectAttributes, name); !NT_SUCCESS(status)) {
     return status;
   }
   if (!name.exists) {
@@ -1023,16 +1019,8 @@ extern "C" NTSTATUS NTAPI ZwQueryFullAttributesFile(
   if (FileInformation == nullptr) {
     return STATUS_INVALID_PARAMETER;
   }
-  if (NTSTATUS status = validate_object_attributes(ObjectAttributes); !NT_SUCCESS(status)) {
-    return status;
-  }
-  std::string base;
-  if (NTSTATUS status = root_directory_path(ObjectAttributes, base); !NT_SUCCESS(status)) {
-    return status;
-  }
   resolved_name name;
-  if (NTSTATUS status = resolve_file_name(ObjectAttributes->ObjectName, base, name);
-      !NT_SUCCESS(status)) {
+  if (NTSTATUS status = resolve_attributes(ObjectAttributes, name); !NT_SUCCESS(status)) {
     return status;
   }
   if (!name.exists) {
