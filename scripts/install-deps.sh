@@ -6,6 +6,7 @@ packages=(
   build-essential   # gcc, g++, make
   cmake             # the build
   pkg-config        # uwsk-driver.pc for drivers with their own build
+  python3           # uwsk-tracewpp, the WPP trace header generator (standard library only)
   libgtest-dev      # unit tests
   libgmock-dev      # unit tests (matchers)
   libbenchmark-dev  # micro benchmarks
