@@ -145,14 +145,13 @@ extern "C" void uwsk_tlg_write(TraceLoggingHProvider provider, const char *event
   std::string line = provider->Name != nullptr ? provider->Name : "?";
   line += '/';
   line += event != nullptr ? event : "?";
-  char separator = ':';
+  const char *separator = ": ";
   for (const uwsk_tlg_field *f = fields; f->Kind != UWSK_TLG_END; ++f) {
     if (f->Kind == UWSK_TLG_LEVEL || f->Kind == UWSK_TLG_META) {
       continue;
     }
     line += separator;
-    separator = ' ';
-    line += ' ';
+    separator = " ";
     line += f->Name != nullptr ? f->Name : (f->Expression != nullptr ? f->Expression : "?");
     line += '=';
     append_value(line, *f);
