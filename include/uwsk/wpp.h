@@ -68,7 +68,8 @@ void uwsk_wpp_cleanup(struct uwsk_wpp_control *controls, int count);
  *     (IPv4 or IPv6, printed with its port)
  *   %!GUID!  a pointer to a GUID;  %!SID!  a pointer to a SID;  %!HEXDUMP!  a uwsk_wpp_hexdump
  *   %!TIMESTAMP! %!TIME! %!DATE! %!WAITTIME! %!delta! %!due!  a 64-bit count of 100 ns units
- *   %!FUNC! %!FILE! %!LINE! %!LEVEL! %!FLAGS!  the call site (no argument); %!STDPREFIX! nothing
+ *   %!FUNC! %!FILE! %!LINE! %!LEVEL! %!FLAGS!  the call site (no argument); %!SPACE! a space;
+ *   %!STDPREFIX! nothing
  * Any other %!NAME! (an enumeration declared with CUSTOM_TYPE) takes an int and prints it. */
 void uwsk_wpp_trace(int level, const char *flag, const char *function, const char *file, int line,
                     const char *prefix, const char *suffix, int has_message, ...);

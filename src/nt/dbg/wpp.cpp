@@ -110,6 +110,8 @@ bool format_type(const Site &site, std::string_view name, va_list *ap, FormatSin
     }
   } else if (is("FLAGS") || is("FLAG")) {
     out = site.flag != nullptr ? site.flag : "";
+  } else if (is("SPACE")) {
+    out = " ";
   } else if (is("STDPREFIX") || is("COMPNAME")) {
     // The log line's own prefix stands for WPP's standard one.
   } else {
