@@ -105,9 +105,14 @@ static inline struct uwsk_wpp_hexdump uwsk_wpp_hexdump_of(const void *buffer, un
 #define TRACE_LEVEL_RESERVED9 9
 #endif
 
+#endif /* UWSK_WPP_H */
+
 /* The control GUIDs and their flags, from the driver's WPP_CONTROL_GUIDS. Each flag's value is
- * its control GUID's number times 0x10000 plus its own number (from 1). */
-#ifdef WPP_CONTROL_GUIDS
+ * its control GUID's number times 0x10000 plus its own number (from 1). Defined once per
+ * translation unit, by the first .tmh included after WPP_CONTROL_GUIDS (this part has a guard of
+ * its own, so an earlier inclusion of this header without WPP_CONTROL_GUIDS does not hide it). */
+#if defined(WPP_CONTROL_GUIDS) && !defined(UWSK_WPP_CONTROLS_DEFINED)
+#define UWSK_WPP_CONTROLS_DEFINED
 
 #define WPP_DEFINE_BIT(Name)
 #define WPP_DEFINE_CONTROL_GUID(Name, Guid, Bits) WPP_CTL_##Name,
@@ -150,5 +155,3 @@ __attribute__((weak)) struct uwsk_wpp_control WPP_MAIN_CB[] = {WPP_CONTROL_GUIDS
   ((void)(DriverObject), uwsk_wpp_cleanup(WPP_MAIN_CB, WPP_UWSK_CONTROL_COUNT))
 
 #endif /* WPP_CONTROL_GUIDS */
-
-#endif /* UWSK_WPP_H */

@@ -6,6 +6,8 @@
  * file's own configuration block with 0 to 6 arguments, fixed arguments in braces, a prefix, a
  * suffix with an argument, and driver-defined PRE/POST macros. */
 #include <stdio.h>
+/* Included before WPP_CONTROL_GUIDS is defined: the .tmh still defines the controls. */
+#include <uwsk/wpp.h>
 
 #define WPP_CONTROL_GUIDS                                                                          \
   WPP_DEFINE_CONTROL_GUID(FormsGuid, (11111111, 2222, 3333, 4444, 555555555555),                   \
