@@ -20,10 +20,11 @@ export PKG_CONFIG_LIBDIR=$pc_dir
 unset PKG_CONFIG_PATH
 tracewpp=$(pkg-config --variable=tracewpp uwsk-driver)
 [ -x "$tracewpp" ] || fail "pkg-config names '$tracewpp' as uwsk-tracewpp, which is not a program"
-"$tracewpp" -odir:"$work/tmh" -km -scan:"$example/trace.h" -cfgdir:unused -gen:{km-default.tpl}*.tmh \
+"$tracewpp" -odir:"$work/tmh" -km -scan:"$example/trace.h" -cfgdir:unused '-gen:{km-default.tpl}*.tmh' \
   "$example/wpp_trace.c" "$example/wpp_trace_names.cpp" || fail "uwsk-tracewpp failed"
-[ -f "$work/tmh/wpp_trace.tmh" ] && [ -f "$work/tmh/wpp_trace_names.tmh" ] ||
-  fail "uwsk-tracewpp wrote $(ls "$work/tmh")"
+for header in wpp_trace.tmh wpp_trace_names.tmh; do
+  [ -f "$work/tmh/$header" ] || fail "uwsk-tracewpp did not write $header: $(ls "$work/tmh")"
+done
 # shellcheck disable=SC2046 # pkg-config's output is a list of words
 cc -c -fPIC -I"$work/tmh" "$example/wpp_trace.c" $(pkg-config --cflags uwsk-driver) -o "$work/c.o" ||
   fail "compiling wpp_trace.c failed"

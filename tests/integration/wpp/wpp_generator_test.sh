@@ -20,7 +20,7 @@ fail() {
 }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-ignored=(-km -dll -ext:.c.cpp.h -cfgdir:/nonexistent -gen:{km-default.tpl}*.tmh -p:forms -v -I. -defwpp:x.ini)
+ignored=(-km -dll -ext:.c.cpp.h -cfgdir:/nonexistent '-gen:{km-default.tpl}*.tmh' -p:forms -v -I. -defwpp:x.ini)
 
 # Errors.
 if out=$("$tracewpp" "$here/wpp_forms.c" 2>&1); then fail "no -odir: accepted"; fi
