@@ -43,6 +43,7 @@ install(TARGETS uwsk EXPORT uwskTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${UWSK_INSTALL_HEADERDIR}/wdk ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS uwsk-run RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(PROGRAMS ${UWSK_TRACEWPP_SOURCE} DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${CMAKE_BINARY_DIR}/man/uwsk-run.1.gz DESTINATION ${UWSK_INSTALL_MAN1DIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/wdk/ DESTINATION ${UWSK_INSTALL_HEADERDIR}/wdk)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/uwsk/ DESTINATION ${UWSK_INSTALL_HEADERDIR})
@@ -79,6 +80,7 @@ set(UWSK_PC_INCLUDEDIR ${CMAKE_SOURCE_DIR}/include)
 set(UWSK_PC_WDK_INCLUDEDIR ${CMAKE_SOURCE_DIR}/include/wdk)
 set(UWSK_PC_EXTRA_INCLUDES " -I${UWSK_GENERATED_INCLUDE_DIR}")
 set(UWSK_PC_DRIVER_MAP ${CMAKE_SOURCE_DIR}/cmake/driver.map)
+set(UWSK_PC_TRACEWPP ${CMAKE_BINARY_DIR}/bin/uwsk-tracewpp)
 configure_file(${CMAKE_SOURCE_DIR}/cmake/uwsk-driver.pc.in ${CMAKE_BINARY_DIR}/uwsk-driver.pc @ONLY)
 
 # The installed tree: every path relative to the directory the .pc file is found in.
@@ -90,6 +92,7 @@ set(UWSK_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 set(UWSK_PC_WDK_INCLUDEDIR "\${prefix}/${UWSK_INSTALL_HEADERDIR}/wdk")
 set(UWSK_PC_EXTRA_INCLUDES "")
 set(UWSK_PC_DRIVER_MAP "\${prefix}/${UWSK_INSTALL_CMAKEDIR}/driver.map")
+set(UWSK_PC_TRACEWPP "\${prefix}/${CMAKE_INSTALL_BINDIR}/uwsk-tracewpp")
 configure_file(${CMAKE_SOURCE_DIR}/cmake/uwsk-driver.pc.in ${CMAKE_BINARY_DIR}/install/uwsk-driver.pc
   @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/install/uwsk-driver.pc DESTINATION ${UWSK_INSTALL_PKGCONFIGDIR})

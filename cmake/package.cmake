@@ -35,6 +35,9 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# uwsk-tracewpp, the WPP header generator, is a Python 3 script (standard library only); the
+# computed dependencies are added to this one.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3")
 # A shlibs file for libuwsk.so.0 and the ldconfig trigger.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 # Building a driver needs a C (or C++) compiler, and pkg-config or CMake.

@@ -6,7 +6,7 @@ packages=(
   build-essential   # gcc, g++, make
   cmake             # the build
   pkg-config        # uwsk-driver.pc for drivers with their own build
-  python3           # cmake/uwsk_api.py: libuwsk's exports and docs/api.md from the headers
+  python3           # cmake/uwsk_api.py (exports, docs/api.md) and uwsk-tracewpp (WPP headers); standard library only
   libgtest-dev      # unit tests
   libgmock-dev      # unit tests (matchers)
   libbenchmark-dev  # micro benchmarks

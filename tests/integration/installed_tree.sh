@@ -1,6 +1,7 @@
 # installed_tree.sh: sourced by install_test.sh and package_test.sh. Checks an installed uwsk the
 # way a driver developer uses it: builds a driver with pkg-config and one with find_package(uwsk)
-# from a separate CMake project, runs both under the installed uwsk-run, and checks that the
+# from a separate CMake project (and the WPP-traced example both ways, with the installed
+# uwsk-tracewpp), runs both under the installed uwsk-run, and checks that the
 # version is the same everywhere.
 #   check_installed_tree ROOT VERSION WORK
 # ROOT is the installation prefix (for an unpacked Debian package, its usr/); WORK an empty
@@ -54,8 +55,9 @@ run_driver() {
 
 check_installed_tree() {
   local root=$1 version=$2 work=$3
-  local here
+  local here example
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  example=$(cd "$here/../../examples/wpp-trace" && pwd)
   local uwsk_run=$root/bin/uwsk-run
   [ -x "$uwsk_run" ] || fail "no $uwsk_run"
   [ "$("$uwsk_run" --version)" = "uwsk-run $version" ] ||
@@ -77,6 +79,9 @@ check_installed_tree() {
   cc -shared -fPIC "$work/version_driver.c" $(PKG_CONFIG_LIBDIR=$pc_dir pkg-config --cflags --libs uwsk-driver) \
     -o "$work/pc_driver.so" || fail "the pkg-config build failed"
   run_driver "$uwsk_run" "$work/pc_driver.so" "built against uwsk $version "
+  # A WPP-traced driver, its .tmh headers from the installed uwsk-tracewpp.
+  "$here/wpp_pkg_config_test.sh" "$pc_dir" "$uwsk_run" >"$work/wpp_pc.log" 2>&1 ||
+    fail "the WPP driver built with pkg-config failed: $(cat "$work/wpp_pc.log")"
 
   # find_package(uwsk VERSION EXACT), from a project of its own: a C and a C++ driver.
   mkdir -p "$work/consumer"
@@ -86,6 +91,8 @@ project(consumer C CXX)
 find_package(uwsk $version EXACT REQUIRED)
 uwsk_add_driver(version_driver $work/version_driver.c)
 uwsk_add_driver(hello_cpp $here/drivers/hello_cpp.cpp)
+uwsk_add_driver(wpp-trace $example/wpp_trace.c $example/wpp_trace_names.cpp
+  WPP WPP_OPTIONS -km -scan:$example/trace.h)
 EOF
   cmake -S "$work/consumer" -B "$work/consumer/build" -DCMAKE_PREFIX_PATH="$root" >"$work/cmake.log" 2>&1 ||
     fail "configuring the find_package project failed: $(cat "$work/cmake.log")"
@@ -99,4 +106,6 @@ EOF
     fail "building the find_package project failed: $(cat "$work/build.log")"
   run_driver "$uwsk_run" "$work/consumer/build/drivers/version_driver.so" "built against uwsk $version "
   run_driver "$uwsk_run" "$work/consumer/build/drivers/hello_cpp.so" "hello_cpp: DriverEntry"
+  "$example/wpp_trace_test.sh" "$uwsk_run" "$work/consumer/build/drivers/wpp-trace.so" \
+    >"$work/wpp_cmake.log" 2>&1 || fail "the WPP driver built with find_package failed: $(cat "$work/wpp_cmake.log")"
 }

@@ -31,7 +31,7 @@ deb=$work/out/uwsk_${version}-1_${arch}.deb
 [ "$(dpkg-deb -f "$deb" Package)" = uwsk ] || fail "the package is not called uwsk"
 [ "$(dpkg-deb -f "$deb" Version)" = "$version-1" ] || fail "the package's version is not $version-1"
 depends=$(dpkg-deb -f "$deb" Depends)
-for needed in libc6 liburing2 libstdc++6; do
+for needed in libc6 liburing2 libstdc++6 python3; do
   grep -q "\b$needed\b" <<<"$depends" || fail "Depends ($depends) does not name $needed"
 done
 # Each dependency (a single package, optionally with a version, as dpkg-shlibdeps writes them)
@@ -54,7 +54,8 @@ done
 
 # The contents.
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./||' >"$work/contents"
-for pattern in 'usr/bin/uwsk-run$' 'usr/lib/(.*/)?libuwsk\.so\.0$' 'usr/lib/(.*/)?libuwsk\.so$' \
+for pattern in 'usr/bin/uwsk-run$' 'usr/bin/uwsk-tracewpp$' 'usr/include/uwsk/wpp\.h$' \
+  'usr/lib/(.*/)?libuwsk\.so\.0$' 'usr/lib/(.*/)?libuwsk\.so$' \
   'usr/include/uwsk/version\.h$' 'usr/include/uwsk/host\.h$' 'usr/include/uwsk/wdk/wsk\.h$' \
   'usr/include/uwsk/wdk/km/io\.h$' 'usr/lib/(.*/)?pkgconfig/uwsk-driver\.pc$' \
   'usr/lib/(.*/)?cmake/uwsk/uwskConfig\.cmake$' 'usr/lib/(.*/)?cmake/uwsk/uwskConfigVersion\.cmake$' \

@@ -58,8 +58,9 @@ template <typename CharT> class Engine {
 public:
   static constexpr bool wide_format = std::is_same_v<CharT, char16_t>;
 
-  Engine(FormatSink<CharT> &out, ArgList &args, FormatUse *use)
-      : out_(out), args_(args), use_(use) {}
+  Engine(FormatSink<CharT> &out, ArgList &args, FormatUse *use,
+         const FormatExtension *extension = nullptr)
+      : out_(out), args_(args), use_(use), extension_(extension) {}
 
   void run(const CharT *fmt) {
     while (*fmt != 0) {
@@ -81,6 +82,19 @@ private:
   // Handles one conversion starting at '%'; returns the position after it.
   const CharT *conversion(const CharT *start) {
     const CharT *p = start + 1;
+    if constexpr (!wide_format) {
+      if (*p == '!' && extension_ != nullptr) {
+        const CharT *name_end = p + 1;
+        while (*name_end != 0 && *name_end != '!') {
+          ++name_end;
+        }
+        if (*name_end == '!' &&
+            (*extension_)(std::string_view(p + 1, static_cast<size_t>(name_end - p - 1)), &args_.ap,
+                          out_)) {
+          return name_end + 1;
+        }
+      }
+    }
     Spec spec;
     for (;; ++p) {
       if (*p == '-') {
@@ -562,6 +576,7 @@ private:
   FormatSink<CharT> &out_;
   ArgList &args_;
   FormatUse *use_;
+  const FormatExtension *extension_;
 };
 
 template <typename CharT> class StringSink final : public FormatSink<CharT> {
@@ -589,6 +604,20 @@ void format_windows(FormatSink<char16_t> &out, const char16_t *fmt, va_list ap, 
   ArgList args;
   va_copy(args.ap, ap);
   Engine<char16_t>(out, args, use).run(fmt);
+  va_end(args.ap);
+}
+
+void format_windows_extended(FormatSink<char> &out, const char *fmt, va_list *ap,
+                             const FormatExtension &extension) {
+  if (fmt == nullptr) {
+    return;
+  }
+  ArgList args;
+  va_copy(args.ap, *ap);
+  Engine<char>(out, args, nullptr, &extension).run(fmt);
+  // Hands the position reached back to the caller.
+  va_end(*ap);
+  va_copy(*ap, args.ap);
   va_end(args.ap);
 }
 

@@ -16,7 +16,9 @@
 
 #include <cstdarg>
 #include <cstddef>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace uwsk::nt {
 
@@ -41,6 +43,17 @@ struct FormatUse {
 void format_windows(FormatSink<char> &out, const char *fmt, va_list ap, FormatUse *use = nullptr);
 void format_windows(FormatSink<char16_t> &out, const char16_t *fmt, va_list ap,
                     FormatUse *use = nullptr);
+
+// Formats a conversion "%!NAME!" that the Windows rules do not know (WPP's %!STATUS! and the
+// like): consumes its arguments from *ap, writes to `out`, and returns true; false copies the
+// conversion to the output as written.
+using FormatExtension =
+    std::function<bool(std::string_view name, va_list *ap, FormatSink<char> &out)>;
+
+// format_windows with `extension` for %!NAME! conversions, consuming the arguments it uses from
+// *ap (which is left after the last one), so that several formats can share one argument list.
+void format_windows_extended(FormatSink<char> &out, const char *fmt, va_list *ap,
+                             const FormatExtension &extension);
 
 // Convenience forms that return the whole result.
 std::string format_windows_string(const char *fmt, va_list ap, FormatUse *use = nullptr);

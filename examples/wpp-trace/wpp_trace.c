@@ -1,0 +1,163 @@
+/*
+ * wpp-trace: a WDK-style WSK driver that traces with WPP, built with the .tmh headers that
+ * uwsk-tracewpp generates (uwsk_add_driver(... WPP WPP_OPTIONS -scan:trace.h), or by hand for
+ * a pkg-config build).
+ *
+ * On load it registers with WSK, asks for a socket of an address family that does not exist (to
+ * trace the status WSK refuses it with), opens a datagram socket on 127.0.0.1 with a port the
+ * system chooses and traces the address it got (from wpp_trace_names.cpp, a C++ source). On
+ * unload it closes the socket and deregisters. The traces use DoTraceMessage and the functions
+ * configured in trace.h, with the WPP types %!STATUS!, %!FUNC!, %!IPADDR!, %!PORT!, %!SOCKADDR!,
+ * %!bool! and %!HEXDUMP!; the verbose ones are seen only with UWSK_WPP_LEVEL=VERBOSE.
+ */
+#include <ntddk.h>
+#include <wsk.h>
+
+#include "trace.h"
+#include "wpp_trace.tmh"
+
+VOID WppTraceDescribe(const SOCKADDR_IN *Address);
+
+static struct {
+  WSK_REGISTRATION Registration;
+  WSK_PROVIDER_NPI Provider;
+  BOOLEAN Registered;
+  BOOLEAN Captured;
+  PWSK_SOCKET Socket;
+} g_wpp;
+
+static const WSK_CLIENT_DISPATCH g_client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
+
+DRIVER_INITIALIZE DriverEntry;
+static DRIVER_UNLOAD WppTraceUnload;
+static IO_COMPLETION_ROUTINE WppTraceSignal;
+
+static NTSTATUS WppTraceSignal(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
+  UNREFERENCED_PARAMETER(DeviceObject);
+  UNREFERENCED_PARAMETER(Irp);
+  KeSetEvent((PKEVENT)Context, IO_NO_INCREMENT, FALSE);
+  return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* Runs one WSK call that takes an IRP and waits for it; returns its status. */
+#define WPP_TRACE_CALL(irp, done, call)                                                            \
+  (IoReuseIrp((irp), STATUS_UNSUCCESSFUL),                                                         \
+   IoSetCompletionRoutine((irp), WppTraceSignal, (done), TRUE, TRUE, TRUE), (void)(call),          \
+   KeWaitForSingleObject((done), Executive, KernelMode, FALSE, NULL), (irp)->IoStatus.Status)
+
+static NTSTATUS WppTraceOpen(PIRP Irp, PKEVENT Done) {
+  SOCKADDR_IN local;
+  NTSTATUS status;
+  FuncEntry(TRACE_SOCKET);
+  status = WPP_TRACE_CALL(Irp, Done,
+                          g_wpp.Provider.Dispatch->WskSocket(
+                              g_wpp.Provider.Client, 12345, SOCK_DGRAM, IPPROTO_UDP,
+                              WSK_FLAG_DATAGRAM_SOCKET, NULL, NULL, NULL, NULL, NULL, Irp));
+  TraceEvents(TRACE_LEVEL_WARNING, TRACE_SOCKET, "WskSocket(family %d) refused: %!STATUS!", 12345,
+              status);
+  status = WPP_TRACE_CALL(Irp, Done,
+                          g_wpp.Provider.Dispatch->WskSocket(
+                              g_wpp.Provider.Client, AF_INET, SOCK_DGRAM, IPPROTO_UDP,
+                              WSK_FLAG_DATAGRAM_SOCKET, NULL, NULL, NULL, NULL, NULL, Irp));
+  if (!NT_SUCCESS(status)) {
+    TraceEvents(TRACE_LEVEL_ERROR, TRACE_SOCKET, "WskSocket failed: %!STATUS!", status);
+    FuncExit(TRACE_SOCKET, status);
+    return status;
+  }
+  g_wpp.Socket = (PWSK_SOCKET)Irp->IoStatus.Information;
+  RtlZeroMemory(&local, sizeof(local));
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = RtlUlongByteSwap(INADDR_LOOPBACK);
+  status = WPP_TRACE_CALL(Irp, Done,
+                          ((const WSK_PROVIDER_DATAGRAM_DISPATCH *)g_wpp.Socket->Dispatch)
+                              ->WskBind(g_wpp.Socket, (PSOCKADDR)&local, 0, Irp));
+  if (NT_SUCCESS(status)) {
+    status = WPP_TRACE_CALL(Irp, Done,
+                            ((const WSK_PROVIDER_DATAGRAM_DISPATCH *)g_wpp.Socket->Dispatch)
+                                ->WskGetLocalAddress(g_wpp.Socket, (PSOCKADDR)&local, Irp));
+  }
+  if (NT_SUCCESS(status)) {
+    WppTraceDescribe(&local);
+    TraceEvents(TRACE_LEVEL_INFORMATION, TRACE_SOCKET,
+                "socket ready, %d of %s, %S, open %!bool!, address bytes %!HEXDUMP!", 1, "one",
+                L"wide text", g_wpp.Socket != NULL,
+                WppHexDump(&local.sin_addr, sizeof(local.sin_addr)));
+  }
+  FuncExit(TRACE_SOCKET, status);
+  return status;
+}
+
+static VOID WppTraceClose(PIRP Irp, PKEVENT Done) {
+  NTSTATUS status;
+  if (g_wpp.Socket == NULL) {
+    return;
+  }
+  status = WPP_TRACE_CALL(Irp, Done,
+                          ((const WSK_PROVIDER_BASIC_DISPATCH *)g_wpp.Socket->Dispatch)
+                              ->WskCloseSocket(g_wpp.Socket, Irp));
+  DoTraceMessage(TRACE_SOCKET, "closed socket: %!STATUS!", status);
+  g_wpp.Socket = NULL;
+}
+
+static VOID WppTraceStop(VOID) {
+  KEVENT done;
+  PIRP irp = IoAllocateIrp(1, FALSE);
+  KeInitializeEvent(&done, SynchronizationEvent, FALSE);
+  if (irp != NULL) {
+    WppTraceClose(irp, &done);
+    IoFreeIrp(irp);
+  }
+  if (g_wpp.Captured) {
+    WskReleaseProviderNPI(&g_wpp.Registration);
+    g_wpp.Captured = FALSE;
+  }
+  if (g_wpp.Registered) {
+    WskDeregister(&g_wpp.Registration);
+    g_wpp.Registered = FALSE;
+  }
+}
+
+static VOID WppTraceUnload(PDRIVER_OBJECT DriverObject) {
+  FuncEntry(TRACE_DRIVER);
+  WppTraceStop();
+  DoTraceMessage(TRACE_DRIVER, "unloaded");
+  WPP_CLEANUP(DriverObject);
+  /* Tracing is off now: this is not logged. */
+  TraceEvents(TRACE_LEVEL_ERROR, TRACE_DRIVER, "traced after WPP_CLEANUP");
+}
+
+NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {
+  WSK_CLIENT_NPI client = {NULL, &g_client_dispatch};
+  KEVENT done;
+  PIRP irp;
+  NTSTATUS status;
+  WPP_INIT_TRACING(DriverObject, RegistryPath);
+  FuncEntry(TRACE_DRIVER);
+  TraceEvents(TRACE_LEVEL_INFORMATION, TRACE_DRIVER, "loading %wZ", RegistryPath);
+  status = WskRegister(&client, &g_wpp.Registration);
+  g_wpp.Registered = NT_SUCCESS(status);
+  if (NT_SUCCESS(status)) {
+    status = WskCaptureProviderNPI(&g_wpp.Registration, WSK_INFINITE_WAIT, &g_wpp.Provider);
+    g_wpp.Captured = NT_SUCCESS(status);
+  }
+  TraceEvents(TRACE_LEVEL_INFORMATION, TRACE_DRIVER, "WSK registration: %!STATUS!", status);
+  irp = NT_SUCCESS(status) ? IoAllocateIrp(1, FALSE) : NULL;
+  if (NT_SUCCESS(status) && irp == NULL) {
+    status = STATUS_INSUFFICIENT_RESOURCES;
+  }
+  if (irp != NULL) {
+    KeInitializeEvent(&done, SynchronizationEvent, FALSE);
+    status = WppTraceOpen(irp, &done);
+    IoFreeIrp(irp);
+  }
+  TraceEvents(TRACE_LEVEL_VERBOSE, TRACE_DRIVER, "verbose: DriverEntry is about to return");
+  if (!NT_SUCCESS(status)) {
+    WppTraceStop();
+    FuncExit(TRACE_DRIVER, status);
+    WPP_CLEANUP(DriverObject);
+    return status;
+  }
+  DriverObject->DriverUnload = WppTraceUnload;
+  FuncExit(TRACE_DRIVER, status);
+  return STATUS_SUCCESS;
+}
