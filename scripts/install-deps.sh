@@ -6,6 +6,7 @@ packages=(
   build-essential   # gcc, g++, make
   cmake             # the build
   pkg-config        # uwsk-driver.pc for drivers with their own build
+  clang             # the header tests also build the C driver units with Clang
   libgtest-dev      # unit tests
   libgmock-dev      # unit tests (matchers)
   libbenchmark-dev  # micro benchmarks
