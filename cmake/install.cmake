@@ -70,7 +70,8 @@ install(FILES ${CMAKE_BINARY_DIR}/uwskConfig.cmake ${CMAKE_BINARY_DIR}/uwskConfi
 
 # pkg-config: one file for the build tree (PKG_CONFIG_PATH=build), one for the installed tree.
 string(JOIN " -D" UWSK_PC_DEFINITIONS "" ${UWSK_DRIVER_DEFINITIONS})
-string(JOIN " " UWSK_PC_OPTIONS ${UWSK_DRIVER_COMPILE_OPTIONS})
+# pkg-config cannot tell C from C++: the C-only options go in too (g++ and clang++ accept them).
+string(JOIN " " UWSK_PC_OPTIONS ${UWSK_DRIVER_COMPILE_OPTIONS} ${UWSK_DRIVER_C_OPTIONS})
 set(UWSK_PC_CFLAGS "${UWSK_PC_OPTIONS}${UWSK_PC_DEFINITIONS}")
 
 # The build tree: the headers from the source tree, version.h and the library from the build.

@@ -17,6 +17,19 @@ set(UWSK_DRIVER_DEFINITIONS _WIN32=1 _WIN64=1 _AMD64_=1 _M_X64=100 _M_AMD64=100 
 set(UWSK_DRIVER_COMPILE_OPTIONS -fshort-wchar -fno-strict-aliasing -Wno-multichar -Wno-unknown-pragmas
   -Wno-missing-braces -Wno-missing-field-initializers)
 
+# GCC 14 and Clang 16 reject by default, in C, a pointer passed where another pointer type is
+# expected (a completion routine taking a PKEVENT given as a PIO_COMPLETION_ROUTINE, whose context
+# is a PVOID); MSVC only warns. Driver builds keep the warning and drop the error, when the C
+# compiler knows the flag (in C++ the conversion is an error everywhere, MSVC included).
+set(UWSK_DRIVER_C_OPTIONS)
+if(CMAKE_C_COMPILER_LOADED)
+  include(CheckCompilerFlag)
+  check_compiler_flag(C -Wno-error=incompatible-pointer-types UWSK_C_HAS_NO_ERROR_POINTER_TYPES)
+  if(UWSK_C_HAS_NO_ERROR_POINTER_TYPES)
+    list(APPEND UWSK_DRIVER_C_OPTIONS -Wno-error=incompatible-pointer-types)
+  endif()
+endif()
+
 if(NOT DEFINED UWSK_DRIVER_MAP)
   set(UWSK_DRIVER_MAP ${CMAKE_CURRENT_LIST_DIR}/driver.map)
 endif()
@@ -38,7 +51,8 @@ function(uwsk_add_driver name)
     LINK_DEPENDS ${UWSK_DRIVER_MAP}
     LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/drivers)
   target_compile_definitions(${name} PRIVATE ${UWSK_DRIVER_DEFINITIONS})
-  target_compile_options(${name} PRIVATE ${UWSK_DRIVER_COMPILE_OPTIONS})
+  target_compile_options(${name} PRIVATE ${UWSK_DRIVER_COMPILE_OPTIONS}
+    $<$<COMPILE_LANGUAGE:C>:${UWSK_DRIVER_C_OPTIONS}>)
   target_link_libraries(${name} PRIVATE ${UWSK_DRIVER_LIBRARY})
   target_link_options(${name} PRIVATE -Wl,--version-script=${UWSK_DRIVER_MAP} -Wl,--no-undefined)
 endfunction()

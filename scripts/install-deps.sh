@@ -7,6 +7,7 @@ packages=(
   cmake             # the build
   pkg-config        # uwsk-driver.pc for drivers with their own build
   python3           # cmake/uwsk_api.py (exports, docs/api.md) and uwsk-tracewpp (WPP headers); standard library only
+  clang             # the header tests also build the C driver units with Clang
   libgtest-dev      # unit tests
   libgmock-dev      # unit tests (matchers)
   libbenchmark-dev  # micro benchmarks

@@ -22,8 +22,14 @@
 #include <stdint.h>
 
 #if defined(__x86_64__)
+/* Driver builds define _WIN32, which makes Clang's <mm_malloc.h> call the Windows CRT's
+ * _aligned_malloc; its Linux form is wanted, so _WIN32 is hidden while the compiler's headers are
+ * read. */
+#pragma push_macro("_WIN32")
+#undef _WIN32
 #include <x86gprintrin.h> /* __rdtsc, __rdtscp, _rotl, _rotr, __readeflags, _addcarry_u64, ... */
 #include <emmintrin.h>    /* _mm_pause, _mm_lfence, _mm_mfence, _mm_sfence, _mm_prefetch, ... */
+#pragma pop_macro("_WIN32")
 #endif
 
 #include "ntdef.h"
@@ -283,8 +289,12 @@ UWSK_INTRIN unsigned long long _rotr64(unsigned long long Value, int Shift) {
   unsigned int s = (unsigned int)Shift & 63;
   return (Value >> s) | (Value << ((64 - s) & 63));
 }
-#if !defined(__x86_64__)
+/* GCC's <x86gprintrin.h> defines these; Clang's defines them in <ia32intrin.h>, which it does
+ * not include from there. */
+#ifndef _rotl
 #define _rotl(Value, Shift) uwsk_rotl32((Value), (Shift))
+#endif
+#ifndef _rotr
 #define _rotr(Value, Shift) uwsk_rotr32((Value), (Shift))
 #endif
 /* An MSVC unsigned long is 32 bits. */

@@ -8,6 +8,8 @@
 #define UWSK_WDK_MSTCPIP_H
 
 #include "ws2def.h"
+/* As in the WDK, the address/string conversions (RtlIpv4AddressToStringA, ...) come with it. */
+#include "ip2string.h"
 
 #define SIO_RCVALL _WSAIOW(IOC_VENDOR, 1)
 #define SIO_RCVALL_MCAST _WSAIOW(IOC_VENDOR, 2)

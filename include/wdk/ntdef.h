@@ -184,7 +184,14 @@
 #define __int8 char
 #define __int16 short
 #define __int32 int
+/* __int64 is the type LONG64, ULONG64 (unsigned), INT_PTR and SIZE_T are built from, so that
+ * `__int64 *`, `LONG64 *`, `PULONG_PTR` and `size_t *` interconvert as they do with MSVC: on LP64
+ * Linux that is long (int64_t), not long long. */
+#if defined(__LP64__)
+#define __int64 long
+#else
 #define __int64 long long
+#endif
 
 #ifndef NULL
 #define NULL ((void *)0)
@@ -267,21 +274,8 @@ typedef union _ULARGE_INTEGER {
 
 typedef LARGE_INTEGER PHYSICAL_ADDRESS, *PPHYSICAL_ADDRESS;
 
-typedef struct _GUID {
-  ULONG Data1;
-  USHORT Data2;
-  USHORT Data3;
-  UCHAR Data4[8];
-} GUID, *PGUID, *LPGUID, UUID;
-typedef const GUID *LPCGUID, *PCGUID;
-#ifdef __cplusplus
-#define REFGUID const GUID &
-#else
-#define REFGUID const GUID *
-#endif
-#define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8)                               \
-  UWSK_EXTERN_C const GUID name                                                                    \
-      __attribute__((weak)) = {l, w1, w2, {b1, b2, b3, b4, b5, b6, b7, b8}}
+/* GUID, REFGUID, DEFINE_GUID, IsEqualGUID. */
+#include "guiddef.h"
 
 /* Doubly and singly linked lists. */
 typedef struct _LIST_ENTRY {
@@ -296,7 +290,6 @@ typedef struct _SINGLE_LIST_ENTRY {
 UWSK_STATIC_ASSERT(sizeof(LIST_ENTRY) == 16, "LIST_ENTRY is 16 bytes on x64");
 UWSK_STATIC_ASSERT(sizeof(SINGLE_LIST_ENTRY) == 8, "SINGLE_LIST_ENTRY is 8 bytes on x64");
 UWSK_STATIC_ASSERT(sizeof(LARGE_INTEGER) == 8, "LARGE_INTEGER is 8 bytes");
-UWSK_STATIC_ASSERT(sizeof(GUID) == 16, "GUID is 16 bytes");
 
 /* Counted strings. Length and MaximumLength are in bytes; Buffer need not be NUL-terminated. */
 typedef struct _UNICODE_STRING {
@@ -497,32 +490,11 @@ static inline PWCH uwsk_literal_buffer(const char16_t *s) {
 #endif
 #define _Pragma_once
 
-/* Structured exception handling shims. GCC has no SEH. __try runs its block once (a one-pass
- * loop, so that __leave is a `break`); __except's block never runs, because the runtime reports
- * every failure as a status code or a verifier report, never as an exception; __finally's block
- * always runs. Limitation: a `break` or `continue` written inside a __try block for an
- * enclosing loop ends the __try block instead. */
-#define EXCEPTION_EXECUTE_HANDLER 1
-#define EXCEPTION_CONTINUE_SEARCH 0
-#define EXCEPTION_CONTINUE_EXECUTION (-1)
-/* The runtime's C++ code uses real exceptions (libstdc++ defines __try itself), so the shims are
- * for driver code only. A C++ driver includes standard headers before the WDK headers; the
- * __try those defined has served them and is replaced here. */
-#ifndef UWSK_RUNTIME_BUILD
-#ifdef __try
-#undef __try
-#endif
-#define __try                                                                                      \
-  if (1)                                                                                           \
-    for (int uwsk_seh_once_ = 1; uwsk_seh_once_; uwsk_seh_once_ = 0)
-#define __except (filter) else if (0 && (filter))
-#define __finally if (1)
-#define __leave break
-#define GetExceptionCode() ((NTSTATUS)0)
-#define GetExceptionInformation() ((PVOID)0)
-#define _exception_code() GetExceptionCode()
-#define AbnormalTermination() 0
-#endif /* !UWSK_RUNTIME_BUILD */
+/* Limits of the sized types, pointer conversions, DECLARE_HANDLE. */
+#include "basetsd.h"
+
+/* Structured exception handling: __try, __except, __finally, __leave. */
+#include "excpt.h"
 
 /* The kernel C runtime: 16-bit wide-string functions, the secure CRT, Windows printf forms. */
 #include "km/crt.h"

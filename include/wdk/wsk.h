@@ -21,6 +21,8 @@
 #include "netioddk.h"
 #include "ws2def.h"
 #include "ws2ipdef.h"
+/* The WDK's wsk.h includes mstcpip.h (and, through it, ip2string.h). */
+#include "mstcpip.h"
 
 UWSK_BEGIN_DECLS
 

@@ -155,8 +155,10 @@ UWSK_CRT_FN(int, vsnprintf, (char *Buffer, size_t Count, const char *Format, va_
 
 UWSK_END_DECLS
 
-/* The functions that C++ overloads on constness (glibc declares both forms, so do we). */
-#if defined(UWSK_CRT_RENAMES_GLIBC) && defined(__cplusplus)
+/* The functions that C++ overloads on constness: glibc declares both forms for GCC (and says so
+ * with __CORRECT_ISO_CPP_WCHAR_H_PROTO), so do we; for Clang it declares the C form only. */
+#if defined(UWSK_CRT_RENAMES_GLIBC) && defined(__cplusplus) &&                                     \
+    defined(__CORRECT_ISO_CPP_WCHAR_H_PROTO)
 extern "C++" {
 WCHAR *wcschr(WCHAR *String, WCHAR Character) UWSK_CRT_NOTHROW __asm__("uwsk_wcschr");
 const WCHAR *wcschr(const WCHAR *String, WCHAR Character) UWSK_CRT_NOTHROW __asm__("uwsk_wcschr");
@@ -194,17 +196,22 @@ UWSK_END_DECLS
 /* glibc's wide functions that uwsk does not implement: a call is a compile-time error naming the
  * function (they would read and write 4-byte characters). */
 #ifdef UWSK_CRT_RENAMES_GLIBC
-#ifdef __cplusplus
-#define UWSK_CRT_GLIBC_ONLY(name)                                                                  \
-  extern "C" __typeof__(name) name __attribute__((__error__(                                       \
-      "uwsk: glibc's " #name " reads 4-byte wchar_t; it is not available to drivers built with "   \
-      "-fshort-wchar (see docs/compatibility.md)")))
+/* GCC's error attribute may follow glibc's declaration; Clang accepts it only on a first
+ * declaration, and says the same through unavailable. */
+#ifdef __clang__
+#define UWSK_CRT_REJECT(message) __attribute__((__unavailable__(message)))
 #else
-#define UWSK_CRT_GLIBC_ONLY(name)                                                                  \
-  extern __typeof__(name) name __attribute__((__error__(                                           \
-      "uwsk: glibc's " #name " reads 4-byte wchar_t; it is not available to drivers built with "   \
-      "-fshort-wchar (see docs/compatibility.md)")))
+#define UWSK_CRT_REJECT(message) __attribute__((__error__(message)))
 #endif
+#ifdef __cplusplus
+#define UWSK_CRT_GLIBC_LINKAGE extern "C"
+#else
+#define UWSK_CRT_GLIBC_LINKAGE extern
+#endif
+#define UWSK_CRT_GLIBC_ONLY(name)                                                                  \
+  UWSK_CRT_GLIBC_LINKAGE __typeof__(name) name UWSK_CRT_REJECT(                                    \
+      "uwsk: glibc's " #name " reads 4-byte wchar_t; it is not available to drivers built with "   \
+      "-fshort-wchar (see docs/compatibility.md)")
 UWSK_CRT_GLIBC_ONLY(wcscoll);
 UWSK_CRT_GLIBC_ONLY(wcsxfrm);
 UWSK_CRT_GLIBC_ONLY(wcstok);

@@ -351,6 +351,19 @@ VOID NTAPI uwsk_paged_code_violation(KIRQL Irql, PCSTR File, ULONG Line);
 
 UWSK_END_DECLS
 
+/* A call whose variable part is empty but present, DbgPrint("text\n", ), is what a driver's
+ * `#define LOG(f, ...) DbgPrint(f, __VA_ARGS__)` gives for LOG("text\n") (or KdPrintEx((...,
+ * Format, __VA_ARGS__))); MSVC's preprocessor drops that comma, so these macros do too. The
+ * parenthesized names call the functions themselves. */
+#ifndef UWSK_RUNTIME_BUILD
+/* __VA_OPT__ (C23, C++20) drops the comma when the variable part is empty; GCC and Clang accept
+ * it in every language mode. GNU's `, ##__VA_ARGS__` would drop it only when that part is
+ * missing altogether, not for DbgPrint("text\n", ). */
+#define DbgPrint(Format, ...) (DbgPrint)(Format __VA_OPT__(, ) __VA_ARGS__)
+#define DbgPrintEx(ComponentId, Level, Format, ...)                                                \
+  (DbgPrintEx)(ComponentId, Level, Format __VA_OPT__(, ) __VA_ARGS__)
+#endif /* !UWSK_RUNTIME_BUILD */
+
 #define KdPrint(_x_) DbgPrint _x_
 #define KdPrintEx(_x_) DbgPrintEx _x_
 #define vKdPrintEx(_x_) vDbgPrintEx _x_
