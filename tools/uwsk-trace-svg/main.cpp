@@ -161,29 +161,96 @@ int main(int argc, char **argv) {
     last = 1;
   }
   const double span = std::max(last - first, 1.0);
-  constexpr int label_width = 360;
+  // Room for the longest track name (the font is monospaced, about 7 px a character).
+  std::size_t longest = 0;
+  for (const row *r : order) {
+    longest = std::max(longest, r->label.size());
+  }
+  const int label_width = 16 + 7 * static_cast<int>(longest);
   constexpr int plot_width = 900;
   constexpr int row_height = 24;
   constexpr int top = 56;
   const int height = top + static_cast<int>(order.size()) * row_height + 40;
   const int width = label_width + plot_width + 20;
-  auto x_of = [&](double ts) { return label_width + (ts - first) / span * plot_width; };
+  // The time axis is cut where nothing happens for long (a driver waiting for its first client,
+  // for SIGTERM): the busy stretches share the width by their length, and each idle stretch
+  // longer than `idle` becomes a narrow break marked with its length.
+  std::vector<std::pair<double, double>> busy; // merged [start, end] of the slices
+  {
+    std::vector<std::pair<double, double>> all;
+    for (const row *r : order) {
+      for (const slice &s : r->slices) {
+        all.emplace_back(s.start, s.end);
+      }
+    }
+    std::sort(all.begin(), all.end());
+    const double idle = std::max(500.0, span / 100);
+    for (const auto &[a, b] : all) {
+      if (!busy.empty() && a <= busy.back().second + idle) {
+        busy.back().second = std::max(busy.back().second, b);
+      } else {
+        busy.emplace_back(a, b);
+      }
+    }
+    if (busy.empty()) {
+      busy.emplace_back(first, last);
+    }
+  }
+  constexpr double break_width = 28;
+  double busy_total = 0;
+  for (const auto &[a, b] : busy) {
+    busy_total += std::max(b - a, 1.0);
+  }
+  const double scale =
+      (plot_width - break_width * static_cast<double>(busy.size() - 1)) / busy_total;
+  std::vector<double> segment_x; // where each busy stretch starts
+  {
+    double x = label_width;
+    for (const auto &[a, b] : busy) {
+      segment_x.push_back(x);
+      x += std::max(b - a, 1.0) * scale + break_width;
+    }
+  }
+  auto x_of = [&](double ts) {
+    for (std::size_t i = 0; i < busy.size(); ++i) {
+      if (ts <= busy[i].second || i + 1 == busy.size()) {
+        return segment_x[i] + std::max(ts - busy[i].first, 0.0) * scale;
+      }
+    }
+    return segment_x.back();
+  };
 
   std::printf("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
               "font-family=\"DejaVu Sans Mono, monospace\" font-size=\"11\">\n",
               width, height);
   std::printf("<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
   std::printf("<text x=\"8\" y=\"18\" font-size=\"14\" font-weight=\"bold\">%s: one row per "
-              "socket track, each operation from its call to its IRP's completion</text>\n",
+              "socket track, each operation from its call to its IRP's completion (idle time cut out)</text>\n",
               escape(process).c_str());
-  // The time axis, in milliseconds from the first operation.
-  const double step = tick_step(span, 8);
-  for (double t = 0; t <= span + step / 2; t += step) {
-    const double x = x_of(first + t);
-    std::printf("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n", x, top - 6,
-                x, height - 30);
-    std::printf("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">%.3g ms</text>\n",
-                x, top - 10, t / 1000);
+  // The time axis, in milliseconds from the first operation: ticks within each busy stretch,
+  // and a break with the idle time between stretches.
+  for (std::size_t i = 0; i < busy.size(); ++i) {
+    const double length = std::max(busy[i].second - busy[i].first, 1.0);
+    const double segment_width = length * scale;
+    const int ticks = std::max(1, static_cast<int>(segment_width / 110));
+    const double step = tick_step(length, ticks);
+    for (double t = std::ceil(busy[i].first / step) * step; t <= busy[i].second; t += step) {
+      const double x = x_of(t);
+      std::printf("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n", x,
+                  top - 6, x, height - 30);
+      std::printf("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">%.4g ms"
+                  "</text>\n",
+                  x, top - 10, (t - first) / 1000);
+    }
+    if (i + 1 < busy.size()) {
+      const double x = segment_x[i] + segment_width + break_width / 2;
+      std::printf("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#999\" "
+                  "stroke-dasharray=\"3,3\"/>\n",
+                  x, top + 4, x, height - 30);
+      std::printf("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#999\" "
+                  "font-size=\"9\">+%.3g ms</text>\n",
+                  x, height - 32, (busy[i + 1].first - busy[i].second) / 1000);
+    }
   }
   int y = top;
   for (const row *r : order) {
