@@ -225,7 +225,8 @@ int main(int argc, char **argv) {
               width, height);
   std::printf("<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
   std::printf("<text x=\"8\" y=\"18\" font-size=\"14\" font-weight=\"bold\">%s: one row per "
-              "socket track, each operation from its call to its IRP's completion (idle time cut out)</text>\n",
+              "socket track, each operation from its call to its IRP's completion (idle time cut "
+              "out)</text>\n",
               escape(process).c_str());
   // The time axis, in milliseconds from the first operation: ticks within each busy stretch,
   // and a break with the idle time between stretches.

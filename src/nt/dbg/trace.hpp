@@ -1,6 +1,6 @@
 // The call trace (uwsk-run --trace FILE, UWSK_TRACE=FILE): every WSK call, every IRP
 // completion and every event callback, written as text lines or, for a FILE ending in ".json",
-// as Chrome trace events (docs/debugging.md, "Tracing").
+// as Chrome trace events (README.md, "Tracing").
 //
 // Rules:
 //  1. Off, each trace point costs one relaxed load and a branch predicted not taken (on()).
