@@ -269,8 +269,9 @@ void name_lanes_locked(state &s, const void *owner, const owner_entry &e) {
 void text_line(state &s, double ts, const char *verb, const char *function, const char *owner,
                fields args, std::initializer_list<field> more = {}) {
   const KIRQL irql = current_irql();
-  appendf(s.buffer, "%12.3f %-8s %-14s %-8s %s", ts, log_thread_label().c_str(), irql_name(irql),
-          verb, function);
+  char thread[48];
+  std::snprintf(thread, sizeof(thread), "%s/%ld", log_thread_label().c_str(), thread_id());
+  appendf(s.buffer, "%12.3f %-18s %-14s %-8s %s", ts, thread, irql_name(irql), verb, function);
   if (owner != nullptr) {
     s.buffer.append(" [").append(owner).append("]");
   }
@@ -614,7 +615,7 @@ int start(const char *path, std::string &error) {
                   std::string("uwsk: ") + program_invocation_short_name);
   } else {
     appendf(s.buffer,
-            "# uwsk trace of %s (pid %ld): time in microseconds, thread, IRQL, record, "
+            "# uwsk trace of %s (pid %ld): time in microseconds, thread/tid, IRQL, record, "
             "function, [socket or client], arguments\n",
             program_invocation_short_name, s.pid);
   }
