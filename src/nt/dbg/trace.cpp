@@ -345,7 +345,11 @@ std::uint64_t open_locked(state &s, const char *function, owner_kind kind, const
   }
   if (s.json) {
     json_begin_event(s, function, "B", ts, lane);
-    json_args(s, args, {pointer("irp", irp), number("op", op_number)});
+    // The lane is not a thread: the thread and its IRQL are arguments.
+    json_args(s, args,
+              {pointer("irp", irp), number("op", op_number),
+               number("thread", static_cast<std::uint64_t>(thread_id())),
+               text("irql", irql_name(current_irql()))});
     s.buffer.push_back('}');
   }
   return lane;
@@ -497,7 +501,9 @@ span irp_completing(PIRP irp) {
   }
   if (lane != s.irp_lanes.end()) {
     close_locked(s, lane->second, result.start_us,
-                 {status("status", final_status), hex("information", information)});
+                 {status("status", final_status), hex("information", information),
+                  number("thread", static_cast<std::uint64_t>(thread_id())),
+                  text("irql", irql_name(current_irql()))});
     if (owner != nullptr && std::strcmp(function, "WskCloseSocket") == 0 &&
         NT_SUCCESS(final_status)) {
       s.owners.erase(owner); // the pointer may name another socket from now on
