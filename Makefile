@@ -6,12 +6,14 @@
 #   make install    install into PREFIX (default /usr/local; DESTDIR is honoured)
 #   make uninstall  remove what make install put into PREFIX
 #   make package    build the Debian package (build-package/uwsk_VERSION-1_ARCH.deb)
-#   make bench      build with the release preset and run the benchmark suite (bench/README.md)
+#   make bench      build with the release preset and run the benchmark suite (bench/README.md);
+#                   results in BUILD-release/bench-results, or bench/results with UPDATE_RESULTS=1
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
+UPDATE_RESULTS ?= 0
 
 .PHONY: all deps build demo test test-dev test-asan test-tsan install uninstall package clean \
 	format bench
@@ -50,9 +52,9 @@ test-tsan: deps
 test: test-dev test-asan test-tsan
 
 # The benchmark suite (bench/README.md): a release build, every workload on every server, the
-# table in bench/results/latest.md.
+# table in $(BUILD)-release/bench-results/latest.md; UPDATE_RESULTS=1 writes bench/results/.
 bench: deps
-	bench/run.sh $(BUILD)-release
+	UPDATE_RESULTS=$(UPDATE_RESULTS) bench/run.sh $(BUILD)-release
 
 # The prefix is given at install time, so it is the one asked for even when the build directory
 # was configured earlier with another (the installed files do not depend on it).

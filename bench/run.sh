@@ -3,15 +3,23 @@
 #
 # What `make bench` runs: builds the benchmark programs in the release preset (BUILD_DIR,
 # default build-release), runs every workload against every server of bench/servers.conf in
-# both placements (bench/README.md), writes bench/results/latest.{json,md,dat,gp}, and draws
-# bench/results/latest.svg with gnuplot (installing gnuplot-nox if it is missing).
+# both placements (bench/README.md), writes latest.{json,md,dat,gp} and draws latest.svg with
+# gnuplot (installing gnuplot-nox if it is missing), showing each measurement with the time left.
+# The results go to BUILD_DIR/bench-results, so a run leaves the working tree as it was; with
+# UPDATE_RESULTS=1 they replace the committed ones in bench/results.
 # Runner options after BUILD_DIR are passed on, e.g. --reps 10, --only uwsk-irp, --quick.
 set -u -o pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build-release}
 shift $(($# > 0 ? 1 : 0))
-results=$root/bench/results
+if [ "${UPDATE_RESULTS:-0}" = 1 ]; then
+  results=$root/bench/results
+else
+  results=$build/bench-results
+fi
+mkdir -p "$results" || exit 1
+echo "bench: results go to $results$([ "${UPDATE_RESULTS:-0}" = 1 ] || echo " (UPDATE_RESULTS=1: bench/results)")"
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then

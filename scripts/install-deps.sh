@@ -13,6 +13,7 @@ packages=(
   libbenchmark-dev  # micro benchmarks
   libcli11-dev      # uwsk-run's command line
   liburing-dev      # the io_uring engine
+  nlohmann-json3-dev # uwsk-trace-svg and the trace tests read trace files (JSON)
   libboost-dev      # Boost.Asio baseline in the benchmarks
   iproute2          # network namespaces for the packet-loss and dropped-SYN tests (ip netns)
   nftables          # the packet loss and SYN drops inside those namespaces (nft)

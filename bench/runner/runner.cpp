@@ -754,6 +754,18 @@ std::string json_number(double v) {
   return text;
 }
 
+// Progress: the time taken so far and, from the mean of the measurements done, the time left.
+std::string time_left(int64_t started, int done, int total) {
+  const double elapsed = static_cast<double>(now_ns() - started) / 1e9;
+  const double left = done > 0 ? elapsed / done * (total - done) : 0;
+  char text[96];
+  std::snprintf(text, sizeof(text),
+                "%d of %d done in %.0f min %02.0f s; about %.0f min %02.0f s left", done, total,
+                std::floor(elapsed / 60), std::fmod(elapsed, 60.0), std::floor(left / 60),
+                std::fmod(left, 60.0));
+  return text;
+}
+
 std::string short_number(double v) {
   if (!std::isfinite(v)) {
     return "–";
@@ -1356,6 +1368,7 @@ int main(int argc, char **argv) {
             std::printf("[%3d/%d] rep %d %-5s %-6s %-10s FAILED: %s\n", done, total, rep + 1,
                         placement.c_str(), workload.c_str(), s->name.c_str(), m.error.c_str());
           }
+          std::printf("        %s\n", time_left(started, done, total).c_str());
           std::fflush(stdout);
           g_results[{placement, workload, s->name}].push_back(m);
         }

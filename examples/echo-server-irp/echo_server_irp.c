@@ -1,7 +1,8 @@
 /*
  * echo-server-irp: a WDK-style WSK driver that echoes what its clients send, with IRPs only.
  *
- * It listens on 127.0.0.1 and ::1 (port 20017, or the ECHO_PORT the build defines), accepts with
+ * It listens on 127.0.0.1 and ::1 (port 20017, the ECHO_PORT the build defines, or the REG_DWORD
+ * Port of its Parameters key: uwsk-run --param-dword Port=N), accepts with
  * WskAccept, keeps two receives of 4 KiB (or ECHO_CHUNK bytes) in flight per connection, sends
  * back each chunk it receives, disconnects gracefully when the client does, and on unload resets
  * everything and deregisters. Everything is driven by IRP completion routines, the way Windows
@@ -23,12 +24,15 @@
  * once, with no call in progress, and the connection is freed when it completes.
  */
 #include <ntddk.h>
+#include <ntstrsafe.h>
 #include <wsk.h>
 
 #ifndef ECHO_PORT
 #define ECHO_PORT 20017
 #endif
 #define ECHO_TAG 'ohcE' /* "Echo" in pool tools */
+
+static ULONG g_port = ECHO_PORT;
 #ifndef ECHO_CHUNK
 #define ECHO_CHUNK 4096
 #endif
@@ -456,11 +460,11 @@ static NTSTATUS EchoOpenListener(PECHO_LISTENER Listener, ADDRESS_FAMILY Family)
   if (Family == AF_INET6) {
     IN6_ADDR loopback = IN6ADDR_LOOPBACK_INIT;
     local.v6.sin6_family = AF_INET6;
-    local.v6.sin6_port = RtlUshortByteSwap(ECHO_PORT);
+    local.v6.sin6_port = RtlUshortByteSwap((USHORT)g_port);
     local.v6.sin6_addr = loopback;
   } else {
     local.v4.sin_family = AF_INET;
-    local.v4.sin_port = RtlUshortByteSwap(ECHO_PORT);
+    local.v4.sin_port = RtlUshortByteSwap((USHORT)g_port);
     local.v4.sin_addr.s_addr = RtlUlongByteSwap(INADDR_LOOPBACK);
   }
   IoReuseIrp(irp, STATUS_UNSUCCESSFUL);
@@ -472,11 +476,11 @@ static NTSTATUS EchoOpenListener(PECHO_LISTENER Listener, ADDRESS_FAMILY Family)
   Listener->CloseIrp = IoAllocateIrp(1, FALSE);
   InterlockedIncrement(&g_echo.Outstanding);
   if (!NT_SUCCESS(status) || Listener->CloseIrp == NULL) {
-    DbgPrint("echo-server-irp: cannot listen on port %u: 0x%08lX\n", ECHO_PORT, (ULONG)status);
+    DbgPrint("echo-server-irp: cannot listen on port %lu: 0x%08lX\n", g_port, (ULONG)status);
     return NT_SUCCESS(status) ? STATUS_INSUFFICIENT_RESOURCES : status;
   }
-  DbgPrint("echo-server-irp: listening on %s port %u\n", Family == AF_INET6 ? "[::1]" : "127.0.0.1",
-           ECHO_PORT);
+  DbgPrint("echo-server-irp: listening on %s port %lu\n",
+           Family == AF_INET6 ? "[::1]" : "127.0.0.1", g_port);
   EchoPostAccept(Listener);
   return STATUS_SUCCESS;
 }
@@ -551,11 +555,46 @@ static VOID EchoUnload(PDRIVER_OBJECT DriverObject) {
   DbgPrint("echo-server-irp: unloaded\n");
 }
 
+/* Reads the REG_DWORD Port from <RegistryPath>\Parameters into g_port; a missing key or value
+ * leaves the default. */
+static NTSTATUS EchoReadPort(PUNICODE_STRING RegistryPath) {
+  static const WCHAR suffix[] = L"\\Parameters";
+  RTL_QUERY_REGISTRY_TABLE table[2];
+  UNICODE_STRING key;
+  NTSTATUS status;
+  key.Length = 0;
+  key.MaximumLength = (USHORT)(RegistryPath->Length + sizeof(suffix));
+  key.Buffer = (PWCH)ExAllocatePool2(POOL_FLAG_PAGED, key.MaximumLength, ECHO_TAG);
+  if (key.Buffer == NULL) {
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  RtlCopyUnicodeString(&key, RegistryPath);
+  status = RtlUnicodeStringCatString(&key, suffix);
+  if (NT_SUCCESS(status)) {
+    RtlZeroMemory(table, sizeof(table));
+    table[0].Flags = RTL_QUERY_REGISTRY_DIRECT | RTL_QUERY_REGISTRY_TYPECHECK;
+    table[0].Name = L"Port";
+    table[0].EntryContext = &g_port;
+    table[0].DefaultType = (REG_DWORD << RTL_QUERY_REGISTRY_TYPECHECK_SHIFT) | REG_NONE;
+    status = RtlQueryRegistryValues(RTL_REGISTRY_ABSOLUTE, key.Buffer, table, NULL, NULL);
+    if (status == STATUS_OBJECT_NAME_NOT_FOUND) {
+      status = STATUS_SUCCESS;
+    }
+  }
+  ExFreePoolWithTag(key.Buffer, ECHO_TAG);
+  if (NT_SUCCESS(status) && (g_port == 0 || g_port > 65535)) {
+    DbgPrint("echo-server-irp: Port %lu is not a port number\n", g_port);
+    status = STATUS_INVALID_PARAMETER;
+  }
+  return status;
+}
+
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {
   WSK_CLIENT_NPI client = {NULL, &g_client_dispatch};
-  NTSTATUS status;
-  UNREFERENCED_PARAMETER(RegistryPath);
-
+  NTSTATUS status = EchoReadPort(RegistryPath);
+  if (!NT_SUCCESS(status)) {
+    return status;
+  }
   KeInitializeSpinLock(&g_echo.Lock);
   InitializeListHead(&g_echo.Connections);
   KeInitializeEvent(&g_echo.AllClosed, NotificationEvent, FALSE);

@@ -12,7 +12,8 @@
  *   echo sends), then closes the socket once every retained indication is released.
  * - On unload the listeners close, remaining connections are reset, and the driver waits for
  *   the last close to complete before WskDeregister.
- * It listens on 127.0.0.1 and ::1, port 20007 (or the ECHO_PORT the build defines).
+ * It listens on 127.0.0.1 and ::1, port 20007 (or the ECHO_PORT the build defines), or the port
+ * in the REG_DWORD value Port of its Parameters key (uwsk-run --param-dword Port=N).
  *
  * Connection lifetime (the part of this file worth copying with care). The provider may call a
  * connection's callbacks at any time until its WskCloseSocket *completes*, including while the
@@ -33,6 +34,7 @@
  *     connection's memory stays valid until the close completes, and no callback runs after.
  */
 #include <ntddk.h>
+#include <ntstrsafe.h>
 #include <wsk.h>
 
 #ifndef ECHO_PORT
@@ -72,6 +74,8 @@ static struct {
   LONG Outstanding; /* connections not yet closed, plus one for the driver until unload */
   KEVENT AllClosed; /* set when Outstanding drops to zero */
 } g_echo;
+
+static ULONG g_port = ECHO_PORT;
 
 static const WSK_CLIENT_DISPATCH g_client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
 
@@ -364,11 +368,11 @@ static NTSTATUS EchoOpenListener(ULONG Index, ADDRESS_FAMILY Family) {
   if (Family == AF_INET6) {
     IN6_ADDR loopback = IN6ADDR_LOOPBACK_INIT;
     local.v6.sin6_family = AF_INET6;
-    local.v6.sin6_port = RtlUshortByteSwap(ECHO_PORT);
+    local.v6.sin6_port = RtlUshortByteSwap((USHORT)g_port);
     local.v6.sin6_addr = loopback;
   } else {
     local.v4.sin_family = AF_INET;
-    local.v4.sin_port = RtlUshortByteSwap(ECHO_PORT);
+    local.v4.sin_port = RtlUshortByteSwap((USHORT)g_port);
     local.v4.sin_addr.s_addr = RtlUlongByteSwap(INADDR_LOOPBACK);
   }
   /* Bound, the listener accepts; the static accept event delivers each connection. */
@@ -379,11 +383,11 @@ static NTSTATUS EchoOpenListener(ULONG Index, ADDRESS_FAMILY Family) {
   status = EchoWait(irp, status, &done);
   IoFreeIrp(irp);
   if (!NT_SUCCESS(status)) {
-    DbgPrint("echo-server: cannot listen on port %u: 0x%08lX\n", ECHO_PORT, (ULONG)status);
+    DbgPrint("echo-server: cannot listen on port %lu: 0x%08lX\n", g_port, (ULONG)status);
     return status;
   }
-  DbgPrint("echo-server: listening on %s port %u\n", Family == AF_INET6 ? "[::1]" : "127.0.0.1",
-           ECHO_PORT);
+  DbgPrint("echo-server: listening on %s port %lu\n", Family == AF_INET6 ? "[::1]" : "127.0.0.1",
+           g_port);
   return STATUS_SUCCESS;
 }
 
@@ -464,12 +468,48 @@ static VOID EchoUnload(PDRIVER_OBJECT DriverObject) {
   DbgPrint("echo-server: unloaded\n");
 }
 
+/* Reads the REG_DWORD Port from <RegistryPath>\Parameters into g_port; a missing key or value
+ * leaves the default. */
+static NTSTATUS EchoReadPort(PUNICODE_STRING RegistryPath) {
+  static const WCHAR suffix[] = L"\\Parameters";
+  RTL_QUERY_REGISTRY_TABLE table[2];
+  UNICODE_STRING key;
+  NTSTATUS status;
+  key.Length = 0;
+  key.MaximumLength = (USHORT)(RegistryPath->Length + sizeof(suffix));
+  key.Buffer = (PWCH)ExAllocatePool2(POOL_FLAG_PAGED, key.MaximumLength, ECHO_TAG);
+  if (key.Buffer == NULL) {
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  RtlCopyUnicodeString(&key, RegistryPath);
+  status = RtlUnicodeStringCatString(&key, suffix);
+  if (NT_SUCCESS(status)) {
+    RtlZeroMemory(table, sizeof(table));
+    table[0].Flags = RTL_QUERY_REGISTRY_DIRECT | RTL_QUERY_REGISTRY_TYPECHECK;
+    table[0].Name = L"Port";
+    table[0].EntryContext = &g_port;
+    table[0].DefaultType = (REG_DWORD << RTL_QUERY_REGISTRY_TYPECHECK_SHIFT) | REG_NONE;
+    status = RtlQueryRegistryValues(RTL_REGISTRY_ABSOLUTE, key.Buffer, table, NULL, NULL);
+    if (status == STATUS_OBJECT_NAME_NOT_FOUND) {
+      status = STATUS_SUCCESS;
+    }
+  }
+  ExFreePoolWithTag(key.Buffer, ECHO_TAG);
+  if (NT_SUCCESS(status) && (g_port == 0 || g_port > 65535)) {
+    DbgPrint("echo-server: Port %lu is not a TCP port\n", g_port);
+    status = STATUS_INVALID_PARAMETER;
+  }
+  return status;
+}
+
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {
   WSK_CLIENT_NPI client = {NULL, &g_client_dispatch};
   WSK_EVENT_CALLBACK_CONTROL events = {&NPI_WSK_INTERFACE_ID,
                                        WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT};
-  NTSTATUS status;
-  UNREFERENCED_PARAMETER(RegistryPath);
+  NTSTATUS status = EchoReadPort(RegistryPath);
+  if (!NT_SUCCESS(status)) {
+    return status;
+  }
   KeInitializeSpinLock(&g_echo.Lock);
   InitializeListHead(&g_echo.Connections);
   KeInitializeEvent(&g_echo.AllClosed, NotificationEvent, FALSE);

@@ -1,8 +1,9 @@
 /*
  * udp-echo: a WDK-style WSK driver that sends every datagram back to its sender.
  *
- * It binds a datagram socket on 127.0.0.1 and one on ::1 (port 20009, or the UDP_ECHO_PORT the
- * build defines) and enables WskReceiveFromEvent with SO_WSK_EVENT_CALLBACK. Each indication is
+ * It binds a datagram socket on 127.0.0.1 and one on ::1 (port 20009, the UDP_ECHO_PORT the build
+ * defines, or the REG_DWORD Port of its Parameters key: uwsk-run --param-dword Port=N) and
+ * enables WskReceiveFromEvent with SO_WSK_EVENT_CALLBACK. Each indication is
  * a list of datagrams in the provider's own buffers: the driver keeps the list (returns
  * STATUS_PENDING), sends each datagram back with WskSendTo straight from those buffers, to the
  * address the indication carries, and releases the list with WskRelease when the last send of
@@ -10,12 +11,15 @@
  * for its sends, and closes the sockets.
  */
 #include <ntddk.h>
+#include <ntstrsafe.h>
 #include <wsk.h>
 
 #ifndef UDP_ECHO_PORT
 #define UDP_ECHO_PORT 20009
 #endif
 #define UDP_ECHO_TAG 'ohcU'
+
+static ULONG g_port = UDP_ECHO_PORT;
 
 typedef struct _UDP_ECHO_SOCKET {
   PWSK_SOCKET Socket;
@@ -197,11 +201,11 @@ static NTSTATUS UdpEchoOpen(PUDP_ECHO_SOCKET Owner, ADDRESS_FAMILY Family) {
   if (Family == AF_INET6) {
     IN6_ADDR loopback = IN6ADDR_LOOPBACK_INIT;
     local.v6.sin6_family = AF_INET6;
-    local.v6.sin6_port = RtlUshortByteSwap(UDP_ECHO_PORT);
+    local.v6.sin6_port = RtlUshortByteSwap((USHORT)g_port);
     local.v6.sin6_addr = loopback;
   } else {
     local.v4.sin_family = AF_INET;
-    local.v4.sin_port = RtlUshortByteSwap(UDP_ECHO_PORT);
+    local.v4.sin_port = RtlUshortByteSwap((USHORT)g_port);
     local.v4.sin_addr.s_addr = RtlUlongByteSwap(INADDR_LOOPBACK);
   }
   IoReuseIrp(irp, STATUS_UNSUCCESSFUL);
@@ -214,11 +218,10 @@ static NTSTATUS UdpEchoOpen(PUDP_ECHO_SOCKET Owner, ADDRESS_FAMILY Family) {
     status = UdpEchoSetEvent(Owner, WSK_EVENT_RECEIVE_FROM, NULL, NULL);
   }
   if (!NT_SUCCESS(status)) {
-    DbgPrint("udp-echo: cannot serve port %u: 0x%08lX\n", UDP_ECHO_PORT, (ULONG)status);
+    DbgPrint("udp-echo: cannot serve port %lu: 0x%08lX\n", g_port, (ULONG)status);
     return status;
   }
-  DbgPrint("udp-echo: serving %s port %u\n", Family == AF_INET6 ? "[::1]" : "127.0.0.1",
-           UDP_ECHO_PORT);
+  DbgPrint("udp-echo: serving %s port %lu\n", Family == AF_INET6 ? "[::1]" : "127.0.0.1", g_port);
   return STATUS_SUCCESS;
 }
 
@@ -261,10 +264,46 @@ static VOID UdpEchoUnload(PDRIVER_OBJECT DriverObject) {
   DbgPrint("udp-echo: unloaded\n");
 }
 
+/* Reads the REG_DWORD Port from <RegistryPath>\Parameters into g_port; a missing key or value
+ * leaves the default. */
+static NTSTATUS UdpEchoReadPort(PUNICODE_STRING RegistryPath) {
+  static const WCHAR suffix[] = L"\\Parameters";
+  RTL_QUERY_REGISTRY_TABLE table[2];
+  UNICODE_STRING key;
+  NTSTATUS status;
+  key.Length = 0;
+  key.MaximumLength = (USHORT)(RegistryPath->Length + sizeof(suffix));
+  key.Buffer = (PWCH)ExAllocatePool2(POOL_FLAG_PAGED, key.MaximumLength, UDP_ECHO_TAG);
+  if (key.Buffer == NULL) {
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  RtlCopyUnicodeString(&key, RegistryPath);
+  status = RtlUnicodeStringCatString(&key, suffix);
+  if (NT_SUCCESS(status)) {
+    RtlZeroMemory(table, sizeof(table));
+    table[0].Flags = RTL_QUERY_REGISTRY_DIRECT | RTL_QUERY_REGISTRY_TYPECHECK;
+    table[0].Name = L"Port";
+    table[0].EntryContext = &g_port;
+    table[0].DefaultType = (REG_DWORD << RTL_QUERY_REGISTRY_TYPECHECK_SHIFT) | REG_NONE;
+    status = RtlQueryRegistryValues(RTL_REGISTRY_ABSOLUTE, key.Buffer, table, NULL, NULL);
+    if (status == STATUS_OBJECT_NAME_NOT_FOUND) {
+      status = STATUS_SUCCESS;
+    }
+  }
+  ExFreePoolWithTag(key.Buffer, UDP_ECHO_TAG);
+  if (NT_SUCCESS(status) && (g_port == 0 || g_port > 65535)) {
+    DbgPrint("udp-echo: Port %lu is not a port number\n", g_port);
+    status = STATUS_INVALID_PARAMETER;
+  }
+  return status;
+}
+
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {
   WSK_CLIENT_NPI client = {NULL, &g_client_dispatch};
-  NTSTATUS status;
-  UNREFERENCED_PARAMETER(RegistryPath);
+  NTSTATUS status = UdpEchoReadPort(RegistryPath);
+  if (!NT_SUCCESS(status)) {
+    return status;
+  }
   status = WskRegister(&client, &g_udp.Registration);
   if (!NT_SUCCESS(status)) {
     return status;

@@ -12,6 +12,7 @@
 #include <wdm.h>
 #include <uwsk/log.h>
 
+#include "nt/dbg/trace.hpp"
 #include "host/shutdown.hpp"
 #include "nt/ex/pool.hpp"
 #include "nt/ex/work_queue.hpp"
@@ -123,16 +124,41 @@ extern "C" size_t uwsk_driver_service_name(const char *path, char *name, size_t 
   return derived.size();
 }
 
+namespace {
+
+// Whether `file` starts as a Windows PE image does: "MZ", the DOS header of every .sys and .dll.
+bool is_windows_image(const std::string &file) {
+  std::FILE *f = std::fopen(file.c_str(), "rb");
+  if (f == nullptr) {
+    return false;
+  }
+  char magic[2] = {0, 0};
+  const bool mz = std::fread(magic, 1, 2, f) == 2 && magic[0] == 'M' && magic[1] == 'Z';
+  std::fclose(f);
+  return mz;
+}
+
+} // namespace
+
 extern "C" uwsk_driver *uwsk_driver_load(const char *path, const char *service_name, char *error,
                                          size_t error_size) {
   if (path == nullptr) {
     set_error(error, error_size, "no driver file given");
     return nullptr;
   }
+  uwsk::nt::trace::start_from_environment(); // UWSK_TRACE (uwsk-run --trace started it already)
   // A bare file name would make dlopen search the library path; a driver is a file.
   std::string file = path;
   if (file.find('/') == std::string::npos) {
     file = "./" + file;
+  }
+  if (is_windows_image(file)) {
+    set_error(error, error_size,
+              "%s is a Windows driver image (PE); uwsk runs drivers built from their sources for "
+              "Linux: compile them against uwsk's WDK headers into a shared object "
+              "(uwsk_add_driver, or the uwsk-driver pkg-config flags) and run that",
+              path);
+    return nullptr;
   }
   dlerror();
   void *image = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);

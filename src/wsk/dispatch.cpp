@@ -26,6 +26,7 @@
 #include "wsk/core.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/socket_level.hpp"
+#include "wsk/trace_socket.hpp"
 
 namespace uwsk::wsk {
 
@@ -463,7 +464,20 @@ const WSK_PROVIDER_DISPATCH provider_dispatch = {
     get_name_info,
 };
 
+const void *untraced_client_dispatch() {
+  return &provider_dispatch;
+}
+
+// While the call trace is on, clients and sockets get the traced tables (trace_dispatch.cpp).
+const void *client_dispatch_table() {
+  return nt::trace::on() ? traced_client_dispatch() : &provider_dispatch;
+}
+
 const void *provider_dispatch_for(category cat) {
+  return nt::trace::on() ? traced_dispatch_for(cat) : untraced_dispatch_for(cat);
+}
+
+const void *untraced_dispatch_for(category cat) {
   switch (cat) {
   case category::basic:
     return &basic_dispatch;

@@ -6,6 +6,7 @@
 #include <wsk.h>
 
 #include "wsk/core.hpp"
+#include "wsk/trace_socket.hpp"
 
 namespace uwsk::wsk {
 namespace {
@@ -55,6 +56,41 @@ PSOCKADDR address(const void *a) {
   return static_cast<PSOCKADDR>(const_cast<void *>(a));
 }
 
+namespace tr = nt::trace;
+
+// Runs `call`, a callback returning an NTSTATUS, recorded when the trace is on (the socket is
+// the one run_callback named). `accepted`: WskReceiveEvent's *BytesAccepted, shown after it.
+template <class Call>
+NTSTATUS traced(const char *callback, tr::fields args, Call &&call,
+                const SIZE_T *accepted = nullptr) {
+  if (!tr::on()) {
+    return call();
+  }
+  const void *socket = trace_callback_socket;
+  const tr::span span = tr::callback_begin(callback, socket, args);
+  const NTSTATUS status = call();
+  if (accepted != nullptr) {
+    tr::callback_end(span, callback, socket,
+                     {tr::status("status", status), tr::number("accepted", *accepted)});
+  } else {
+    tr::callback_end(span, callback, socket, {tr::status("status", status)});
+  }
+  return status;
+}
+
+const char *inspect_action_name(WSK_INSPECT_ACTION action) {
+  switch (action) {
+  case WskInspectReject:
+    return "WskInspectReject";
+  case WskInspectAccept:
+    return "WskInspectAccept";
+  case WskInspectPend:
+    return "WskInspectPend";
+  default:
+    return "invalid";
+  }
+}
+
 } // namespace
 
 bool client_has_callback(category cat, const void *client_dispatch, ULONG event) {
@@ -89,9 +125,19 @@ NTSTATUS call_accept_event(category cat, const void *client_dispatch, PVOID cont
   const WSK_CLIENT_LISTEN_DISPATCH *t = listen_table(cat, client_dispatch);
   PVOID new_context = nullptr;
   const WSK_CLIENT_CONNECTION_DISPATCH *new_dispatch = nullptr;
-  const NTSTATUS status =
-      t->WskAcceptEvent(context, at_dispatch, address(local), address(remote),
-                        reinterpret_cast<PWSK_SOCKET>(accepted), &new_context, &new_dispatch);
+  char local_text[80];
+  char remote_text[80];
+  const bool tracing = tr::on();
+  const NTSTATUS status = traced(
+      "WskAcceptEvent",
+      {tr::pointer("accepted", accepted),
+       tr::text("local", tracing ? trace_address(local, local_text, sizeof(local_text)) : ""),
+       tr::text("remote", tracing ? trace_address(remote, remote_text, sizeof(remote_text)) : "")},
+      [&] {
+        return t->WskAcceptEvent(context, at_dispatch, address(local), address(remote),
+                                 reinterpret_cast<PWSK_SOCKET>(accepted), &new_context,
+                                 &new_dispatch);
+      });
   *accepted_context = new_context;
   *accepted_dispatch = new_dispatch;
   return status;
@@ -106,8 +152,17 @@ inspect_action call_inspect_event(category cat, const void *client_dispatch, PVO
   }
   // The ID lives on this stack frame only: a client must copy it to keep it (rule V57).
   WSK_INSPECT_ID id{key, serial};
+  tr::span span;
+  if (tr::on()) {
+    span = tr::callback_begin("WskInspectEvent", trace_callback_socket,
+                              {tr::number("serial", serial), tr::number("dead", dead ? 1 : 0)});
+  }
   const WSK_INSPECT_ACTION action =
       t->WskInspectEvent(context, address(local), address(remote), dead ? nullptr : &id);
+  if (tr::on()) {
+    tr::callback_end(span, "WskInspectEvent", trace_callback_socket,
+                     {tr::text("action", inspect_action_name(action))});
+  }
   id.Key = ~ULONG_PTR{0};
   id.SerialNumber = ~ULONG{0};
   switch (action) {
@@ -129,35 +184,60 @@ NTSTATUS call_abort_event(category cat, const void *client_dispatch, PVOID conte
     return STATUS_SUCCESS;
   }
   WSK_INSPECT_ID id{key, serial};
-  return t->WskAbortEvent(context, &id);
+  return traced("WskAbortEvent", {tr::number("serial", serial)},
+                [&] { return t->WskAbortEvent(context, &id); });
 }
 
 NTSTATUS call_receive_event(category cat, const void *client_dispatch, PVOID context, ULONG flags,
                             data_indication_view *indication, SIZE_T indicated, SIZE_T *accepted) {
   const WSK_CLIENT_CONNECTION_DISPATCH *t = connection_table(cat, client_dispatch);
   *accepted = indicated;
-  return t->WskReceiveEvent(context, flags | at_dispatch,
-                            reinterpret_cast<PWSK_DATA_INDICATION>(indication), indicated,
-                            accepted);
+  return traced(
+      "WskReceiveEvent",
+      {tr::number("indicated", indicated), tr::hex("flags", flags | at_dispatch),
+       tr::pointer("list", indication)},
+      [&] {
+        return t->WskReceiveEvent(context, flags | at_dispatch,
+                                  reinterpret_cast<PWSK_DATA_INDICATION>(indication), indicated,
+                                  accepted);
+      },
+      accepted);
 }
 
 NTSTATUS call_disconnect_event(category cat, const void *client_dispatch, PVOID context,
                                bool abortive) {
   const WSK_CLIENT_CONNECTION_DISPATCH *t = connection_table(cat, client_dispatch);
-  return t->WskDisconnectEvent(context, (abortive ? WSK_FLAG_ABORTIVE : 0) | at_dispatch);
+  const ULONG flags = (abortive ? WSK_FLAG_ABORTIVE : 0) | at_dispatch;
+  return traced("WskDisconnectEvent", {tr::hex("flags", flags)},
+                [&] { return t->WskDisconnectEvent(context, flags); });
 }
 
 NTSTATUS call_send_backlog_event(category cat, const void *client_dispatch, PVOID context,
                                  SIZE_T ideal_backlog) {
   const WSK_CLIENT_CONNECTION_DISPATCH *t = connection_table(cat, client_dispatch);
-  return t->WskSendBacklogEvent(context, ideal_backlog);
+  return traced("WskSendBacklogEvent", {tr::number("ideal_backlog", ideal_backlog)},
+                [&] { return t->WskSendBacklogEvent(context, ideal_backlog); });
 }
 
 NTSTATUS call_receive_from_event(const void *client_dispatch, PVOID context, ULONG flags,
                                  datagram_indication_view *indication) {
   const auto *t = static_cast<const WSK_CLIENT_DATAGRAM_DISPATCH *>(client_dispatch);
-  return t->WskReceiveFromEvent(context, flags | at_dispatch,
-                                reinterpret_cast<PWSK_DATAGRAM_INDICATION>(indication));
+  std::uint64_t datagrams = 0;
+  std::uint64_t bytes = 0;
+  if (tr::on()) {
+    for (const datagram_indication_view *d = indication; d != nullptr; d = d->next) {
+      ++datagrams;
+      bytes += d->buffer.length;
+    }
+  }
+  return traced("WskReceiveFromEvent",
+                {tr::number("datagrams", datagrams), tr::number("bytes", bytes),
+                 tr::hex("flags", flags | at_dispatch)},
+                [&] {
+                  return t->WskReceiveFromEvent(
+                      context, flags | at_dispatch,
+                      reinterpret_cast<PWSK_DATAGRAM_INDICATION>(indication));
+                });
 }
 
 } // namespace uwsk::wsk

@@ -7,6 +7,7 @@
 
 #include "win_constants.hpp"
 #include "wsk/events.hpp"
+#include "wsk/trace_socket.hpp"
 
 namespace uwsk::wsk {
 
@@ -48,6 +49,10 @@ auto run_callback(socket_object *s, ULONG event, std::unique_lock<socket_lock> &
   PVOID context = s->context;
   guard.unlock();
   done.complete_all();
+  if (nt::trace::on()) {
+    trace_callback_socket = s;
+    trace_socket_endpoints(s);
+  }
   auto result = call(cat, dispatch, context);
   guard.lock();
   s->ev.running = 0;

@@ -12,11 +12,10 @@
 #include "nt/bugcheck.hpp"
 #include "nt/ke/irql.hpp"
 #include "wsk/core.hpp"
+#include "wsk/trace_socket.hpp"
 #include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
-
-extern const WSK_PROVIDER_DISPATCH provider_dispatch; // dispatch.cpp
 
 namespace {
 
@@ -79,6 +78,7 @@ extern "C" NTSTATUS WSKAPI WskRegister(PWSK_CLIENT_NPI WskClientNpi,
   if (WskClientNpi == nullptr || WskClientNpi->Dispatch == nullptr || WskRegistration == nullptr) {
     return STATUS_INVALID_PARAMETER;
   }
+  uwsk::nt::trace::start_from_environment(); // UWSK_TRACE, for programs other than uwsk-run
   auto *reg = new (std::nothrow) registration;
   if (reg == nullptr) {
     return STATUS_INSUFFICIENT_RESOURCES;
@@ -142,7 +142,7 @@ extern "C" NTSTATUS WSKAPI WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistrati
   }
   ++reg->captures;
   WskProviderNpi->Client = reg;
-  WskProviderNpi->Dispatch = &provider_dispatch;
+  WskProviderNpi->Dispatch = static_cast<const WSK_PROVIDER_DISPATCH *>(client_dispatch_table());
   return STATUS_SUCCESS;
 }
 

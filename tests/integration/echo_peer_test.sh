@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# echo_peer_test.sh UWSK_RUN DRIVER PORT PEER MODE [ARGS...]: loads an echo driver that listens
-# on PORT under uwsk-run (strict about leaks), runs `PEER MODE PORT ARGS...` against it (at most
+# echo_peer_test.sh UWSK_RUN DRIVER PORT PEER MODE [ARGS...]: loads an echo driver under uwsk-run
+# (strict about leaks), listening on PORT (its Parameters\Port), runs `PEER MODE PORT ARGS...` against it (at most
 # 50 s), unloads the driver with SIGTERM and passes only if the peer and uwsk-run both exit 0.
 # The port must be free first: uwsk listeners share ports with other processes of the same user,
-# so a server already there would silently take part of the connections.
+# so a server already there would silently take part of the connections: exit 75 then, and when
+# the driver finds the port taken (with_free_port.sh tries another).
 set -u
 uwsk_run=$1
 driver=$2
@@ -21,15 +22,19 @@ trap cleanup EXIT
 
 if ! "$peer" free "$port"; then
   echo "echo_peer_test: port $port is taken by another process; not testing against it"
-  exit 1
+  exit 75
 fi
-"$uwsk_run" --strict "$driver" >"$log" 2>&1 &
+"$uwsk_run" --strict --param-dword Port="$port" "$driver" >"$log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
   grep -q "listening on \[::1\]" "$log" && break
   kill -0 "$server" 2>/dev/null || break
   sleep 0.1
 done
+if grep -q "cannot listen on port" "$log"; then
+  cat "$log"
+  exit 75
+fi
 peer_status=0
 timeout 50 "$peer" "$mode" "$port" "$@" || peer_status=$?
 kill -TERM "$server" 2>/dev/null

@@ -4,8 +4,8 @@
 # idle connections, 8 streaming and 4 churning ones with `PEER load`, waits until echoes flow,
 # sends SIGINT to uwsk-run after a random pause of up to 0.2 s, and requires uwsk-run to exit 0
 # (no bugcheck, no leak, DriverUnload in time) and the peer to have seen only correct echoes.
-# Every wait is bounded; a run that hangs is killed and fails the test. The port must be free
-# before each run (see echo_peer_test.sh).
+# Every wait is bounded; a run that hangs is killed and fails the test. The port (the driver's
+# Parameters\Port) must be free before each run (see echo_peer_test.sh): exit 75 when it is not.
 set -u
 uwsk_run=$1
 driver=$2
@@ -62,12 +62,17 @@ for run in $(seq 1 "$runs"); do
   : >"$log"
   : >"$peer_log"
   if ! "$peer" free "$port" >"$peer_log"; then
-    fail "port $port is taken by another process; not testing against it"
+    echo "echo_unload_test: port $port is taken by another process; not testing against it"
+    exit 75
   fi
-  "$uwsk_run" --strict --unload-timeout 10 "$driver" >"$log" 2>&1 &
+  "$uwsk_run" --strict --unload-timeout 10 --param-dword Port="$port" "$driver" >"$log" 2>&1 &
   server=$!
   if ! wait_for "$log" "listening on \[::1\]" 100 "$server"; then
     wait_exit "$server" 50
+    if grep -q "cannot listen on port" "$log"; then
+      cat "$log"
+      exit 75
+    fi
     fail "the driver did not start listening (uwsk-run exit $?)"
   fi
   "$peer" load "$port" 300 8 4 20 >"$peer_log" 2>&1 &

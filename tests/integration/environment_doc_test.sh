@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # environment_doc_test.sh SOURCE_DIR UWSK_RUN MAN_PAGE: every UWSK_ environment variable the
-# sources read is documented in `uwsk-run --help` and in the man page's ENVIRONMENT section, and
-# neither documents one the sources do not read. The man page renders without warnings.
+# sources read is documented in `uwsk-run --help`, in the man page's ENVIRONMENT section and in
+# README.md's table of them, and neither --help nor the man page documents one the sources do
+# not read. The man page renders without warnings.
 #
 # The variables read are the names in getenv("UWSK_...") calls and the "UWSK_..." strings in any
 # source file that calls getenv (a name handed to a helper, as src/nt/dbg/breakpoint.cpp does).
@@ -38,6 +39,10 @@ for name in $read_names; do
     echo "environment_doc_test: the man page does not document $name" >&2
     status=1
   fi
+  if ! grep -q -- "^| \`$name[=\`]" "$source/README.md"; then
+    echo "environment_doc_test: README.md's table of environment variables does not document $name" >&2
+    status=1
+  fi
 done
 while read -r documented; do
   if ! grep -qx "$documented" <<<"$read_names"; then
@@ -51,4 +56,4 @@ if command -v groff >/dev/null; then
   warnings=$(groff -man -Tutf8 -ww -z "$man_page" 2>&1)
   [ -z "$warnings" ] || fail "groff warns about $man_page: $warnings"
 fi
-echo "environment_doc_test: --help and uwsk-run(1) document $(tr '\n' ' ' <<<"$read_names")"
+echo "environment_doc_test: --help, uwsk-run(1) and README.md document $(tr '\n' ' ' <<<"$read_names")"

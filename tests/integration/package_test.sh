@@ -61,10 +61,11 @@ for pattern in 'usr/bin/uwsk-run$' 'usr/bin/uwsk-tracewpp$' 'usr/include/uwsk/wp
   'usr/lib/(.*/)?cmake/uwsk/uwskConfig\.cmake$' 'usr/lib/(.*/)?cmake/uwsk/uwskConfigVersion\.cmake$' \
   'usr/lib/(.*/)?cmake/uwsk/driver\.map$' 'usr/share/man/man1/uwsk-run\.1\.gz$' \
   'usr/share/doc/uwsk/copyright$' 'usr/share/doc/uwsk/README\.md$' \
-  'usr/share/doc/uwsk/CHANGELOG\.md$' 'usr/share/doc/uwsk/design\.md$'; do
+  'usr/share/doc/uwsk/CHANGELOG\.md$' 'usr/share/doc/uwsk/design\.md$' \
+  'usr/share/uwsk/valgrind\.supp$' 'usr/bin/uwsk-trace-svg$' 'usr/include/uwsk/trace\.h$'; do
   grep -Eq "^$pattern" "$work/contents" || fail "the package has no file matching $pattern"
 done
-if grep -E 'share/uwsk/|/LICENSE$' "$work/contents"; then
+if grep -E 'share/uwsk/.*(install|manifest)|/LICENSE$' "$work/contents"; then
   fail "the package holds an uninstall record or a LICENSE besides the copyright file"
 fi
 

@@ -1,7 +1,9 @@
 // uwsk-run: load a WSK driver built for uwsk, run it until told to stop, unload it and report
 // what it leaked.
+#include <dlfcn.h>
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -19,6 +21,7 @@
 #include <uwsk/log.h>
 #include <uwsk/registry.h>
 #include <uwsk/status.h>
+#include <uwsk/trace.h>
 #include <uwsk/version.h>
 
 namespace {
@@ -31,6 +34,10 @@ constexpr int exit_entry_failed = 3;
 constexpr int exit_leaks = 4;
 constexpr int exit_unload_timeout = 5;
 
+// The longest --unload-after and --unload-timeout, in seconds (49 days): the most milliseconds
+// DriverUnload's timeout can count.
+constexpr double max_seconds = 4294967;
+
 // The end of --help: exit statuses and the environment variables libuwsk reads (every getenv of
 // a UWSK_ name in the sources; tests/integration/environment_doc_test.sh checks that this text
 // and the man page name them all).
@@ -38,7 +45,8 @@ constexpr const char *help_footer =
     "Exit status:\n"
     "  0  success\n"
     "  1  bad usage, or the --engine asked for cannot work here\n"
-    "  2  the driver could not be loaded (not a shared object, or no DriverEntry)\n"
+    "  2  the driver could not be loaded (not a shared object, no DriverEntry, or a Windows\n"
+    "     .sys/.dll: uwsk runs drivers built from their sources for Linux)\n"
     "  3  DriverEntry failed (or did not fail as --expect-status said)\n"
     "  4  leaks, with --strict\n"
     "  5  DriverUnload did not return within --unload-timeout\n"
@@ -80,11 +88,26 @@ constexpr const char *help_footer =
     "      until then WskCaptureProviderNPI waits (or fails with STATUS_DEVICE_NOT_READY\n"
     "      under WSK_NO_WAIT) and WskQueryProviderCharacteristics fails. For testing how a\n"
     "      driver copes with a WSK subsystem that comes up late.\n"
+    "  UWSK_TRACE=FILE\n"
+    "      Trace every WSK call, IRP completion and event callback to FILE, as --trace does\n"
+    "      (which wins when both are given).\n"
     "  UWSK_TEST_URING_UNAVAILABLE=TEXT\n"
     "      For tests: the io_uring probe fails with TEXT as its reason, as on a kernel\n"
     "      without io_uring (auto then uses epoll, uring is refused).\n"
     "\n"
     "See uwsk-run(1).";
+
+// Whether uwsk's log goes to a file (--log): errors then also go to stderr, once; otherwise the
+// log is stderr and they are written there once, through the log.
+bool g_log_to_file = false;
+
+// An error that ends the run: on the log, and on stderr when the log is a file.
+void report_error(const std::string &text) {
+  uwsk_log_message("uwsk-run", "%s", text.c_str());
+  if (g_log_to_file) {
+    std::fprintf(stderr, "uwsk-run: %s\n", text.c_str());
+  }
+}
 
 std::string describe(NTSTATUS status) {
   char text[96];
@@ -203,6 +226,38 @@ void wait_for_stop(const sigset_t &signals, double seconds) {
   }
 }
 
+// --sanitize: a driver built with AddressSanitizer needs its runtime loaded before every other
+// library, which only LD_PRELOAD can do for a program built without it; so uwsk-run runs itself
+// again with the runtime preloaded. Returns (false, after saying why) only when it cannot; when
+// the runtime is already there (preloaded, or an ASan build of uwsk) it returns true at once.
+bool start_sanitized(char **argv) {
+  if (dlsym(RTLD_DEFAULT, "__asan_init") != nullptr) {
+    return true;
+  }
+#ifdef UWSK_LIBASAN
+  const char *runtime = UWSK_LIBASAN;
+#else
+  const char *runtime = nullptr;
+#endif
+  if (runtime == nullptr || access(runtime, R_OK) != 0) {
+    std::fprintf(stderr,
+                 "uwsk-run: --sanitize: the AddressSanitizer runtime %s is not installed (Debian: "
+                 "libasan8)\n",
+                 runtime != nullptr ? runtime : "(unknown to this build)");
+    return false;
+  }
+  const char *preload = std::getenv("LD_PRELOAD");
+  std::string value = runtime;
+  if (preload != nullptr && *preload != '\0') {
+    value += ":" + std::string(preload);
+  }
+  setenv("LD_PRELOAD", value.c_str(), 1);
+  execv("/proc/self/exe", argv);
+  std::fprintf(stderr, "uwsk-run: --sanitize: cannot run uwsk-run again: %s\n",
+               std::strerror(errno));
+  return false;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -235,11 +290,13 @@ int main(int argc, char **argv) {
                  "or the uwsk-driver pkg-config flags)")
       ->required();
   app.add_option("--unload-after", unload_after,
-                 "Unload the driver after SECONDS (default: run until SIGINT or SIGTERM)")
-      ->check(CLI::NonNegativeNumber);
+                 "Unload the driver after SECONDS, 0 to 4294967 (default: run until SIGINT or "
+                 "SIGTERM)")
+      ->check(CLI::Range(0.0, max_seconds));
   app.add_option("--unload-timeout", unload_timeout,
-                 "Seconds DriverUnload may take before uwsk-run gives up on it")
-      ->check(CLI::PositiveNumber)
+                 "Seconds DriverUnload may take before uwsk-run gives up on it, more than 0 and "
+                 "at most 4294967")
+      ->check(CLI::PositiveNumber & CLI::Range(0.0, max_seconds))
       ->capture_default_str();
   app.add_option("--expect-status", expect_status_text,
                  "DriverEntry is expected to fail with this status (a name such as "
@@ -268,6 +325,18 @@ int main(int argc, char **argv) {
                  "(uring when it works here, else epoll). Default: $UWSK_ENGINE, else auto")
       ->check(CLI::IsMember({"epoll", "uring", "auto"}));
   app.add_flag("--strict", strict, "Exit non-zero when the leak report is not empty");
+  // Debugging options.
+  std::string trace_path;
+  app.add_option("--trace", trace_path,
+                 "Record every WSK call, IRP completion and event callback in FILE: Chrome "
+                 "trace events (Perfetto, chrome://tracing) when FILE ends in .json, else one "
+                 "text line per record. Default: $UWSK_TRACE")
+      ->type_name("FILE");
+  bool sanitize = false;
+  app.add_flag("--sanitize", sanitize,
+               "Run with the AddressSanitizer runtime loaded first, for a driver built with "
+               "-fsanitize=address,undefined (uwsk-run starts itself again with it in "
+               "LD_PRELOAD)");
   app.set_version_flag("--version", std::string("uwsk-run ") + UWSK_VERSION_STRING,
                        "Print uwsk-run's version (uwsk's) and exit");
   app.footer(help_footer);
@@ -276,6 +345,10 @@ int main(int argc, char **argv) {
   } catch (const CLI::ParseError &e) {
     const int code = app.exit(e);
     return code == 0 ? exit_ok : exit_usage;
+  }
+
+  if (sanitize && !start_sanitized(argv)) {
+    return exit_usage;
   }
 
   NTSTATUS expected_status = STATUS_SUCCESS;
@@ -290,6 +363,15 @@ int main(int argc, char **argv) {
     if (opened != 0) {
       std::fprintf(stderr, "uwsk-run: cannot open log file %s: %s\n", log_path.c_str(),
                    std::strerror(-opened));
+      return exit_usage;
+    }
+    g_log_to_file = log_path != "-";
+  }
+
+  if (!trace_path.empty()) {
+    char trace_error[256];
+    if (uwsk_trace_open(trace_path.c_str(), trace_error, sizeof(trace_error)) != 0) {
+      std::fprintf(stderr, "uwsk-run: --trace: %s\n", trace_error);
       return exit_usage;
     }
   }
@@ -309,10 +391,7 @@ int main(int argc, char **argv) {
     char engine_error[256];
     if (uwsk_set_engine(engine_name.c_str(), engine_error, sizeof(engine_error)) != 0) {
       const char *separator = engine_source == "--engine" ? " " : "";
-      uwsk_log_message("uwsk-run", "%s%s%s: %s", engine_source.c_str(), separator,
-                       engine_name.c_str(), engine_error);
-      std::fprintf(stderr, "uwsk-run: %s%s%s: %s\n", engine_source.c_str(), separator,
-                   engine_name.c_str(), engine_error);
+      report_error(engine_source + separator + engine_name + ": " + engine_error);
       return exit_usage;
     }
   }
@@ -328,8 +407,7 @@ int main(int argc, char **argv) {
   uwsk_driver *driver =
       uwsk_driver_load(driver_path.c_str(), service_name.c_str(), error, sizeof(error));
   if (driver == nullptr) {
-    uwsk_log_message("uwsk-run", "%s", error);
-    std::fprintf(stderr, "uwsk-run: %s\n", error);
+    report_error(error);
     return exit_load_failed;
   }
 
@@ -340,7 +418,7 @@ int main(int argc, char **argv) {
     uwsk_log_message("uwsk-run", "DriverEntry returned %s%s%s", describe(entry_status).c_str(),
                      expect_failure ? (as_expected ? ", as expected" : ", expected ") : "",
                      expect_failure && !as_expected ? describe(expected_status).c_str() : "");
-    if (!as_expected) {
+    if (!as_expected && g_log_to_file) {
       std::fprintf(stderr, "uwsk-run: DriverEntry returned %s\n", describe(entry_status).c_str());
     }
     const size_t leaks = uwsk_leak_report();
@@ -364,9 +442,11 @@ int main(int argc, char **argv) {
                                  "so uwsk-run exits with the driver still loaded");
     break;
   case UWSK_UNLOAD_TIMED_OUT:
-    uwsk_log_message("uwsk-run", "DriverUnload did not return within %.1f s", unload_timeout);
-    std::fprintf(stderr, "uwsk-run: DriverUnload did not return within %.1f s\n", unload_timeout);
+    char text[96];
+    std::snprintf(text, sizeof(text), "DriverUnload did not return within %.1f s", unload_timeout);
+    report_error(text);
     uwsk_leak_report();
+    uwsk_trace_close();
     uwsk_log_close();
     std::_Exit(exit_unload_timeout);
   }

@@ -17,6 +17,7 @@
 
 #include "nt/dbg/dbg.hpp"
 #include "nt/dbg/log.hpp"
+#include "nt/dbg/trace.hpp"
 #include "nt/ke/irql.hpp"
 
 namespace uwsk::nt {
@@ -180,6 +181,11 @@ extern "C" DECLSPEC_NORETURN VOID NTAPI KeBugCheckEx(ULONG BugCheckCode,
   report += backtrace_text(0);
   report += "*** The process stops here, as Windows would stop the machine.\n";
   log_write_fatal(report);
+  // The call trace ends here too, still valid JSON, with what led to the bug check.
+  char why[96];
+  snprintf(why, sizeof why, "bug check 0x%08X %s", BugCheckCode,
+           name != nullptr ? name : "UNKNOWN_BUGCHECK_CODE");
+  trace::stop_fatal(why);
   signal(SIGABRT, SIG_DFL);
   abort();
 }

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/trace.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "nt/io/io_objects.hpp"
 
@@ -108,6 +109,9 @@ NTSTATUS NTAPI completion_ex_trampoline(PDEVICE_OBJECT device, PIRP irp, PVOID c
   }
   return STATUS_SUCCESS;
 }
+
+// The walk of IoCompleteRequest, below it.
+void complete_walk(PIRP Irp);
 
 } // namespace
 
@@ -224,6 +228,20 @@ extern "C" VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost) {
              "IoSetCancelRoutine(Irp, NULL) before completing",
              reinterpret_cast<ULONG_PTR>(Irp), reinterpret_cast<ULONG_PTR>(Irp->CancelRoutine));
   }
+  if (trace::on()) {
+    const trace::span traced = trace::irp_completing(Irp);
+    complete_walk(Irp);
+    trace::irp_completed(traced, Irp); // the IRP itself may be gone: only its address is used
+    return;
+  }
+  complete_walk(Irp);
+}
+
+namespace uwsk::nt {
+namespace {
+
+// The walk of IoCompleteRequest (rule 2).
+void complete_walk(PIRP Irp) {
   while (Irp->CurrentLocation <= Irp->StackCount) {
     PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(Irp);
     Irp->CurrentLocation++;
@@ -254,6 +272,9 @@ extern "C" VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost) {
            io_violation::irp_completed_off_top, reinterpret_cast<ULONG_PTR>(Irp),
            static_cast<ULONG_PTR>(static_cast<ULONG>(Irp->IoStatus.Status)));
 }
+
+} // namespace
+} // namespace uwsk::nt
 
 // IoCallDriver: moves to the next stack location and calls the device's dispatch routine.
 extern "C" NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp) {
