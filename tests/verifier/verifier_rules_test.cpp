@@ -440,6 +440,44 @@ TEST(verifier_kernel, V83_UserModeWaitOnAStackEvent) {
       KilledBySignal(SIGABRT), strict_report(83));
 }
 
+// V54: a receive-from event refused with STATUS_DATA_NOT_ACCEPTED (which disables it) and never
+// enabled again before the close.
+std::atomic<int> refusals{0};
+NTSTATUS WSKAPI refuse_datagrams(PVOID, ULONG, PWSK_DATAGRAM_INDICATION) {
+  refusals.fetch_add(1);
+  return STATUS_DATA_NOT_ACCEPTED;
+}
+const WSK_CLIENT_DATAGRAM_DISPATCH refusing_datagrams = {refuse_datagrams};
+
+struct verifier_datagram : verifier_rules {
+  verifier_datagram() { datagram_events = &refusing_datagrams; }
+};
+
+TEST_F(verifier_datagram, V54_ReceiveFromEventRefusedAndNeverEnabledAgain) {
+  const auto refuse_then_close = [this] {
+    PWSK_SOCKET s = make_bound_socket(WSK_FLAG_DATAGRAM_SOCKET, SOCK_DGRAM, IPPROTO_UDP);
+    address local;
+    call a;
+    of<WSK_PROVIDER_DATAGRAM_DISPATCH>(s)->WskGetLocalAddress(s, &local.sa, a.irp);
+    if (a.wait() != STATUS_SUCCESS || set_events(s, WSK_EVENT_RECEIVE_FROM) != STATUS_SUCCESS) {
+      std::exit(2);
+    }
+    unsigned short peer_port = 0;
+    const int peer = peer_udp(4, &peer_port);
+    peer_udp_send(peer, 4, port_of(local), "x", 1);
+    for (int i = 0; i < 500 && refusals.load() == 0; ++i) {
+      LARGE_INTEGER pause = relative_ms(10);
+      KeDelayExecutionThread(KernelMode, FALSE, &pause);
+    }
+    if (refusals.load() == 0) {
+      std::exit(3);
+    }
+    close_socket(s);
+    std::exit(0);
+  };
+  EXPECT_EXIT(refuse_then_close(), ExitedWithCode(0), warning_report(54));
+}
+
 // ---- Registration -------------------------------------------------------------------------
 
 // V7: WSK_CLIENT_DISPATCH.Reserved = 1.
