@@ -57,8 +57,12 @@ TEST_F(verifier_rules, V13_CompletedIrpSubmittedAgainWithoutIoReuseIrp) {
   call c;
   c.returned = of<WSK_PROVIDER_LISTEN_DISPATCH>(s)->WskBind(s, &local.sa, 0, c.irp);
   ASSERT_EQ(c.wait(), STATUS_SUCCESS);
+  // The report names the IRP and where IoAllocateIrp was called (support/wsk_call.hpp).
   EXPECT_EXIT(of<WSK_PROVIDER_LISTEN_DISPATCH>(s)->WskBind(s, &local.sa, 0, c.irp),
-              KilledBySignal(SIGABRT), error_report(13));
+              KilledBySignal(SIGABRT),
+              "verifier: rule V13 \\(error\\): [^\n]*\n[^\n]*IRP [^ ]+ \\(1 stack locations, MDL "
+              "[^ ]+\\) allocated by IoAllocateIrp from [^\n]* at [^\n]*wsk_call\\.hpp:[0-9]+"
+              "(.|\n)*DRIVER_VERIFIER_DETECTED_VIOLATION");
   // With IoReuseIrp in between the same IRP is fine (and fails only because it is bound).
   IoReuseIrp(c.irp, STATUS_UNSUCCESSFUL);
   IoSetCompletionRoutine(c.irp, call::on_complete, &c.done, TRUE, TRUE, TRUE);
