@@ -4,7 +4,7 @@
 # (build-package/uwsk_VERSION-1_ARCH.deb); in any build directory `cpack -G DEB` does the same.
 #
 # The version is the project's (project(uwsk VERSION ...)); the dependencies are computed by
-# dpkg-shlibdeps from what libuwsk and uwsk-run link (libc6, libstdc++6, libgcc-s1, liburing2),
+# dpkg-shlibdeps from what libuwsk and uwsk-run link (libc6, libstdc++6, libgcc-s1, liburing2, libdw1),
 # so the package installs on the Debian release it was built on (Debian 12 for uwsk's CI).
 set(UWSK_PACKAGE_MAINTAINER "The uwsk authors <maintainers@users.noreply.r-seed-4777955f.example>"
   CACHE STRING "The Maintainer field of the Debian package")

@@ -14,6 +14,7 @@ packages=(
   libcli11-dev      # uwsk-run's command line
   liburing-dev      # the io_uring engine
   nlohmann-json3-dev # uwsk-trace-svg and the trace tests read trace files (JSON)
+  libdw-dev         # stacks resolved to function and file:line in bug-check and crash reports
   libboost-dev      # Boost.Asio baseline in the benchmarks
   iproute2          # network namespaces for the packet-loss and dropped-SYN tests (ip netns)
   nftables          # the packet loss and SYN drops inside those namespaces (nft)

@@ -11,9 +11,11 @@
 
 #include <wdm.h>
 #include <uwsk/log.h>
+#include <uwsk/verifier.h>
 
 #include "nt/dbg/trace.hpp"
 #include "host/shutdown.hpp"
+#include "nt/dbg/activity.hpp"
 #include "nt/ex/pool.hpp"
 #include "nt/ex/work_queue.hpp"
 #include "nt/io/io_objects.hpp"
@@ -102,11 +104,13 @@ bool run_on_system_thread(PKSTART_ROUTINE routine, PVOID context, unsigned timeo
 
 VOID NTAPI driver_entry_thread(PVOID context) {
   auto *driver = static_cast<uwsk_driver *>(context);
+  uwsk::nt::activity::scope running(uwsk::nt::activity::driver_entry, &driver->object);
   driver->entry_status = driver->entry(&driver->object, &driver->registry_path);
 }
 
 VOID NTAPI driver_unload_thread(PVOID context) {
   auto *driver = static_cast<uwsk_driver *>(context);
+  uwsk::nt::activity::scope running("DriverUnload", &driver->object);
   driver->object.DriverUnload(&driver->object);
 }
 
@@ -178,6 +182,7 @@ extern "C" uwsk_driver *uwsk_driver_load(const char *path, const char *service_n
     dlclose(image);
     return nullptr;
   }
+  uwsk_crash_report_install(); // a fault in the driver gets a report (uwsk/verifier.h)
   auto *driver = new uwsk_driver;
   driver->image = image;
   driver->entry = reinterpret_cast<PDRIVER_INITIALIZE>(entry);
@@ -265,7 +270,10 @@ extern "C" size_t uwsk_leak_report(void) {
     leaks += lists;
   }
   if (const size_t sockets = uwsk::wsk::live_socket_count(); sockets != 0) {
-    uwsk_log_message("uwsk", "  %zu WSK socket(s) never closed with WskCloseSocket", sockets);
+    uwsk_log_message("uwsk", "  %zu WSK socket(s) never closed with WskCloseSocket:", sockets);
+    for (const auto &line : uwsk::wsk::describe_live_sockets()) {
+      uwsk_log_message("uwsk", "    %s", line.c_str());
+    }
     leaks += sockets;
   }
   if (const size_t registrations = uwsk::wsk::live_registration_count(); registrations != 0) {

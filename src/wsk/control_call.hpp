@@ -5,6 +5,7 @@
 
 #include <wdm.h>
 
+#include "nt/dbg/verifier.hpp"
 #include "wsk/irp_ops.hpp"
 
 namespace uwsk::wsk {
@@ -31,6 +32,15 @@ class control_call {
 public:
   control_call(PIRP irp, SIZE_T *output_size_returned)
       : irp_(irp), returned_(output_size_returned) {
+    if (irp != nullptr && output_size_returned != nullptr) {
+      nt::verifier::warning(68,
+                            "OutputSizeReturned was given with an IRP: the size comes back in "
+                            "Irp->IoStatus.Information, and OutputSizeReturned is for calls "
+                            "without an IRP only (it is left untouched)",
+                            nt::verifier::objects_text("IRP %p, OutputSizeReturned %p",
+                                                       static_cast<void *>(irp),
+                                                       static_cast<void *>(output_size_returned)));
+    }
     irp_enter(irp_);
   }
   // With an IRP: completes it with `status` and Information = `written` (the bytes written to

@@ -325,6 +325,7 @@ NTSTATUS WSKAPI control_client(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T Inp
                             "STATUS_INVALID_PARAMETER");
     return c.finish(STATUS_INVALID_PARAMETER);
   }
+  registration_check_call(reg, "WskControlClient");
   const irp_rule rule =
       ControlCode == WSK_TRANSPORT_LIST_CHANGE ? irp_rule::required : irp_rule::must_be_null;
   if (!irp_fits(rule, Irp)) {

@@ -10,6 +10,8 @@
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include <wdm.h>
 
@@ -57,8 +59,16 @@ struct datagram_indication_view {
 
 // One WskRegister: lives from WskRegister until WskDeregister returns. Its address is stored
 // in WSK_REGISTRATION.ReservedRegistrationContext and handed to clients as their PWSK_CLIENT.
+// registration::magic while registered, and after WskDeregister (the object then stays readable
+// for a while, registration.cpp).
+constexpr ULONG registration_live = 0x4745524b; // "KREG"
+constexpr ULONG registration_dead = 0x44474552; // "REGD"
+
 struct registration {
+  ULONG magic = registration_live;
   const void *client_dispatch = nullptr; // WSK_CLIENT_DISPATCH, valid until deregistration
+  // The WSK_CLIENT_DISPATCH as it was at WskRegister (rule V1; its size is checked there).
+  alignas(void *) unsigned char dispatch_copy[2 * sizeof(void *)] = {};
   PVOID client_context = nullptr;
   std::mutex lock;                 // guards the fields below
   std::condition_variable changed; // signalled when a count drops or deregistration starts
@@ -70,6 +80,11 @@ struct registration {
   ULONG static_events = 0; // WSK_SET_STATIC_EVENT_CALLBACKS mask
   LIST_ENTRY links{};      // on the list of live registrations (leak report)
 };
+
+// The checks of a client-level call (WskSocket, WskSocketConnect, ...) on `client`, non-NULL:
+// a registration deregistered since (rule V3), no capture held (V3), a client dispatch table
+// changed since WskRegister (V1) are verifier errors.
+void registration_check_call(void *client, const char *function);
 
 // Counts a socket, or a pending client-level IRP, against its registration.
 void registration_add_socket(registration *reg);
@@ -141,6 +156,13 @@ bool socket_is_valid(const socket_object *s);
 // `Socket->Dispatch->WskSend(Socket, ...)` after a close is caught here rather than reading
 // freed memory.
 socket_object *socket_checked(void *socket, const char *function);
+// Rule V40: an address out-buffer (`out`, not NULL) that the pool knows to be shorter than a
+// SOCKADDR of the socket's family is a verifier error, before anything is written to it.
+void socket_check_out_address(const socket_object *s, const void *out, const char *function);
+
+// The socket an accept event refused (STATUS_REQUEST_NOT_ACCEPTED, or any failure): from now on
+// every call on it is reported as rule V55, from every entry of its Dispatch table.
+void socket_refuse(socket_object *s);
 
 // ---- WskControlSocket and WskControlClient --------------------------------------------------
 //
@@ -249,6 +271,8 @@ NTSTATUS call_receive_from_event(const void *client_dispatch, PVOID context, ULO
 // ---- Accounting for the loader --------------------------------------------------------------
 
 std::size_t live_socket_count();
+// The sockets not yet closed, one line each: "WSK socket P (local A, remote B)".
+std::vector<std::string> describe_live_sockets();
 // Whether a socket ever started the provider's I/O engine (net::engine::instance()).
 bool provider_engine_started();
 // Returns once every loop thread of the provider has finished what it was doing when called: a

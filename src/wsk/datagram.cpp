@@ -66,6 +66,7 @@ NTSTATUS WSKAPI receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
                              PSOCKADDR RemoteAddress, PULONG ControlLength, PCMSGHDR ControlInfo,
                              PULONG ControlFlags, PIRP Irp) {
   socket_object *s = socket_of(Socket, "WskReceiveFrom");
+  socket_check_out_address(s, RemoteAddress, "WskReceiveFrom");
   if (Irp != nullptr && !is_datagram(s, "WskReceiveFrom")) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }

@@ -16,6 +16,7 @@
 #include <climits>
 
 #include "net/socket_ops.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "wsk/categories.hpp"
 #include "wsk/events.hpp"
 #include "wsk/indication.hpp"
@@ -332,8 +333,17 @@ void datagram_resume_receives(socket_object *s, completion_batch &done) {
   resume_queue(s, queue_kind::receive, try_receive_from, done);
 }
 
-// Datagram sockets have no connections waiting to be handed out.
-void datagram_on_close_locked(socket_object *) {}
+// Datagram sockets have no connections waiting to be handed out. Datagrams the receive-from
+// event refused are still held when the client never enabled the event again (rule V54).
+void datagram_on_close_locked(socket_object *s) {
+  if (s->ev.refused != nullptr) {
+    nt::verifier::warning(54,
+                          "WskReceiveFromEvent returned STATUS_DATA_NOT_ACCEPTED, which disabled "
+                          "the event, and the client closed the socket without enabling it again: "
+                          "the refused datagrams were never received",
+                          nt::verifier::objects_text("socket %p", static_cast<void *>(s)));
+  }
+}
 
 } // namespace
 

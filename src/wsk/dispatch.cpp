@@ -22,6 +22,7 @@
 #include <uwsk/log.h>
 
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "wsk/client_level.hpp"
 #include "wsk/core.hpp"
 #include "wsk/irp_ops.hpp"
@@ -106,6 +107,7 @@ bool category_has(const socket_object *s, UCHAR categories, const char *function
 // STATUS_INVALID_PARAMETER and completes its IRP with it.
 bool client_present(PWSK_CLIENT client, const char *function) {
   if (client != nullptr) {
+    registration_check_call(client, function);
     return true;
   }
   uwsk_log_message("wsk", "verifier: %s: the Client is NULL (rule V3): STATUS_INVALID_PARAMETER",
@@ -276,6 +278,8 @@ NTSTATUS WSKAPI wsk_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSo
                            const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch,
                            PSOCKADDR LocalAddress, PSOCKADDR RemoteAddress, PIRP Irp) {
   socket_object *s = socket_of(ListenSocket, "WskAccept");
+  socket_check_out_address(s, LocalAddress, "WskAccept");
+  socket_check_out_address(s, RemoteAddress, "WskAccept");
   if (Irp != nullptr && !category_has(s, accepting, "WskAccept")) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
@@ -315,6 +319,7 @@ NTSTATUS WSKAPI wsk_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK
 
 NTSTATUS WSKAPI wsk_get_local_address(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, PIRP Irp) {
   socket_object *s = socket_of(Socket, "WskGetLocalAddress");
+  socket_check_out_address(s, LocalAddress, "WskGetLocalAddress");
   if (Irp != nullptr && !category_has(s, bound_categories, "WskGetLocalAddress")) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
@@ -323,6 +328,7 @@ NTSTATUS WSKAPI wsk_get_local_address(PWSK_SOCKET Socket, PSOCKADDR LocalAddress
 
 NTSTATUS WSKAPI wsk_get_remote_address(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PIRP Irp) {
   socket_object *s = socket_of(Socket, "WskGetRemoteAddress");
+  socket_check_out_address(s, RemoteAddress, "WskGetRemoteAddress");
   if (Irp != nullptr && !category_has(s, connection_oriented, "WskGetRemoteAddress")) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
@@ -347,6 +353,14 @@ NTSTATUS WSKAPI wsk_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PI
   }
   if ((Flags & ~(WSK_FLAG_WAITALL | WSK_FLAG_DRAIN)) != 0) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
+  }
+  if ((Flags & (WSK_FLAG_WAITALL | WSK_FLAG_DRAIN)) == (WSK_FLAG_WAITALL | WSK_FLAG_DRAIN) ||
+      ((Flags & WSK_FLAG_DRAIN) != 0 && Buffer != nullptr && Buffer->Length != 0)) {
+    nt::verifier::warning(39,
+                          "WskReceive: WSK_FLAG_WAITALL and WSK_FLAG_DRAIN exclude each other, and "
+                          "a WSK_FLAG_DRAIN receive has Length 0: STATUS_INVALID_PARAMETER",
+                          nt::verifier::objects_text("socket %p, Flags 0x%lx", Socket,
+                                                     static_cast<unsigned long>(Flags)));
   }
   const ULONG flags = ((Flags & WSK_FLAG_WAITALL) ? op_flag::waitall : 0) |
                       ((Flags & WSK_FLAG_DRAIN) ? op_flag::drain : 0);
@@ -393,6 +407,12 @@ NTSTATUS WSKAPI wsk_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
   }
   if ((Flags & ~WSK_FLAG_ABORTIVE) != 0) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  if ((Flags & WSK_FLAG_ABORTIVE) != 0 && Buffer != nullptr) {
+    nt::verifier::warning(39,
+                          "WskDisconnect: an abortive disconnect takes no buffer (Buffer must be "
+                          "NULL with WSK_FLAG_ABORTIVE): STATUS_INVALID_PARAMETER",
+                          nt::verifier::objects_text("socket %p", Socket));
   }
   return socket_disconnect(s, view_of(Buffer), (Flags & WSK_FLAG_ABORTIVE) ? op_flag::abortive : 0,
                            Irp);

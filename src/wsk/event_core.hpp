@@ -5,6 +5,7 @@
 
 #include <mutex>
 
+#include "nt/dbg/activity.hpp"
 #include "win_constants.hpp"
 #include "wsk/events.hpp"
 #include "wsk/trace_socket.hpp"
@@ -37,6 +38,16 @@ void event_report(const socket_object *s, const char *what);
 // After a callback returned: the SO_WSK_EVENT_CALLBACK disables that waited for it complete.
 void complete_disables(socket_object *s, completion_batch &done);
 
+// The callback an event bit names, for crash reports (nt/dbg/activity.hpp).
+constexpr const char *event_callback_name(ULONG event) {
+  return event == win::wsk_event_receive        ? "WskReceiveEvent callback"
+         : event == win::wsk_event_receive_from ? "WskReceiveFromEvent callback"
+         : event == win::wsk_event_accept       ? "WskAcceptEvent callback"
+         : event == win::wsk_event_disconnect   ? "WskDisconnectEvent callback"
+         : event == win::wsk_event_send_backlog ? "WskSendBacklogEvent callback"
+                                                : "a WSK event callback";
+}
+
 // Runs one callback (event rule 1): marks it running, completes what earlier work finished
 // (event rule 2), drops the lock for the call, and afterwards completes the disables that
 // waited for it.
@@ -49,11 +60,14 @@ auto run_callback(socket_object *s, ULONG event, std::unique_lock<socket_lock> &
   PVOID context = s->context;
   guard.unlock();
   done.complete_all();
-  if (nt::trace::on()) {
-    trace_callback_socket = s;
-    trace_socket_endpoints(s);
-  }
-  auto result = call(cat, dispatch, context);
+  auto result = [&] {
+    if (nt::trace::on()) {
+      trace_callback_socket = s;
+      trace_socket_endpoints(s);
+    }
+    nt::activity::scope running(event_callback_name(event), s);
+    return call(cat, dispatch, context);
+  }();
   guard.lock();
   s->ev.running = 0;
   complete_disables(s, done);

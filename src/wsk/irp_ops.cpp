@@ -1,7 +1,11 @@
 // The provider's IRP plumbing; the rules are in irp_ops.hpp.
 #include "wsk/irp_ops.hpp"
 
+#include <atomic>
+
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/verifier.hpp"
+#include "nt/io/irp_state.hpp"
 #include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
@@ -22,6 +26,52 @@ bool held_by_provider(PIRP irp) {
   return sp->MinorFunction == provider_minor && (sp->Flags & held_mark) != 0;
 }
 
+// Rule V17: a chain of this many WSK calls, each started from the completion routine of the one
+// before, none of which pended (irp_state.hpp), would recurse that deep on Windows, where such
+// completions run inline. uwsk itself completes them one after the other; the verifier says so,
+// once per process.
+constexpr int recursion_report_chain = 32;
+std::atomic<bool> recursion_reported{false};
+
+[[noreturn]] void irp_error(int rule, PIRP irp, const char *sentence) {
+  char objects[512];
+  nt::irp_state::describe(irp, objects, sizeof objects);
+  nt::verifier::error(rule, sentence, objects, reinterpret_cast<ULONG_PTR>(irp));
+}
+
+// Rules V10, V13 and V17 at the submission of an IRP at its creator's level.
+void check_submission(PIRP irp) {
+  if (nt::irp_state::get(irp) == nt::irp_state::completed) {
+    irp_error(13, irp,
+              "an IRP that has completed was given to a WSK function again without IoReuseIrp: "
+              "call IoReuseIrp(Irp, STATUS_UNSUCCESSFUL) before each reuse");
+  }
+  if ((irp->AllocationFlags & UWSK_IRP_ALLOCATED_BY_IO) != 0 &&
+      irp->CurrentLocation == irp->StackCount + 1) {
+    const PIO_STACK_LOCATION next = IoGetNextIrpStackLocation(irp);
+    constexpr UCHAR all = SL_INVOKE_ON_SUCCESS | SL_INVOKE_ON_ERROR | SL_INVOKE_ON_CANCEL;
+    if (next->CompletionRoutine == nullptr || (next->Control & all) != all) {
+      irp_error(10, irp,
+                "an IRP from IoAllocateIrp was given to a WSK function without a completion "
+                "routine set with InvokeOnSuccess, InvokeOnError and InvokeOnCancel all TRUE: "
+                "nobody else can free it when it completes the way the routine skips");
+    }
+  }
+  const int chain = nt::irp_state::submission_chain();
+  nt::irp_state::set_chain(irp, static_cast<UCHAR>(chain < 255 ? chain : 255));
+  if (chain >= recursion_report_chain &&
+      !recursion_reported.exchange(true, std::memory_order_relaxed)) {
+    char objects[512];
+    nt::irp_state::describe(irp, objects, sizeof objects);
+    nt::verifier::warning(17,
+                          "32 WSK calls in a row were each started from the completion routine "
+                          "of the one before, and none pended: on Windows these completions can "
+                          "run inline, one inside the other, and the chain recurses without bound "
+                          "(reported once per process)",
+                          objects, reinterpret_cast<ULONG_PTR>(irp));
+  }
+}
+
 } // namespace
 
 bool irp_enter(PIRP irp) {
@@ -34,12 +84,14 @@ bool irp_enter(PIRP irp) {
                  "again before it completed (rule V14)",
                  violation::irp_submitted_twice, reinterpret_cast<ULONG_PTR>(irp));
   }
+  check_submission(irp);
   if (irp->CurrentLocation <= 1) {
     nt::bugcheck(NO_MORE_IRP_STACK_LOCATIONS,
                  "a WSK function was given an IRP with no free stack location; allocate it "
                  "with IoAllocateIrp(1, FALSE) or more",
                  reinterpret_cast<ULONG_PTR>(irp));
   }
+  nt::irp_state::set(irp, nt::irp_state::submitted);
   IoSetNextIrpStackLocation(irp);
   IoGetCurrentIrpStackLocation(irp)->MinorFunction = provider_minor;
   irp_marks(irp) = held_mark;
@@ -63,6 +115,7 @@ NTSTATUS irp_complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
 
 bool irp_park(PIRP irp, PDRIVER_CANCEL cancel) {
   IoMarkIrpPending(irp);
+  nt::irp_state::set_chain(irp, 0); // it pends: its completion starts a fresh stack (rule V17)
   if (!irp_repark(irp, cancel)) {
     IoGetCurrentIrpStackLocation(irp)->Control &= ~SL_PENDING_RETURNED; // not pending after all
     return false;

@@ -190,7 +190,8 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
         event_report(s, "WskAcceptEvent returned neither STATUS_SUCCESS nor "
                         "STATUS_REQUEST_NOT_ACCEPTED; the connection is rejected");
       }
-      reset_and_destroy(a); // the client must never see this socket again (rule V55)
+      socket_refuse(a);     // a call on it is reported from now on (rule V55)
+      reset_and_destroy(a); // the client must never see this socket again
       continue;
     }
     // Connection events enabled on the listener apply to sockets accepted here.

@@ -26,6 +26,8 @@
 #include <unordered_set>
 
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/verifier.hpp"
+#include "nt/ex/pool.hpp"
 #include "nt/ke/irql.hpp"
 #include "nt/rtl/utf.hpp"
 #include "wsk/client_level.hpp"
@@ -128,7 +130,7 @@ void destroy_list(PADDRINFOEXW head) {
     std::lock_guard guard(l.lock);
     l.heads.erase(head);
   }
-  ExFreePoolWithTag(head, result_tag);
+  nt::pool_free_owned(head, result_tag, nt::pool_owner_wsk_address_info);
 }
 
 // One pool block: the ADDRINFOEXW array, then the SOCKADDRs (8-aligned), then the canonical
@@ -156,6 +158,7 @@ NTSTATUS build_list(const address_answer &answer, PADDRINFOEXW &head) {
   if (block == nullptr) {
     return STATUS_INSUFFICIENT_RESOURCES;
   }
+  nt::pool_set_owner(block, nt::pool_owner_wsk_address_info); // freed by WskFreeAddressInfo only
   auto *entries = reinterpret_cast<PADDRINFOEXW>(block);
   std::size_t address_offset = count * sizeof(ADDRINFOEXW);
   for (std::size_t i = 0; i < count; ++i) {
@@ -183,7 +186,7 @@ NTSTATUS build_list(const address_answer &answer, PADDRINFOEXW &head) {
     std::lock_guard guard(l.lock);
     l.heads.insert(entries);
   } catch (const std::bad_alloc &) {
-    ExFreePoolWithTag(block, result_tag);
+    nt::pool_free_owned(block, result_tag, nt::pool_owner_wsk_address_info);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
   head = entries;
@@ -481,6 +484,9 @@ NTSTATUS WSKAPI get_address_info(PWSK_CLIENT Client, PUNICODE_STRING NodeName,
     return STATUS_INVALID_PARAMETER; // no IRP to complete
   }
   auto *reg = static_cast<registration *>(Client);
+  if (reg != nullptr) {
+    registration_check_call(reg, "WskGetAddressInfo");
+  }
   if (reg == nullptr || Result == nullptr || Provider != nullptr ||
       (NameSpace != NS_ALL && NameSpace != NS_DNS) ||
       (OwningThread != nullptr && OwningProcess == nullptr)) { // V72
@@ -527,7 +533,7 @@ VOID WSKAPI free_address_info(PWSK_CLIENT Client, PADDRINFOEXW AddrInfo) {
                  reinterpret_cast<ULONG_PTR>(AddrInfo), reinterpret_cast<ULONG_PTR>(Client),
                  reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
   }
-  ExFreePoolWithTag(AddrInfo, result_tag);
+  nt::pool_free_owned(AddrInfo, result_tag, nt::pool_owner_wsk_address_info);
 }
 
 // WskGetNameInfo: resolves a Windows SOCKADDR into host and/or service names written into the
@@ -540,6 +546,19 @@ NTSTATUS WSKAPI get_name_info(PWSK_CLIENT Client, PSOCKADDR SockAddr, ULONG Sock
     return STATUS_INVALID_PARAMETER;
   }
   auto *reg = static_cast<registration *>(Client);
+  if (reg != nullptr) {
+    registration_check_call(reg, "WskGetNameInfo");
+  }
+  if ((NodeName == nullptr && ServiceName == nullptr) ||
+      SockAddrLength > sizeof(SOCKADDR_STORAGE)) {
+    nt::verifier::warning(
+        73,
+        "WskGetNameInfo needs NodeName or ServiceName (or both), and an address "
+        "of at most 128 bytes: STATUS_INVALID_PARAMETER",
+        nt::verifier::objects_text("NodeName %p, ServiceName %p, SockAddrLength %lu",
+                                   static_cast<void *>(NodeName), static_cast<void *>(ServiceName),
+                                   static_cast<unsigned long>(SockAddrLength)));
+  }
   if (reg == nullptr || SockAddr == nullptr || SockAddrLength > sizeof(SOCKADDR_STORAGE) ||
       SockAddrLength < sizeof(ADDRESS_FAMILY) ||
       (NodeName == nullptr && ServiceName == nullptr) || // V73

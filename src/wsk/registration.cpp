@@ -9,7 +9,11 @@
 #include <chrono>
 #include <cstdlib>
 
+#include <cstring>
+
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/activity.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "nt/ke/irql.hpp"
 #include "wsk/core.hpp"
 #include "wsk/trace_socket.hpp"
@@ -23,6 +27,46 @@ namespace {
 constexpr ULONGLONG state_registered = 0x5753'4b52'4547'0001ULL;
 constexpr ULONGLONG state_deregistered = 0x5753'4b52'4547'deadULL;
 constexpr USHORT provider_version = MAKE_WSK_VERSION(1, 0);
+
+// Deregistered registrations are not freed at once: the newest `quarantine_size` stay readable,
+// marked dead, so that a WskSocket through the NPI of a deregistered client is reported (rule
+// V3) rather than reading freed memory. About 200 bytes each.
+constexpr std::size_t quarantine_size = 64;
+struct registration_quarantine {
+  std::mutex lock;
+  registration *ring[quarantine_size] = {};
+  std::size_t next = 0; // guarded by lock
+  ~registration_quarantine() {
+    for (registration *r : ring) {
+      delete r;
+    }
+  }
+  void hold(registration *r) {
+    registration *oldest = nullptr;
+    {
+      std::lock_guard guard(lock);
+      oldest = ring[next];
+      ring[next] = r;
+      next = (next + 1) % quarantine_size;
+    }
+    delete oldest;
+  }
+};
+registration_quarantine dead_registrations;
+
+// Rule V1: the client dispatch table must stay as it was registered.
+void check_dispatch_unchanged(const registration *reg, const char *function) {
+  if (reg->client_dispatch != nullptr &&
+      std::memcmp(reg->client_dispatch, reg->dispatch_copy, sizeof(WSK_CLIENT_DISPATCH)) != 0) {
+    uwsk::nt::verifier::error(
+        1,
+        "the WSK_CLIENT_DISPATCH table given to WskRegister was changed while registered: it "
+        "must stay valid and unchanged until WskDeregister returns",
+        uwsk::nt::verifier::objects_text("%s, client dispatch %p, registration %p", function,
+                                         reg->client_dispatch, static_cast<const void *>(reg)),
+        reinterpret_cast<ULONG_PTR>(reg->client_dispatch));
+  }
+}
 
 std::mutex registrations_lock;
 LIST_ENTRY registrations = {&registrations, &registrations}; // guarded by registrations_lock
@@ -44,10 +88,42 @@ registration *registration_of(PWSK_REGISTRATION block, const char *function) {
     KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, violation::registration_not_registered,
                  reinterpret_cast<ULONG_PTR>(block), 0, 0);
   }
-  return static_cast<registration *>(block->ReservedRegistrationContext);
+  auto *reg = static_cast<registration *>(block->ReservedRegistrationContext);
+  check_dispatch_unchanged(reg, function);
+  return reg;
 }
 
 } // namespace
+
+void registration_check_call(void *client, const char *function) {
+  auto *reg = static_cast<registration *>(client);
+  uwsk::nt::activity::note_call(function);
+  const ULONG magic = __atomic_load_n(&reg->magic, __ATOMIC_RELAXED);
+  if (magic != registration_live) {
+    uwsk::nt::verifier::error(
+        3,
+        magic == registration_dead
+            ? "a client-level WSK function was called through the NPI of a client that has "
+              "released it and deregistered"
+            : "a client-level WSK function was called with a Client that is not a WSK client",
+        uwsk::nt::verifier::objects_text("%s, Client %p", function, client),
+        reinterpret_cast<ULONG_PTR>(client));
+  }
+  unsigned captures;
+  {
+    std::lock_guard guard(reg->lock);
+    captures = reg->captures;
+  }
+  if (captures == 0) {
+    uwsk::nt::verifier::error(
+        3,
+        "a client-level WSK function was called after WskReleaseProviderNPI released the "
+        "last capture of the provider NPI",
+        uwsk::nt::verifier::objects_text("%s, Client %p", function, client),
+        reinterpret_cast<ULONG_PTR>(client));
+  }
+  check_dispatch_unchanged(reg, function);
+}
 
 void registration_add_socket(registration *reg) {
   std::lock_guard guard(reg->lock);
@@ -79,10 +155,20 @@ extern "C" NTSTATUS WSKAPI WskRegister(PWSK_CLIENT_NPI WskClientNpi,
     return STATUS_INVALID_PARAMETER;
   }
   uwsk::nt::trace::start_from_environment(); // UWSK_TRACE, for programs other than uwsk-run
+  if (WskClientNpi->Dispatch->Reserved != 0) {
+    uwsk::nt::verifier::error(
+        7, "WskRegister: WSK_CLIENT_DISPATCH.Reserved must be 0",
+        uwsk::nt::verifier::objects_text("client dispatch %p, Reserved %u",
+                                         static_cast<const void *>(WskClientNpi->Dispatch),
+                                         static_cast<unsigned>(WskClientNpi->Dispatch->Reserved)),
+        reinterpret_cast<ULONG_PTR>(WskClientNpi->Dispatch));
+  }
   auto *reg = new (std::nothrow) registration;
   if (reg == nullptr) {
     return STATUS_INSUFFICIENT_RESOURCES;
   }
+  static_assert(sizeof(reg->dispatch_copy) == sizeof(WSK_CLIENT_DISPATCH));
+  std::memcpy(reg->dispatch_copy, WskClientNpi->Dispatch, sizeof(WSK_CLIENT_DISPATCH));
   reg->client_dispatch = WskClientNpi->Dispatch;
   reg->client_context = WskClientNpi->ClientContext;
   {
@@ -104,6 +190,19 @@ extern "C" NTSTATUS WSKAPI WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistrati
   if (WaitTimeout != WSK_NO_WAIT) {
     uwsk::nt::require_irql_at_most(PASSIVE_LEVEL, "WskCaptureProviderNPI with a wait",
                                    WskRegistration, __builtin_return_address(0));
+    if (uwsk::nt::activity::in_driver_entry()) {
+      uwsk::nt::verifier::warning(
+          5,
+          WaitTimeout == WSK_INFINITE_WAIT
+              ? "WskCaptureProviderNPI with WSK_INFINITE_WAIT in DriverEntry: the WSK subsystem "
+                "may not be ready while drivers load, and the wait can block the boot; capture "
+                "from a worker thread or with WSK_NO_WAIT"
+              : "WskCaptureProviderNPI with a wait in DriverEntry: the WSK subsystem may not be "
+                "ready while drivers load; capture from a worker thread or with WSK_NO_WAIT",
+          uwsk::nt::verifier::objects_text("WSK_REGISTRATION %p, WaitTimeout %lu",
+                                           static_cast<void *>(WskRegistration),
+                                           static_cast<unsigned long>(WaitTimeout)));
+    }
   }
   if (WskRegistration != nullptr &&
       WskRegistration->ReservedRegistrationState == state_deregistered) {
@@ -215,5 +314,6 @@ extern "C" VOID WSKAPI WskDeregister(PWSK_REGISTRATION WskRegistration) {
   }
   WskRegistration->ReservedRegistrationState = state_deregistered;
   WskRegistration->ReservedRegistrationContext = nullptr;
-  delete reg;
+  __atomic_store_n(&reg->magic, registration_dead, __ATOMIC_RELAXED);
+  dead_registrations.hold(reg);
 }

@@ -15,7 +15,13 @@
 #include "net/engine.hpp"
 #include "net/report.hpp"
 #include "net/socket_ops.hpp"
+#include <arpa/inet.h>
+
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/activity.hpp"
+#include "nt/dbg/verifier.hpp"
+#include "nt/ex/pool.hpp"
+#include "win_constants.hpp"
 #include "nt/ke/irql.hpp"
 #include "nt/ke/kthread.hpp"
 #include "wsk/irp_ops.hpp"
@@ -32,8 +38,9 @@ namespace {
 constexpr int max_inline_depth = 8;
 thread_local int inline_depth [[gnu::tls_model("initial-exec")]] = 0; // see thread_cache.hpp
 
-constexpr ULONG socket_magic = 0x4b53574b; // "KWSK"
-constexpr ULONG freed_magic = 0x44454552;  // "REED"
+constexpr ULONG socket_magic = 0x4b53574b;  // "KWSK"
+constexpr ULONG freed_magic = 0x44454552;   // "REED"
+constexpr ULONG refused_magic = 0x46455253; // "SREF": refused by the accept event (rule V55)
 
 std::mutex live_lock;
 LIST_ENTRY live_sockets = {&live_sockets, &live_sockets}; // guarded by live_lock
@@ -145,6 +152,42 @@ void receive_delivered(socket_object *s) {
 // Frees the socket and then completes its close IRP (when there is one), and only then stops
 // counting it against its registration: WskDeregister returns only after the close completion
 // routine of every socket has run.
+// One endpoint as "address:port" ("[address]:port" for IPv6), or "none".
+void endpoint_text(const sockaddr_storage &a, socklen_t length, char *out, std::size_t size) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (length >= sizeof(sockaddr_in) && a.ss_family == AF_INET) {
+    const auto &in = reinterpret_cast<const sockaddr_in &>(a);
+    inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
+    std::snprintf(out, size, "%s:%u", host, ntohs(in.sin_port));
+  } else if (length >= sizeof(sockaddr_in6) && a.ss_family == AF_INET6) {
+    const auto &in6 = reinterpret_cast<const sockaddr_in6 &>(a);
+    inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
+    std::snprintf(out, size, "[%s]:%u", host, ntohs(in6.sin6_port));
+  } else {
+    std::snprintf(out, size, "none");
+  }
+}
+
+// "local A, remote B" for a socket's descriptor.
+void endpoints_text(int fd, char *out, std::size_t size) {
+  char local[64] = "none";
+  char remote[64] = "none";
+  sockaddr_storage a{};
+  socklen_t length = sizeof a;
+  if (fd >= 0 && net::sock::local_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
+    endpoint_text(a, length, local, sizeof local);
+  }
+  length = sizeof a;
+  if (fd >= 0 && net::sock::peer_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
+    endpoint_text(a, length, remote, sizeof remote);
+  }
+  std::snprintf(out, size, "local %s, remote %s", local, remote);
+}
+
+void record_endpoints(socket_object *s) {
+  endpoints_text(s->fd, s->endpoints, sizeof s->endpoints);
+}
+
 void free_socket(socket_object *s, PIRP close_irp = nullptr) {
   registration *reg = s->reg;
   release_control_state(s); // WskControlSocket's state: address-change IRPs, sharing, SD
@@ -156,10 +199,13 @@ void free_socket(socket_object *s, PIRP close_irp = nullptr) {
     RemoveEntryList(&s->links);
     --live_count;
   }
+  record_endpoints(s);
   if (s->fd >= 0) {
     net::sock::close(s->fd);
   }
-  s->magic = freed_magic;
+  if (__atomic_load_n(&s->magic, __ATOMIC_RELAXED) != refused_magic) {
+    __atomic_store_n(&s->magic, freed_magic, __ATOMIC_RELAXED);
+  }
   closed_sockets.hold(s);
   if (close_irp != nullptr) {
     irp_complete(close_irp, STATUS_SUCCESS, 0);
@@ -358,19 +404,34 @@ std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *
   return builder.count();
 }
 
+namespace {
+bool buffer_refused(const buffer_view &buffer, const char *why) {
+  nt::verifier::warning(33, why,
+                        nt::verifier::objects_text("WSK_BUF {Mdl %p, Offset %zu, Length %zu}",
+                                                   static_cast<void *>(buffer.mdl),
+                                                   static_cast<std::size_t>(buffer.offset),
+                                                   static_cast<std::size_t>(buffer.length)));
+  return false;
+}
+} // namespace
+
 bool buffer_valid(const buffer_view &buffer) {
   if (buffer.mdl == nullptr) {
-    return buffer.length == 0;
+    return buffer.length == 0 ||
+           buffer_refused(buffer, "a WSK_BUF with a length has no MDL: STATUS_INVALID_PARAMETER");
   }
   if (buffer.offset > MmGetMdlByteCount(buffer.mdl) ||
       (buffer.length != 0 && buffer.offset == MmGetMdlByteCount(buffer.mdl))) {
-    return false;
+    return buffer_refused(buffer, "a WSK_BUF's Offset lies outside its first MDL: "
+                                  "STATUS_INVALID_PARAMETER");
   }
   SIZE_T available = MmGetMdlByteCount(buffer.mdl) - buffer.offset;
   for (PMDL mdl = buffer.mdl->Next; mdl != nullptr && available < buffer.length; mdl = mdl->Next) {
     available += MmGetMdlByteCount(mdl);
   }
-  return available >= buffer.length;
+  return available >= buffer.length ||
+         buffer_refused(buffer, "a WSK_BUF's MDL chain is shorter than its Length: "
+                                "STATUS_INVALID_PARAMETER");
 }
 
 namespace {
@@ -630,20 +691,56 @@ category socket_category(const socket_object *s) {
 }
 
 bool socket_is_valid(const socket_object *s) {
-  return s != nullptr && s->magic == socket_magic;
+  return s != nullptr && __atomic_load_n(&s->magic, __ATOMIC_RELAXED) == socket_magic;
+}
+
+void socket_check_out_address(const socket_object *s, const void *out, const char *function) {
+  const std::size_t needed =
+      s->windows_family == win::af_inet6 ? win::sockaddr_in6_size : win::sockaddr_in_size;
+  const std::size_t size = out != nullptr ? nt::pool_block_size(out) : 0;
+  if (size != 0 && size < needed) {
+    char objects[200];
+    std::snprintf(objects, sizeof objects,
+                  "%s: out-buffer %p, a pool block of %zu bytes; the socket's family needs %zu",
+                  function, out, size, needed);
+    nt::verifier::error(40,
+                        "an address out-buffer is too short for a SOCKADDR of the socket's "
+                        "address family",
+                        objects, reinterpret_cast<ULONG_PTR>(out), size);
+  }
+}
+
+void socket_refuse(socket_object *s) {
+  record_endpoints(s);
+  __atomic_store_n(&s->magic, refused_magic, __ATOMIC_RELAXED);
 }
 
 socket_object *socket_checked(void *socket, const char *function) {
   auto *s = static_cast<socket_object *>(socket);
+  nt::activity::note_call(function);
   if (!socket_is_valid(s)) {
-    const bool closed = s != nullptr && s->magic == freed_magic;
+    const ULONG magic = s != nullptr ? __atomic_load_n(&s->magic, __ATOMIC_RELAXED) : 0;
+    const bool closed = magic == freed_magic;
+    const bool refused = magic == refused_magic;
+    const ULONG_PTR p2 = reinterpret_cast<ULONG_PTR>(socket);
+    if (refused) {
+      uwsk_log_message("wsk",
+                       "%s: %p is not an open WSK socket (its accept event refused it; "
+                       "rule V55)",
+                       function, socket);
+      nt::verifier::error(55,
+                          "a WSK function was called on a socket that WskAcceptEvent refused "
+                          "(STATUS_REQUEST_NOT_ACCEPTED): the client must not touch it again",
+                          nt::verifier::objects_text("socket %p (%s)", socket, s->endpoints), p2);
+    }
     uwsk_log_message("wsk", "%s: %p is not an open WSK socket (%s; rule V30)", function, socket,
                      closed ? "it was closed" : "closed, or never created");
-    nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-                 closed ? "a WSK function was called on a socket after WskCloseSocket (rule V30)"
-                        : "a WSK function was called on a pointer that is not a WSK socket "
-                          "(rule V30)",
-                 violation::socket_not_open, reinterpret_cast<ULONG_PTR>(socket));
+    if (closed) {
+      nt::verifier::error(30, "a WSK function was called on a socket after WskCloseSocket",
+                          nt::verifier::objects_text("socket %p (%s)", socket, s->endpoints), p2);
+    }
+    nt::verifier::error(30, "a WSK function was called on a pointer that is not a WSK socket",
+                        nt::verifier::objects_text("pointer %p", socket), p2);
   }
   return s;
 }
@@ -699,6 +796,25 @@ void provider_quiesce() {
 std::size_t live_socket_count() {
   std::lock_guard guard(live_lock);
   return live_count;
+}
+
+std::vector<std::string> describe_live_sockets() {
+  std::vector<std::string> lines;
+  std::lock_guard guard(live_lock);
+  for (PLIST_ENTRY e = live_sockets.Flink; e != &live_sockets; e = e->Flink) {
+    // socket_object is not standard-layout, but GCC and Clang lay out its first-level members
+    // in order, so the offset of `links` is well defined here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+    const socket_object *s = CONTAINING_RECORD(e, socket_object, links);
+#pragma GCC diagnostic pop
+    char endpoints[160];
+    endpoints_text(s->fd, endpoints, sizeof endpoints);
+    char line[224];
+    std::snprintf(line, sizeof line, "WSK socket %p (%s)", static_cast<const void *>(s), endpoints);
+    lines.emplace_back(line);
+  }
+  return lines;
 }
 
 } // namespace uwsk::wsk

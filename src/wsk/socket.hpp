@@ -188,6 +188,9 @@ struct socket_object {
   socklen_t fixed_sendto_length = 0;
   op_queue ops[static_cast<int>(queue_kind::count)];
   event_state ev;
+  // "local A, remote B", written just before the socket is freed or refused: a call on it
+  // afterwards is reported with the endpoints it had (rules V30, V55).
+  char endpoints[128] = {};
 
   op_queue &ops_of(queue_kind kind) { return ops[static_cast<int>(kind)]; }
   // The parked IRPs of a kind.

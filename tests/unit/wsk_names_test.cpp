@@ -183,6 +183,10 @@ class WskNames : public ::testing::Test {
 protected:
   wsk::registration reg;
 
+  // A registration as WskRegister and one WskCaptureProviderNPI leave it: client-level calls
+  // need a captured NPI (rule V3).
+  WskNames() { reg.captures = 1; }
+
   PWSK_CLIENT client() { return &reg; }
 
   void TearDown() override {

@@ -22,6 +22,7 @@
 #include <uwsk/registry.h>
 #include <uwsk/status.h>
 #include <uwsk/trace.h>
+#include <uwsk/verifier.h>
 #include <uwsk/version.h>
 
 namespace {
@@ -50,7 +51,9 @@ constexpr const char *help_footer =
     "  3  DriverEntry failed (or did not fail as --expect-status said)\n"
     "  4  leaks, with --strict\n"
     "  5  DriverUnload did not return within --unload-timeout\n"
-    "  A bug check ends the process with SIGABRT (shell status 134).\n"
+    "  A bug check, and a verifier error (or warning, with --verify=strict), ends the process\n"
+    "  with SIGABRT (shell status 134). A fault in driver code is reported and ends it with\n"
+    "  its signal: 139 SIGSEGV, 135 SIGBUS, 132 SIGILL, 136 SIGFPE, 134 abort.\n"
     "\n"
     "Environment (read by libuwsk, so by any program hosting a driver):\n"
     "  UWSK_ENGINE=epoll|uring|auto\n"
@@ -91,6 +94,11 @@ constexpr const char *help_footer =
     "  UWSK_TRACE=FILE\n"
     "      Trace every WSK call, IRP completion and event callback to FILE, as --trace does\n"
     "      (which wins when both are given).\n"
+    "  UWSK_VERIFY=strict\n"
+    "      Verifier warnings stop the process as errors do (what --verify=strict sets).\n"
+    "  UWSK_CRASH_REPORT=0\n"
+    "      No crash report for faults: the process dies of the signal at once. (The report\n"
+    "      also stays out of the way under gdb, AddressSanitizer and valgrind.)\n"
     "  UWSK_TEST_URING_UNAVAILABLE=TEXT\n"
     "      For tests: the io_uring probe fails with TEXT as its reason, as on a kernel\n"
     "      without io_uring (auto then uses epoll, uring is refused).\n"
@@ -337,6 +345,13 @@ int main(int argc, char **argv) {
                "Run with the AddressSanitizer runtime loaded first, for a driver built with "
                "-fsanitize=address,undefined (uwsk-run starts itself again with it in "
                "LD_PRELOAD)");
+  // The verifier's mode (docs/verifier.md): strict makes warning rules stop as errors do.
+  app.add_option_function<std::string>(
+         "--verify",
+         [](const std::string &mode) { uwsk_verifier_set_strict(mode == "strict" ? 1 : 0); },
+         "Verifier mode: normal (warning rules are logged) or strict (they stop the driver "
+         "with a bug check, as error rules do)")
+      ->check(CLI::IsMember({"normal", "strict"}));
   app.set_version_flag("--version", std::string("uwsk-run ") + UWSK_VERSION_STRING,
                        "Print uwsk-run's version (uwsk's) and exit");
   app.footer(help_footer);

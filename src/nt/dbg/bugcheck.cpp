@@ -1,10 +1,11 @@
 // KeBugCheckEx: the report Windows would show on the blue screen, then the end of the process.
 //
 // The report goes to the log sink and to stderr (once, when the log is stderr): the bugcheck
-// name and code, the four parameters, the thread, its simulated IRQL and a backtrace. The process
-// then ends with abort() (SIGABRT, shell status 134), which stops a debugger at the scene and is
-// what death tests expect. A second bugcheck on another thread while the first is reporting
-// waits for the process to end, so that one report is written, whole.
+// name and code, the four parameters, the thread, its simulated IRQL and the stack resolved to
+// function and file:line (symbols.hpp). The process then ends with abort() (SIGABRT, shell
+// status 134), which stops a debugger at the scene and is what death tests expect. A second
+// bugcheck on another thread while the first is reporting waits for the process to end, so that one
+// report is written, whole.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "nt/dbg/dbg.hpp"
 #include "nt/dbg/log.hpp"
 #include "nt/dbg/trace.hpp"
+#include "nt/dbg/symbols.hpp"
 #include "nt/ke/irql.hpp"
 
 namespace uwsk::nt {
@@ -178,7 +180,7 @@ extern "C" DECLSPEC_NORETURN VOID NTAPI KeBugCheckEx(ULONG BugCheckCode,
            static_cast<unsigned long long>(BugCheckParameter4), log_thread_label().c_str(),
            static_cast<long>(gettid()), irql, irql_name(irql));
   std::string report = head;
-  report += backtrace_text(0);
+  report += stack_text(0);
   report += "*** The process stops here, as Windows would stop the machine.\n";
   log_write_fatal(report);
   // The call trace ends here too, still valid JSON, with what led to the bug check.

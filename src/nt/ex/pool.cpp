@@ -7,10 +7,13 @@
 // the live blocks are spread over several lists by the header's address, each with its own
 // lock: threads working on different blocks rarely meet, and the leak report walks every list.
 #include "nt/ex/pool.hpp"
+#include "nt/bugcheck.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "nt/ex/futex_lock.hpp"
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -39,7 +42,7 @@ struct alignas(16) pool_header {
   ULONG tag;        // tag without the protected bit
   ULONG magic;      // pool_magic_live while allocated
   ULONG pool_type;  // POOL_TYPE, or 0x100 for paged pool from ExAllocatePool2
-  ULONG reserved;
+  ULONG owner;      // pool_owner: 0 for the driver's own blocks
 };
 static_assert(sizeof(pool_header) % 16 == 0, "pool blocks stay 16-byte aligned");
 
@@ -96,7 +99,7 @@ void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool p
   header->tag = tag & ~protected_pool_bit;
   header->magic = pool_magic_live;
   header->pool_type = pool_type;
-  header->reserved = 0;
+  header->owner = pool_owner_driver;
   if (zero) {
     std::memset(user, 0, bytes);
   }
@@ -106,29 +109,60 @@ void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool p
   return user;
 }
 
-void free_block(void *p, ULONG tag, bool check_tag) {
+// BAD_POOL_CALLER with a sentence naming the block: "<what>: pool block P (tag 'Xxxx', N bytes)".
+[[noreturn]] void bad_pool_caller(const char *what, const void *p, const pool_header *header,
+                                  ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4) {
+  char reason[320];
+  if (header != nullptr) {
+    std::snprintf(reason, sizeof reason, "%s: pool block %p (tag '%s', %zu bytes)", what, p,
+                  pool_tag_text(header->tag).c_str(), static_cast<std::size_t>(header->size));
+  } else {
+    std::snprintf(reason, sizeof reason, "%s: %p", what, p);
+  }
+  bugcheck(BAD_POOL_CALLER, reason, p1, p2, p3, p4);
+}
+
+void free_block(void *p, ULONG tag, bool check_tag, ULONG owner = pool_owner_driver) {
   if (p == nullptr || (reinterpret_cast<ULONG_PTR>(p) & 15) != 0) {
-    KeBugCheckEx(BAD_POOL_CALLER, bad_pool_not_pool, reinterpret_cast<ULONG_PTR>(p), 0, 0);
+    bad_pool_caller("ExFreePool: not an address ExAllocatePool* returned", p, nullptr,
+                    bad_pool_not_pool, reinterpret_cast<ULONG_PTR>(p), 0, 0);
   }
   auto *header = static_cast<pool_header *>(p) - 1;
   {
     std::lock_guard guard(shard_of(header).lock);
     if (header->magic == pool_magic_freed) {
-      KeBugCheckEx(BAD_POOL_CALLER, bad_pool_double_free, reinterpret_cast<ULONG_PTR>(p),
-                   header->tag, 0);
+      bad_pool_caller("ExFreePool: the block was already freed (a double free)", p, header,
+                      bad_pool_double_free, reinterpret_cast<ULONG_PTR>(p), header->tag, 0);
     }
     if (header->magic != pool_magic_live) {
-      KeBugCheckEx(BAD_POOL_CALLER, bad_pool_not_pool, reinterpret_cast<ULONG_PTR>(p), 0, 0);
+      bad_pool_caller("ExFreePool: not an address ExAllocatePool* returned", p, nullptr,
+                      bad_pool_not_pool, reinterpret_cast<ULONG_PTR>(p), 0, 0);
     }
     if (check_tag && header->tag != (tag & ~protected_pool_bit)) {
-      KeBugCheckEx(BAD_POOL_CALLER, bad_pool_bad_tag, reinterpret_cast<ULONG_PTR>(p), header->tag,
-                   tag);
+      char what[160];
+      std::snprintf(what, sizeof what,
+                    "rule V80: ExFreePoolWithTag with tag '%s', not the tag the block was "
+                    "allocated with",
+                    pool_tag_text(tag & ~protected_pool_bit).c_str());
+      bad_pool_caller(what, p, header, bad_pool_bad_tag, reinterpret_cast<ULONG_PTR>(p),
+                      header->tag, tag);
+    }
+    if (header->owner != owner && header->owner == pool_owner_wsk_address_info) {
+      char objects[160];
+      std::snprintf(objects, sizeof objects, "pool block %p (tag '%s', %zu bytes)", p,
+                    pool_tag_text(header->tag).c_str(), static_cast<std::size_t>(header->size));
+      verifier::error(71,
+                      "ExFreePool on a list WskGetAddressInfo returned: free it with "
+                      "WskFreeAddressInfo",
+                      objects, reinterpret_cast<ULONG_PTR>(p));
     }
     const bool paged =
         header->pool_type == paged_pool2 || is_paged(static_cast<POOL_TYPE>(header->pool_type));
     if (KeGetCurrentIrql() > (paged ? APC_LEVEL : DISPATCH_LEVEL)) {
-      KeBugCheckEx(BAD_POOL_CALLER, bad_pool_free_invalid_irql, KeGetCurrentIrql(),
-                   header->pool_type, reinterpret_cast<ULONG_PTR>(p));
+      bad_pool_caller(paged ? "ExFreePool of paged pool above APC_LEVEL"
+                            : "ExFreePool above DISPATCH_LEVEL",
+                      p, header, bad_pool_free_invalid_irql, KeGetCurrentIrql(), header->pool_type,
+                      reinterpret_cast<ULONG_PTR>(p));
     }
     RemoveEntryList(&header->links);
     header->magic = pool_magic_freed;
@@ -140,7 +174,11 @@ void free_block(void *p, ULONG tag, bool check_tag) {
 void check_allocation_irql(bool paged) {
   const KIRQL irql = KeGetCurrentIrql();
   if ((paged && irql > APC_LEVEL) || irql > DISPATCH_LEVEL) {
-    KeBugCheckEx(BAD_POOL_CALLER, bad_pool_invalid_irql, irql, paged ? PagedPool : NonPagedPool, 0);
+    char reason[120];
+    std::snprintf(reason, sizeof reason, "ExAllocatePool* of %s pool at IRQL %u",
+                  paged ? "paged" : "non-paged", irql);
+    bugcheck(BAD_POOL_CALLER, reason, bad_pool_invalid_irql, irql, paged ? PagedPool : NonPagedPool,
+             0);
   }
 }
 
@@ -150,6 +188,26 @@ void *allocate_legacy(POOL_TYPE type, SIZE_T bytes, ULONG tag, bool zero) {
 }
 
 } // namespace
+
+// Reads the would-be header below `p` only when it lies in the same page as `p` (so it is
+// mapped); the read may land in memory the sanitizer does not consider part of a block.
+__attribute__((no_sanitize("address", "thread"))) std::size_t pool_block_size(const void *p) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  if (p == nullptr || (address & 15) != 0 || (address & (PAGE_SIZE - 1)) < sizeof(pool_header)) {
+    return 0;
+  }
+  const auto *header = static_cast<const pool_header *>(p) - 1;
+  return header->magic == pool_magic_live ? header->size : 0;
+}
+
+void pool_set_owner(void *p, ULONG owner) {
+  auto *header = static_cast<pool_header *>(p) - 1;
+  header->owner = owner;
+}
+
+void pool_free_owned(void *p, ULONG tag, ULONG owner) {
+  free_block(p, tag, true, owner);
+}
 
 std::vector<pool_tag_usage> pool_outstanding() {
   std::map<ULONG, pool_tag_usage> by_tag;
@@ -196,6 +254,9 @@ extern "C" PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, U
                            POOL_FLAG_CACHE_ALIGNED | POOL_FLAG_RAISE_ON_FAILURE |
                            POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED |
                            POOL_FLAG_SPECIAL_POOL;
+  if (Tag == 0) {
+    verifier::warning(80, "ExAllocatePool2 with tag 0: a pool tag must not be 0; it returns NULL");
+  }
   if (Tag == 0 || (Flags & ~known) != 0 || kinds == 0 || (kinds & (kinds - 1)) != 0) {
     return nullptr;
   }

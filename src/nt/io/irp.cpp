@@ -12,15 +12,24 @@
 //     IoCompleteRequest resumes above that location.
 //  3. Completing an IRP twice, completing it with a cancel routine still set, or completing it
 //     with STATUS_PENDING are bugchecks, as on Windows.
+//  4. The verifier's state of each IRP (irp_state.hpp) moves to "completed" when the walk
+//     reaches the creator's own completion routine; IoInitializeIrp and IoReuseIrp make it
+//     "allocated" again. A pass-through routine that lets the walk go on while the IRP pended
+//     below must have marked its own location pending (rule V16).
 #include <atomic>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/trace.hpp"
+#include "nt/dbg/activity.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "nt/io/io_objects.hpp"
+#include "nt/io/irp_state.hpp"
+#include "nt/ke/irql.hpp"
 
 namespace uwsk::nt {
 namespace {
@@ -33,10 +42,26 @@ KSPIN_LOCK cancel_lock = 0;
 // rare and go to the C allocator.
 constexpr int cached_stack_counts = 8;
 
-std::size_t irp_block_size(int stack_count) {
+std::size_t irp_packet_size(int stack_count) {
   return (IoSizeOfIrp(static_cast<CCHAR>(stack_count)) + MEMORY_ALLOCATION_ALIGNMENT - 1) &
          ~std::size_t{MEMORY_ALLOCATION_ALIGNMENT - 1};
 }
+
+// An IoAllocateIrp block: the packet, then a trailer past its end that no driver sees, holding
+// where the IRP was allocated (the verifier names it in reports).
+struct irp_trailer {
+  const void *creation_site;
+  void *reserved;
+};
+std::size_t irp_block_size(int stack_count) {
+  return irp_packet_size(stack_count) + sizeof(irp_trailer);
+}
+irp_trailer *trailer_of(PIRP irp) {
+  return reinterpret_cast<irp_trailer *>(reinterpret_cast<PUCHAR>(irp) +
+                                         irp_packet_size(irp->StackCount));
+}
+
+thread_local int submission_chain_now [[gnu::tls_model("initial-exec")]] = 0;
 
 // The cache for IRPs of `stack_count` locations, or nullptr when they are not cached. A cached
 // IRP keeps Type and Size readable (thread_cache.hpp rule 3): IoFreeIrp clears Type, so a
@@ -119,6 +144,31 @@ std::size_t live_irps() {
   return irp_count.load(std::memory_order_relaxed);
 }
 
+int irp_state::submission_chain() {
+  return submission_chain_now;
+}
+
+const void *irp_state::creation_site(PIRP irp) {
+  if ((irp->AllocationFlags & UWSK_IRP_ALLOCATED_BY_IO) == 0 ||
+      irp->Size != IoSizeOfIrp(irp->StackCount)) {
+    return nullptr;
+  }
+  return trailer_of(irp)->creation_site;
+}
+
+void irp_state::describe(PIRP irp, char *out, std::size_t size) {
+  const void *site = creation_site(irp);
+  char where[256];
+  if (site != nullptr) {
+    verifier::describe_code_address(site, where, sizeof where);
+  }
+  std::snprintf(out, size, "IRP %p (%d stack locations, MDL %p) %s%s", static_cast<void *>(irp),
+                irp->StackCount, static_cast<void *>(irp->MdlAddress),
+                site != nullptr ? "allocated by IoAllocateIrp from "
+                                : "formatted by IoInitializeIrp",
+                site != nullptr ? where : "");
+}
+
 } // namespace uwsk::nt
 
 using namespace uwsk::nt;
@@ -156,6 +206,7 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   }
   auto *irp = static_cast<PIRP>(memory);
   IoInitializeIrp(irp, size, StackSize);
+  trailer_of(irp)->creation_site = __builtin_return_address(0);
   irp->AllocationFlags =
       IRP_ALLOCATED_FIXED_SIZE | UWSK_IRP_ALLOCATED_BY_IO | (ChargeQuota ? IRP_QUOTA_CHARGED : 0);
   irp_count.fetch_add(1, std::memory_order_relaxed);
@@ -212,6 +263,14 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
 // IoCompleteRequest: the stack walk of rule 2 above.
 extern "C" VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost) {
   check_irp(Irp, "IoCompleteRequest");
+  if (spin_locks_held() != 0) {
+    char objects[512];
+    irp_state::describe(Irp, objects, sizeof objects);
+    verifier::error(84,
+                    "IoCompleteRequest while holding a spin lock: completion routines may take "
+                    "locks and start I/O; release it first",
+                    objects, reinterpret_cast<ULONG_PTR>(Irp));
+  }
   if (Irp->CurrentLocation > Irp->StackCount + 1) {
     bugcheck(MULTIPLE_IRP_COMPLETE_REQUESTS,
              "IoCompleteRequest: the IRP has already been completed",
@@ -251,14 +310,37 @@ void complete_walk(PIRP Irp) {
     const PVOID context = sp->Context;
     const bool invoke = routine != nullptr && should_invoke(Irp, sp->Control);
     clear_stack_location(sp);
+    const bool creator = Irp->CurrentLocation > Irp->StackCount;
+    if (creator) {
+      irp_state::set(Irp, irp_state::completed); // rule 4: back with its creator
+    }
     if (invoke) {
       // The routine belongs to the location above; it gets that location's device object,
       // or NULL when it is the IRP's creator.
-      PDEVICE_OBJECT device = Irp->CurrentLocation <= Irp->StackCount
-                                  ? IoGetCurrentIrpStackLocation(Irp)->DeviceObject
-                                  : nullptr;
-      if (routine(device, Irp, context) == STATUS_MORE_PROCESSING_REQUIRED) {
+      PDEVICE_OBJECT device = creator ? nullptr : IoGetCurrentIrpStackLocation(Irp)->DeviceObject;
+      const bool pended = Irp->PendingReturned != FALSE;
+      NTSTATUS returned;
+      {
+        activity::scope running("an IRP completion routine", Irp);
+        const int outer_chain = submission_chain_now;
+        submission_chain_now = irp_state::chain(Irp) + 1;
+        returned = routine(device, Irp, context);
+        submission_chain_now = outer_chain;
+      }
+      if (returned == STATUS_MORE_PROCESSING_REQUIRED) {
         return;
+      }
+      if (pended && !creator &&
+          (IoGetCurrentIrpStackLocation(Irp)->Control & SL_PENDING_RETURNED) == 0) {
+        char objects[512];
+        irp_state::describe(Irp, objects, sizeof objects);
+        verifier::error(16,
+                        "a completion routine let the completion go on (it did not return "
+                        "STATUS_MORE_PROCESSING_REQUIRED) for an IRP that pended below it, "
+                        "without IoMarkIrpPending: call IoMarkIrpPending(Irp) when "
+                        "Irp->PendingReturned is set",
+                        objects, reinterpret_cast<ULONG_PTR>(Irp),
+                        reinterpret_cast<ULONG_PTR>(routine));
       }
     } else if (Irp->PendingReturned && Irp->CurrentLocation <= Irp->StackCount) {
       IoMarkIrpPending(Irp);
@@ -295,7 +377,22 @@ extern "C" NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp
 // IoCancelIrp: marks the IRP cancelled and calls its cancel routine, if any, under the cancel
 // spin lock (which the routine releases).
 extern "C" BOOLEAN NTAPI IoCancelIrp(PIRP Irp) {
-  check_irp(Irp, "IoCancelIrp");
+  if (Irp == nullptr || Irp->Type != IO_TYPE_IRP) {
+    verifier::error(19,
+                    "IoCancelIrp was given an IRP that is freed (or not an IRP): only the owner "
+                    "of a live IRP may cancel it",
+                    verifier::objects_text("IRP %p", static_cast<void *>(Irp)),
+                    reinterpret_cast<ULONG_PTR>(Irp));
+  }
+  if (irp_state::get(Irp) == irp_state::completed) {
+    // Legal only as a race with the completion (the owner cannot know it lost), so a warning.
+    char objects[512];
+    irp_state::describe(Irp, objects, sizeof objects);
+    verifier::warning(19,
+                      "IoCancelIrp on an IRP that has already completed (before IoReuseIrp or "
+                      "IoFreeIrp): harmless only when it raced with the completion",
+                      objects, reinterpret_cast<ULONG_PTR>(Irp));
+  }
   KIRQL irql;
   IoAcquireCancelSpinLock(&irql);
   __atomic_store_n(&Irp->Cancel, TRUE, __ATOMIC_SEQ_CST);

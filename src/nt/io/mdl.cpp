@@ -14,6 +14,8 @@
 #include <cstdlib>
 
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/thread_stack.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "nt/io/io_objects.hpp"
 
@@ -180,6 +182,15 @@ extern "C" VOID NTAPI MmBuildMdlForNonPagedPool(PMDL MemoryDescriptorList) {
     bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
              "MmBuildMdlForNonPagedPool: the MDL is already locked, mapped or partial",
              io_violation::mdl_lock_nonpaged, reinterpret_cast<ULONG_PTR>(mdl), mdl->MdlFlags);
+  }
+  if (on_thread_stack(system_address(mdl))) {
+    verifier::error(34,
+                    "MmBuildMdlForNonPagedPool on a buffer on the calling thread's stack: the "
+                    "stack is not non-paged pool, and the buffer dies with its frame",
+                    verifier::objects_text("MDL %p, buffer %p, %lu bytes", static_cast<void *>(mdl),
+                                           system_address(mdl),
+                                           static_cast<unsigned long>(mdl->ByteCount)),
+                    reinterpret_cast<ULONG_PTR>(mdl));
   }
   fill_page_array(mdl);
   mdl->MappedSystemVa = system_address(mdl);

@@ -28,6 +28,9 @@ void require_irql_at_most(KIRQL max, const char *what, const void *object, const
 int critical_region_depth();
 int guarded_region_depth();
 
+// How many spin locks (KSPIN_LOCK) the calling thread holds.
+int spin_locks_held();
+
 // A value unique to the calling thread while it lives (never 0): spin locks store it as their
 // owner so that a recursive acquire or a foreign release is caught.
 ULONG_PTR spin_lock_owner_token();

@@ -3,6 +3,10 @@
 // (SPIN_LOCK_ALREADY_OWNED, SPIN_LOCK_NOT_OWNED) instead of deadlocking or corrupting data.
 // A zeroed KSPIN_LOCK is a valid free lock, as on Windows.
 //
+// Each thread also counts the spin locks it holds (IoCompleteRequest refuses to run under one,
+// rule V84) and remembers, for the newest few taken with KeAcquireSpinLock, the IRQL the acquire
+// returned, so that KeReleaseSpinLock with another IRQL is reported (rule V84).
+//
 // Acquiring raises the simulated IRQL to DISPATCH_LEVEL; the *AtDpcLevel forms require the
 // caller to be at DISPATCH_LEVEL already. Waiting spins briefly and then yields the CPU, because
 // a Linux lock holder can be preempted, unlike a Windows one.
@@ -12,16 +16,65 @@
 #include <sched.h>
 
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "nt/ke/irql.hpp"
 
 using namespace uwsk::nt;
 
 namespace {
 
+thread_local int held_count [[gnu::tls_model("initial-exec")]] = 0;
+
+// The IRQLs KeAcquireSpinLock returned for the locks this thread holds, newest last; locks
+// beyond the table's size are not checked.
+struct acquired_irql {
+  PKSPIN_LOCK lock;
+  KIRQL old_irql;
+};
+constexpr int remembered = 8;
+thread_local acquired_irql acquired[remembered] [[gnu::tls_model("initial-exec")]];
+thread_local int acquired_count [[gnu::tls_model("initial-exec")]] = 0;
+
+void remember_old_irql(PKSPIN_LOCK lock, KIRQL old_irql) {
+  if (acquired_count < remembered) {
+    acquired[acquired_count++] = {lock, old_irql};
+  }
+}
+
+void forget_old_irql(PKSPIN_LOCK lock) {
+  for (int i = acquired_count - 1; i >= 0; --i) {
+    if (acquired[i].lock == lock) {
+      acquired[i] = acquired[--acquired_count];
+      return;
+    }
+  }
+}
+
+// Rule V84: the IRQL given to the release must be the one the acquire returned.
+void check_old_irql(PKSPIN_LOCK lock, KIRQL given, const char *what) {
+  for (int i = acquired_count - 1; i >= 0; --i) {
+    if (acquired[i].lock != lock) {
+      continue;
+    }
+    const KIRQL expected = acquired[i].old_irql;
+    acquired[i] = acquired[--acquired_count];
+    if (given != expected) {
+      verifier::error(84,
+                      "a spin lock was released with an IRQL other than the one its acquire "
+                      "returned: the thread would run at the wrong IRQL afterwards",
+                      verifier::objects_text("%s(%p, %u): KeAcquireSpinLock returned %u", what,
+                                             static_cast<void *>(lock), given, expected),
+                      reinterpret_cast<ULONG_PTR>(lock), given);
+    }
+    return;
+  }
+}
+
 void acquire(PKSPIN_LOCK lock, const char *what, const void *caller) {
   ULONG_PTR me = spin_lock_owner_token();
   ULONG_PTR expected = 0;
   if (__atomic_compare_exchange_n(lock, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+    ++held_count;
     return;
   }
   if (expected == me) {
@@ -37,6 +90,7 @@ void acquire(PKSPIN_LOCK lock, const char *what, const void *caller) {
       expected = 0;
       if (__atomic_compare_exchange_n(lock, &expected, me, false, __ATOMIC_ACQUIRE,
                                       __ATOMIC_RELAXED)) {
+        ++held_count;
         return;
       }
     }
@@ -50,8 +104,12 @@ void acquire(PKSPIN_LOCK lock, const char *what, const void *caller) {
 
 bool try_acquire(PKSPIN_LOCK lock) {
   ULONG_PTR expected = 0;
-  return __atomic_compare_exchange_n(lock, &expected, spin_lock_owner_token(), false,
-                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+  if (__atomic_compare_exchange_n(lock, &expected, spin_lock_owner_token(), false, __ATOMIC_ACQUIRE,
+                                  __ATOMIC_RELAXED)) {
+    ++held_count;
+    return true;
+  }
+  return false;
 }
 
 void release(PKSPIN_LOCK lock, const char *what, const void *caller) {
@@ -65,6 +123,8 @@ void release(PKSPIN_LOCK lock, const char *what, const void *caller) {
              reinterpret_cast<ULONG_PTR>(caller));
   }
   __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+  --held_count;
+  forget_old_irql(lock);
 }
 
 void require_dispatch_level(const char *what, const void *lock, const void *caller) {
@@ -82,6 +142,10 @@ void require_dispatch_level(const char *what, const void *lock, const void *call
 
 } // namespace
 
+int uwsk::nt::spin_locks_held() {
+  return held_count;
+}
+
 // KeInitializeSpinLock: makes a spin lock free.
 extern "C" VOID NTAPI KeInitializeSpinLock(PKSPIN_LOCK SpinLock) {
   __atomic_store_n(SpinLock, 0, __ATOMIC_RELAXED);
@@ -95,11 +159,13 @@ extern "C" KIRQL NTAPI KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock) {
   KIRQL old = current_irql();
   set_current_irql(DISPATCH_LEVEL);
   acquire(SpinLock, "KeAcquireSpinLock", caller);
+  remember_old_irql(SpinLock, old);
   return old;
 }
 
 // KeReleaseSpinLock: releases the lock and returns to the IRQL KeAcquireSpinLock returned.
 extern "C" VOID NTAPI KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql) {
+  check_old_irql(SpinLock, NewIrql, "KeReleaseSpinLock");
   release(SpinLock, "KeReleaseSpinLock", __builtin_return_address(0));
   KeLowerIrql(NewIrql);
 }

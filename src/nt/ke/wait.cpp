@@ -1,17 +1,20 @@
 // KeWaitForSingleObject, KeWaitForMultipleObjects and KeDelayExecutionThread.
 //
 // Alertable waits are accepted but never alerted: uwsk delivers no APCs, so STATUS_ALERTED and
-// STATUS_USER_APC are never returned. WaitMode is accepted and ignored (every object is
-// resident). A wait that may block (Timeout NULL or non-zero) is allowed at IRQL <= APC_LEVEL
-// and a polling wait (Timeout 0) at IRQL <= DISPATCH_LEVEL; anything else bug-checks with
-// IRQL_NOT_LESS_OR_EQUAL even when the object happens to be signalled, so that the bug shows
-// on every run instead of only when the wait would block.
+// STATUS_USER_APC are never returned. Every object is resident, so WaitMode changes nothing,
+// except that a UserMode wait on an object on the waiting thread's stack is reported (rule V83). A
+// wait that may block (Timeout NULL or non-zero) is allowed at IRQL <= APC_LEVEL and a polling wait
+// (Timeout 0) at IRQL <= DISPATCH_LEVEL; anything else bug-checks with IRQL_NOT_LESS_OR_EQUAL even
+// when the object happens to be signalled, so that the bug shows on every run instead of only when
+// the wait would block.
 #include <wdm.h>
 
 #include <cstdio>
 #include <thread>
 
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/thread_stack.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "nt/ke/dispatcher.hpp"
 #include "nt/ke/irql.hpp"
 #include "nt/ke/violations.hpp"
@@ -111,6 +114,24 @@ NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
   return satisfied ? thread->wait_status : STATUS_TIMEOUT;
 }
 
+// Rule V83: a UserMode wait lets Windows page out the waiting thread's stack, so the objects
+// waited on must not live there.
+void check_wait_mode(ULONG count, PVOID objects[], KPROCESSOR_MODE mode, const char *function) {
+  if (mode != UserMode) {
+    return;
+  }
+  for (ULONG i = 0; i < count; ++i) {
+    if (on_thread_stack(objects[i])) {
+      verifier::warning(83,
+                        "a UserMode wait on an object on the waiting thread's stack: the stack "
+                        "may be paged out during the wait; wait in KernelMode",
+                        verifier::objects_text("%s, object %p", function, objects[i]),
+                        reinterpret_cast<ULONG_PTR>(objects[i]));
+      return;
+    }
+  }
+}
+
 } // namespace
 } // namespace uwsk::nt
 
@@ -121,8 +142,8 @@ extern "C" NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitR
                                                 KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
                                                 PLARGE_INTEGER Timeout) {
   (void)WaitReason;
-  (void)WaitMode;
   (void)Alertable;
+  check_wait_mode(1, &Object, WaitMode, "KeWaitForSingleObject");
   return wait_for_objects(1, &Object, WaitAny, Timeout, nullptr, "KeWaitForSingleObject",
                           __builtin_return_address(0));
 }
@@ -134,8 +155,8 @@ extern "C" NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], 
                                                    PLARGE_INTEGER Timeout,
                                                    PKWAIT_BLOCK WaitBlockArray) {
   (void)WaitReason;
-  (void)WaitMode;
   (void)Alertable;
+  check_wait_mode(Count, Object, WaitMode, "KeWaitForMultipleObjects");
   return wait_for_objects(Count, Object, WaitType, Timeout, WaitBlockArray,
                           "KeWaitForMultipleObjects", __builtin_return_address(0));
 }

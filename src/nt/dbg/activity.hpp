@@ -1,0 +1,39 @@
+// What driver code the calling thread is running on the runtime's behalf (DriverEntry, an event
+// callback, a completion routine) and the last WSK function it called: the context a crash
+// report names. Two thread-local stores per scope, nothing else.
+#pragma once
+
+namespace uwsk::nt::activity {
+
+struct frame {
+  const char *what;   // "completion routine", "WskReceiveEvent callback", "DriverEntry"
+  const void *object; // the IRP, socket or driver object, or NULL
+  const frame *outer; // the scope this one runs inside
+};
+
+// The `what` of DriverEntry's scope (rule V5 looks for it).
+inline constexpr const char driver_entry[] = "DriverEntry";
+
+// Whether the calling thread runs DriverEntry (in any scope).
+bool in_driver_entry();
+
+// The innermost scope of the calling thread, or NULL.
+const frame *current();
+
+// The last WSK function the calling thread entered ("WskSend"), or NULL.
+const char *last_call();
+void note_call(const char *function);
+
+// Marks the calling thread as running `what` for its lifetime.
+class scope {
+public:
+  scope(const char *what, const void *object);
+  ~scope();
+  scope(const scope &) = delete;
+  scope &operator=(const scope &) = delete;
+
+private:
+  frame frame_;
+};
+
+} // namespace uwsk::nt::activity

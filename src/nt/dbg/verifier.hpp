@@ -1,0 +1,46 @@
+// The verifier's report: a broken rule of docs/verifier.md named by its number, in a sentence,
+// with the objects involved. Error rules (E) stop the process with a bug check; warning rules
+// (W) are logged, and stop too in strict mode (uwsk-run --verify=strict, UWSK_VERIFY=strict,
+// uwsk_verifier_set_strict).
+#pragma once
+
+#include <cstddef>
+
+#include <wdm.h>
+
+namespace uwsk::nt::verifier {
+
+// Parameter 1 of the DRIVER_VERIFIER_DETECTED_VIOLATION bug check for rule Vn: 0x1600 plus the
+// rule's number read as hex digits (V13 -> 0x1613, V84 -> 0x1684), as wsk/violations.hpp does.
+constexpr ULONG_PTR rule_code(int rule) {
+  return 0x1600 + static_cast<ULONG_PTR>((rule / 10) * 16 + rule % 10);
+}
+
+// Whether warnings stop the process as errors do.
+bool strict();
+void set_strict(bool on);
+
+// Rule `rule` (an E rule) was broken: logs "verifier: rule Vn (error): <sentence>", then the
+// `objects` line when not NULL (the IRP, MDL, socket or pool block and where it was made), and
+// bug checks with rule_code(rule) and p2, p3.
+[[noreturn]] void error(int rule, const char *sentence, const char *objects = nullptr,
+                        ULONG_PTR p2 = 0, ULONG_PTR p3 = 0);
+
+// Rule `rule` (a W rule, or a rejection whose documented status the caller still returns) was
+// broken: logs "verifier: rule Vn (warning): <sentence>" and the objects line, and in strict mode
+// then stops as error() does.
+void warning(int rule, const char *sentence, const char *objects = nullptr, ULONG_PTR p2 = 0,
+             ULONG_PTR p3 = 0);
+
+// printf-style helpers for the objects line (a bounded buffer; longer text is cut).
+struct objects_text {
+  char text[512];
+  objects_text(const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+  operator const char *() const { return text; }
+};
+
+// "function (file:line)" or "module+0x..." for a code address, resolved from debug information
+// when present; "?" when nothing is known. Used for creation sites.
+void describe_code_address(const void *address, char *out, std::size_t size);
+
+} // namespace uwsk::nt::verifier

@@ -1,0 +1,50 @@
+// The verifier's state of an IRP (rules V13, V14, V19 of docs/verifier.md):
+//     allocated --submit--> submitted --complete--> completed --IoReuseIrp--> allocated
+//                                                         \--IoFreeIrp--> freed (Type cleared)
+// kept in the low byte of IRP.Reserved, which Windows leaves unused and IoInitializeIrp clears;
+// the high byte holds the IRP's inline chain (rule V17). Both are read and written with relaxed
+// atomics: a canceller may read the state while a loop thread completes the IRP.
+#pragma once
+
+#include <cstddef>
+
+#include <wdm.h>
+
+namespace uwsk::nt::irp_state {
+
+enum : UCHAR { allocated = 0, submitted = 1, completed = 2 };
+
+inline UCHAR *bytes(PIRP irp) {
+  return reinterpret_cast<UCHAR *>(&irp->Reserved);
+}
+inline UCHAR get(PIRP irp) {
+  return __atomic_load_n(&bytes(irp)[0], __ATOMIC_RELAXED);
+}
+inline void set(PIRP irp, UCHAR state) {
+  __atomic_store_n(&bytes(irp)[0], state, __ATOMIC_RELAXED);
+}
+
+// Rule V17: the inline chain of an IRP. An IRP submitted from the completion routine of an IRP
+// whose chain is n gets chain n + 1 (saturating at 255); one submitted elsewhere gets 0, and one
+// that pends (the provider parks it) drops back to 0, since its completion then runs on a fresh
+// stack on Windows too. A chain that keeps growing is a driver whose completions, where they
+// happen inline, recurse without bound.
+inline UCHAR chain(PIRP irp) {
+  return __atomic_load_n(&bytes(irp)[1], __ATOMIC_RELAXED);
+}
+inline void set_chain(PIRP irp, UCHAR n) {
+  __atomic_store_n(&bytes(irp)[1], n, __ATOMIC_RELAXED);
+}
+
+// The chain a submission made now gets: the chain of the IRP whose completion routine the
+// calling thread runs, plus one; 0 outside completion routines. IoCompleteRequest keeps it.
+int submission_chain();
+
+// Where IoAllocateIrp was called from (its return address), or NULL for IRPs formatted by
+// IoInitializeIrp in the driver's own memory.
+const void *creation_site(PIRP irp);
+
+// "IRP 0x... (N stack locations, made by IoAllocateIrp at <function at file:line>)" for reports.
+void describe(PIRP irp, char *out, std::size_t size);
+
+} // namespace uwsk::nt::irp_state
