@@ -132,6 +132,10 @@ struct socket_behaviour {
   void (*on_close_locked)(socket_object *s);
   // Just before the socket is freed: its indication buffers.
   void (*on_free)(socket_object *s);
+  // Under the lock, after note_readiness: the part of on_events that resumes the operation
+  // queues, without event callbacks; a waiting thread that does its own I/O (socket_assist_wait
+  // in socket.cpp) runs it on readiness it polled for itself.
+  void (*resume_queues)(socket_object *s, std::uint32_t events, completion_batch &done);
 };
 
 struct socket_object {
@@ -151,8 +155,13 @@ struct socket_object {
   socket_watcher watcher;                      // on `loop`, from the attach task to the release
   socket_task attach_task;
   socket_task release_task;
-  socket_task kick_task; // tries what is due again after a change made off the loop thread
-  LIST_ENTRY links{};    // on the list of live sockets (leak report)
+  socket_task kick_task;    // tries what is due again after a change made off the loop thread
+  LIST_ENTRY links{};       // on the list of live sockets (leak report)
+  std::uint64_t serial = 0; // unique in the process: tells a socket from a later one at its address
+  // Guarded by the list of live sockets' lock: threads doing their own I/O on the socket
+  // (socket_assist_wait), which the release waits for, and whether the release waits.
+  unsigned assist_pins = 0;
+  bool release_deferred = false;
 
   socket_lock lock; // guards everything below (rule 2)
   socket_state state = socket_state::created;
