@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <unordered_set>
 #include <vector>
@@ -583,7 +585,15 @@ void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &dead
   socket_unpin(s);
 }
 
-[[maybe_unused]] const bool assist_registered = (nt::set_wait_assist(socket_assist_wait), true);
+// On unless UWSK_WAIT_ASSIST=0 (read when the library loads).
+bool register_assist() {
+  const char *setting = std::getenv("UWSK_WAIT_ASSIST");
+  if (setting == nullptr || std::strcmp(setting, "0") != 0) {
+    nt::set_wait_assist(socket_assist_wait);
+  }
+  return true;
+}
+[[maybe_unused]] const bool assist_registered = register_assist();
 
 } // namespace
 
