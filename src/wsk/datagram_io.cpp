@@ -322,7 +322,7 @@ void datagram_on_events(socket_object *s, std::uint32_t events) {
   }
   const bool readable = (events & (net::ev_in | net::ev_err | net::ev_hup)) != 0;
   note_readiness(s, events);
-  datagram_resume_queues(s, events, done);
+  datagram_resume_queues(s, loop_readiness(s, events), done);
   if (!readable || s->event_mask == 0) {
     return; // `done` completes after `guard` released the lock
   }

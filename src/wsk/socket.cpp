@@ -541,7 +541,12 @@ void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &dead
     return; // not a wait for what this thread parked last, or the socket is gone
   }
   socket_object *s = hint.s;
+  const bool reads = hint.kind == queue_kind::receive || hint.kind == queue_kind::accept;
   pollfd fds[2] = {{s->fd, assist_poll_events(hint.kind), 0}, {wake_fd, POLLIN, 0}};
+  {
+    std::lock_guard guard(s->lock);
+    ++(reads ? s->assist_readers : s->assist_writers); // the loop leaves this direction to us
+  }
   while (!nt::object_signalled(object)) {
     timespec left{};
     if (!deadline.infinite && !time_left(deadline, left)) {
@@ -581,6 +586,27 @@ void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &dead
     if (!stay) {
       break;
     }
+  }
+  {
+    // The readiness the loop left to the waiters while they polled is resumed here, as the loop
+    // would have (the last waiter to leave does it; nothing is left behind).
+    completion_batch done;
+    std::unique_lock guard(s->lock);
+    --(reads ? s->assist_readers : s->assist_writers);
+    if (s->assist_readers == 0 && s->assist_writers == 0 && s->assist_left != 0) {
+      const std::uint32_t left = s->assist_left;
+      s->assist_left = 0;
+      if (s->state != socket_state::closing) {
+        if (s->event_mask != 0) {
+          socket_kick_locked(s); // events run on the loop thread only
+        } else {
+          note_readiness(s, left);
+          s->behaviour->resume_queues(s, left, done);
+        }
+      }
+    }
+    guard.unlock();
+    done.complete_all();
   }
   socket_unpin(s);
 }

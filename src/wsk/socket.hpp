@@ -183,6 +183,11 @@ struct socket_object {
   // urgent mark with more data queued. Both are sticky; only EAGAIN then sets read_drained. Set
   // from the start on the io_uring engine, whose reports cannot show urgent data (publish).
   bool short_read_unsure = false;
+  // Threads doing their own I/O on the socket while they wait (socket_assist_wait), by the
+  // direction they poll, and the readiness the loop left to them meanwhile (loop_readiness).
+  unsigned assist_readers = 0;
+  unsigned assist_writers = 0;
+  std::uint32_t assist_left = 0;
   PIRP close_irp = nullptr; // the WskCloseSocket IRP, completed by the release task
   // Options the provider emulates (WskControlSocket sets them).
   bool reuse_address = false;      // SO_REUSEADDR
@@ -249,6 +254,22 @@ inline void note_readiness(socket_object *s, std::uint32_t events) {
   if ((events & readable_events) != 0) {
     s->read_drained = false;
   }
+}
+
+// Under the lock, in a readiness handler, after note_readiness: the readiness whose queues the
+// loop resumes. A waiting thread that polls the socket itself for reads or writes
+// (socket_assist_wait) resumes those queues on its own, so the loop leaves them to it and
+// records what it left (the waiter resumes that too when it stops polling).
+inline std::uint32_t loop_readiness(socket_object *s, std::uint32_t events) {
+  std::uint32_t left = 0;
+  if (s->assist_readers != 0) {
+    left |= events & (net::ev_in | net::ev_rdhup | net::ev_pri);
+  }
+  if (s->assist_writers != 0) {
+    left |= events & net::ev_out;
+  }
+  s->assist_left |= left;
+  return events & ~left;
 }
 
 // Completions due once a socket's lock is released (rule 2): IRPs outside the operation queues

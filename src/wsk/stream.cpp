@@ -401,7 +401,7 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
   if (readable && s->state == socket_state::listening && s->conditional_accept) {
     events_inspect(s, guard, done); // WskInspectEvent for each new connection
   }
-  stream_resume_queues(s, events, done);
+  stream_resume_queues(s, loop_readiness(s, events), done);
   if (s->event_mask == 0) {
     return; // `done` completes after `guard` released the lock
   }
