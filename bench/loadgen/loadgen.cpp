@@ -21,6 +21,8 @@
 // Workloads (--workload):
 //   pp1     TCP ping-pong over 1 connection, --size bytes (64), one message outstanding
 //   pp64    TCP ping-pong over --connections connections (64), one message outstanding on each
+//   pp16    the same with 16 connections by default (the synchronous drivers' thread-per-
+//           connection row)
 //   bulk    1 TCP connection; the client writes --size byte blocks (65536) and reads the echo
 //           at the same time; the rate is GB/s echoed (equal in each direction)
 //   udp     UDP echo with --inflight datagrams (64) of --size bytes (64) outstanding
@@ -891,7 +893,10 @@ int main(int argc, char **argv) {
     c.connect_timeout_s = opts.number("connect-timeout", 10.0);
     const bool bulk = c.workload == "bulk";
     c.size = static_cast<size_t>(opts.integer("size", bulk ? 65536 : 64));
-    const int default_connections = c.workload == "accept" ? 8 : (c.workload == "mem" ? 10000 : 64);
+    const int default_connections = c.workload == "accept" ? 8
+                                    : c.workload == "mem"  ? 10000
+                                    : c.workload == "pp16" ? 16
+                                                           : 64;
     c.connections = static_cast<int>(opts.integer("connections", default_connections));
     c.inflight = static_cast<int>(opts.integer("inflight", 64));
     if (c.size == 0 || c.connections <= 0 || c.inflight <= 0 || c.duration_s <= 0 ||
@@ -905,11 +910,12 @@ int main(int argc, char **argv) {
       throw std::invalid_argument("cannot pin to --cpu");
     }
   } catch (const std::exception &e) {
-    std::fprintf(stderr,
-                 "loadgen: %s\nusage: %s --workload pp1|pp64|bulk|udp|accept|mem [--host ADDR] "
-                 "[--port N] [--server-pid PID] [--warmup S] [--duration S] [--size BYTES] "
-                 "[--connections N] [--inflight N] [--cpu N] [--connect-timeout S]\n",
-                 e.what(), argv[0]);
+    std::fprintf(
+        stderr,
+        "loadgen: %s\nusage: %s --workload pp1|pp16|pp64|bulk|udp|accept|mem [--host ADDR] "
+        "[--port N] [--server-pid PID] [--warmup S] [--duration S] [--size BYTES] "
+        "[--connections N] [--inflight N] [--cpu N] [--connect-timeout S]\n",
+        e.what(), argv[0]);
     return 1;
   }
   // Everything is bounded: a hung server cannot keep the load generator alive.
@@ -919,7 +925,7 @@ int main(int argc, char **argv) {
     wait_for_server(c, udp);
     if (c.workload == "pp1") {
       run_pp1(c);
-    } else if (c.workload == "pp64") {
+    } else if (c.workload == "pp64" || c.workload == "pp16") {
       run_pp64(c);
     } else if (c.workload == "bulk") {
       run_bulk(c);

@@ -9,7 +9,8 @@
 // to the reference server (raw epoll) measured in the same repetition.
 //
 // Usage: uwsk-bench-runner --bin DIR --drivers DIR --servers FILE --out DIR [options]
-//   --reps N (5)  --warmup S (0.3)  --duration S (1.2)  --workloads pp1,pp64,bulk,udp,accept,mem
+//   --reps N (5)  --warmup S (0.3)  --duration S (1.2)
+//   --workloads pp1,pp16,pp64,bulk,udp,accept,mem
 //   --placements split,same  --only NAME,...  --mem-connections N (10000)  --micro PATH
 //   --micro-reps N (5)  --micro-min-time S (0.2)  --server-cpu N (0)  --client-cpu N (1)
 //   --seed N  --commit TEXT  --work DIR  --quick (one short repetition: a smoke test)
@@ -59,7 +60,7 @@ struct server_spec {
   std::string name;
   std::set<std::string> workloads; // what it serves: from "tcp", "udp" or workload names
   int port = 0;
-  std::string role; // ref, baseline, uwsk, uwsk-event
+  std::string role; // ref, baseline, native, uwsk, uwsk-event, uwsk-sync
   std::vector<std::string> command;
 };
 
@@ -121,8 +122,8 @@ std::vector<server_spec> read_servers(const std::string &path) {
     for (const auto &p : split(fields[1], ',')) {
       if (p == "tcp") {
         s.workloads.insert({"pp1", "pp64", "bulk", "accept", "mem"});
-      } else if (p == "udp" || p == "pp1" || p == "pp64" || p == "bulk" || p == "accept" ||
-                 p == "mem") {
+      } else if (p == "udp" || p == "pp1" || p == "pp16" || p == "pp64" || p == "bulk" ||
+                 p == "accept" || p == "mem") {
         s.workloads.insert(p);
       } else {
         throw std::runtime_error(path + ":" + std::to_string(number) +
@@ -133,7 +134,9 @@ std::vector<server_spec> read_servers(const std::string &path) {
     }
     s.port = std::stoi(fields[2]);
     s.role = fields[3];
-    if (s.role != "ref" && s.role != "baseline" && s.role != "uwsk" && s.role != "uwsk-event") {
+    static const std::set<std::string> roles = {"ref",  "baseline",   "native",
+                                                "uwsk", "uwsk-event", "uwsk-sync"};
+    if (roles.count(s.role) == 0) {
       throw std::runtime_error(path + ":" + std::to_string(number) + ": unknown role " + s.role);
     }
     s.command.assign(fields.begin() + 4, fields.end());
@@ -514,6 +517,9 @@ const std::vector<metric_def> &metric_defs() {
       {"pp1", "p99_us", "  p99 latency", "µs", 1, false},
       {"pp1", "server_cpu_us_per_op", "  server CPU per round trip", "µs", 1, false},
       {"pp1", "verified_bytes", "  echo verified", kVerifiedBytes, 1, true, true, true},
+      {"pp16", "rate", "TCP ping-pong, 16 conns", "msg/s", 1, true},
+      {"pp16", "server_cpu_us_per_op", "  server CPU per message", "µs", 1, false},
+      {"pp16", "verified_bytes", "  echo verified", kVerifiedBytes, 1, true, true, true},
       {"pp64", "rate", "TCP ping-pong, 64 conns", "msg/s", 1, true},
       {"pp64", "server_cpu_us_per_op", "  server CPU per message", "µs", 1, false},
       {"pp64", "verified_bytes", "  echo verified", kVerifiedBytes, 1, true, true, true},
@@ -532,6 +538,8 @@ const std::vector<metric_def> &metric_defs() {
       // CPU time / wall time of each side: shows which side limited the rate.
       {"pp1", "client_busy", "load generator busy", "fraction", 1, false, false},
       {"pp1", "server_busy", "server busy", "fraction", 1, false, false},
+      {"pp16", "client_busy", "load generator busy", "fraction", 1, false, false},
+      {"pp16", "server_busy", "server busy", "fraction", 1, false, false},
       {"pp64", "client_busy", "load generator busy", "fraction", 1, false, false},
       {"pp64", "server_busy", "server busy", "fraction", 1, false, false},
       {"bulk", "client_busy", "load generator busy", "fraction", 1, false, false},
@@ -557,8 +565,9 @@ struct summary {
   std::vector<double> values; // one per successful repetition, in `unit`
   double med = std::nan(""), lo = std::nan(""), hi = std::nan(""), spread = std::nan("");
   double ratio_ref = std::nan(""), ratio_asio = std::nan("");
-  int failures = 0;      // repetitions without a measurement
-  int stop_failures = 0; // repetitions whose server did not stop cleanly
+  double ratio_native = std::nan(""); // to the native (role) server: the synchronous style
+  int failures = 0;                   // repetitions without a measurement
+  int stop_failures = 0;              // repetitions whose server did not stop cleanly
   std::string error, stop_error;
 };
 
@@ -588,7 +597,8 @@ double ratio_to(const std::vector<measurement> &mine, const std::vector<measurem
 }
 
 summary summarize(const std::vector<measurement> &runs, const std::vector<measurement> *ref,
-                  const std::vector<measurement> *asio, const metric_def &d) {
+                  const std::vector<measurement> *asio, const std::vector<measurement> *native,
+                  const metric_def &d) {
   summary s;
   for (const auto &m : runs) {
     if (!m.stop_error.empty()) {
@@ -614,6 +624,7 @@ summary summarize(const std::vector<measurement> &runs, const std::vector<measur
   if (!d.verification) {
     s.ratio_ref = ratio_to(runs, ref, d);
     s.ratio_asio = ratio_to(runs, asio, d);
+    s.ratio_native = ratio_to(runs, native, d);
   }
   return s;
 }
@@ -801,13 +812,17 @@ const std::vector<measurement> *find_runs(const std::string &placement, const st
   return it == g_results.end() ? nullptr : &it->second;
 }
 
-std::string ref_name(const report &r) {
+// The first server of a role ("ref": the reference; "native": the synchronous style's).
+std::string role_name(const report &r, const std::string &role) {
   for (const auto &s : r.servers) {
-    if (s.role == "ref") {
+    if (s.role == role) {
       return s.name;
     }
   }
   return "";
+}
+std::string ref_name(const report &r) {
+  return role_name(r, "ref");
 }
 
 bool serves(const server_spec &s, const std::string &workload) {
@@ -829,7 +844,8 @@ summary summary_for(const report &r, const std::string &placement, const metric_
     return {};
   }
   return summarize(*runs, find_runs(placement, d.workload, ref_name(r)),
-                   find_runs(placement, d.workload, "asio"), d);
+                   find_runs(placement, d.workload, "asio"),
+                   find_runs(placement, d.workload, role_name(r, "native")), d);
 }
 
 void write_json(const report &r, const std::string &path) {
@@ -891,6 +907,7 @@ void write_json(const report &r, const std::string &path) {
             << ", \"max\": " << json_number(s.hi) << ", \"spread\": " << json_number(s.spread)
             << ", \"ratio_to_ref\": " << json_number(s.ratio_ref)
             << ", \"ratio_to_asio\": " << json_number(s.ratio_asio)
+            << ", \"ratio_to_native\": " << json_number(s.ratio_native)
             << ", \"failures\": " << s.failures << ", \"stop_failures\": " << s.stop_failures;
         if (!s.error.empty()) {
           out << ", \"error\": " << json_string(s.error);
@@ -1118,6 +1135,48 @@ std::string write_markdown(const report &r, const std::string &path) {
     }
   }
 
+  // The synchronous drivers against the native thread-per-connection server, both placements.
+  const std::string native = role_name(r, "native");
+  std::ostringstream sync_rows;
+  for (const auto &server : r.servers) {
+    if (server.role != "uwsk-sync" || native.empty()) {
+      continue;
+    }
+    for (const auto &placement : r.cfg.placements) {
+      for (const auto &d : metric_defs()) {
+        if (d.key != "rate" || !serves(server, d.workload) ||
+            find_runs(placement, d.workload, server.name) == nullptr) {
+          continue;
+        }
+        const summary s = summary_for(r, placement, d, server.name);
+        const summary n = summary_for(r, placement, d, native);
+        metric_def cpu_def = d;
+        cpu_def.key = "server_cpu_us_per_op";
+        cpu_def.higher_better = false;
+        const summary c = summary_for(r, placement, cpu_def, server.name);
+        char row[400];
+        std::snprintf(row, sizeof(row),
+                      "| %s | %s | %s | %s ±%.0f%% | %s ±%.0f%% | ×%.2f (≥ 0.95) %s | ×%.2f |\n",
+                      server.name.c_str(), d.label.c_str(), placement.c_str(),
+                      short_number(s.med).c_str(), s.spread * 100, short_number(n.med).c_str(),
+                      n.spread * 100, s.ratio_native,
+                      !std::isfinite(s.ratio_native) ? "–"
+                      : s.ratio_native >= 0.95       ? "met"
+                                                     : "**missed**",
+                      c.ratio_native);
+        sync_rows << row;
+      }
+    }
+  }
+  if (!sync_rows.str().empty()) {
+    md << "\n## Synchronous callers (× " << native
+       << ", the native thread-per-connection server)\n\n"
+          "| server | workload | placement | rate | "
+       << native << " | × " << native << " (target) | server CPU per message × " << native
+       << " ↓ |\n|---|---|---|---|---|---|---|\n"
+       << sync_rows.str();
+  }
+
   // Every failure and every unclean stop, once per (placement, workload, server).
   std::ostringstream problems;
   for (const auto &[k, runs] : g_results) {
@@ -1162,11 +1221,9 @@ std::string write_markdown(const report &r, const std::string &path) {
 // Data and script for a clustered bar chart of the ratios to the reference.
 // Short enough to sit side by side under the bars.
 std::string plot_label(const std::string &workload) {
-  static const std::map<std::string, std::string> labels = {{"pp1", "ping-pong 1"},
-                                                            {"pp64", "ping-pong 64"},
-                                                            {"bulk", "bulk 64 KiB"},
-                                                            {"udp", "UDP 64"},
-                                                            {"accept", "accept"}};
+  static const std::map<std::string, std::string> labels = {
+      {"pp1", "ping-pong 1"},  {"pp16", "ping-pong 16"}, {"pp64", "ping-pong 64"},
+      {"bulk", "bulk 64 KiB"}, {"udp", "UDP 64"},        {"accept", "accept"}};
   auto it = labels.find(workload);
   return it == labels.end() ? workload : it->second;
 }
@@ -1245,7 +1302,7 @@ int main(int argc, char **argv) {
     cfg.reps = static_cast<int>(opts.integer("reps", cfg.quick ? 1 : 5));
     cfg.warmup = opts.number("warmup", cfg.quick ? 0.05 : 0.3);
     cfg.duration = opts.number("duration", cfg.quick ? 0.2 : 1.2);
-    cfg.workloads = split(opts.text("workloads", "pp1,pp64,bulk,udp,accept,mem"), ',');
+    cfg.workloads = split(opts.text("workloads", "pp1,pp16,pp64,bulk,udp,accept,mem"), ',');
     cfg.placements = split(opts.text("placements", "split,same"), ',');
     for (const auto &name : split(opts.text("only", ""), ',')) {
       cfg.only.insert(name);
@@ -1269,7 +1326,8 @@ int main(int argc, char **argv) {
       }
     }
     for (const auto &w : cfg.workloads) {
-      static const std::set<std::string> known = {"pp1", "pp64", "bulk", "udp", "accept", "mem"};
+      static const std::set<std::string> known = {"pp1", "pp16",   "pp64", "bulk",
+                                                  "udp", "accept", "mem"};
       if (known.count(w) == 0) {
         throw std::invalid_argument("unknown workload " + w);
       }

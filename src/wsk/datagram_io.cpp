@@ -306,6 +306,15 @@ bool remote_valid(const socket_object *s, const void *remote) {
   return remote == nullptr || to_linux_address(remote, s->windows_family, address, length);
 }
 
+void datagram_resume_queues(socket_object *s, std::uint32_t events, completion_batch &done) {
+  if ((events & (net::ev_in | net::ev_err | net::ev_hup)) != 0) {
+    resume_queue(s, queue_kind::receive, try_receive_from, done);
+  }
+  if ((events & (net::ev_out | net::ev_err | net::ev_hup)) != 0) {
+    resume_queue(s, queue_kind::send, try_send_entry, done);
+  }
+}
+
 void datagram_on_events(socket_object *s, std::uint32_t events) {
   completion_batch done;
   std::unique_lock guard(s->lock);
@@ -314,12 +323,7 @@ void datagram_on_events(socket_object *s, std::uint32_t events) {
   }
   const bool readable = (events & (net::ev_in | net::ev_err | net::ev_hup)) != 0;
   note_readiness(s, events);
-  if (readable) {
-    resume_queue(s, queue_kind::receive, try_receive_from, done);
-  }
-  if ((events & (net::ev_out | net::ev_err | net::ev_hup)) != 0) {
-    resume_queue(s, queue_kind::send, try_send_entry, done);
-  }
+  datagram_resume_queues(s, loop_readiness(s, events), done);
   if (!readable || s->event_mask == 0) {
     return; // `done` completes after `guard` released the lock
   }
@@ -348,7 +352,8 @@ void datagram_on_close_locked(socket_object *s) {
 } // namespace
 
 const socket_behaviour datagram_behaviour = {datagram_on_events, datagram_resume_receives,
-                                             datagram_on_close_locked, indications_free};
+                                             datagram_on_close_locked, indications_free,
+                                             datagram_resume_queues};
 
 NTSTATUS socket_send_to(socket_object *s, const buffer_view *buffer, const void *remote,
                         ULONG control_length, const void *control, PIRP irp) {

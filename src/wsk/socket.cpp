@@ -3,11 +3,16 @@
 #include "wsk/socket.hpp"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <unordered_set>
 #include <vector>
 
 #include <uwsk/log.h>
@@ -24,6 +29,7 @@
 #include "win_constants.hpp"
 #include "nt/ke/irql.hpp"
 #include "nt/ke/kthread.hpp"
+#include "nt/ke/wait_assist.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/translate.hpp"
 #include "wsk/violations.hpp"
@@ -45,6 +51,14 @@ constexpr ULONG refused_magic = 0x46455253; // "SREF": refused by the accept eve
 std::mutex live_lock;
 LIST_ENTRY live_sockets = {&live_sockets, &live_sockets}; // guarded by live_lock
 std::size_t live_count = 0;                               // guarded by live_lock
+// The sockets a waiting thread may still pin (socket_assist_wait): published and not yet
+// released. Guarded by live_lock; made on first use, never destroyed (loop threads may outlive
+// static destruction).
+std::unordered_set<const socket_object *> &assistable() {
+  static auto *set = new std::unordered_set<const socket_object *>;
+  return *set;
+}
+std::atomic<std::uint64_t> next_serial{1};
 
 std::atomic<bool> engine_started{false};
 
@@ -198,6 +212,7 @@ void free_socket(socket_object *s, PIRP close_irp = nullptr) {
     std::lock_guard guard(live_lock);
     RemoveEntryList(&s->links);
     --live_count;
+    assistable().erase(s);
   }
   record_endpoints(s);
   if (s->fd >= 0) {
@@ -238,6 +253,16 @@ void release_on_loop(net::task *t) {
       s->loop->post(&s->release_task);
       return;
     }
+  }
+  {
+    // A waiting thread doing its own I/O on the socket (socket_assist_wait) holds it: the
+    // release runs again when the last one lets go. No thread can pin it after this.
+    std::lock_guard live(live_lock);
+    if (s->assist_pins != 0) {
+      s->release_deferred = true;
+      return;
+    }
+    assistable().erase(s);
   }
   s->loop->cancel_timer(&s->ev.abort_timer); // a listener's inspection poll
   if (s->attached) {
@@ -318,10 +343,14 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   registration_add_socket(reg);
   // WSK_SET_STATIC_EVENT_CALLBACKS applies to every socket created afterwards.
   s->event_mask = static_event_mask(reg, cat);
+  s->serial = next_serial.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard guard(live_lock);
     InsertTailList(&live_sockets, &s->links);
     ++live_count;
+    if (cat != category::basic) {
+      assistable().insert(s);
+    }
   }
   if (cat != category::basic) {
     s->loop = loop;
@@ -482,6 +511,179 @@ void deliver_locked(socket_object *s, queue_kind kind, std::unique_lock<socket_l
 
 } // namespace
 
+namespace {
+
+// ---- Waiters that do their own I/O (nt/ke/wait_assist.hpp) --------------------------------------
+//
+// The synchronous style: a thread submits an IRP, the operation cannot finish at once and is
+// parked, and the thread waits on the event the IRP's completion routine sets. Rather than
+// sleep until the socket's loop completes the IRP and wakes it (two thread switches), the
+// waiting thread polls the socket itself and, once it is ready, resumes the socket's queue of
+// that kind exactly as the loop would (in order, under the lock; the loop may do the same at
+// the same time, and whoever unparks an IRP completes it, once). Its own IRP then completes on
+// its own thread, and the wait is satisfied without sleeping again. Only for sockets without
+// event callbacks (callbacks run on the loop thread alone) and without conditional accept.
+
+// What the calling thread parked last: the socket (with its serial, since the thread holds no
+// reference and the socket may be gone by the time it waits), the queue, and the completion
+// context of the IRP, which the synchronous style makes the event it waits for.
+struct parked_hint {
+  socket_object *s = nullptr;
+  std::uint64_t serial = 0;
+  queue_kind kind = queue_kind::receive;
+  const void *context = nullptr;
+};
+thread_local parked_hint last_parked [[gnu::tls_model("initial-exec")]];
+
+// Under the lock, at a park on a thread at PASSIVE_LEVEL (a completion routine or the loop
+// runs at DISPATCH_LEVEL and never waits).
+void note_parked(socket_object *s, queue_kind kind, PIRP irp) {
+  if (nt::current_irql() != PASSIVE_LEVEL || s->event_mask != 0 || s->conditional_accept) {
+    return;
+  }
+  const PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
+  if (sp->CompletionRoutine == nullptr || sp->Context == nullptr) {
+    return;
+  }
+  last_parked = {s, s->serial, kind, sp->Context};
+}
+
+// Pins the socket of a hint if it still exists (the release then waits for socket_unpin).
+bool socket_pin(socket_object *s, std::uint64_t serial) {
+  std::lock_guard live(live_lock);
+  if (assistable().count(s) == 0 || s->serial != serial) {
+    return false;
+  }
+  ++s->assist_pins;
+  return true;
+}
+void socket_unpin(socket_object *s) {
+  bool release = false;
+  {
+    std::lock_guard live(live_lock);
+    if (--s->assist_pins == 0 && s->release_deferred) {
+      s->release_deferred = false;
+      release = true;
+    }
+  }
+  if (release) {
+    s->loop->post(&s->release_task);
+  }
+}
+
+// The poll events that let a parked operation of `kind` proceed, as readiness bits.
+short assist_poll_events(queue_kind kind) {
+  const bool reads = kind == queue_kind::receive || kind == queue_kind::accept;
+  return static_cast<short>(reads ? POLLIN | POLLPRI | POLLRDHUP : POLLOUT);
+}
+
+// The time left until `deadline` for ppoll; false once it has passed.
+bool time_left(const nt::wait_deadline &deadline, timespec &left) {
+  std::chrono::nanoseconds remaining{};
+  if (deadline.absolute) {
+    remaining = deadline.system - std::chrono::system_clock::now();
+  } else {
+    remaining = deadline.steady - std::chrono::steady_clock::now();
+  }
+  if (remaining.count() <= 0) {
+    return false;
+  }
+  left.tv_sec = static_cast<time_t>(remaining.count() / 1000000000);
+  left.tv_nsec = static_cast<long>(remaining.count() % 1000000000);
+  return true;
+}
+
+// The wait helper (nt/ke/wait_assist.hpp): runs in KeWaitForSingleObject before the thread
+// sleeps on `object`.
+void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &deadline) {
+  const parked_hint hint = last_parked;
+  last_parked = {};
+  if (hint.s == nullptr || hint.context != object || !socket_pin(hint.s, hint.serial)) {
+    return; // not a wait for what this thread parked last, or the socket is gone
+  }
+  socket_object *s = hint.s;
+  const bool reads = hint.kind == queue_kind::receive || hint.kind == queue_kind::accept;
+  pollfd fds[2] = {{s->fd, assist_poll_events(hint.kind), 0}, {wake_fd, POLLIN, 0}};
+  {
+    std::lock_guard guard(s->lock);
+    ++(reads ? s->assist_readers : s->assist_writers); // the loop leaves this direction to us
+  }
+  while (!nt::object_signalled(object)) {
+    timespec left{};
+    if (!deadline.infinite && !time_left(deadline, left)) {
+      break;
+    }
+    fds[0].revents = fds[1].revents = 0;
+    const int ready = ppoll(fds, 2, deadline.infinite ? nullptr : &left, nullptr);
+    if (ready < 0 && errno != EINTR) {
+      break;
+    }
+    if ((fds[1].revents & POLLIN) != 0) {
+      std::uint64_t count = 0;
+      [[maybe_unused]] const ssize_t got = read(wake_fd, &count, sizeof(count));
+      break; // the wait was satisfied by another thread
+    }
+    if (fds[0].revents == 0) {
+      continue;
+    }
+    completion_batch done;
+    bool stay = false;
+    {
+      std::lock_guard guard(s->lock);
+      if (s->state == socket_state::closing || s->event_mask != 0 || s->conditional_accept) {
+        break; // the loop handles it from here on
+      }
+      const auto events = static_cast<std::uint32_t>(fds[0].revents);
+      const LIST_ENTRY &parked = s->queue(hint.kind);
+      const PLIST_ENTRY head = parked.Flink;
+      note_readiness(s, events);
+      s->behaviour->resume_queues(s, events, done);
+      // Stay while operations of the kind are still parked and this pass moved the queue on.
+      // Otherwise the IRP has finished (whoever delivers it sets the event), or readiness does
+      // not help its queue (say, a part-filled WAITALL receive), and the plain wait takes over.
+      stay = parked.Flink != &parked && parked.Flink != head;
+    }
+    done.complete_all(); // the waiter's own IRP among them, when it was due
+    if (!stay) {
+      break;
+    }
+  }
+  {
+    // The readiness the loop left to the waiters while they polled is resumed here, as the loop
+    // would have (the last waiter to leave does it; nothing is left behind).
+    completion_batch done;
+    std::unique_lock guard(s->lock);
+    --(reads ? s->assist_readers : s->assist_writers);
+    if (s->assist_readers == 0 && s->assist_writers == 0 && s->assist_left != 0) {
+      const std::uint32_t left = s->assist_left;
+      s->assist_left = 0;
+      if (s->state != socket_state::closing) {
+        if (s->event_mask != 0) {
+          socket_kick_locked(s); // events run on the loop thread only
+        } else {
+          note_readiness(s, left);
+          s->behaviour->resume_queues(s, left, done);
+        }
+      }
+    }
+    guard.unlock();
+    done.complete_all();
+  }
+  socket_unpin(s);
+}
+
+// On unless UWSK_WAIT_ASSIST=0 (read when the library loads).
+bool register_assist() {
+  const char *setting = std::getenv("UWSK_WAIT_ASSIST");
+  if (setting == nullptr || std::strcmp(setting, "0") != 0) {
+    nt::set_wait_assist(socket_assist_wait);
+  }
+  return true;
+}
+[[maybe_unused]] const bool assist_registered = register_assist();
+
+} // namespace
+
 void socket_kick_locked(socket_object *s) {
   if (s->loop == nullptr || s->kick_posted || s->release_requested ||
       s->state == socket_state::closing) {
@@ -524,6 +726,8 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
       }
       if (too_deep) {
         socket_kick_locked(s); // the loop resumes the queue from a fresh stack
+      } else if (!result.finished) {
+        note_parked(s, kind, irp); // its thread may wait for it next
       }
       return STATUS_PENDING;
     }

@@ -129,6 +129,10 @@ struct socket_behaviour {
   void (*on_close_locked)(socket_object *s);
   // Just before the socket is freed: its indication buffers.
   void (*on_free)(socket_object *s);
+  // Under the lock, after note_readiness: the part of on_events that resumes the operation
+  // queues, without event callbacks; a waiting thread that does its own I/O (socket_assist_wait
+  // in socket.cpp) runs it on readiness it polled for itself.
+  void (*resume_queues)(socket_object *s, std::uint32_t events, completion_batch &done);
 };
 
 struct socket_object {
@@ -148,8 +152,13 @@ struct socket_object {
   socket_watcher watcher;                      // on `loop`, from the attach task to the release
   socket_task attach_task;
   socket_task release_task;
-  socket_task kick_task; // tries what is due again after a change made off the loop thread
-  LIST_ENTRY links{};    // on the list of live sockets (leak report)
+  socket_task kick_task;    // tries what is due again after a change made off the loop thread
+  LIST_ENTRY links{};       // on the list of live sockets (leak report)
+  std::uint64_t serial = 0; // unique in the process: tells a socket from a later one at its address
+  // Guarded by the list of live sockets' lock: threads doing their own I/O on the socket
+  // (socket_assist_wait), which the release waits for, and whether the release waits.
+  unsigned assist_pins = 0;
+  bool release_deferred = false;
 
   socket_lock lock; // guards everything below (socket rule 2)
   socket_state state = socket_state::created;
@@ -171,6 +180,11 @@ struct socket_object {
   // urgent mark with more data queued. Both are sticky; only EAGAIN then sets read_drained. Set
   // from the start on the io_uring engine, whose reports cannot show urgent data (publish).
   bool short_read_unsure = false;
+  // Threads doing their own I/O on the socket while they wait (socket_assist_wait), by the
+  // direction they poll, and the readiness the loop left to them meanwhile (loop_readiness).
+  unsigned assist_readers = 0;
+  unsigned assist_writers = 0;
+  std::uint32_t assist_left = 0;
   PIRP close_irp = nullptr; // the WskCloseSocket IRP, completed by the release task
   // Options the provider emulates (WskControlSocket sets them).
   bool reuse_address = false;      // SO_REUSEADDR
@@ -240,6 +254,22 @@ inline void note_readiness(socket_object *s, std::uint32_t events) {
   if ((events & readable_events) != 0) {
     s->read_drained = false;
   }
+}
+
+// Under the lock, in a readiness handler, after note_readiness: the readiness whose queues the
+// loop resumes. A waiting thread that polls the socket itself for reads or writes
+// (socket_assist_wait) resumes those queues on its own, so the loop leaves them to it and
+// records what it left (the waiter resumes that too when it stops polling).
+inline std::uint32_t loop_readiness(socket_object *s, std::uint32_t events) {
+  std::uint32_t left = 0;
+  if (s->assist_readers != 0) {
+    left |= events & (net::ev_in | net::ev_rdhup | net::ev_pri);
+  }
+  if (s->assist_writers != 0) {
+    left |= events & net::ev_out;
+  }
+  s->assist_left |= left;
+  return events & ~left;
 }
 
 // Completions due once a socket's lock is released (socket rule 2): IRPs outside the operation

@@ -379,6 +379,17 @@ NTSTATUS begin_connect(socket_object *s, const void *remote, PIRP irp) {
 
 // ---- Readiness ----------------------------------------------------------------------------------
 
+void stream_resume_queues(socket_object *s, std::uint32_t events, completion_batch &done) {
+  if ((events & readable_events) != 0) {
+    resume_queue(s, queue_kind::accept, try_accept, done);
+    resume_queue(s, queue_kind::receive, try_receive, done, receive_blocked);
+  }
+  if ((events & (net::ev_out | net::ev_err | net::ev_hup)) != 0) {
+    resume_queue(s, queue_kind::connect, try_connect, done);
+    resume_queue(s, queue_kind::send, try_send_queue_entry, done);
+  }
+}
+
 void stream_on_events(socket_object *s, std::uint32_t events) {
   completion_batch done;
   std::unique_lock guard(s->lock);
@@ -386,19 +397,11 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
     return;
   }
   const bool readable = (events & readable_events) != 0;
-  const bool writable = (events & (net::ev_out | net::ev_err | net::ev_hup)) != 0;
   note_readiness(s, events);
   if (readable && s->state == socket_state::listening && s->conditional_accept) {
     events_inspect(s, guard, done); // WskInspectEvent for each new connection
   }
-  if (readable) {
-    resume_queue(s, queue_kind::accept, try_accept, done);
-    resume_queue(s, queue_kind::receive, try_receive, done, receive_blocked);
-  }
-  if (writable) {
-    resume_queue(s, queue_kind::connect, try_connect, done);
-    resume_queue(s, queue_kind::send, try_send_queue_entry, done);
-  }
+  stream_resume_queues(s, loop_readiness(s, events), done);
   if (s->event_mask == 0) {
     return; // `done` completes after `guard` released the lock
   }
@@ -416,7 +419,8 @@ void stream_resume_receives(socket_object *s, completion_batch &done) {
 } // namespace
 
 const socket_behaviour stream_behaviour = {stream_on_events, stream_resume_receives,
-                                           events_on_close_locked, indications_free};
+                                           events_on_close_locked, indications_free,
+                                           stream_resume_queues};
 
 // ---- The WSK functions
 // ---------------------------------------------------------------------------

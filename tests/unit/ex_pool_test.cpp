@@ -34,6 +34,32 @@ TEST(Pool, Allocate2ZeroesAndAligns) {
   EXPECT_EQ(outstanding_for('tsT1'), 0u);
 }
 
+// A block of a page or more keeps its header apart (not a page below it): the block is
+// page-aligned, every byte of it is the driver's, and many of them sit a block's size apart.
+TEST(Pool, PageSizedBlocksKeepTheirHeadersApart) {
+  constexpr int count = 64;
+  PUCHAR blocks[count] = {};
+  for (int i = 0; i < count; ++i) {
+    const SIZE_T bytes = PAGE_SIZE + static_cast<SIZE_T>(i % 3) * 100;
+    blocks[i] = static_cast<PUCHAR>(ExAllocatePool2(POOL_FLAG_NON_PAGED, bytes, 'tsT7'));
+    ASSERT_NE(blocks[i], nullptr);
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(blocks[i]) % PAGE_SIZE, 0u);
+    for (SIZE_T j = 0; j < bytes; ++j) {
+      ASSERT_EQ(blocks[i][j], 0) << i << " " << j;
+    }
+    std::memset(blocks[i], 0xA5, bytes); // all of it is the driver's
+  }
+  EXPECT_EQ(outstanding_for('tsT7'), static_cast<std::size_t>(count));
+  // Freed in another order than allocated, with both free calls.
+  for (int i = count - 1; i >= 0; i -= 2) {
+    ExFreePoolWithTag(blocks[i], 'tsT7');
+  }
+  for (int i = 0; i < count; i += 2) {
+    ExFreePool(blocks[i]);
+  }
+  EXPECT_EQ(outstanding_for('tsT7'), 0u);
+}
+
 TEST(Pool, Allocate2RejectsBadTagsAndFlags) {
   EXPECT_EQ(ExAllocatePool2(POOL_FLAG_NON_PAGED, 16, 0), nullptr);
   EXPECT_EQ(ExAllocatePool2(0, 16, 'tsT2'), nullptr);
@@ -78,6 +104,16 @@ TEST(PoolDeathTest, FreeWithTheWrongTagIsBadPoolCaller) {
   EXPECT_DEATH(
       {
         PVOID p = ExAllocatePool2(POOL_FLAG_NON_PAGED, 8, 'tsT5');
+        ExFreePoolWithTag(p, 'gnrW');
+      },
+      "BAD_POOL_CALLER");
+}
+
+TEST(PoolDeathTest, PageSizedFreeWithTheWrongTagIsBadPoolCaller) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        PVOID p = ExAllocatePool2(POOL_FLAG_NON_PAGED, 2 * PAGE_SIZE, 'tsT8');
         ExFreePoolWithTag(p, 'gnrW');
       },
       "BAD_POOL_CALLER");

@@ -1,11 +1,14 @@
 // Executive pool: ExAllocatePool* and ExFreePool*.
 //
-// Every block carries a header just below the address the driver sees: the tag, the size and a
-// magic word, plus links on a list of live blocks, so that the loader can report leaks by tag
-// and a free with the wrong tag, a double free or a foreign pointer gets a bugcheck report
-// instead of heap corruption. Drivers allocate pool per operation (a context per send, say), so
-// the live blocks are spread over several lists by the header's address, each with its own
-// lock: threads working on different blocks rarely meet, and the leak report walks every list.
+// Every block has a header: the tag, the size and a magic word, plus links on a list of live
+// blocks, so that the loader can report leaks by tag and a free with the wrong tag, a double
+// free or a foreign pointer gets a bugcheck report instead of heap corruption. A small block
+// carries its header just below the address the driver sees. A block of a page or more is
+// page-aligned (as on Windows), where a header below it would cost a whole page, so its header
+// is allocated apart and found through a side table keyed by the block's address. Drivers
+// allocate pool per operation (a context per send, say), so the live blocks are spread over
+// several lists (and side tables) by address, each with its own lock: threads working on
+// different blocks rarely meet, and the leak report walks every list.
 #include "nt/ex/pool.hpp"
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/verifier.hpp"
@@ -18,6 +21,8 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <new>
+#include <unordered_map>
 
 namespace uwsk::nt {
 namespace {
@@ -49,9 +54,13 @@ static_assert(sizeof(pool_header) % 16 == 0, "pool blocks stay 16-byte aligned")
 // The lists of live blocks. A block's shard follows from its header's address, so a free finds
 // the list its allocation used.
 constexpr std::size_t shard_count = 16;
+struct pool_header;
 struct alignas(64) pool_shard {
   futex_lock lock;
   LIST_ENTRY blocks; // guarded by lock
+  // The headers of page-aligned blocks by the block's address (the driver's pointer); guarded
+  // by lock. Made on first use: most shards of most runs never hold one.
+  std::unordered_map<const void *, pool_header *> *big = nullptr;
 };
 struct pool_shards {
   pool_shard shard[shard_count];
@@ -68,9 +77,9 @@ pool_shard *shards() {
   return all.shard;
 }
 
-pool_shard &shard_of(const pool_header *header) {
+pool_shard &shard_of(const void *address_in_block) {
   // Fibonacci hashing of the address: blocks 16 bytes apart land on different shards.
-  const auto address = reinterpret_cast<std::uintptr_t>(header) >> 4;
+  const auto address = reinterpret_cast<std::uintptr_t>(address_in_block) >> 4;
   return shards()[(address * 0x9E3779B97F4A7C15ull) >> 60];
 }
 static_assert(shard_count == 16, "shard_of takes the top 4 bits of the hash");
@@ -79,27 +88,67 @@ bool is_paged(POOL_TYPE type) {
   return (static_cast<int>(type) & 1) != 0;
 }
 
-void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool page_aligned) {
-  // Requests of a page or more are page-aligned, as on Windows.
-  const SIZE_T alignment = page_aligned ? PAGE_SIZE : alignof(pool_header);
-  const SIZE_T header_room = page_aligned ? PAGE_SIZE : sizeof(pool_header);
-  if (bytes > (SIZE_T{1} << 40)) {
-    return nullptr;
-  }
-  SIZE_T total = header_room + bytes;
-  total = (total + alignment - 1) & ~(alignment - 1);
-  void *base = std::aligned_alloc(alignment, total);
-  if (base == nullptr) {
-    return nullptr;
-  }
-  auto *user = static_cast<unsigned char *>(base) + header_room;
-  auto *header = reinterpret_cast<pool_header *>(user) - 1;
+void fill_header(pool_header *header, void *base, SIZE_T bytes, ULONG tag, ULONG pool_type) {
   header->base = base;
   header->size = bytes;
   header->tag = tag & ~protected_pool_bit;
   header->magic = pool_magic_live;
   header->pool_type = pool_type;
   header->owner = pool_owner_driver;
+}
+
+// A block of a page or more: page-aligned, its header apart, in the side table of the shard of
+// the block's address.
+void *allocate_big_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero) {
+  const SIZE_T total = (bytes + PAGE_SIZE - 1) & ~(SIZE_T{PAGE_SIZE} - 1);
+  auto *header = new (std::nothrow) pool_header;
+  void *user = header != nullptr ? std::aligned_alloc(PAGE_SIZE, total) : nullptr;
+  if (user == nullptr) {
+    delete header;
+    return nullptr;
+  }
+  fill_header(header, user, bytes, tag, pool_type);
+  if (zero) {
+    std::memset(user, 0, bytes);
+  }
+  pool_shard &shard = shard_of(user);
+  std::lock_guard guard(shard.lock);
+  if (shard.big == nullptr) {
+    shard.big = new (std::nothrow) std::unordered_map<const void *, pool_header *>;
+  }
+  bool recorded = false;
+  if (shard.big != nullptr) {
+    try {
+      recorded = shard.big->emplace(user, header).second;
+    } catch (const std::bad_alloc &) {
+    }
+  }
+  if (!recorded) {
+    std::free(user);
+    delete header;
+    return nullptr;
+  }
+  InsertTailList(&shard.blocks, &header->links);
+  return user;
+}
+
+void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool page_aligned) {
+  if (bytes > (SIZE_T{1} << 40)) {
+    return nullptr;
+  }
+  if (page_aligned) {
+    // Requests of a page or more are page-aligned, as on Windows.
+    return allocate_big_block(bytes, tag, pool_type, zero);
+  }
+  SIZE_T total = sizeof(pool_header) + bytes;
+  total = (total + alignof(pool_header) - 1) & ~(alignof(pool_header) - 1);
+  void *base = std::aligned_alloc(alignof(pool_header), total);
+  if (base == nullptr) {
+    return nullptr;
+  }
+  auto *user = static_cast<unsigned char *>(base) + sizeof(pool_header);
+  auto *header = reinterpret_cast<pool_header *>(user) - 1;
+  fill_header(header, base, bytes, tag, pool_type);
   if (zero) {
     std::memset(user, 0, bytes);
   }
@@ -122,10 +171,75 @@ void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool p
   bugcheck(BAD_POOL_CALLER, reason, p1, p2, p3, p4);
 }
 
+// Under the shard's lock: the header of the page-aligned block at `p`, taken out of the side
+// table, or NULL when `p` is not one.
+pool_header *take_big_header(pool_shard &shard, const void *p) {
+  if (shard.big == nullptr) {
+    return nullptr;
+  }
+  auto it = shard.big->find(p);
+  if (it == shard.big->end()) {
+    return nullptr;
+  }
+  pool_header *header = it->second;
+  shard.big->erase(it);
+  return header;
+}
+
+// The checks of a free of a live block: its tag (when asked), who may free it, and the IRQL its
+// pool allows.
+void check_free(const pool_header *header, void *p, ULONG tag, bool check_tag, ULONG owner) {
+  if (check_tag && header->tag != (tag & ~protected_pool_bit)) {
+    char what[160];
+    std::snprintf(what, sizeof what,
+                  "rule V80: ExFreePoolWithTag with tag '%s', not the tag the block was "
+                  "allocated with",
+                  pool_tag_text(tag & ~protected_pool_bit).c_str());
+    bad_pool_caller(what, p, header, bad_pool_bad_tag, reinterpret_cast<ULONG_PTR>(p),
+                    header->tag, tag);
+  }
+  if (header->owner != owner && header->owner == pool_owner_wsk_address_info) {
+    char objects[160];
+    std::snprintf(objects, sizeof objects, "pool block %p (tag '%s', %zu bytes)", p,
+                  pool_tag_text(header->tag).c_str(), static_cast<std::size_t>(header->size));
+    verifier::error(71,
+                    "ExFreePool on a list WskGetAddressInfo returned: free it with "
+                    "WskFreeAddressInfo",
+                    objects, reinterpret_cast<ULONG_PTR>(p));
+  }
+  const bool paged =
+      header->pool_type == paged_pool2 || is_paged(static_cast<POOL_TYPE>(header->pool_type));
+  if (KeGetCurrentIrql() > (paged ? APC_LEVEL : DISPATCH_LEVEL)) {
+    bad_pool_caller(paged ? "ExFreePool of paged pool above APC_LEVEL"
+                          : "ExFreePool above DISPATCH_LEVEL",
+                    p, header, bad_pool_free_invalid_irql, KeGetCurrentIrql(), header->pool_type,
+                    reinterpret_cast<ULONG_PTR>(p));
+  }
+}
+
 void free_block(void *p, ULONG tag, bool check_tag, ULONG owner = pool_owner_driver) {
   if (p == nullptr || (reinterpret_cast<ULONG_PTR>(p) & 15) != 0) {
     bad_pool_caller("ExFreePool: not an address ExAllocatePool* returned", p, nullptr,
                     bad_pool_not_pool, reinterpret_cast<ULONG_PTR>(p), 0, 0);
+  }
+  if ((reinterpret_cast<ULONG_PTR>(p) & (PAGE_SIZE - 1)) == 0) {
+    // Perhaps a block of a page or more, whose header is in a side table. (A small block's
+    // address can be page-aligned too; it is not in the table.)
+    pool_shard &shard = shard_of(p);
+    pool_header *header = nullptr;
+    {
+      std::lock_guard guard(shard.lock);
+      header = take_big_header(shard, p);
+      if (header != nullptr) {
+        check_free(header, p, tag, check_tag, owner);
+        RemoveEntryList(&header->links);
+      }
+    }
+    if (header != nullptr) {
+      std::free(header->base);
+      delete header;
+      return;
+    }
   }
   auto *header = static_cast<pool_header *>(p) - 1;
   {
@@ -138,32 +252,7 @@ void free_block(void *p, ULONG tag, bool check_tag, ULONG owner = pool_owner_dri
       bad_pool_caller("ExFreePool: not an address ExAllocatePool* returned", p, nullptr,
                       bad_pool_not_pool, reinterpret_cast<ULONG_PTR>(p), 0, 0);
     }
-    if (check_tag && header->tag != (tag & ~protected_pool_bit)) {
-      char what[160];
-      std::snprintf(what, sizeof what,
-                    "rule V80: ExFreePoolWithTag with tag '%s', not the tag the block was "
-                    "allocated with",
-                    pool_tag_text(tag & ~protected_pool_bit).c_str());
-      bad_pool_caller(what, p, header, bad_pool_bad_tag, reinterpret_cast<ULONG_PTR>(p),
-                      header->tag, tag);
-    }
-    if (header->owner != owner && header->owner == pool_owner_wsk_address_info) {
-      char objects[160];
-      std::snprintf(objects, sizeof objects, "pool block %p (tag '%s', %zu bytes)", p,
-                    pool_tag_text(header->tag).c_str(), static_cast<std::size_t>(header->size));
-      verifier::error(71,
-                      "ExFreePool on a list WskGetAddressInfo returned: free it with "
-                      "WskFreeAddressInfo",
-                      objects, reinterpret_cast<ULONG_PTR>(p));
-    }
-    const bool paged =
-        header->pool_type == paged_pool2 || is_paged(static_cast<POOL_TYPE>(header->pool_type));
-    if (KeGetCurrentIrql() > (paged ? APC_LEVEL : DISPATCH_LEVEL)) {
-      bad_pool_caller(paged ? "ExFreePool of paged pool above APC_LEVEL"
-                            : "ExFreePool above DISPATCH_LEVEL",
-                      p, header, bad_pool_free_invalid_irql, KeGetCurrentIrql(), header->pool_type,
-                      reinterpret_cast<ULONG_PTR>(p));
-    }
+    check_free(header, p, tag, check_tag, owner);
     RemoveEntryList(&header->links);
     header->magic = pool_magic_freed;
   }
@@ -201,6 +290,17 @@ __attribute__((no_sanitize("address", "thread"))) std::size_t pool_block_size(co
 }
 
 void pool_set_owner(void *p, ULONG owner) {
+  if ((reinterpret_cast<ULONG_PTR>(p) & (PAGE_SIZE - 1)) == 0) {
+    // A block of a page or more has its header in the side table, not below it.
+    pool_shard &shard = shard_of(p);
+    std::lock_guard guard(shard.lock);
+    if (shard.big != nullptr) {
+      if (auto it = shard.big->find(p); it != shard.big->end()) {
+        it->second->owner = owner;
+        return;
+      }
+    }
+  }
   auto *header = static_cast<pool_header *>(p) - 1;
   header->owner = owner;
 }

@@ -1,6 +1,9 @@
 // The dispatcher lock, waiter satisfaction and timeouts (see dispatcher.hpp).
 #include <wdm.h>
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <cstdio>
 
 #include "nt/bugcheck.hpp"
@@ -76,6 +79,11 @@ void complete_wait(_KTHREAD *thread, NTSTATUS status) {
   thread->wait_satisfied = true;
   thread->wait_status = status;
   thread->wake.notify_one();
+  if (thread->assisting && thread != &current_thread()->Tcb) {
+    // The thread runs a wait helper (wait_assist.hpp), which polls this descriptor.
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = write(thread->assist_fd, &one, sizeof(one));
+  }
 }
 
 // Satisfies a WaitAll of `thread` if every object is signalled for it.

@@ -35,6 +35,11 @@ struct _KTHREAD {
   PKWAIT_BLOCK wait_blocks = nullptr;
   ULONG wait_count = 0;
   KWAIT_BLOCK builtin_wait_blocks[THREAD_WAIT_OBJECTS] = {};
+  // A wait helper runs on this thread instead of it sleeping (nt/ke/wait_assist.hpp): a
+  // signaller that satisfies the wait then also writes `assist_fd` (an eventfd, made on first
+  // use, closed with the object), which the helper polls. Guarded by the dispatcher lock.
+  bool assisting = false;
+  int assist_fd = -1;
 
   // KMUTANT.MutantListEntry of every mutex this thread owns (guarded by the dispatcher lock);
   // they are abandoned when the thread ends.

@@ -9,6 +9,9 @@
 // the wait would block.
 #include <wdm.h>
 
+#include <sys/eventfd.h>
+
+#include <atomic>
 #include <cstdio>
 #include <thread>
 
@@ -18,9 +21,20 @@
 #include "nt/ke/dispatcher.hpp"
 #include "nt/ke/irql.hpp"
 #include "nt/ke/violations.hpp"
+#include "nt/ke/wait_assist.hpp"
 
 namespace uwsk::nt {
 namespace {
+
+std::atomic<wait_assist_function> assist_helper{nullptr};
+
+// The thread's wake descriptor for wait helpers, made on first use (-1 when it cannot be).
+int assist_wake_fd(_KTHREAD *thread) {
+  if (thread->assist_fd < 0) {
+    thread->assist_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  }
+  return thread->assist_fd;
+}
 
 NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
                           const LARGE_INTEGER *timeout, PKWAIT_BLOCK wait_block_array,
@@ -102,6 +116,18 @@ NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
   thread->wait_count = count;
   thread->wait_satisfied = false;
 
+  // A wait on one object may be helped along by the thread itself (wait_assist.hpp).
+  if (wait_assist_function helper = assist_helper.load(std::memory_order_acquire);
+      helper != nullptr && count == 1 && current_irql() == PASSIVE_LEVEL) {
+    if (const int wake_fd = assist_wake_fd(thread); wake_fd >= 0) {
+      thread->assisting = true;
+      lock.unlock();
+      helper(objects[0], wake_fd, deadline);
+      lock.lock();
+      thread->assisting = false;
+    }
+  }
+
   bool satisfied = wait_until_deadline(thread->wake, lock, deadline,
                                        [thread] { return thread->wait_satisfied; });
   if (!satisfied) {
@@ -133,6 +159,11 @@ void check_wait_mode(ULONG count, PVOID objects[], KPROCESSOR_MODE mode, const c
 }
 
 } // namespace
+
+void set_wait_assist(wait_assist_function helper) {
+  assist_helper.store(helper, std::memory_order_release);
+}
+
 } // namespace uwsk::nt
 
 using namespace uwsk::nt;

@@ -32,7 +32,11 @@ namespace uwsk::nt {
 namespace {
 
 void delete_thread_object(void *body) {
-  delete static_cast<_ETHREAD *>(body);
+  auto *thread = static_cast<_ETHREAD *>(body);
+  if (thread->Tcb.assist_fd >= 0) {
+    close(thread->Tcb.assist_fd);
+  }
+  delete thread;
 }
 
 // Constant-initialised, so that PsThreadType is usable from any static initialiser.
