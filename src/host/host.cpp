@@ -13,6 +13,7 @@
 #include <uwsk/log.h>
 
 #include "host/shutdown.hpp"
+#include "nt/fault/plan.hpp"
 #include "nt/ex/pool.hpp"
 #include "nt/ex/work_queue.hpp"
 #include "nt/io/io_objects.hpp"
@@ -176,6 +177,7 @@ extern "C" uwsk_driver *uwsk_driver_load(const char *path, const char *service_n
 }
 
 extern "C" NTSTATUS uwsk_driver_start(uwsk_driver *driver) {
+  uwsk::fault::announce(); // the fault plan and its seed head the driver's log
   NTSTATUS created = STATUS_SUCCESS;
   run_on_system_thread(driver_entry_thread, driver, 0, created);
   if (!NT_SUCCESS(created)) {

@@ -1,7 +1,12 @@
 // The provider's IRP plumbing; the rules are in irp_ops.hpp.
 #include "wsk/irp_ops.hpp"
 
+#include <time.h>
+
+#include <cstdint>
+
 #include "nt/bugcheck.hpp"
+#include "nt/fault/plan.hpp"
 #include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
@@ -20,6 +25,23 @@ bool held_by_provider(PIRP irp) {
   }
   const PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
   return sp->MinorFunction == provider_minor && (sp->Flags & held_mark) != 0;
+}
+
+// delay (docs/faults.md): the completing thread sleeps a drawn time before the completion
+// routine runs. The draws are process-wide: which completion gets which delay follows the order
+// of completions, and only the schedule changes, never a result.
+void delay_completion() {
+  const fault::plan &p = fault::current();
+  static fault::counters draws;
+  const std::uint64_t n = draws.next(fault::stream::delay);
+  const std::uint64_t span = std::uint64_t{p.delay_max_us} - p.delay_min_us + 1;
+  const auto us =
+      static_cast<long long>(p.delay_min_us + fault::draw(fault::stream::delay, 0, n) % span);
+  fault::record(fault::stream::delay, 0, n, "completion delayed by (us)", us);
+  if (us > 0) {
+    timespec pause{static_cast<time_t>(us / 1000000), static_cast<long>(us % 1000000) * 1000};
+    nanosleep(&pause, nullptr);
+  }
 }
 
 } // namespace
@@ -47,6 +69,9 @@ bool irp_enter(PIRP irp) {
 }
 
 NTSTATUS irp_complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
+  if (fault::active() && fault::current().delay_max_us != 0) {
+    delay_completion();
+  }
   irp->IoStatus.Status = status;
   irp->IoStatus.Information = NT_SUCCESS(status) ? information : 0;
   KIRQL old_irql = KeGetCurrentIrql();

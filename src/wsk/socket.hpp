@@ -15,10 +15,12 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 
 #include "net/loop.hpp"
+#include "nt/fault/plan.hpp"
 #include "wsk/core.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/socket_lock.hpp"
@@ -153,6 +155,12 @@ struct socket_object {
   socket_task release_task;
   socket_task kick_task; // tries what is due again after a change made off the loop thread
   LIST_ENTRY links{};    // on the list of live sockets (leak report)
+  // Fault injection (nt/fault/plan.hpp rule 3): the socket's fault id, its draws per stream, and
+  // (a listener) the connections it accepted so far.
+  std::uint64_t fault_id = 0;
+  fault::counters fault_draws;
+  std::atomic<std::uint64_t> fault_accepts{0};
+  socket_task fault_deliver_task; // other-loop: delivers finished IRPs on another loop
 
   socket_lock lock; // guards everything below (rule 2)
   socket_state state = socket_state::created;
@@ -175,6 +183,11 @@ struct socket_object {
   // from the start on the io_uring engine, whose reports cannot show urgent data (publish).
   bool short_read_unsure = false;
   PIRP close_irp = nullptr; // the WskCloseSocket IRP, completed by the release task
+  // other-loop: the queues (bit per queue_kind) fault_deliver_task delivers, and whether it is
+  // posted (the release waits for it).
+  unsigned fault_deliver_kinds = 0;
+  bool fault_deliver_posted = false;
+  bool fault_forced_closed = false; // forced-close: every later send and receive fails so
   // Options the provider emulates (WskControlSocket sets them).
   bool reuse_address = false;      // SO_REUSEADDR
   bool exclusive_address = false;  // SO_EXCLUSIVEADDRUSE

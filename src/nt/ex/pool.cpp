@@ -8,6 +8,7 @@
 // lock: threads working on different blocks rarely meet, and the leak report walks every list.
 #include "nt/ex/pool.hpp"
 #include "nt/ex/futex_lock.hpp"
+#include "nt/fault/plan.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -82,6 +83,9 @@ void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool p
   const SIZE_T header_room = page_aligned ? PAGE_SIZE : sizeof(pool_header);
   if (bytes > (SIZE_T{1} << 40)) {
     return nullptr;
+  }
+  if (fault::active() && fault::fail_allocation(fault::stream::alloc_pool)) {
+    return nullptr; // injected (docs/faults.md)
   }
   SIZE_T total = header_room + bytes;
   total = (total + alignment - 1) & ~(alignment - 1);

@@ -20,6 +20,7 @@
 #include "nt/bugcheck.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "nt/io/io_objects.hpp"
+#include "nt/fault/plan.hpp"
 
 namespace uwsk::nt {
 namespace {
@@ -141,6 +142,9 @@ extern "C" VOID NTAPI IoInitializeIrp(PIRP Irp, USHORT PacketSize, CCHAR StackSi
 extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   if (StackSize < 1) {
     return nullptr;
+  }
+  if (uwsk::fault::active() && uwsk::fault::fail_allocation(uwsk::fault::stream::alloc_irp)) {
+    return nullptr; // injected (docs/faults.md)
   }
   const USHORT size = IoSizeOfIrp(StackSize);
   block_cache *cache = irp_cache(StackSize);
