@@ -470,18 +470,17 @@ void deliver_locked(socket_object *s, queue_kind kind, std::unique_lock<socket_l
   }
 }
 
-// inline=all (docs/faults.md): an operation that would block waits on the calling thread, with
-// the lock released, for its socket to become ready (at most inline_wait_ms in all), so that it
-// finishes inline when the peer is quick enough; it is tried again only while nothing of its
-// kind got parked meanwhile.
+// inline=all (docs/faults.md): an operation that would block waits on the calling thread for
+// its socket to become ready (at most inline_wait_ms in all), so that it finishes inline when the
+// peer is quick enough. The lock stays held meanwhile: no later operation of its kind may take
+// its data or its turn, and the loop's readiness pass for this socket waits (boundedly) too.
 constexpr int inline_wait_ms = 20;
-attempt wait_to_finish_inline(socket_object *s, queue_kind kind, PIRP irp, try_function try_op,
-                              std::unique_lock<socket_lock> &guard) {
+attempt wait_to_finish_inline(socket_object *s, queue_kind kind, PIRP irp, try_function try_op) {
   const short wanted = kind == queue_kind::receive || kind == queue_kind::accept ? POLLIN : POLLOUT;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(inline_wait_ms);
   attempt result = would_block();
-  while (!result.finished && s->fd >= 0 && s->ops_of(kind).parked.empty()) {
+  while (!result.finished && s->fd >= 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
                           .count();
@@ -489,13 +488,12 @@ attempt wait_to_finish_inline(socket_object *s, queue_kind kind, PIRP irp, try_f
       break;
     }
     pollfd p{s->fd, wanted, 0};
-    guard.unlock();
-    const int ready = ::poll(&p, 1, static_cast<int>(left));
-    guard.lock();
-    if (ready <= 0 || !s->ops_of(kind).parked.empty() || s->state == socket_state::closing) {
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) {
       break;
     }
-    s->read_drained = false; // poll saw it readable (or writable): a read may find something
+    if (wanted == POLLIN) {
+      s->read_drained = false; // poll saw it readable: a read may find something
+    }
     result = try_op(s, irp);
   }
   return result;
@@ -538,7 +536,7 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
   } else if (q.parked.empty() && !too_deep) {
     result = try_op(s, irp);
     if (!result.finished && fault::active() && fault::current().inline_all) {
-      result = wait_to_finish_inline(s, kind, irp, try_op, guard);
+      result = wait_to_finish_inline(s, kind, irp, try_op);
     }
   } else {
     result = would_block(); // earlier operations of its kind come first
