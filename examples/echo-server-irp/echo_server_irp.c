@@ -80,6 +80,9 @@ typedef struct _ECHO_LISTENER {
   PIRP AcceptIrp;
   PIRP CloseIrp;
   ADDRESS_FAMILY Family;
+  /* Signalled unless AcceptIrp is closing a connection there was no memory for
+   * (EchoRejectConnection): the listener's close waits for it before freeing the IRP. */
+  KEVENT AcceptIrpIdle;
 } ECHO_LISTENER, *PECHO_LISTENER;
 
 static struct {
@@ -100,6 +103,7 @@ static const WSK_CLIENT_DISPATCH g_client_dispatch = {MAKE_WSK_VERSION(1, 0), 0,
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD EchoUnload;
 static IO_COMPLETION_ROUTINE EchoAcceptComplete;
+static IO_COMPLETION_ROUTINE EchoRejectComplete;
 static IO_COMPLETION_ROUTINE EchoReceiveComplete;
 static IO_COMPLETION_ROUTINE EchoSendComplete;
 static IO_COMPLETION_ROUTINE EchoControlComplete;
@@ -347,7 +351,9 @@ static NTSTATUS EchoCloseComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID C
   return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
-static VOID EchoStartConnection(PWSK_SOCKET Socket, PSOCKADDR Remote) {
+/* Takes an accepted socket into a new connection. FALSE when there is no memory for one: the
+ * caller then closes the socket (EchoRejectConnection). */
+static BOOLEAN EchoStartConnection(PWSK_SOCKET Socket, PSOCKADDR Remote) {
   PECHO_CONNECTION connection;
   BOOLEAN complete;
   ULONG i;
@@ -355,12 +361,12 @@ static VOID EchoStartConnection(PWSK_SOCKET Socket, PSOCKADDR Remote) {
   connection =
       (PECHO_CONNECTION)ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*connection), ECHO_TAG);
   if (connection == NULL) {
-    return; /* the socket is leaked to the provider's report; only on memory exhaustion */
+    return FALSE;
   }
   connection->ControlIrp = IoAllocateIrp(1, FALSE);
   if (connection->ControlIrp == NULL) {
     ExFreePoolWithTag(connection, ECHO_TAG);
-    return; /* the same */
+    return FALSE;
   }
   connection->Socket = Socket;
   connection->Id = (ULONG)InterlockedIncrement(&g_echo.NextId);
@@ -400,6 +406,7 @@ static VOID EchoStartConnection(PWSK_SOCKET Socket, PSOCKADDR Remote) {
              RtlUshortByteSwap(((PSOCKADDR_IN)Remote)->sin_port));
   }
   EchoPump(connection); /* the first receives */
+  return TRUE;
 }
 
 /* ---- Listeners ---------------------------------------------------------------------------- */
@@ -419,12 +426,37 @@ static VOID EchoPostAccept(PECHO_LISTENER Listener) {
                             (PSOCKADDR)&g_accept_remote[index], Listener->AcceptIrp);
 }
 
+/* No memory for a connection: the accepted socket is closed with the accept IRP itself, which
+ * needs no allocation, and the next accept is posted once the close completed. */
+static VOID EchoRejectConnection(PECHO_LISTENER Listener, PWSK_SOCKET Socket) {
+  DbgPrint("echo-server-irp: no memory for a connection; closing it\n");
+  KeClearEvent(&Listener->AcceptIrpIdle);
+  IoReuseIrp(Listener->AcceptIrp, STATUS_UNSUCCESSFUL);
+  IoSetCompletionRoutine(Listener->AcceptIrp, EchoRejectComplete, Listener, TRUE, TRUE, TRUE);
+  (void)((const WSK_PROVIDER_CONNECTION_DISPATCH *)Socket->Dispatch)
+      ->WskCloseSocket(Socket, Listener->AcceptIrp);
+}
+
+static NTSTATUS EchoRejectComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
+  PECHO_LISTENER listener = (PECHO_LISTENER)Context;
+  UNREFERENCED_PARAMETER(DeviceObject);
+  UNREFERENCED_PARAMETER(Irp);
+  if (!ReadAcquire(&g_echo.Stopping)) {
+    EchoPostAccept(listener);
+  }
+  KeSetEvent(&listener->AcceptIrpIdle, IO_NO_INCREMENT, FALSE);
+  return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
 static NTSTATUS EchoAcceptComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
   PECHO_LISTENER listener = (PECHO_LISTENER)Context;
   ULONG index = (ULONG)(listener - g_echo.Listeners);
   UNREFERENCED_PARAMETER(DeviceObject);
-  if (NT_SUCCESS(Irp->IoStatus.Status)) {
-    EchoStartConnection((PWSK_SOCKET)Irp->IoStatus.Information, (PSOCKADDR)&g_accept_remote[index]);
+  if (NT_SUCCESS(Irp->IoStatus.Status) &&
+      !EchoStartConnection((PWSK_SOCKET)Irp->IoStatus.Information,
+                           (PSOCKADDR)&g_accept_remote[index])) {
+    EchoRejectConnection(listener, (PWSK_SOCKET)Irp->IoStatus.Information);
+    return STATUS_MORE_PROCESSING_REQUIRED;
   }
   /* A cancelled accept means the listener is being closed. */
   if (Irp->IoStatus.Status != STATUS_CANCELLED && !ReadAcquire(&g_echo.Stopping)) {
@@ -441,7 +473,17 @@ static NTSTATUS EchoOpenListener(PECHO_LISTENER Listener, ADDRESS_FAMILY Family)
     SOCKADDR_IN6 v6;
     SOCKADDR_IN v4;
   } local;
-  if (irp == NULL) {
+  KeInitializeEvent(&Listener->AcceptIrpIdle, NotificationEvent, TRUE);
+  /* Both IRPs first: a listener that exists can always be closed. */
+  Listener->CloseIrp = IoAllocateIrp(1, FALSE);
+  if (irp == NULL || Listener->CloseIrp == NULL) {
+    if (irp != NULL) {
+      IoFreeIrp(irp);
+    }
+    if (Listener->CloseIrp != NULL) {
+      IoFreeIrp(Listener->CloseIrp);
+      Listener->CloseIrp = NULL;
+    }
     return STATUS_INSUFFICIENT_RESOURCES;
   }
   KeInitializeEvent(&done, SynchronizationEvent, FALSE);
@@ -452,6 +494,8 @@ static NTSTATUS EchoOpenListener(PECHO_LISTENER Listener, ADDRESS_FAMILY Family)
   status = EchoWait(irp, status, &done);
   if (!NT_SUCCESS(status)) {
     IoFreeIrp(irp);
+    IoFreeIrp(Listener->CloseIrp);
+    Listener->CloseIrp = NULL;
     return status;
   }
   Listener->Socket = (PWSK_SOCKET)irp->IoStatus.Information;
@@ -473,11 +517,10 @@ static NTSTATUS EchoOpenListener(PECHO_LISTENER Listener, ADDRESS_FAMILY Family)
                ->WskBind(Listener->Socket, (PSOCKADDR)&local, 0, irp);
   status = EchoWait(irp, status, &done);
   Listener->AcceptIrp = irp;
-  Listener->CloseIrp = IoAllocateIrp(1, FALSE);
   InterlockedIncrement(&g_echo.Outstanding);
-  if (!NT_SUCCESS(status) || Listener->CloseIrp == NULL) {
+  if (!NT_SUCCESS(status)) {
     DbgPrint("echo-server-irp: cannot listen on port %lu: 0x%08lX\n", g_port, (ULONG)status);
-    return NT_SUCCESS(status) ? STATUS_INSUFFICIENT_RESOURCES : status;
+    return status;
   }
   DbgPrint("echo-server-irp: listening on %s port %lu\n",
            Family == AF_INET6 ? "[::1]" : "127.0.0.1", g_port);
@@ -499,6 +542,7 @@ static VOID EchoCloseListener(PECHO_LISTENER Listener) {
   status = ((const WSK_PROVIDER_LISTEN_DISPATCH *)Listener->Socket->Dispatch)
                ->WskCloseSocket(Listener->Socket, Listener->CloseIrp);
   (void)EchoWait(Listener->CloseIrp, status, &done);
+  (void)KeWaitForSingleObject(&Listener->AcceptIrpIdle, Executive, KernelMode, FALSE, NULL);
   IoFreeIrp(Listener->CloseIrp);
   IoFreeIrp(Listener->AcceptIrp);
   Listener->Socket = NULL;

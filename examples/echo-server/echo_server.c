@@ -60,6 +60,8 @@ typedef struct _ECHO_SEND {
   PECHO_CONNECTION Connection;
   PWSK_DATA_INDICATION Indication;
   PIRP Irp;
+  PMDL Chain;     /* for an indication of several elements: one MDL per element, chained */
+  WSK_BUF Buffer; /* what the send sends: the indication's buffer, or Chain */
 } ECHO_SEND, *PECHO_SEND;
 
 static struct {
@@ -231,6 +233,46 @@ EchoAcceptEvent(PVOID SocketContext, ULONG Flags, PSOCKADDR LocalAddress, PSOCKA
   return STATUS_SUCCESS;
 }
 
+/* Frees the MDLs EchoChainIndication built. */
+static VOID EchoFreeChain(PMDL Chain) {
+  while (Chain != NULL) {
+    PMDL next = Chain->Next;
+    IoFreeMdl(Chain);
+    Chain = next;
+  }
+}
+
+/* An indication list of several elements becomes one WSK_BUF for one send: an MDL per element
+ * over the bytes it indicates (each element's bytes lie in its first MDL, as the provider
+ * indicates them), chained in order. FALSE when an MDL cannot be allocated. */
+static BOOLEAN EchoChainIndication(PWSK_DATA_INDICATION Indication, PMDL *Chain) {
+  PMDL head = NULL;
+  PMDL *tail = &head;
+  for (; Indication != NULL; Indication = Indication->Next) {
+    PUCHAR base;
+    PMDL mdl;
+    if (Indication->Buffer.Length == 0) {
+      continue;
+    }
+    base = (PUCHAR)MmGetSystemAddressForMdlSafe(Indication->Buffer.Mdl,
+                                                NormalPagePriority | MdlMappingNoExecute);
+    mdl = base == NULL || Indication->Buffer.Offset + Indication->Buffer.Length >
+                              MmGetMdlByteCount(Indication->Buffer.Mdl)
+              ? NULL
+              : IoAllocateMdl(base + Indication->Buffer.Offset, (ULONG)Indication->Buffer.Length,
+                              FALSE, FALSE, NULL);
+    if (mdl == NULL) {
+      EchoFreeChain(head);
+      return FALSE;
+    }
+    MmBuildMdlForNonPagedPool(mdl);
+    *tail = mdl;
+    tail = &mdl->Next;
+  }
+  *Chain = head;
+  return TRUE;
+}
+
 static NTSTATUS EchoSendComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context) {
   PECHO_SEND send = (PECHO_SEND)Context;
   PECHO_CONNECTION connection = send->Connection;
@@ -240,6 +282,7 @@ static NTSTATUS EchoSendComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Co
   }
   /* WskRelease is a call on the socket too: made while the send's reference still holds it. */
   (void)EchoDispatch(connection)->WskRelease(connection->Socket, send->Indication);
+  EchoFreeChain(send->Chain);
   IoFreeIrp(send->Irp);
   ExFreePoolWithTag(send, ECHO_TAG);
   EchoDereference(connection); /* the send's reference */
@@ -257,24 +300,39 @@ static NTSTATUS WSKAPI EchoReceiveEvent(PVOID SocketContext, ULONG Flags,
     EchoFinish(connection); /* the socket stopped working */
     return STATUS_SUCCESS;
   }
-  /* Indications from this provider hold one element; a longer list would take one send per
-   * element. */
-  if (DataIndication->Next != NULL || BytesIndicated != DataIndication->Buffer.Length) {
-    return STATUS_DATA_NOT_ACCEPTED;
-  }
+  /* Without memory for the send, the bytes cannot be echoed, and refusing them would stall the
+   * connection (this driver posts no WskReceive to take them later): the connection ends, and
+   * its close resets it. */
   send = (PECHO_SEND)ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*send), ECHO_TAG);
   if (send == NULL) {
-    return STATUS_DATA_NOT_ACCEPTED;
+    EchoFinish(connection);
+    return STATUS_SUCCESS;
+  }
+  send->Chain = NULL;
+  send->Buffer = DataIndication->Buffer;
+  if (DataIndication->Next != NULL) {
+    /* A list of several elements goes out as one send over an MDL chain. */
+    if (!EchoChainIndication(DataIndication, &send->Chain)) {
+      ExFreePoolWithTag(send, ECHO_TAG);
+      EchoFinish(connection);
+      return STATUS_SUCCESS;
+    }
+    send->Buffer.Mdl = send->Chain;
+    send->Buffer.Offset = 0;
+    send->Buffer.Length = BytesIndicated;
   }
   send->Irp = IoAllocateIrp(1, FALSE);
   if (send->Irp == NULL) {
+    EchoFreeChain(send->Chain);
     ExFreePoolWithTag(send, ECHO_TAG);
-    return STATUS_DATA_NOT_ACCEPTED;
+    EchoFinish(connection);
+    return STATUS_SUCCESS;
   }
   /* Two references: one for the WskSend call below, one for the send until it completes. */
   if (!EchoReference(connection, 2)) {
     /* Rule 5: the connection is finishing (its close may be under way); drop the bytes. */
     IoFreeIrp(send->Irp);
+    EchoFreeChain(send->Chain);
     ExFreePoolWithTag(send, ECHO_TAG);
     return STATUS_SUCCESS;
   }
@@ -283,8 +341,7 @@ static NTSTATUS WSKAPI EchoReceiveEvent(PVOID SocketContext, ULONG Flags,
   IoSetCompletionRoutine(send->Irp, EchoSendComplete, send, TRUE, TRUE, TRUE);
   /* The send goes out from the provider's own buffer; its completion routine releases it, which
    * may happen before this callback returns STATUS_PENDING to retain it. */
-  (void)EchoDispatch(connection)
-      ->WskSend(connection->Socket, &DataIndication->Buffer, 0, send->Irp);
+  (void)EchoDispatch(connection)->WskSend(connection->Socket, &send->Buffer, 0, send->Irp);
   EchoDereference(connection); /* the call's reference */
   return STATUS_PENDING;
 }

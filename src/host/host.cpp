@@ -16,6 +16,7 @@
 #include "nt/dbg/trace.hpp"
 #include "host/shutdown.hpp"
 #include "nt/dbg/activity.hpp"
+#include "nt/fault/plan.hpp"
 #include "nt/ex/pool.hpp"
 #include "nt/ex/work_queue.hpp"
 #include "nt/io/io_objects.hpp"
@@ -207,6 +208,7 @@ extern "C" uwsk_driver *uwsk_driver_load(const char *path, const char *service_n
 }
 
 extern "C" NTSTATUS uwsk_driver_start(uwsk_driver *driver) {
+  uwsk::fault::announce(); // the fault plan and its seed head the driver's log
   NTSTATUS created = STATUS_SUCCESS;
   run_on_system_thread(driver_entry_thread, driver, 0, created);
   if (!NT_SUCCESS(created)) {

@@ -99,7 +99,7 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
                              completion_batch &done) {
   for (int round = 0; round < max_indications; ++round) {
     if (closing(s) || s->state != socket_state::bound || !enabled(s, win::wsk_event_receive_from) ||
-        !s->queue_idle(queue_kind::receive)) {
+        events_give_way(s, queue_kind::receive)) {
       return;
     }
     ULONG flags = pressure_flags();

@@ -1,10 +1,13 @@
 // The client's event callbacks, called through its dispatch tables (Windows half). events.cpp
 // decides when a callback is due; this file only knows the tables' shapes.
 #include <cstddef>
+#include <cstdint>
 
 #include <wdm.h>
 #include <wsk.h>
 
+#include "nt/fault/plan.hpp"
+#include "nt/ke/irql.hpp"
 #include "wsk/core.hpp"
 #include "wsk/trace_socket.hpp"
 
@@ -26,8 +29,54 @@ static_assert(static_cast<int>(inspect_action::reject) == WskInspectReject);
 static_assert(static_cast<int>(inspect_action::accept) == WskInspectAccept);
 static_assert(static_cast<int>(inspect_action::pend) == WskInspectPend);
 
-// Callbacks run on loop threads, at DISPATCH_LEVEL (docs/design.md, "Event callbacks").
+// Callbacks run on loop threads, at DISPATCH_LEVEL (docs/design.md, "Event callbacks"), unless
+// the fault plan's callback-irql says otherwise (docs/faults.md): then each callback runs at the
+// IRQL it draws, with WSK_FLAG_AT_DISPATCH_LEVEL telling the truth, and the loop's IRQL comes
+// back afterwards.
 constexpr ULONG at_dispatch = WSK_FLAG_AT_DISPATCH_LEVEL;
+class callback_irql {
+public:
+  callback_irql() {
+    if (!fault::active() || fault::current().callback_irql == fault::irql_mode::normal) {
+      return;
+    }
+    KIRQL irql = DISPATCH_LEVEL;
+    switch (fault::current().callback_irql) {
+    case fault::irql_mode::passive:
+      irql = PASSIVE_LEVEL;
+      break;
+    case fault::irql_mode::random: {
+      static fault::counters draws;
+      const std::uint64_t n = draws.next(fault::stream::callback_irql);
+      if ((fault::draw(fault::stream::callback_irql, 0, n) & 1) != 0) {
+        irql = PASSIVE_LEVEL;
+      }
+      fault::record(fault::stream::callback_irql, 0, n, "callback at IRQL", irql);
+      break;
+    }
+    default:
+      break;
+    }
+    saved_ = nt::current_irql();
+    nt::set_current_irql(irql);
+    changed_ = true;
+    flags_ = irql >= DISPATCH_LEVEL ? at_dispatch : 0;
+  }
+  ~callback_irql() {
+    if (changed_) {
+      nt::set_current_irql(saved_);
+    }
+  }
+  callback_irql(const callback_irql &) = delete;
+  callback_irql &operator=(const callback_irql &) = delete;
+  // WSK_FLAG_AT_DISPATCH_LEVEL when the callback runs at DISPATCH_LEVEL.
+  ULONG flags() const { return flags_; }
+
+private:
+  KIRQL saved_ = PASSIVE_LEVEL;
+  bool changed_ = false;
+  ULONG flags_ = at_dispatch;
+};
 
 const WSK_CLIENT_LISTEN_DISPATCH *listen_table(category cat, const void *dispatch) {
   if (dispatch == nullptr) {
@@ -125,6 +174,7 @@ NTSTATUS call_accept_event(category cat, const void *client_dispatch, PVOID cont
   const WSK_CLIENT_LISTEN_DISPATCH *t = listen_table(cat, client_dispatch);
   PVOID new_context = nullptr;
   const WSK_CLIENT_CONNECTION_DISPATCH *new_dispatch = nullptr;
+  const callback_irql irql;
   char local_text[80];
   char remote_text[80];
   const bool tracing = tr::on();
@@ -134,7 +184,7 @@ NTSTATUS call_accept_event(category cat, const void *client_dispatch, PVOID cont
        tr::text("local", tracing ? trace_address(local, local_text, sizeof(local_text)) : ""),
        tr::text("remote", tracing ? trace_address(remote, remote_text, sizeof(remote_text)) : "")},
       [&] {
-        return t->WskAcceptEvent(context, at_dispatch, address(local), address(remote),
+        return t->WskAcceptEvent(context, irql.flags(), address(local), address(remote),
                                  reinterpret_cast<PWSK_SOCKET>(accepted), &new_context,
                                  &new_dispatch);
       });
@@ -152,6 +202,7 @@ inspect_action call_inspect_event(category cat, const void *client_dispatch, PVO
   }
   // The ID lives on this stack frame only: a client must copy it to keep it (rule V57).
   WSK_INSPECT_ID id{key, serial};
+  const callback_irql irql;
   tr::span span;
   if (tr::on()) {
     span = tr::callback_begin("WskInspectEvent", trace_callback_socket,
@@ -184,6 +235,7 @@ NTSTATUS call_abort_event(category cat, const void *client_dispatch, PVOID conte
     return STATUS_SUCCESS;
   }
   WSK_INSPECT_ID id{key, serial};
+  const callback_irql irql;
   return traced("WskAbortEvent", {tr::number("serial", serial)},
                 [&] { return t->WskAbortEvent(context, &id); });
 }
@@ -192,12 +244,13 @@ NTSTATUS call_receive_event(category cat, const void *client_dispatch, PVOID con
                             data_indication_view *indication, SIZE_T indicated, SIZE_T *accepted) {
   const WSK_CLIENT_CONNECTION_DISPATCH *t = connection_table(cat, client_dispatch);
   *accepted = indicated;
+  const callback_irql irql;
   return traced(
       "WskReceiveEvent",
-      {tr::number("indicated", indicated), tr::hex("flags", flags | at_dispatch),
+      {tr::number("indicated", indicated), tr::hex("flags", flags | irql.flags()),
        tr::pointer("list", indication)},
       [&] {
-        return t->WskReceiveEvent(context, flags | at_dispatch,
+        return t->WskReceiveEvent(context, flags | irql.flags(),
                                   reinterpret_cast<PWSK_DATA_INDICATION>(indication), indicated,
                                   accepted);
       },
@@ -207,7 +260,8 @@ NTSTATUS call_receive_event(category cat, const void *client_dispatch, PVOID con
 NTSTATUS call_disconnect_event(category cat, const void *client_dispatch, PVOID context,
                                bool abortive) {
   const WSK_CLIENT_CONNECTION_DISPATCH *t = connection_table(cat, client_dispatch);
-  const ULONG flags = (abortive ? WSK_FLAG_ABORTIVE : 0) | at_dispatch;
+  const callback_irql irql;
+  const ULONG flags = (abortive ? WSK_FLAG_ABORTIVE : 0) | irql.flags();
   return traced("WskDisconnectEvent", {tr::hex("flags", flags)},
                 [&] { return t->WskDisconnectEvent(context, flags); });
 }
@@ -215,6 +269,7 @@ NTSTATUS call_disconnect_event(category cat, const void *client_dispatch, PVOID 
 NTSTATUS call_send_backlog_event(category cat, const void *client_dispatch, PVOID context,
                                  SIZE_T ideal_backlog) {
   const WSK_CLIENT_CONNECTION_DISPATCH *t = connection_table(cat, client_dispatch);
+  const callback_irql irql;
   return traced("WskSendBacklogEvent", {tr::number("ideal_backlog", ideal_backlog)},
                 [&] { return t->WskSendBacklogEvent(context, ideal_backlog); });
 }
@@ -222,6 +277,7 @@ NTSTATUS call_send_backlog_event(category cat, const void *client_dispatch, PVOI
 NTSTATUS call_receive_from_event(const void *client_dispatch, PVOID context, ULONG flags,
                                  datagram_indication_view *indication) {
   const auto *t = static_cast<const WSK_CLIENT_DATAGRAM_DISPATCH *>(client_dispatch);
+  const callback_irql irql;
   std::uint64_t datagrams = 0;
   std::uint64_t bytes = 0;
   if (tr::on()) {
@@ -232,10 +288,10 @@ NTSTATUS call_receive_from_event(const void *client_dispatch, PVOID context, ULO
   }
   return traced("WskReceiveFromEvent",
                 {tr::number("datagrams", datagrams), tr::number("bytes", bytes),
-                 tr::hex("flags", flags | at_dispatch)},
+                 tr::hex("flags", flags | irql.flags())},
                 [&] {
                   return t->WskReceiveFromEvent(
-                      context, flags | at_dispatch,
+                      context, flags | irql.flags(),
                       reinterpret_cast<PWSK_DATAGRAM_INDICATION>(indication));
                 });
 }

@@ -23,6 +23,17 @@ VOID NTAPI cancel_disable(PDEVICE_OBJECT, PIRP irp) {
 
 } // namespace
 
+bool v58_event_anyway(socket_object *s) {
+  return fault::happens(fault::stream::v58, fault::current().v58, s->fault_id, s->fault_draws,
+                        "event delivered although IRPs are queued");
+}
+
+bool v56_socket_dies(socket_object *s, const char *what) {
+  return fault::active() && fault::current().v56 != 0 && !s->ev.dead_indicated &&
+         fault::happens(fault::stream::v56, fault::current().v56, s->fault_id, s->fault_draws,
+                        what);
+}
+
 void event_report(const socket_object *s, const char *what) {
   uwsk_log_message("wsk", "verifier: socket %p: %s", static_cast<const void *>(s), what);
 }
@@ -48,6 +59,13 @@ NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp) {
   }
   s->event_mask &= ~event;
   if ((s->ev.running & event) == 0) {
+    // event-pending (docs/faults.md): a disable without an IRP may learn STATUS_EVENT_PENDING
+    // although no callback runs; the disable took effect all the same.
+    if (irp == nullptr && fault::active() &&
+        fault::happens(fault::stream::event_pending, fault::current().event_pending, s->fault_id,
+                       s->fault_draws, "disable without an IRP returns STATUS_EVENT_PENDING")) {
+      return STATUS_EVENT_PENDING;
+    }
     return STATUS_SUCCESS;
   }
   // Its callback is running: the disable takes effect for every later call at once, and the

@@ -32,6 +32,24 @@ inline bool enabled(const socket_object *s, ULONG event) {
   return (s->event_mask & event) != 0 && client_has_callback(s->cat, s->client_dispatch, event);
 }
 
+// v58 (docs/faults.md): with IRPs of the queue parked (none finished and waiting for delivery),
+// the event is delivered anyway when the plan draws so.
+bool v58_event_anyway(socket_object *s);
+
+// Whether the events of a queue's kind give way to its IRPs (events.hpp rule 2): while any is
+// parked or waiting for delivery, unless v58 draws otherwise.
+inline bool events_give_way(socket_object *s, queue_kind kind) {
+  if (s->queue_idle(kind)) {
+    return false;
+  }
+  const op_queue &q = s->ops_of(kind);
+  return !(fault::active() && IsListEmpty(&q.finished) && !q.delivering && v58_event_anyway(s));
+}
+
+// v56 (docs/faults.md): whether to tell the client now that the socket stopped working (a
+// NULL DataIndication, AcceptSocket or InspectID), as the plan draws.
+bool v56_socket_dies(socket_object *s, const char *what);
+
 // A verifier report about the client's use of a callback, on the log.
 void event_report(const socket_object *s, const char *what);
 

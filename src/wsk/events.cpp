@@ -27,12 +27,39 @@ void after_receive_indication(socket_object *s, completion_batch &done) {
   }
 }
 
+// split-indication (docs/faults.md): the chunk's bytes as a chain of up to `elements`
+// WSK_DATA_INDICATIONs over the same MDL, in order (more than one whenever there are more bytes
+// than one).
+void split_indication(data_chunk *c, unsigned elements) {
+  const SIZE_T total = c->length - c->start;
+  if (elements > 1 + sizeof(c->pieces) / sizeof(c->pieces[0])) {
+    elements = 1 + sizeof(c->pieces) / sizeof(c->pieces[0]);
+  }
+  if (total < 2 || elements < 2) {
+    return;
+  }
+  const SIZE_T each = (total + elements - 1) / elements;
+  data_indication_view *element = &c->data;
+  SIZE_T offset = c->start;
+  element->buffer.length = each;
+  offset += each;
+  for (unsigned i = 0; offset < c->length; ++i) {
+    data_indication_view *next = &c->pieces[i];
+    const SIZE_T length = std::min(each, c->length - offset);
+    next->next = nullptr;
+    next->buffer = {c->mdl, static_cast<ULONG>(offset), length};
+    element->next = next;
+    element = next;
+    offset += length;
+  }
+}
+
 void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
                       completion_batch &done) {
   for (int round = 0; round < max_indications; ++round) {
     if (closing(s) || s->state != socket_state::connected || s->aborted || s->ev.receive_stalled ||
         s->ev.resuming != 0 || !enabled(s, win::wsk_event_receive) ||
-        !s->queue_idle(queue_kind::receive)) {
+        events_give_way(s, queue_kind::receive)) {
       return;
     }
     data_chunk *c = s->ev.unread;
@@ -45,6 +72,19 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
       }
       if (!may_read(s)) {
         return; // at the bound: the data waits in the kernel until the client releases some
+      }
+      if (v56_socket_dies(s, "the connection stops working: WskReceiveEvent gets a NULL "
+                             "DataIndication")) {
+        s->ev.dead_indicated = true;
+        sockaddr unspec{};
+        unspec.sa_family = AF_UNSPEC;
+        net::sock::connect(s->fd, &unspec, sizeof(unspec)); // a reset, for the peer too
+        SIZE_T ignored = 0;
+        run_callback(s, win::wsk_event_receive, guard, done,
+                     [&](category cat, const void *d, PVOID ctx) {
+                       return call_receive_event(cat, d, ctx, 0, nullptr, 0, &ignored);
+                     });
+        return;
       }
       c = chunk_alloc();
       if (c == nullptr) {
@@ -77,6 +117,9 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
     c->owner = s;
     c->data.next = nullptr;
     c->data.buffer = {c->mdl, static_cast<ULONG>(c->start), c->length - c->start};
+    if (fault::active() && fault::current().split_indication != 0) {
+      split_indication(c, fault::current().split_indication);
+    }
     const SIZE_T indicated = c->length - c->start;
     SIZE_T accepted = indicated;
     const ULONG flags = pressure_flags();

@@ -19,6 +19,7 @@ struct data_chunk {
   LIST_ENTRY link; // on ev.retained (the head of a retained list) or the orphan list
   socket_object *owner;
   data_indication_view data;         // connection sockets
+  data_indication_view pieces[7];    // split-indication: the further elements of its chain
   datagram_indication_view datagram; // datagram sockets (chained through datagram.next)
   SIZE_T start;                      // first byte not yet accepted
   SIZE_T length;                     // bytes held

@@ -6,6 +6,12 @@
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/verifier.hpp"
 #include "nt/io/irp_state.hpp"
+#include <time.h>
+
+#include <cstdint>
+
+#include "nt/bugcheck.hpp"
+#include "nt/fault/plan.hpp"
 #include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
@@ -69,6 +75,20 @@ void check_submission(PIRP irp) {
                           "run inline, one inside the other, and the chain recurses without bound "
                           "(reported once per process)",
                           objects, reinterpret_cast<ULONG_PTR>(irp));
+// delay (docs/faults.md): the completing thread sleeps a drawn time before the completion
+// routine runs. The draws are process-wide: which completion gets which delay follows the order
+// of completions, and only the schedule changes, never a result.
+void delay_completion() {
+  const fault::plan &p = fault::current();
+  static fault::counters draws;
+  const std::uint64_t n = draws.next(fault::stream::delay);
+  const std::uint64_t span = std::uint64_t{p.delay_max_us} - p.delay_min_us + 1;
+  const auto us =
+      static_cast<long long>(p.delay_min_us + fault::draw(fault::stream::delay, 0, n) % span);
+  fault::record(fault::stream::delay, 0, n, "completion delayed by (us)", us);
+  if (us > 0) {
+    timespec pause{static_cast<time_t>(us / 1000000), static_cast<long>(us % 1000000) * 1000};
+    nanosleep(&pause, nullptr);
   }
 }
 
@@ -99,6 +119,9 @@ bool irp_enter(PIRP irp) {
 }
 
 NTSTATUS irp_complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
+  if (fault::active() && fault::current().delay_max_us != 0) {
+    delay_completion();
+  }
   irp->IoStatus.Status = status;
   irp->IoStatus.Information = NT_SUCCESS(status) ? information : 0;
   KIRQL old_irql = KeGetCurrentIrql();

@@ -148,7 +148,13 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
                      completion_batch &done) {
   for (int round = 0; round < max_accepts; ++round) {
     if (closing(s) || s->state != socket_state::listening || !enabled(s, win::wsk_event_accept) ||
-        !s->queue_idle(queue_kind::accept)) {
+        events_give_way(s, queue_kind::accept)) {
+      return;
+    }
+    if (v56_socket_dies(s, "the listener stops working: WskAcceptEvent (or WskInspectEvent) gets "
+                           "a NULL socket")) {
+      net::sock::shutdown(s->fd, SHUT_RDWR); // later accepts fail as on a dead listener
+      indicate_dead_listener(s, guard, done);
       return;
     }
     socket_object *a = nullptr;

@@ -6,7 +6,9 @@
 // WSK_REGISTRATION.ReservedRegistrationContext and handed to the client as its PWSK_CLIENT.
 #include <wsk.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 
 #include <cstring>
@@ -14,6 +16,7 @@
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/activity.hpp"
 #include "nt/dbg/verifier.hpp"
+#include "nt/fault/plan.hpp"
 #include "nt/ke/irql.hpp"
 #include "wsk/core.hpp"
 #include "wsk/trace_socket.hpp"
@@ -73,12 +76,21 @@ LIST_ENTRY registrations = {&registrations, &registrations}; // guarded by regis
 std::size_t registration_count = 0;                          // guarded by registrations_lock
 
 // The WSK subsystem is ready when the process starts, unless UWSK_PROVIDER_READY_DELAY_MS asks
-// it to come up later (fault injection: exercises the waits of WskCaptureProviderNPI).
-const std::chrono::steady_clock::time_point provider_ready_at = [] {
+// it to come up later, or the fault plan's provider-not-ready does (then N ms after the plan was
+// installed): either exercises the waits of WskCaptureProviderNPI.
+const std::chrono::steady_clock::time_point environment_ready_at = [] {
   const char *delay = std::getenv("UWSK_PROVIDER_READY_DELAY_MS");
   const long ms = delay != nullptr ? std::strtol(delay, nullptr, 10) : 0;
   return std::chrono::steady_clock::now() + std::chrono::milliseconds(ms > 0 ? ms : 0);
 }();
+std::chrono::steady_clock::time_point provider_ready_time() {
+  const std::int64_t fault_ready_ms = fault::provider_not_ready_ms();
+  if (fault_ready_ms < 0) {
+    return environment_ready_at;
+  }
+  return std::max(environment_ready_at,
+                  std::chrono::steady_clock::time_point{std::chrono::milliseconds(fault_ready_ms)});
+}
 
 registration *registration_of(PWSK_REGISTRATION block, const char *function) {
   if (block == nullptr || block->ReservedRegistrationState != state_registered ||
@@ -213,7 +225,8 @@ extern "C" NTSTATUS WSKAPI WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistrati
     return STATUS_INVALID_PARAMETER;
   }
   std::unique_lock guard(reg->lock);
-  const auto ready = [reg] {
+  const auto provider_ready_at = provider_ready_time();
+  const auto ready = [reg, provider_ready_at] {
     return reg->deregistering || std::chrono::steady_clock::now() >= provider_ready_at;
   };
   if (!ready()) {
@@ -272,7 +285,7 @@ extern "C" NTSTATUS WSKAPI WskQueryProviderCharacteristics(
   }
   {
     std::lock_guard guard(reg->lock);
-    if (reg->deregistering || std::chrono::steady_clock::now() < provider_ready_at) {
+    if (reg->deregistering || std::chrono::steady_clock::now() < provider_ready_time()) {
       return STATUS_DEVICE_NOT_READY;
     }
   }

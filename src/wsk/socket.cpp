@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -248,7 +249,7 @@ void release_on_loop(net::task *t) {
         return;
       }
     }
-    if (s->kick_posted || s->ev.held || s->ev.resuming != 0) {
+    if (s->kick_posted || s->ev.held || s->ev.resuming != 0 || s->fault_deliver_posted) {
       // The kick task, an accept event, or a delivery that resumes events still uses it.
       s->loop->post(&s->release_task);
       return;
@@ -315,6 +316,50 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
   irp_complete(irp, STATUS_CANCELLED, 0);
 }
 
+// other-loop (docs/faults.md): delivers the finished IRPs of the queues in fault_deliver_kinds on
+// this loop, which is not the socket's, until none is left to deliver.
+void deliver_on_other_loop(net::task *t) {
+  socket_object *s = owner_of(t);
+  std::unique_lock guard(s->lock);
+  while (s->fault_deliver_kinds != 0) {
+    const unsigned kinds = s->fault_deliver_kinds;
+    s->fault_deliver_kinds = 0;
+    guard.unlock();
+    for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
+      if ((kinds & (1U << k)) != 0) {
+        deliver_finished(s, static_cast<queue_kind>(k));
+      }
+    }
+    guard.lock();
+  }
+  s->fault_deliver_posted = false; // the release may free the socket from here on
+}
+
+// other-loop: hands the delivery of `kinds` to another loop than the socket's when the plan
+// draws so. False when it did not (one loop only, or the draw said no): deliver here.
+bool deliver_elsewhere(socket_object *s, unsigned kinds) {
+  if (s->loop == nullptr ||
+      !fault::happens(fault::stream::other_loop, fault::current().other_loop, s->fault_id,
+                      s->fault_draws, "completions delivered on another loop")) {
+    return false;
+  }
+  net::engine *e = net::engine::existing_instance();
+  if (e == nullptr || e->size() < 2) {
+    return false;
+  }
+  net::loop &other = e->at((s->loop->index() + 1) % e->size());
+  std::lock_guard guard(s->lock);
+  s->fault_deliver_kinds |= kinds;
+  if (!s->fault_deliver_posted) {
+    s->fault_deliver_posted = other.post(&s->fault_deliver_task);
+    if (!s->fault_deliver_posted) {
+      s->fault_deliver_kinds = 0;
+      return false;
+    }
+  }
+  return true;
+}
+
 // Fills in a new socket object, counts it, and puts it on a loop unless it is a basic socket.
 void publish(socket_object *s, registration *reg, category cat, USHORT windows_family, int family,
              int type, int protocol, int fd, PVOID context, const void *client_dispatch,
@@ -340,6 +385,8 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->watcher.owner = s;
   s->ev.inspect_link.owner = s;
   s->ev.abort_timer.owner = s;
+  s->fault_deliver_task.run = deliver_on_other_loop;
+  s->fault_deliver_task.owner = s;
   registration_add_socket(reg);
   // WSK_SET_STATIC_EVENT_CALLBACKS applies to every socket created afterwards.
   s->event_mask = static_event_mask(reg, cat);
@@ -400,6 +447,9 @@ void completion_batch::complete_all() {
     const unsigned kinds = deliver_kinds_;
     deliver_socket_ = nullptr;
     deliver_kinds_ = 0;
+    if (fault::active() && fault::current().other_loop != 0 && deliver_elsewhere(s, kinds)) {
+      return;
+    }
     for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
       if ((kinds & (1U << k)) != 0) {
         deliver_finished(s, static_cast<queue_kind>(k));
@@ -507,6 +557,35 @@ void deliver_locked(socket_object *s, queue_kind kind, std::unique_lock<socket_l
   if (s->event_mask != 0 && (kind == queue_kind::receive || kind == queue_kind::accept)) {
     socket_kick_locked(s);
   }
+}
+
+// inline=all (docs/faults.md): an operation that would block waits on the calling thread for
+// its socket to become ready (at most inline_wait_ms in all), so that it finishes inline when the
+// peer is quick enough. The lock stays held meanwhile: no later operation of its kind may take
+// its data or its turn, and the loop's readiness pass for this socket waits (boundedly) too.
+constexpr int inline_wait_ms = 20;
+attempt wait_to_finish_inline(socket_object *s, queue_kind kind, PIRP irp, try_function try_op) {
+  const short wanted = kind == queue_kind::receive || kind == queue_kind::accept ? POLLIN : POLLOUT;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(inline_wait_ms);
+  attempt result = would_block();
+  while (!result.finished && s->fd >= 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0) {
+      break;
+    }
+    pollfd p{s->fd, wanted, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) {
+      break;
+    }
+    if (wanted == POLLIN) {
+      s->read_drained = false; // poll saw it readable: a read may find something
+    }
+    result = try_op(s, irp);
+  }
+  return result;
 }
 
 } // namespace
@@ -707,13 +786,20 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
   irp_set_owner(irp, s);
   op_queue &q = s->ops_of(kind);
   std::unique_lock guard(s->lock);
-  const bool too_deep = inline_depth >= max_inline_depth;
+  // pend (docs/faults.md): the operation is left to the loop, as if the call were too deep.
+  const bool too_deep = inline_depth >= max_inline_depth ||
+                        (fault::active() && fault::current().pend != 0 &&
+                         fault::happens(fault::stream::pend, fault::current().pend, s->fault_id,
+                                        s->fault_draws, "operation pends"));
   attempt result;
   if (const NTSTATUS admitted = admit != nullptr ? admit(s) : STATUS_SUCCESS;
       !NT_SUCCESS(admitted)) {
     result = finished(admitted);
   } else if (q.parked.empty() && !too_deep) {
     result = try_op(s, irp);
+    if (!result.finished && fault::active() && fault::current().inline_all) {
+      result = wait_to_finish_inline(s, kind, irp, try_op);
+    }
   } else {
     result = would_block(); // earlier operations of its kind come first
   }
@@ -816,6 +902,9 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
     net::sock::close(fd);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
+  if (fault::active()) {
+    s->fault_id = fault::new_object_id();
+  }
   publish(s, reg, cat, windows_family, family, type, protocol, fd, context, client_dispatch,
           behaviour, loop);
   *out = s;
@@ -831,6 +920,9 @@ socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
   }
   s->state = socket_state::connected;
   s->ev.held = held;
+  if (fault::active()) {
+    s->fault_id = fault::child_object_id(listener->fault_id, listener->fault_accepts++);
+  }
   publish(s, listener->reg, category::connection, listener->windows_family, listener->family,
           listener->type, listener->protocol, fd, context, client_dispatch, listener->behaviour,
           loop);

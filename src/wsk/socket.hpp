@@ -12,10 +12,12 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 
 #include "net/loop.hpp"
+#include "nt/fault/plan.hpp"
 #include "wsk/core.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/socket_lock.hpp"
@@ -159,6 +161,12 @@ struct socket_object {
   // (socket_assist_wait), which the release waits for, and whether the release waits.
   unsigned assist_pins = 0;
   bool release_deferred = false;
+  // Fault injection (nt/fault/plan.hpp rule 3): the socket's fault id, its draws per stream, and
+  // (a listener) the connections it accepted so far.
+  std::uint64_t fault_id = 0;
+  fault::counters fault_draws;
+  std::atomic<std::uint64_t> fault_accepts{0};
+  socket_task fault_deliver_task; // other-loop: delivers finished IRPs on another loop
 
   socket_lock lock; // guards everything below (socket rule 2)
   socket_state state = socket_state::created;
@@ -186,6 +194,11 @@ struct socket_object {
   unsigned assist_writers = 0;
   std::uint32_t assist_left = 0;
   PIRP close_irp = nullptr; // the WskCloseSocket IRP, completed by the release task
+  // other-loop: the queues (bit per queue_kind) fault_deliver_task delivers, and whether it is
+  // posted (the release waits for it).
+  unsigned fault_deliver_kinds = 0;
+  bool fault_deliver_posted = false;
+  bool fault_forced_closed = false; // forced-close: every later send and receive fails so
   // Options the provider emulates (WskControlSocket sets them).
   bool reuse_address = false;      // SO_REUSEADDR
   bool exclusive_address = false;  // SO_EXCLUSIVEADDRUSE

@@ -43,6 +43,7 @@ struct transfer_args {
 struct transfer_progress {
   SIZE_T done = 0;
   socket_object *created = nullptr;
+  bool fault_decided = false; // reset and forced-close drew for this IRP (docs/faults.md)
 };
 // WskAccept.
 struct accept_args {
@@ -70,12 +71,59 @@ void add_done(PIRP irp, SIZE_T n) {
   irp_progress<transfer_progress>(irp).done += n;
 }
 
-// The unfinished part of the IRP's WSK_BUF as iovecs over the driver's own memory (no copy);
-// *bytes (when not null) receives how many bytes they cover.
-std::size_t gather(PIRP irp, iovec *iov, SIZE_T *bytes = nullptr) {
+// The unfinished part of the IRP's WSK_BUF as iovecs over the driver's own memory (no copy),
+// at most `limit` bytes of it (0: no limit); *bytes (when not null) receives how many bytes they
+// cover.
+std::size_t gather(PIRP irp, iovec *iov, SIZE_T *bytes = nullptr, SIZE_T limit = 0) {
   const buffer_view &b = transfer(irp).buffer;
-  return gather_buffer(b.mdl, b.offset + bytes_done(irp), b.length - bytes_done(irp), iov, max_iov,
-                       bytes);
+  SIZE_T length = b.length - bytes_done(irp);
+  if (limit != 0 && length > limit) {
+    length = limit;
+  }
+  return gather_buffer(b.mdl, b.offset + bytes_done(irp), length, iov, max_iov, bytes);
+}
+
+// ---- Fault injection (docs/faults.md) ----------------------------------------------------------
+
+// Resets the connection as a peer's RST would (connect to AF_UNSPEC makes Linux send one and
+// report ECONNRESET locally): every later operation and event meets a real reset.
+void reset_connection(socket_object *s) {
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  net::sock::connect(s->fd, &unspec, sizeof(unspec));
+}
+
+// forced-close and reset, drawn once per send or receive IRP at its first try. True with the
+// result in *out when the IRP fails with STATUS_FILE_FORCED_CLOSED (this one, or every one after
+// a forced close); a reset lets the operation go on and meet it.
+bool fault_breaks_connection(socket_object *s, PIRP irp, attempt *out) {
+  if (s->fault_forced_closed) {
+    *out = finished(STATUS_FILE_FORCED_CLOSED);
+    return true;
+  }
+  transfer_progress &progress = irp_progress<transfer_progress>(irp);
+  if (progress.fault_decided || s->state != socket_state::connected) {
+    return false;
+  }
+  progress.fault_decided = true;
+  const fault::plan &p = fault::current();
+  if (fault::happens(fault::stream::forced_close, p.forced_close, s->fault_id, s->fault_draws,
+                     "the connection is force-closed (STATUS_FILE_FORCED_CLOSED)")) {
+    s->fault_forced_closed = true;
+    reset_connection(s);
+    *out = finished(STATUS_FILE_FORCED_CLOSED);
+    return true;
+  }
+  if (fault::happens(fault::stream::reset, p.reset, s->fault_id, s->fault_draws,
+                     "the connection is reset")) {
+    reset_connection(s);
+  }
+  return false;
+}
+
+// split-receive: the most bytes one stream receive may take (0: no limit).
+SIZE_T receive_piece() {
+  return fault::active() ? fault::current().split_receive : 0;
 }
 
 bool connection_oriented(const socket_object *s) {
@@ -85,6 +133,9 @@ bool connection_oriented(const socket_object *s) {
 // ---- Send and disconnect (one queue, so a graceful disconnect follows every earlier send) ----
 
 attempt try_send(socket_object *s, PIRP irp) {
+  if (attempt broken; fault::active() && fault_breaks_connection(s, irp, &broken)) {
+    return broken;
+  }
   if (s->aborted) {
     return finished(STATUS_CONNECTION_ABORTED);
   }
@@ -152,6 +203,9 @@ NTSTATUS admit_send(const socket_object *s) {
 attempt try_receive_bytes(socket_object *s, PIRP irp) {
   const ULONG flags = transfer(irp).flags;
   const SIZE_T length = transfer(irp).buffer.length;
+  if (attempt broken; fault::active() && fault_breaks_connection(s, irp, &broken)) {
+    return broken;
+  }
   if (s->aborted) {
     return finished(STATUS_CONNECTION_ABORTED);
   }
@@ -185,7 +239,7 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
     // Bytes a receive event left unaccepted head the stream (docs/wsk-behaviour.md,
     // "WskReceiveEvent").
     iovec iov[max_iov];
-    const std::size_t count = gather(irp, iov);
+    const std::size_t count = gather(irp, iov, nullptr, receive_piece());
     if (count == 0) {
       return finished(STATUS_INVALID_PARAMETER);
     }
@@ -200,7 +254,7 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
     }
     iovec iov[max_iov];
     SIZE_T asked = 0;
-    const std::size_t count = gather(irp, iov, &asked);
+    const std::size_t count = gather(irp, iov, &asked, receive_piece());
     if (count == 0) {
       return finished(STATUS_INVALID_PARAMETER);
     }

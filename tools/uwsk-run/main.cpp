@@ -17,6 +17,7 @@
 
 #include <ntstatus.h>
 #include <uwsk/engine.h>
+#include <uwsk/faults.h>
 #include <uwsk/host.h>
 #include <uwsk/log.h>
 #include <uwsk/registry.h>
@@ -103,6 +104,9 @@ constexpr const char *help_footer =
     "  UWSK_CRASH_REPORT=0\n"
     "      No crash report for faults: the process dies of the signal at once. (The report\n"
     "      also stays out of the way under gdb, AddressSanitizer and valgrind.)\n"
+    "  UWSK_FAULTS=SPEC, UWSK_SEED=N\n"
+    "      The fault plan and its seed when --faults and --seed are not given (docs/faults.md);\n"
+    "      without UWSK_SEED a random seed is chosen and logged.\n"
     "  UWSK_TEST_URING_UNAVAILABLE=TEXT\n"
     "      For tests: the io_uring probe fails with TEXT as its reason, as on a kernel\n"
     "      without io_uring (auto then uses epoll, uring is refused).\n"
@@ -268,6 +272,35 @@ bool start_sanitized(char **argv) {
   std::fprintf(stderr, "uwsk-run: --sanitize: cannot run uwsk-run again: %s\n",
                std::strerror(errno));
   return false;
+// --faults and --seed (each defaulting to its environment variable): installs the fault plan.
+// False (after saying why) on a bad spec or seed.
+bool configure_faults(std::string spec, std::string seed_text) {
+  if (spec.empty()) {
+    const char *environment = std::getenv("UWSK_FAULTS");
+    spec = environment != nullptr ? environment : "";
+  }
+  if (seed_text.empty()) {
+    const char *environment = std::getenv("UWSK_SEED");
+    seed_text = environment != nullptr ? environment : "";
+  }
+  uint64_t seed = uwsk_faults_seed(); // the one libuwsk chose, when it read UWSK_FAULTS itself
+  if (!seed_text.empty()) {
+    errno = 0;
+    char *end = nullptr;
+    seed = std::strtoull(seed_text.c_str(), &end, 0);
+    if (errno != 0 || end == seed_text.c_str() || *end != '\0' || seed_text[0] == '-') {
+      std::fprintf(stderr, "uwsk-run: --seed: '%s' is not a number\n", seed_text.c_str());
+      return false;
+    }
+  } else if (seed == 0) {
+    seed = (static_cast<uint64_t>(time(nullptr)) << 20) ^ static_cast<uint64_t>(getpid());
+  }
+  char error[256];
+  if (uwsk_faults_configure(spec.c_str(), seed, error, sizeof(error)) != 0) {
+    std::fprintf(stderr, "uwsk-run: --faults: %s\n", error);
+    return false;
+  }
+  return true;
 }
 
 } // namespace
@@ -356,6 +389,17 @@ int main(int argc, char **argv) {
          "Verifier mode: normal (warning rules are logged) or strict (they stop the driver "
          "with a bug check, as error rules do)")
       ->check(CLI::IsMember({"normal", "strict"}));
+  // Fault injection (docs/faults.md).
+  std::string faults_spec;
+  std::string seed_text;
+  app.add_option("--faults", faults_spec,
+                 "Inject the faults of SPEC, a comma list such as pend=all,delay=0-2ms "
+                 "(docs/faults.md). Default: $UWSK_FAULTS")
+      ->type_name("SPEC");
+  app.add_option("--seed", seed_text,
+                 "The seed of --faults (logged; the same seed replays the same faults). "
+                 "Default: $UWSK_SEED, else random")
+      ->type_name("N");
   app.set_version_flag("--version", std::string("uwsk-run ") + UWSK_VERSION_STRING,
                        "Print uwsk-run's version (uwsk's) and exit");
   app.footer(help_footer);
@@ -416,6 +460,10 @@ int main(int argc, char **argv) {
   }
   const char *engine_in_use = uwsk_engine_name();
   uwsk_log_message("uwsk-run", "I/O engine: %s", engine_in_use != nullptr ? engine_in_use : "?");
+
+  if ((!faults_spec.empty() || !seed_text.empty()) && !configure_faults(faults_spec, seed_text)) {
+    return exit_usage;
+  }
 
   if (!fill_service_key(service_name.empty() ? default_service_name(driver_path) : service_name,
                         driver_path, string_parameters, dword_parameters)) {

@@ -13,6 +13,7 @@
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/verifier.hpp"
 #include "nt/ex/futex_lock.hpp"
+#include "nt/fault/plan.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -135,6 +136,9 @@ void *allocate_big_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero) {
 void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool page_aligned) {
   if (bytes > (SIZE_T{1} << 40)) {
     return nullptr;
+  }
+  if (fault::active() && fault::fail_allocation(fault::stream::alloc_pool)) {
+    return nullptr; // injected (docs/faults.md)
   }
   if (page_aligned) {
     // Requests of a page or more are page-aligned, as on Windows.

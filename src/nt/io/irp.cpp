@@ -30,6 +30,7 @@
 #include "nt/io/io_objects.hpp"
 #include "nt/io/irp_state.hpp"
 #include "nt/ke/irql.hpp"
+#include "nt/fault/plan.hpp"
 
 namespace uwsk::nt {
 namespace {
@@ -195,6 +196,9 @@ extern "C" VOID NTAPI IoInitializeIrp(PIRP Irp, USHORT PacketSize, CCHAR StackSi
 extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   if (StackSize < 1) {
     return nullptr;
+  }
+  if (uwsk::fault::active() && uwsk::fault::fail_allocation(uwsk::fault::stream::alloc_irp)) {
+    return nullptr; // injected (docs/faults.md)
   }
   const USHORT size = IoSizeOfIrp(StackSize);
   block_cache *cache = irp_cache(StackSize);

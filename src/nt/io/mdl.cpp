@@ -18,6 +18,7 @@
 #include "nt/dbg/verifier.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "nt/io/io_objects.hpp"
+#include "nt/fault/plan.hpp"
 
 namespace uwsk::nt {
 namespace {
@@ -121,6 +122,9 @@ extern "C" PMDL NTAPI IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN 
                                     BOOLEAN ChargeQuota, PIRP Irp) {
   if (Length > max_mdl_length || (SecondaryBuffer && Irp == nullptr)) {
     return nullptr;
+  }
+  if (uwsk::fault::active() && uwsk::fault::fail_allocation(uwsk::fault::stream::alloc_mdl)) {
+    return nullptr; // injected (docs/faults.md)
   }
   const SIZE_T bytes = MmSizeOfMdl(VirtualAddress, Length);
   block_cache *cache = mdl_cache(mdl_block_size(bytes));
