@@ -1,17 +1,15 @@
 // The provider's IRP plumbing; the rules are in irp_ops.hpp.
 #include "wsk/irp_ops.hpp"
 
-#include <atomic>
-
-#include "nt/bugcheck.hpp"
-#include "nt/dbg/verifier.hpp"
-#include "nt/io/irp_state.hpp"
 #include <time.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "nt/fault/plan.hpp"
+#include "nt/io/irp_state.hpp"
 #include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
@@ -75,6 +73,9 @@ void check_submission(PIRP irp) {
                           "run inline, one inside the other, and the chain recurses without bound "
                           "(reported once per process)",
                           objects, reinterpret_cast<ULONG_PTR>(irp));
+  }
+}
+
 // delay (docs/faults.md): the completing thread sleeps a drawn time before the completion
 // routine runs. The draws are process-wide: which completion gets which delay follows the order
 // of completions, and only the schedule changes, never a result.

@@ -272,6 +272,8 @@ bool start_sanitized(char **argv) {
   std::fprintf(stderr, "uwsk-run: --sanitize: cannot run uwsk-run again: %s\n",
                std::strerror(errno));
   return false;
+}
+
 // --faults and --seed (each defaulting to its environment variable): installs the fault plan.
 // False (after saying why) on a bad spec or seed.
 bool configure_faults(std::string spec, std::string seed_text) {

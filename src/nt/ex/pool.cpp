@@ -199,8 +199,8 @@ void check_free(const pool_header *header, void *p, ULONG tag, bool check_tag, U
                   "rule V80: ExFreePoolWithTag with tag '%s', not the tag the block was "
                   "allocated with",
                   pool_tag_text(tag & ~protected_pool_bit).c_str());
-    bad_pool_caller(what, p, header, bad_pool_bad_tag, reinterpret_cast<ULONG_PTR>(p),
-                    header->tag, tag);
+    bad_pool_caller(what, p, header, bad_pool_bad_tag, reinterpret_cast<ULONG_PTR>(p), header->tag,
+                    tag);
   }
   if (header->owner != owner && header->owner == pool_owner_wsk_address_info) {
     char objects[160];
