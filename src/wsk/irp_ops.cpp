@@ -10,6 +10,7 @@
 #include "nt/dbg/verifier.hpp"
 #include "nt/fault/plan.hpp"
 #include "nt/io/irp_state.hpp"
+#include "nt/ke/irql.hpp"
 #include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
@@ -125,6 +126,9 @@ NTSTATUS irp_complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
   }
   irp->IoStatus.Status = status;
   irp->IoStatus.Information = NT_SUCCESS(status) ? information : 0;
+  // The provider completes on whatever thread finished the operation, which may be the driver's
+  // own, inside a WSK call made under its spin lock: legal, so not rule V84.
+  const nt::spin_lock_baseline baseline;
   KIRQL old_irql = KeGetCurrentIrql();
   const bool raise = old_irql < DISPATCH_LEVEL;
   if (raise) {

@@ -39,9 +39,9 @@ wait_exit() {
 
 if ! "$peer" free "$port"; then
   echo "faults_load_test: port $port is taken by another process; not testing against it"
-  exit 1
+  exit 75
 fi
-"$uwsk_run" --strict --unload-timeout 10 "$driver" >"$log" 2>&1 &
+"$uwsk_run" --strict --unload-timeout 10 --param-dword Port="$port" "$driver" >"$log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
   grep -q "listening on \[::1\]" "$log" && break

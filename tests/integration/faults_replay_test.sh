@@ -27,9 +27,9 @@ run() { # run NAME SEED
   local log=$work/$1.log
   if ! "$peer" free "$port"; then
     echo "faults_replay_test: port $port is taken by another process"
-    exit 1
+    exit 75
   fi
-  "$uwsk_run" --strict --faults "$plan" --seed "$2" "$driver" >"$log" 2>&1 &
+  "$uwsk_run" --strict --faults "$plan" --seed "$2" --param-dword Port="$port" "$driver" >"$log" 2>&1 &
   server=$!
   for _ in $(seq 1 100); do
     grep -q "listening on \[::1\]" "$log" && break

@@ -267,7 +267,7 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
 // IoCompleteRequest: the stack walk of rule 2 above.
 extern "C" VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost) {
   check_irp(Irp, "IoCompleteRequest");
-  if (spin_locks_held() != 0) {
+  if (spin_locks_held_since_baseline() != 0) {
     char objects[512];
     irp_state::describe(Irp, objects, sizeof objects);
     verifier::error(84,
@@ -397,6 +397,10 @@ extern "C" BOOLEAN NTAPI IoCancelIrp(PIRP Irp) {
                       "IoFreeIrp): harmless only when it raced with the completion",
                       objects, reinterpret_cast<ULONG_PTR>(Irp));
   }
+  // The caller may hold its own spin locks (IoCancelIrp is legal up to DISPATCH_LEVEL); only the
+  // locks taken from here count for rule V84: the cancel routine must release the cancel spin
+  // lock before it completes the IRP.
+  const spin_lock_baseline baseline;
   KIRQL irql;
   IoAcquireCancelSpinLock(&irql);
   __atomic_store_n(&Irp->Cancel, TRUE, __ATOMIC_SEQ_CST);

@@ -31,6 +31,22 @@ int guarded_region_depth();
 // How many spin locks (KSPIN_LOCK) the calling thread holds.
 int spin_locks_held();
 
+// Rule V84 is about a driver completing an IRP while it holds a spin lock. A completion the
+// runtime makes on the driver's thread (a WSK call that completes at once, a cancel routine run
+// by IoCancelIrp) happens under whatever locks the driver's caller legally holds, so while one
+// of these scopes is open only spin locks taken since it opened count.
+int spin_locks_held_since_baseline();
+class spin_lock_baseline {
+public:
+  spin_lock_baseline();
+  ~spin_lock_baseline();
+  spin_lock_baseline(const spin_lock_baseline &) = delete;
+  spin_lock_baseline &operator=(const spin_lock_baseline &) = delete;
+
+private:
+  int saved_;
+};
+
 // A value unique to the calling thread while it lives (never 0): spin locks store it as their
 // owner so that a recursive acquire or a foreign release is caught.
 ULONG_PTR spin_lock_owner_token();

@@ -146,6 +146,22 @@ int uwsk::nt::spin_locks_held() {
   return held_count;
 }
 
+namespace {
+thread_local int held_baseline = 0; // spin_lock_baseline: the count when the scope opened
+} // namespace
+
+int uwsk::nt::spin_locks_held_since_baseline() {
+  return held_count > held_baseline ? held_count - held_baseline : 0;
+}
+
+uwsk::nt::spin_lock_baseline::spin_lock_baseline() : saved_(held_baseline) {
+  held_baseline = held_count;
+}
+
+uwsk::nt::spin_lock_baseline::~spin_lock_baseline() {
+  held_baseline = saved_;
+}
+
 // KeInitializeSpinLock: makes a spin lock free.
 extern "C" VOID NTAPI KeInitializeSpinLock(PKSPIN_LOCK SpinLock) {
   __atomic_store_n(SpinLock, 0, __ATOMIC_RELAXED);
