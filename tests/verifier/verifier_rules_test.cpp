@@ -412,6 +412,27 @@ TEST(verifier_kernel, V84_SpinLockReleasedWithAnotherIrqlOrHeldOverACompletion) 
       KilledBySignal(SIGABRT), "rule V84 \\(error\\): IoCompleteRequest while holding a spin lock");
 }
 
+// Not V84: a driver may cancel its pending WSK IRP while it holds its own spin lock (IoCancelIrp is
+// legal up to DISPATCH_LEVEL), and the provider then completes the IRP on that thread, under that
+// lock. Only a completion the driver itself makes under a spin lock breaks the rule.
+TEST_F(verifier_rules, V84_NotForACancelMadeUnderTheDriversSpinLock) {
+  unsigned short port = 0;
+  PWSK_SOCKET s = bound_listener(&port);
+  call accept;
+  accept.returned = of<WSK_PROVIDER_LISTEN_DISPATCH>(s)->WskAccept(s, 0, nullptr, nullptr, nullptr,
+                                                                   nullptr, accept.irp);
+  ASSERT_EQ(accept.returned, STATUS_PENDING);
+  KSPIN_LOCK lock;
+  KeInitializeSpinLock(&lock);
+  KIRQL old;
+  KeAcquireSpinLock(&lock, &old);
+  IoCancelIrp(accept.irp);
+  KeReleaseSpinLock(&lock, old);
+  EXPECT_EQ(accept.wait(), STATUS_CANCELLED);
+  EXPECT_EQ(accept.information(), 0u);
+  close_socket(s);
+}
+
 // V34: MmBuildMdlForNonPagedPool on a stack buffer.
 TEST(verifier_kernel, V34_NonPagedPoolMdlForAStackBuffer) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
