@@ -10,8 +10,12 @@
  *   WskRelease. No copy is made.
  * - WskDisconnectEvent answers a graceful disconnect with one of its own (queued behind the
  *   echo sends), then closes the socket once every retained indication is released.
+ * - DriverEntry captures the provider NPI with WSK_NO_WAIT. If the WSK subsystem is not ready yet
+ *   (STATUS_DEVICE_NOT_READY), a system thread captures it with WSK_INFINITE_WAIT and then opens
+ *   the listeners: a wait in DriverEntry could hold up the loading of drivers.
  * - On unload the listeners close, remaining connections are reset, and the driver waits for
- *   the last close to complete before WskDeregister.
+ *   the last close to complete before WskDeregister. A capture still waiting is ended by
+ *   WskDeregister, and the start-up thread is waited for before anything else is torn down.
  * It listens on 127.0.0.1 and ::1, port 20007 (or the ECHO_PORT the build defines), or the port
  * in the REG_DWORD value Port of its Parameters key (uwsk-run --param-dword Port=N).
  *
@@ -68,6 +72,8 @@ static struct {
   WSK_REGISTRATION Registration;
   WSK_PROVIDER_NPI Provider;
   BOOLEAN Captured;
+  BOOLEAN Capturing;    /* under Lock: StartThread is waiting in WskCaptureProviderNPI */
+  PKTHREAD StartThread; /* referenced: the start-up thread, if DriverEntry made one */
   PWSK_SOCKET Listeners[2];
   KSPIN_LOCK Lock;
   LIST_ENTRY Connections;
@@ -500,10 +506,29 @@ static BOOLEAN EchoResetOne(VOID) {
 }
 
 static VOID EchoUnload(PDRIVER_OBJECT DriverObject) {
+  BOOLEAN deregistered = FALSE;
+  KIRQL irql;
   ULONG i;
   UNREFERENCED_PARAMETER(DriverObject);
   DbgPrint("echo-server: unloading\n");
+  KeAcquireSpinLock(&g_echo.Lock, &irql);
   InterlockedExchange(&g_echo.Stopping, 1);
+  if (g_echo.Capturing) {
+    /* The start-up thread is still waiting for the WSK subsystem: WskDeregister makes its
+     * capture return (or, if the capture has just succeeded, waits until the thread, seeing
+     * Stopping, releases it). Nothing else was started. */
+    deregistered = TRUE;
+  }
+  KeReleaseSpinLock(&g_echo.Lock, irql);
+  if (deregistered) {
+    WskDeregister(&g_echo.Registration);
+  }
+  if (g_echo.StartThread != NULL) {
+    /* A start-up that got past the capture opens the listeners first; they are closed below. */
+    KeWaitForSingleObject(g_echo.StartThread, Executive, KernelMode, FALSE, NULL);
+    ObDereferenceObject(g_echo.StartThread);
+    g_echo.StartThread = NULL;
+  }
   /* Closing a listener waits for its accept callbacks: no connection is added after this. */
   for (i = 0; i < 2; i++) {
     if (g_echo.Listeners[i] != NULL) {
@@ -521,7 +546,9 @@ static VOID EchoUnload(PDRIVER_OBJECT DriverObject) {
   if (g_echo.Captured) {
     WskReleaseProviderNPI(&g_echo.Registration);
   }
-  WskDeregister(&g_echo.Registration);
+  if (!deregistered) {
+    WskDeregister(&g_echo.Registration);
+  }
   DbgPrint("echo-server: unloaded\n");
 }
 
@@ -559,10 +586,55 @@ static NTSTATUS EchoReadPort(PUNICODE_STRING RegistryPath) {
   return status;
 }
 
-NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {
-  WSK_CLIENT_NPI client = {NULL, &g_client_dispatch};
+/* Starts serving once the provider NPI is captured: the static events, then the listeners. */
+static NTSTATUS EchoStart(VOID) {
   WSK_EVENT_CALLBACK_CONTROL events = {&NPI_WSK_INTERFACE_ID,
                                        WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT};
+  /* Before any socket exists: every socket of this client gets these events. */
+  NTSTATUS status = g_echo.Provider.Dispatch->WskControlClient(
+      g_echo.Provider.Client, WSK_SET_STATIC_EVENT_CALLBACKS, sizeof(events), &events, 0, NULL,
+      NULL, NULL);
+  if (NT_SUCCESS(status)) {
+    status = EchoOpenListener(0, AF_INET);
+  }
+  if (NT_SUCCESS(status)) {
+    status = EchoOpenListener(1, AF_INET6);
+  }
+  return status;
+}
+
+/* The start-up thread, made when the WSK subsystem was not ready at DriverEntry: waits for it,
+ * then starts serving unless the driver is being unloaded. A failure is logged; the driver then
+ * serves nothing until it is unloaded, which closes whatever was opened. */
+static VOID NTAPI EchoStartThread(PVOID Context) {
+  BOOLEAN stopping;
+  KIRQL irql;
+  NTSTATUS status;
+  UNREFERENCED_PARAMETER(Context);
+  status = WskCaptureProviderNPI(&g_echo.Registration, WSK_INFINITE_WAIT, &g_echo.Provider);
+  KeAcquireSpinLock(&g_echo.Lock, &irql);
+  g_echo.Capturing = FALSE;
+  stopping = g_echo.Stopping != 0;
+  if (NT_SUCCESS(status) && !stopping) {
+    g_echo.Captured = TRUE;
+  }
+  KeReleaseSpinLock(&g_echo.Lock, irql);
+  if (!NT_SUCCESS(status)) {
+    DbgPrint("echo-server: no WSK provider: 0x%08lX\n", (ULONG)status);
+  } else if (stopping) {
+    WskReleaseProviderNPI(&g_echo.Registration); /* lets EchoUnload's WskDeregister return */
+  } else {
+    status = EchoStart();
+    if (!NT_SUCCESS(status)) {
+      DbgPrint("echo-server: cannot start: 0x%08lX\n", (ULONG)status);
+    }
+  }
+  PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {
+  WSK_CLIENT_NPI client = {NULL, &g_client_dispatch};
+  HANDLE thread;
   NTSTATUS status = EchoReadPort(RegistryPath);
   if (!NT_SUCCESS(status)) {
     return status;
@@ -575,23 +647,30 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) 
   if (!NT_SUCCESS(status)) {
     return status;
   }
-  status = WskCaptureProviderNPI(&g_echo.Registration, WSK_INFINITE_WAIT, &g_echo.Provider);
+  /* No wait here: DriverEntry must not block on the WSK subsystem. */
+  status = WskCaptureProviderNPI(&g_echo.Registration, WSK_NO_WAIT, &g_echo.Provider);
+  if (status == STATUS_DEVICE_NOT_READY) {
+    g_echo.Capturing = TRUE; /* no other thread yet: no lock needed */
+    status =
+        PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, EchoStartThread, NULL);
+    if (!NT_SUCCESS(status)) {
+      WskDeregister(&g_echo.Registration);
+      return status;
+    }
+    (void)ObReferenceObjectByHandle(thread, THREAD_ALL_ACCESS, *PsThreadType, KernelMode,
+                                    (PVOID *)&g_echo.StartThread, NULL);
+    ZwClose(thread);
+    DriverObject->DriverUnload = EchoUnload;
+    DbgPrint("echo-server: the WSK subsystem is not ready; starting when it is\n");
+    return STATUS_SUCCESS;
+  }
   if (!NT_SUCCESS(status)) {
     WskDeregister(&g_echo.Registration);
     return status;
   }
   g_echo.Captured = TRUE;
   DriverObject->DriverUnload = EchoUnload;
-  /* Before any socket exists: every socket of this client gets these events. */
-  status = g_echo.Provider.Dispatch->WskControlClient(g_echo.Provider.Client,
-                                                      WSK_SET_STATIC_EVENT_CALLBACKS,
-                                                      sizeof(events), &events, 0, NULL, NULL, NULL);
-  if (NT_SUCCESS(status)) {
-    status = EchoOpenListener(0, AF_INET);
-  }
-  if (NT_SUCCESS(status)) {
-    status = EchoOpenListener(1, AF_INET6);
-  }
+  status = EchoStart();
   if (!NT_SUCCESS(status)) {
     EchoUnload(DriverObject);
     return status;

@@ -9,6 +9,11 @@
  * address the indication carries, and releases the list with WskRelease when the last send of
  * it completes. On unload it disables the event (waiting for a callback still running), waits
  * for its sends, and closes the sockets.
+ *
+ * DriverEntry captures the provider NPI with WSK_NO_WAIT; if the WSK subsystem is not ready yet
+ * (STATUS_DEVICE_NOT_READY), a system thread waits for it (WSK_INFINITE_WAIT) and opens the
+ * sockets, since DriverEntry must not wait. Unload ends a capture still waiting with
+ * WskDeregister and waits for that thread first.
  */
 #include <ntddk.h>
 #include <ntstrsafe.h>
@@ -41,6 +46,10 @@ static struct {
   WSK_REGISTRATION Registration;
   WSK_PROVIDER_NPI Provider;
   BOOLEAN Captured;
+  KSPIN_LOCK Lock;      /* guards the two fields below */
+  BOOLEAN Capturing;    /* StartThread is waiting in WskCaptureProviderNPI */
+  BOOLEAN Stopping;     /* set once by UdpEchoUnload */
+  PKTHREAD StartThread; /* referenced: the start-up thread, if DriverEntry made one */
   UDP_ECHO_SOCKET Sockets[2];
 } g_udp;
 
@@ -251,16 +260,35 @@ static VOID UdpEchoClose(PUDP_ECHO_SOCKET Owner) {
 }
 
 static VOID UdpEchoUnload(PDRIVER_OBJECT DriverObject) {
+  BOOLEAN deregistered;
+  KIRQL irql;
   ULONG i;
   UNREFERENCED_PARAMETER(DriverObject);
   DbgPrint("udp-echo: unloading\n");
+  KeAcquireSpinLock(&g_udp.Lock, &irql);
+  g_udp.Stopping = TRUE;
+  deregistered = g_udp.Capturing;
+  KeReleaseSpinLock(&g_udp.Lock, irql);
+  if (deregistered) {
+    /* The start-up thread still waits for the WSK subsystem: WskDeregister ends its capture
+     * (or waits for the thread, seeing Stopping, to release one that just succeeded). */
+    WskDeregister(&g_udp.Registration);
+  }
+  if (g_udp.StartThread != NULL) {
+    /* A start-up past its capture opens the sockets first; they are closed below. */
+    KeWaitForSingleObject(g_udp.StartThread, Executive, KernelMode, FALSE, NULL);
+    ObDereferenceObject(g_udp.StartThread);
+    g_udp.StartThread = NULL;
+  }
   for (i = 0; i < 2; i++) {
     UdpEchoClose(&g_udp.Sockets[i]);
   }
   if (g_udp.Captured) {
     WskReleaseProviderNPI(&g_udp.Registration);
   }
-  WskDeregister(&g_udp.Registration);
+  if (!deregistered) {
+    WskDeregister(&g_udp.Registration);
+  }
   DbgPrint("udp-echo: unloaded\n");
 }
 
@@ -298,27 +326,80 @@ static NTSTATUS UdpEchoReadPort(PUNICODE_STRING RegistryPath) {
   return status;
 }
 
+/* Serves once the provider NPI is captured: a socket on 127.0.0.1, one on ::1. */
+static NTSTATUS UdpEchoStart(VOID) {
+  NTSTATUS status = UdpEchoOpen(&g_udp.Sockets[0], AF_INET);
+  if (NT_SUCCESS(status)) {
+    status = UdpEchoOpen(&g_udp.Sockets[1], AF_INET6);
+  }
+  return status;
+}
+
+/* The start-up thread, made when the WSK subsystem was not ready at DriverEntry: waits for it,
+ * then serves unless the driver is being unloaded. A failure is logged; unload closes whatever
+ * was opened. */
+static VOID NTAPI UdpEchoStartThread(PVOID Context) {
+  BOOLEAN stopping;
+  KIRQL irql;
+  NTSTATUS status;
+  UNREFERENCED_PARAMETER(Context);
+  status = WskCaptureProviderNPI(&g_udp.Registration, WSK_INFINITE_WAIT, &g_udp.Provider);
+  KeAcquireSpinLock(&g_udp.Lock, &irql);
+  g_udp.Capturing = FALSE;
+  stopping = g_udp.Stopping;
+  if (NT_SUCCESS(status) && !stopping) {
+    g_udp.Captured = TRUE;
+  }
+  KeReleaseSpinLock(&g_udp.Lock, irql);
+  if (!NT_SUCCESS(status)) {
+    DbgPrint("udp-echo: no WSK provider: 0x%08lX\n", (ULONG)status);
+  } else if (stopping) {
+    WskReleaseProviderNPI(&g_udp.Registration); /* lets UdpEchoUnload's WskDeregister return */
+  } else {
+    status = UdpEchoStart();
+    if (!NT_SUCCESS(status)) {
+      DbgPrint("udp-echo: cannot start: 0x%08lX\n", (ULONG)status);
+    }
+  }
+  PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {
   WSK_CLIENT_NPI client = {NULL, &g_client_dispatch};
+  HANDLE thread;
   NTSTATUS status = UdpEchoReadPort(RegistryPath);
   if (!NT_SUCCESS(status)) {
     return status;
   }
+  KeInitializeSpinLock(&g_udp.Lock);
   status = WskRegister(&client, &g_udp.Registration);
   if (!NT_SUCCESS(status)) {
     return status;
   }
-  status = WskCaptureProviderNPI(&g_udp.Registration, WSK_INFINITE_WAIT, &g_udp.Provider);
+  /* No wait here: DriverEntry must not block on the WSK subsystem. */
+  status = WskCaptureProviderNPI(&g_udp.Registration, WSK_NO_WAIT, &g_udp.Provider);
+  if (status == STATUS_DEVICE_NOT_READY) {
+    g_udp.Capturing = TRUE; /* no other thread yet: no lock needed */
+    status = PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, UdpEchoStartThread,
+                                  NULL);
+    if (!NT_SUCCESS(status)) {
+      WskDeregister(&g_udp.Registration);
+      return status;
+    }
+    (void)ObReferenceObjectByHandle(thread, THREAD_ALL_ACCESS, *PsThreadType, KernelMode,
+                                    (PVOID *)&g_udp.StartThread, NULL);
+    ZwClose(thread);
+    DriverObject->DriverUnload = UdpEchoUnload;
+    DbgPrint("udp-echo: the WSK subsystem is not ready; starting when it is\n");
+    return STATUS_SUCCESS;
+  }
   if (!NT_SUCCESS(status)) {
     WskDeregister(&g_udp.Registration);
     return status;
   }
   g_udp.Captured = TRUE;
   DriverObject->DriverUnload = UdpEchoUnload;
-  status = UdpEchoOpen(&g_udp.Sockets[0], AF_INET);
-  if (NT_SUCCESS(status)) {
-    status = UdpEchoOpen(&g_udp.Sockets[1], AF_INET6);
-  }
+  status = UdpEchoStart();
   if (!NT_SUCCESS(status)) {
     UdpEchoUnload(DriverObject);
     return status;

@@ -6,7 +6,10 @@
  * On load it registers with WSK, asks for a socket of an address family that does not exist (to
  * trace the status WSK refuses it with), opens a datagram socket on 127.0.0.1 with a port the
  * system chooses and traces the address it got (from wpp_trace_names.cpp, a C++ source). On
- * unload it closes the socket and deregisters. The traces use DoTraceMessage and the functions
+ * unload it closes the socket and deregisters. DriverEntry does not wait for the WSK subsystem: it
+ * captures the provider NPI with WSK_NO_WAIT, and if the subsystem is not ready yet a system
+ * thread waits for it and opens the socket; unload ends a capture still waiting with
+ * WskDeregister and waits for that thread. The traces use DoTraceMessage and the functions
  * configured in trace.h, with the WPP types %!STATUS!, %!FUNC!, %!IPADDR!, %!PORT!, %!SOCKADDR!,
  * %!bool! and %!HEXDUMP!; the verbose ones are seen only with UWSK_WPP_LEVEL=VERBOSE.
  */
@@ -23,6 +26,10 @@ static struct {
   WSK_PROVIDER_NPI Provider;
   BOOLEAN Registered;
   BOOLEAN Captured;
+  KSPIN_LOCK Lock;      /* guards the two fields below */
+  BOOLEAN Capturing;    /* StartThread is waiting in WskCaptureProviderNPI */
+  BOOLEAN Stopping;     /* set once by WppTraceUnload */
+  PKTHREAD StartThread; /* referenced: the start-up thread, if DriverEntry made one */
   PWSK_SOCKET Socket;
 } g_wpp;
 
@@ -118,7 +125,24 @@ static VOID WppTraceStop(VOID) {
 }
 
 static VOID WppTraceUnload(PDRIVER_OBJECT DriverObject) {
+  KIRQL irql;
+  BOOLEAN capturing;
   FuncEntry(TRACE_DRIVER);
+  KeAcquireSpinLock(&g_wpp.Lock, &irql);
+  g_wpp.Stopping = TRUE;
+  capturing = g_wpp.Capturing;
+  KeReleaseSpinLock(&g_wpp.Lock, irql);
+  if (capturing) {
+    /* WskDeregister ends the start-up thread's capture (or waits for the thread, seeing
+     * Stopping, to release one that just succeeded). */
+    WskDeregister(&g_wpp.Registration);
+    g_wpp.Registered = FALSE;
+  }
+  if (g_wpp.StartThread != NULL) {
+    KeWaitForSingleObject(g_wpp.StartThread, Executive, KernelMode, FALSE, NULL);
+    ObDereferenceObject(g_wpp.StartThread);
+    g_wpp.StartThread = NULL;
+  }
   WppTraceStop();
   DoTraceMessage(TRACE_DRIVER, "unloaded");
   WPP_CLEANUP(DriverObject);
@@ -126,29 +150,75 @@ static VOID WppTraceUnload(PDRIVER_OBJECT DriverObject) {
   TraceEvents(TRACE_LEVEL_ERROR, TRACE_DRIVER, "traced after WPP_CLEANUP");
 }
 
+/* Opens the socket once the provider NPI is captured. */
+static NTSTATUS WppTraceStart(VOID) {
+  KEVENT done;
+  NTSTATUS status;
+  PIRP irp = IoAllocateIrp(1, FALSE);
+  if (irp == NULL) {
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  KeInitializeEvent(&done, SynchronizationEvent, FALSE);
+  status = WppTraceOpen(irp, &done);
+  IoFreeIrp(irp);
+  return status;
+}
+
+/* The start-up thread, made when the WSK subsystem was not ready at DriverEntry: waits for it,
+ * then opens the socket unless the driver is being unloaded (which closes what was opened). */
+static VOID NTAPI WppTraceStartThread(PVOID Context) {
+  BOOLEAN stopping;
+  KIRQL irql;
+  NTSTATUS status;
+  UNREFERENCED_PARAMETER(Context);
+  status = WskCaptureProviderNPI(&g_wpp.Registration, WSK_INFINITE_WAIT, &g_wpp.Provider);
+  KeAcquireSpinLock(&g_wpp.Lock, &irql);
+  g_wpp.Capturing = FALSE;
+  stopping = g_wpp.Stopping;
+  if (NT_SUCCESS(status) && !stopping) {
+    g_wpp.Captured = TRUE;
+  }
+  KeReleaseSpinLock(&g_wpp.Lock, irql);
+  TraceEvents(TRACE_LEVEL_INFORMATION, TRACE_DRIVER, "WSK capture: %!STATUS!, unloading %!bool!",
+              status, stopping);
+  if (NT_SUCCESS(status) && stopping) {
+    WskReleaseProviderNPI(&g_wpp.Registration); /* lets WppTraceUnload's WskDeregister return */
+  } else if (NT_SUCCESS(status)) {
+    status = WppTraceStart();
+    if (!NT_SUCCESS(status)) {
+      TraceEvents(TRACE_LEVEL_ERROR, TRACE_DRIVER, "start-up failed: %!STATUS!", status);
+    }
+  }
+  PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {
   WSK_CLIENT_NPI client = {NULL, &g_client_dispatch};
-  KEVENT done;
-  PIRP irp;
+  HANDLE thread;
   NTSTATUS status;
   WPP_INIT_TRACING(DriverObject, RegistryPath);
   FuncEntry(TRACE_DRIVER);
   TraceEvents(TRACE_LEVEL_INFORMATION, TRACE_DRIVER, "loading %wZ", RegistryPath);
+  KeInitializeSpinLock(&g_wpp.Lock);
   status = WskRegister(&client, &g_wpp.Registration);
   g_wpp.Registered = NT_SUCCESS(status);
   if (NT_SUCCESS(status)) {
-    status = WskCaptureProviderNPI(&g_wpp.Registration, WSK_INFINITE_WAIT, &g_wpp.Provider);
+    /* No wait here: DriverEntry must not block on the WSK subsystem. */
+    status = WskCaptureProviderNPI(&g_wpp.Registration, WSK_NO_WAIT, &g_wpp.Provider);
     g_wpp.Captured = NT_SUCCESS(status);
   }
   TraceEvents(TRACE_LEVEL_INFORMATION, TRACE_DRIVER, "WSK registration: %!STATUS!", status);
-  irp = NT_SUCCESS(status) ? IoAllocateIrp(1, FALSE) : NULL;
-  if (NT_SUCCESS(status) && irp == NULL) {
-    status = STATUS_INSUFFICIENT_RESOURCES;
-  }
-  if (irp != NULL) {
-    KeInitializeEvent(&done, SynchronizationEvent, FALSE);
-    status = WppTraceOpen(irp, &done);
-    IoFreeIrp(irp);
+  if (status == STATUS_DEVICE_NOT_READY) {
+    g_wpp.Capturing = TRUE; /* no other thread yet: no lock needed */
+    status = PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, WppTraceStartThread,
+                                  NULL);
+    if (NT_SUCCESS(status)) {
+      (void)ObReferenceObjectByHandle(thread, THREAD_ALL_ACCESS, *PsThreadType, KernelMode,
+                                      (PVOID *)&g_wpp.StartThread, NULL);
+      ZwClose(thread);
+    }
+  } else if (NT_SUCCESS(status)) {
+    status = WppTraceStart();
   }
   TraceEvents(TRACE_LEVEL_VERBOSE, TRACE_DRIVER, "verbose: DriverEntry is about to return");
   if (!NT_SUCCESS(status)) {
