@@ -2,7 +2,7 @@
  * inaddr.h - uwsk: the IPv4 address type of Winsock (IN_ADDR, struct in_addr).
  *
  * The address is in network byte order. S_addr is a ULONG, 32 bits even though Linux `long` is
- * 64 (spec section 0.3 item 1).
+ * 64 (docs/wsk-behaviour.md, "Source compatibility").
  */
 #ifndef UWSK_WDK_INADDR_H
 #define UWSK_WDK_INADDR_H

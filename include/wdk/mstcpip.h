@@ -1,8 +1,8 @@
 /*
  * mstcpip.h - uwsk: Microsoft TCP/IP vendor I/O control codes, with Windows values.
  *
- * Only what WSK code uses: SIO_LOOPBACK_FAST_PATH (spec section 6.5) and its neighbours, and the
- * keep-alive structure of SIO_KEEPALIVE_VALS.
+ * Only what WSK code uses: SIO_LOOPBACK_FAST_PATH (docs/wsk-behaviour.md, "IOCTLs") and its
+ * neighbours, and the keep-alive structure of SIO_KEEPALIVE_VALS.
  */
 #ifndef UWSK_WDK_MSTCPIP_H
 #define UWSK_WDK_MSTCPIP_H

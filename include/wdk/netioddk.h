@@ -3,8 +3,8 @@
  *
  * WSK clients use NPIID and NPI_WSK_INTERFACE_ID (wsk.h) with SO_WSK_EVENT_CALLBACK. The NMR
  * registration structures are declared for source compatibility of the NMR attachment path
- * (spec section 1.5); the Nmr* functions themselves are not provided, so a driver that uses
- * that path fails to compile instead of failing to load.
+ * (docs/wsk-behaviour.md, "Registration"); the Nmr* functions themselves are not provided, so a
+ * driver that uses that path fails to compile instead of failing to load.
  */
 #ifndef UWSK_WDK_NETIODDK_H
 #define UWSK_WDK_NETIODDK_H

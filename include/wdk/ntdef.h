@@ -81,7 +81,8 @@
 #endif
 #endif /* !UWSK_RUNTIME_BUILD */
 
-/* Calling conventions: the native SysV ABI is used throughout (spec section 0.3 item 3). */
+/* Calling conventions: the native SysV ABI is used throughout (docs/wsk-behaviour.md, "Source
+ * compatibility"). */
 #define NTAPI
 #define NTSYSAPI
 #define NTSYSCALLAPI

@@ -3,8 +3,9 @@
  *
  * An NTSTATUS is a 32-bit LONG: bits 31-30 are the severity (0 success, 1 informational,
  * 2 warning, 3 error), bits 27-16 the facility and bits 15-0 the code. Every value here is the
- * Windows value; the WSK ones are those of spec section 8.6. uwsk_status_name() (uwsk/status.h)
- * knows every name in this file, and a unit test checks that it stays so.
+ * Windows value; the WSK ones are those of docs/wsk-behaviour.md, "Status codes".
+ * uwsk_status_name() (uwsk/status.h) knows every name in this file, and a unit test checks that it
+ * stays so.
  */
 #ifndef UWSK_WDK_NTSTATUS_H
 #define UWSK_WDK_NTSTATUS_H

@@ -3,8 +3,8 @@
  *
  * Every constant here is the Windows value, which often differs from Linux (AF_INET6 is 23,
  * SOL_SOCKET is 0xFFFF, the AI_ and NI_ flags differ). A driver translation unit never includes
- * the Linux socket headers; the runtime translates at the boundary (spec section 9.6). Sizes
- * are the x64 ones and are asserted at the end of the file.
+ * the Linux socket headers; the runtime translates at the boundary (docs/wsk-behaviour.md,
+ * "Addresses and constants"). Sizes are the x64 ones and are asserted at the end of the file.
  */
 #ifndef UWSK_WDK_WS2DEF_H
 #define UWSK_WDK_WS2DEF_H
@@ -12,13 +12,13 @@
 #include "ntdef.h"
 #include "inaddr.h"
 
-/* The BSD integer names, as Winsock has them. u_long is 32 bits, as on Windows (spec section
- * 0.3 item 1), while glibc's <sys/types.h> declares a 64-bit u_long: like mingw-w64 on LP64,
- * the name is redirected to a 32-bit typedef. <sys/types.h> is included first so that glibc's
- * declaration, if any translation unit includes it before or after, is read under its own name
- * and never meets the redirection. u_char, u_short and u_int are the same types glibc uses, so
- * repeating them is harmless. Runtime code that must see glibc's u_long defines
- * UWSK_NO_WINSOCK_BSD_TYPES. */
+/* The BSD integer names, as Winsock has them. u_long is 32 bits, as on Windows (LLP64;
+ * docs/wsk-behaviour.md, "Source compatibility"), while glibc's <sys/types.h> declares a 64-bit
+ * u_long: like mingw-w64 on LP64, the name is redirected to a 32-bit typedef. <sys/types.h> is
+ * included first so that glibc's declaration, if any translation unit includes it before or after,
+ * is read under its own name and never meets the redirection. u_char, u_short and u_int are the
+ * same types glibc uses, so repeating them is harmless. Runtime code that must see glibc's u_long
+ * defines UWSK_NO_WINSOCK_BSD_TYPES. */
 #ifndef UWSK_NO_WINSOCK_BSD_TYPES
 #if defined(__has_include)
 #if __has_include(<sys/types.h>)
@@ -262,10 +262,10 @@ typedef struct _WSAMSG {
   ULONG dwFlags;
 } WSAMSG, *PWSAMSG, *LPWSAMSG;
 
-/* Control messages (spec section 5.10). cmsg_len counts the header and the data, unpadded. The
- * header is aligned to its own alignment and the data to the largest natural alignment (8 on
- * x64). The macros take a WSAMSG, not a Linux msghdr. CMSG_DATA is deliberately not defined:
- * Windows leaves it to wincrypt.h and code uses WSA_CMSG_DATA. */
+/* Control messages (docs/wsk-behaviour.md, "Control messages"). cmsg_len counts the header and the
+ * data, unpadded. The header is aligned to its own alignment and the data to the largest natural
+ * alignment (8 on x64). The macros take a WSAMSG, not a Linux msghdr. CMSG_DATA is deliberately not
+ * defined: Windows leaves it to wincrypt.h and code uses WSA_CMSG_DATA. */
 typedef struct _WSACMSGHDR {
   SIZE_T cmsg_len;
   INT cmsg_level;
@@ -307,7 +307,7 @@ typedef WSACMSGHDR CMSGHDR, *PCMSGHDR;
 #define MSG_BCAST 0x0400
 #define MSG_MCAST 0x0800
 
-/* Name resolution: flags, limits and name spaces (spec section 9.4). */
+/* Name resolution: flags, limits and name spaces (docs/wsk-behaviour.md, "Name resolution"). */
 #define AI_PASSIVE 0x00000001
 #define AI_CANONNAME 0x00000002
 #define AI_NUMERICHOST 0x00000004
@@ -406,7 +406,7 @@ typedef struct addrinfoW {
 } ADDRINFOW, *PADDRINFOW;
 
 /* The name-resolution result of WskGetAddressInfo: a list of Windows-layout entries whose
- * ai_family and ai_addr use the Windows values (spec section 9.4). */
+ * ai_family and ai_addr use the Windows values (docs/wsk-behaviour.md, "Name resolution"). */
 typedef struct addrinfoexA {
   int ai_flags;
   int ai_family;
@@ -473,7 +473,7 @@ typedef struct addrinfoexW {
 #define SIO_QUERY_TARGET_PNP_HANDLE _WSAIOR(IOC_WS2, 24)
 #define SIO_ADDRESS_LIST_SORT _WSAIORW(IOC_WS2, 25)
 
-/* x64 layouts (spec sections 5.10, 9.3 and 9.4). */
+/* x64 layouts (docs/wsk-behaviour.md, "Structures"). */
 UWSK_STATIC_ASSERT(sizeof(SOCKADDR) == 16, "SOCKADDR is 16 bytes");
 UWSK_STATIC_ASSERT(sizeof(SOCKADDR_IN) == 16, "SOCKADDR_IN is 16 bytes");
 UWSK_STATIC_ASSERT(offsetof(SOCKADDR_IN, sin_port) == 2, "SOCKADDR_IN.sin_port");

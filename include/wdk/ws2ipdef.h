@@ -3,7 +3,8 @@
  *
  * Option numbers for the IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP and IPPROTO_UDP levels,
  * SOCKADDR_IN6, the multicast request and packet-information structures. Most option numbers
- * differ from Linux; the runtime translates them (spec sections 6.3 and 9.6).
+ * differ from Linux; the runtime translates them (docs/wsk-behaviour.md, "Options" and "Addresses
+ * and constants").
  */
 #ifndef UWSK_WDK_WS2IPDEF_H
 #define UWSK_WDK_WS2IPDEF_H
@@ -191,7 +192,7 @@ extern const IN6_ADDR in6addr_loopback;
 UWSK_END_DECLS
 
 /* Multicast group requests and packet information (control data of IP_PKTINFO and
- * IPV6_PKTINFO, spec section 5.10). */
+ * IPV6_PKTINFO; docs/wsk-behaviour.md, "Control messages"). */
 typedef struct ip_mreq {
   IN_ADDR imr_multiaddr;
   IN_ADDR imr_interface;
@@ -218,7 +219,7 @@ typedef struct in6_pktinfo {
   ULONG ipi6_ifindex;
 } IN6_PKTINFO, *PIN6_PKTINFO;
 
-/* x64 layouts (spec sections 5.10 and 9.3). */
+/* x64 layouts (docs/wsk-behaviour.md, "Structures"). */
 UWSK_STATIC_ASSERT(sizeof(SOCKADDR_IN6) == 28, "SOCKADDR_IN6 is 28 bytes");
 UWSK_STATIC_ASSERT(offsetof(SOCKADDR_IN6, sin6_port) == 2, "SOCKADDR_IN6.sin6_port");
 UWSK_STATIC_ASSERT(offsetof(SOCKADDR_IN6, sin6_flowinfo) == 4, "SOCKADDR_IN6.sin6_flowinfo");

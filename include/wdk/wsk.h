@@ -1,9 +1,9 @@
 /*
  * wsk.h - uwsk: the Winsock Kernel (WSK) network programming interface.
  *
- * Types, constants, function-pointer types and dispatch tables of WSK (spec sections 1-9 and
- * 12.1), with the Windows names, member order and values. Every table is declared in full; no
- * member depends on NTDDI_VERSION, because the provider always fills every slot.
+ * Types, constants, function-pointer types and dispatch tables of WSK (what each means is in
+ * docs/wsk-behaviour.md), with the Windows names, member order and values. Every table is declared
+ * in full; no member depends on NTDDI_VERSION, because the provider always fills every slot.
  *
  * The embedded basic table: in every socket provider table other than the basic one, the first
  * member is the basic table. Windows names it `Basic` in C++ and leaves it unnamed in C (a
@@ -26,7 +26,7 @@
 
 UWSK_BEGIN_DECLS
 
-/* Calling convention of every WSK function (spec section 0.3 item 3). */
+/* Calling convention of every WSK function (docs/wsk-behaviour.md, "Source compatibility"). */
 #define WSKAPI NTAPI
 
 /* A socket object. Dispatch points to the provider table of the socket's category (section
@@ -39,7 +39,8 @@ typedef struct _WSK_SOCKET {
 typedef PVOID PWSK_CLIENT;
 
 /* The NPI identifier of WSK, {2227E803-8D8B-11D4-ABAD-009027719E09}. UNCONFIRMED: the value
- * is known from third-party code only (spec section 12.1). Providers compare it by value. */
+ * is known from third-party code only (docs/wsk-behaviour.md, "Registration"). Providers compare it
+ * by value. */
 extern const NPIID NPI_WSK_INTERFACE_ID;
 
 /* Versions: major in the high byte (section 1.3). */
@@ -116,7 +117,7 @@ typedef enum {
 #define WSK_FLAG_STREAM_SOCKET 0x00000008
 
 /* Flags of WskSend. WSK_FLAG_OOB exists in the WDK header only; its semantics are UNCONFIRMED
- * (spec section 12.1). */
+ * (docs/wsk-behaviour.md, "Registration"). */
 #define WSK_FLAG_OOB 0x00000001
 #define WSK_FLAG_NODELAY 0x00000002
 
@@ -165,7 +166,8 @@ typedef struct _WSK_EVENT_CALLBACK_CONTROL {
 } WSK_EVENT_CALLBACK_CONTROL, *PWSK_EVENT_CALLBACK_CONTROL;
 
 /* Socket I/O control codes specific to WSK (section 6.5). SIO_WSK_SET_RECEIVE_EX_CALLBACK is
- * deliberately absent: its value is unknown (spec section 3.20). */
+ * deliberately absent: its value is unknown (docs/wsk-behaviour.md, "Enabling and disabling
+ * events"). */
 #define SIO_WSK_SET_REMOTE_ADDRESS _WSAIOW(IOC_WSK, 0x1)
 #define SIO_WSK_REGISTER_EXTENSION _WSAIORW(IOC_WSK, 0x2)
 #define SIO_WSK_QUERY_IDEAL_SEND_BACKLOG _WSAIOR(IOC_WSK, 0x3)
@@ -238,7 +240,7 @@ typedef NTSTATUS(WSKAPI *PFN_WSK_RECEIVE_EVENT)(_In_opt_ PVOID SocketContext, _I
 typedef NTSTATUS(WSKAPI *PFN_WSK_DISCONNECT_EVENT)(_In_opt_ PVOID SocketContext, _In_ ULONG Flags);
 
 /* Reserved for system use in current documentation; signature from the 2018 reference page
- * (spec section 3.20). */
+ * (docs/wsk-behaviour.md, "Enabling and disabling events"). */
 typedef NTSTATUS(WSKAPI *PFN_WSK_RECEIVE_EX_EVENT)(_In_opt_ PVOID SocketContext, _In_ ULONG Flags,
                                                    _In_opt_ PWSK_DATA_INDICATION DataIndication,
                                                    _In_opt_ PCMSGHDR ControlInfo,
@@ -356,7 +358,7 @@ typedef NTSTATUS(WSKAPI *PFN_WSK_DISCONNECT)(_In_ PWSK_SOCKET Socket, _In_opt_ P
 typedef NTSTATUS(WSKAPI *PFN_WSK_LISTEN)(_In_ PWSK_SOCKET Socket, _Inout_ PIRP Irp);
 
 /* Reserved for system use in current documentation; signatures from the 2018 reference pages
- * (spec section 3.20). */
+ * (docs/wsk-behaviour.md, "Enabling and disabling events"). */
 typedef NTSTATUS(WSKAPI *PFN_WSK_SEND_EX)(_In_ PWSK_SOCKET Socket, _In_ PWSK_BUF Buffer,
                                           _In_ ULONG Flags, _In_ ULONG ControlInfoLength,
                                           _In_reads_bytes_opt_(ControlInfoLength)
@@ -524,7 +526,7 @@ VOID WSKAPI WskDeregister(_In_ PWSK_REGISTRATION WskRegistration);
 
 UWSK_END_DECLS
 
-/* x64 layouts (spec section 5) and the table shapes (sections 2.1, 3.3 and 4.1). */
+/* x64 layouts (docs/wsk-behaviour.md, "Structures") and the table shapes ("Dispatch tables"). */
 #define UWSK_WSK_SLOT(type, member, index)                                                         \
   UWSK_STATIC_ASSERT(offsetof(type, member) == (index) * sizeof(void *), #type "." #member)
 #define UWSK_WSK_BASIC_ALIASES(type)                                                               \
