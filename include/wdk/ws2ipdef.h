@@ -186,7 +186,7 @@ typedef union _SOCKADDR_INET {
   }
 
 UWSK_BEGIN_DECLS
-/* Defined by libuwsk (src/wsk/npi_ids.cpp). */
+/* Defined by libuwsk (src/wsk/windows/npi_ids.cpp). */
 extern const IN6_ADDR in6addr_any;
 extern const IN6_ADDR in6addr_loopback;
 UWSK_END_DECLS

@@ -23,7 +23,8 @@
 #include "nt/ke/timer.hpp"
 #include "nt/ps/object.hpp"
 #include "nt/ps/thread.hpp"
-#include "wsk/core.hpp"
+#include "wsk/registration.hpp"
+#include "wsk/provider.hpp"
 
 struct uwsk_driver {
   void *image = nullptr;              // from dlopen; closed by uwsk_driver_release

@@ -2,7 +2,7 @@
 #include "host/shutdown.hpp"
 
 #include "nt/ex/work_queue.hpp"
-#include "wsk/core.hpp"
+#include "wsk/provider.hpp"
 
 namespace uwsk::host {
 

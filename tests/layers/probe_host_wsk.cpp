@@ -1,5 +1,5 @@
 // The control: a host-layer file using the provider's interface builds.
-#include "wsk/core.hpp"
+#include "wsk/provider.hpp"
 
 namespace {
 [[maybe_unused]] bool started() {

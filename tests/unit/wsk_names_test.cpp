@@ -21,9 +21,9 @@
 #include "nt/ex/pool.hpp"
 #include "nt/ex/work_queue.hpp"
 #include "support/timing.hpp"
-#include "wsk/client_level.hpp"
-#include "wsk/core.hpp"
-#include "wsk/name_lookup.hpp"
+#include "wsk/windows/client_level.hpp"
+#include "wsk/registration.hpp"
+#include "wsk/name_resolution.hpp"
 
 namespace {
 

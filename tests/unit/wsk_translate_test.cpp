@@ -1,9 +1,9 @@
-// The WSK provider's Windows <-> Linux translation layer (src/wsk/translate.hpp): families and
-// socket types, sockaddr layouts byte by byte, the errno table, every socket option row and
+// The WSK provider's Windows <-> Linux translation layer (src/wsk/linux/translate.hpp): families
+// and socket types, sockaddr layouts byte by byte, the errno table, every socket option row and
 // options set and read back on real sockets, message flags, and control messages received from
 // and sent to real UDP sockets on 127.0.0.1 and ::1. Like the provider's Linux half, this file
 // never includes the Windows Winsock headers: the Windows values come from win_constants.hpp.
-#include "wsk/translate.hpp"
+#include "wsk/linux/translate.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // win_constants.hpp against the Windows headers it is generated from. This file includes the
 // Windows Winsock headers (and no Linux socket header): the generator's static_asserts prove
 // that every generated value equals its macro, and the control-message arithmetic of
-// translate.cpp is compared with the WSA_CMSG_* macros.
+// src/wsk/linux/translate.cpp is compared with the WSA_CMSG_* macros.
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -12,7 +12,7 @@
 #include "win_constants.hpp"
 #include "win_constants_check.inc"
 
-// From src/wsk/translate.hpp, which cannot be included here: it includes <sys/socket.h>.
+// From src/wsk/linux/translate.hpp, which cannot be included here: it includes <sys/socket.h>.
 namespace uwsk::wsk {
 std::size_t windows_cmsg_len(std::size_t payload);
 std::size_t windows_cmsg_space(std::size_t payload);

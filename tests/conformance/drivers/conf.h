@@ -38,10 +38,10 @@ extern const ULONG ConfFamilies[CONF_FAMILY_COUNT];
 #define CONF_BUG_CLOSE_NOT_ABORTIVE 0
 /* A socket bound with port 0 cannot share its address with a later bind the matrix of
  * docs/wsk-behaviour.md, "Address sharing", allows: it never got SO_REUSEPORT, so Linux refuses the
- * second bind (sharing.cpp sets the option only when the bind names a port). */
+ * second bind (src/wsk/linux/sharing.cpp sets the option only when the bind names a port). */
 #define CONF_BUG_PORT0_SHARING 0
 /* WSK_SET_STATIC_EVENT_CALLBACKS is accepted again once every socket of the client was closed:
- * the provider counts the sockets alive (control_client.cpp, before_sockets tests
+ * the provider counts the sockets alive (src/wsk/windows/control_client.cpp, before_sockets tests
  * reg->sockets), where Windows allows the call only before the client creates any socket. */
 #define CONF_BUG_STATIC_EVENTS_AFTER_CLOSE 0
 

@@ -1,0 +1,13 @@
+// The socket core's view of each category's code (linux/socket.hpp, socket_behaviour):
+// linux/stream.cpp serves listening, connection and stream sockets, linux/datagram.cpp datagram
+// sockets.
+#pragma once
+
+#include "wsk/linux/socket.hpp"
+
+namespace uwsk::wsk {
+
+extern const socket_behaviour stream_behaviour;
+extern const socket_behaviour datagram_behaviour;
+
+} // namespace uwsk::wsk

@@ -1,0 +1,335 @@
+// Indication buffers, receive backpressure, retention and WskRelease. The rules are in
+// linux/indication.hpp and linux/events.hpp.
+#include "wsk/linux/indication.hpp"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+#include <malloc.h>
+
+#include <uwsk/log.h>
+
+#include "net/socket_ops.hpp"
+#include "nt/ex/thread_cache.hpp"
+#include "win_constants.hpp"
+#include "wsk/linux/event_core.hpp"
+
+namespace uwsk::wsk {
+namespace {
+
+constexpr std::size_t pool_limit = 64;        // chunks kept for any thread
+constexpr std::size_t thread_chunk_limit = 8; // chunks one thread keeps: one recvmmsg batch
+// Chunks the shared list keeps once no chunk is held anywhere (chunk_free).
+constexpr std::size_t idle_pool_limit = 8;
+// This many chunks held at once (4 MiB) make a burst, after which the C allocator is trimmed too.
+constexpr std::size_t burst_chunks = 64;
+// The bound on a socket's buffered bytes when Linux does not report SO_RCVBUF: its default
+// TCP receive buffer (tcp_rmem[1]).
+constexpr SIZE_T default_buffer_limit = 131072;
+// Above this many buffers held by clients, indications carry WSK_FLAG_RELEASE_ASAP.
+constexpr std::size_t pressure_limit = 1024;
+
+std::atomic<std::size_t> chunks_out{0};
+std::atomic<bool> burst_seen{false}; // chunks_out reached burst_chunks since the last trim
+// Lists still retained when their socket closed (rule V31): they stay valid, reachable here.
+std::mutex orphan_lock;
+LIST_ENTRY orphans = {&orphans, &orphans};
+
+// A chunk's memory: the data_chunk, its MDL, then the bytes.
+constexpr std::size_t chunk_header = (sizeof(data_chunk) + 63) & ~std::size_t{63};
+
+std::size_t chunk_mdl_bytes() {
+  return (MmSizeOfMdl(nullptr, chunk_capacity + PAGE_SIZE) + 63) & ~SIZE_T{63};
+}
+
+// Chunks are recycled through per-thread caches (a loop thread allocates them, and the loop or
+// a client thread calling WskRelease frees them), so no lock is taken per indication. A
+// recycled chunk keeps the MDL built for it.
+//
+// Memory goes back to the system after a burst (thread_cache.hpp rule 5). Measured with four
+// connections whose driver (examples/echo-server) held 250 MiB of indications at once, reading
+// not bounded, RSS above the baseline once everything was released:
+//  - chunks from the C allocator: 209-244 MiB stayed. glibc keeps freed blocks of this size in
+//    its arenas and returns memory only from the top of a heap;
+//  - the same with malloc_trim once nothing is held: 6.6 MiB (fragments it cannot return);
+//  - chunks from mmap (17 pages each), unmapped as they leave the cache: 3 MiB;
+//  - and malloc_trim after a burst, for what the burst's other allocations (IRPs, the client's
+//    pool) left free in glibc's arenas: 2 MiB, most of it the cached chunks.
+// So chunks come from mmap, and when nothing is held any more (chunk_free) the shared list is
+// trimmed to idle_pool_limit and, after a burst, malloc_trim runs. What stays cached is at most
+// thread_chunk_limit per thread that released chunks plus idle_pool_limit.
+nt::block_cache &chunk_cache() {
+  static nt::block_cache *const cache = [] {
+    nt::block_cache::options o;
+    o.size = chunk_header + chunk_mdl_bytes() + chunk_capacity;
+    o.alignment = 64;
+    o.thread_capacity = thread_chunk_limit;
+    o.shared_capacity = pool_limit;
+    o.page_mapped = true;
+    return new nt::block_cache(o); // lives for the process (thread_cache.hpp rule 4)
+  }();
+  return *cache;
+}
+
+// The bound: see "Receive backpressure" below.
+// The bound: the socket's SO_RCVBUF as Linux reports it when the bound is first needed (so a
+// size the client set before its first indication counts). Read once: Linux grows the buffer
+// of a socket that is read quickly (up to tcp_rmem[2]), which would let the bound grow with the
+// very bursts it is there to stop.
+SIZE_T buffer_limit(socket_object *s) {
+  if (s->ev.buffer_limit == 0) {
+    int size = 0;
+    socklen_t length = sizeof(size);
+    s->ev.buffer_limit =
+        net::sock::get_option(s->fd, SOL_SOCKET, SO_RCVBUF, &size, &length) == 0 && size > 0
+            ? static_cast<SIZE_T>(size)
+            : default_buffer_limit;
+  }
+  return s->ev.buffer_limit;
+}
+
+} // namespace
+
+// A chunk from the cache, not yet counted in chunks_out.
+data_chunk *chunk_get() {
+  bool recycled = false;
+  auto *memory = static_cast<unsigned char *>(chunk_cache().allocate(&recycled));
+  if (memory == nullptr) {
+    return nullptr;
+  }
+  auto *c = reinterpret_cast<data_chunk *>(memory);
+  if (!recycled) {
+    c = new (memory) data_chunk{};
+    c->mdl = reinterpret_cast<PMDL>(memory + chunk_header);
+    c->bytes = memory + chunk_header + chunk_mdl_bytes();
+    MmInitializeMdl(c->mdl, c->bytes, chunk_capacity);
+    MmBuildMdlForNonPagedPool(c->mdl);
+  }
+  return c;
+}
+
+// Counts `n` chunks as held.
+void chunk_put_back(data_chunk *c) {
+  chunk_cache().release(c);
+}
+
+void count_out(std::size_t n) {
+  const std::size_t before = chunks_out.fetch_add(n, std::memory_order_relaxed);
+  if (before < burst_chunks && before + n >= burst_chunks) {
+    burst_seen.store(true, std::memory_order_relaxed);
+  }
+}
+
+data_chunk *chunk_alloc() {
+  data_chunk *c = chunk_get();
+  if (c != nullptr) {
+    count_out(1);
+  }
+  return c;
+}
+
+void chunk_free(data_chunk *c) {
+  const bool last = chunks_out.fetch_sub(1, std::memory_order_relaxed) == 1;
+  chunk_cache().release(c);
+  if (last) {
+    // Nothing is held any more: what a burst left cached goes back to the system, and after a
+    // burst what it left free in the C allocator too (see chunk_cache). Once per burst: a
+    // malloc_trim walks every arena.
+    chunk_cache().trim(thread_chunk_limit, idle_pool_limit);
+    if (burst_seen.load(std::memory_order_relaxed) &&
+        burst_seen.exchange(false, std::memory_order_relaxed)) {
+      ::malloc_trim(0);
+    }
+  }
+}
+
+data_chunk *chunk_of(datagram_indication_view *v) {
+  return reinterpret_cast<data_chunk *>(reinterpret_cast<unsigned char *>(v) -
+                                        offsetof(data_chunk, datagram));
+}
+
+// Frees a datagram list by its head.
+void free_datagram_list(data_chunk *head) {
+  datagram_indication_view *v = head != nullptr ? &head->datagram : nullptr;
+  while (v != nullptr) {
+    datagram_indication_view *next = v->next;
+    chunk_free(chunk_of(v));
+    v = next;
+  }
+}
+
+ULONG pressure_flags() {
+  return chunks_out.load(std::memory_order_relaxed) > pressure_limit ? win::wsk_flag_release_asap
+                                                                     : 0;
+}
+
+// ---- Receive backpressure ---------------------------------------------------------------------
+//
+// The bytes a socket read for its events and the client has not taken yet (the unaccepted head
+// of the stream, refused datagrams, retained lists, and the list of a callback in progress) are
+// its `buffered` bytes. Once they reach the socket's bound, the events stop reading it: the data
+// waits in the kernel, whose buffer fills, so TCP's window closes and the peer's sends block, as
+// on Windows, where data indicated and not yet released holds back the window. Nothing is lost.
+// A release that brings a throttled socket below its bound kicks its loop, since edge-triggered
+// readiness will not report the data waiting in the kernel again. Each list counts (by its
+// head) the bytes it was charged with. All of this is under the socket's lock.
+
+// The bound: the socket's SO_RCVBUF as Linux reports it when the bound is first needed (so a
+// size the client set before its first indication counts). Read once: Linux grows the buffer
+// of a socket that is read quickly (up to tcp_rmem[2]), which would let the bound grow with the
+// Whether the events may read the socket again (below its bound). A read takes up to one chunk,
+// so a socket holds at most its bound plus one read.
+bool may_read(socket_object *s) {
+  s->ev.throttled = s->ev.buffered >= buffer_limit(s);
+  return !s->ev.throttled;
+}
+
+// A list the socket now holds, counting `bytes`.
+void charge(socket_object *s, data_chunk *head, SIZE_T bytes) {
+  head->charged = bytes;
+  s->ev.buffered += bytes;
+}
+
+// A held list now counts `bytes` (no more than before; 0: the socket no longer holds it). Resumes
+// reading when that brings a throttled socket below its bound.
+void recharge(socket_object *s, data_chunk *head, SIZE_T bytes) {
+  s->ev.buffered -= head->charged - bytes;
+  head->charged = bytes;
+  if (s->ev.throttled && s->ev.buffered < s->ev.buffer_limit) {
+    s->ev.throttled = false;
+    socket_kick_locked(s);
+  }
+}
+
+void discharge(socket_object *s, data_chunk *head) {
+  recharge(s, head, 0);
+}
+
+// The bytes of a datagram list.
+SIZE_T datagram_bytes(data_chunk *head) {
+  SIZE_T bytes = 0;
+  for (datagram_indication_view *v = &head->datagram; v != nullptr; v = v->next) {
+    bytes += chunk_of(v)->length;
+  }
+  return bytes;
+}
+
+// A list is counted as retained from before its callback runs, so a client may hand it to
+// another thread that calls WskRelease before the callback even returns. For any answer but
+// STATUS_PENDING the provider takes it back (still charged); false if the client released it
+// anyway (then it is gone, and the answer is ignored).
+void offer_retention(socket_object *s, data_chunk *head, SIZE_T bytes) {
+  charge(s, head, bytes);
+  InsertTailList(&s->ev.retained, &head->link);
+}
+
+bool take_back(socket_object *s, data_chunk *head) {
+  for (PLIST_ENTRY link = s->ev.retained.Flink; link != &s->ev.retained; link = link->Flink) {
+    if (link == &head->link) {
+      RemoveEntryList(link);
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---- The unaccepted head of the stream (WskReceive after a partial indication) ----------------
+
+SIZE_T events_take_unread(socket_object *s, const iovec *iov, std::size_t count) {
+  data_chunk *c = s->ev.unread;
+  SIZE_T copied = 0;
+  for (std::size_t i = 0; i < count && c != nullptr && c->start < c->length; ++i) {
+    const SIZE_T n = std::min<SIZE_T>(iov[i].iov_len, c->length - c->start);
+    std::memcpy(iov[i].iov_base, c->bytes + c->start, n);
+    c->start += n;
+    copied += n;
+  }
+  if (c != nullptr && c->start == c->length) {
+    s->ev.unread = nullptr;
+    discharge(s, c);
+    chunk_free(c);
+  } else if (c != nullptr) {
+    recharge(s, c, c->length - c->start);
+  }
+  return copied;
+}
+
+void events_drop_unread(socket_object *s) {
+  if (s->ev.unread != nullptr) {
+    discharge(s, s->ev.unread);
+    chunk_free(s->ev.unread);
+    s->ev.unread = nullptr;
+  }
+}
+
+void indications_free(socket_object *s) {
+  events_drop_unread(s);
+  if (s->ev.refused != nullptr) {
+    discharge(s, s->ev.refused);
+    free_datagram_list(s->ev.refused);
+    s->ev.refused = nullptr;
+  }
+  if (!IsListEmpty(&s->ev.retained)) {
+    event_report(s, "WskCloseSocket with indication lists still retained; release each with "
+                    "WskRelease before closing (rule V31)");
+    std::lock_guard guard(orphan_lock);
+    while (!IsListEmpty(&s->ev.retained)) {
+      PLIST_ENTRY link = RemoveHeadList(&s->ev.retained);
+      CONTAINING_RECORD(link, data_chunk, link)->owner = nullptr;
+      InsertTailList(&orphans, link);
+    }
+  }
+}
+
+// ---- WskRelease ---------------------------------------------------------------------------------
+
+namespace {
+
+// Takes a retained list back from the client by the address of its first element (`element_of`
+// says where that is in a chunk). NULL, with a report, when the socket holds no such list.
+template <class Element>
+data_chunk *take_retained(socket_object *s, const void *indication, Element element_of,
+                          const char *kind) {
+  std::lock_guard guard(s->lock);
+  for (PLIST_ENTRY link = s->ev.retained.Flink; link != &s->ev.retained; link = link->Flink) {
+    data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
+    if (indication != nullptr && element_of(c) == indication) {
+      RemoveEntryList(link);
+      discharge(s, c); // reading resumes if this brings the socket below its bound
+      return c;
+    }
+  }
+  uwsk_log_message("wsk",
+                   "verifier: socket %p: WskRelease of a %s indication list this socket does not "
+                   "hold retained",
+                   static_cast<const void *>(s), kind);
+  return nullptr;
+}
+
+} // namespace
+
+NTSTATUS socket_release_data(socket_object *s, const void *indication) {
+  data_chunk *list = take_retained(
+      s, indication, [](data_chunk *c) -> const void * { return &c->data; }, "data");
+  if (list == nullptr) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  chunk_free(list);
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS socket_release_datagrams(socket_object *s, const void *indication) {
+  data_chunk *list = take_retained(
+      s, indication, [](data_chunk *c) -> const void * { return &c->datagram; }, "datagram");
+  if (list == nullptr) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  free_datagram_list(list);
+  return STATUS_SUCCESS;
+}
+
+} // namespace uwsk::wsk

@@ -1,0 +1,357 @@
+// Listening sockets' events (docs/wsk-behaviour.md, "Event callbacks"): WskAcceptEvent, conditional
+// accept (WskInspectEvent, WskAbortEvent, WskInspectComplete) and the connections waiting in
+// between. The rules: docs/design.md, "Event callbacks".
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "net/socket_ops.hpp"
+#include "wsk/linux/event_core.hpp"
+#include "wsk/irp_ops.hpp"
+#include "wsk/linux/translate.hpp"
+#include "wsk/callbacks.hpp"
+
+namespace uwsk::wsk {
+namespace {
+
+// How often connections awaiting inspection are checked for a peer that gave up.
+constexpr auto abort_poll = std::chrono::milliseconds(50);
+
+// The local and remote address of a connected fd, in Windows layout.
+void addresses_of(int fd, unsigned char (&local)[32], unsigned char (&remote)[32]) {
+  sockaddr_storage a{};
+  socklen_t length = sizeof(a);
+  std::memset(local, 0, sizeof(local));
+  std::memset(remote, 0, sizeof(remote));
+  if (net::sock::local_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
+    to_windows_address(reinterpret_cast<const sockaddr *>(&a), local);
+  }
+  length = sizeof(a);
+  if (net::sock::peer_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
+    to_windows_address(reinterpret_cast<const sockaddr *>(&a), remote);
+  }
+}
+
+// Resets a connection the client will never see and frees its socket.
+void reset_and_destroy(socket_object *a) {
+  const linger reset{1, 0};
+  net::sock::set_option(a->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+  destroy_unpublished(a);
+}
+
+// Accepts one connection from the kernel's queue. Returns the fd, -EAGAIN when none is
+// waiting, or another -errno when the listener failed.
+int accept_one(socket_object *s) {
+  for (;;) {
+    const int fd = net::sock::accept(s->fd, nullptr, nullptr);
+    // A connection that died in the backlog is not the listener's failure.
+    if (fd == -ECONNABORTED || fd == -EPROTO) {
+      continue;
+    }
+    // Out of descriptors or memory: the connections stay queued for a later pass.
+    if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+      return -EAGAIN;
+    }
+    return fd;
+  }
+}
+
+// The listener failed: the accept event (or inspect event) hears it once, with NULL.
+void indicate_dead_listener(socket_object *s, std::unique_lock<socket_lock> &guard,
+                            completion_batch &done) {
+  if (s->ev.dead_indicated) {
+    return;
+  }
+  s->ev.dead_indicated = true;
+  if (s->conditional_accept) {
+    run_callback(s, inspect_running, guard, done, [](category cat, const void *d, PVOID ctx) {
+      return call_inspect_event(cat, d, ctx, nullptr, nullptr, 0, 0, true);
+    });
+  } else if (enabled(s, win::wsk_event_accept)) {
+    run_callback(s, win::wsk_event_accept, guard, done, [](category cat, const void *d, PVOID ctx) {
+      PVOID unused_context = nullptr;
+      const void *unused_dispatch = nullptr;
+      return call_accept_event(cat, d, ctx, nullptr, nullptr, nullptr, &unused_context,
+                               &unused_dispatch);
+    });
+  }
+}
+
+// Whether `a` is still on the listener's list of pended requests.
+bool still_inspecting(socket_object *s, const socket_object *a) {
+  for (PLIST_ENTRY link = s->ev.inspecting.Flink; link != &s->ev.inspecting; link = link->Flink) {
+    if (link == &a->ev.inspect_link.entry) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether the peer of a connection awaiting inspection or acceptance gave up.
+bool peer_gave_up(const socket_object *a) {
+  pollfd p{a->fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+void on_abort_timer(net::timer *t) {
+  socket_object *s = static_cast<socket_timer *>(t)->owner;
+  completion_batch done;
+  std::unique_lock guard(s->lock);
+  if (closing(s)) {
+    return;
+  }
+  for (LIST_ENTRY *list : {&s->ev.inspecting, &s->ev.ready}) {
+    PLIST_ENTRY link = list->Flink;
+    while (link != list) {
+      PLIST_ENTRY next = link->Flink;
+      socket_object *a = CONTAINING_RECORD(link, socket_link, entry)->owner;
+      if (peer_gave_up(a)) {
+        RemoveEntryList(link);
+        InitializeListHead(link);
+        const ULONG_PTR key = a->ev.inspect_key;
+        const ULONG serial = a->ev.inspect_serial;
+        reset_and_destroy(a);
+        const NTSTATUS status = run_callback(s, inspect_running, guard, done,
+                                             [&](category cat, const void *d, PVOID ctx) {
+                                               return call_abort_event(cat, d, ctx, key, serial);
+                                             });
+        if (status != STATUS_SUCCESS) {
+          event_report(s, "WskAbortEvent must return STATUS_SUCCESS (rule V52)");
+        }
+        if (closing(s)) {
+          return;
+        }
+        next = list->Flink; // the list may have changed while the lock was dropped
+      }
+      link = next;
+    }
+  }
+  if (!IsListEmpty(&s->ev.inspecting) || !IsListEmpty(&s->ev.ready)) {
+    s->loop->arm_timer(&s->ev.abort_timer, net::timer::clock::now() + abort_poll);
+  }
+}
+
+// Arms the inspection timer of a listener, unless it is armed.
+void arm_abort_timer(socket_object *s) {
+  if (!s->ev.abort_timer.armed()) {
+    s->ev.abort_timer.on_expire = on_abort_timer;
+    s->loop->arm_timer(&s->ev.abort_timer, net::timer::clock::now() + abort_poll);
+  }
+}
+
+} // namespace
+
+void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
+                     completion_batch &done) {
+  for (int round = 0; round < max_accepts; ++round) {
+    if (closing(s) || s->state != socket_state::listening || !enabled(s, win::wsk_event_accept) ||
+        events_give_way(s, queue_kind::accept)) {
+      return;
+    }
+    if (v56_socket_dies(s, "the listener stops working: WskAcceptEvent (or WskInspectEvent) gets "
+                           "a NULL socket")) {
+      net::sock::shutdown(s->fd, SHUT_RDWR); // later accepts fail as on a dead listener
+      indicate_dead_listener(s, guard, done);
+      return;
+    }
+    socket_object *a = nullptr;
+    if (s->conditional_accept) {
+      a = events_take_ready(s);
+      if (a == nullptr) {
+        return;
+      }
+    } else {
+      const int fd = accept_one(s);
+      if (fd == -EAGAIN) {
+        return;
+      }
+      if (fd < 0) {
+        indicate_dead_listener(s, guard, done);
+        return;
+      }
+      a = adopt_accepted(s, fd, nullptr, nullptr, true);
+      if (a == nullptr) {
+        net::sock::close(fd);
+        return;
+      }
+    }
+    unsigned char local[32];
+    unsigned char remote[32];
+    addresses_of(a->fd, local, remote);
+    PVOID accepted_context = nullptr;
+    const void *accepted_dispatch = nullptr;
+    const NTSTATUS status = run_callback(
+        s, win::wsk_event_accept, guard, done, [&](category cat, const void *d, PVOID ctx) {
+          return call_accept_event(cat, d, ctx, local, remote, a, &accepted_context,
+                                   &accepted_dispatch);
+        });
+    // The addresses were valid only during the call (rule V59).
+    std::memset(local, 0xCC, sizeof(local));
+    std::memset(remote, 0xCC, sizeof(remote));
+    if (status != STATUS_SUCCESS) {
+      if (status != STATUS_REQUEST_NOT_ACCEPTED) {
+        event_report(s, "WskAcceptEvent returned neither STATUS_SUCCESS nor "
+                        "STATUS_REQUEST_NOT_ACCEPTED; the connection is rejected");
+      }
+      socket_refuse(a);     // a call on it is reported from now on (rule V55)
+      reset_and_destroy(a); // the client must never see this socket again
+      continue;
+    }
+    // Connection events enabled on the listener apply to sockets accepted here.
+    const ULONG inherited = s->event_mask & connection_events;
+    std::lock_guard accepted_guard(a->lock);
+    a->context = accepted_context;
+    a->client_dispatch = accepted_dispatch;
+    a->event_mask |= inherited;
+    a->ev.held = false;
+    socket_kick_locked(a); // data that arrived meanwhile (event rule 6)
+  }
+  socket_kick_locked(s); // more may be waiting
+}
+
+void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
+                    completion_batch &done) {
+  for (int round = 0; round < max_accepts; ++round) {
+    if (closing(s) || s->state != socket_state::listening || !s->conditional_accept) {
+      return;
+    }
+    const int fd = accept_one(s);
+    if (fd == -EAGAIN) {
+      return;
+    }
+    if (fd < 0) {
+      indicate_dead_listener(s, guard, done);
+      return;
+    }
+    socket_object *a = adopt_accepted(s, fd, nullptr, nullptr, true);
+    if (a == nullptr) {
+      net::sock::close(fd);
+      return;
+    }
+    a->ev.has_inspect_id = true;
+    a->ev.inspect_key = reinterpret_cast<ULONG_PTR>(a);
+    a->ev.inspect_serial = ++s->ev.next_serial;
+    unsigned char local[32];
+    unsigned char remote[32];
+    addresses_of(fd, local, remote);
+    const ULONG_PTR key = a->ev.inspect_key;
+    const ULONG serial = a->ev.inspect_serial;
+    // Listed as pending before the callback runs: the client may hand the ID to another thread
+    // that calls WskInspectComplete before the callback even returns.
+    InsertTailList(&s->ev.inspecting, &a->ev.inspect_link.entry);
+    const inspect_action action =
+        run_callback(s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
+          return call_inspect_event(cat, d, ctx, local, remote, key, serial, false);
+        });
+    if (!still_inspecting(s, a)) {
+      // WskInspectComplete already decided (and may have freed the connection).
+      if (action != inspect_action::pend) {
+        event_report(s, "WskInspectComplete for a request its WskInspectEvent did not pend");
+      }
+      continue;
+    }
+    if (closing(s)) {
+      return; // the close resets everything on the inspection lists
+    }
+    switch (action) {
+    case inspect_action::accept:
+      RemoveEntryList(&a->ev.inspect_link.entry);
+      InsertTailList(&s->ev.ready, &a->ev.inspect_link.entry);
+      break;
+    case inspect_action::pend:
+      break;
+    case inspect_action::invalid:
+      event_report(s, "WskInspectEvent returned an undocumented action; the request is rejected");
+      [[fallthrough]];
+    case inspect_action::reject:
+      // Linux completed the handshake already: the peer sees the connection reset
+      // (docs/divergences.md).
+      RemoveEntryList(&a->ev.inspect_link.entry);
+      InitializeListHead(&a->ev.inspect_link.entry);
+      reset_and_destroy(a);
+      continue;
+    }
+    arm_abort_timer(s);
+  }
+  socket_kick_locked(s); // more may be waiting
+}
+
+socket_object *events_take_ready(socket_object *s) {
+  if (IsListEmpty(&s->ev.ready)) {
+    return nullptr;
+  }
+  PLIST_ENTRY link = RemoveHeadList(&s->ev.ready);
+  InitializeListHead(link);
+  return CONTAINING_RECORD(link, socket_link, entry)->owner;
+}
+
+NTSTATUS events_inspect_id(socket_object *s, void *output, SIZE_T output_size, SIZE_T *written) {
+  std::lock_guard guard(s->lock);
+  if (!s->ev.has_inspect_id) {
+    return STATUS_INVALID_DEVICE_REQUEST;
+  }
+  constexpr SIZE_T id_size = sizeof(ULONG_PTR) * 2; // WSK_INSPECT_ID: Key, SerialNumber, padding
+  if (output == nullptr || output_size < id_size) {
+    *written = id_size;
+    return STATUS_BUFFER_TOO_SMALL;
+  }
+  auto *out = static_cast<unsigned char *>(output);
+  std::memset(out, 0, id_size);
+  std::memcpy(out, &s->ev.inspect_key, sizeof(ULONG_PTR));
+  std::memcpy(out + sizeof(ULONG_PTR), &s->ev.inspect_serial, sizeof(ULONG));
+  *written = id_size;
+  return STATUS_SUCCESS;
+}
+
+void events_on_close_locked(socket_object *s) {
+  for (LIST_ENTRY *list : {&s->ev.inspecting, &s->ev.ready}) {
+    while (!IsListEmpty(list)) {
+      PLIST_ENTRY link = RemoveHeadList(list);
+      InitializeListHead(link);
+      reset_and_destroy(CONTAINING_RECORD(link, socket_link, entry)->owner);
+    }
+  }
+}
+
+NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, bool accept,
+                                 PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  socket_object *a = nullptr;
+  NTSTATUS status = STATUS_SUCCESS;
+  {
+    std::lock_guard guard(s->lock);
+    if (!s->conditional_accept || s->state != socket_state::listening) {
+      status = STATUS_INVALID_DEVICE_STATE;
+    } else {
+      status = STATUS_INVALID_PARAMETER; // not a pended request
+      for (PLIST_ENTRY link = s->ev.inspecting.Flink; link != &s->ev.inspecting;
+           link = link->Flink) {
+        socket_object *candidate = CONTAINING_RECORD(link, socket_link, entry)->owner;
+        if (candidate->ev.inspect_key == key && candidate->ev.inspect_serial == serial) {
+          RemoveEntryList(link);
+          InitializeListHead(link);
+          a = candidate;
+          status = STATUS_SUCCESS;
+          break;
+        }
+      }
+      if (a != nullptr && accept) {
+        InsertTailList(&s->ev.ready, &a->ev.inspect_link.entry);
+        socket_kick_locked(s); // a queued WskAccept or the accept event takes it
+        a = nullptr;
+      }
+    }
+  }
+  if (a != nullptr) {
+    reset_and_destroy(a); // rejected
+  }
+  return irp_complete(irp, status, 0);
+}
+
+} // namespace uwsk::wsk

@@ -1,0 +1,1119 @@
+// Socket objects: creation, the loop attachment, the queues of parked IRPs, cancellation, and
+// WskCloseSocket. The rules are in linux/socket.hpp.
+#include "wsk/linux/socket.hpp"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <unordered_set>
+#include <vector>
+
+#include <uwsk/log.h>
+
+#include "net/engine.hpp"
+#include "net/report.hpp"
+#include "net/socket_ops.hpp"
+#include <arpa/inet.h>
+
+#include "nt/bugcheck.hpp"
+#include "nt/dbg/activity.hpp"
+#include "nt/dbg/verifier.hpp"
+#include "nt/ex/pool.hpp"
+#include "win_constants.hpp"
+#include "nt/ke/irql.hpp"
+#include "nt/ke/kthread.hpp"
+#include "nt/ke/wait_assist.hpp"
+#include "wsk/irp_ops.hpp"
+#include "wsk/linux/translate.hpp"
+#include "wsk/violations.hpp"
+#include "wsk/control.hpp"
+#include "wsk/provider.hpp"
+#include "wsk/registration.hpp"
+
+namespace uwsk::wsk {
+namespace {
+
+// Inline completions nest when a completion routine starts the next operation, which completes
+// inline in turn, and so on while data flows. Beyond this depth an operation that could finish
+// is parked instead and the socket's loop completes it, so a driver that chains its I/O from
+// completion routines cannot overflow its thread's stack.
+constexpr int max_inline_depth = 8;
+thread_local int inline_depth [[gnu::tls_model("initial-exec")]] = 0; // see thread_cache.hpp
+
+constexpr ULONG socket_magic = 0x4b53574b;  // "KWSK"
+constexpr ULONG freed_magic = 0x44454552;   // "REED"
+constexpr ULONG refused_magic = 0x46455253; // "SREF": refused by the accept event (rule V55)
+
+std::mutex live_lock;
+LIST_ENTRY live_sockets = {&live_sockets, &live_sockets}; // guarded by live_lock
+std::size_t live_count = 0;                               // guarded by live_lock
+// The sockets a waiting thread may still pin (socket_assist_wait): published and not yet
+// released. Guarded by live_lock; made on first use, never destroyed (loop threads may outlive
+// static destruction).
+std::unordered_set<const socket_object *> &assistable() {
+  static auto *set = new std::unordered_set<const socket_object *>;
+  return *set;
+}
+std::atomic<std::uint64_t> next_serial{1};
+
+std::atomic<bool> engine_started{false};
+
+// The engines' messages go to uwsk's log from the start: uwsk_set_engine may speak before any
+// socket exists.
+void net_message(const char *message) {
+  uwsk_log_message("net", "%s", message);
+}
+[[maybe_unused]] const bool net_messages_logged = (net::set_report_sink(net_message), true);
+
+// Closed sockets are not returned to the allocator at once: the newest `quarantine_size` of them
+// stay readable, marked freed, with their dispatch pointer intact. A driver that calls
+// `Socket->Dispatch->WskSend(Socket, ...)` after WskCloseSocket (or on a socket its accept
+// event refused) then reaches the provider, which reports rule V30, instead of reading freed
+// memory. About 1 KiB each; the oldest is freed when a newer one arrives.
+constexpr std::size_t quarantine_size = 1024;
+struct quarantine {
+  std::mutex lock;
+  socket_object *ring[quarantine_size] = {};
+  std::size_t next = 0; // guarded by lock
+  ~quarantine() {
+    for (socket_object *s : ring) {
+      delete s;
+    }
+  }
+  void hold(socket_object *s) {
+    socket_object *oldest = nullptr;
+    {
+      std::lock_guard guard(lock);
+      oldest = ring[next];
+      ring[next] = s;
+      next = (next + 1) % quarantine_size;
+    }
+    delete oldest;
+  }
+};
+quarantine closed_sockets;
+
+// The loops run at DISPATCH_LEVEL: completion routines and event callbacks run there.
+net::engine &engine() {
+  static std::once_flag configured;
+  std::call_once(configured, [] {
+    net::engine_options options;
+    options.hooks.on_thread_start = [](net::loop &loop) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "uwsk-loop-%zu", loop.index());
+      nt::mark_runtime_thread(name);
+      nt::set_current_irql(DISPATCH_LEVEL);
+    };
+    net::engine::configure_instance(std::move(options));
+  });
+  net::engine &e = net::engine::instance();
+  engine_started.store(true, std::memory_order_release);
+  return e;
+}
+
+} // namespace
+
+// The loop a new socket goes on, or NULL when the engine cannot start (no exception ever
+// crosses into driver code).
+net::loop *provider_loop() noexcept {
+  try {
+    return &engine().pick();
+  } catch (const std::exception &e) {
+    uwsk_log_message("wsk", "the I/O engine could not start: %s", e.what());
+    return nullptr;
+  }
+}
+
+namespace {
+
+socket_object *owner_of(net::watcher *w) {
+  return static_cast<socket_watcher *>(w)->owner;
+}
+socket_object *owner_of(net::task *t) {
+  return static_cast<socket_task *>(t)->owner;
+}
+
+void on_socket_events(net::watcher *w, std::uint32_t events) {
+  socket_object *s = owner_of(w);
+  s->behaviour->on_events(s, events);
+}
+
+// The kick task: as if the socket had become readable and writable, parked IRPs are tried
+// again, then what is due is indicated. (The release task waits for this task, so the socket
+// is alive.)
+void on_kick(net::task *t) {
+  socket_object *s = owner_of(t);
+  {
+    std::lock_guard guard(s->lock);
+    s->kick_posted = false;
+  }
+  s->behaviour->on_events(s, net::ev_in | net::ev_out);
+}
+
+// After the completion routine of a receive that ended a stalled receive event (irp_mark::
+// resumes_events) ran: events may resume once no such receive is left (event rule 3).
+void receive_delivered(socket_object *s) {
+  std::lock_guard guard(s->lock);
+  if (--s->ev.resuming == 0) {
+    socket_kick_locked(s);
+  }
+}
+
+// Frees the socket and then completes its close IRP (when there is one), and only then stops
+// counting it against its registration: WskDeregister returns only after the close completion
+// routine of every socket has run.
+// One endpoint as "address:port" ("[address]:port" for IPv6), or "none".
+void endpoint_text(const sockaddr_storage &a, socklen_t length, char *out, std::size_t size) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (length >= sizeof(sockaddr_in) && a.ss_family == AF_INET) {
+    const auto &in = reinterpret_cast<const sockaddr_in &>(a);
+    inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
+    std::snprintf(out, size, "%s:%u", host, ntohs(in.sin_port));
+  } else if (length >= sizeof(sockaddr_in6) && a.ss_family == AF_INET6) {
+    const auto &in6 = reinterpret_cast<const sockaddr_in6 &>(a);
+    inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
+    std::snprintf(out, size, "[%s]:%u", host, ntohs(in6.sin6_port));
+  } else {
+    std::snprintf(out, size, "none");
+  }
+}
+
+// "local A, remote B" for a socket's descriptor.
+void endpoints_text(int fd, char *out, std::size_t size) {
+  char local[64] = "none";
+  char remote[64] = "none";
+  sockaddr_storage a{};
+  socklen_t length = sizeof a;
+  if (fd >= 0 && net::sock::local_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
+    endpoint_text(a, length, local, sizeof local);
+  }
+  length = sizeof a;
+  if (fd >= 0 && net::sock::peer_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
+    endpoint_text(a, length, remote, sizeof remote);
+  }
+  std::snprintf(out, size, "local %s, remote %s", local, remote);
+}
+
+void record_endpoints(socket_object *s) {
+  endpoints_text(s->fd, s->endpoints, sizeof s->endpoints);
+}
+
+void free_socket(socket_object *s, PIRP close_irp = nullptr) {
+  registration *reg = s->reg;
+  release_control_state(s); // WskControlSocket's state: address-change IRPs, sharing, SD
+  if (s->behaviour != nullptr) {
+    s->behaviour->on_free(s); // indication buffers
+  }
+  {
+    std::lock_guard guard(live_lock);
+    RemoveEntryList(&s->links);
+    --live_count;
+    assistable().erase(s);
+  }
+  record_endpoints(s);
+  if (s->fd >= 0) {
+    net::sock::close(s->fd);
+  }
+  if (__atomic_load_n(&s->magic, __ATOMIC_RELAXED) != refused_magic) {
+    __atomic_store_n(&s->magic, freed_magic, __ATOMIC_RELAXED);
+  }
+  closed_sockets.hold(s);
+  if (close_irp != nullptr) {
+    irp_complete(close_irp, STATUS_SUCCESS, 0);
+  }
+  registration_remove_socket(reg);
+}
+
+// Frees the socket once no parked IRP is left (a cancel routine may still be taking one out),
+// then completes the close IRP: the close is the last completion of the socket.
+void release_on_loop(net::task *t) {
+  socket_object *s = owner_of(t);
+  {
+    std::lock_guard guard(s->lock);
+    if (!s->attach_ran) {
+      // Tasks from different threads may run in either order; the attach task must not run
+      // after the socket is gone.
+      s->loop->post(&s->release_task);
+      return;
+    }
+    for (const op_queue &q : s->ops) {
+      if (!q.idle()) {
+        // A cancel routine owns an IRP still parked here (it needs the lock to unlink it), or
+        // a thread is still running completion routines of the socket.
+        s->loop->post(&s->release_task);
+        return;
+      }
+    }
+    if (s->kick_posted || s->ev.held || s->ev.resuming != 0 || s->fault_deliver_posted) {
+      // The kick task, an accept event, or a delivery that resumes events still uses it.
+      s->loop->post(&s->release_task);
+      return;
+    }
+  }
+  {
+    // A waiting thread doing its own I/O on the socket (socket_assist_wait) holds it: the
+    // release runs again when the last one lets go. No thread can pin it after this.
+    std::lock_guard live(live_lock);
+    if (s->assist_pins != 0) {
+      s->release_deferred = true;
+      return;
+    }
+    assistable().erase(s);
+  }
+  s->loop->cancel_timer(&s->ev.abort_timer); // a listener's inspection poll
+  if (s->attached) {
+    s->loop->remove(&s->watcher);
+    s->attached = false;
+  }
+  free_socket(s, s->close_irp);
+}
+
+void attach_on_loop(net::task *t) {
+  socket_object *s = owner_of(t);
+  std::unique_lock guard(s->lock);
+  s->attach_ran = true;
+  if (s->release_requested) {
+    return; // the release task frees the socket without ever watching it
+  }
+  s->watcher.fd = s->fd;
+  s->watcher.on_events = on_socket_events;
+  // Connection sockets on the epoll engine also watch for urgent data, which changes what a
+  // short read means (socket_object::short_read_unsure; see publish for io_uring).
+  const std::uint32_t urgent =
+      s->cat == category::datagram || s->loop->kind() == net::engine_kind::uring ? 0 : net::ev_pri;
+  if (s->loop->add(&s->watcher, net::ev_in | net::ev_out | net::ev_rdhup | urgent) == 0) {
+    s->attached = true;
+  }
+}
+
+// Cancel routine of every parked socket IRP: unlink it under the socket's lock, complete it.
+VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
+  IoReleaseCancelSpinLock(irp->CancelIrql);
+  auto *s = irp_owner<socket_object>(irp);
+  {
+    std::lock_guard guard(s->lock);
+    parked_list::unlink(irp);
+    if ((irp_marks(irp) & irp_mark::creates_socket) != 0 && !s->release_requested) {
+      // A cancelled WskSocketConnect: the socket it was making goes too.
+      s->state = socket_state::closing;
+      s->release_requested = true;
+      s->loop->post(&s->release_task);
+    } else if (s->state == socket_state::connecting &&
+               IsListEmpty(&s->queue(queue_kind::connect))) {
+      // A cancelled WskConnect (only one connect is ever in flight): the handshake is abandoned
+      // and the socket is bound again, so the driver may connect again or close it.
+      sockaddr unspec{};
+      unspec.sa_family = AF_UNSPEC;
+      net::sock::connect(s->fd, &unspec, sizeof(unspec));
+      s->state = socket_state::bound;
+    }
+  }
+  irp_complete(irp, STATUS_CANCELLED, 0);
+}
+
+// other-loop (docs/faults.md): delivers the finished IRPs of the queues in fault_deliver_kinds on
+// this loop, which is not the socket's, until none is left to deliver.
+void deliver_on_other_loop(net::task *t) {
+  socket_object *s = owner_of(t);
+  std::unique_lock guard(s->lock);
+  while (s->fault_deliver_kinds != 0) {
+    const unsigned kinds = s->fault_deliver_kinds;
+    s->fault_deliver_kinds = 0;
+    guard.unlock();
+    for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
+      if ((kinds & (1U << k)) != 0) {
+        deliver_finished(s, static_cast<queue_kind>(k));
+      }
+    }
+    guard.lock();
+  }
+  s->fault_deliver_posted = false; // the release may free the socket from here on
+}
+
+// other-loop: hands the delivery of `kinds` to another loop than the socket's when the plan
+// draws so. False when it did not (one loop only, or the draw said no): deliver here.
+bool deliver_elsewhere(socket_object *s, unsigned kinds) {
+  if (s->loop == nullptr ||
+      !fault::happens(fault::stream::other_loop, fault::current().other_loop, s->fault_id,
+                      s->fault_draws, "completions delivered on another loop")) {
+    return false;
+  }
+  net::engine *e = net::engine::existing_instance();
+  if (e == nullptr || e->size() < 2) {
+    return false;
+  }
+  net::loop &other = e->at((s->loop->index() + 1) % e->size());
+  std::lock_guard guard(s->lock);
+  s->fault_deliver_kinds |= kinds;
+  if (!s->fault_deliver_posted) {
+    s->fault_deliver_posted = other.post(&s->fault_deliver_task);
+    if (!s->fault_deliver_posted) {
+      s->fault_deliver_kinds = 0;
+      return false;
+    }
+  }
+  return true;
+}
+
+// Fills in a new socket object, counts it, and puts it on a loop unless it is a basic socket.
+void publish(socket_object *s, registration *reg, category cat, USHORT windows_family, int family,
+             int type, int protocol, int fd, PVOID context, const void *client_dispatch,
+             const socket_behaviour *behaviour, net::loop *loop) {
+  s->magic = socket_magic;
+  s->dispatch = provider_dispatch_for(cat);
+  s->cat = cat;
+  s->windows_family = windows_family;
+  s->family = family;
+  s->type = type;
+  s->protocol = protocol;
+  s->fd = fd;
+  s->reg = reg;
+  s->context = context;
+  s->client_dispatch = client_dispatch;
+  s->behaviour = cat != category::basic ? behaviour : nullptr;
+  s->attach_task.run = attach_on_loop;
+  s->attach_task.owner = s;
+  s->release_task.run = release_on_loop;
+  s->release_task.owner = s;
+  s->kick_task.run = on_kick;
+  s->kick_task.owner = s;
+  s->watcher.owner = s;
+  s->ev.inspect_link.owner = s;
+  s->ev.abort_timer.owner = s;
+  s->fault_deliver_task.run = deliver_on_other_loop;
+  s->fault_deliver_task.owner = s;
+  registration_add_socket(reg);
+  // WSK_SET_STATIC_EVENT_CALLBACKS applies to every socket created afterwards.
+  s->event_mask = static_event_mask(reg, cat);
+  s->serial = next_serial.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard guard(live_lock);
+    InsertTailList(&live_sockets, &s->links);
+    ++live_count;
+    if (cat != category::basic) {
+      assistable().insert(s);
+    }
+  }
+  if (cat != category::basic) {
+    s->loop = loop;
+    // An io_uring poll report carries the bits of the wake-up that caused it, and TCP wakes
+    // readers with EPOLLPRI for every arrival, so on that engine urgent data cannot be told
+    // apart: there a short read never counts as an empty queue (only EAGAIN does).
+    s->short_read_unsure = s->loop->kind() == net::engine_kind::uring;
+    s->loop->post(&s->attach_task);
+  }
+}
+
+} // namespace
+
+void completion_batch::add(PIRP irp, NTSTATUS status, ULONG_PTR information) {
+  if (count_ < sizeof(inline_) / sizeof(inline_[0])) {
+    inline_[count_++] = {irp, status, information};
+    return;
+  }
+  // Rare: chain further IRPs through their (now free) list entries, keeping the result in the
+  // IRP itself.
+  irp->IoStatus.Status = status;
+  irp->IoStatus.Information = information;
+  irp_link(irp)->Flink = reinterpret_cast<PLIST_ENTRY>(overflow_);
+  overflow_ = irp;
+}
+
+void completion_batch::complete_all() {
+  for (std::size_t i = 0; i < count_; ++i) {
+    irp_complete(inline_[i].irp, inline_[i].status, inline_[i].information);
+  }
+  count_ = 0;
+  // The overflow list was pushed in reverse; restore the order of completion.
+  PIRP reversed = nullptr;
+  while (overflow_ != nullptr) {
+    PIRP next = reinterpret_cast<PIRP>(irp_link(overflow_)->Flink);
+    irp_link(overflow_)->Flink = reinterpret_cast<PLIST_ENTRY>(reversed);
+    reversed = overflow_;
+    overflow_ = next;
+  }
+  while (reversed != nullptr) {
+    PIRP next = reinterpret_cast<PIRP>(irp_link(reversed)->Flink);
+    irp_complete(reversed, reversed->IoStatus.Status, reversed->IoStatus.Information);
+    reversed = next;
+  }
+  if (deliver_kinds_ != 0) {
+    socket_object *s = deliver_socket_;
+    const unsigned kinds = deliver_kinds_;
+    deliver_socket_ = nullptr;
+    deliver_kinds_ = 0;
+    if (fault::active() && fault::current().other_loop != 0 && deliver_elsewhere(s, kinds)) {
+      return;
+    }
+    for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
+      if ((kinds & (1U << k)) != 0) {
+        deliver_finished(s, static_cast<queue_kind>(k));
+      }
+    }
+  }
+}
+
+void completion_batch::deliver_after(socket_object *s, queue_kind kind) {
+  if (deliver_socket_ != nullptr && deliver_socket_ != s) {
+    nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+                 "uwsk internal error: one completion batch for two sockets", 0,
+                 reinterpret_cast<ULONG_PTR>(s));
+  }
+  deliver_socket_ = s;
+  deliver_kinds_ |= 1U << static_cast<unsigned>(kind);
+}
+
+std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
+                          std::size_t capacity, SIZE_T *bytes) {
+  net::sock::iovec_builder builder(iov, capacity, offset, length);
+  for (; mdl != nullptr; mdl = mdl->Next) {
+    void *base = MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority | MdlMappingNoExecute);
+    if (!builder.add(base, MmGetMdlByteCount(mdl))) {
+      break;
+    }
+  }
+  if (bytes != nullptr) {
+    *bytes = builder.bytes();
+  }
+  return builder.count();
+}
+
+namespace {
+bool buffer_refused(const buffer_view &buffer, const char *why) {
+  nt::verifier::warning(33, why,
+                        nt::verifier::objects_text("WSK_BUF {Mdl %p, Offset %zu, Length %zu}",
+                                                   static_cast<void *>(buffer.mdl),
+                                                   static_cast<std::size_t>(buffer.offset),
+                                                   static_cast<std::size_t>(buffer.length)));
+  return false;
+}
+} // namespace
+
+bool buffer_valid(const buffer_view &buffer) {
+  if (buffer.mdl == nullptr) {
+    return buffer.length == 0 ||
+           buffer_refused(buffer, "a WSK_BUF with a length has no MDL: STATUS_INVALID_PARAMETER");
+  }
+  if (buffer.offset > MmGetMdlByteCount(buffer.mdl) ||
+      (buffer.length != 0 && buffer.offset == MmGetMdlByteCount(buffer.mdl))) {
+    return buffer_refused(buffer, "a WSK_BUF's Offset lies outside its first MDL: "
+                                  "STATUS_INVALID_PARAMETER");
+  }
+  SIZE_T available = MmGetMdlByteCount(buffer.mdl) - buffer.offset;
+  for (PMDL mdl = buffer.mdl->Next; mdl != nullptr && available < buffer.length; mdl = mdl->Next) {
+    available += MmGetMdlByteCount(mdl);
+  }
+  return available >= buffer.length ||
+         buffer_refused(buffer, "a WSK_BUF's MDL chain is shorter than its Length: "
+                                "STATUS_INVALID_PARAMETER");
+}
+
+namespace {
+
+// Under the lock: a finished IRP joins the end of its queue's finished list, its result kept in
+// its IoStatus until its completion routine runs.
+void record_result(PIRP irp, const attempt &result) {
+  irp->IoStatus.Status = result.status;
+  irp->IoStatus.Information = NT_SUCCESS(result.status) ? result.information : 0;
+  if (result.resumes_events) {
+    irp_marks(irp) |= irp_mark::resumes_events;
+  }
+}
+void add_finished(socket_object *s, queue_kind kind, PIRP irp, const attempt &result) {
+  record_result(irp, result);
+  InsertTailList(&s->ops_of(kind).finished, irp_link(irp));
+}
+
+// Completes one IRP taken off a finished list, with the lock released, then lets receive events
+// resume if it ended a stall.
+void complete_finished(socket_object *s, PIRP irp) {
+  const bool resumes = (irp_marks(irp) & irp_mark::resumes_events) != 0;
+  ++inline_depth;
+  irp_complete(irp, irp->IoStatus.Status, irp->IoStatus.Information);
+  --inline_depth;
+  if (resumes) {
+    receive_delivered(s); // the socket lives on: the release waits for this delivery
+  }
+}
+
+// With the lock held through `guard` and `q.delivering` set by this thread: runs the completion
+// routines of the finished list in order (dropping the lock for each), then gives up delivery.
+// Events that gave way to these IRPs get their turn from the loop.
+void deliver_locked(socket_object *s, queue_kind kind, std::unique_lock<socket_lock> &guard) {
+  op_queue &q = s->ops_of(kind);
+  while (!IsListEmpty(&q.finished)) {
+    PLIST_ENTRY link = RemoveHeadList(&q.finished);
+    InitializeListHead(link);
+    guard.unlock();
+    complete_finished(s, irp_from_link(link));
+    guard.lock();
+  }
+  q.delivering = false;
+  if (s->event_mask != 0 && (kind == queue_kind::receive || kind == queue_kind::accept)) {
+    socket_kick_locked(s);
+  }
+}
+
+// inline=all (docs/faults.md): an operation that would block waits on the calling thread for
+// its socket to become ready (at most inline_wait_ms in all), so that it finishes inline when the
+// peer is quick enough. The lock stays held meanwhile: no later operation of its kind may take
+// its data or its turn, and the loop's readiness pass for this socket waits (boundedly) too.
+constexpr int inline_wait_ms = 20;
+attempt wait_to_finish_inline(socket_object *s, queue_kind kind, PIRP irp, try_function try_op) {
+  const short wanted = kind == queue_kind::receive || kind == queue_kind::accept ? POLLIN : POLLOUT;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(inline_wait_ms);
+  attempt result = would_block();
+  while (!result.finished && s->fd >= 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0) {
+      break;
+    }
+    pollfd p{s->fd, wanted, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) {
+      break;
+    }
+    if (wanted == POLLIN) {
+      s->read_drained = false; // poll saw it readable: a read may find something
+    }
+    result = try_op(s, irp);
+  }
+  return result;
+}
+
+} // namespace
+
+namespace {
+
+// ---- Waiters that do their own I/O (nt/ke/wait_assist.hpp) --------------------------------------
+//
+// The synchronous style: a thread submits an IRP, the operation cannot finish at once and is
+// parked, and the thread waits on the event the IRP's completion routine sets. Rather than
+// sleep until the socket's loop completes the IRP and wakes it (two thread switches), the
+// waiting thread polls the socket itself and, once it is ready, resumes the socket's queue of
+// that kind exactly as the loop would (in order, under the lock; the loop may do the same at
+// the same time, and whoever unparks an IRP completes it, once). Its own IRP then completes on
+// its own thread, and the wait is satisfied without sleeping again. Only for sockets without
+// event callbacks (callbacks run on the loop thread alone) and without conditional accept.
+
+// What the calling thread parked last: the socket (with its serial, since the thread holds no
+// reference and the socket may be gone by the time it waits), the queue, and the completion
+// context of the IRP, which the synchronous style makes the event it waits for.
+struct parked_hint {
+  socket_object *s = nullptr;
+  std::uint64_t serial = 0;
+  queue_kind kind = queue_kind::receive;
+  const void *context = nullptr;
+};
+thread_local parked_hint last_parked [[gnu::tls_model("initial-exec")]];
+
+// Under the lock, at a park on a thread at PASSIVE_LEVEL (a completion routine or the loop
+// runs at DISPATCH_LEVEL and never waits).
+void note_parked(socket_object *s, queue_kind kind, PIRP irp) {
+  if (nt::current_irql() != PASSIVE_LEVEL || s->event_mask != 0 || s->conditional_accept) {
+    return;
+  }
+  const PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
+  if (sp->CompletionRoutine == nullptr || sp->Context == nullptr) {
+    return;
+  }
+  last_parked = {s, s->serial, kind, sp->Context};
+}
+
+// Pins the socket of a hint if it still exists (the release then waits for socket_unpin).
+bool socket_pin(socket_object *s, std::uint64_t serial) {
+  std::lock_guard live(live_lock);
+  if (assistable().count(s) == 0 || s->serial != serial) {
+    return false;
+  }
+  ++s->assist_pins;
+  return true;
+}
+void socket_unpin(socket_object *s) {
+  bool release = false;
+  {
+    std::lock_guard live(live_lock);
+    if (--s->assist_pins == 0 && s->release_deferred) {
+      s->release_deferred = false;
+      release = true;
+    }
+  }
+  if (release) {
+    s->loop->post(&s->release_task);
+  }
+}
+
+// The poll events that let a parked operation of `kind` proceed, as readiness bits.
+short assist_poll_events(queue_kind kind) {
+  const bool reads = kind == queue_kind::receive || kind == queue_kind::accept;
+  return static_cast<short>(reads ? POLLIN | POLLPRI | POLLRDHUP : POLLOUT);
+}
+
+// The time left until `deadline` for ppoll; false once it has passed.
+bool time_left(const nt::wait_deadline &deadline, timespec &left) {
+  std::chrono::nanoseconds remaining{};
+  if (deadline.absolute) {
+    remaining = deadline.system - std::chrono::system_clock::now();
+  } else {
+    remaining = deadline.steady - std::chrono::steady_clock::now();
+  }
+  if (remaining.count() <= 0) {
+    return false;
+  }
+  left.tv_sec = static_cast<time_t>(remaining.count() / 1000000000);
+  left.tv_nsec = static_cast<long>(remaining.count() % 1000000000);
+  return true;
+}
+
+// The wait helper (nt/ke/wait_assist.hpp): runs in KeWaitForSingleObject before the thread
+// sleeps on `object`.
+void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &deadline) {
+  const parked_hint hint = last_parked;
+  last_parked = {};
+  if (hint.s == nullptr || hint.context != object || !socket_pin(hint.s, hint.serial)) {
+    return; // not a wait for what this thread parked last, or the socket is gone
+  }
+  socket_object *s = hint.s;
+  const bool reads = hint.kind == queue_kind::receive || hint.kind == queue_kind::accept;
+  pollfd fds[2] = {{s->fd, assist_poll_events(hint.kind), 0}, {wake_fd, POLLIN, 0}};
+  {
+    std::lock_guard guard(s->lock);
+    ++(reads ? s->assist_readers : s->assist_writers); // the loop leaves this direction to us
+  }
+  while (!nt::object_signalled(object)) {
+    timespec left{};
+    if (!deadline.infinite && !time_left(deadline, left)) {
+      break;
+    }
+    fds[0].revents = fds[1].revents = 0;
+    const int ready = ppoll(fds, 2, deadline.infinite ? nullptr : &left, nullptr);
+    if (ready < 0 && errno != EINTR) {
+      break;
+    }
+    if ((fds[1].revents & POLLIN) != 0) {
+      std::uint64_t count = 0;
+      [[maybe_unused]] const ssize_t got = read(wake_fd, &count, sizeof(count));
+      break; // the wait was satisfied by another thread
+    }
+    if (fds[0].revents == 0) {
+      continue;
+    }
+    completion_batch done;
+    bool stay = false;
+    {
+      std::lock_guard guard(s->lock);
+      if (s->state == socket_state::closing || s->event_mask != 0 || s->conditional_accept) {
+        break; // the loop handles it from here on
+      }
+      const auto events = static_cast<std::uint32_t>(fds[0].revents);
+      const LIST_ENTRY &parked = s->queue(hint.kind);
+      const PLIST_ENTRY head = parked.Flink;
+      note_readiness(s, events);
+      s->behaviour->resume_queues(s, events, done);
+      // Stay while operations of the kind are still parked and this pass moved the queue on.
+      // Otherwise the IRP has finished (whoever delivers it sets the event), or readiness does
+      // not help its queue (say, a part-filled WAITALL receive), and the plain wait takes over.
+      stay = parked.Flink != &parked && parked.Flink != head;
+    }
+    done.complete_all(); // the waiter's own IRP among them, when it was due
+    if (!stay) {
+      break;
+    }
+  }
+  {
+    // The readiness the loop left to the waiters while they polled is resumed here, as the loop
+    // would have (the last waiter to leave does it; nothing is left behind).
+    completion_batch done;
+    std::unique_lock guard(s->lock);
+    --(reads ? s->assist_readers : s->assist_writers);
+    if (s->assist_readers == 0 && s->assist_writers == 0 && s->assist_left != 0) {
+      const std::uint32_t left = s->assist_left;
+      s->assist_left = 0;
+      if (s->state != socket_state::closing) {
+        if (s->event_mask != 0) {
+          socket_kick_locked(s); // events run on the loop thread only
+        } else {
+          note_readiness(s, left);
+          s->behaviour->resume_queues(s, left, done);
+        }
+      }
+    }
+    guard.unlock();
+    done.complete_all();
+  }
+  socket_unpin(s);
+}
+
+// On unless UWSK_WAIT_ASSIST=0 (read when the library loads).
+bool register_assist() {
+  const char *setting = std::getenv("UWSK_WAIT_ASSIST");
+  if (setting == nullptr || std::strcmp(setting, "0") != 0) {
+    nt::set_wait_assist(socket_assist_wait);
+  }
+  return true;
+}
+[[maybe_unused]] const bool assist_registered = register_assist();
+
+} // namespace
+
+void socket_kick_locked(socket_object *s) {
+  if (s->loop == nullptr || s->kick_posted || s->release_requested ||
+      s->state == socket_state::closing) {
+    return;
+  }
+  s->kick_posted = s->loop->post(&s->kick_task);
+}
+
+void deliver_finished(socket_object *s, queue_kind kind) {
+  std::unique_lock guard(s->lock);
+  op_queue &q = s->ops_of(kind);
+  if (q.delivering || IsListEmpty(&q.finished)) {
+    return; // the thread delivering runs these too
+  }
+  q.delivering = true;
+  deliver_locked(s, kind, guard);
+}
+
+NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op,
+                         admit_function admit) {
+  irp_set_owner(irp, s);
+  op_queue &q = s->ops_of(kind);
+  std::unique_lock guard(s->lock);
+  // pend (docs/faults.md): the operation is left to the loop, as if the call were too deep.
+  const bool too_deep = inline_depth >= max_inline_depth ||
+                        (fault::active() && fault::current().pend != 0 &&
+                         fault::happens(fault::stream::pend, fault::current().pend, s->fault_id,
+                                        s->fault_draws, "operation pends"));
+  attempt result;
+  if (const NTSTATUS admitted = admit != nullptr ? admit(s) : STATUS_SUCCESS;
+      !NT_SUCCESS(admitted)) {
+    result = finished(admitted);
+  } else if (q.parked.empty() && !too_deep) {
+    result = try_op(s, irp);
+    if (!result.finished && fault::active() && fault::current().inline_all) {
+      result = wait_to_finish_inline(s, kind, irp, try_op);
+    }
+  } else {
+    result = would_block(); // earlier operations of its kind come first
+  }
+  if (!result.finished || !q.parked.empty()) {
+    if (q.parked.park(irp, cancel_parked)) {
+      if (result.finished) {
+        // Refused, behind parked operations: it fails in its turn.
+        irp->IoStatus.Status = result.status;
+        irp_marks(irp) |= irp_mark::refused;
+      }
+      if (too_deep) {
+        socket_kick_locked(s); // the loop resumes the queue from a fresh stack
+      } else if (!result.finished) {
+        note_parked(s, kind, irp); // its thread may wait for it next
+      }
+      return STATUS_PENDING;
+    }
+    // Cancelled before it could be parked: it completes now, as a cancelled IRP may.
+    guard.unlock();
+    return irp_complete(irp, STATUS_CANCELLED, 0);
+  }
+  if (!q.idle()) {
+    // Earlier completions of its kind are not yet delivered: it follows them.
+    IoMarkIrpPending(irp);
+    add_finished(s, kind, irp, result);
+    if (q.delivering) {
+      return STATUS_PENDING; // the delivering thread runs it
+    }
+    q.delivering = true;
+    deliver_locked(s, kind, guard);
+    return STATUS_PENDING;
+  }
+  // The queue is idle: complete inline, then deliver what was finished meanwhile (operations
+  // its completion routine started, resumes on the loop).
+  q.delivering = true;
+  record_result(irp, result);
+  guard.unlock();
+  complete_finished(s, irp); // the IRP may be gone afterwards: return the status kept here
+  guard.lock();
+  deliver_locked(s, kind, guard);
+  return result.status;
+}
+
+void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
+                  blocked_function blocked) {
+  LIST_ENTRY &q = s->ops_of(kind).parked.head();
+  PLIST_ENTRY link = q.Flink;
+  while (link != &q) {
+    PLIST_ENTRY next = link->Flink;
+    PIRP irp = irp_from_link(link);
+    const bool refused = (irp_marks(irp) & irp_mark::refused) != 0;
+    if (!refused && blocked != nullptr && blocked(s, irp)) {
+      return; // it stays parked, cancellable as it was
+    }
+    if (!irp_unpark(irp)) {
+      // Being cancelled: it consumes nothing; its cancel routine unlinks it.
+      link = next;
+      continue;
+    }
+    attempt result = refused ? finished(irp->IoStatus.Status) : try_op(s, irp);
+    if (!result.finished) {
+      if (irp_repark(irp, cancel_parked)) {
+        return;
+      }
+      result = finished(STATUS_CANCELLED);
+    }
+    parked_list::unlink(irp);
+    add_finished(s, kind, irp, result);
+    done.deliver_after(s, kind);
+    link = next;
+  }
+}
+
+void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done) {
+  s->ops_of(kind).parked.take_all([&](PIRP irp) {
+    add_finished(s, kind, irp, finished(status));
+    done.deliver_after(s, kind);
+  });
+}
+
+NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int protocol,
+                       category cat, PVOID context, const void *client_dispatch,
+                       const socket_behaviour *behaviour, socket_object **out) {
+  const int family = linux_family(windows_family);
+  if (family < 0) {
+    return STATUS_NOT_SUPPORTED;
+  }
+  const int fd = net::sock::open(family, type, protocol);
+  if (fd < 0) {
+    return -fd == EPERM || -fd == EACCES ? STATUS_ACCESS_DENIED : status_from_errno(-fd);
+  }
+  if (family == AF_INET6) {
+    // Windows creates IPv6 sockets IPv6-only; Linux defaults to dual-stack.
+    const int one = 1;
+    net::sock::set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  }
+  net::loop *loop = cat != category::basic ? provider_loop() : nullptr;
+  auto *s = cat != category::basic && loop == nullptr ? nullptr : new (std::nothrow) socket_object;
+  if (s == nullptr) {
+    net::sock::close(fd);
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  if (fault::active()) {
+    s->fault_id = fault::new_object_id();
+  }
+  publish(s, reg, cat, windows_family, family, type, protocol, fd, context, client_dispatch,
+          behaviour, loop);
+  *out = s;
+  return STATUS_SUCCESS;
+}
+
+socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
+                              const void *client_dispatch, bool held) {
+  net::loop *loop = provider_loop();
+  auto *s = loop != nullptr ? new (std::nothrow) socket_object : nullptr;
+  if (s == nullptr) {
+    return nullptr;
+  }
+  s->state = socket_state::connected;
+  s->ev.held = held;
+  if (fault::active()) {
+    s->fault_id = fault::child_object_id(listener->fault_id, listener->fault_accepts++);
+  }
+  publish(s, listener->reg, category::connection, listener->windows_family, listener->family,
+          listener->type, listener->protocol, fd, context, client_dispatch, listener->behaviour,
+          loop);
+  return s;
+}
+
+void destroy_unpublished(socket_object *s) {
+  // The attach task may not have run yet; let the loop release the socket after it, without a
+  // close IRP to complete.
+  if (s->loop == nullptr) {
+    free_socket(s);
+    return;
+  }
+  std::lock_guard guard(s->lock);
+  s->ev.held = false; // no accept event will release it
+  s->release_requested = true;
+  s->state = socket_state::closing;
+  s->loop->post(&s->release_task);
+}
+
+NTSTATUS socket_close(socket_object *s, PIRP irp) {
+  if (!irp_enter(irp)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (s->loop == nullptr) {
+    // A basic socket has no loop and nothing parked: the close completes during the call.
+    free_socket(s, irp);
+    return STATUS_SUCCESS;
+  }
+  completion_batch done;
+  {
+    std::lock_guard guard(s->lock);
+    if (s->release_requested) {
+      nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
+                   "WskCloseSocket: the socket is already being closed (rule V30)",
+                   violation::socket_not_open, reinterpret_cast<ULONG_PTR>(s));
+    }
+    // A connection not disconnected in both directions is disconnected abortively, as Windows
+    // documents for WskCloseSocket: the peer sees a reset, not a FIN.
+    const bool connection = s->cat == category::connection || s->cat == category::stream;
+    if (connection && s->state == socket_state::connected && !s->aborted &&
+        !(s->send_closed && (s->peer_closed || s->ev.fin_seen))) {
+      const linger reset{1, 0};
+      net::sock::set_option(s->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    }
+    s->state = socket_state::closing;
+    s->release_requested = true;
+    for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
+      fail_queue(s, static_cast<queue_kind>(k), STATUS_CANCELLED, done);
+    }
+    s->behaviour->on_close_locked(s);
+    IoMarkIrpPending(irp);
+    s->close_irp = irp;
+  }
+  done.complete_all();
+  s->loop->post(&s->release_task);
+  return STATUS_PENDING;
+}
+
+category socket_category(const socket_object *s) {
+  return s->cat;
+}
+
+bool socket_is_valid(const socket_object *s) {
+  return s != nullptr && __atomic_load_n(&s->magic, __ATOMIC_RELAXED) == socket_magic;
+}
+
+void socket_check_out_address(const socket_object *s, const void *out, const char *function) {
+  const std::size_t needed =
+      s->windows_family == win::af_inet6 ? win::sockaddr_in6_size : win::sockaddr_in_size;
+  const std::size_t size = out != nullptr ? nt::pool_block_size(out) : 0;
+  if (size != 0 && size < needed) {
+    char objects[200];
+    std::snprintf(objects, sizeof objects,
+                  "%s: out-buffer %p, a pool block of %zu bytes; the socket's family needs %zu",
+                  function, out, size, needed);
+    nt::verifier::error(40,
+                        "an address out-buffer is too short for a SOCKADDR of the socket's "
+                        "address family",
+                        objects, reinterpret_cast<ULONG_PTR>(out), size);
+  }
+}
+
+void socket_refuse(socket_object *s) {
+  record_endpoints(s);
+  __atomic_store_n(&s->magic, refused_magic, __ATOMIC_RELAXED);
+}
+
+socket_object *socket_checked(void *socket, const char *function) {
+  auto *s = static_cast<socket_object *>(socket);
+  nt::activity::note_call(function);
+  if (!socket_is_valid(s)) {
+    const ULONG magic = s != nullptr ? __atomic_load_n(&s->magic, __ATOMIC_RELAXED) : 0;
+    const bool closed = magic == freed_magic;
+    const bool refused = magic == refused_magic;
+    const ULONG_PTR p2 = reinterpret_cast<ULONG_PTR>(socket);
+    if (refused) {
+      uwsk_log_message("wsk",
+                       "%s: %p is not an open WSK socket (its accept event refused it; "
+                       "rule V55)",
+                       function, socket);
+      nt::verifier::error(55,
+                          "a WSK function was called on a socket that WskAcceptEvent refused "
+                          "(STATUS_REQUEST_NOT_ACCEPTED): the client must not touch it again",
+                          nt::verifier::objects_text("socket %p (%s)", socket, s->endpoints), p2);
+    }
+    uwsk_log_message("wsk", "%s: %p is not an open WSK socket (%s; rule V30)", function, socket,
+                     closed ? "it was closed" : "closed, or never created");
+    if (closed) {
+      nt::verifier::error(30, "a WSK function was called on a socket after WskCloseSocket",
+                          nt::verifier::objects_text("socket %p (%s)", socket, s->endpoints), p2);
+    }
+    nt::verifier::error(30, "a WSK function was called on a pointer that is not a WSK socket",
+                        nt::verifier::objects_text("pointer %p", socket), p2);
+  }
+  return s;
+}
+
+bool provider_engine_started() {
+  return engine_started.load(std::memory_order_acquire);
+}
+
+namespace {
+
+// A task posted to every loop; provider_quiesce waits until each has run it.
+struct loop_barrier {
+  struct arrival : net::task {
+    loop_barrier *owner = nullptr;
+  };
+  std::mutex lock;
+  std::condition_variable all_ran;
+  std::size_t left = 0;
+  std::vector<arrival> arrivals;
+};
+
+void arrive(net::task *t) {
+  loop_barrier *b = static_cast<loop_barrier::arrival *>(t)->owner;
+  std::lock_guard guard(b->lock);
+  if (--b->left == 0) {
+    b->all_ran.notify_all();
+  }
+}
+
+} // namespace
+
+void provider_quiesce() {
+  if (!provider_engine_started()) {
+    return; // no loop ever ran, so no loop thread ran driver code
+  }
+  net::engine &e = engine();
+  loop_barrier b;
+  b.arrivals.resize(e.size());
+  std::unique_lock guard(b.lock);
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    b.arrivals[i].owner = &b;
+    b.arrivals[i].run = arrive;
+    if (e.at(i).in_loop_thread()) {
+      continue; // cannot wait for itself; it is past any driver code of its own
+    }
+    if (e.at(i).post(&b.arrivals[i])) {
+      ++b.left;
+    }
+  }
+  b.all_ran.wait(guard, [&] { return b.left == 0; });
+}
+
+std::size_t live_socket_count() {
+  std::lock_guard guard(live_lock);
+  return live_count;
+}
+
+std::vector<std::string> describe_live_sockets() {
+  std::vector<std::string> lines;
+  std::lock_guard guard(live_lock);
+  for (PLIST_ENTRY e = live_sockets.Flink; e != &live_sockets; e = e->Flink) {
+    // socket_object is not standard-layout, but GCC and Clang lay out its first-level members
+    // in order, so the offset of `links` is well defined here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+    const socket_object *s = CONTAINING_RECORD(e, socket_object, links);
+#pragma GCC diagnostic pop
+    char endpoints[160];
+    endpoints_text(s->fd, endpoints, sizeof endpoints);
+    char line[224];
+    std::snprintf(line, sizeof line, "WSK socket %p (%s)", static_cast<const void *>(s), endpoints);
+    lines.emplace_back(line);
+  }
+  return lines;
+}
+
+} // namespace uwsk::wsk

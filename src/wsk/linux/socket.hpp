@@ -1,0 +1,381 @@
+// The provider's socket object and the machinery every category shares (Linux half).
+//
+// The lifetime rules are docs/design.md's, "Sockets", cited in the code as "socket rule N". Here:
+// a socket_object is freed on its loop thread by the release task WskCloseSocket posts, after
+// every parked IRP has left its queue (completed by the close, or by a cancel routine already
+// running) (socket rule 1); everything below `lock` is guarded by it, and IRPs are completed
+// only after it is released, because completion routines may call back into the provider
+// (socket rule 2); the watcher is added and removed only on the loop thread (socket rule 6,
+// net::loop rule 2).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include "net/loop.hpp"
+#include "nt/fault/plan.hpp"
+#include "wsk/views.hpp"
+#include "wsk/registration.hpp"
+#include "wsk/sockets.hpp"
+#include "wsk/irp_ops.hpp"
+#include "wsk/linux/socket_lock.hpp"
+
+namespace uwsk::wsk {
+
+// The lifecycle of a socket (docs/wsk-behaviour.md, "Socket states").
+enum class socket_state : UCHAR {
+  created,    // no address yet
+  bound,      // WskBind done
+  listening,  // a listening socket after bind, a stream socket after WskListen
+  connecting, // a connect is in flight
+  connected,  // connected, accepted, or from WskSocketConnect
+  closing     // WskCloseSocket called
+};
+
+// The queues of operations, one per kind.
+enum class queue_kind : UCHAR { receive, send, accept, connect, count };
+
+// The IRPs of one kind of operation on a socket, in submission order (docs/design.md,
+// "Completion order"). Every IRP on `finished` was submitted before every IRP on `parked`, and
+// completion routines run in list order, one at a time: a later operation never completes,
+// inline or not, while an earlier one of its kind is parked or not yet delivered. Guarded by
+// the socket's lock.
+struct op_queue {
+  op_queue() { InitializeListHead(&finished); }
+  parked_list parked;      // not finished: cancellable, tried again on readiness
+  LIST_ENTRY finished;     // finished, the completion routine not yet run; not cancellable
+  bool delivering = false; // a thread is running this queue's completion routines
+  // Nothing parked, nothing waiting for delivery: a new operation may complete inline.
+  bool idle() const { return parked.empty() && IsListEmpty(&finished) && !delivering; }
+};
+
+struct socket_object;
+
+// The loop's intrusive records, each knowing its socket (socket_object is not standard-layout,
+// so the owner is not recovered by offset).
+struct socket_watcher : net::watcher {
+  socket_object *owner = nullptr;
+};
+struct socket_task : net::task {
+  socket_object *owner = nullptr;
+};
+struct socket_timer : net::timer {
+  socket_object *owner = nullptr;
+};
+
+// A list entry that knows its socket.
+struct socket_link {
+  LIST_ENTRY entry{};
+  socket_object *owner = nullptr;
+};
+
+struct data_chunk; // a provider-owned receive buffer behind an indication (linux/events.hpp)
+
+// The event callbacks of a socket (linux/events.cpp), guarded by the socket's lock. Callbacks run
+// only on the socket's loop thread, so they are serial by construction.
+struct event_state {
+  event_state() {
+    InitializeListHead(&retained);
+    InitializeListHead(&inspecting);
+    InitializeListHead(&ready);
+    InitializeListHead(&inspect_link.entry);
+  }
+  ULONG running = 0;            // the WSK_EVENT_* bit whose callback is running, or 0
+  parked_list disable_irps;     // SO_WSK_EVENT_CALLBACK disable IRPs waiting for `running`
+  bool held = false;            // accepted, WskAcceptEvent not yet returned: no callbacks
+  bool receive_stalled = false; // partial acceptance or STATUS_DATA_NOT_ACCEPTED
+  bool disconnect_indicated = false;
+  bool peer_reset = false;           // the peer reset the connection
+  bool fin_seen = false;             // the peer's FIN arrived (EPOLLRDHUP)
+  unsigned resuming = 0;             // receives ending a stall, not yet completed
+  bool dead_indicated = false;       // the NULL indication (socket no longer works) was given
+  bool receive_from_dynamic = false; // WSK_EVENT_RECEIVE_FROM came from SO_WSK_EVENT_CALLBACK
+  SIZE_T backlog_indicated = 0;      // the ideal send backlog last reported
+  data_chunk *unread = nullptr;      // indicated, not accepted: the head of the byte stream
+  data_chunk *refused = nullptr;     // datagrams not accepted, indicated again on re-enable
+  LIST_ENTRY retained;               // indication lists the client kept (STATUS_PENDING)
+  // Receive backpressure (linux/events.cpp): the bytes read for events and not yet taken by the
+  // client (`unread`, `refused`, `retained`), the bound on them (the socket's SO_RCVBUF, read
+  // when first needed; 0 until then), and whether reading stopped at the bound (a release
+  // below it kicks the loop, since edge-triggered readiness will not report the data again).
+  SIZE_T buffered = 0;
+  SIZE_T buffer_limit = 0;
+  bool throttled = false;
+  // Conditional accept on a listening socket: connections the client pended (awaiting
+  // WskInspectComplete) and connections accepted by inspection (awaiting WskAccept or the
+  // accept event), linked through their own inspect_link.
+  LIST_ENTRY inspecting;
+  LIST_ENTRY ready;
+  ULONG next_serial = 0;
+  socket_timer abort_timer; // polls `inspecting` for peers that gave up
+  // A connection that went through inspection: its WSK_INSPECT_ID (SIO_WSK_QUERY_INSPECT_ID).
+  bool has_inspect_id = false;
+  ULONG_PTR inspect_key = 0;
+  ULONG inspect_serial = 0;
+  socket_link inspect_link;
+};
+
+class completion_batch;
+
+// What the socket core calls in its category's code (linux/stream.cpp for listening, connection and
+// stream sockets; linux/datagram.cpp), so that the core depends on nothing above it. Chosen when
+// the socket is created (linux/categories.hpp).
+struct socket_behaviour {
+  // Readiness on the socket's loop thread, and the kick task (as if readable and writable).
+  void (*on_events)(socket_object *s, std::uint32_t events);
+  // Under the lock: tries parked receives again once an indication they waited for is settled.
+  void (*resume_receives)(socket_object *s, completion_batch &done);
+  // Under the lock, in WskCloseSocket: what the category holds besides IRPs is let go.
+  void (*on_close_locked)(socket_object *s);
+  // Just before the socket is freed: its indication buffers.
+  void (*on_free)(socket_object *s);
+  // Under the lock, after note_readiness: the part of on_events that resumes the operation
+  // queues, without event callbacks; a waiting thread that does its own I/O (socket_assist_wait
+  // in linux/socket.cpp) runs it on readiness it polled for itself.
+  void (*resume_queues)(socket_object *s, std::uint32_t events, completion_batch &done);
+};
+
+struct socket_object {
+  const void *dispatch = nullptr; // WSK_SOCKET.Dispatch: first, so PWSK_SOCKET is this object
+  ULONG magic = 0;
+  category cat = category::basic;
+  USHORT windows_family = 0;
+  int family = 0;
+  int type = 0;
+  int protocol = 0;
+  int fd = -1;
+  registration *reg = nullptr;
+  PVOID context = nullptr;                     // the client's socket context
+  const void *client_dispatch = nullptr;       // the client's callback table
+  const socket_behaviour *behaviour = nullptr; // NULL for a basic socket, which has no loop
+  net::loop *loop = nullptr;                   // the loop that owns fd's readiness
+  socket_watcher watcher;                      // on `loop`, from the attach task to the release
+  socket_task attach_task;
+  socket_task release_task;
+  socket_task kick_task;    // tries what is due again after a change made off the loop thread
+  LIST_ENTRY links{};       // on the list of live sockets (leak report)
+  std::uint64_t serial = 0; // unique in the process: tells a socket from a later one at its address
+  // Guarded by the list of live sockets' lock: threads doing their own I/O on the socket
+  // (socket_assist_wait), which the release waits for, and whether the release waits.
+  unsigned assist_pins = 0;
+  bool release_deferred = false;
+  // Fault injection (nt/fault/plan.hpp rule 3): the socket's fault id, its draws per stream, and
+  // (a listener) the connections it accepted so far.
+  std::uint64_t fault_id = 0;
+  fault::counters fault_draws;
+  std::atomic<std::uint64_t> fault_accepts{0};
+  socket_task fault_deliver_task; // other-loop: delivers finished IRPs on another loop
+
+  socket_lock lock; // guards everything below (socket rule 2)
+  socket_state state = socket_state::created;
+  bool attach_ran = false;        // the attach task has run (the release waits for it)
+  bool attached = false;          // the watcher is on the loop
+  bool release_requested = false; // WskCloseSocket posted the release task
+  bool kick_posted = false;       // kick_task is posted (the release waits for it)
+  bool peer_closed = false;       // the peer's FIN was read (receives now complete with 0)
+  bool send_closed = false;       // a graceful or abortive disconnect shut the send side
+  bool aborted = false;           // an abortive disconnect or a reset happened
+  // Reads wait for readiness (edge-triggered, net::watcher): a read returned EAGAIN, or a
+  // stream read or a recvmmsg returned less than it asked for, so the receive queue was empty,
+  // and no readiness was reported since. A read now could only return EAGAIN; the next arrival
+  // is reported, and the readiness handler clears this before it resumes the queues.
+  bool read_drained = false;
+  // A short stream read does not mean the next read blocks once the peer's FIN or an error
+  // was reported (ev_rdhup, ev_err, ev_hup): the next read returns 0 or the error at once, and
+  // that report may have come before the read. Urgent data (ev_pri) ends a read short at the
+  // urgent mark with more data queued. Both are sticky; only EAGAIN then sets read_drained. Set
+  // from the start on the io_uring engine, whose reports cannot show urgent data (publish).
+  bool short_read_unsure = false;
+  // Threads doing their own I/O on the socket while they wait (socket_assist_wait), by the
+  // direction they poll, and the readiness the loop left to them meanwhile (loop_readiness).
+  unsigned assist_readers = 0;
+  unsigned assist_writers = 0;
+  std::uint32_t assist_left = 0;
+  PIRP close_irp = nullptr; // the WskCloseSocket IRP, completed by the release task
+  // other-loop: the queues (bit per queue_kind) fault_deliver_task delivers, and whether it is
+  // posted (the release waits for it).
+  unsigned fault_deliver_kinds = 0;
+  bool fault_deliver_posted = false;
+  bool fault_forced_closed = false; // forced-close: every later send and receive fails so
+  // Options the provider emulates (WskControlSocket sets them).
+  bool reuse_address = false;      // SO_REUSEADDR
+  bool exclusive_address = false;  // SO_EXCLUSIVEADDRUSE
+  bool conditional_accept = false; // SO_CONDITIONAL_ACCEPT
+  ULONG event_mask = 0;            // event callbacks enabled (SO_WSK_EVENT_CALLBACK)
+  // SO_WSK_SECURITY: a cached descriptor, on which the socket holds a reference of its own.
+  PVOID security = nullptr;
+  // SIO_WSK_SET_TCP_SILENT_MODE: sends and disconnects now fail; only WskCloseSocket remains.
+  bool silent = false;
+  // Datagram sockets: SIO_WSK_SET_REMOTE_ADDRESS and SIO_WSK_SET_SENDTO_ADDRESS (length 0: none).
+  sockaddr_storage fixed_remote{};
+  socklen_t fixed_remote_length = 0;
+  sockaddr_storage fixed_sendto{};
+  socklen_t fixed_sendto_length = 0;
+  op_queue ops[static_cast<int>(queue_kind::count)];
+  event_state ev;
+  // "local A, remote B", written just before the socket is freed or refused: a call on it
+  // afterwards is reported with the endpoints it had (rules V30, V55).
+  char endpoints[128] = {};
+
+  op_queue &ops_of(queue_kind kind) { return ops[static_cast<int>(kind)]; }
+  // The parked IRPs of a kind.
+  LIST_ENTRY &queue(queue_kind kind) { return ops_of(kind).parked.head(); }
+  // Whether nothing of a kind is parked or waiting for delivery (events give way to IRPs).
+  bool queue_idle(queue_kind kind) const { return ops[static_cast<int>(kind)].idle(); }
+};
+
+// What an attempt at an operation came to.
+struct attempt {
+  bool finished;         // false: it would block, park it (or keep it parked)
+  NTSTATUS status;       // when finished
+  ULONG_PTR information; // when finished and successful
+  // A receive that ends a stalled receive event: events resume only after its completion
+  // routine has run (event rule 3).
+  bool resumes_events = false;
+};
+inline attempt would_block() {
+  return {false, STATUS_PENDING, 0};
+}
+inline attempt finished(NTSTATUS status, ULONG_PTR information = 0) {
+  return {true, status, information};
+}
+
+// What a read had room for, for note_read: a single datagram read says nothing by its length.
+inline constexpr std::size_t room_unknown = 0;
+
+// Under the lock, after a read: what its result says about the receive queue
+// (socket_object::read_drained). `room` is what the read could take (bytes for a stream read,
+// messages for a recvmmsg); a result below it means the queue ran empty.
+inline void note_read(socket_object *s, ssize_t got, std::size_t room) {
+  if (got == -EAGAIN || (room != room_unknown && got > 0 && static_cast<std::size_t>(got) < room &&
+                         !s->short_read_unsure)) {
+    s->read_drained = true;
+  }
+}
+
+// The readiness reports after which a read may find something (data, a FIN, an error).
+inline constexpr std::uint32_t readable_events =
+    net::ev_in | net::ev_rdhup | net::ev_pri | net::ev_err | net::ev_hup;
+
+// Under the lock, in a readiness handler: readiness was reported, so reads may find data again.
+inline void note_readiness(socket_object *s, std::uint32_t events) {
+  if ((events & (net::ev_rdhup | net::ev_pri | net::ev_err | net::ev_hup)) != 0) {
+    s->short_read_unsure = true;
+  }
+  if ((events & readable_events) != 0) {
+    s->read_drained = false;
+  }
+}
+
+// Under the lock, in a readiness handler, after note_readiness: the readiness whose queues the
+// loop resumes. A waiting thread that polls the socket itself for reads or writes
+// (socket_assist_wait) resumes those queues on its own, so the loop leaves them to it and
+// records what it left (the waiter resumes that too when it stops polling).
+inline std::uint32_t loop_readiness(socket_object *s, std::uint32_t events) {
+  std::uint32_t left = 0;
+  if (s->assist_readers != 0) {
+    left |= events & (net::ev_in | net::ev_rdhup | net::ev_pri);
+  }
+  if (s->assist_writers != 0) {
+    left |= events & net::ev_out;
+  }
+  s->assist_left |= left;
+  return events & ~left;
+}
+
+// Completions due once a socket's lock is released (socket rule 2): IRPs outside the operation
+// queues (event-disable and address-change IRPs), and the queues of one socket whose finished IRPs
+// are to be delivered.
+class completion_batch {
+public:
+  completion_batch() = default;
+  completion_batch(const completion_batch &) = delete;
+  completion_batch &operator=(const completion_batch &) = delete;
+  ~completion_batch() { complete_all(); }
+  void add(PIRP irp, NTSTATUS status, ULONG_PTR information);
+  // After the lock is released, delivers the finished IRPs of `s`'s queue of `kind`.
+  void deliver_after(socket_object *s, queue_kind kind);
+  void complete_all();
+
+private:
+  struct entry {
+    PIRP irp;
+    NTSTATUS status;
+    ULONG_PTR information;
+  };
+  entry inline_[8];
+  std::size_t count_ = 0;
+  PIRP overflow_ = nullptr; // further IRPs, chained through their list entries
+  socket_object *deliver_socket_ = nullptr;
+  unsigned deliver_kinds_ = 0; // bit per queue_kind
+};
+
+// Runs the completion routines of the finished IRPs of a queue, in order, unless another thread
+// already does (it then runs these too). Takes the socket's lock; call it without.
+void deliver_finished(socket_object *s, queue_kind kind);
+
+// How one kind of operation is tried. `try_op` runs under the socket's lock and may be called
+// several times for one IRP (once at the call, then on each readiness).
+using try_function = attempt (*)(socket_object *s, PIRP irp);
+
+// The part [offset, offset + length) of an MDL chain as iovecs over the driver's own memory (no
+// copy), at most `capacity` of them. Returns how many were filled, and the bytes they cover in
+// *bytes (fewer than `length` when the chain is shorter or needs more than `capacity` pieces).
+std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
+                          std::size_t capacity, SIZE_T *bytes);
+
+// Whether a WSK_BUF describes bytes that exist: a NULL Mdl only with Length 0; otherwise Offset
+// inside the first MDL and the chain from there holding at least Length bytes. Every call that
+// takes a WSK_BUF checks this before anything moves, so a call that fails with
+// STATUS_INVALID_PARAMETER sent nothing and consumed nothing (Windows assumes a well-formed
+// WSK_BUF; uwsk checks it).
+bool buffer_valid(const buffer_view &buffer);
+
+// Whether a call may start on the socket in its current state: STATUS_SUCCESS, or the status
+// its IRP completes with. Runs under the socket's lock.
+using admit_function = NTSTATUS (*)(const socket_object *s);
+
+// Runs an operation for a fresh IRP (after irp_enter): checks `admit` (when not null), then
+// tries the operation at once when nothing of its kind is parked ahead of it, and parks it if
+// it cannot finish. A finished operation completes inline when its queue is idle; otherwise it
+// waits on the queue's finished list for the earlier completions and the call returns
+// STATUS_PENDING. An operation refused by `admit` behind parked ones is parked too and fails
+// in its turn. Returns what the WSK call returns.
+NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op,
+                         admit_function admit = nullptr);
+
+// Whether trying `irp` now could only say "would block" without a system call; lets
+// resume_queue leave it parked instead of unparking and reparking it. Runs under the lock.
+using blocked_function = bool (*)(const socket_object *s, PIRP irp);
+
+// Resumes the queue of `kind` after readiness, in order, until an operation would block (or
+// `blocked`, when not null, says the next one would). What finishes moves to the finished list,
+// delivered through `done`.
+void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
+                  blocked_function blocked = nullptr);
+
+// A loop of the provider's engine for work that belongs to no socket (the address-change
+// watcher), so that provider_quiesce covers it too. NULL when the engine cannot start.
+net::loop *provider_loop() noexcept;
+
+// Under the lock: has the socket's loop try again what is due, as if the socket had become
+// readable and writable (parked IRPs, then events; event rule 8). No-op once closing.
+void socket_kick_locked(socket_object *s);
+
+// Finishes every IRP parked on a queue with `status` (for close and abortive disconnect); they
+// are delivered after the IRPs finished before them.
+void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done);
+
+// Wraps an accepted fd in a connection socket of the listener's registration. `held`: no
+// callbacks until the accept event returns (linux/events.cpp releases it).
+socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
+                              const void *client_dispatch, bool held = false);
+
+// Frees a socket that no client has seen (a failed WskSocketConnect), on any thread.
+void destroy_unpublished(socket_object *s);
+
+} // namespace uwsk::wsk

@@ -1,0 +1,22 @@
+// What the loader asks of the WSK provider: its live objects and its loop threads.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace uwsk::wsk {
+
+std::size_t live_socket_count();
+// The sockets not yet closed, one line each: "WSK socket P (local A, remote B)".
+std::vector<std::string> describe_live_sockets();
+// Whether a socket ever started the provider's I/O engine (net::engine::instance()).
+bool provider_engine_started();
+// Returns once every loop thread of the provider has finished what it was doing when called: a
+// completion routine or event callback of a driver that was still returning (after setting the
+// event DriverUnload waited for) has then left the driver's code. The loader calls it after
+// DriverUnload, before the leak report.
+void provider_quiesce();
+std::size_t live_registration_count();
+
+} // namespace uwsk::wsk

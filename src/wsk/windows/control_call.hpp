@@ -1,0 +1,66 @@
+// The completion policy of WskControlSocket and WskControlClient (docs/wsk-behaviour.md,
+// "WskControlSocket" and "WskControlClient"), shared by their Windows halves
+// (windows/control.cpp, windows/control_client.cpp).
+#pragma once
+
+#include <wdm.h>
+
+#include "nt/dbg/verifier.hpp"
+#include "wsk/irp_ops.hpp"
+
+namespace uwsk::wsk {
+
+// Whether a control request takes an IRP (rule V65; docs/wsk-behaviour.md, "Which requests take
+// an IRP").
+enum class irp_rule : UCHAR { required, must_be_null, optional };
+
+inline bool irp_fits(irp_rule rule, PIRP irp) {
+  switch (rule) {
+  case irp_rule::required:
+    return irp != nullptr;
+  case irp_rule::must_be_null:
+    return irp == nullptr;
+  case irp_rule::optional:
+    break;
+  }
+  return true;
+}
+
+// One control call: its IRP (entered on construction, IRP policy rule 1) and its
+// OutputSizeReturned pointer.
+class control_call {
+public:
+  control_call(PIRP irp, SIZE_T *output_size_returned)
+      : irp_(irp), returned_(output_size_returned) {
+    if (irp != nullptr && output_size_returned != nullptr) {
+      nt::verifier::warning(68,
+                            "OutputSizeReturned was given with an IRP: the size comes back in "
+                            "Irp->IoStatus.Information, and OutputSizeReturned is for calls "
+                            "without an IRP only (it is left untouched)",
+                            nt::verifier::objects_text("IRP %p, OutputSizeReturned %p",
+                                                       static_cast<void *>(irp),
+                                                       static_cast<void *>(output_size_returned)));
+    }
+    irp_enter(irp_);
+  }
+  // With an IRP: completes it with `status` and Information = `written` (the bytes written to
+  // the output buffer) and returns `status`. Without one: returns `status` and, on success or
+  // STATUS_BUFFER_OVERFLOW (where `written` is the size needed), stores `written` in
+  // *OutputSizeReturned when the caller gave it.
+  NTSTATUS finish(NTSTATUS status, SIZE_T written = 0) {
+    if (irp_ != nullptr) {
+      return irp_complete(irp_, status, written);
+    }
+    if (returned_ != nullptr && (NT_SUCCESS(status) || status == STATUS_BUFFER_OVERFLOW)) {
+      *returned_ = written;
+    }
+    return status;
+  }
+  PIRP irp() const { return irp_; }
+
+private:
+  PIRP irp_;
+  SIZE_T *returned_;
+};
+
+} // namespace uwsk::wsk

@@ -1,0 +1,33 @@
+# The WSK provider's two halves (docs/design.md, "The WSK provider"): no file under
+# src/wsk/linux/ includes a Windows Winsock header or the Windows half's headers, no file under
+# src/wsk/windows/ includes a Linux networking header or the Linux half's headers, and the
+# headers in src/wsk/ itself, which both halves include, include neither. Run with
+# -DSOURCE_DIR=<src/wsk>; prints every offending include and fails on any.
+set(windows_headers "wsk\\.h|mstcpip\\.h|ws2def\\.h|ws2ipdef\\.h|wsk/windows/")
+set(linux_headers "sys/socket\\.h|netinet/|arpa/|netdb\\.h|net/if\\.h|ifaddrs\\.h|linux/|sys/uio\\.h|wsk/linux/")
+set(failures 0)
+function(check_folder glob forbidden what)
+  file(GLOB files ${glob})
+  foreach(file ${files})
+    file(STRINGS ${file} lines REGEX "^#include [<\"](${forbidden})")
+    foreach(line ${lines})
+      message("${file}: ${line} (${what})")
+      math(EXPR failures "${failures} + 1")
+      set(failures ${failures} PARENT_SCOPE)
+    endforeach()
+  endforeach()
+  set(failures ${failures} PARENT_SCOPE)
+endfunction()
+check_folder("${SOURCE_DIR}/linux/*.[ch]pp" "${windows_headers}" "the Linux half includes a Windows header")
+check_folder("${SOURCE_DIR}/windows/*.[ch]pp" "${linux_headers}" "the Windows half includes a Linux header")
+check_folder("${SOURCE_DIR}/*.[ch]pp" "${windows_headers}" "a shared header includes a Windows header")
+check_folder("${SOURCE_DIR}/*.[ch]pp" "${linux_headers}" "a shared header includes a Linux header")
+file(GLOB linux_files "${SOURCE_DIR}/linux/*.cpp")
+file(GLOB windows_files "${SOURCE_DIR}/windows/*.cpp")
+if(NOT linux_files OR NOT windows_files)
+  message(FATAL_ERROR "no sources found under ${SOURCE_DIR}/linux or ${SOURCE_DIR}/windows")
+endif()
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} include(s) cross the WSK provider's halves")
+endif()
+message("the WSK provider's halves keep to their headers")
