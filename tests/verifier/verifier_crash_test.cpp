@@ -30,10 +30,11 @@ __attribute__((noinline)) NTSTATUS NTAPI crash_in_completion_routine(PDEVICE_OBJ
 struct crash_report : wsk_fixture<4> {
   void SetUp() override {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
+    // Set up first: TearDown runs after a skip too, and releases what SetUp registered.
+    wsk_fixture<4>::SetUp();
     if (const char *why = uwsk::nt::crash_report_blocker(); why != nullptr) {
       GTEST_SKIP() << "the crash report stays out of the way here: " << why;
     }
-    wsk_fixture<4>::SetUp();
   }
 };
 
