@@ -257,6 +257,13 @@ extern "C" size_t uwsk_leak_report(void) {
   }
   if (const size_t irps = uwsk::nt::live_irps(); irps != 0) {
     uwsk_log_message("uwsk", "  %zu IRP(s) from IoAllocateIrp never freed with IoFreeIrp", irps);
+    constexpr size_t shown = 32;
+    for (const auto &line : uwsk::nt::describe_live_irps(shown)) {
+      uwsk_log_message("uwsk", "    %s", line.c_str());
+    }
+    if (irps > shown) {
+      uwsk_log_message("uwsk", "    ... and %zu more", irps - shown);
+    }
     leaks += irps;
   }
   if (const size_t mdls = uwsk::nt::live_mdls(); mdls != 0) {

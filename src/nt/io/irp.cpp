@@ -17,6 +17,9 @@
 //     "allocated" again. A pass-through routine that lets the walk go on while the IRP pended
 //     below must have marked its own location pending (rule V16).
 #include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -49,11 +52,34 @@ std::size_t irp_packet_size(int stack_count) {
 }
 
 // An IoAllocateIrp block: the packet, then a trailer past its end that no driver sees, holding
-// where the IRP was allocated (the verifier names it in reports).
+// where the IRP was allocated (the verifier names it in reports) and its links in the list of
+// live IRPs (the leak report names each one).
 struct irp_trailer {
   const void *creation_site;
-  void *reserved;
+  PIRP irp;
+  irp_trailer *previous;
+  irp_trailer *next;
 };
+
+// The live IoAllocateIrp IRPs, a circular list through their trailers. One uncontended lock per
+// allocation and free; the leak report walks it once at unload.
+std::mutex live_lock;
+irp_trailer live_head{nullptr, nullptr, &live_head, &live_head};
+
+void link_live(irp_trailer *t) {
+  std::lock_guard guard(live_lock);
+  t->next = &live_head;
+  t->previous = live_head.previous;
+  live_head.previous->next = t;
+  live_head.previous = t;
+}
+
+void unlink_live(irp_trailer *t) {
+  std::lock_guard guard(live_lock);
+  t->previous->next = t->next;
+  t->next->previous = t->previous;
+  t->previous = t->next = nullptr;
+}
 std::size_t irp_block_size(int stack_count) {
   return irp_packet_size(stack_count) + sizeof(irp_trailer);
 }
@@ -145,6 +171,24 @@ std::size_t live_irps() {
   return irp_count.load(std::memory_order_relaxed);
 }
 
+std::vector<std::string> describe_live_irps(std::size_t limit) {
+  std::vector<std::string> lines;
+  std::vector<PIRP> irps;
+  {
+    std::lock_guard guard(live_lock);
+    for (irp_trailer *t = live_head.next; t != &live_head && irps.size() < limit; t = t->next) {
+      irps.push_back(t->irp);
+    }
+  }
+  // Described outside the lock: resolving a creation site reads debug information.
+  for (PIRP irp : irps) {
+    char text[512];
+    irp_state::describe(irp, text, sizeof text);
+    lines.emplace_back(text);
+  }
+  return lines;
+}
+
 int irp_state::submission_chain() {
   return submission_chain_now;
 }
@@ -210,7 +254,10 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   }
   auto *irp = static_cast<PIRP>(memory);
   IoInitializeIrp(irp, size, StackSize);
-  trailer_of(irp)->creation_site = __builtin_return_address(0);
+  irp_trailer *trailer = trailer_of(irp);
+  trailer->creation_site = __builtin_return_address(0);
+  trailer->irp = irp;
+  link_live(trailer);
   irp->AllocationFlags =
       IRP_ALLOCATED_FIXED_SIZE | UWSK_IRP_ALLOCATED_BY_IO | (ChargeQuota ? IRP_QUOTA_CHARGED : 0);
   irp_count.fetch_add(1, std::memory_order_relaxed);
@@ -252,6 +299,7 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
              io_violation::irp_freed_with_cancel_routine, reinterpret_cast<ULONG_PTR>(Irp));
   }
   Irp->Type = 0;
+  unlink_live(trailer_of(Irp));
   irp_count.fetch_sub(1, std::memory_order_relaxed);
   // Cached or not, every IoAllocateIrp block is aligned_alloc memory of
   // irp_block_size(StackCount) bytes (IoReuseIrp keeps Size and StackCount), so either way of
