@@ -19,6 +19,7 @@
 #include "nt/fault/plan.hpp"
 #include "nt/ex/pool.hpp"
 #include "nt/ex/work_queue.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "nt/io/io_objects.hpp"
 #include "nt/ke/timer.hpp"
 #include "nt/ps/object.hpp"
@@ -250,9 +251,13 @@ extern "C" size_t uwsk_leak_report(void) {
   size_t leaks = 0;
   uwsk_log_message("uwsk", "leak report:");
   for (const auto &usage : uwsk::nt::pool_outstanding()) {
-    uwsk_log_message("uwsk", "  pool tag '%s' (0x%08x): %zu allocation(s), %zu byte(s)",
+    char site[256];
+    uwsk::nt::verifier::describe_code_address(usage.first_site, site, sizeof site);
+    uwsk_log_message("uwsk",
+                     "  pool tag '%s' (0x%08x): %zu allocation(s), %zu byte(s); the oldest "
+                     "allocated from %s",
                      uwsk::nt::pool_tag_text(usage.tag).c_str(), usage.tag, usage.allocations,
-                     usage.bytes);
+                     usage.bytes, site);
     leaks += usage.allocations;
   }
   if (const size_t irps = uwsk::nt::live_irps(); irps != 0) {
