@@ -16,6 +16,8 @@
 //     reaches the creator's own completion routine; IoInitializeIrp and IoReuseIrp make it
 //     "allocated" again. A pass-through routine that lets the walk go on while the IRP pended
 //     below must have marked its own location pending (rule V16).
+#include <execinfo.h>
+
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -28,6 +30,7 @@
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/trace.hpp"
 #include "nt/dbg/activity.hpp"
+#include "nt/dbg/symbols.hpp"
 #include "nt/dbg/verifier.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "nt/io/io_objects.hpp"
@@ -59,12 +62,28 @@ struct irp_trailer {
   PIRP irp;
   irp_trailer *previous;
   irp_trailer *next;
+  struct allocation_stack *stack; // with UWSK_VERIFY_STACKS=1: the stack at IoAllocateIrp
 };
+
+// UWSK_VERIFY_STACKS=1: IoAllocateIrp keeps the return addresses of its caller's stack (a
+// malloc'd block freed by IoFreeIrp), and the leak report resolves them. Off by default: it
+// costs an unwind per allocation.
+struct allocation_stack {
+  int count;
+  void *frames[24];
+};
+bool stacks_wanted() {
+  static const bool on = [] {
+    const char *value = std::getenv("UWSK_VERIFY_STACKS");
+    return value != nullptr && std::strcmp(value, "1") == 0;
+  }();
+  return on;
+}
 
 // The live IoAllocateIrp IRPs, a circular list through their trailers. One uncontended lock per
 // allocation and free; the leak report walks it once at unload.
 std::mutex live_lock;
-irp_trailer live_head{nullptr, nullptr, &live_head, &live_head};
+irp_trailer live_head{nullptr, nullptr, &live_head, &live_head, nullptr};
 
 void link_live(irp_trailer *t) {
   std::lock_guard guard(live_lock);
@@ -173,18 +192,22 @@ std::size_t live_irps() {
 
 std::vector<std::string> describe_live_irps(std::size_t limit) {
   std::vector<std::string> lines;
-  std::vector<PIRP> irps;
+  std::vector<std::pair<PIRP, allocation_stack>> irps;
   {
     std::lock_guard guard(live_lock);
     for (irp_trailer *t = live_head.next; t != &live_head && irps.size() < limit; t = t->next) {
-      irps.push_back(t->irp);
+      irps.emplace_back(t->irp, t->stack != nullptr ? *t->stack : allocation_stack{});
     }
   }
   // Described outside the lock: resolving a creation site reads debug information.
-  for (PIRP irp : irps) {
+  for (const auto &[irp, stack] : irps) {
     char text[512];
     irp_state::describe(irp, text, sizeof text);
     lines.emplace_back(text);
+    // Frame 0 is IoAllocateIrp itself.
+    for (int i = 1; i < stack.count; ++i) {
+      lines.push_back("  #" + std::to_string(i - 1) + " " + describe_code(stack.frames[i], true));
+    }
   }
   return lines;
 }
@@ -257,6 +280,13 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   irp_trailer *trailer = trailer_of(irp);
   trailer->creation_site = __builtin_return_address(0);
   trailer->irp = irp;
+  trailer->stack = nullptr;
+  if (stacks_wanted()) {
+    trailer->stack = static_cast<allocation_stack *>(std::malloc(sizeof(allocation_stack)));
+    if (trailer->stack != nullptr) {
+      trailer->stack->count = backtrace(trailer->stack->frames, 24);
+    }
+  }
   link_live(trailer);
   irp->AllocationFlags =
       IRP_ALLOCATED_FIXED_SIZE | UWSK_IRP_ALLOCATED_BY_IO | (ChargeQuota ? IRP_QUOTA_CHARGED : 0);
@@ -300,6 +330,7 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
   }
   Irp->Type = 0;
   unlink_live(trailer_of(Irp));
+  std::free(trailer_of(Irp)->stack);
   irp_count.fetch_sub(1, std::memory_order_relaxed);
   // Cached or not, every IoAllocateIrp block is aligned_alloc memory of
   // irp_block_size(StackCount) bytes (IoReuseIrp keeps Size and StackCount), so either way of
