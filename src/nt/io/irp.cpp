@@ -204,9 +204,19 @@ std::vector<std::string> describe_live_irps(std::size_t limit) {
     char text[512];
     irp_state::describe(irp, text, sizeof text);
     lines.emplace_back(text);
-    // Frame 0 is IoAllocateIrp itself.
-    for (int i = 1; i < stack.count; ++i) {
-      lines.push_back("  #" + std::to_string(i - 1) + " " + describe_code(stack.frames[i], true));
+    // The frames inside IoAllocateIrp (one, or more in instrumented builds) are left out: the
+    // stack starts at its caller, the IRP's creation site.
+    const void *site = irp_state::creation_site(irp);
+    int first = 0;
+    while (first < stack.count && stack.frames[first] != site) {
+      ++first;
+    }
+    if (first == stack.count) {
+      first = stack.count > 0 ? 1 : 0;
+    }
+    for (int i = first; i < stack.count; ++i) {
+      lines.push_back("  #" + std::to_string(i - first) + " " +
+                      describe_code(stack.frames[i], true));
     }
   }
   return lines;
