@@ -19,6 +19,7 @@
 #include "nt/fault/plan.hpp"
 #include "nt/ex/pool.hpp"
 #include "nt/ex/work_queue.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "nt/io/io_objects.hpp"
 #include "nt/ke/timer.hpp"
 #include "nt/ps/object.hpp"
@@ -251,13 +252,24 @@ extern "C" size_t uwsk_leak_report(void) {
   size_t leaks = 0;
   uwsk_log_message("uwsk", "leak report:");
   for (const auto &usage : uwsk::nt::pool_outstanding()) {
-    uwsk_log_message("uwsk", "  pool tag '%s' (0x%08x): %zu allocation(s), %zu byte(s)",
+    char site[256];
+    uwsk::nt::verifier::describe_code_address(usage.first_site, site, sizeof site);
+    uwsk_log_message("uwsk",
+                     "  pool tag '%s' (0x%08x): %zu allocation(s), %zu byte(s); the oldest "
+                     "allocated from %s",
                      uwsk::nt::pool_tag_text(usage.tag).c_str(), usage.tag, usage.allocations,
-                     usage.bytes);
+                     usage.bytes, site);
     leaks += usage.allocations;
   }
   if (const size_t irps = uwsk::nt::live_irps(); irps != 0) {
     uwsk_log_message("uwsk", "  %zu IRP(s) from IoAllocateIrp never freed with IoFreeIrp", irps);
+    constexpr size_t shown = 32;
+    for (const auto &line : uwsk::nt::describe_live_irps(shown)) {
+      uwsk_log_message("uwsk", "    %s", line.c_str());
+    }
+    if (irps > shown) {
+      uwsk_log_message("uwsk", "    ... and %zu more", irps - shown);
+    }
     leaks += irps;
   }
   if (const size_t mdls = uwsk::nt::live_mdls(); mdls != 0) {

@@ -165,7 +165,7 @@ TEST_F(WskValidation, WrongCategoryIsNotSupportedAndNamesRuleV36) {
   // Without an IRP the IRP rule comes first, and nothing is logged for the category.
   EXPECT_EQ(connection_table->WskSend(datagram, &data.wsk, 0, nullptr), STATUS_INVALID_PARAMETER);
   const std::string text = log.text();
-  EXPECT_EQ(count_of(text, "(rule V36)"), 4u) << text;
+  EXPECT_EQ(count_of(text, "rule V36 (warning)"), 4u) << text;
   EXPECT_NE(text.find("WskSend: socket"), std::string::npos) << text;
   EXPECT_NE(text.find("is a datagram socket"), std::string::npos) << text;
   EXPECT_NE(text.find("WskSendTo: socket"), std::string::npos) << text;
@@ -223,7 +223,8 @@ TEST_F(WskValidation, SecurityDescriptorMustComeFromTheCache) {
     EXPECT_EQ(c.wait(), STATUS_INVALID_PARAMETER);
     EXPECT_EQ(c.information(), 0u);
   }
-  EXPECT_NE(log.text().find("did not come from WSK_CACHE_SD, or was released (rule V66)"),
+  EXPECT_NE(log.text().find("rule V66 (warning): a SecurityDescriptor that did not come from "
+                            "WSK_CACHE_SD, or was released"),
             std::string::npos)
       << log.text();
 
@@ -266,7 +267,7 @@ TEST_F(WskValidation, SocketConnectAcceptsTheConnectionFlagWithOneWarning) {
   }
   const std::string text = log.text();
   EXPECT_EQ(count_of(text, "Flags = WSK_FLAG_CONNECTION_SOCKET"), 1u) << text;
-  EXPECT_NE(text.find("(rule V38)"), std::string::npos) << text;
+  EXPECT_NE(text.find("rule V38 (warning)"), std::string::npos) << text;
   // Any other flag is still refused.
   call c;
   c.returned = npi.Dispatch->WskSocketConnect(npi.Client, SOCK_STREAM, IPPROTO_TCP, &local.sa,

@@ -366,6 +366,151 @@ TEST_F(verifier_rules, V73_GetNameInfoWithoutOutputs) {
       ExitedWithCode(0), warning_report(73));
 }
 
+// ---- Rejections with a documented status, and the rule in the log ------------------------
+
+// V36: a connection socket reached through a datagram socket's dispatch table.
+TEST_F(verifier_rules, V36_SocketReachedThroughAnotherCategorysTable) {
+  PWSK_SOCKET connection = make_socket(WSK_FLAG_CONNECTION_SOCKET);
+  PWSK_SOCKET datagram = make_socket(WSK_FLAG_DATAGRAM_SOCKET, SOCK_DGRAM, IPPROTO_UDP);
+  // The datagram socket's table kept and used for the connection socket.
+  const auto *datagram_table = of<WSK_PROVIDER_DATAGRAM_DISPATCH>(datagram);
+  EXPECT_EXIT(
+      {
+        buffer data("x");
+        address to = loopback(4, 9);
+        call c;
+        c.returned = datagram_table->WskSendTo(connection, &data.wsk, 0, &to.sa, 0, nullptr, c.irp);
+        std::exit(c.returned == STATUS_NOT_SUPPORTED ? 0 : 1);
+      },
+      ExitedWithCode(0), warning_report(36));
+  close_socket(datagram);
+  close_socket(connection);
+}
+
+// V37: WskGetLocalAddress on a listening socket that was never bound.
+TEST_F(verifier_rules, V37_LocalAddressOfAnUnboundSocket) {
+  PWSK_SOCKET s = make_socket(WSK_FLAG_LISTEN_SOCKET);
+  EXPECT_EXIT(
+      {
+        address local;
+        call c;
+        c.returned = of<WSK_PROVIDER_LISTEN_DISPATCH>(s)->WskGetLocalAddress(s, &local.sa, c.irp);
+        std::exit(c.wait() == STATUS_INVALID_DEVICE_STATE ? 0 : 1);
+      },
+      ExitedWithCode(0), warning_report(37));
+  close_socket(s);
+}
+
+// V38: WskSendTo with a reserved Flags bit set.
+TEST_F(verifier_rules, V38_SendToWithReservedFlags) {
+  PWSK_SOCKET s = make_bound_socket(WSK_FLAG_DATAGRAM_SOCKET, SOCK_DGRAM, IPPROTO_UDP);
+  EXPECT_EXIT(
+      {
+        buffer data("x");
+        address to = loopback(4, 9);
+        call c;
+        c.returned = of<WSK_PROVIDER_DATAGRAM_DISPATCH>(s)->WskSendTo(s, &data.wsk, 1, &to.sa, 0,
+                                                                      nullptr, c.irp);
+        std::exit(c.returned == STATUS_INVALID_PARAMETER ? 0 : 1);
+      },
+      ExitedWithCode(0), warning_report(38));
+  close_socket(s);
+}
+
+// SO_WSK_EVENT_CALLBACK with `mask`, with or without an IRP: the status WskControlSocket returns.
+NTSTATUS set_event_mask(PWSK_SOCKET s, ULONG mask, bool with_irp) {
+  WSK_EVENT_CALLBACK_CONTROL control = {&NPI_WSK_INTERFACE_ID, mask};
+  call c;
+  return of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskControlSocket(
+      s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0, nullptr,
+      nullptr, with_irp ? c.irp : nullptr);
+}
+
+// V60: enabling an event with an IRP; disabling two events at once.
+TEST_F(verifier_rules, V60_EnableWithAnIrpOrDisableOfTwoEvents) {
+  PWSK_SOCKET s = make_bound_socket(WSK_FLAG_CONNECTION_SOCKET);
+  EXPECT_EXIT(
+      std::exit(set_event_mask(s, WSK_EVENT_RECEIVE, true) == STATUS_INVALID_PARAMETER ? 0 : 1),
+      ExitedWithCode(0), warning_report(60));
+  EXPECT_EXIT(
+      std::exit(set_event_mask(s, WSK_EVENT_DISABLE | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT,
+                               false) == STATUS_INVALID_PARAMETER
+                    ? 0
+                    : 1),
+      ExitedWithCode(0), warning_report(60));
+  close_socket(s);
+}
+
+// V61: enabling a datagram event on a connection socket.
+TEST_F(verifier_rules, V61_EnableOfAnotherCategorysEvent) {
+  PWSK_SOCKET s = make_bound_socket(WSK_FLAG_CONNECTION_SOCKET);
+  EXPECT_EXIT(std::exit(set_event_mask(s, WSK_EVENT_RECEIVE_FROM, false) == STATUS_INVALID_PARAMETER
+                            ? 0
+                            : 1),
+              ExitedWithCode(0), warning_report(61));
+  close_socket(s);
+}
+
+// V63: a client-level setting (WSK_TDI_BEHAVIOR) after the client created a socket.
+TEST_F(verifier_rules, V63_ClientSettingAfterTheFirstSocket) {
+  PWSK_SOCKET s = make_socket(WSK_FLAG_CONNECTION_SOCKET);
+  EXPECT_EXIT(
+      {
+        ULONG behavior = 0;
+        const NTSTATUS status =
+            npi.Dispatch->WskControlClient(npi.Client, WSK_TDI_BEHAVIOR, sizeof(behavior),
+                                           &behavior, 0, nullptr, nullptr, nullptr);
+        std::exit(status == STATUS_INVALID_DEVICE_STATE ? 0 : 1);
+      },
+      ExitedWithCode(0), warning_report(63));
+  close_socket(s);
+}
+
+// V64: SO_REUSEADDR set after bind.
+TEST_F(verifier_rules, V64_ReuseAddressSetAfterBind) {
+  PWSK_SOCKET s = make_bound_socket(WSK_FLAG_CONNECTION_SOCKET);
+  EXPECT_EXIT(
+      {
+        ULONG on = 1;
+        call c;
+        c.returned = of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskControlSocket(
+            s, WskSetOption, SO_REUSEADDR, SOL_SOCKET, sizeof(on), &on, 0, nullptr, nullptr, c.irp);
+        std::exit(c.wait() == STATUS_INVALID_DEVICE_STATE ? 0 : 1);
+      },
+      ExitedWithCode(0), warning_report(64));
+  close_socket(s);
+}
+
+// V65: a socket option read without an IRP (every option but SO_WSK_EVENT_CALLBACK needs one).
+TEST_F(verifier_rules, V65_OptionWithoutAnIrp) {
+  PWSK_SOCKET s = make_socket(WSK_FLAG_CONNECTION_SOCKET);
+  EXPECT_EXIT(
+      {
+        ULONG value = 0;
+        SIZE_T returned = 0;
+        const NTSTATUS status = of<WSK_PROVIDER_BASIC_DISPATCH>(s)->WskControlSocket(
+            s, WskGetOption, SO_RCVBUF, SOL_SOCKET, 0, nullptr, sizeof(value), &value, &returned,
+            nullptr);
+        std::exit(status == STATUS_INVALID_PARAMETER ? 0 : 1);
+      },
+      ExitedWithCode(0), warning_report(65));
+  close_socket(s);
+}
+
+// V66: WskSocket with a security descriptor WSK_CACHE_SD never returned.
+TEST_F(verifier_rules, V66_SecurityDescriptorNotFromTheCache) {
+  EXPECT_EXIT(
+      {
+        static UCHAR not_cached[64];
+        call c;
+        c.returned = npi.Dispatch->WskSocket(npi.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP,
+                                             WSK_FLAG_LISTEN_SOCKET, nullptr, nullptr, nullptr,
+                                             nullptr, not_cached, c.irp);
+        std::exit(c.wait() == STATUS_INVALID_PARAMETER ? 0 : 1);
+      },
+      ExitedWithCode(0), warning_report(66));
+}
+
 // ---- Kernel support -----------------------------------------------------------------------
 
 // V80: ExAllocatePool2 with tag 0 (a warning: it returns NULL), ExFreePoolWithTag with another

@@ -49,6 +49,8 @@ struct alignas(16) pool_header {
   ULONG magic;      // pool_magic_live while allocated
   ULONG pool_type;  // POOL_TYPE, or 0x100 for paged pool from ExAllocatePool2
   ULONG owner;      // pool_owner: 0 for the driver's own blocks
+  const void *site; // the allocator's return address: where the block was allocated
+  void *unused;     // keeps the header a multiple of 16 bytes
 };
 static_assert(sizeof(pool_header) % 16 == 0, "pool blocks stay 16-byte aligned");
 
@@ -89,7 +91,9 @@ bool is_paged(POOL_TYPE type) {
   return (static_cast<int>(type) & 1) != 0;
 }
 
-void fill_header(pool_header *header, void *base, SIZE_T bytes, ULONG tag, ULONG pool_type) {
+void fill_header(pool_header *header, void *base, SIZE_T bytes, ULONG tag, ULONG pool_type,
+                 const void *site) {
+  header->site = site;
   header->base = base;
   header->size = bytes;
   header->tag = tag & ~protected_pool_bit;
@@ -100,7 +104,7 @@ void fill_header(pool_header *header, void *base, SIZE_T bytes, ULONG tag, ULONG
 
 // A block of a page or more: page-aligned, its header apart, in the side table of the shard of
 // the block's address.
-void *allocate_big_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero) {
+void *allocate_big_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, const void *site) {
   const SIZE_T total = (bytes + PAGE_SIZE - 1) & ~(SIZE_T{PAGE_SIZE} - 1);
   auto *header = new (std::nothrow) pool_header;
   void *user = header != nullptr ? std::aligned_alloc(PAGE_SIZE, total) : nullptr;
@@ -108,7 +112,7 @@ void *allocate_big_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero) {
     delete header;
     return nullptr;
   }
-  fill_header(header, user, bytes, tag, pool_type);
+  fill_header(header, user, bytes, tag, pool_type, site);
   if (zero) {
     std::memset(user, 0, bytes);
   }
@@ -133,7 +137,8 @@ void *allocate_big_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero) {
   return user;
 }
 
-void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool page_aligned) {
+void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool page_aligned,
+                     const void *site) {
   if (bytes > (SIZE_T{1} << 40)) {
     return nullptr;
   }
@@ -142,7 +147,7 @@ void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool p
   }
   if (page_aligned) {
     // Requests of a page or more are page-aligned, as on Windows.
-    return allocate_big_block(bytes, tag, pool_type, zero);
+    return allocate_big_block(bytes, tag, pool_type, zero, site);
   }
   SIZE_T total = sizeof(pool_header) + bytes;
   total = (total + alignof(pool_header) - 1) & ~(alignof(pool_header) - 1);
@@ -152,7 +157,7 @@ void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool p
   }
   auto *user = static_cast<unsigned char *>(base) + sizeof(pool_header);
   auto *header = reinterpret_cast<pool_header *>(user) - 1;
-  fill_header(header, base, bytes, tag, pool_type);
+  fill_header(header, base, bytes, tag, pool_type, site);
   if (zero) {
     std::memset(user, 0, bytes);
   }
@@ -275,9 +280,9 @@ void check_allocation_irql(bool paged) {
   }
 }
 
-void *allocate_legacy(POOL_TYPE type, SIZE_T bytes, ULONG tag, bool zero) {
+void *allocate_legacy(POOL_TYPE type, SIZE_T bytes, ULONG tag, bool zero, const void *site) {
   check_allocation_irql(is_paged(type));
-  return allocate_block(bytes, tag, static_cast<ULONG>(type), zero, bytes >= PAGE_SIZE);
+  return allocate_block(bytes, tag, static_cast<ULONG>(type), zero, bytes >= PAGE_SIZE, site);
 }
 
 } // namespace
@@ -322,6 +327,9 @@ std::vector<pool_tag_usage> pool_outstanding() {
       auto *header = CONTAINING_RECORD(e, pool_header, links);
       auto &usage = by_tag[header->tag];
       usage.tag = header->tag;
+      if (usage.allocations == 0) {
+        usage.first_site = header->site;
+      }
       usage.allocations++;
       usage.bytes += header->size;
     }
@@ -350,8 +358,10 @@ std::string pool_tag_text(ULONG tag) {
 
 using namespace uwsk::nt;
 
-// ExAllocatePool2: zeroed unless POOL_FLAG_UNINITIALIZED; exactly one of the pool-kind flags.
-extern "C" PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag) {
+namespace {
+
+// ExAllocatePool2 and ExAllocatePool3, for a caller at `site`.
+void *allocate_pool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag, const void *site) {
   const POOL_FLAGS kinds =
       Flags & (POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED);
   const POOL_FLAGS known = POOL_FLAG_USE_QUOTA | POOL_FLAG_UNINITIALIZED | POOL_FLAG_SESSION |
@@ -368,7 +378,14 @@ extern "C" PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, U
   check_allocation_irql(paged);
   return allocate_block(NumberOfBytes, Tag,
                         paged ? paged_pool2 : static_cast<ULONG>(NonPagedPoolNx),
-                        (Flags & POOL_FLAG_UNINITIALIZED) == 0, NumberOfBytes >= PAGE_SIZE);
+                        (Flags & POOL_FLAG_UNINITIALIZED) == 0, NumberOfBytes >= PAGE_SIZE, site);
+}
+
+} // namespace
+
+// ExAllocatePool2: zeroed unless POOL_FLAG_UNINITIALIZED; exactly one of the pool-kind flags.
+extern "C" PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag) {
+  return allocate_pool2(Flags, NumberOfBytes, Tag, __builtin_return_address(0));
 }
 
 // ExAllocatePool3: ExAllocatePool2 with extended parameters (priority, NUMA node), which
@@ -385,46 +402,46 @@ extern "C" PVOID NTAPI ExAllocatePool3(POOL_FLAGS Flags, SIZE_T NumberOfBytes, U
       return nullptr;
     }
   }
-  return ExAllocatePool2(Flags, NumberOfBytes, Tag);
+  return allocate_pool2(Flags, NumberOfBytes, Tag, __builtin_return_address(0));
 }
 
 // ExAllocatePoolWithTag: the legacy allocator; contents are uninitialised.
 extern "C" PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag) {
-  return allocate_legacy(PoolType, NumberOfBytes, Tag, false);
+  return allocate_legacy(PoolType, NumberOfBytes, Tag, false, __builtin_return_address(0));
 }
 
 // ExAllocatePool: the untagged legacy allocator; Windows charges it to the tag "None".
 extern "C" PVOID NTAPI ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes) {
-  return allocate_legacy(PoolType, NumberOfBytes, 'enoN', false);
+  return allocate_legacy(PoolType, NumberOfBytes, 'enoN', false, __builtin_return_address(0));
 }
 
 // ExAllocatePoolZero: ExAllocatePoolWithTag with zeroed contents.
 extern "C" PVOID NTAPI ExAllocatePoolZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag) {
-  return allocate_legacy(PoolType, NumberOfBytes, Tag, true);
+  return allocate_legacy(PoolType, NumberOfBytes, Tag, true, __builtin_return_address(0));
 }
 
 // ExAllocatePoolUninitialized: ExAllocatePoolWithTag under its newer name.
 extern "C" PVOID NTAPI ExAllocatePoolUninitialized(POOL_TYPE PoolType, SIZE_T NumberOfBytes,
                                                    ULONG Tag) {
-  return allocate_legacy(PoolType, NumberOfBytes, Tag, false);
+  return allocate_legacy(PoolType, NumberOfBytes, Tag, false, __builtin_return_address(0));
 }
 
 // ExAllocatePoolQuotaZero: quota charging has no meaning here; zeroed contents.
 extern "C" PVOID NTAPI ExAllocatePoolQuotaZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes,
                                                ULONG Tag) {
-  return allocate_legacy(PoolType, NumberOfBytes, Tag, true);
+  return allocate_legacy(PoolType, NumberOfBytes, Tag, true, __builtin_return_address(0));
 }
 
 // ExAllocatePoolWithQuotaTag: quota charging has no meaning here.
 extern "C" PVOID NTAPI ExAllocatePoolWithQuotaTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes,
                                                   ULONG Tag) {
-  return allocate_legacy(PoolType, NumberOfBytes, Tag, false);
+  return allocate_legacy(PoolType, NumberOfBytes, Tag, false, __builtin_return_address(0));
 }
 
 // ExAllocatePoolWithTagPriority: the priority only matters under memory pressure.
 extern "C" PVOID NTAPI ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T NumberOfBytes,
                                                      ULONG Tag, EX_POOL_PRIORITY Priority) {
-  return allocate_legacy(PoolType, NumberOfBytes, Tag, false);
+  return allocate_legacy(PoolType, NumberOfBytes, Tag, false, __builtin_return_address(0));
 }
 
 // ExFreePoolWithTag: the tag must be the one the block was allocated with.

@@ -14,6 +14,7 @@ struct pool_tag_usage {
   ULONG tag;
   std::size_t allocations;
   std::size_t bytes;
+  const void *first_site; // where the first block on a live list was allocated (a return address)
 };
 
 // Outstanding pool allocations grouped by tag, largest byte count first.

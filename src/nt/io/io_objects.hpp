@@ -12,6 +12,10 @@ namespace uwsk::nt {
 // IRPs from IoAllocateIrp not yet freed with IoFreeIrp.
 std::size_t live_irps();
 
+// The first `limit` of them, one line each: address, stack locations, MDL, and where
+// IoAllocateIrp was called (function at file:line when the caller has debug information).
+std::vector<std::string> describe_live_irps(std::size_t limit);
+
 // MDLs from IoAllocateMdl not yet freed with IoFreeMdl.
 std::size_t live_mdls();
 

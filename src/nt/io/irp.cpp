@@ -16,7 +16,12 @@
 //     reaches the creator's own completion routine; IoInitializeIrp and IoReuseIrp make it
 //     "allocated" again. A pass-through routine that lets the walk go on while the IRP pended
 //     below must have marked its own location pending (rule V16).
+#include <execinfo.h>
+
 #include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +30,7 @@
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/trace.hpp"
 #include "nt/dbg/activity.hpp"
+#include "nt/dbg/symbols.hpp"
 #include "nt/dbg/verifier.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "nt/io/io_objects.hpp"
@@ -49,11 +55,50 @@ std::size_t irp_packet_size(int stack_count) {
 }
 
 // An IoAllocateIrp block: the packet, then a trailer past its end that no driver sees, holding
-// where the IRP was allocated (the verifier names it in reports).
+// where the IRP was allocated (the verifier names it in reports) and its links in the list of
+// live IRPs (the leak report names each one).
 struct irp_trailer {
   const void *creation_site;
-  void *reserved;
+  PIRP irp;
+  irp_trailer *previous;
+  irp_trailer *next;
+  struct allocation_stack *stack; // with UWSK_VERIFY_STACKS=1: the stack at IoAllocateIrp
 };
+
+// UWSK_VERIFY_STACKS=1: IoAllocateIrp keeps the return addresses of its caller's stack (a
+// malloc'd block freed by IoFreeIrp), and the leak report resolves them. Off by default: it
+// costs an unwind per allocation.
+struct allocation_stack {
+  int count;
+  void *frames[24];
+};
+bool stacks_wanted() {
+  static const bool on = [] {
+    const char *value = std::getenv("UWSK_VERIFY_STACKS");
+    return value != nullptr && std::strcmp(value, "1") == 0;
+  }();
+  return on;
+}
+
+// The live IoAllocateIrp IRPs, a circular list through their trailers. One uncontended lock per
+// allocation and free; the leak report walks it once at unload.
+std::mutex live_lock;
+irp_trailer live_head{nullptr, nullptr, &live_head, &live_head, nullptr};
+
+void link_live(irp_trailer *t) {
+  std::lock_guard guard(live_lock);
+  t->next = &live_head;
+  t->previous = live_head.previous;
+  live_head.previous->next = t;
+  live_head.previous = t;
+}
+
+void unlink_live(irp_trailer *t) {
+  std::lock_guard guard(live_lock);
+  t->previous->next = t->next;
+  t->next->previous = t->previous;
+  t->previous = t->next = nullptr;
+}
 std::size_t irp_block_size(int stack_count) {
   return irp_packet_size(stack_count) + sizeof(irp_trailer);
 }
@@ -145,6 +190,38 @@ std::size_t live_irps() {
   return irp_count.load(std::memory_order_relaxed);
 }
 
+std::vector<std::string> describe_live_irps(std::size_t limit) {
+  std::vector<std::string> lines;
+  std::vector<std::pair<PIRP, allocation_stack>> irps;
+  {
+    std::lock_guard guard(live_lock);
+    for (irp_trailer *t = live_head.next; t != &live_head && irps.size() < limit; t = t->next) {
+      irps.emplace_back(t->irp, t->stack != nullptr ? *t->stack : allocation_stack{});
+    }
+  }
+  // Described outside the lock: resolving a creation site reads debug information.
+  for (const auto &[irp, stack] : irps) {
+    char text[512];
+    irp_state::describe(irp, text, sizeof text);
+    lines.emplace_back(text);
+    // The frames inside IoAllocateIrp (one, or more in instrumented builds) are left out: the
+    // stack starts at its caller, the IRP's creation site.
+    const void *site = irp_state::creation_site(irp);
+    int first = 0;
+    while (first < stack.count && stack.frames[first] != site) {
+      ++first;
+    }
+    if (first == stack.count) {
+      first = stack.count > 0 ? 1 : 0;
+    }
+    for (int i = first; i < stack.count; ++i) {
+      lines.push_back("  #" + std::to_string(i - first) + " " +
+                      describe_code(stack.frames[i], true));
+    }
+  }
+  return lines;
+}
+
 int irp_state::submission_chain() {
   return submission_chain_now;
 }
@@ -210,7 +287,17 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   }
   auto *irp = static_cast<PIRP>(memory);
   IoInitializeIrp(irp, size, StackSize);
-  trailer_of(irp)->creation_site = __builtin_return_address(0);
+  irp_trailer *trailer = trailer_of(irp);
+  trailer->creation_site = __builtin_return_address(0);
+  trailer->irp = irp;
+  trailer->stack = nullptr;
+  if (stacks_wanted()) {
+    trailer->stack = static_cast<allocation_stack *>(std::malloc(sizeof(allocation_stack)));
+    if (trailer->stack != nullptr) {
+      trailer->stack->count = backtrace(trailer->stack->frames, 24);
+    }
+  }
+  link_live(trailer);
   irp->AllocationFlags =
       IRP_ALLOCATED_FIXED_SIZE | UWSK_IRP_ALLOCATED_BY_IO | (ChargeQuota ? IRP_QUOTA_CHARGED : 0);
   irp_count.fetch_add(1, std::memory_order_relaxed);
@@ -252,6 +339,8 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
              io_violation::irp_freed_with_cancel_routine, reinterpret_cast<ULONG_PTR>(Irp));
   }
   Irp->Type = 0;
+  unlink_live(trailer_of(Irp));
+  std::free(trailer_of(Irp)->stack);
   irp_count.fetch_sub(1, std::memory_order_relaxed);
   // Cached or not, every IoAllocateIrp block is aligned_alloc memory of
   // irp_block_size(StackCount) bytes (IoReuseIrp keeps Size and StackCount), so either way of

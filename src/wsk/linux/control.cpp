@@ -19,6 +19,7 @@
 #include <uwsk/log.h>
 
 #include "net/socket_ops.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "win_constants.hpp"
 #include "wsk/linux/events.hpp"
 #include "wsk/irp_ops.hpp"
@@ -67,6 +68,14 @@ NTSTATUS set_socket_option(socket_object *s, const control_request &r) {
   // Windows accepts these only before bind (rule V64; IPV6_V6ONLY too, as Winsock documents);
   // the status for the wrong state is uwsk's (docs/wsk-behaviour.md, "Socket states").
   if ((option->flags & option_set_before_bind) != 0 && s->state != socket_state::created) {
+    nt::verifier::warning(64,
+                          "a socket option Windows accepts only before bind was set after it; "
+                          "it fails with STATUS_INVALID_DEVICE_STATE",
+                          nt::verifier::objects_text("socket %p, option level %lu name %lu",
+                                                     static_cast<void *>(s),
+                                                     static_cast<unsigned long>(r.level),
+                                                     static_cast<unsigned long>(r.name)),
+                          reinterpret_cast<ULONG_PTR>(s));
     return STATUS_INVALID_DEVICE_STATE;
   }
   if ((option->flags & option_emulated) == 0) {

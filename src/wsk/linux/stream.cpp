@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include "net/socket_ops.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "wsk/linux/categories.hpp"
 #include "wsk/linux/events.hpp"
 #include "wsk/linux/indication.hpp"
@@ -21,6 +22,18 @@
 
 namespace uwsk::wsk {
 namespace {
+
+// Rule V37: a call in a state that does not allow it (listen without bind, connect without bind,
+// an address the socket does not have yet); the caller completes the IRP with
+// STATUS_INVALID_DEVICE_STATE.
+void report_wrong_state(const socket_object *s, const char *what) {
+  nt::verifier::warning(
+      37,
+      "a WSK call in a socket state that does not allow it; it fails with "
+      "STATUS_INVALID_DEVICE_STATE",
+      nt::verifier::objects_text("socket %p: %s", static_cast<const void *>(s), what),
+      reinterpret_cast<ULONG_PTR>(s));
+}
 
 // The listen backlog of WSK listening sockets is not documented; SOMAXCONN is the kernel's
 // own ceiling.
@@ -529,6 +542,7 @@ NTSTATUS socket_listen(socket_object *s, PIRP irp) {
   std::unique_lock guard(s->lock);
   if (s->cat != category::stream || s->state != socket_state::bound) {
     guard.unlock();
+    report_wrong_state(s, "WskListen on a socket that is not bound, or not a stream socket");
     return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
   }
   const int result = net::sock::listen(s->fd, listen_backlog);
@@ -590,6 +604,9 @@ NTSTATUS socket_connect(socket_object *s, const void *remote, const buffer_view 
       status = begin_connect(s, remote, irp);
     }
   }
+  if (status == STATUS_INVALID_DEVICE_STATE) {
+    report_wrong_state(s, "WskConnect on a socket that is not bound (WSK requires WskBind first)");
+  }
   if (!NT_SUCCESS(status)) {
     return irp_complete(irp, status, 0);
   }
@@ -615,6 +632,8 @@ NTSTATUS get_address(socket_object *s, void *out, PIRP irp, bool remote) {
   const bool has_address = remote ? connection_oriented(s) && state == socket_state::connected
                                   : s->cat != category::basic && state != socket_state::created;
   if (!has_address) {
+    report_wrong_state(s, remote ? "WskGetRemoteAddress on a socket that is not connected"
+                                 : "WskGetLocalAddress on a socket that is not bound");
     return irp_complete(irp, STATUS_INVALID_DEVICE_STATE, 0);
   }
   sockaddr_storage address{};
@@ -751,6 +770,9 @@ NTSTATUS socket_connect_new(registration *reg, USHORT type, ULONG protocol, cons
       s->state = socket_state::bound;
       status = begin_connect(s, remote, irp);
     }
+  }
+  if (status == STATUS_INVALID_DEVICE_STATE) {
+    report_wrong_state(s, "WskConnect on a socket that is not bound (WSK requires WskBind first)");
   }
   if (!NT_SUCCESS(status)) {
     destroy_unpublished(s);

@@ -92,8 +92,27 @@ NTSTATUS event_callback(socket_object *s, SIZE_T input_size, const void *input, 
   const bool disable = (control.EventMask & WSK_EVENT_DISABLE) != 0;
   const ULONG events = control.EventMask & ~WSK_EVENT_DISABLE;
   const bool one_event = events != 0 && (events & (events - 1)) == 0;
-  if (events == 0 || (events & ~valid) != 0 || (disable && !one_event) ||
-      !irp_fits(disable ? irp_rule::optional : irp_rule::must_be_null, c.irp())) {
+  if (events == 0 || (disable && !one_event)) {
+    nt::verifier::warning(
+        60,
+        "SO_WSK_EVENT_CALLBACK with no event, or a disable that names other "
+        "than exactly one event; it fails with STATUS_INVALID_PARAMETER",
+        nt::verifier::objects_text("socket %p, EventMask 0x%lx", static_cast<void *>(s),
+                                   static_cast<unsigned long>(control.EventMask)));
+    return c.finish(STATUS_INVALID_PARAMETER);
+  }
+  if ((events & ~valid) != 0) {
+    nt::verifier::warning(61,
+                          "SO_WSK_EVENT_CALLBACK names events of another socket category; it "
+                          "fails with STATUS_INVALID_PARAMETER",
+                          nt::verifier::objects_text("socket %p, EventMask 0x%lx, valid 0x%lx",
+                                                     static_cast<void *>(s),
+                                                     static_cast<unsigned long>(control.EventMask),
+                                                     static_cast<unsigned long>(valid)));
+    return c.finish(STATUS_INVALID_PARAMETER);
+  }
+  if (!irp_fits_reported(disable ? irp_rule::optional : irp_rule::must_be_null, c.irp(), 60,
+                         "WskControlSocket(SO_WSK_EVENT_CALLBACK enable)")) {
     return c.finish(STATUS_INVALID_PARAMETER);
   }
   control_request request;
@@ -116,7 +135,7 @@ NTSTATUS option(socket_object *s, WSK_CONTROL_SOCKET_TYPE type, ULONG name, ULON
     return event_callback(s, input_size, input, c);
   }
   // Every other option needs an IRP, for get as for set (rule V65).
-  if (c.irp() == nullptr) {
+  if (!irp_fits_reported(irp_rule::required, c.irp(), 65, "WskControlSocket(option)")) {
     return c.finish(STATUS_INVALID_PARAMETER);
   }
   control_request request;
@@ -163,7 +182,7 @@ NTSTATUS ioctl(socket_object *s, ULONG code, SIZE_T input_size, PVOID input, SIZ
   if (rule == nullptr) {
     return c.finish(STATUS_INVALID_DEVICE_REQUEST);
   }
-  if (!irp_fits(rule->irp, c.irp())) {
+  if (!irp_fits_reported(rule->irp, c.irp(), 65, "WskControlSocket(ioctl)")) {
     return c.finish(STATUS_INVALID_PARAMETER);
   }
   if (rule->passive_only) {

@@ -26,6 +26,23 @@ inline bool irp_fits(irp_rule rule, PIRP irp) {
   return true;
 }
 
+// irp_fits, and when the IRP does not fit a verifier warning naming rule `rule_number` (V60 for
+// SO_WSK_EVENT_CALLBACK, V65 for other control requests); the caller returns the status.
+inline bool irp_fits_reported(irp_rule rule, PIRP irp, int rule_number, const char *request) {
+  if (irp_fits(rule, irp)) {
+    return true;
+  }
+  nt::verifier::warning(rule_number,
+                        rule == irp_rule::required
+                            ? "a control request that requires an IRP was made without one; it "
+                              "fails with STATUS_INVALID_PARAMETER"
+                            : "a control request that takes no IRP was made with one; it fails "
+                              "with STATUS_INVALID_PARAMETER",
+                        nt::verifier::objects_text("%s, IRP %p", request, static_cast<void *>(irp)),
+                        reinterpret_cast<ULONG_PTR>(irp));
+  return false;
+}
+
 // One control call: its IRP (entered on construction, IRP policy rule 1) and its
 // OutputSizeReturned pointer.
 class control_call {

@@ -170,10 +170,11 @@ PVOID cache_descriptor(PSECURITY_DESCRIPTOR descriptor) {
 NTSTATUS before_sockets(registration *reg, const char *code, ULONG static_events = 0) {
   std::lock_guard guard(reg->lock);
   if (reg->created_a_socket) {
-    uwsk_log_message("wsk",
-                     "WskControlClient(%s) after the client created a socket: refused "
-                     "(rule V63)",
-                     code);
+    nt::verifier::warning(63,
+                          "a client-level setting after the client created a socket; the call "
+                          "fails with STATUS_INVALID_DEVICE_STATE",
+                          nt::verifier::objects_text("WskControlClient(%s), client %p", code,
+                                                     static_cast<void *>(reg)));
     return STATUS_INVALID_DEVICE_STATE;
   }
   reg->static_events |= static_events;
@@ -330,7 +331,7 @@ NTSTATUS WSKAPI control_client(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T Inp
   registration_check_call(reg, "WskControlClient");
   const irp_rule rule =
       ControlCode == WSK_TRANSPORT_LIST_CHANGE ? irp_rule::required : irp_rule::must_be_null;
-  if (!irp_fits(rule, Irp)) {
+  if (!irp_fits_reported(rule, Irp, 65, "WskControlClient")) {
     return c.finish(STATUS_INVALID_PARAMETER);
   }
   switch (ControlCode) {

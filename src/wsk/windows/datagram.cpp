@@ -3,6 +3,7 @@
 #include <wsk.h>
 #include <uwsk/log.h>
 
+#include "nt/dbg/verifier.hpp"
 #include "wsk/views.hpp"
 #include "wsk/sockets.hpp"
 #include "wsk/irp_ops.hpp"
@@ -28,10 +29,27 @@ bool is_datagram(const socket_object *s, const char *function) {
   if (socket_category(s) == category::datagram) {
     return true;
   }
-  uwsk_log_message("wsk",
-                   "verifier: %s: socket %p is not a datagram socket; it was reached through a "
-                   "datagram socket's dispatch table (rule V36): STATUS_NOT_SUPPORTED",
-                   function, static_cast<const void *>(s));
+  nt::verifier::warning(36,
+                        "a socket was reached through the dispatch table of another category; "
+                        "the call fails with STATUS_NOT_SUPPORTED",
+                        nt::verifier::objects_text("%s: socket %p is not a datagram socket; it "
+                                                   "was reached through a datagram socket's "
+                                                   "dispatch table",
+                                                   function, static_cast<const void *>(s)),
+                        reinterpret_cast<ULONG_PTR>(s));
+  return false;
+}
+
+// Flags of WskSendTo, WskReceiveFrom and WskSendMessages: reserved, must be 0 (rule V38).
+bool flags_zero(ULONG flags, const char *function) {
+  if (flags == 0) {
+    return true;
+  }
+  nt::verifier::warning(
+      38,
+      "a reserved Flags parameter is not 0; the call fails with "
+      "STATUS_INVALID_PARAMETER",
+      nt::verifier::objects_text("%s: Flags 0x%lx", function, static_cast<unsigned long>(flags)));
   return false;
 }
 
@@ -55,7 +73,8 @@ NTSTATUS WSKAPI send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKA
   if (Irp != nullptr && !is_datagram(s, "WskSendTo")) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
-  if (Flags != 0 || Buffer == nullptr || (ControlInfoLength != 0 && ControlInfo == nullptr)) {
+  if (!flags_zero(Flags, "WskSendTo") || Buffer == nullptr ||
+      (ControlInfoLength != 0 && ControlInfo == nullptr)) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
   return socket_send_to(s, reinterpret_cast<const buffer_view *>(Buffer), RemoteAddress,
@@ -71,7 +90,7 @@ NTSTATUS WSKAPI receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
   if (Irp != nullptr && !is_datagram(s, "WskReceiveFrom")) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
-  if (Flags != 0 || Buffer == nullptr) {
+  if (!flags_zero(Flags, "WskReceiveFrom") || Buffer == nullptr) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
   // Windows documents that without ControlLength, ControlInfo and ControlFlags are ignored.
@@ -91,7 +110,8 @@ NTSTATUS WSKAPI send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULON
   if (Irp != nullptr && !is_datagram(s, "WskSendMessages")) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
-  if (Flags != 0 || BufferList == nullptr || (ControlInfoLength != 0 && ControlInfo == nullptr)) {
+  if (!flags_zero(Flags, "WskSendMessages") || BufferList == nullptr ||
+      (ControlInfoLength != 0 && ControlInfo == nullptr)) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
   return socket_send_messages(s, reinterpret_cast<const buffer_list_view *>(BufferList),

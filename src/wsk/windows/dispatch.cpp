@@ -96,11 +96,14 @@ bool category_has(const socket_object *s, UCHAR categories, const char *function
   if ((categories & bit(cat)) != 0) {
     return true;
   }
-  uwsk_log_message("wsk",
-                   "verifier: %s: socket %p is a %s socket, whose dispatch table has no %s; "
-                   "it was reached through another category's table (rule V36): "
-                   "STATUS_NOT_SUPPORTED",
-                   function, static_cast<const void *>(s), category_name(cat), function);
+  nt::verifier::warning(36,
+                        "a socket was reached through the dispatch table of another category; "
+                        "the call fails with STATUS_NOT_SUPPORTED",
+                        nt::verifier::objects_text("%s: socket %p is a %s socket, whose dispatch "
+                                                   "table has no %s",
+                                                   function, static_cast<const void *>(s),
+                                                   category_name(cat), function),
+                        reinterpret_cast<ULONG_PTR>(s));
   return false;
 }
 
@@ -125,10 +128,12 @@ bool descriptor_usable(PSECURITY_DESCRIPTOR descriptor, const char *function) {
   if (descriptor == nullptr || security_descriptor_add_reference(descriptor)) {
     return true;
   }
-  uwsk_log_message("wsk",
-                   "verifier: %s: SecurityDescriptor %p did not come from WSK_CACHE_SD, or was "
-                   "released (rule V66): STATUS_INVALID_PARAMETER",
-                   function, static_cast<void *>(descriptor));
+  nt::verifier::warning(66,
+                        "a SecurityDescriptor that did not come from WSK_CACHE_SD, or was "
+                        "released; the call fails with STATUS_INVALID_PARAMETER",
+                        nt::verifier::objects_text("%s: SecurityDescriptor %p", function,
+                                                   static_cast<void *>(descriptor)),
+                        reinterpret_cast<ULONG_PTR>(descriptor));
   return false;
 }
 
@@ -225,14 +230,23 @@ NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG 
     // Windows accepts it: accepted, with a warning the first time (docs/divergences.md).
     static std::atomic<bool> warned{false};
     if (!warned.exchange(true, std::memory_order_relaxed)) {
-      uwsk_log_message(
-          "wsk", "verifier warning: WskSocketConnect with Flags = WSK_FLAG_CONNECTION_SOCKET; "
-                 "the parameter is reserved and must be 0 (rule V38). Accepted, as Windows "
-                 "does (reported once)");
+      nt::verifier::warning(38,
+                            "WskSocketConnect with Flags = WSK_FLAG_CONNECTION_SOCKET: the "
+                            "parameter is reserved and must be 0; accepted, as Windows does "
+                            "(reported once)",
+                            "WskSocketConnect: Flags 0x1");
     }
     Flags = 0;
   }
-  if (Flags != 0 || (OwningThread != nullptr && OwningProcess == nullptr)) {
+  if (Flags != 0) {
+    nt::verifier::warning(38,
+                          "a reserved Flags parameter is not 0; the call fails with "
+                          "STATUS_INVALID_PARAMETER",
+                          nt::verifier::objects_text("WskSocketConnect: Flags 0x%lx",
+                                                     static_cast<unsigned long>(Flags)));
+    return reject(Irp, STATUS_INVALID_PARAMETER);
+  }
+  if (OwningThread != nullptr && OwningProcess == nullptr) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
   if (SocketType != SOCK_STREAM) {
