@@ -99,8 +99,11 @@ void unlink_live(irp_trailer *t) {
   t->next->previous = t->previous;
   t->previous = t->next = nullptr;
 }
+// A whole number of MEMORY_ALLOCATION_ALIGNMENT units: aligned_alloc requires the size to be a
+// multiple of the alignment (the trailer alone is not).
 std::size_t irp_block_size(int stack_count) {
-  return irp_packet_size(stack_count) + sizeof(irp_trailer);
+  return (irp_packet_size(stack_count) + sizeof(irp_trailer) + MEMORY_ALLOCATION_ALIGNMENT - 1) &
+         ~std::size_t{MEMORY_ALLOCATION_ALIGNMENT - 1};
 }
 irp_trailer *trailer_of(PIRP irp) {
   return reinterpret_cast<irp_trailer *>(reinterpret_cast<PUCHAR>(irp) +
