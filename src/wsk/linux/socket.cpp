@@ -218,12 +218,18 @@ void free_socket(socket_object *s, PIRP close_irp = nullptr) {
     --live_count;
     assistable().erase(s);
   }
-  record_endpoints(s);
+  // The endpoints a later report names (rules V30 and V55) are written before the magic that
+  // publishes them (release; socket_checked reads it with acquire). A refused socket's were
+  // written by socket_refuse and may be being read by now: they stay as they are.
+  const bool refused = __atomic_load_n(&s->magic, __ATOMIC_ACQUIRE) == refused_magic;
+  if (!refused) {
+    record_endpoints(s);
+  }
   if (s->fd >= 0) {
     net::sock::close(s->fd);
   }
-  if (__atomic_load_n(&s->magic, __ATOMIC_RELAXED) != refused_magic) {
-    __atomic_store_n(&s->magic, freed_magic, __ATOMIC_RELAXED);
+  if (!refused) {
+    __atomic_store_n(&s->magic, freed_magic, __ATOMIC_RELEASE);
   }
   closed_sockets.hold(s);
   if (close_irp != nullptr) {
@@ -1011,14 +1017,14 @@ void socket_check_out_address(const socket_object *s, const void *out, const cha
 
 void socket_refuse(socket_object *s) {
   record_endpoints(s);
-  __atomic_store_n(&s->magic, refused_magic, __ATOMIC_RELAXED);
+  __atomic_store_n(&s->magic, refused_magic, __ATOMIC_RELEASE); // publishes the endpoints
 }
 
 socket_object *socket_checked(void *socket, const char *function) {
   auto *s = static_cast<socket_object *>(socket);
   nt::activity::note_call(function);
   if (!socket_is_valid(s)) {
-    const ULONG magic = s != nullptr ? __atomic_load_n(&s->magic, __ATOMIC_RELAXED) : 0;
+    const ULONG magic = s != nullptr ? __atomic_load_n(&s->magic, __ATOMIC_ACQUIRE) : 0;
     const bool closed = magic == freed_magic;
     const bool refused = magic == refused_magic;
     const ULONG_PTR p2 = reinterpret_cast<ULONG_PTR>(socket);
