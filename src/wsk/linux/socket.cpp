@@ -32,6 +32,7 @@
 #include "nt/ke/kthread.hpp"
 #include "nt/ke/wait_assist.hpp"
 #include "wsk/irp_ops.hpp"
+#include "wsk/quarantine.hpp"
 #include "wsk/linux/translate.hpp"
 #include "wsk/violations.hpp"
 #include "wsk/control.hpp"
@@ -73,33 +74,12 @@ void net_message(const char *message) {
 }
 [[maybe_unused]] const bool net_messages_logged = (net::set_report_sink(net_message), true);
 
-// Closed sockets are not returned to the allocator at once: the newest `quarantine_size` of them
-// stay readable, marked freed, with their dispatch pointer intact. A driver that calls
+// Closed sockets are not returned to the allocator at once (quarantine.hpp): the newest 1024 of
+// them stay readable, marked freed, with their dispatch pointer intact. A driver that calls
 // `Socket->Dispatch->WskSend(Socket, ...)` after WskCloseSocket (or on a socket its accept
 // event refused) then reaches the provider, which reports rule V30, instead of reading freed
 // memory. About 1 KiB each; the oldest is freed when a newer one arrives.
-constexpr std::size_t quarantine_size = 1024;
-struct quarantine {
-  std::mutex lock;
-  socket_object *ring[quarantine_size] = {};
-  std::size_t next = 0; // guarded by lock
-  ~quarantine() {
-    for (socket_object *s : ring) {
-      delete s;
-    }
-  }
-  void hold(socket_object *s) {
-    socket_object *oldest = nullptr;
-    {
-      std::lock_guard guard(lock);
-      oldest = ring[next];
-      ring[next] = s;
-      next = (next + 1) % quarantine_size;
-    }
-    delete oldest;
-  }
-};
-quarantine closed_sockets;
+quarantine_ring<socket_object, 1024> closed_sockets;
 
 // The loops run at DISPATCH_LEVEL: completion routines and event callbacks run there.
 net::engine &engine() {

@@ -22,6 +22,7 @@
 #include "wsk/control.hpp"
 #include "wsk/provider.hpp"
 #include "wsk/trace.hpp"
+#include "wsk/quarantine.hpp"
 #include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
@@ -33,31 +34,10 @@ constexpr ULONGLONG state_registered = 0x5753'4b52'4547'0001ULL;
 constexpr ULONGLONG state_deregistered = 0x5753'4b52'4547'deadULL;
 constexpr USHORT provider_version = MAKE_WSK_VERSION(1, 0);
 
-// Deregistered registrations are not freed at once: the newest `quarantine_size` stay readable,
+// Deregistered registrations are not freed at once (quarantine.hpp): the newest 64 stay readable,
 // marked dead, so that a WskSocket through the NPI of a deregistered client is reported (rule
 // V3) rather than reading freed memory. About 200 bytes each.
-constexpr std::size_t quarantine_size = 64;
-struct registration_quarantine {
-  std::mutex lock;
-  registration *ring[quarantine_size] = {};
-  std::size_t next = 0; // guarded by lock
-  ~registration_quarantine() {
-    for (registration *r : ring) {
-      delete r;
-    }
-  }
-  void hold(registration *r) {
-    registration *oldest = nullptr;
-    {
-      std::lock_guard guard(lock);
-      oldest = ring[next];
-      ring[next] = r;
-      next = (next + 1) % quarantine_size;
-    }
-    delete oldest;
-  }
-};
-registration_quarantine dead_registrations;
+quarantine_ring<registration, 64> dead_registrations;
 
 // Rule V1: the client dispatch table must stay as it was registered.
 void check_dispatch_unchanged(const registration *reg, const char *function) {
