@@ -8,6 +8,8 @@
  * - WskGetAddressInfo resolves Host, with the port as the service name so that every answer
  *   carries it; the driver tries the addresses in the order returned until WskSocketConnect
  *   succeeds.
+ * - It captures the WSK provider without waiting (WSK_NO_WAIT): DriverEntry must not wait for
+ *   the WSK subsystem, which may not be ready while drivers load.
  * - It sends "GET <Path> HTTP/1.1" with Host and "Connection: close" headers, receives with
  *   WskReceive until the server closes (keeping the first 64 KiB, counting the rest), logs the
  *   status line and the byte counts, then disconnects and closes the socket.
@@ -467,7 +469,13 @@ static NTSTATUS HttpRun(PHTTP_GET Get, PUNICODE_STRING RegistryPath) {
     return status;
   }
   Get->Registered = TRUE;
-  status = WskCaptureProviderNPI(&Get->Registration, WSK_INFINITE_WAIT, &Get->Provider);
+  /* No wait in DriverEntry: while drivers load, the WSK subsystem may not be ready yet, and a
+   * wait for it there could hold up the whole boot. If it is not ready, the load fails with
+   * STATUS_DEVICE_NOT_READY and can be tried again later. */
+  status = WskCaptureProviderNPI(&Get->Registration, WSK_NO_WAIT, &Get->Provider);
+  if (status == STATUS_DEVICE_NOT_READY) {
+    DbgPrint("http-get: the WSK subsystem is not ready yet; load the driver again later\n");
+  }
   if (!NT_SUCCESS(status)) {
     return status;
   }

@@ -4,7 +4,7 @@
 # and --strict turns any leak into a failure. Runs: localhost (resolved by WskGetAddressInfo),
 # a missing page (404), the numeric hosts 127.0.0.1 and ::1, a response larger than the driver
 # keeps, then failures DriverEntry must report: a refused connection, a name that cannot
-# resolve, a malformed Path and a Port of the wrong registry type.
+# resolve, a malformed Path, a WSK subsystem not ready yet and a Port of the wrong registry type.
 #   http_get_test.sh UWSK_RUN DRIVER SERVER
 set -u
 uwsk_run=$1
@@ -29,8 +29,8 @@ fail() {
 }
 
 # run NAME EXIT PATTERN [PATTERN...] -- UWSK-RUN-ARGUMENTS...
-# Runs the driver (bounded by `timeout`), checks uwsk-run's exit status and that each extended
-# regular expression appears in its log.
+# Runs the driver (bounded by `timeout`), checks uwsk-run's exit status, that each extended
+# regular expression appears in its log and that the verifier reported nothing.
 run() {
   local name=$1 expected=$2
   shift 2
@@ -43,6 +43,10 @@ run() {
   local log=$work/$name.log status=0
   timeout 20 "$uwsk_run" --strict --unload-after 0 "$@" "$driver" >"$log" 2>&1 || status=$?
   local ok=1
+  if grep -q "verifier: rule" "$log"; then
+    fail "$name: the verifier reported a rule"
+    ok=0
+  fi
   if [ "$status" -ne "$expected" ]; then
     fail "$name: uwsk-run exited $status, expected $expected"
     ok=0
@@ -155,6 +159,10 @@ run unresolvable 3 "http-get: cannot resolve no-such-host\.invalid" "http-get: f
   -- --param Host=no-such-host.invalid --param-dword "Port=$port"
 run bad-path 0 "Path must start with '/'" "as expected" \
   -- --expect-status STATUS_INVALID_PARAMETER --param Path=index.html
+# The WSK subsystem not ready yet (injected): DriverEntry does not wait for it, but fails.
+run not-ready 0 "http-get: the WSK subsystem is not ready yet" "as expected" "nothing leaked" \
+  -- --expect-status STATUS_DEVICE_NOT_READY --faults provider-not-ready=10000ms \
+  --param Host=127.0.0.1 --param-dword "Port=$port"
 run port-not-dword 0 "cannot read .*Parameters" "as expected" \
   -- --expect-status STATUS_OBJECT_TYPE_MISMATCH --param Port=80
 
