@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# faults_replay_test.sh UWSK_RUN DRIVER PORT PEER: fault injection replays from its seed. Runs
-# the echo driver (listening on PORT) under uwsk-run three times with one fault plan, each time
-# against the same peer traffic (one connection of 4096 bytes, `PEER stream PORT 1 4096`: with several at once, which connection meets an allocation failure first would depend on timing): twice
-# with seed 1234, once with seed 1235. Passes only if the first two runs logged the same injected
-# faults (as "faults:" lines: stream, object, draw count and what happened; compared as sorted
-# sets, the draw count giving each object's order), at least one, and the third a different set,
-# and if every run ended without a bug check or a leak (DriverEntry may fail cleanly). The peer's own result is not required
-# (the faults reset connections on purpose); only that its traffic is the same.
+# faults_replay_test.sh UWSK_RUN DRIVER PORT PEER: fault injection replays from its seed, on
+# either engine. Runs the echo driver (listening on PORT) under uwsk-run three times with one
+# fault plan, each time against the same peer traffic (one connection of 4096 bytes,
+# `PEER stream PORT 1 4096`: with several at once, which connection meets an allocation failure
+# first would depend on timing): seed 1234 on the epoll engine, seed 1234 again on the io_uring
+# engine (epoll again where io_uring is unavailable), and seed 1235 on epoll. Passes only if the
+# first two runs logged the same injected faults (as "faults:" lines: stream, object, draw count
+# and what happened; compared as sorted sets, the draw count giving each object's order), at
+# least one, and the third a different set, and if every run ended without a bug check or a leak
+# (DriverEntry may fail cleanly). The peer's own result is not required (the faults reset
+# connections on purpose); only that its traffic is the same.
 set -u
 uwsk_run=$1
 driver=$2
@@ -23,13 +26,14 @@ trap cleanup EXIT
 # on how TCP segments them; everything else is drawn per socket or per allocation.
 plan='pend=all,split-receive=1,delay=0-200us,reset=0.001,forced-close=0.0005,alloc-fail=irp:0.1,mdl:0.1,pool:0.1'
 
-run() { # run NAME SEED
+run() { # run NAME SEED ENGINE
   local log=$work/$1.log
   if ! "$peer" free "$port"; then
     echo "faults_replay_test: port $port is taken by another process"
     exit 75
   fi
-  "$uwsk_run" --strict --faults "$plan" --seed "$2" --param-dword Port="$port" "$driver" >"$log" 2>&1 &
+  UWSK_ENGINE=$3 "$uwsk_run" --strict --faults "$plan" --seed "$2" --param-dword Port="$port" \
+    "$driver" >"$log" 2>&1 &
   server=$!
   for _ in $(seq 1 100); do
     grep -q "listening on \[::1\]" "$log" && break
@@ -37,7 +41,7 @@ run() { # run NAME SEED
     sleep 0.1
   done
   timeout 30 "$peer" stream "$port" 1 4096 >"$work/$1.peer" 2>&1
-  echo "faults_replay_test: run $1 (seed $2): peer exit $?"
+  echo "faults_replay_test: run $1 (seed $2, $3 engine): peer exit $?"
   kill -TERM "$server" 2>/dev/null
   local status=124
   for _ in $(seq 1 200); do
@@ -61,9 +65,16 @@ run() { # run NAME SEED
   echo "faults_replay_test: run $1: $(wc -l <"$work/$1.faults") faults"
 }
 
-run first 1234
-run again 1234
-run other 1235
+# The io_uring run, where io_uring works here (uwsk-run exits 1 at once otherwise).
+second_engine=uring
+if ! UWSK_ENGINE=uring "$uwsk_run" --unload-after 0 --param-dword Port="$port" "$driver" \
+  >"$work/probe.log" 2>&1; then
+  echo "faults_replay_test: io_uring is unavailable here; the second run uses epoll too"
+  second_engine=epoll
+fi
+run first 1234 epoll
+run again 1234 "$second_engine"
+run other 1235 epoll
 status=0
 if [ ! -s "$work/first.faults" ]; then
   echo "faults_replay_test: the plan injected no fault: nothing was compared"
