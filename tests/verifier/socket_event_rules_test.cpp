@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +55,18 @@ template <class Done> bool wait_until(Done done, int ms = timeout_ms) {
   return done();
 }
 
+// The same in 50 us steps, for many short waits in a row.
+template <class Done> bool wait_briefly(Done done, int ms = timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  return true;
+}
+
 // Installs a fault plan in the child (before its first socket); exits 3 when it is refused.
 void faults(const char *spec) {
   char error[256];
@@ -67,6 +80,7 @@ void faults(const char *spec) {
 enum class receive_mode {
   accept_all,      // accepts every byte (records them)
   retain,          // keeps the list (STATUS_PENDING)
+  retain_all,      // keeps every list, in `kept`
   wait,            // waits for an event with a timeout (rule V50)
   passive_only,    // calls a PASSIVE_LEVEL-only function (rule V51)
   accept_too_much, // *BytesAccepted above BytesIndicated (rule V53)
@@ -77,10 +91,12 @@ std::atomic<receive_mode> mode{receive_mode::accept_all};
 std::atomic<int> indications{0};
 std::atomic<int> null_indications{0};
 std::atomic<PWSK_DATA_INDICATION> retained{nullptr};
+std::vector<PWSK_DATA_INDICATION> kept; // under received_lock
+std::atomic<int> flagged_asap{0};
 std::mutex received_lock;
 std::string received; // the bytes accepted by events and receive IRPs, in order
 
-NTSTATUS WSKAPI on_receive(PVOID, ULONG, PWSK_DATA_INDICATION data, SIZE_T indicated,
+NTSTATUS WSKAPI on_receive(PVOID, ULONG flags, PWSK_DATA_INDICATION data, SIZE_T indicated,
                            SIZE_T *accepted) {
   if (data == nullptr) {
     null_indications.fetch_add(1);
@@ -98,6 +114,14 @@ NTSTATUS WSKAPI on_receive(PVOID, ULONG, PWSK_DATA_INDICATION data, SIZE_T indic
   case receive_mode::retain:
     retained.store(data);
     return STATUS_PENDING;
+  case receive_mode::retain_all: {
+    std::lock_guard guard(received_lock);
+    kept.push_back(data);
+    if ((flags & WSK_FLAG_RELEASE_ASAP) != 0) {
+      flagged_asap.fetch_add(1);
+    }
+    return STATUS_PENDING;
+  }
   case receive_mode::wait: {
     KEVENT never;
     KeInitializeEvent(&never, NotificationEvent, FALSE);
@@ -177,6 +201,44 @@ TEST_F(socket_event_rules, V31_RetainedListReleasedTwiceOrKeptOverTheClose) {
       },
       ExitedWithCode(0),
       warning_report(31) + "WskCloseSocket with 1 indication list still retained" + socket_line);
+}
+
+// V32: lists offered with WSK_FLAG_RELEASE_ASAP (set while more than 1,024 indication buffers
+// are retained) released more than 1 s later.
+TEST_F(socket_event_rules, V32_ReleaseAsapListsHeldLong) {
+  EXPECT_EXIT(
+      {
+        mode = receive_mode::retain_all;
+        int peer = -1;
+        PWSK_SOCKET s = receiving(&peer);
+        // One byte per indication: each waits for the previous one, so no two reads coalesce.
+        constexpr int held = 1026;
+        for (int i = 0; i < held; ++i) {
+          if (!peer_send_all(peer, "x", 1, timeout_ms) ||
+              !wait_briefly([i] { return indications.load() == i + 1; })) {
+            std::exit(2);
+          }
+        }
+        if (flagged_asap.load() == 0) {
+          std::exit(3);
+        }
+        pause_ms(1100); // past the 1 s bound
+        std::vector<PWSK_DATA_INDICATION> lists;
+        {
+          std::lock_guard guard(received_lock);
+          lists.swap(kept);
+        }
+        for (PWSK_DATA_INDICATION list : lists) {
+          of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskRelease(s, list);
+        }
+        close_socket(s);
+        std::exit(0);
+      },
+      ExitedWithCode(0),
+      warning_report(32) +
+          "an indication list offered with WSK_FLAG_RELEASE_ASAP was held "
+          "[0-9]+ ms before WskRelease" +
+          socket_line);
 }
 
 // V41: WskConnectEx with 65,536 bytes to send (STATUS_BUFFER_OVERFLOW).
