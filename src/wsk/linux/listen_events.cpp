@@ -85,7 +85,7 @@ void indicate_dead_listener(socket_object *s, std::unique_lock<socket_lock> &gua
 }
 
 // The listener's copies of a callback's addresses and inspect ID are poisoned once the callback
-// returned (rules V57, V59; socket_object::callback_local).
+// returned (rules V57, V59; event_state::callback_local).
 void poison_callback_copies(socket_object *s) {
   std::memset(s->ev.callback_local, callback_poison, sizeof s->ev.callback_local);
   std::memset(s->ev.callback_remote, callback_poison, sizeof s->ev.callback_remote);

@@ -946,6 +946,7 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
   if (!irp_enter(irp)) {
     return STATUS_INVALID_PARAMETER;
   }
+  s->close_called.store(true, std::memory_order_relaxed); // rule V42 counts it closed
   if (s->loop == nullptr) {
     // A basic socket has no loop and nothing parked: the close completes during the call.
     free_socket(s, irp);
@@ -1168,7 +1169,7 @@ std::vector<std::string> describe_live_sockets(const registration *reg) {
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"
     const socket_object *s = CONTAINING_RECORD(e, socket_object, links);
 #pragma GCC diagnostic pop
-    if (reg != nullptr && s->reg != reg) {
+    if (reg != nullptr && (s->reg != reg || s->close_called.load(std::memory_order_relaxed))) {
       continue;
     }
     char endpoints[160];

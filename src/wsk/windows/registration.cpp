@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/activity.hpp"
@@ -137,16 +138,13 @@ namespace {
 // Rule V42: WskDeregister called while the client's sockets are open. It waits until each is
 // closed (as on Windows), so the client must close them first, or from another thread.
 void report_open_sockets(registration *reg) {
-  unsigned open = 0;
-  {
-    std::lock_guard guard(reg->lock);
-    open = reg->sockets;
-  }
+  const std::vector<std::string> lines = describe_live_sockets(reg);
+  const std::size_t open = lines.size();
   if (open == 0) {
     return;
   }
   std::string objects;
-  for (const std::string &line : describe_live_sockets(reg)) {
+  for (const std::string &line : lines) {
     if (objects.size() > 400) {
       objects += "; ...";
       break;
@@ -156,7 +154,7 @@ void report_open_sockets(registration *reg) {
   }
   char sentence[320];
   std::snprintf(sentence, sizeof sentence,
-                "WskDeregister with %u socket%s not closed: it waits until each is closed with "
+                "WskDeregister with %zu socket%s not closed: it waits until each is closed with "
                 "WskCloseSocket; close every socket before deregistering",
                 open, open == 1 ? "" : "s");
   nt::verifier::warning(42, sentence, objects.c_str(), open);
