@@ -8,8 +8,11 @@
 namespace uwsk::wsk {
 
 std::size_t live_socket_count();
-// The sockets not yet closed, one line each: "WSK socket P (local A, remote B)".
-std::vector<std::string> describe_live_sockets();
+struct registration;
+
+// The sockets not yet freed, one line each: "WSK socket P (local A, remote B)". With `reg`, only
+// its sockets on which WskCloseSocket was not called yet.
+std::vector<std::string> describe_live_sockets(const registration *reg = nullptr);
 // Whether a socket ever started the provider's I/O engine (net::engine::instance()).
 bool provider_engine_started();
 // Returns once every loop thread of the provider has finished what it was doing when called: a

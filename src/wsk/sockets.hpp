@@ -2,6 +2,8 @@
 // linux/stream.cpp, linux/datagram.cpp): the WSK_SOCKET a client holds is the socket_object.
 #pragma once
 
+#include <cstddef>
+
 #include <wdm.h>
 
 #include "wsk/views.hpp"
@@ -78,6 +80,14 @@ socket_object *socket_checked(void *socket, const char *function);
 // Rule V40: an address out-buffer (`out`, not NULL) that the pool knows to be shorter than a
 // SOCKADDR of the socket's family is a verifier error, before anything is written to it.
 void socket_check_out_address(const socket_object *s, const void *out, const char *function);
+
+// "socket 0x... (local A, remote B)" for a verifier report's objects line.
+void describe_socket(const socket_object *s, char *out, std::size_t size);
+
+// Rule V59 or V40 for an address a WSK function refused (wrong or unknown family): the provider's
+// copy of a callback's address, kept by the client (rule V59, an error), or an address of
+// another family than the socket's (rule V40, a warning; the caller returns the status).
+void socket_report_bad_address(const socket_object *s, const void *address, const char *function);
 
 // The socket an accept event refused (STATUS_REQUEST_NOT_ACCEPTED, or any failure): from now on
 // every call on it is reported as rule V55, from every entry of its Dispatch table.

@@ -20,6 +20,16 @@ bool in_driver_entry();
 // The innermost scope of the calling thread, or NULL.
 const frame *current();
 
+// The innermost scope when it is a WSK event callback (its `what` ends in " callback",
+// "WskReceiveEvent callback"; its object is the socket), else NULL: rules V50 and V51.
+const frame *event_callback();
+
+// Writes a description of a scope's object ("socket 0x... (local A, remote B)") for reports; the
+// WSK provider installs the describer of its sockets. Without one, the pointer.
+using describer = void (*)(const void *object, char *out, unsigned long size);
+void set_object_describer(describer d);
+void describe_object(const void *object, char *out, unsigned long size);
+
 // The last WSK function the calling thread entered ("WskSend"), or NULL.
 const char *last_call();
 void note_call(const char *function);

@@ -52,6 +52,10 @@ void warning(int rule, const char *sentence, const char *objects, ULONG_PTR p2, 
   log_rule(rule, "warning", sentence, objects);
 }
 
+void note(int rule, const char *sentence, const char *objects) {
+  log_rule(rule, "note", sentence, objects);
+}
+
 objects_text::objects_text(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -32,6 +32,11 @@ void set_strict(bool on);
 void warning(int rule, const char *sentence, const char *objects = nullptr, ULONG_PTR p2 = 0,
              ULONG_PTR p3 = 0);
 
+// Rule `rule` is one a driver can only be told about (an I rule, or a W rule whose case uwsk
+// brought about itself, as fault injection does): logs "verifier: rule Vn (note): <sentence>"
+// and the objects line, and never stops, not even in strict mode.
+void note(int rule, const char *sentence, const char *objects = nullptr);
+
 // printf-style helpers for the objects line (a bounded buffer; longer text is cut).
 struct objects_text {
   char text[512];

@@ -8,6 +8,8 @@
 #include <cstdio>
 
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/activity.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "nt/ke/irql.hpp"
 
 namespace uwsk::nt {
@@ -66,6 +68,17 @@ void require_irql_at_most(KIRQL max, const char *what, const void *object, const
   std::snprintf(reason, sizeof reason,
                 "%s called at IRQL %u (%s); it is allowed at IRQL <= %u (%s)", what, t_irql,
                 irql_name(t_irql), max, irql_name(max));
+  // Rule V51: an event callback that assumes PASSIVE_LEVEL (callbacks run at DISPATCH_LEVEL).
+  if (const activity::frame *callback = activity::event_callback(); callback != nullptr) {
+    char described[224];
+    activity::describe_object(callback->object, described, sizeof described);
+    char sentence[360];
+    std::snprintf(sentence, sizeof sentence,
+                  "the %s assumes PASSIVE_LEVEL: %s; event callbacks may run at DISPATCH_LEVEL",
+                  callback->what, reason);
+    verifier::error(51, sentence, verifier::objects_text("the callback's %s", described),
+                    reinterpret_cast<ULONG_PTR>(object), t_irql);
+  }
   bugcheck(IRQL_NOT_LESS_OR_EQUAL, reason, reinterpret_cast<ULONG_PTR>(object), t_irql, 0,
            reinterpret_cast<ULONG_PTR>(caller));
 }

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/activity.hpp"
 #include "nt/dbg/thread_stack.hpp"
 #include "nt/dbg/verifier.hpp"
 #include "nt/ke/dispatcher.hpp"
@@ -158,6 +159,29 @@ void check_wait_mode(ULONG count, PVOID objects[], KPROCESSOR_MODE mode, const c
   }
 }
 
+// Rule V50: an event callback must not wait (for other WSK requests or anything else), even at
+// PASSIVE_LEVEL: the callback holds up every indication of its socket meanwhile, and on Windows
+// it may run at DISPATCH_LEVEL. A zero timeout is a poll, not a wait.
+void check_callback_wait(const LARGE_INTEGER *timeout, const char *function, const void *object) {
+  if (timeout != nullptr && timeout->QuadPart == 0) {
+    return;
+  }
+  const activity::frame *callback = activity::event_callback();
+  if (callback == nullptr) {
+    return;
+  }
+  char described[224];
+  activity::describe_object(callback->object, described, sizeof described);
+  char sentence[320];
+  std::snprintf(sentence, sizeof sentence,
+                "%s with %s timeout inside the %s: event callbacks must not wait, not even at "
+                "PASSIVE_LEVEL",
+                function, timeout == nullptr ? "no (an infinite)" : "a non-zero", callback->what);
+  verifier::error(50, sentence,
+                  verifier::objects_text("object %p; the callback's %s", object, described),
+                  reinterpret_cast<ULONG_PTR>(object));
+}
+
 } // namespace
 
 void set_wait_assist(wait_assist_function helper) {
@@ -174,6 +198,7 @@ extern "C" NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitR
                                                 PLARGE_INTEGER Timeout) {
   (void)WaitReason;
   (void)Alertable;
+  check_callback_wait(Timeout, "KeWaitForSingleObject", Object);
   check_wait_mode(1, &Object, WaitMode, "KeWaitForSingleObject");
   return wait_for_objects(1, &Object, WaitAny, Timeout, nullptr, "KeWaitForSingleObject",
                           __builtin_return_address(0));
@@ -187,6 +212,7 @@ extern "C" NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], 
                                                    PKWAIT_BLOCK WaitBlockArray) {
   (void)WaitReason;
   (void)Alertable;
+  check_callback_wait(Timeout, "KeWaitForMultipleObjects", Count != 0 ? Object[0] : nullptr);
   check_wait_mode(Count, Object, WaitMode, "KeWaitForMultipleObjects");
   return wait_for_objects(Count, Object, WaitType, Timeout, WaitBlockArray,
                           "KeWaitForMultipleObjects", __builtin_return_address(0));

@@ -201,8 +201,12 @@ NTSTATUS set_fixed_address(socket_object *s, const control_request &r, bool remo
   const bool clear = r.input == nullptr || r.input_size == 0;
   sockaddr_storage address{};
   socklen_t length = 0;
-  if (!clear && (r.input_size < windows_sockaddr_size(s->windows_family) ||
-                 !to_linux_address(r.input, s->windows_family, address, length))) {
+  if (!clear && r.input_size < windows_sockaddr_size(s->windows_family)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (!clear && !to_linux_address(r.input, s->windows_family, address, length)) {
+    socket_report_bad_address(s, r.input,
+                              remote ? "SIO_WSK_SET_REMOTE_ADDRESS" : "SIO_WSK_SET_SENDTO_ADDRESS");
     return STATUS_INVALID_PARAMETER;
   }
   std::lock_guard guard(s->lock);
@@ -501,6 +505,17 @@ NTSTATUS park_address_change(socket_object *s, PIRP irp) {
 // Linux has no silent mode: the kernel still acknowledges what arrives, and the close still sends a
 // FIN or reset (docs/divergences.md).
 NTSTATUS set_silent_mode(socket_object *s) {
+  {
+    std::lock_guard guard(s->lock);
+    if (!s->ops_of(queue_kind::send).idle()) {
+      char described[224];
+      describe_socket(s, described, sizeof described);
+      nt::verifier::warning(67,
+                            "SIO_WSK_SET_TCP_SILENT_MODE while a send or disconnect is pending: "
+                            "silent mode is set only with none pending",
+                            described, reinterpret_cast<ULONG_PTR>(s));
+    }
+  }
   sockaddr_storage peer{};
   socklen_t length = sizeof(peer);
   if (net::sock::peer_address(s->fd, reinterpret_cast<sockaddr *>(&peer), &length) != 0) {
@@ -514,6 +529,7 @@ NTSTATUS set_silent_mode(socket_object *s) {
     return STATUS_INVALID_DEVICE_STATE;
   }
   s->silent = true;
+  s->silent_told.store(true, std::memory_order_relaxed);
   return STATUS_SUCCESS;
 }
 

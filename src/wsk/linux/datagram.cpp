@@ -303,7 +303,11 @@ NTSTATUS admit_bound(const socket_object *s) {
 bool remote_valid(const socket_object *s, const void *remote) {
   sockaddr_storage address{};
   socklen_t length = 0;
-  return remote == nullptr || to_linux_address(remote, s->windows_family, address, length);
+  if (remote == nullptr || to_linux_address(remote, s->windows_family, address, length)) {
+    return true;
+  }
+  socket_report_bad_address(s, remote, "WskSendTo");
+  return false;
 }
 
 void datagram_resume_queues(socket_object *s, std::uint32_t events, completion_batch &done) {

@@ -118,6 +118,7 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
     if (head == nullptr) {
       if (failed && !s->ev.dead_indicated) {
         s->ev.dead_indicated = true;
+        told_dead(s);
         run_callback(s, win::wsk_event_receive_from, guard, done,
                      [](category, const void *d, PVOID ctx) {
                        return call_receive_from_event(d, ctx, 0, nullptr);
@@ -125,7 +126,7 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
       }
       return;
     }
-    offer_retention(s, head, datagram_bytes(head));
+    offer_retention(s, head, datagram_bytes(head), flags);
     const NTSTATUS status = run_callback(
         s, win::wsk_event_receive_from, guard, done, [&](category, const void *d, PVOID ctx) {
           return call_receive_from_event(d, ctx, flags, &head->datagram);
@@ -133,8 +134,10 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
     if (status == STATUS_PENDING) {
       // The client keeps the list until WskRelease (which may have come already).
     } else if (!take_back(s, head)) {
-      event_report(s, "WskRelease of a datagram indication list its receive event did not retain "
-                      "(rule V31)");
+      event_violation(31, false, s,
+                      "WskRelease of a datagram indication list inside its WskReceiveFromEvent, "
+                      "which then did not return STATUS_PENDING: a list is released only when "
+                      "its callback retained it");
     } else if (status == STATUS_DATA_NOT_ACCEPTED && s->ev.receive_from_dynamic && !closing(s)) {
       // Enabled with SO_WSK_EVENT_CALLBACK: the event is now disabled, and these datagrams are
       // indicated again when the client enables it again, as Windows documents.
@@ -144,7 +147,9 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
       return;
     } else {
       if (status != STATUS_SUCCESS && status != STATUS_DATA_NOT_ACCEPTED) {
-        event_report(s, "WskReceiveFromEvent returned an undocumented status");
+        event_violation(54, false, s,
+                        "WskReceiveFromEvent returned a status other than STATUS_SUCCESS, "
+                        "STATUS_DATA_NOT_ACCEPTED and STATUS_PENDING; the datagrams are dropped");
       }
       // Consumed, or refused while enabled statically: the event stays on and the datagrams
       // are dropped.

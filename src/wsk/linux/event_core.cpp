@@ -1,7 +1,12 @@
 // The callback core shared by every category's events: SO_WSK_EVENT_CALLBACK (enabling and
 // disabling), the disable IRPs that wait for a running callback, and verifier reports. The
 // rules: docs/design.md, "Event callbacks".
+#include <cstdio>
+#include <cstring>
+
 #include <uwsk/log.h>
+
+#include "nt/dbg/verifier.hpp"
 
 #include "wsk/linux/event_core.hpp"
 #include "wsk/irp_ops.hpp"
@@ -22,11 +27,51 @@ VOID NTAPI cancel_disable(PDEVICE_OBJECT, PIRP irp) {
   irp_complete(irp, STATUS_CANCELLED, 0);
 }
 
+// Rule V62: STATUS_EVENT_PENDING is a success status. The disable took effect, but the callback
+// may still be running when the call returns (or, with the event-pending fault, may seem to).
+void note_event_pending(const socket_object *s, ULONG event) {
+  char objects[256];
+  describe_socket(s, objects, sizeof objects);
+  char sentence[320];
+  std::snprintf(sentence, sizeof sentence,
+                "disabling the %s with SO_WSK_EVENT_CALLBACK and no IRP returned "
+                "STATUS_EVENT_PENDING: the disable took effect, but the callback may still be "
+                "running; it is a success status",
+                event_callback_name(event));
+  nt::verifier::note(62, sentence, objects);
+}
+
 } // namespace
 
-bool v58_event_anyway(socket_object *s) {
-  return fault::happens(fault::stream::v58, fault::current().v58, s->fault_id, s->fault_draws,
-                        "event delivered although IRPs are queued");
+bool v58_event_anyway(socket_object *s, queue_kind kind) {
+  if (!fault::happens(fault::stream::v58, fault::current().v58, s->fault_id, s->fault_draws,
+                      "event delivered although IRPs are queued")) {
+    return false;
+  }
+  if (!s->ev.v58_noted) {
+    s->ev.v58_noted = true;
+    unsigned queued = 0;
+    LIST_ENTRY &head = s->queue(kind);
+    for (PLIST_ENTRY e = head.Flink; e != &head; e = e->Flink) {
+      ++queued;
+    }
+    char objects[256];
+    describe_socket(s, objects, sizeof objects);
+    char sentence[320];
+    std::snprintf(sentence, sizeof sentence,
+                  "the %s event was let through while %u %s IRP%s queued (fault v58): a "
+                  "pending IRP does not keep the matching event quiet; reported once per socket",
+                  kind == queue_kind::accept     ? "accept"
+                  : s->cat == category::datagram ? "receive-from"
+                                                 : "receive",
+                  queued,
+                  kind == queue_kind::accept     ? "WskAccept"
+                  : s->cat == category::datagram ? "WskReceiveFrom"
+                                                 : "WskReceive",
+                  queued == 1 ? " was" : "s were");
+    nt::verifier::note(58, sentence, objects);
+  }
+  return true;
 }
 
 bool v56_socket_dies(socket_object *s, const char *what) {
@@ -35,8 +80,41 @@ bool v56_socket_dies(socket_object *s, const char *what) {
                         what);
 }
 
-void event_report(const socket_object *s, const char *what) {
-  uwsk_log_message("wsk", "verifier: socket %p: %s", static_cast<const void *>(s), what);
+void event_violation(int rule, bool error, const socket_object *s, const char *sentence) {
+  char objects[256];
+  describe_socket(s, objects, sizeof objects);
+  const nt::activity::frame *f = nt::activity::current();
+  if (f != nullptr && f->object == s) {
+    const std::size_t used = std::strlen(objects);
+    std::snprintf(objects + used, sizeof objects - used, ", in its %s", f->what);
+  }
+  if (error) {
+    nt::verifier::error(rule, sentence, objects, reinterpret_cast<ULONG_PTR>(s));
+  }
+  nt::verifier::warning(rule, sentence, objects, reinterpret_cast<ULONG_PTR>(s));
+}
+
+namespace {
+
+void on_dead_timer(net::timer *t) {
+  socket_object *s = static_cast<socket_timer *>(t)->owner;
+  std::lock_guard guard(s->lock);
+  if (!closing(s)) {
+    event_violation(56, false, s,
+                    "a socket that got its NULL indication (NULL DataIndication, AcceptSocket or "
+                    "InspectID: it no longer works) was not closed within 1 s; the client must "
+                    "close it with WskCloseSocket");
+  }
+}
+
+} // namespace
+
+void told_dead(socket_object *s) {
+  s->dead_told.store(true, std::memory_order_relaxed);
+  if (!s->ev.dead_timer.armed()) {
+    s->ev.dead_timer.on_expire = on_dead_timer;
+    s->loop->arm_timer(&s->ev.dead_timer, net::timer::clock::now() + dead_socket_close_bound);
+  }
 }
 
 void complete_disables(socket_object *s, completion_batch &done) {
@@ -65,6 +143,7 @@ NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp) {
     if (irp == nullptr && fault::active() &&
         fault::happens(fault::stream::event_pending, fault::current().event_pending, s->fault_id,
                        s->fault_draws, "disable without an IRP returns STATUS_EVENT_PENDING")) {
+      note_event_pending(s, event);
       return STATUS_EVENT_PENDING;
     }
     return STATUS_SUCCESS;
@@ -72,6 +151,7 @@ NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp) {
   // Its callback is running: the disable takes effect for every later call at once, and the
   // IRP completes (or the caller learns STATUS_EVENT_PENDING) once the call has returned.
   if (irp == nullptr) {
+    note_event_pending(s, event);
     return STATUS_EVENT_PENDING;
   }
   irp_set_owner(irp, s);

@@ -3,6 +3,7 @@
 // misuse is reported. The rules are docs/design.md's, "Event callbacks" (event rule N).
 #pragma once
 
+#include <chrono>
 #include <mutex>
 
 #include "nt/dbg/activity.hpp"
@@ -34,8 +35,9 @@ inline bool enabled(const socket_object *s, ULONG event) {
 }
 
 // v58 (docs/faults.md): with IRPs of the queue parked (none finished and waiting for delivery),
-// the event is delivered anyway when the plan draws so.
-bool v58_event_anyway(socket_object *s);
+// the event is let through anyway when the plan draws so (it is delivered if there is something
+// to indicate); the first time on a socket, the log names rule V58 and the IRPs queued.
+bool v58_event_anyway(socket_object *s, queue_kind kind);
 
 // Whether the events of a queue's kind give way to its IRPs (linux/events.hpp rule 2): while any is
 // parked or waiting for delivery, unless v58 draws otherwise.
@@ -44,15 +46,26 @@ inline bool events_give_way(socket_object *s, queue_kind kind) {
     return false;
   }
   const op_queue &q = s->ops_of(kind);
-  return !(fault::active() && IsListEmpty(&q.finished) && !q.delivering && v58_event_anyway(s));
+  return !(fault::active() && IsListEmpty(&q.finished) && !q.delivering &&
+           v58_event_anyway(s, kind));
 }
 
 // v56 (docs/faults.md): whether to tell the client now that the socket stopped working (a
 // NULL DataIndication, AcceptSocket or InspectID), as the plan draws.
 bool v56_socket_dies(socket_object *s, const char *what);
 
-// A verifier report about the client's use of a callback, on the log.
-void event_report(const socket_object *s, const char *what);
+// A verifier report (nt/dbg/verifier.hpp) of rule `rule` about the client's use of socket `s`
+// or of its callbacks, naming the socket with its endpoints: an error stops the process.
+void event_violation(int rule, bool error, const socket_object *s, const char *sentence);
+
+// How long a socket may stay open after its NULL indication said it no longer works (rule V56).
+inline constexpr auto dead_socket_close_bound = std::chrono::seconds(1);
+
+// Under the lock, on the socket's loop thread, just before the NULL indication (NULL
+// DataIndication, AcceptSocket or InspectID) is given: from now on any call on the socket but
+// WskCloseSocket and WskRelease is reported, and so is a socket still open after
+// dead_socket_close_bound (rule V56).
+void told_dead(socket_object *s);
 
 // After a callback returned: the SO_WSK_EVENT_CALLBACK disables that waited for it complete.
 void complete_disables(socket_object *s, completion_batch &done);
@@ -64,6 +77,7 @@ constexpr const char *event_callback_name(ULONG event) {
          : event == win::wsk_event_accept       ? "WskAcceptEvent callback"
          : event == win::wsk_event_disconnect   ? "WskDisconnectEvent callback"
          : event == win::wsk_event_send_backlog ? "WskSendBacklogEvent callback"
+         : event == inspect_running             ? "WskInspectEvent or WskAbortEvent callback"
                                                 : "a WSK event callback";
 }
 

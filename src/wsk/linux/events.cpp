@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 
 #include <uwsk/log.h>
 
@@ -20,6 +22,32 @@ namespace {
 
 void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
                       completion_batch &done);
+
+// Rule V53: after partial acceptance or STATUS_DATA_NOT_ACCEPTED no receive event comes until a
+// WskReceive completes. A socket still stalled with no WskReceive queued after this long is
+// reported (once per socket): the client seems to wait for an event that will not come.
+constexpr auto stall_bound = std::chrono::seconds(1);
+
+void on_stall_timer(net::timer *t) {
+  socket_object *s = static_cast<socket_timer *>(t)->owner;
+  std::lock_guard guard(s->lock);
+  if (closing(s) || !s->ev.receive_stalled || !s->queue_idle(queue_kind::receive) ||
+      s->ev.stall_reported) {
+    return;
+  }
+  s->ev.stall_reported = true;
+  event_violation(53, false, s,
+                  "WskReceiveEvent accepted part of the data (or returned "
+                  "STATUS_DATA_NOT_ACCEPTED) and no WskReceive came within 1 s: no receive event "
+                  "comes until a WskReceive completes");
+}
+
+void arm_stall_timer(socket_object *s) {
+  if (!s->ev.stall_reported && !s->ev.stall_timer.armed()) {
+    s->ev.stall_timer.on_expire = on_stall_timer;
+    s->loop->arm_timer(&s->ev.stall_timer, net::timer::clock::now() + stall_bound);
+  }
+}
 
 // Resumes WskReceive IRPs that waited for a receive indication to be decided.
 void after_receive_indication(socket_object *s, completion_batch &done) {
@@ -77,6 +105,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
       if (v56_socket_dies(s, "the connection stops working: WskReceiveEvent gets a NULL "
                              "DataIndication")) {
         s->ev.dead_indicated = true;
+        told_dead(s);
         sockaddr unspec{};
         unspec.sa_family = AF_UNSPEC;
         net::sock::connect(s->fd, &unspec, sizeof(unspec)); // a reset, for the peer too
@@ -104,6 +133,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
                    !s->ev.dead_indicated) {
           // The socket stopped working and no disconnect event will say so.
           s->ev.dead_indicated = true;
+          told_dead(s);
           SIZE_T ignored = 0;
           run_callback(s, win::wsk_event_receive, guard, done,
                        [&](category cat, const void *d, PVOID ctx) {
@@ -124,7 +154,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
     const SIZE_T indicated = c->length - c->start;
     SIZE_T accepted = indicated;
     const ULONG flags = pressure_flags();
-    offer_retention(s, c, indicated);
+    offer_retention(s, c, indicated, flags);
     const NTSTATUS status = run_callback(
         s, win::wsk_event_receive, guard, done, [&](category cat, const void *d, PVOID ctx) {
           return call_receive_event(cat, d, ctx, flags, &c->data, indicated, &accepted);
@@ -132,18 +162,26 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
     if (status == STATUS_PENDING) {
       // The client keeps it until WskRelease (which may have come already).
     } else if (!take_back(s, c)) {
-      event_report(s, "WskRelease of a data indication list its receive event did not retain "
-                      "(rule V31)");
+      event_violation(31, false, s,
+                      "WskRelease of a data indication list inside its WskReceiveEvent, which "
+                      "then did not return STATUS_PENDING: a list is released only when its "
+                      "callback retained it");
     } else if (status == STATUS_SUCCESS && accepted >= indicated) {
       if (accepted > indicated) {
-        event_report(s, "WskReceiveEvent accepted more bytes than were indicated (rule V53)");
+        char sentence[320];
+        std::snprintf(sentence, sizeof sentence,
+                      "WskReceiveEvent set *BytesAccepted to %zu, more than the %zu bytes "
+                      "indicated",
+                      static_cast<std::size_t>(accepted), static_cast<std::size_t>(indicated));
+        event_violation(53, true, s, sentence);
       }
       discharge(s, c);
       chunk_free(c);
     } else {
       if (status != STATUS_SUCCESS && status != STATUS_DATA_NOT_ACCEPTED) {
-        event_report(s,
-                     "WskReceiveEvent returned an undocumented status; the data is not accepted");
+        event_violation(53, false, s,
+                        "WskReceiveEvent returned a status other than STATUS_SUCCESS, "
+                        "STATUS_DATA_NOT_ACCEPTED and STATUS_PENDING; the data is not accepted");
       }
       // Partial acceptance or none: the rest heads the stream, and events wait for a
       // WskReceive to complete (docs/wsk-behaviour.md, "WskReceiveEvent").
@@ -151,6 +189,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
       recharge(s, c, c->length - c->start);
       s->ev.unread = c;
       s->ev.receive_stalled = true;
+      arm_stall_timer(s);
     }
     after_receive_indication(s, done);
   }
@@ -175,7 +214,7 @@ void deliver_disconnect(socket_object *s, std::unique_lock<socket_lock> &guard,
                                          return call_disconnect_event(cat, d, ctx, abortive);
                                        });
   if (status != STATUS_SUCCESS) {
-    event_report(s, "WskDisconnectEvent must return STATUS_SUCCESS (rule V52)");
+    event_violation(52, true, s, "WskDisconnectEvent must return STATUS_SUCCESS");
   }
 }
 
@@ -196,7 +235,7 @@ void deliver_send_backlog(socket_object *s, std::unique_lock<socket_lock> &guard
                                          return call_send_backlog_event(cat, d, ctx, ideal);
                                        });
   if (status != STATUS_SUCCESS) {
-    event_report(s, "WskSendBacklogEvent must return STATUS_SUCCESS (rule V52)");
+    event_violation(52, true, s, "WskSendBacklogEvent must return STATUS_SUCCESS");
   }
 }
 

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -222,7 +224,35 @@ SIZE_T datagram_bytes(data_chunk *head) {
 // another thread that calls WskRelease before the callback even returns. For any answer but
 // STATUS_PENDING the provider takes it back (still charged); false if the client released it
 // anyway (then it is gone, and the answer is ignored).
-void offer_retention(socket_object *s, data_chunk *head, SIZE_T bytes) {
+namespace {
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Rule V32: a list offered with WSK_FLAG_RELEASE_ASAP held longer than release_asap_bound_ms.
+void check_release_asap(const socket_object *s, const data_chunk *head, const char *when) {
+  if (head->asap_since_ns == 0) {
+    return;
+  }
+  const std::int64_t held_ms = (steady_ns() - head->asap_since_ns) / 1000000;
+  if (held_ms <= release_asap_bound_ms) {
+    return;
+  }
+  char sentence[320];
+  std::snprintf(sentence, sizeof sentence,
+                "an indication list offered with WSK_FLAG_RELEASE_ASAP was held %lld ms before "
+                "%s: with that flag the client releases retained data promptly (within %lld ms "
+                "here)",
+                static_cast<long long>(held_ms), when,
+                static_cast<long long>(release_asap_bound_ms));
+  event_violation(32, false, s, sentence);
+}
+} // namespace
+
+void offer_retention(socket_object *s, data_chunk *head, SIZE_T bytes, ULONG flags) {
+  head->asap_since_ns = (flags & win::wsk_flag_release_asap) != 0 ? steady_ns() : 0;
   charge(s, head, bytes);
   InsertTailList(&s->ev.retained, &head->link);
 }
@@ -274,8 +304,19 @@ void indications_free(socket_object *s) {
     s->ev.refused = nullptr;
   }
   if (!IsListEmpty(&s->ev.retained)) {
-    event_report(s, "WskCloseSocket with indication lists still retained; release each with "
-                    "WskRelease before closing (rule V31)");
+    unsigned lists = 0;
+    for (PLIST_ENTRY e = s->ev.retained.Flink; e != &s->ev.retained; e = e->Flink) {
+      ++lists;
+    }
+    char sentence[320];
+    std::snprintf(sentence, sizeof sentence,
+                  "WskCloseSocket with %u indication list%s still retained: each is released "
+                  "with WskRelease before the close (uwsk keeps them valid)",
+                  lists, lists == 1 ? "" : "s");
+    event_violation(31, false, s, sentence);
+    for (PLIST_ENTRY e = s->ev.retained.Flink; e != &s->ev.retained; e = e->Flink) {
+      check_release_asap(s, CONTAINING_RECORD(e, data_chunk, link), "the close");
+    }
     std::lock_guard guard(orphan_lock);
     while (!IsListEmpty(&s->ev.retained)) {
       PLIST_ENTRY link = RemoveHeadList(&s->ev.retained);
@@ -298,15 +339,18 @@ data_chunk *take_retained(socket_object *s, const void *indication, Element elem
   for (PLIST_ENTRY link = s->ev.retained.Flink; link != &s->ev.retained; link = link->Flink) {
     data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
     if (indication != nullptr && element_of(c) == indication) {
+      check_release_asap(s, c, "WskRelease");
       RemoveEntryList(link);
       discharge(s, c); // reading resumes if this brings the socket below its bound
       return c;
     }
   }
-  uwsk_log_message("wsk",
-                   "verifier: socket %p: WskRelease of a %s indication list this socket does not "
-                   "hold retained",
-                   static_cast<const void *>(s), kind);
+  char sentence[320];
+  std::snprintf(sentence, sizeof sentence,
+                "WskRelease of %p, not a %s indication list this socket holds retained (released "
+                "already, never retained, or another socket's): STATUS_INVALID_PARAMETER",
+                indication, kind);
+  event_violation(31, false, s, sentence);
   return nullptr;
 }
 

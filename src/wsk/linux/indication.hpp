@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 
 #include <cstddef>
+#include <cstdint>
 
 #include "wsk/linux/socket.hpp"
 
@@ -24,6 +25,7 @@ struct data_chunk {
   SIZE_T start;                      // first byte not yet accepted
   SIZE_T length;                     // bytes held
   SIZE_T charged;                    // bytes the list (by its head) counts in ev.buffered
+  std::int64_t asap_since_ns;        // offered with WSK_FLAG_RELEASE_ASAP at (steady ns), or 0
   PMDL mdl;
   unsigned char *bytes;
   alignas(8) unsigned char remote[32];   // the sender, as a Windows SOCKADDR
@@ -55,8 +57,11 @@ void discharge(socket_object *s, data_chunk *head);
 SIZE_T datagram_bytes(data_chunk *head);
 
 // Retention, under the lock: a list counts as retained from before its callback runs;
-// take_back returns it to the provider unless the client released it already.
-void offer_retention(socket_object *s, data_chunk *head, SIZE_T bytes);
+// take_back returns it to the provider unless the client released it already. `flags` are the
+// callback's: a list offered with WSK_FLAG_RELEASE_ASAP and released (or still held at the
+// close) after release_asap_bound is reported (rule V32).
+void offer_retention(socket_object *s, data_chunk *head, SIZE_T bytes, ULONG flags);
+inline constexpr std::int64_t release_asap_bound_ms = 1000;
 bool take_back(socket_object *s, data_chunk *head);
 
 // Just before the socket is freed: frees its buffers; lists the client still retains stay

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "net/socket_ops.hpp"
@@ -67,9 +68,11 @@ void indicate_dead_listener(socket_object *s, std::unique_lock<socket_lock> &gua
     return;
   }
   s->ev.dead_indicated = true;
+  told_dead(s);
   if (s->conditional_accept) {
-    run_callback(s, inspect_running, guard, done, [](category cat, const void *d, PVOID ctx) {
-      return call_inspect_event(cat, d, ctx, nullptr, nullptr, 0, 0, true);
+    void *id_copy = s->ev.callback_inspect_id;
+    run_callback(s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
+      return call_inspect_event(cat, d, ctx, nullptr, nullptr, id_copy, 0, 0, true);
     });
   } else if (enabled(s, win::wsk_event_accept)) {
     run_callback(s, win::wsk_event_accept, guard, done, [](category cat, const void *d, PVOID ctx) {
@@ -79,6 +82,14 @@ void indicate_dead_listener(socket_object *s, std::unique_lock<socket_lock> &gua
                                &unused_dispatch);
     });
   }
+}
+
+// The listener's copies of a callback's addresses and inspect ID are poisoned once the callback
+// returned (rules V57, V59; event_state::callback_local).
+void poison_callback_copies(socket_object *s) {
+  std::memset(s->ev.callback_local, callback_poison, sizeof s->ev.callback_local);
+  std::memset(s->ev.callback_remote, callback_poison, sizeof s->ev.callback_remote);
+  std::memset(s->ev.callback_inspect_id, callback_poison, sizeof s->ev.callback_inspect_id);
 }
 
 // Whether `a` is still on the listener's list of pended requests.
@@ -115,12 +126,14 @@ void on_abort_timer(net::timer *t) {
         const ULONG_PTR key = a->ev.inspect_key;
         const ULONG serial = a->ev.inspect_serial;
         reset_and_destroy(a);
-        const NTSTATUS status = run_callback(s, inspect_running, guard, done,
-                                             [&](category cat, const void *d, PVOID ctx) {
-                                               return call_abort_event(cat, d, ctx, key, serial);
-                                             });
+        void *id_copy = s->ev.callback_inspect_id;
+        const NTSTATUS status = run_callback(
+            s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
+              return call_abort_event(cat, d, ctx, id_copy, key, serial);
+            });
+        poison_callback_copies(s);
         if (status != STATUS_SUCCESS) {
-          event_report(s, "WskAbortEvent must return STATUS_SUCCESS (rule V52)");
+          event_violation(52, true, s, "WskAbortEvent must return STATUS_SUCCESS");
         }
         if (closing(s)) {
           return;
@@ -179,8 +192,8 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
         return;
       }
     }
-    unsigned char local[32];
-    unsigned char remote[32];
+    unsigned char(&local)[32] = s->ev.callback_local;
+    unsigned char(&remote)[32] = s->ev.callback_remote;
     addresses_of(a->fd, local, remote);
     PVOID accepted_context = nullptr;
     const void *accepted_dispatch = nullptr;
@@ -190,11 +203,11 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
                                    &accepted_dispatch);
         });
     // The addresses were valid only during the call (rule V59).
-    std::memset(local, 0xCC, sizeof(local));
-    std::memset(remote, 0xCC, sizeof(remote));
+    poison_callback_copies(s);
     if (status != STATUS_SUCCESS) {
       if (status != STATUS_REQUEST_NOT_ACCEPTED) {
-        event_report(s, "WskAcceptEvent returned neither STATUS_SUCCESS nor "
+        event_violation(52, false, s,
+                        "WskAcceptEvent returned neither STATUS_SUCCESS nor "
                         "STATUS_REQUEST_NOT_ACCEPTED; the connection is rejected");
       }
       socket_refuse(a);     // a call on it is reported from now on (rule V55)
@@ -235,9 +248,10 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     a->ev.has_inspect_id = true;
     a->ev.inspect_key = reinterpret_cast<ULONG_PTR>(a);
     a->ev.inspect_serial = ++s->ev.next_serial;
-    unsigned char local[32];
-    unsigned char remote[32];
+    unsigned char(&local)[32] = s->ev.callback_local;
+    unsigned char(&remote)[32] = s->ev.callback_remote;
     addresses_of(fd, local, remote);
+    void *id_copy = s->ev.callback_inspect_id;
     const ULONG_PTR key = a->ev.inspect_key;
     const ULONG serial = a->ev.inspect_serial;
     // Listed as pending before the callback runs: the client may hand the ID to another thread
@@ -245,12 +259,15 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     InsertTailList(&s->ev.inspecting, &a->ev.inspect_link.entry);
     const inspect_action action =
         run_callback(s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
-          return call_inspect_event(cat, d, ctx, local, remote, key, serial, false);
+          return call_inspect_event(cat, d, ctx, local, remote, id_copy, key, serial, false);
         });
+    poison_callback_copies(s);
     if (!still_inspecting(s, a)) {
       // WskInspectComplete already decided (and may have freed the connection).
       if (action != inspect_action::pend) {
-        event_report(s, "WskInspectComplete for a request its WskInspectEvent did not pend");
+        event_violation(37, false, s,
+                        "WskInspectComplete for a request inside the WskInspectEvent that then "
+                        "did not return WskInspectPend; only a pended request is completed so");
       }
       continue;
     }
@@ -265,7 +282,9 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     case inspect_action::pend:
       break;
     case inspect_action::invalid:
-      event_report(s, "WskInspectEvent returned an undocumented action; the request is rejected");
+      event_violation(52, false, s,
+                      "WskInspectEvent returned an action other than WskInspectReject, "
+                      "WskInspectAccept and WskInspectPend; the request is rejected");
       [[fallthrough]];
     case inspect_action::reject:
       // Linux completed the handshake already: the peer sees the connection reset
@@ -292,6 +311,9 @@ socket_object *events_take_ready(socket_object *s) {
 NTSTATUS events_inspect_id(socket_object *s, void *output, SIZE_T output_size, SIZE_T *written) {
   std::lock_guard guard(s->lock);
   if (!s->ev.has_inspect_id) {
+    event_violation(37, false, s,
+                    "SIO_WSK_QUERY_INSPECT_ID on a socket not accepted through conditional "
+                    "accept: STATUS_INVALID_DEVICE_REQUEST");
     return STATUS_INVALID_DEVICE_REQUEST;
   }
   constexpr SIZE_T id_size = sizeof(ULONG_PTR) * 2; // WSK_INSPECT_ID: Key, SerialNumber, padding
@@ -350,6 +372,19 @@ NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, 
   }
   if (a != nullptr) {
     reset_and_destroy(a); // rejected
+  }
+  if (status == STATUS_INVALID_DEVICE_STATE) {
+    event_violation(37, false, s,
+                    "WskInspectComplete on a socket that is not a listening socket with "
+                    "SO_CONDITIONAL_ACCEPT: STATUS_INVALID_DEVICE_STATE");
+  } else if (status == STATUS_INVALID_PARAMETER) {
+    char sentence[320];
+    std::snprintf(sentence, sizeof sentence,
+                  "WskInspectComplete for inspect ID {Key 0x%llx, SerialNumber %lu}, not a "
+                  "request pended by WskInspectEvent (completed already, or never pended): "
+                  "STATUS_INVALID_PARAMETER",
+                  static_cast<unsigned long long>(key), static_cast<unsigned long>(serial));
+    event_violation(37, false, s, sentence);
   }
   return irp_complete(irp, status, 0);
 }

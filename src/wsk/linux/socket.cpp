@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -35,6 +36,7 @@
 #include "wsk/quarantine.hpp"
 #include "wsk/linux/translate.hpp"
 #include "wsk/violations.hpp"
+#include "wsk/callbacks.hpp"
 #include "wsk/control.hpp"
 #include "wsk/provider.hpp"
 #include "wsk/registration.hpp"
@@ -93,6 +95,10 @@ net::engine &engine() {
       nt::set_current_irql(DISPATCH_LEVEL);
     };
     net::engine::configure_instance(std::move(options));
+    // Rules V50 and V51 name the socket of the callback that broke them.
+    nt::activity::set_object_describer([](const void *object, char *out, unsigned long size) {
+      describe_socket(static_cast<const socket_object *>(object), out, size);
+    });
   });
   net::engine &e = net::engine::instance();
   engine_started.store(true, std::memory_order_release);
@@ -255,6 +261,8 @@ void release_on_loop(net::task *t) {
     assistable().erase(s);
   }
   s->loop->cancel_timer(&s->ev.abort_timer); // a listener's inspection poll
+  s->loop->cancel_timer(&s->ev.dead_timer);  // rule V56
+  s->loop->cancel_timer(&s->ev.stall_timer); // rule V53
   if (s->attached) {
     s->loop->remove(&s->watcher);
     s->attached = false;
@@ -374,6 +382,8 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->watcher.owner = s;
   s->ev.inspect_link.owner = s;
   s->ev.abort_timer.owner = s;
+  s->ev.dead_timer.owner = s;
+  s->ev.stall_timer.owner = s;
   s->fault_deliver_task.run = deliver_on_other_loop;
   s->fault_deliver_task.owner = s;
   registration_add_socket(reg);
@@ -936,6 +946,7 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
   if (!irp_enter(irp)) {
     return STATUS_INVALID_PARAMETER;
   }
+  s->close_called.store(true, std::memory_order_relaxed); // rule V42 counts it closed
   if (s->loop == nullptr) {
     // A basic socket has no loop and nothing parked: the close completes during the call.
     free_socket(s, irp);
@@ -971,6 +982,41 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
   return STATUS_PENDING;
 }
 
+void describe_socket(const socket_object *s, char *out, std::size_t size) {
+  char endpoints[160];
+  endpoints_text(s->fd, endpoints, sizeof endpoints);
+  std::snprintf(out, size, "socket %p (%s)", static_cast<const void *>(s), endpoints);
+}
+
+void socket_report_bad_address(const socket_object *s, const void *address, const char *function) {
+  if (address == nullptr) {
+    return; // a NULL address is a plain invalid parameter
+  }
+  char described[224] = "no socket yet";
+  if (s != nullptr) {
+    describe_socket(s, described, sizeof described);
+  }
+  if (is_callback_poison(address, win::sockaddr_in_size)) {
+    nt::verifier::error(
+        59,
+        "a WSK function was given the provider's copy of an address that an "
+        "event callback got (LocalAddress or RemoteAddress): the client kept the "
+        "pointer instead of copying the address, and the copy is gone",
+        nt::verifier::objects_text("%s: address %p, %s", function, address, described),
+        reinterpret_cast<ULONG_PTR>(address));
+  }
+  USHORT family = 0;
+  std::memcpy(&family, address, sizeof family);
+  char sentence[200];
+  std::snprintf(sentence, sizeof sentence,
+                "an address of family %u, which is not the socket's family (or not one WSK "
+                "supports): STATUS_INVALID_PARAMETER",
+                static_cast<unsigned>(family));
+  nt::verifier::warning(
+      40, sentence, nt::verifier::objects_text("%s: address %p, %s", function, address, described),
+      reinterpret_cast<ULONG_PTR>(address));
+}
+
 category socket_category(const socket_object *s) {
   return s->cat;
 }
@@ -1000,6 +1046,21 @@ void socket_refuse(socket_object *s) {
   __atomic_store_n(&s->magic, refused_magic, __ATOMIC_RELEASE); // publishes the endpoints
 }
 
+namespace {
+// Rule V56: a call on a socket whose NULL indication said it no longer works.
+[[gnu::noinline, gnu::cold]] void report_dead_socket_use(const socket_object *s,
+                                                         const char *function) {
+  char described[224];
+  describe_socket(s, described, sizeof described);
+  nt::verifier::warning(56,
+                        "a WSK function was called on a socket after its NULL indication (NULL "
+                        "DataIndication, AcceptSocket or InspectID) said it no longer works: "
+                        "only WskCloseSocket (and WskRelease of retained lists) is expected now",
+                        nt::verifier::objects_text("%s on %s", function, described),
+                        reinterpret_cast<ULONG_PTR>(s));
+}
+} // namespace
+
 socket_object *socket_checked(void *socket, const char *function) {
   auto *s = static_cast<socket_object *>(socket);
   nt::activity::note_call(function);
@@ -1026,6 +1087,21 @@ socket_object *socket_checked(void *socket, const char *function) {
     }
     nt::verifier::error(30, "a WSK function was called on a pointer that is not a WSK socket",
                         nt::verifier::objects_text("pointer %p", socket), p2);
+  }
+  if (s->dead_told.load(std::memory_order_relaxed) &&
+      std::strcmp(function, "WskCloseSocket") != 0 && std::strcmp(function, "WskRelease") != 0 &&
+      std::strcmp(function, "WskControlSocket") != 0) {
+    report_dead_socket_use(s, function);
+  }
+  if (s->silent_told.load(std::memory_order_relaxed) &&
+      std::strcmp(function, "WskCloseSocket") != 0) {
+    char described[224];
+    describe_socket(s, described, sizeof described);
+    nt::verifier::warning(67,
+                          "a WSK function was called on a socket in TCP silent mode "
+                          "(SIO_WSK_SET_TCP_SILENT_MODE): only WskCloseSocket is valid now",
+                          nt::verifier::objects_text("%s on %s", function, described),
+                          reinterpret_cast<ULONG_PTR>(s));
   }
   return s;
 }
@@ -1083,7 +1159,7 @@ std::size_t live_socket_count() {
   return live_count;
 }
 
-std::vector<std::string> describe_live_sockets() {
+std::vector<std::string> describe_live_sockets(const registration *reg) {
   std::vector<std::string> lines;
   std::lock_guard guard(live_lock);
   for (PLIST_ENTRY e = live_sockets.Flink; e != &live_sockets; e = e->Flink) {
@@ -1093,6 +1169,9 @@ std::vector<std::string> describe_live_sockets() {
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"
     const socket_object *s = CONTAINING_RECORD(e, socket_object, links);
 #pragma GCC diagnostic pop
+    if (reg != nullptr && (s->reg != reg || s->close_called.load(std::memory_order_relaxed))) {
+      continue;
+    }
     char endpoints[160];
     endpoints_text(s->fd, endpoints, sizeof endpoints);
     char line[224];

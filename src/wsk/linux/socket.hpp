@@ -93,6 +93,7 @@ struct event_state {
   bool fin_seen = false;             // the peer's FIN arrived (EPOLLRDHUP)
   unsigned resuming = 0;             // receives ending a stall, not yet completed
   bool dead_indicated = false;       // the NULL indication (socket no longer works) was given
+  bool v58_noted = false;            // rule V58 was logged for this socket (fault v58)
   bool receive_from_dynamic = false; // WSK_EVENT_RECEIVE_FROM came from SO_WSK_EVENT_CALLBACK
   SIZE_T backlog_indicated = 0;      // the ideal send backlog last reported
   data_chunk *unread = nullptr;      // indicated, not accepted: the head of the byte stream
@@ -112,6 +113,21 @@ struct event_state {
   LIST_ENTRY ready;
   ULONG next_serial = 0;
   socket_timer abort_timer; // polls `inspecting` for peers that gave up
+  // Rule V56: the NULL indication was given and the socket is expected to be closed within
+  // dead_socket_close_bound; the timer checks that it was.
+  socket_timer dead_timer;
+  // Rule V53: the receive event stalled (partial acceptance or STATUS_DATA_NOT_ACCEPTED); the
+  // timer checks, once per socket, that a WskReceive came within stall_bound to resume it.
+  socket_timer stall_timer;
+  bool stall_reported = false;
+  // The provider's copies a listener's WskAcceptEvent and WskInspectEvent (and WskAbortEvent)
+  // get: the addresses and the inspect ID. They live here rather than on a stack frame so that,
+  // filled with callback_poison once the callback returns, they stay poisoned until the next
+  // callback of the listener: a client that kept a pointer and passes it to a WSK function is
+  // caught (rules V57, V59).
+  alignas(8) unsigned char callback_local[32] = {};
+  alignas(8) unsigned char callback_remote[32] = {};
+  alignas(8) unsigned char callback_inspect_id[2 * sizeof(ULONG_PTR)] = {};
   // A connection that went through inspection: its WSK_INSPECT_ID (SIO_WSK_QUERY_INSPECT_ID).
   bool has_inspect_id = false;
   ULONG_PTR inspect_key = 0;
@@ -217,6 +233,14 @@ struct socket_object {
   socklen_t fixed_sendto_length = 0;
   op_queue ops[static_cast<int>(queue_kind::count)];
   event_state ev;
+  // Rule V56: the socket got its NULL indication (it no longer works); any call but
+  // WskCloseSocket and WskRelease is reported. Read without the lock by socket_checked.
+  std::atomic<bool> dead_told{false};
+  // Rule V67: SIO_WSK_SET_TCP_SILENT_MODE succeeded; any call but WskCloseSocket is reported.
+  // Read without the lock by socket_checked (`silent` is the locked copy).
+  std::atomic<bool> silent_told{false};
+  // WskCloseSocket was called (the socket may live on until its release task ran): rule V42.
+  std::atomic<bool> close_called{false};
   // "local A, remote B", written just before the socket is freed or refused: a call on it
   // afterwards is reported with the endpoints it had (rules V30, V55).
   char endpoints[128] = {};

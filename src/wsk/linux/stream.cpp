@@ -431,6 +431,7 @@ NTSTATUS begin_connect(socket_object *s, const void *remote, PIRP irp) {
   sockaddr_storage address{};
   socklen_t length = 0;
   if (!to_linux_address(remote, s->windows_family, address, length)) {
+    socket_report_bad_address(s, remote, "WskConnect");
     return STATUS_INVALID_PARAMETER;
   }
   const int result = net::sock::connect(s->fd, reinterpret_cast<sockaddr *>(&address), length);
@@ -505,6 +506,7 @@ NTSTATUS socket_bind(socket_object *s, const void *local, ULONG flags, PIRP irp)
   sockaddr_storage address{};
   socklen_t length = 0;
   if (!to_linux_address(local, s->windows_family, address, length)) {
+    socket_report_bad_address(s, local, "WskBind");
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
   std::unique_lock guard(s->lock);
@@ -589,6 +591,14 @@ NTSTATUS socket_connect(socket_object *s, const void *remote, const buffer_view 
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
   if (extended && data != nullptr && data->length > connect_ex_limit) {
+    char described[224];
+    describe_socket(s, described, sizeof described);
+    nt::verifier::warning(41,
+                          "WskConnectEx with more than 65,535 bytes to send with the connection "
+                          "request: STATUS_BUFFER_OVERFLOW",
+                          nt::verifier::objects_text(
+                              "%zu bytes, %s", static_cast<std::size_t>(data->length), described),
+                          reinterpret_cast<ULONG_PTR>(s), data->length);
     return irp_complete(irp, STATUS_BUFFER_OVERFLOW, 0);
   }
   start_transfer(irp, data, 0);
@@ -743,6 +753,7 @@ NTSTATUS socket_connect_new(registration *reg, USHORT type, ULONG protocol, cons
   sockaddr_storage local_address{};
   socklen_t local_length = 0;
   if (!to_linux_address(local, family, local_address, local_length)) {
+    socket_report_bad_address(nullptr, local, "WskSocketConnect");
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
   socket_object *s = nullptr;

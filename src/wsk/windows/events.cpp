@@ -195,14 +195,16 @@ NTSTATUS call_accept_event(category cat, const void *client_dispatch, PVOID cont
 }
 
 inspect_action call_inspect_event(category cat, const void *client_dispatch, PVOID context,
-                                  const void *local, const void *remote, ULONG_PTR key,
-                                  ULONG serial, bool dead) {
+                                  const void *local, const void *remote, void *id_copy,
+                                  ULONG_PTR key, ULONG serial, bool dead) {
   const WSK_CLIENT_LISTEN_DISPATCH *t = listen_table(cat, client_dispatch);
   if (t == nullptr || t->WskInspectEvent == nullptr) {
     return inspect_action::accept; // no inspection callback: every request goes on
   }
-  // The ID lives on this stack frame only: a client must copy it to keep it (rule V57).
-  WSK_INSPECT_ID id{key, serial};
+  // The ID is valid during the call only: a client must copy it to keep it (rule V57).
+  static_assert(sizeof(WSK_INSPECT_ID) <= 2 * sizeof(ULONG_PTR));
+  WSK_INSPECT_ID &id = *static_cast<PWSK_INSPECT_ID>(id_copy);
+  id = WSK_INSPECT_ID{key, serial};
   const callback_irql irql;
   tr::span span;
   if (tr::on()) {
@@ -215,8 +217,6 @@ inspect_action call_inspect_event(category cat, const void *client_dispatch, PVO
     tr::callback_end(span, "WskInspectEvent", trace_callback_socket,
                      {tr::text("action", inspect_action_name(action))});
   }
-  id.Key = ~ULONG_PTR{0};
-  id.SerialNumber = ~ULONG{0};
   switch (action) {
   case WskInspectReject:
     return inspect_action::reject;
@@ -229,13 +229,14 @@ inspect_action call_inspect_event(category cat, const void *client_dispatch, PVO
   }
 }
 
-NTSTATUS call_abort_event(category cat, const void *client_dispatch, PVOID context, ULONG_PTR key,
-                          ULONG serial) {
+NTSTATUS call_abort_event(category cat, const void *client_dispatch, PVOID context, void *id_copy,
+                          ULONG_PTR key, ULONG serial) {
   const WSK_CLIENT_LISTEN_DISPATCH *t = listen_table(cat, client_dispatch);
   if (t == nullptr || t->WskAbortEvent == nullptr) {
     return STATUS_SUCCESS;
   }
-  WSK_INSPECT_ID id{key, serial};
+  WSK_INSPECT_ID &id = *static_cast<PWSK_INSPECT_ID>(id_copy);
+  id = WSK_INSPECT_ID{key, serial};
   const callback_irql irql;
   return traced("WskAbortEvent", {tr::number("serial", serial)},
                 [&] { return t->WskAbortEvent(context, &id); });

@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
-
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/activity.hpp"
@@ -130,6 +132,35 @@ void registration_remove_socket(registration *reg) {
   --reg->sockets;
   reg->changed.notify_all();
 }
+
+namespace {
+
+// Rule V42: WskDeregister called while the client's sockets are open. It waits until each is
+// closed (as on Windows), so the client must close them first, or from another thread.
+void report_open_sockets(registration *reg) {
+  const std::vector<std::string> lines = describe_live_sockets(reg);
+  const std::size_t open = lines.size();
+  if (open == 0) {
+    return;
+  }
+  std::string objects;
+  for (const std::string &line : lines) {
+    if (objects.size() > 400) {
+      objects += "; ...";
+      break;
+    }
+    objects += objects.empty() ? "" : "; ";
+    objects += line;
+  }
+  char sentence[320];
+  std::snprintf(sentence, sizeof sentence,
+                "WskDeregister with %zu socket%s not closed: it waits until each is closed with "
+                "WskCloseSocket; close every socket before deregistering",
+                open, open == 1 ? "" : "s");
+  nt::verifier::warning(42, sentence, objects.c_str(), open);
+}
+
+} // namespace
 
 std::size_t live_registration_count() {
   std::lock_guard guard(registrations_lock);
@@ -282,6 +313,7 @@ extern "C" VOID WSKAPI WskDeregister(PWSK_REGISTRATION WskRegistration) {
   uwsk::nt::require_irql_at_most(PASSIVE_LEVEL, "WskDeregister", WskRegistration,
                                  __builtin_return_address(0));
   registration *reg = registration_of(WskRegistration, "WskDeregister");
+  report_open_sockets(reg);
   {
     std::unique_lock guard(reg->lock);
     reg->deregistering = true;
