@@ -37,7 +37,7 @@ inline bool enabled(const socket_object *s, ULONG event) {
 // the event is delivered anyway when the plan draws so.
 bool v58_event_anyway(socket_object *s);
 
-// Whether the events of a queue's kind give way to its IRPs (linux/events.hpp rule 2): while any is
+// Whether the events of a queue's kind give way to its IRPs (event rule 2): while any is
 // parked or waiting for delivery, unless v58 draws otherwise.
 inline bool events_give_way(socket_object *s, queue_kind kind) {
   if (s->queue_idle(kind)) {
