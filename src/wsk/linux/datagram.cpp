@@ -8,7 +8,7 @@
 // WskSendMessages: Parameters[0] the next WSK_BUF_LIST element, [1] bytes sent so far,
 // [3] the remote address, DriverContext[1..2] the control data, [3] a marker.
 // A parked send re-reads the client's remote address and control data on each try, so they
-// must stay valid until it completes (docs/divergences.md).
+// must stay valid until it completes (docs/divergences.md, D8).
 #include <netinet/in.h>
 #include <sys/uio.h>
 

@@ -269,7 +269,7 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
       [[fallthrough]];
     case inspect_action::reject:
       // Linux completed the handshake already: the peer sees the connection reset
-      // (docs/divergences.md).
+      // (docs/divergences.md, D26).
       RemoveEntryList(&a->ev.inspect_link.entry);
       InitializeListHead(&a->ev.inspect_link.entry);
       reset_and_destroy(a);
