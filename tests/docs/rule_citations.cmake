@@ -4,11 +4,12 @@
 #    them as") must hold an item "N." in its numbered list.
 #  - "<file>.hpp rule N": the header of that name under src/ must hold a numbered item "N." in a
 #    comment ("//  N. " or "// N. ").
+#  - "rule VN" (also "rules VN and VM"): docs/verifier.md must have a row for VN.
 # A citation may be wrapped across comment lines. Prints every citation that points nowhere and
 # fails on any; prints how many it checked.
-#   cmake -DDESIGN=docs/design.md -DSOURCE_DIR=src -P rule_citations.cmake
+#   cmake -DDESIGN=docs/design.md -DVERIFIER=docs/verifier.md -DSOURCE_DIR=src -P rule_citations.cmake
 cmake_minimum_required(VERSION 3.20)
-foreach(var DESIGN SOURCE_DIR)
+foreach(var DESIGN VERIFIER SOURCE_DIR)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "rule_citations: -D${var}=... is required")
   endif()
@@ -55,6 +56,17 @@ endif()
 list(REMOVE_DUPLICATES kinds)
 string(REPLACE ";" "|" kinds_regex "${kinds}")
 
+# ---- The verifier's rules (docs/verifier.md: a table row "| VN | ...") ---------------------------
+file(STRINGS "${VERIFIER}" verifier_rows REGEX "^\\| V[0-9]+ \\|")
+set(verifier_rules "")
+foreach(row IN LISTS verifier_rows)
+  string(REGEX MATCH "V[0-9]+" rule "${row}")
+  list(APPEND verifier_rules ${rule})
+endforeach()
+if(NOT verifier_rules)
+  message(FATAL_ERROR "rule_citations: docs/verifier.md lists no rule (\"| VN |\")")
+endif()
+
 # ---- The citations ------------------------------------------------------------------------------
 file(GLOB_RECURSE sources "${SOURCE_DIR}/*.cpp" "${SOURCE_DIR}/*.hpp" "${SOURCE_DIR}/*.h"
      "${SOURCE_DIR}/*.c")
@@ -80,6 +92,18 @@ foreach(source IN LISTS sources)
       math(EXPR checked "${checked} + 1")
       if(NOT n IN_LIST numbers_${key})
         message("src/${where}: \"${citation}\": docs/design.md has no ${kind} rule ${n}")
+        math(EXPR failures "${failures} + 1")
+      endif()
+    endforeach()
+  endforeach()
+
+  string(REGEX MATCHALL "rules? V[0-9]+((, V[0-9]+)*,? and V[0-9]+)?" cited "${text}")
+  foreach(citation IN LISTS cited)
+    string(REGEX MATCHALL "V[0-9]+" cited_rules "${citation}")
+    foreach(rule IN LISTS cited_rules)
+      math(EXPR checked "${checked} + 1")
+      if(NOT rule IN_LIST verifier_rules)
+        message("src/${where}: \"${citation}\": docs/verifier.md has no rule ${rule}")
         math(EXPR failures "${failures} + 1")
       endif()
     endforeach()
@@ -130,4 +154,5 @@ endforeach()
 if(failures GREATER 0)
   message(FATAL_ERROR "${failures} rule citation(s) point nowhere")
 endif()
-message("${checked} rule citations checked against docs/design.md (${kinds}) and the headers")
+message("${checked} rule citations checked against docs/design.md (${kinds}), docs/verifier.md "
+        "and the headers")
