@@ -43,4 +43,11 @@ void registration_check_call(void *client, const char *function);
 void registration_add_socket(registration *reg);
 void registration_remove_socket(registration *reg);
 
+// Counts a client-level IRP (name resolution, WSK_TRANSPORT_LIST_CHANGE) against its
+// registration until registration_drop_pending, which the caller calls after completing it
+// (registration rule 3). With `unless_deregistering`, refuses (false, nothing counted) once
+// WskDeregister has started.
+bool registration_add_pending(registration *reg, bool unless_deregistering);
+void registration_drop_pending(registration *reg);
+
 } // namespace uwsk::wsk

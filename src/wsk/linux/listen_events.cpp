@@ -81,6 +81,26 @@ void indicate_dead_listener(socket_object *s, std::unique_lock<socket_lock> &gua
   }
 }
 
+// Accepts one connection for the events, as a held socket (adopt_accepted). NULL when none is
+// waiting, when the socket could not be made (the connection is dropped), or when the listener
+// failed (after telling the client, indicate_dead_listener).
+socket_object *accept_held(socket_object *s, std::unique_lock<socket_lock> &guard,
+                           completion_batch &done) {
+  const int fd = accept_one(s);
+  if (fd == -EAGAIN) {
+    return nullptr;
+  }
+  if (fd < 0) {
+    indicate_dead_listener(s, guard, done);
+    return nullptr;
+  }
+  socket_object *a = adopt_accepted(s, fd, nullptr, nullptr, true);
+  if (a == nullptr) {
+    net::sock::close(fd);
+  }
+  return a;
+}
+
 // Whether `a` is still on the listener's list of pended requests.
 bool still_inspecting(socket_object *s, const socket_object *a) {
   for (PLIST_ENTRY link = s->ev.inspecting.Flink; link != &s->ev.inspecting; link = link->Flink) {
@@ -165,17 +185,8 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
         return;
       }
     } else {
-      const int fd = accept_one(s);
-      if (fd == -EAGAIN) {
-        return;
-      }
-      if (fd < 0) {
-        indicate_dead_listener(s, guard, done);
-        return;
-      }
-      a = adopt_accepted(s, fd, nullptr, nullptr, true);
+      a = accept_held(s, guard, done);
       if (a == nullptr) {
-        net::sock::close(fd);
         return;
       }
     }
@@ -219,17 +230,8 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     if (closing(s) || s->state != socket_state::listening || !s->conditional_accept) {
       return;
     }
-    const int fd = accept_one(s);
-    if (fd == -EAGAIN) {
-      return;
-    }
-    if (fd < 0) {
-      indicate_dead_listener(s, guard, done);
-      return;
-    }
-    socket_object *a = adopt_accepted(s, fd, nullptr, nullptr, true);
+    socket_object *a = accept_held(s, guard, done);
     if (a == nullptr) {
-      net::sock::close(fd);
       return;
     }
     a->ev.has_inspect_id = true;
@@ -237,7 +239,7 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     a->ev.inspect_serial = ++s->ev.next_serial;
     unsigned char local[32];
     unsigned char remote[32];
-    addresses_of(fd, local, remote);
+    addresses_of(a->fd, local, remote);
     const ULONG_PTR key = a->ev.inspect_key;
     const ULONG serial = a->ev.inspect_serial;
     // Listed as pending before the callback runs: the client may hand the ID to another thread

@@ -134,6 +134,21 @@ void registration_remove_socket(registration *reg) {
   reg->changed.notify_all();
 }
 
+bool registration_add_pending(registration *reg, bool unless_deregistering) {
+  std::lock_guard guard(reg->lock);
+  if (unless_deregistering && reg->deregistering) {
+    return false;
+  }
+  ++reg->pending;
+  return true;
+}
+
+void registration_drop_pending(registration *reg) {
+  std::lock_guard guard(reg->lock);
+  --reg->pending;
+  reg->changed.notify_all(); // under the lock: the registration may go once it is released
+}
+
 std::size_t live_registration_count() {
   std::lock_guard guard(registrations_lock);
   return registration_count;
@@ -253,7 +268,8 @@ extern "C" VOID WSKAPI WskReleaseProviderNPI(PWSK_REGISTRATION WskRegistration) 
     uwsk::nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
                        "WskReleaseProviderNPI without a matching successful WskCaptureProviderNPI "
                        "(rule V3)",
-                       0x2102, reinterpret_cast<ULONG_PTR>(WskRegistration));
+                       violation::release_without_capture,
+                       reinterpret_cast<ULONG_PTR>(WskRegistration));
   }
   --reg->captures;
   reg->changed.notify_all();
