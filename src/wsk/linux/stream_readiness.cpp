@@ -21,6 +21,9 @@ void stream_resume_queues(socket_object *s, std::uint32_t events, completion_bat
   }
 }
 
+// Deliberate pair (duplicates): each category's readiness handler (this one, datagram.cpp's)
+// takes the same steps: the lock, the queues, then the IRPs completed before the events (event
+// rule 2); what differs is which queues and which events.
 void stream_on_events(socket_object *s, std::uint32_t events) {
   completion_batch done;
   std::unique_lock guard(s->lock);
