@@ -17,6 +17,8 @@
 namespace uwsk::net {
 
 class epoll_backend final : public io_backend {
+  // Deliberate pair (duplicates): the two backends, this one and loop_uring.cpp, declare the same
+  // overrides of backend.hpp.
 public:
   epoll_backend();
   ~epoll_backend() override;

@@ -91,6 +91,8 @@ int enable_ring(io_uring &ring) {
 } // namespace
 
 class uring_backend final : public io_backend {
+  // Deliberate pair (duplicates): the two backends, loop_epoll.cpp and this one, declare the same
+  // overrides of backend.hpp.
 public:
   explicit uring_backend(unsigned setup_flags);
   ~uring_backend() override;

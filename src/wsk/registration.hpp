@@ -25,7 +25,7 @@ struct registration {
   std::mutex lock;                 // guards the fields below
   std::condition_variable changed; // signalled when a count drops or deregistration starts
   unsigned captures = 0;           // successful captures not yet released
-  unsigned sockets = 0;            // sockets created and not yet closed
+  unsigned sockets = 0;            // sockets created and not yet closed (registration rule 3)
   bool created_a_socket = false;   // ever: client-level settings are refused from then on
   unsigned pending = 0;            // client-level IRPs not yet completed (name resolution, ...)
   bool deregistering = false;
@@ -38,8 +38,16 @@ struct registration {
 // changed since WskRegister (V1) are verifier errors.
 void registration_check_call(void *client, const char *function);
 
-// Counts a socket, or a pending client-level IRP, against its registration.
+// Counts a socket against its registration, from its creation until its close IRP's completion
+// routine has returned (registration rule 3); WskDeregister waits for the count to drop to 0.
 void registration_add_socket(registration *reg);
 void registration_remove_socket(registration *reg);
+
+// Counts a client-level IRP (name resolution, WSK_TRANSPORT_LIST_CHANGE) against its
+// registration until registration_drop_pending, which the caller calls after completing it
+// (registration rule 3). With `unless_deregistering`, refuses (false, nothing counted) once
+// WskDeregister has started.
+bool registration_add_pending(registration *reg, bool unless_deregistering);
+void registration_drop_pending(registration *reg);
 
 } // namespace uwsk::wsk

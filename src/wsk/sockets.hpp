@@ -1,5 +1,5 @@
 // The socket functions the Windows half calls in the Linux half (linux/socket.cpp,
-// linux/stream.cpp, linux/datagram.cpp): the WSK_SOCKET a client holds is the socket_object.
+// linux/stream_*.cpp, linux/datagram.cpp): the WSK_SOCKET a client holds is the socket_object.
 #pragma once
 
 #include <cstddef>

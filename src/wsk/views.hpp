@@ -2,7 +2,7 @@
 //
 // The Windows half (windows/: windows/dispatch.cpp, windows/registration.cpp, ...) includes wsk.h:
 // it owns the dispatch tables, the registration block, and turns each WSK call into a call below.
-// The Linux half (linux/: linux/socket.cpp, linux/stream.cpp, ...) includes the Linux socket
+// The Linux half (linux/: linux/socket.cpp, linux/stream_setup.cpp, ...) includes the Linux socket
 // headers and does the work. Windows Winsock headers and Linux socket headers cannot meet in one
 // translation unit, so the headers both halves include (this folder's) use neither: Windows
 // structures cross as pointers to their bytes, or as the views below.

@@ -16,4 +16,10 @@ constexpr ULONG_PTR socket_not_open = 0x1630;
 // V71: WskFreeAddressInfo given something WskGetAddressInfo did not return.
 constexpr ULONG_PTR free_address_info = 0x1671;
 
+// Two bug checks keep the codes they had before this numbering (docs/verifier.md gives 0x2301).
+// V3: WskReleaseProviderNPI without a matching successful WskCaptureProviderNPI.
+constexpr ULONG_PTR release_without_capture = 0x2102;
+// V66: WSK_RELEASE_SD of a descriptor that is not cached, or released once too often.
+constexpr ULONG_PTR security_descriptor_released_twice = 0x2301;
+
 } // namespace uwsk::wsk::violation

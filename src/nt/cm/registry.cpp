@@ -439,6 +439,8 @@ extern "C" NTSTATUS NTAPI ZwFlushKey(HANDLE KeyHandle) {
   });
 }
 
+// Deliberate family (duplicates): the Zw registry value exports, the same handle and IRQL checks
+// around one query, enumeration or set.
 // ZwQueryValueKey: one value of a key, in the layout the information class names.
 extern "C" NTSTATUS NTAPI ZwQueryValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName,
                                           KEY_VALUE_INFORMATION_CLASS KeyValueInformationClass,

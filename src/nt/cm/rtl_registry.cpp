@@ -16,14 +16,6 @@
 namespace uwsk::nt {
 namespace {
 
-size_t wide_length(PCWSTR text) {
-  size_t n = 0;
-  while (text[n] != 0) {
-    ++n;
-  }
-  return n;
-}
-
 std::u16string_view wide_view(PCWSTR text) {
   if (text == nullptr) {
     return {};
@@ -420,6 +412,8 @@ extern "C" NTSTATUS NTAPI RtlDeleteRegistryValue(ULONG RelativeTo, PCWSTR Path, 
   });
 }
 
+// Deliberate pair (duplicates): RtlCheckRegistryKey and RtlCreateRegistryKey, one resolve_key each
+// (without and with creating).
 // RtlCheckRegistryKey: whether a key exists.
 extern "C" NTSTATUS NTAPI RtlCheckRegistryKey(ULONG RelativeTo, PWSTR Path) {
   const void *caller = __builtin_return_address(0);

@@ -29,24 +29,6 @@ bool break_requested() {
   return env_is("UWSK_BREAK", "1");
 }
 
-// A ptrace tracer (gdb, strace) shows as a non-zero TracerPid in /proc/self/status.
-bool tracer_attached() {
-  FILE *f = std::fopen("/proc/self/status", "re");
-  if (f == nullptr) {
-    return false;
-  }
-  char line[256];
-  long tracer = 0;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::strncmp(line, "TracerPid:", 10) == 0) {
-      tracer = std::strtol(line + 10, nullptr, 10);
-      break;
-    }
-  }
-  std::fclose(f);
-  return tracer != 0;
-}
-
 void refresh_debugger_state() {
   bool attached = tracer_attached();
   g_debugger_not_present = attached ? FALSE : TRUE;
@@ -64,6 +46,24 @@ void log_break(const char *what) {
 }
 
 } // namespace
+
+bool tracer_attached() {
+  FILE *f = std::fopen("/proc/self/status", "re");
+  if (f == nullptr) {
+    return false;
+  }
+  char line[256];
+  long tracer = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "TracerPid:", 10) == 0) {
+      tracer = std::strtol(line + 10, nullptr, 10);
+      break;
+    }
+  }
+  std::fclose(f);
+  return tracer != 0;
+}
+
 } // namespace uwsk::nt
 
 using namespace uwsk::nt;

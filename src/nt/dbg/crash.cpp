@@ -20,6 +20,7 @@
 
 #include "nt/dbg/activity.hpp"
 #include "nt/dbg/crash.hpp"
+#include "nt/dbg/dbg.hpp"
 #include "nt/dbg/log.hpp"
 #include "nt/dbg/symbols.hpp"
 #include "nt/ke/irql.hpp"
@@ -39,23 +40,6 @@ volatile sig_atomic_t crash_signal = 0;
 // 10 s the process ends anyway, with the status the signal would have given.
 void on_report_timeout(int) {
   _exit(128 + crash_signal);
-}
-
-bool traced() {
-  FILE *status = std::fopen("/proc/self/status", "r");
-  if (status == nullptr) {
-    return false;
-  }
-  char line[256];
-  long tracer = 0;
-  while (std::fgets(line, sizeof line, status) != nullptr) {
-    if (std::strncmp(line, "TracerPid:", 10) == 0) {
-      tracer = std::strtol(line + 10, nullptr, 10);
-      break;
-    }
-  }
-  std::fclose(status);
-  return tracer != 0;
 }
 
 bool under_valgrind() {
@@ -150,7 +134,7 @@ const char *uwsk::nt::crash_report_blocker() {
   if (under_valgrind()) {
     return "valgrind reports faults";
   }
-  if (traced()) {
+  if (tracer_attached()) {
     return "a debugger is attached";
   }
   return nullptr;

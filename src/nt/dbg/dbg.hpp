@@ -14,4 +14,7 @@ const char *bugcheck_name(ULONG code);
 // `skip` innermost frames besides this function itself.
 std::string backtrace_text(int skip);
 
+// Whether a ptrace tracer (gdb, strace) is attached: a non-zero TracerPid in /proc/self/status.
+bool tracer_attached();
+
 } // namespace uwsk::nt

@@ -107,6 +107,8 @@ void print(const char *prefix, const char *format, va_list ap) {
 
 using namespace uwsk::nt;
 
+// Deliberate family (duplicates): the DbgPrint exports, one call of print each; the variadic
+// prologue cannot be shared.
 // DbgPrint: formats with the Windows rules and writes to the log (always shown).
 extern "C" ULONG __cdecl DbgPrint(PCSTR Format, ...) {
   va_list ap;

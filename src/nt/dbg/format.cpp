@@ -212,51 +212,28 @@ private:
     return p;
   }
 
+  // A length modifier at `p`, the longest that matches (hh before h, I64 before I).
   const CharT *length(const CharT *p, Length &len) {
-    switch (*p) {
-    case 'h':
-      if (p[1] == 'h') {
-        len = Length::hh;
-        return p + 2;
+    struct modifier {
+      const char *text;
+      Length length;
+    };
+    static constexpr modifier modifiers[] = {
+        {"hh", Length::hh}, {"h", Length::h},     {"ll", Length::ll},   {"l", Length::l},
+        {"w", Length::w},   {"L", Length::L},     {"z", Length::z},     {"t", Length::t},
+        {"j", Length::j},   {"I64", Length::I64}, {"I32", Length::I32}, {"I", Length::I},
+    };
+    for (const modifier &m : modifiers) {
+      size_t n = 0;
+      while (m.text[n] != 0 && p[n] == static_cast<CharT>(m.text[n])) {
+        ++n; // stops at the format's NUL, which matches no modifier
       }
-      len = Length::h;
-      return p + 1;
-    case 'l':
-      if (p[1] == 'l') {
-        len = Length::ll;
-        return p + 2;
+      if (m.text[n] == 0) {
+        len = m.length;
+        return p + n;
       }
-      len = Length::l;
-      return p + 1;
-    case 'w':
-      len = Length::w;
-      return p + 1;
-    case 'L':
-      len = Length::L;
-      return p + 1;
-    case 'z':
-      len = Length::z;
-      return p + 1;
-    case 't':
-      len = Length::t;
-      return p + 1;
-    case 'j':
-      len = Length::j;
-      return p + 1;
-    case 'I':
-      if (p[1] == '6' && p[2] == '4') {
-        len = Length::I64;
-        return p + 3;
-      }
-      if (p[1] == '3' && p[2] == '2') {
-        len = Length::I32;
-        return p + 3;
-      }
-      len = Length::I;
-      return p + 1;
-    default:
-      return p;
     }
+    return p;
   }
 
   // Whether a c/s/Z argument is wide: h forces narrow, l and w force wide, otherwise the
@@ -306,22 +283,7 @@ private:
   // Narrow source text: copied to narrow output, decoded as UTF-8 for wide output.
   void put_narrow(const char *s, size_t n) {
     if constexpr (wide_format) {
-      char16_t buf[66];
-      size_t used = 0;
-      size_t i = 0;
-      while (i < n) {
-        char32_t cp;
-        bool valid;
-        i += utf::decode_utf8(s + i, n - i, cp, valid);
-        used += utf::encode_utf16(cp, buf + used);
-        if (used >= 64) {
-          out_.put(buf, used);
-          used = 0;
-        }
-      }
-      if (used > 0) {
-        out_.put(buf, used);
-      }
+      utf::transcode(s, n, [this](const char16_t *units, size_t count) { out_.put(units, count); });
     } else {
       out_.put(s, n);
     }
@@ -332,22 +294,7 @@ private:
     if constexpr (wide_format) {
       out_.put(s, n);
     } else {
-      char buf[132];
-      size_t used = 0;
-      size_t i = 0;
-      while (i < n) {
-        char32_t cp;
-        bool valid;
-        i += utf::decode_utf16(s + i, n - i, cp, valid);
-        used += utf::encode_utf8(cp, buf + used);
-        if (used >= 128) {
-          out_.put(buf, used);
-          used = 0;
-        }
-      }
-      if (used > 0) {
-        out_.put(buf, used);
-      }
+      utf::transcode(s, n, [this](const char *units, size_t count) { out_.put(units, count); });
     }
   }
 

@@ -223,6 +223,15 @@ void json_args(state &s, fields args, std::initializer_list<field> more = {}) {
   s.buffer.push_back('}');
 }
 
+// A span that ended at `ts`, as Chrome's complete event ("X", with its duration) on this thread.
+void json_complete_event(state &s, const char *name, const span &sp, double ts, fields args,
+                         std::initializer_list<field> more) {
+  json_begin_event(s, name, "X", sp.start_us, static_cast<std::uint64_t>(thread_id()));
+  appendf(s.buffer, ",\"dur\":%.3f", ts - sp.start_us);
+  json_args(s, args, more);
+  s.buffer.push_back('}');
+}
+
 void json_metadata(state &s, const char *name, std::uint64_t tid, const char *key,
                    const std::string &value) {
   json_begin_event(s, name, "M", 0, tid);
@@ -248,6 +257,17 @@ void name_thread_locked(state &s) {
   std::snprintf(name, sizeof(name), "thread %s (tid %ld)", log_thread_label().c_str(), tid);
   json_metadata(s, "thread_name", static_cast<std::uint64_t>(tid), "name", name);
   json_sort_index(s, static_cast<std::uint64_t>(tid), 1000000 + static_cast<std::uint64_t>(tid));
+}
+
+// Starts `sp` under the lock: its start time, and this thread named in the trace. False, leaving
+// `sp` empty, when no trace is being written.
+bool span_begin_locked(state &s, span &sp) {
+  if (s.fd < 0) {
+    return false;
+  }
+  sp.start_us = now_us(s);
+  name_thread_locked(s);
+  return true;
 }
 
 void name_lanes_locked(state &s, const void *owner, const owner_entry &e) {
@@ -424,11 +444,9 @@ span call_begin(const char *function, owner_kind kind, const void *owner, PIRP i
   state &s = st();
   std::lock_guard guard(s.lock);
   span result;
-  if (s.fd < 0) {
+  if (!span_begin_locked(s, result)) {
     return result;
   }
-  result.start_us = now_us(s);
-  name_thread_locked(s);
   if (!s.json) {
     owner_entry &e = owner_locked(s, kind, owner);
     text_line(s, result.start_us, "call", function, owner_label(owner, e).c_str(), args,
@@ -449,11 +467,9 @@ void call_end(const span &sp, const char *function, const void *owner, PIRP irp,
   }
   const double ts = now_us(s);
   if (s.json) {
-    json_begin_event(s, function, "X", sp.start_us, static_cast<std::uint64_t>(thread_id()));
-    appendf(s.buffer, ",\"dur\":%.3f", ts - sp.start_us);
-    json_args(s, {pointer("on", owner), pointer("irp", irp), status("returned", returned)},
-              {text("irql", irql_name(current_irql()))});
-    s.buffer.push_back('}');
+    json_complete_event(s, function, sp, ts,
+                        {pointer("on", owner), pointer("irp", irp), status("returned", returned)},
+                        {text("irql", irql_name(current_irql()))});
   } else {
     char on[32];
     std::snprintf(on, sizeof(on), "%p", owner);
@@ -469,11 +485,9 @@ span irp_completing(PIRP irp) {
   state &s = st();
   std::lock_guard guard(s.lock);
   span result;
-  if (s.fd < 0) {
+  if (!span_begin_locked(s, result)) {
     return result;
   }
-  result.start_us = now_us(s);
-  name_thread_locked(s);
   const NTSTATUS final_status = irp->IoStatus.Status;
   const ULONG_PTR information = irp->IoStatus.Information;
   const char *function = "IoCompleteRequest";
@@ -522,10 +536,8 @@ void irp_completed(const span &sp, PIRP irp) {
   const double ts = now_us(s);
   std::string name = "complete ";
   name += sp.name != nullptr ? sp.name : "IRP";
-  json_begin_event(s, name.c_str(), "X", sp.start_us, static_cast<std::uint64_t>(thread_id()));
-  appendf(s.buffer, ",\"dur\":%.3f", ts - sp.start_us);
-  json_args(s, {pointer("irp", irp)}, {text("irql", irql_name(current_irql()))});
-  s.buffer.push_back('}');
+  json_complete_event(s, name.c_str(), sp, ts, {pointer("irp", irp)},
+                      {text("irql", irql_name(current_irql()))});
   maybe_flush_locked(s);
 }
 
@@ -533,12 +545,10 @@ span callback_begin(const char *callback, const void *socket, fields args) {
   state &s = st();
   std::lock_guard guard(s.lock);
   span result;
-  if (s.fd < 0) {
+  if (!span_begin_locked(s, result)) {
     return result;
   }
-  result.start_us = now_us(s);
   result.name = callback;
-  name_thread_locked(s);
   if (!s.json) {
     owner_entry &e = owner_locked(s, owner_kind::socket, socket);
     text_line(s, result.start_us, "event", callback, owner_label(socket, e).c_str(), args);
@@ -557,10 +567,8 @@ void callback_end(const span &sp, const char *callback, const void *socket, fiel
   }
   const double ts = now_us(s);
   if (s.json) {
-    json_begin_event(s, callback, "X", sp.start_us, static_cast<std::uint64_t>(thread_id()));
-    appendf(s.buffer, ",\"dur\":%.3f", ts - sp.start_us);
-    json_args(s, result, {pointer("socket", socket), text("irql", irql_name(current_irql()))});
-    s.buffer.push_back('}');
+    json_complete_event(s, callback, sp, ts, result,
+                        {pointer("socket", socket), text("irql", irql_name(current_irql()))});
   } else {
     char on[32];
     std::snprintf(on, sizeof(on), "%p", socket);

@@ -147,6 +147,9 @@ extern "C" VOID FASTCALL KeReleaseGuardedMutex(PKGUARDED_MUTEX Mutex) {
   KeLeaveGuardedRegion();
 }
 
+// Deliberate family (duplicates): the Unsafe exports of fast and guarded mutexes, the same acquire
+// and release under two WDK names each (and, like KeAcquireSpinLock in spin_lock.cpp, the raise-
+// then-acquire shape of every lock export).
 // KeTryToAcquireGuardedMutex: acquires the mutex (in a guarded region) if it is free.
 extern "C" BOOLEAN FASTCALL KeTryToAcquireGuardedMutex(PKGUARDED_MUTEX Mutex) {
   require_irql_at_most(APC_LEVEL, "KeTryToAcquireGuardedMutex", Mutex, __builtin_return_address(0));

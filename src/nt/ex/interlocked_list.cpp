@@ -20,6 +20,8 @@ struct list_lock {
 
 } // namespace
 
+// Deliberate family (duplicates): the ExInterlocked list exports, head and tail forms of insert and
+// remove, each one locked list operation.
 // ExInterlockedInsertHeadList: inserts at the head; returns the former first entry or NULL.
 extern "C" PLIST_ENTRY NTAPI ExInterlockedInsertHeadList(PLIST_ENTRY ListHead,
                                                          PLIST_ENTRY ListEntry, PKSPIN_LOCK Lock) {

@@ -171,6 +171,9 @@ extern "C" VOID NTAPI ExDeleteLookasideListEx(PLOOKASIDE_LIST_EX Lookaside) {
   remove(Lookaside->L, Lookaside);
 }
 
+// Deliberate family (duplicates): the lookaside exports, Initialize, Delete, AllocateFrom and
+// FreeTo for the Ex, NPaged and Paged lists. Each is one call into the shared initialize, remove,
+// allocate and release.
 // ExFlushLookasideListEx: frees every cached block; the list stays usable.
 extern "C" VOID NTAPI ExFlushLookasideListEx(PLOOKASIDE_LIST_EX Lookaside) {
   check(Lookaside->L);

@@ -50,6 +50,8 @@ ERESOURCE_THREAD current_owner_id() {
   return reinterpret_cast<ERESOURCE_THREAD>(current_thread());
 }
 
+// Deliberate family (duplicates): the bug checks of this file and fast_mutex.cpp each format their
+// own sentence, naming the rule broken, before the one bugcheck call.
 resource_state &state_of(PERESOURCE resource, const char *what, const void *caller) {
   auto *state = reinterpret_cast<resource_state *>(resource->OwnerTable);
   if (state == nullptr || state->magic != resource_magic) {
@@ -127,6 +129,9 @@ BOOLEAN acquire_exclusive(PERESOURCE resource, BOOLEAN wait, const char *what, c
   return TRUE;
 }
 
+// Deliberate pair (duplicates): acquire_exclusive and acquire_shared begin alike (IRQL check, the
+// state, the exclusive owner re-entering in either mode, as ERESOURCE allows), then differ in what
+// they wait for.
 BOOLEAN acquire_shared(PERESOURCE resource, BOOLEAN wait, shared_mode mode, const char *what,
                        const void *caller) {
   require_irql_at_most(APC_LEVEL, what, resource, caller);

@@ -58,6 +58,8 @@ NTSTATUS initialize(PIO_CSQ csq, ULONG type, PVOID insert, PIO_CSQ_REMOVE_IRP re
 
 } // namespace
 
+// Deliberate pair (duplicates): IoCsqInitialize and IoCsqInitializeEx differ only in the insert
+// routine's type; both call initialize.
 // IoCsqInitialize: sets up a queue whose insert routine cannot fail.
 extern "C" NTSTATUS NTAPI IoCsqInitialize(PIO_CSQ Csq, PIO_CSQ_INSERT_IRP CsqInsertIrp,
                                           PIO_CSQ_REMOVE_IRP CsqRemoveIrp,

@@ -913,6 +913,8 @@ extern "C" NTSTATUS NTAPI ZwWriteFile(HANDLE FileHandle, HANDLE Event, PIO_APC_R
   return transfer(FileHandle, Event, ApcRoutine, IoStatusBlock, Buffer, Length, ByteOffset, true);
 }
 
+// Deliberate family (duplicates): ZwQueryInformationFile and ZwSetInformationFile, the same
+// argument checks and handle reference around a query or a set of one information class.
 // ZwQueryInformationFile: FileBasicInformation, FileStandardInformation,
 // FileInternalInformation, FilePositionInformation and FileNetworkOpenInformation.
 extern "C" NTSTATUS NTAPI ZwQueryInformationFile(HANDLE FileHandle, PIO_STATUS_BLOCK IoStatusBlock,

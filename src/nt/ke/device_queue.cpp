@@ -70,12 +70,7 @@ extern "C" BOOLEAN NTAPI KeInsertByKeyDeviceQueue(PKDEVICE_QUEUE DeviceQueue,
          CONTAINING_RECORD(position, KDEVICE_QUEUE_ENTRY, DeviceListEntry)->SortKey > SortKey) {
     position = position->Blink;
   }
-  // Insert after `position`.
-  PLIST_ENTRY link = &DeviceQueueEntry->DeviceListEntry;
-  link->Flink = position->Flink;
-  link->Blink = position;
-  position->Flink->Blink = link;
-  position->Flink = link;
+  list_insert_head(position, &DeviceQueueEntry->DeviceListEntry); // just after `position`
   DeviceQueueEntry->Inserted = TRUE;
   return TRUE;
 }

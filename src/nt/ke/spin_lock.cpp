@@ -227,6 +227,8 @@ extern "C" VOID NTAPI KeReleaseSpinLockForDpc(PKSPIN_LOCK SpinLock, KIRQL OldIrq
   KeLowerIrql(OldIrql);
 }
 
+// Deliberate family (duplicates): the in-stack queued spin lock exports and their ForDpc forms, one
+// acquire or release each around the IRQL Windows gives them.
 // KeAcquireInStackQueuedSpinLock: raises to DISPATCH_LEVEL and acquires the lock, recording it
 // and the previous IRQL in the caller's LockHandle.
 extern "C" VOID NTAPI KeAcquireInStackQueuedSpinLock(PKSPIN_LOCK SpinLock,

@@ -88,6 +88,8 @@ extern "C" ULONGLONG NTAPI KeQueryInterruptTime(VOID) {
   return interrupt_time_now();
 }
 
+// Deliberate family (duplicates): the KeQuery* exports, each a short body over one of the clocks or
+// the processor count above, with the optional out-parameter Windows gives it.
 // KeQueryInterruptTimePrecise: interrupt time, plus the performance counter it was read at.
 extern "C" ULONGLONG NTAPI KeQueryInterruptTimePrecise(PULONG64 QpcTimeStamp) {
   ULONGLONG now = interrupt_time_now();

@@ -87,12 +87,8 @@ bool insert_timer_locked(timer_runtime &r, PKTIMER timer) {
              timer->DueTime.QuadPart) {
     position = position->Blink;
   }
-  PLIST_ENTRY link = &timer->TimerListEntry;
-  link->Flink = position->Flink;
-  link->Blink = position;
-  position->Flink->Blink = link;
-  position->Flink = link;
-  return r.timers.Flink == link;
+  list_insert_head(position, &timer->TimerListEntry); // just after `position`
+  return r.timers.Flink == &timer->TimerListEntry;
 }
 
 bool insert_dpc_locked(timer_runtime &r, PKDPC dpc, PVOID argument1, PVOID argument2) {

@@ -172,19 +172,6 @@ NTSTATUS number_to_unicode(ULONGLONG value, ULONG base, PUNICODE_STRING string) 
   return STATUS_SUCCESS;
 }
 
-int digit_value(char32_t c) {
-  if (c >= '0' && c <= '9') {
-    return static_cast<int>(c - '0');
-  }
-  if (c >= 'a' && c <= 'f') {
-    return static_cast<int>(c - 'a' + 10);
-  }
-  if (c >= 'A' && c <= 'F') {
-    return static_cast<int>(c - 'A' + 10);
-  }
-  return 99;
-}
-
 // Parses as Windows does: leading white space, an optional sign, then (Base 0) an optional
 // 0x / 0o / 0b prefix, then digits up to the first character that is not one. The sign negates
 // the unsigned result.
@@ -232,6 +219,8 @@ NTSTATUS parse_number(const CharT *s, size_t n, ULONG base, PULONG value) {
 
 using namespace uwsk::nt;
 
+// Deliberate family (duplicates): the Rtl string conversion exports (ANSI, OEM and UTF-8 to and
+// from Unicode), each one call of narrow_to_unicode or unicode_to_narrow.
 // RtlAnsiStringToUnicodeString: ANSI (read as UTF-8) to UTF-16, NUL-terminated when it fits.
 extern "C" NTSTATUS NTAPI RtlAnsiStringToUnicodeString(PUNICODE_STRING DestinationString,
                                                        PCANSI_STRING SourceString,

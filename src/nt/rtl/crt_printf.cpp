@@ -105,19 +105,30 @@ template <typename C> int legacy_bounded(C *buffer, size_t count, const C *fmt, 
   return n == count ? as_int(n) : -1;
 }
 
-// sprintf_s, vsprintf_s, swprintf_s, vswprintf_s: the output and its terminator must fit, or the
-// buffer becomes an empty string and the result is -1.
+// The checks the secure forms share: a buffer with room (else EINVAL), a format (else EINVAL,
+// and the buffer becomes an empty string). False, with errno set and the invalid parameter
+// reported, when one fails; the caller returns -1.
 template <typename C>
-int secure(C *buffer, size_t size, const C *fmt, va_list ap, const char *function) {
+bool secure_arguments_valid(C *buffer, size_t size, const C *fmt, const char *function) {
   if (buffer == nullptr || size == 0) {
     invalid_parameter(function, "the buffer is NULL or has no room");
     errno = EINVAL;
-    return -1;
+    return false;
   }
   if (fmt == nullptr) {
     buffer[0] = 0;
     invalid_parameter(function, "the format is NULL");
     errno = EINVAL;
+    return false;
+  }
+  return true;
+}
+
+// sprintf_s, vsprintf_s, swprintf_s, vswprintf_s: the output and its terminator must fit, or the
+// buffer becomes an empty string and the result is -1.
+template <typename C>
+int secure(C *buffer, size_t size, const C *fmt, va_list ap, const char *function) {
+  if (!secure_arguments_valid(buffer, size, fmt, function)) {
     return -1;
   }
   size_t n = format(buffer, size - 1, fmt, ap);
@@ -141,15 +152,7 @@ int secure_counted(C *buffer, size_t size, size_t count, const C *fmt, va_list a
   if (buffer == nullptr && size == 0 && count == 0) {
     return 0;
   }
-  if (buffer == nullptr || size == 0) {
-    invalid_parameter(function, "the buffer is NULL or has no room");
-    errno = EINVAL;
-    return -1;
-  }
-  if (fmt == nullptr) {
-    buffer[0] = 0;
-    invalid_parameter(function, "the format is NULL");
-    errno = EINVAL;
+  if (!secure_arguments_valid(buffer, size, fmt, function)) {
     return -1;
   }
   if (count != _TRUNCATE && count < size) {
@@ -258,6 +261,8 @@ extern "C" int __cdecl swprintf_s(WCHAR *Buffer, size_t BufferSize, const WCHAR 
   UWSK_CRT_VARIADIC(secure(Buffer, BufferSize, Format, ap, "swprintf_s"));
 }
 
+// Deliberate family (duplicates): the printf exports, narrow and wide, plain and variadic, each one
+// call of format, secure or secure_counted.
 extern "C" int __cdecl _vsnprintf_s(char *Buffer, size_t BufferSize, size_t Count,
                                     const char *Format, va_list Arguments) {
   return secure_counted(Buffer, BufferSize, Count, Format, Arguments, "_vsnprintf_s");

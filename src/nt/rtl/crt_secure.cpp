@@ -149,6 +149,8 @@ extern "C" errno_t __cdecl memmove_s(void *Destination, rsize_t DestinationSize,
   return 0;
 }
 
+// Deliberate family (duplicates): the secure CRT exports, str and wcs forms of cpy_s, ncpy_s, cat_s
+// and ncat_s, each one call of copy or append.
 extern "C" errno_t __cdecl strcpy_s(char *Destination, rsize_t DestinationSize,
                                     const char *Source) {
   return copy(Destination, DestinationSize, Source, 0, false, "strcpy_s");

@@ -13,6 +13,7 @@
 #include <wdm.h>
 
 #include "nt/rtl/crt.hpp"
+#include "nt/rtl/rtl.hpp"
 #include "nt/rtl/utf.hpp"
 
 namespace uwsk::nt::crt {
@@ -26,6 +27,7 @@ void invalid_parameter(const char *function, const char *problem) {
 
 namespace {
 
+using uwsk::nt::digit_value;
 using uwsk::nt::crt::ascii_lower;
 using uwsk::nt::crt::ascii_upper;
 using uwsk::nt::crt::invalid_parameter;
@@ -97,20 +99,6 @@ template <typename C> struct Parsed {
   bool any_digits = false;
   const C *end = nullptr;
 };
-
-template <typename C> int digit_value(C c) {
-  unsigned v = value(c);
-  if (v >= '0' && v <= '9') {
-    return static_cast<int>(v - '0');
-  }
-  if (v >= 'a' && v <= 'z') {
-    return static_cast<int>(v - 'a' + 10);
-  }
-  if (v >= 'A' && v <= 'Z') {
-    return static_cast<int>(v - 'A' + 10);
-  }
-  return 99;
-}
 
 template <typename C> bool is_space(C c) {
   unsigned v = value(c);
@@ -243,6 +231,14 @@ template <typename C> C *case_convert(C *s, bool upper, const char *function) {
 }
 
 } // namespace
+
+namespace uwsk::nt {
+
+std::size_t wide_length(PCWSTR s) {
+  return length(s);
+}
+
+} // namespace uwsk::nt
 
 // ---- The wcs* and wmem* family -----------------------------------------------------------------
 
@@ -444,6 +440,8 @@ extern "C" LONGLONG __cdecl _atoi64(const char *String) {
 
 // ---- Number to text ----------------------------------------------------------------------------
 
+// Deliberate family (duplicates): the CRT integer-to-text exports (_itoa, _ltoa, ... and their W
+// forms), each one call of to_text or signed_to_text.
 extern "C" char *__cdecl _itoa(int Value, char *Buffer, int Radix) {
   return signed_to_text(Value, 32, Buffer, Radix, "_itoa");
 }

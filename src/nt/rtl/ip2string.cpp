@@ -7,6 +7,8 @@
 #include <ip2string.h>
 #include <wdm.h>
 
+#include "nt/rtl/rtl.hpp"
+
 namespace uwsk::nt {
 namespace {
 
@@ -115,17 +117,10 @@ template <typename C> NTSTATUS store_ex(const std::string &text, C *dest, PULONG
 template <typename C> bool is_digit(C c) {
   return c >= '0' && c <= '9';
 }
+// The value of a hexadecimal digit, or -1 (rtl.hpp's digit_value, limited to base 16).
 template <typename C> int hex_value(C c) {
-  if (c >= '0' && c <= '9') {
-    return static_cast<int>(c - '0');
-  }
-  if (c >= 'a' && c <= 'f') {
-    return static_cast<int>(c - 'a' + 10);
-  }
-  if (c >= 'A' && c <= 'F') {
-    return static_cast<int>(c - 'A' + 10);
-  }
-  return -1;
+  const int d = digit_value(c);
+  return d < 16 ? d : -1;
 }
 
 // Parses an IPv4 address at s; returns the end of it, or nullptr (with *bad set to the failing
@@ -465,6 +460,8 @@ extern "C" PWSTR NTAPI RtlIpv4AddressToStringW(const IN_ADDR *Addr, PWSTR S) {
   return store(ipv4_text(Addr), S);
 }
 
+// Deliberate family (duplicates): the A and W forms of each Rtl IP address export, one shared
+// template body each.
 // RtlIpv4AddressToStringExA: "a.b.c.d[:port]" with the length contract of the Ex forms.
 extern "C" NTSTATUS NTAPI RtlIpv4AddressToStringExA(const IN_ADDR *Address, USHORT Port,
                                                     PSTR AddressString,

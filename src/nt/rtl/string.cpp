@@ -15,14 +15,6 @@
 namespace uwsk::nt {
 namespace {
 
-size_t wide_length(PCWSTR s) {
-  size_t n = 0;
-  while (s[n] != 0) {
-    ++n;
-  }
-  return n;
-}
-
 // Case mapping with the full Unicode tables of the C.UTF-8 locale (glibc 2.35+), independent of
 // the process locale. Without that locale, a built-in mapping covers Latin-1, Latin Extended-A,
 // Greek and Cyrillic.
@@ -495,6 +487,8 @@ extern "C" WCHAR NTAPI RtlDowncaseUnicodeChar(WCHAR SourceCharacter) {
   return map_case(SourceCharacter, false);
 }
 
+// Deliberate family (duplicates): RtlUpcaseUnicodeString and RtlDowncaseUnicodeString, one call of
+// map_case_string each, the shape of the Rtl conversion exports in convert.cpp.
 // RtlUpcaseUnicodeString: upper-cases into the destination (or a new buffer).
 extern "C" NTSTATUS NTAPI RtlUpcaseUnicodeString(PUNICODE_STRING DestinationString,
                                                  PCUNICODE_STRING SourceString,

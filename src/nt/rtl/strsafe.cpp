@@ -394,6 +394,9 @@ Wide **W(PWSTR *p) {
 
 using namespace uwsk::nt;
 
+// Deliberate family (duplicates): the ntstrsafe exports, Cch and Cb forms of Copy, Cat, Printf and
+// their Ex and N variants, each in A and W forms. The WDK declares each one; every body is one call
+// of string_op, which holds the logic.
 // The narrow and wide exports differ only in the character type; each is a one-line wrapper.
 #define UWSK_STRSAFE_FAMILY(X, C, PS, PC, CAST)                                                    \
   extern "C" NTSTATUS NTAPI RtlStringCchCopy##X(PS pszDest, size_t cchDest, PC pszSrc) {           \

@@ -94,38 +94,26 @@ size_t encode_utf16(char32_t cp, char16_t *out) {
   return 2;
 }
 
-std::string to_utf8(const char16_t *s, size_t n, bool *all_valid) {
-  std::string out;
+namespace {
+
+template <typename Text, typename In> Text transcoded(const In *s, size_t n, bool *all_valid) {
+  Text out;
   out.reserve(n);
-  size_t i = 0;
-  while (i < n) {
-    char32_t cp;
-    bool valid;
-    i += decode_utf16(s + i, n - i, cp, valid);
-    if (!valid && all_valid != nullptr) {
-      *all_valid = false;
-    }
-    char buf[4];
-    out.append(buf, encode_utf8(cp, buf));
-  }
+  transcode(
+      s, n,
+      [&out](const typename Text::value_type *units, size_t count) { out.append(units, count); },
+      all_valid);
   return out;
 }
 
+} // namespace
+
+std::string to_utf8(const char16_t *s, size_t n, bool *all_valid) {
+  return transcoded<std::string>(s, n, all_valid);
+}
+
 std::u16string to_utf16(const char *s, size_t n, bool *all_valid) {
-  std::u16string out;
-  out.reserve(n);
-  size_t i = 0;
-  while (i < n) {
-    char32_t cp;
-    bool valid;
-    i += decode_utf8(s + i, n - i, cp, valid);
-    if (!valid && all_valid != nullptr) {
-      *all_valid = false;
-    }
-    char16_t buf[2];
-    out.append(buf, encode_utf16(cp, buf));
-  }
-  return out;
+  return transcoded<std::u16string>(s, n, all_valid);
 }
 
 } // namespace uwsk::nt::utf

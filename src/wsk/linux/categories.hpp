@@ -1,6 +1,6 @@
 // The socket core's view of each category's code (linux/socket.hpp, socket_behaviour):
-// linux/stream.cpp serves listening, connection and stream sockets, linux/datagram.cpp datagram
-// sockets.
+// linux/stream_*.cpp serve listening, connection and stream sockets (linux/stream.hpp),
+// linux/datagram.cpp datagram sockets.
 #pragma once
 
 #include "wsk/linux/socket.hpp"

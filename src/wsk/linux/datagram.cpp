@@ -8,7 +8,7 @@
 // WskSendMessages: Parameters[0] the next WSK_BUF_LIST element, [1] bytes sent so far,
 // [3] the remote address, DriverContext[1..2] the control data, [3] a marker.
 // A parked send re-reads the client's remote address and control data on each try, so they
-// must stay valid until it completes (docs/divergences.md).
+// must stay valid until it completes (docs/divergences.md, D8).
 #include <netinet/in.h>
 #include <sys/uio.h>
 
@@ -34,6 +34,19 @@ constexpr std::size_t control_room = 512;
 
 struct alignas(cmsghdr) control_buffer {
   unsigned char bytes[control_room];
+};
+
+// The control data a send passes, in Linux form (none: length 0, msg_control NULL).
+struct send_control {
+  control_buffer buffer;
+  std::size_t length = 0;
+
+  NTSTATUS translate(const void *control, ULONG control_length) {
+    return control_length == 0
+               ? STATUS_SUCCESS
+               : to_linux_control(control, control_length, buffer.bytes, sizeof(buffer), length);
+  }
+  void *data() { return length != 0 ? buffer.bytes : nullptr; }
 };
 
 // ---- Operation records (irp_ops.hpp) -----------------------------------------------------------
@@ -112,22 +125,18 @@ ssize_t send_datagram(socket_object *s, const buffer_view &buffer, const void *r
     status = STATUS_INVALID_PARAMETER; // the chain is shorter than Length, or too fragmented
     return -EINVAL;
   }
-  control_buffer linux_control;
-  std::size_t linux_control_length = 0;
-  if (control_length != 0) {
-    status = to_linux_control(control, control_length, linux_control.bytes, sizeof(linux_control),
-                              linux_control_length);
-    if (!NT_SUCCESS(status)) {
-      return -EINVAL;
-    }
+  send_control linux_control;
+  status = linux_control.translate(control, control_length);
+  if (!NT_SUCCESS(status)) {
+    return -EINVAL;
   }
   msghdr message{};
   message.msg_name = connected ? nullptr : &address;
   message.msg_namelen = connected ? 0 : address_length;
   message.msg_iov = iov;
   message.msg_iovlen = count;
-  message.msg_control = linux_control_length != 0 ? linux_control.bytes : nullptr;
-  message.msg_controllen = linux_control_length;
+  message.msg_control = linux_control.data();
+  message.msg_controllen = linux_control.length;
   const ssize_t sent = net::sock::send_message(s->fd, &message, 0);
   status = sent >= 0 ? STATUS_SUCCESS : status_from_errno(static_cast<int>(-sent));
   return sent;
@@ -166,14 +175,10 @@ attempt try_send_messages(socket_object *s, PIRP irp) {
   if (!NT_SUCCESS(status)) {
     return finished(status);
   }
-  control_buffer linux_control;
-  std::size_t linux_control_length = 0;
-  if (control_length != 0) {
-    status = to_linux_control(control, control_length, linux_control.bytes, sizeof(linux_control),
-                              linux_control_length);
-    if (!NT_SUCCESS(status)) {
-      return finished(status);
-    }
+  send_control linux_control;
+  status = linux_control.translate(control, control_length);
+  if (!NT_SUCCESS(status)) {
+    return finished(status);
   }
   const auto save_progress = [&] {
     args.list.next = element;
@@ -199,8 +204,8 @@ attempt try_send_messages(socket_object *s, PIRP irp) {
       m.msg_namelen = connected ? 0 : address_length;
       m.msg_iov = iov + used;
       m.msg_iovlen = pieces;
-      m.msg_control = linux_control_length != 0 ? linux_control.bytes : nullptr;
-      m.msg_controllen = linux_control_length;
+      m.msg_control = linux_control.data();
+      m.msg_controllen = linux_control.length;
       messages[count].msg_len = 0;
       used += pieces;
       ++count;

@@ -39,7 +39,7 @@ inline bool enabled(const socket_object *s, ULONG event) {
 // to indicate); the first time on a socket, the log names rule V58 and the IRPs queued.
 bool v58_event_anyway(socket_object *s, queue_kind kind);
 
-// Whether the events of a queue's kind give way to its IRPs (linux/events.hpp rule 2): while any is
+// Whether the events of a queue's kind give way to its IRPs (event rule 2): while any is
 // parked or waiting for delivery, unless v58 draws otherwise.
 inline bool events_give_way(socket_object *s, queue_kind kind) {
   if (s->queue_idle(kind)) {

@@ -92,6 +92,26 @@ void poison_callback_copies(socket_object *s) {
   std::memset(s->ev.callback_inspect_id, callback_poison, sizeof s->ev.callback_inspect_id);
 }
 
+// Accepts one connection for the events, as a held socket (adopt_accepted). NULL when none is
+// waiting, when the socket could not be made (the connection is dropped), or when the listener
+// failed (after telling the client, indicate_dead_listener).
+socket_object *accept_held(socket_object *s, std::unique_lock<socket_lock> &guard,
+                           completion_batch &done) {
+  const int fd = accept_one(s);
+  if (fd == -EAGAIN) {
+    return nullptr;
+  }
+  if (fd < 0) {
+    indicate_dead_listener(s, guard, done);
+    return nullptr;
+  }
+  socket_object *a = adopt_accepted(s, fd, nullptr, nullptr, true);
+  if (a == nullptr) {
+    net::sock::close(fd);
+  }
+  return a;
+}
+
 // Whether `a` is still on the listener's list of pended requests.
 bool still_inspecting(socket_object *s, const socket_object *a) {
   for (PLIST_ENTRY link = s->ev.inspecting.Flink; link != &s->ev.inspecting; link = link->Flink) {
@@ -178,17 +198,8 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
         return;
       }
     } else {
-      const int fd = accept_one(s);
-      if (fd == -EAGAIN) {
-        return;
-      }
-      if (fd < 0) {
-        indicate_dead_listener(s, guard, done);
-        return;
-      }
-      a = adopt_accepted(s, fd, nullptr, nullptr, true);
+      a = accept_held(s, guard, done);
       if (a == nullptr) {
-        net::sock::close(fd);
         return;
       }
     }
@@ -232,17 +243,8 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     if (closing(s) || s->state != socket_state::listening || !s->conditional_accept) {
       return;
     }
-    const int fd = accept_one(s);
-    if (fd == -EAGAIN) {
-      return;
-    }
-    if (fd < 0) {
-      indicate_dead_listener(s, guard, done);
-      return;
-    }
-    socket_object *a = adopt_accepted(s, fd, nullptr, nullptr, true);
+    socket_object *a = accept_held(s, guard, done);
     if (a == nullptr) {
-      net::sock::close(fd);
       return;
     }
     a->ev.has_inspect_id = true;
@@ -250,7 +252,7 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     a->ev.inspect_serial = ++s->ev.next_serial;
     unsigned char(&local)[32] = s->ev.callback_local;
     unsigned char(&remote)[32] = s->ev.callback_remote;
-    addresses_of(fd, local, remote);
+    addresses_of(a->fd, local, remote);
     void *id_copy = s->ev.callback_inspect_id;
     const ULONG_PTR key = a->ev.inspect_key;
     const ULONG serial = a->ev.inspect_serial;
@@ -288,7 +290,7 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
       [[fallthrough]];
     case inspect_action::reject:
       // Linux completed the handshake already: the peer sees the connection reset
-      // (docs/divergences.md).
+      // (docs/divergences.md, D26).
       RemoveEntryList(&a->ev.inspect_link.entry);
       InitializeListHead(&a->ev.inspect_link.entry);
       reset_and_destroy(a);

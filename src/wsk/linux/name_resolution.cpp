@@ -20,13 +20,10 @@
 namespace uwsk::wsk {
 namespace {
 
-// The one EAI_* -> NTSTATUS table (docs/wsk-behaviour.md, "Name resolution"). EAI_AGAIN and
-// EAI_FAIL are not documented for WSK: a resolver that did not answer in time is a timeout, one
-// that refused to answer means the name cannot be resolved.
-NTSTATUS status_from_eai(int error, int saved_errno) {
+// The resolver knows no address for the name (of the family asked, or at all): the codes glibc
+// uses for it, some of them only on some systems.
+bool name_has_no_answer(int error) {
   switch (error) {
-  case 0:
-    return STATUS_SUCCESS;
   case EAI_NONAME:
 #ifdef EAI_NODATA
   case EAI_NODATA:
@@ -34,6 +31,22 @@ NTSTATUS status_from_eai(int error, int saved_errno) {
 #ifdef EAI_ADDRFAMILY
   case EAI_ADDRFAMILY:
 #endif
+    return true;
+  default:
+    return false;
+  }
+}
+
+// The one EAI_* -> NTSTATUS table (docs/wsk-behaviour.md, "Name resolution"). EAI_AGAIN and
+// EAI_FAIL are not documented for WSK: a resolver that did not answer in time is a timeout, one
+// that refused to answer means the name cannot be resolved.
+NTSTATUS status_from_eai(int error, int saved_errno) {
+  if (name_has_no_answer(error)) {
+    return STATUS_NO_MATCH;
+  }
+  switch (error) {
+  case 0:
+    return STATUS_SUCCESS;
   case EAI_FAIL:
     return STATUS_NO_MATCH;
   case EAI_AGAIN:
@@ -56,19 +69,7 @@ NTSTATUS status_from_eai(int error, int saved_errno) {
 
 // Results the caller may treat as "nothing of this kind": used when a query is split in parts.
 bool is_empty_answer(int error) {
-  switch (error) {
-  case EAI_NONAME:
-  case EAI_FAMILY:
-#ifdef EAI_NODATA
-  case EAI_NODATA:
-#endif
-#ifdef EAI_ADDRFAMILY
-  case EAI_ADDRFAMILY:
-#endif
-    return true;
-  default:
-    return false;
-  }
+  return name_has_no_answer(error) || error == EAI_FAMILY;
 }
 
 // Internal flags (name_resolution.hpp) and the Linux flags they stand for.

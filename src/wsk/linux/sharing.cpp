@@ -6,7 +6,7 @@
 // new listener, as they do not on Windows). Linux then refuses nothing between the provider's
 // own sockets, and the matrix alone decides. Binds of other processes still conflict as Linux
 // rules say (EADDRINUSE, STATUS_ADDRESS_ALREADY_EXISTS), except that another process of the same
-// user that also sets SO_REUSEPORT may share a port (docs/divergences.md).
+// user that also sets SO_REUSEPORT may share a port (docs/divergences.md, D17).
 #include "wsk/linux/sharing.hpp"
 
 #include <netinet/in.h>
@@ -154,7 +154,7 @@ NTSTATUS check_address_sharing(socket_object *s, const sockaddr *address, sockle
       case outcome::denied:
       case outcome::check:
         // uwsk evaluates no security descriptor, and the default one does not permit sharing,
-        // so the access check of the matrix is always denied (docs/divergences.md).
+        // so the access check of the matrix is always denied (docs/divergences.md, D22).
         return STATUS_ACCESS_DENIED;
       }
     }

@@ -221,6 +221,8 @@ void free_socket(socket_object *s, PIRP close_irp = nullptr) {
   if (close_irp != nullptr) {
     irp_complete(close_irp, STATUS_SUCCESS, 0);
   }
+  // Only now, after the close IRP's completion routine: WskDeregister may return at once
+  // (registration rule 3).
   registration_remove_socket(reg);
 }
 

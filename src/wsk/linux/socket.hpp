@@ -137,9 +137,9 @@ struct event_state {
 
 class completion_batch;
 
-// What the socket core calls in its category's code (linux/stream.cpp for listening, connection and
-// stream sockets; linux/datagram.cpp), so that the core depends on nothing above it. Chosen when
-// the socket is created (linux/categories.hpp).
+// What the socket core calls in its category's code (linux/stream_*.cpp for listening, connection
+// and stream sockets; linux/datagram.cpp), so that the core depends on nothing above it. Chosen
+// when the socket is created (linux/categories.hpp).
 struct socket_behaviour {
   // Readiness on the socket's loop thread, and the kick task (as if readable and writable).
   void (*on_events)(socket_object *s, std::uint32_t events);

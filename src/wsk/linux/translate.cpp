@@ -874,6 +874,9 @@ received_control to_windows_control(const msghdr &message, void *windows_buffer,
   return result;
 }
 
+// Deliberate family (duplicates): here and in to_windows_control, the IPv4 and IPv6 forms of
+// each control message (IP_PKTINFO and IPV6_PKTINFO, TTL and hop limit), laid out alike field by
+// field; each side is its family's own structure.
 NTSTATUS to_linux_control(const void *windows_control, std::size_t windows_length,
                           void *linux_buffer, std::size_t linux_capacity,
                           std::size_t &linux_length) {

@@ -19,6 +19,7 @@
 #include "wsk/windows/control_call.hpp"
 #include "wsk/views.hpp"
 #include "wsk/registration.hpp"
+#include "wsk/violations.hpp"
 #include "wsk/control.hpp"
 
 namespace uwsk::wsk {
@@ -83,12 +84,6 @@ change_waiters &waiters() {
   return *instance;
 }
 
-void finish_pending(registration *reg) {
-  std::lock_guard guard(reg->lock);
-  --reg->pending;
-  reg->changed.notify_all();
-}
-
 VOID NTAPI cancel_transport_change(PDEVICE_OBJECT, PIRP irp) {
   IoReleaseCancelSpinLock(irp->CancelIrql);
   auto *reg = irp_owner<registration>(irp);
@@ -97,7 +92,8 @@ VOID NTAPI cancel_transport_change(PDEVICE_OBJECT, PIRP irp) {
     parked_list::unlink(irp);
   }
   irp_complete(irp, STATUS_CANCELLED, 0);
-  finish_pending(reg); // after the completion: WskDeregister may free the registration then
+  registration_drop_pending(
+      reg); // after the completion: WskDeregister may free the registration then
 }
 
 // Returns STATUS_PENDING, or a failure the caller completes the IRP with.
@@ -106,16 +102,12 @@ NTSTATUS wait_for_transport_change(registration *reg, PIRP irp) {
   // Lock order: the waiter list, then the registration. WskDeregister marks the registration
   // before it cancels the waiters, so an IRP is either parked before that sweep or refused here.
   std::lock_guard guard(w.lock);
-  {
-    std::lock_guard reg_guard(reg->lock);
-    if (reg->deregistering) {
-      return STATUS_DEVICE_NOT_READY;
-    }
-    ++reg->pending;
+  if (!registration_add_pending(reg, true)) {
+    return STATUS_DEVICE_NOT_READY;
   }
   irp_set_owner(irp, reg);
   if (!w.irps.park(irp, cancel_transport_change)) {
-    finish_pending(reg); // the caller completes it; the client's capture keeps reg alive
+    registration_drop_pending(reg); // the caller completes it; the client's capture keeps reg alive
     return STATUS_CANCELLED;
   }
   return STATUS_PENDING;
@@ -291,7 +283,8 @@ void security_descriptor_release(PVOID cached) {
                  "WSK_RELEASE_SD: the descriptor is not a cached security descriptor, or it was "
                  "released more often than WSK_CACHE_SD and SO_WSK_SECURITY returned it "
                  "(rule V66)",
-                 0x2301, reinterpret_cast<ULONG_PTR>(cached));
+                 violation::security_descriptor_released_twice,
+                 reinterpret_cast<ULONG_PTR>(cached));
   }
   if (--entry->references == 0) {
     c.live.erase(entry);
@@ -313,7 +306,7 @@ void cancel_transport_list_changes(registration *reg) {
     PIRP irp = irp_from_link(RemoveHeadList(&taken));
     InitializeListHead(irp_link(irp));
     irp_complete(irp, STATUS_CANCELLED, 0);
-    finish_pending(reg);
+    registration_drop_pending(reg);
   }
 }
 

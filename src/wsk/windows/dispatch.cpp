@@ -228,7 +228,7 @@ NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG 
   }
   if (Flags == WSK_FLAG_CONNECTION_SOCKET) {
     // Flags is reserved (must be 0), but drivers pass the category of the socket they want and
-    // Windows accepts it: accepted, with a warning the first time (docs/divergences.md).
+    // Windows accepts it: accepted, with a warning the first time (docs/divergences.md, D23).
     static std::atomic<bool> warned{false};
     if (!warned.exchange(true, std::memory_order_relaxed)) {
       nt::verifier::warning(38,
@@ -261,7 +261,7 @@ NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG 
   if (Irp == nullptr || !descriptor_usable(SecurityDescriptor, "WskSocketConnect")) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
-  // The descriptor is checked, not kept: uwsk evaluates none (docs/divergences.md).
+  // The descriptor is checked, not kept: uwsk evaluates none (docs/divergences.md, D22).
   if (SecurityDescriptor != nullptr) {
     security_descriptor_release(SecurityDescriptor);
   }
@@ -275,6 +275,9 @@ NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG 
 // hold it (category_has; WskControlSocket and WskCloseSocket are in every table). WskBind is in
 // every table but the basic one; a basic socket that reaches it gets STATUS_INVALID_DEVICE_STATE
 // from the core, as a basic socket cannot be bound (docs/wsk-behaviour.md, "Socket states").
+// Their Linux half: WskCloseSocket in linux/socket.cpp; WskBind, WskListen, WskAccept, the
+// connects and the address queries in linux/stream_setup.cpp; WskSend, WskReceive and
+// WskDisconnect in linux/stream_transfer.cpp.
 
 NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp) {
   return socket_close(socket_of(Socket, "WskCloseSocket"), Irp);

@@ -99,19 +99,6 @@ void require_passive(const char *what, const void *object, const void *caller) {
                reinterpret_cast<ULONG_PTR>(caller));
 }
 
-// ---- Client-level IRP accounting -----------------------------------------------------------
-
-void pending_add(registration *reg) {
-  std::lock_guard guard(reg->lock);
-  ++reg->pending;
-}
-
-void pending_drop(registration *reg) {
-  std::lock_guard guard(reg->lock);
-  --reg->pending;
-  reg->changed.notify_all(); // under the lock: the registration may go once it is released
-}
-
 // ---- Live ADDRINFOEXW lists (rule V71) -------------------------------------------------------
 
 struct live_lists {
@@ -357,7 +344,7 @@ VOID NTAPI cancel_lookup(PDEVICE_OBJECT, PIRP irp) {
     delete req;
   }
   irp_complete(irp, STATUS_CANCELLED, 0);
-  pending_drop(reg);
+  registration_drop_pending(reg);
 }
 
 // True when the IRP was cancelled before the worker started: the request is freed and the
@@ -396,7 +383,7 @@ void finish(request *req, NTSTATUS status) {
   PIRP irp = req->irp;
   delete req;
   irp_complete(irp, status, 0);
-  pending_drop(reg);
+  registration_drop_pending(reg);
 }
 
 NTSTATUS start_lookup(request *req, registration *reg, PIRP irp, PWORKER_THREAD_ROUTINE worker) {
@@ -404,12 +391,12 @@ NTSTATUS start_lookup(request *req, registration *reg, PIRP irp, PWORKER_THREAD_
   req->irp = irp;
   ExInitializeWorkItem(&req->work, worker, req);
   irp_set_owner(irp, req);
-  pending_add(reg);
+  registration_add_pending(reg, false);
   if (!irp_park(irp, cancel_lookup)) {
     // Cancelled before it could be parked: it completes now (irp_park left it not pending).
     delete req;
     const NTSTATUS status = irp_complete(irp, STATUS_CANCELLED, 0);
-    pending_drop(reg);
+    registration_drop_pending(reg);
     return status;
   }
   ExQueueWorkItem(&req->work, DelayedWorkQueue);

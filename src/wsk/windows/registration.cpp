@@ -3,7 +3,9 @@
 // "Registration").
 //
 // The registration state lives in a heap object whose address is kept in
-// WSK_REGISTRATION.ReservedRegistrationContext and handed to the client as its PWSK_CLIENT.
+// WSK_REGISTRATION.ReservedRegistrationContext and handed to the client as its PWSK_CLIENT. The
+// lifetime rules (what waits for what) are docs/design.md's, "Registrations", cited here as
+// "registration rule N".
 #include <wsk.h>
 
 #include <algorithm>
@@ -36,9 +38,9 @@ constexpr ULONGLONG state_registered = 0x5753'4b52'4547'0001ULL;
 constexpr ULONGLONG state_deregistered = 0x5753'4b52'4547'deadULL;
 constexpr USHORT provider_version = MAKE_WSK_VERSION(1, 0);
 
-// Deregistered registrations are not freed at once (quarantine.hpp): the newest 64 stay readable,
-// marked dead, so that a WskSocket through the NPI of a deregistered client is reported (rule
-// V3) rather than reading freed memory. About 200 bytes each.
+// Deregistered registrations are not freed at once (registration rule 6, quarantine.hpp): the
+// newest 64 stay readable, marked dead, so that a WskSocket through the NPI of a deregistered
+// client is reported (rule V3) rather than reading freed memory. About 200 bytes each.
 quarantine_ring<registration, 64> dead_registrations;
 
 // Rule V1: the client dispatch table must stay as it was registered.
@@ -91,6 +93,7 @@ registration *registration_of(PWSK_REGISTRATION block, const char *function) {
 
 } // namespace
 
+// Registration rule 3: a client-level call needs a live registration and a capture held.
 void registration_check_call(void *client, const char *function) {
   auto *reg = static_cast<registration *>(client);
   uwsk::nt::activity::note_call(function);
@@ -162,6 +165,21 @@ void report_open_sockets(registration *reg) {
 
 } // namespace
 
+bool registration_add_pending(registration *reg, bool unless_deregistering) {
+  std::lock_guard guard(reg->lock);
+  if (unless_deregistering && reg->deregistering) {
+    return false;
+  }
+  ++reg->pending;
+  return true;
+}
+
+void registration_drop_pending(registration *reg) {
+  std::lock_guard guard(reg->lock);
+  --reg->pending;
+  reg->changed.notify_all(); // under the lock: the registration may go once it is released
+}
+
 std::size_t live_registration_count() {
   std::lock_guard guard(registrations_lock);
   return registration_count;
@@ -171,7 +189,8 @@ std::size_t live_registration_count() {
 
 using namespace uwsk::wsk;
 
-// WskRegister: registers a WSK client; the block and the client dispatch stay the client's.
+// WskRegister: registers a WSK client; the block and the client dispatch stay the client's
+// (registration rule 1).
 extern "C" NTSTATUS WSKAPI WskRegister(PWSK_CLIENT_NPI WskClientNpi,
                                        PWSK_REGISTRATION WskRegistration) {
   uwsk::nt::require_irql_at_most(PASSIVE_LEVEL, "WskRegister", WskRegistration,
@@ -208,7 +227,7 @@ extern "C" NTSTATUS WSKAPI WskRegister(PWSK_CLIENT_NPI WskClientNpi,
 }
 
 // WskCaptureProviderNPI: the provider NPI, once the subsystem is ready and the client's version
-// is supported.
+// is supported (registration rule 2).
 extern "C" NTSTATUS WSKAPI WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistration,
                                                  ULONG WaitTimeout,
                                                  PWSK_PROVIDER_NPI WskProviderNpi) {
@@ -271,7 +290,8 @@ extern "C" NTSTATUS WSKAPI WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistrati
   return STATUS_SUCCESS;
 }
 
-// WskReleaseProviderNPI: ends one capture; sockets created meanwhile stay valid.
+// WskReleaseProviderNPI: ends one capture; sockets created meanwhile stay valid (registration
+// rule 4).
 extern "C" VOID WSKAPI WskReleaseProviderNPI(PWSK_REGISTRATION WskRegistration) {
   registration *reg = registration_of(WskRegistration, "WskReleaseProviderNPI");
   std::lock_guard guard(reg->lock);
@@ -279,7 +299,8 @@ extern "C" VOID WSKAPI WskReleaseProviderNPI(PWSK_REGISTRATION WskRegistration) 
     uwsk::nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
                        "WskReleaseProviderNPI without a matching successful WskCaptureProviderNPI "
                        "(rule V3)",
-                       0x2102, reinterpret_cast<ULONG_PTR>(WskRegistration));
+                       violation::release_without_capture,
+                       reinterpret_cast<ULONG_PTR>(WskRegistration));
   }
   --reg->captures;
   reg->changed.notify_all();
@@ -308,7 +329,7 @@ extern "C" NTSTATUS WSKAPI WskQueryProviderCharacteristics(
 }
 
 // WskDeregister: waits until every capture is released, every socket closed and every
-// client-level IRP completed, then forgets the registration.
+// client-level IRP completed (registration rule 5), then forgets the registration (rule 6).
 extern "C" VOID WSKAPI WskDeregister(PWSK_REGISTRATION WskRegistration) {
   uwsk::nt::require_irql_at_most(PASSIVE_LEVEL, "WskDeregister", WskRegistration,
                                  __builtin_return_address(0));

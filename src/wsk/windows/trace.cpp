@@ -187,6 +187,8 @@ NTSTATUS WSKAPI traced_close_socket(PWSK_SOCKET Socket, PIRP Irp) {
   return call.returned(stream_table().WskCloseSocket(Socket, Irp));
 }
 
+// Deliberate family (duplicates): one traced wrapper per WSK function, each naming its arguments
+// for the trace and calling the untraced table.
 NTSTATUS WSKAPI traced_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULONG Flags, PIRP Irp) {
   char local[80];
   auto call = socket_call("WskBind", Socket, Irp,

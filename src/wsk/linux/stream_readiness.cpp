@@ -1,0 +1,59 @@
+// Listening, connection and stream sockets, Linux half: what a loop's readiness report resumes
+// (accepts and receives when readable; connects and sends when writable), then the events; and
+// the behaviour table the socket core calls them through (linux/categories.hpp). What the three
+// stream files share, and which does what: linux/stream.hpp.
+#include "wsk/linux/categories.hpp"
+#include "wsk/linux/events.hpp"
+#include "wsk/linux/indication.hpp"
+#include "wsk/linux/stream.hpp"
+
+namespace uwsk::wsk {
+namespace {
+
+void stream_resume_queues(socket_object *s, std::uint32_t events, completion_batch &done) {
+  if ((events & readable_events) != 0) {
+    resume_queue(s, queue_kind::accept, try_accept, done);
+    resume_queue(s, queue_kind::receive, try_receive, done, receive_blocked);
+  }
+  if ((events & (net::ev_out | net::ev_err | net::ev_hup)) != 0) {
+    resume_queue(s, queue_kind::connect, try_connect, done);
+    resume_queue(s, queue_kind::send, try_send_queue_entry, done);
+  }
+}
+
+// Deliberate pair (duplicates): each category's readiness handler (this one, datagram.cpp's)
+// takes the same steps: the lock, the queues, then the IRPs completed before the events (event
+// rule 2); what differs is which queues and which events.
+void stream_on_events(socket_object *s, std::uint32_t events) {
+  completion_batch done;
+  std::unique_lock guard(s->lock);
+  if (s->state == socket_state::closing) {
+    return;
+  }
+  const bool readable = (events & readable_events) != 0;
+  note_readiness(s, events);
+  if (readable && s->state == socket_state::listening && s->conditional_accept) {
+    events_inspect(s, guard, done); // WskInspectEvent for each new connection
+  }
+  stream_resume_queues(s, loop_readiness(s, events), done);
+  if (s->event_mask == 0) {
+    return; // `done` completes after `guard` released the lock
+  }
+  // The IRPs finished here complete before any callback (event rule 2).
+  guard.unlock();
+  done.complete_all();
+  guard.lock();
+  events_deliver_stream(s, events, guard, done);
+}
+
+void stream_resume_receives(socket_object *s, completion_batch &done) {
+  resume_queue(s, queue_kind::receive, try_receive, done, receive_blocked);
+}
+
+} // namespace
+
+const socket_behaviour stream_behaviour = {stream_on_events, stream_resume_receives,
+                                           events_on_close_locked, indications_free,
+                                           stream_resume_queues};
+
+} // namespace uwsk::wsk

@@ -1,0 +1,111 @@
+# The known divergences from Windows carry marks the tests check (docs/divergences.md):
+#  - every item of the page ("- D<n> (deliberate) ..." or "- D<n> (bug) ...") has an id used once
+#    and one of the two marks, and every item starting "- " in a section has an id;
+#  - every bug has its expected-fail test: a registration "divergence.D<n>." in a CMakeLists.txt
+#    under tests/ and a DISABLED_D<n>_ GoogleTest under tests/;
+#  - every id a test or a source file cites ("DISABLED_D<n>_", "divergence.D<n>.",
+#    "divergences.md, D<n>") is one the page has, and a deliberate one is never registered as an
+#    expected failure.
+# Prints every problem and fails on any.
+#   cmake -DDIVERGENCES=docs/divergences.md -DTESTS_DIR=tests -DSOURCE_DIR=src -P divergences_marked.cmake
+cmake_minimum_required(VERSION 3.20)
+foreach(var DIVERGENCES TESTS_DIR SOURCE_DIR)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "divergences_marked: -D${var}=... is required")
+  endif()
+endforeach()
+
+set(failures 0)
+macro(problem text)
+  message("${text}")
+  math(EXPR failures "${failures} + 1")
+endmacro()
+
+# ---- The page ---------------------------------------------------------------------------------
+file(STRINGS "${DIVERGENCES}" items REGEX "^- ")
+set(ids "")
+set(bugs "")
+set(deliberate "")
+foreach(item IN LISTS items)
+  if(item MATCHES "^- (D[0-9]+) \\((deliberate|bug)\\) ")
+    set(id ${CMAKE_MATCH_1})
+    if(id IN_LIST ids)
+      problem("docs/divergences.md: ${id} is used twice")
+    endif()
+    list(APPEND ids ${id})
+    if(CMAKE_MATCH_2 STREQUAL "bug")
+      list(APPEND bugs ${id})
+    else()
+      list(APPEND deliberate ${id})
+    endif()
+  else()
+    string(SUBSTRING "${item}" 0 60 start)
+    problem("docs/divergences.md: an item without an id and a mark: \"${start}...\"")
+  endif()
+endforeach()
+if(NOT ids)
+  message(FATAL_ERROR "divergences_marked: no item found in ${DIVERGENCES}")
+endif()
+
+# ---- The tests and the sources ------------------------------------------------------------------
+file(GLOB_RECURSE test_files "${TESTS_DIR}/*.cpp" "${TESTS_DIR}/*.c" "${TESTS_DIR}/*.hpp"
+     "${TESTS_DIR}/*.h" "${TESTS_DIR}/*.sh" "${TESTS_DIR}/CMakeLists.txt")
+file(GLOB_RECURSE source_files "${SOURCE_DIR}/*.cpp" "${SOURCE_DIR}/*.hpp")
+set(registered "") # ids registered as divergence.D<n>.<what>
+set(gtests "")     # ids with a DISABLED_D<n>_ test
+foreach(file IN LISTS test_files source_files)
+  file(READ "${file}" text)
+  string(REPLACE ";" "<semicolon>" text "${text}")
+  string(REGEX REPLACE "\n[ \t]*//+[ \t]*" " " text "${text}")
+  set(cited "")
+  get_filename_component(name "${file}" NAME)
+  if(name STREQUAL "CMakeLists.txt")
+    string(REGEX MATCHALL "uwsk_expected_divergence\\(D[0-9]+ " calls "${text}")
+    string(REGEX MATCHALL "NAME divergence\\.D[0-9]+\\." names "${text}")
+    foreach(call IN LISTS calls names)
+      string(REGEX MATCH "D[0-9]+" id "${call}")
+      list(APPEND registered ${id})
+      list(APPEND cited ${id})
+    endforeach()
+  endif()
+  string(REGEX MATCHALL "TEST(_F|_P)?\\([A-Za-z0-9_]+, DISABLED_D[0-9]+_" tests "${text}")
+  foreach(test IN LISTS tests)
+    string(REGEX MATCH "D[0-9]+_$" id "${test}")
+    string(REPLACE "_" "" id "${id}")
+    list(APPEND gtests ${id})
+    list(APPEND cited ${id})
+  endforeach()
+  string(REGEX MATCHALL "divergences\\.md[`]?, D[0-9]+" mentions "${text}")
+  foreach(mention IN LISTS mentions)
+    string(REGEX MATCH "D[0-9]+$" id "${mention}")
+    list(APPEND cited ${id})
+  endforeach()
+  foreach(id IN LISTS cited)
+    if(NOT id IN_LIST ids)
+      file(RELATIVE_PATH where "${TESTS_DIR}/.." "${file}")
+      problem("${where}: cites ${id}, which docs/divergences.md does not list")
+    endif()
+  endforeach()
+endforeach()
+
+foreach(id IN LISTS bugs)
+  if(NOT id IN_LIST registered)
+    problem("${id} is marked bug but no CMakeLists.txt under tests/ registers divergence.${id}.*")
+  endif()
+  if(NOT id IN_LIST gtests)
+    problem("${id} is marked bug but no test under tests/ is named DISABLED_${id}_*")
+  endif()
+endforeach()
+foreach(id IN LISTS registered)
+  if(id IN_LIST deliberate)
+    problem("${id} is marked deliberate but registered as an expected failure")
+  endif()
+endforeach()
+
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} problem(s) with the marks of docs/divergences.md")
+endif()
+list(LENGTH ids total)
+list(LENGTH bugs bug_count)
+message("docs/divergences.md: ${total} divergences, each marked; ${bug_count} bug(s) (${bugs}), "
+        "each with an expected-fail test")
