@@ -8,8 +8,9 @@
 namespace uwsk::wsk {
 
 std::size_t live_socket_count();
-// The sockets not yet closed, one line each: "WSK socket P (local A, remote B)".
-std::vector<std::string> describe_live_sockets();
+// The sockets not yet closed, one line each: "WSK socket P (local A, remote B)"; those of the
+// registration `owner` only, when it is not NULL.
+std::vector<std::string> describe_live_sockets(const void *owner = nullptr);
 // Whether a socket ever started the provider's I/O engine (net::engine::instance()).
 bool provider_engine_started();
 // Returns once every loop thread of the provider has finished what it was doing when called: a
@@ -18,5 +19,13 @@ bool provider_engine_started();
 // DriverUnload, before the leak report.
 void provider_quiesce();
 std::size_t live_registration_count();
+// The registrations not yet ended by WskDeregister.
+struct live_registration {
+  const void *registration;    // the PWSK_CLIENT
+  const void *client_dispatch; // the WSK_CLIENT_DISPATCH given to WskRegister
+  unsigned captures;
+  unsigned sockets;
+};
+std::vector<live_registration> live_registrations();
 
 } // namespace uwsk::wsk

@@ -1083,7 +1083,7 @@ std::size_t live_socket_count() {
   return live_count;
 }
 
-std::vector<std::string> describe_live_sockets() {
+std::vector<std::string> describe_live_sockets(const void *owner) {
   std::vector<std::string> lines;
   std::lock_guard guard(live_lock);
   for (PLIST_ENTRY e = live_sockets.Flink; e != &live_sockets; e = e->Flink) {
@@ -1093,6 +1093,9 @@ std::vector<std::string> describe_live_sockets() {
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"
     const socket_object *s = CONTAINING_RECORD(e, socket_object, links);
 #pragma GCC diagnostic pop
+    if (owner != nullptr && s->reg != owner) {
+      continue;
+    }
     char endpoints[160];
     endpoints_text(s->fd, endpoints, sizeof endpoints);
     char line[224];
