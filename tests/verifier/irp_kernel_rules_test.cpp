@@ -217,8 +217,33 @@ TEST_F(irp_rules, V18_StackBufferOfAReturnedFrame) {
       },
       KilledBySignal(SIGABRT),
       "verifier: rule V18 \\(error\\): the buffer of a pending IRP lies in a stack frame that "
-      "has returned \\(found as its thread called KeWaitForSingleObject\\)[^\n]*\n[^\n]*IRP [^ ]+ "
+      "has returned \\(found at KeWaitForSingleObject, on the thread that submitted "
+      "it\\)[^\n]*\n[^\n]*IRP [^ ]+ "
       "\\(1 stack locations, [^\n]*; buffer [^ ]+ \\(4096 bytes\\) on this thread's stack");
+  // A system thread that ends while its stack buffer is pending.
+  struct thread_args {
+    PWSK_SOCKET socket;
+    call *receive;
+  };
+  const auto receive_and_end = [](PVOID context) {
+    auto *args = static_cast<thread_args *>(context);
+    receive_into_returning_frame(args->socket, *args->receive);
+  };
+  const auto start_thread_and_wait = [&] {
+    call c;
+    thread_args args{s, &c};
+    HANDLE handle = nullptr;
+    if (!NT_SUCCESS(PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, nullptr, nullptr, nullptr,
+                                         receive_and_end, &args))) {
+      std::exit(2);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2)); // the thread stops the process first
+    std::exit(3);
+  };
+  EXPECT_EXIT(
+      start_thread_and_wait(), KilledBySignal(SIGABRT),
+      "verifier: rule V18 \\(error\\): the buffer of a pending IRP lies in a stack frame that "
+      "has returned \\(found at the end of the system thread, on the thread that submitted it\\)");
   // Fine: the IRP, its event and the buffer in the frame that waits (c.wait() waits in a frame
   // below this one).
   {

@@ -236,9 +236,10 @@ void check_stack(const void *frame, const char *what) {
   }
   char sentence[400];
   std::snprintf(sentence, sizeof sentence,
-                "the buffer of a pending IRP lies in a stack frame that has returned (found as "
-                "its thread called %s): the provider would fill memory that now holds other "
-                "frames; keep the buffer in the frame that waits for the IRP, or in pool",
+                "the buffer of a pending IRP lies in a stack frame that has returned (found at "
+                "%s, on the thread that submitted it): the provider would fill memory that now "
+                "holds other frames; keep the buffer in the frame that waits for the IRP, or in "
+                "pool",
                 what);
   verifier::error(18, sentence,
                   verifier::objects_text("%s; buffer %p (%zu bytes) on this thread's stack, below "

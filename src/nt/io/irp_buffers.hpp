@@ -18,6 +18,8 @@
 //     the buffer with the waiting function's frame: a buffer below it is in a frame that has
 //     returned (the frames of the waiter's callers are all above it), V18. The usual pattern, the
 //     IRP, its event and the buffer in the frame that waits, lies above and is never reported.
+//     A system thread that ends is checked the same way, against the frame that ran its start
+//     routine.
 //  5. Cost: one relaxed load on each free, wait and completion while no IRP with buffers is
 //     pending; otherwise a lock and a lookup in an ordered table of the pending buffers.
 #pragma once
@@ -54,7 +56,8 @@ bool pending_buffer_in(const void *begin, std::size_t length, found_buffer &out)
 [[noreturn]] void report_free(const found_buffer &found, const void *block_begin, const char *what,
                               const char *block);
 
-// Rule 4: `frame` is the waiting function's own frame (__builtin_frame_address(0)).
+// Rule 4: `frame` is the waiting function's own frame (__builtin_frame_address(0)); `what` names
+// the call ("KeWaitForSingleObject", "the end of the system thread").
 void check_stack(const void *frame, const char *what);
 
 } // namespace uwsk::nt::irp_buffers
