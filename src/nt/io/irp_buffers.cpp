@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "nt/dbg/thread_stack.hpp"
@@ -55,8 +56,8 @@ struct pending_irp {
 
 // Rule 2: the pending IRPs with buffers, and their buffers ordered by start address.
 struct table {
-  std::mutex lock;
-  buffer_table buffers;                        // guarded by lock
+  std::shared_mutex lock; // exclusive to change, shared to look up (frees, waits)
+  buffer_table buffers;   // guarded by lock
   std::unordered_map<PIRP, pending_irp> irps;  // guarded by lock
   std::size_t longest = 0;                     // guarded by lock: the longest buffer
   std::atomic<std::size_t> irp_count{0};       // irps.size(), read without the lock
@@ -178,7 +179,7 @@ bool pending_buffer_in(const void *begin, std::size_t length, found_buffer &out)
   }
   const auto b = reinterpret_cast<std::uintptr_t>(begin);
   const std::uintptr_t e = b + length;
-  std::lock_guard guard(t.lock);
+  std::shared_lock guard(t.lock);
   // Every buffer that overlaps [b, e) starts at most `longest` bytes before b.
   for (auto it = t.buffers.lower_bound(b > t.longest ? b - t.longest : 0);
        it != t.buffers.end() && it->first < e; ++it) {
@@ -213,7 +214,7 @@ void check_stack(const void *frame, const char *what) {
   const auto limit = reinterpret_cast<std::uintptr_t>(frame);
   found_buffer found;
   {
-    std::lock_guard guard(t.lock);
+    std::shared_lock guard(t.lock);
     bool hit = false;
     for (const auto &[irp, p] : t.irps) {
       if (!p.on_stack) {

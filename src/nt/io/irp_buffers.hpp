@@ -21,7 +21,8 @@
 //     A system thread that ends is checked the same way, against the frame that ran its start
 //     routine.
 //  5. Cost: one relaxed load on each free, wait and completion while no IRP with buffers is
-//     pending; otherwise a lock and a lookup in an ordered table of the pending buffers.
+//     pending; otherwise a lookup in an ordered table of the pending buffers under a
+//     reader-writer lock (frees and waits share it; parking and completing take it alone).
 #pragma once
 
 #include <cstddef>
