@@ -105,6 +105,48 @@ bool run_on_system_thread(PKSTART_ROUTINE routine, PVOID context, unsigned timeo
   return waited != STATUS_TIMEOUT;
 }
 
+// Whether `address` lies in another loaded object than the driver image `image` (the host
+// program, libuwsk): a registration whose client dispatch is there is not the driver's.
+bool in_other_object(const void *address, void *image) {
+  Dl_info info{};
+  if (dladdr(address, &info) == 0 || info.dli_fbase == nullptr) {
+    return false; // pool or heap: the driver's, as far as anyone can tell
+  }
+  Dl_info driver{};
+  void *entry = dlsym(image, "DriverEntry");
+  return entry != nullptr && dladdr(entry, &driver) != 0 && driver.dli_fbase != info.dli_fbase;
+}
+
+// Rule V2: DriverUnload must not return before WskDeregister has returned for each of its
+// registrations: the provider would call a client whose code is being unmapped.
+void check_unload_deregistered(uwsk_driver *driver) {
+  if (uwsk::wsk::live_registration_count() == 0) {
+    return;
+  }
+  char text[200];
+  std::snprintf(text, sizeof text, "driver object %p", static_cast<void *>(&driver->object));
+  std::string objects = text;
+  bool any = false;
+  for (const auto &r : uwsk::wsk::live_registrations()) {
+    if (in_other_object(r.client_dispatch, driver->image)) {
+      continue;
+    }
+    any = true;
+    std::snprintf(text, sizeof text,
+                  "; WSK registration %p (client dispatch %p, %u capture(s) held, %u socket(s) "
+                  "open)",
+                  r.registration, r.client_dispatch, r.captures, r.sockets);
+    objects += text;
+  }
+  if (any) {
+    uwsk::nt::verifier::error(2,
+                              "DriverUnload returned while a WSK registration was still "
+                              "registered: call WskDeregister (which waits for the client's "
+                              "sockets, captures and IRPs) before DriverUnload returns",
+                              objects.c_str(), reinterpret_cast<ULONG_PTR>(&driver->object));
+  }
+}
+
 VOID NTAPI driver_entry_thread(PVOID context) {
   auto *driver = static_cast<uwsk_driver *>(context);
   uwsk::nt::activity::scope running(uwsk::nt::activity::driver_entry, &driver->object);
@@ -115,6 +157,7 @@ VOID NTAPI driver_unload_thread(PVOID context) {
   auto *driver = static_cast<uwsk_driver *>(context);
   uwsk::nt::activity::scope running("DriverUnload", &driver->object);
   driver->object.DriverUnload(&driver->object);
+  check_unload_deregistered(driver);
 }
 
 } // namespace
@@ -310,6 +353,15 @@ extern "C" size_t uwsk_leak_report(void) {
   }
   if (leaks == 0) {
     uwsk_log_message("uwsk", "  nothing leaked");
+  } else {
+    // Rule V81 (a warning, so logged after the list: strict mode stops here).
+    char count[160];
+    std::snprintf(count, sizeof count, "%zu object(s) listed above", leaks);
+    uwsk::nt::verifier::warning(81,
+                                "the driver left objects behind at unload (pool, IRPs, MDLs, "
+                                "sockets, registrations, handles, timers or threads): free them "
+                                "in DriverUnload",
+                                count, leaks);
   }
   return leaks;
 }

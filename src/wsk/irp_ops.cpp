@@ -9,6 +9,7 @@
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/verifier.hpp"
 #include "nt/fault/plan.hpp"
+#include "nt/io/irp_buffers.hpp"
 #include "nt/io/irp_state.hpp"
 #include "nt/ke/irql.hpp"
 #include "wsk/violations.hpp"
@@ -17,18 +18,14 @@ namespace uwsk::wsk {
 
 namespace {
 
-// The MinorFunction the provider writes into the stack location it enters (WSK IRPs carry no
-// IRP_MJ_*/IRP_MN_* codes); IoCompleteRequest clears it as it leaves the location. Together
-// with the provider's mark in Flags it says "the provider holds this IRP" (rule V14).
-constexpr UCHAR provider_minor = 0xE5;
-constexpr UCHAR held_mark = 0x80;
+// The marks of the stack location the provider enters (irp_state.hpp): WSK IRPs carry no
+// IRP_MJ_*/IRP_MN_* codes, so MinorFunction and a Flags bit say "the provider holds this IRP"
+// (rules V14, V15); IoCompleteRequest clears them as it leaves the location.
+constexpr UCHAR provider_minor = nt::irp_state::provider_minor;
+constexpr UCHAR held_mark = nt::irp_state::provider_held_mark;
 
 bool held_by_provider(PIRP irp) {
-  if (irp->CurrentLocation < 1 || irp->CurrentLocation > irp->StackCount) {
-    return false; // no current location: the client's own level
-  }
-  const PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
-  return sp->MinorFunction == provider_minor && (sp->Flags & held_mark) != 0;
+  return nt::irp_state::held_by_provider(irp);
 }
 
 // Rule V17: a chain of this many WSK calls, each started from the completion routine of the one
@@ -100,6 +97,14 @@ bool irp_enter(PIRP irp) {
   if (irp == nullptr) {
     return false;
   }
+  if (irp->Type != IO_TYPE_IRP) {
+    nt::verifier::error(15,
+                        "a WSK function was given an IRP that is freed (IoFreeIrp cleared its "
+                        "type) or was never initialised: an IRP may be used only between "
+                        "IoAllocateIrp (or IoInitializeIrp) and IoFreeIrp",
+                        nt::verifier::objects_text("IRP %p", static_cast<void *>(irp)),
+                        reinterpret_cast<ULONG_PTR>(irp));
+  }
   if (held_by_provider(irp)) {
     nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
                  "a WSK function was given an IRP the provider still holds: it was submitted "
@@ -108,12 +113,17 @@ bool irp_enter(PIRP irp) {
   }
   check_submission(irp);
   if (irp->CurrentLocation <= 1) {
-    nt::bugcheck(NO_MORE_IRP_STACK_LOCATIONS,
-                 "a WSK function was given an IRP with no free stack location; allocate it "
-                 "with IoAllocateIrp(1, FALSE) or more",
-                 reinterpret_cast<ULONG_PTR>(irp));
+    char objects[512];
+    nt::irp_state::describe(irp, objects, sizeof objects);
+    nt::verifier::error_bugcheck(12,
+                                 "a WSK function was given an IRP with no free stack location "
+                                 "for the provider; allocate it with IoAllocateIrp(1, FALSE) or "
+                                 "more, and do not call IoSetNextIrpStackLocation before the call",
+                                 objects, NO_MORE_IRP_STACK_LOCATIONS,
+                                 reinterpret_cast<ULONG_PTR>(irp));
   }
   nt::irp_state::set(irp, nt::irp_state::submitted);
+  nt::irp_buffers::entered(irp); // rule V18
   IoSetNextIrpStackLocation(irp);
   IoGetCurrentIrpStackLocation(irp)->MinorFunction = provider_minor;
   irp_marks(irp) = held_mark;
@@ -124,6 +134,7 @@ NTSTATUS irp_complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
   if (fault::active() && fault::current().delay_max_us != 0) {
     delay_completion();
   }
+  nt::irp_buffers::done(irp); // rule V18: the buffers are the client's again
   irp->IoStatus.Status = status;
   irp->IoStatus.Information = NT_SUCCESS(status) ? information : 0;
   // The provider completes on whatever thread finished the operation, which may be the driver's
@@ -142,6 +153,8 @@ NTSTATUS irp_complete(PIRP irp, NTSTATUS status, ULONG_PTR information) {
 }
 
 bool irp_park(PIRP irp, PDRIVER_CANCEL cancel) {
+  // Rule V18: its buffers are tracked from now (before it can be cancelled and completed).
+  nt::irp_buffers::pending(irp);
   IoMarkIrpPending(irp);
   nt::irp_state::set_chain(irp, 0); // it pends: its completion starts a fresh stack (rule V17)
   if (!irp_repark(irp, cancel)) {

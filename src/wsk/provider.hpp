@@ -21,5 +21,13 @@ bool provider_engine_started();
 // DriverUnload, before the leak report.
 void provider_quiesce();
 std::size_t live_registration_count();
+// The registrations not yet ended by WskDeregister.
+struct live_registration {
+  const void *registration;    // the PWSK_CLIENT
+  const void *client_dispatch; // the WSK_CLIENT_DISPATCH given to WskRegister
+  unsigned captures;
+  unsigned sockets;
+};
+std::vector<live_registration> live_registrations();
 
 } // namespace uwsk::wsk

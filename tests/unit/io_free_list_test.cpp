@@ -101,7 +101,7 @@ TEST(IoFreeListsDeathTest, FreeingACachedIrpAgainIsReported) {
         IoFreeIrp(irp);
         IoFreeIrp(irp);
       },
-      "is not an IRP");
+      "rule V15 \\(error\\): IoFreeIrp was given an IRP that is freed");
 }
 
 TEST(IoFreeListsDeathTest, FreeingACachedMdlAgainIsReported) {

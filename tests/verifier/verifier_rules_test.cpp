@@ -525,8 +525,8 @@ TEST(verifier_kernel, V80_PoolTagZeroAndWrongTag) {
         ExFreePoolWithTag(p, 'gnrW');
       },
       KilledBySignal(SIGABRT),
-      "rule V80: ExFreePoolWithTag with tag 'Wrng', not the tag the block was allocated with: "
-      "pool block [^ ]+ \\(tag 'Test', 16 bytes\\)(.|\n)*BAD_POOL_CALLER");
+      "rule V80 \\(error\\): ExFreePoolWithTag with tag 'Wrng', not the tag the block was "
+      "allocated with\n[^\n]*pool block [^ ]+ \\(tag 'Test', 16 bytes\\)(.|\n)*BAD_POOL_CALLER");
 }
 
 // V84: KeReleaseSpinLock with an IRQL other than the one KeAcquireSpinLock returned, and

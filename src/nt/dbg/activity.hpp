@@ -14,6 +14,10 @@ struct frame {
 // The `what` of DriverEntry's scope (rule V5 looks for it).
 inline constexpr const char driver_entry[] = "DriverEntry";
 
+// The `what` of a completion routine's scope (rule V20 looks for it; IoCompleteRequest opens it
+// with the IRP as its object).
+inline constexpr const char completion_routine[] = "an IRP completion routine";
+
 // Whether the calling thread runs DriverEntry (in any scope).
 bool in_driver_entry();
 

@@ -1,5 +1,6 @@
 // DbgPrint and friends: Windows formats, component/level filtering, output to the log sink.
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include <uwsk/log.h>
 
 #include "nt/dbg/format.hpp"
+#include "nt/dbg/verifier.hpp"
 
 namespace uwsk::nt {
 namespace {
@@ -78,16 +80,19 @@ void check_v85(const char *format, const FormatUse &use) {
     }
   }
   if (wide_raised) {
-    uwsk_log_message("verifier",
-                     "warning V85: DbgPrint with a Unicode format at IRQL %u (Windows allows "
-                     "them only at PASSIVE_LEVEL): \"%s\"",
-                     KeGetCurrentIrql(), format);
+    char sentence[200];
+    std::snprintf(sentence, sizeof sentence,
+                  "DbgPrint with a Unicode format (%%ws, %%wZ, %%S, %%C) at IRQL %u: Windows "
+                  "allows them only at PASSIVE_LEVEL (reported once per format)",
+                  KeGetCurrentIrql());
+    uwsk::nt::verifier::warning(85, sentence,
+                                uwsk::nt::verifier::objects_text("format \"%s\"", format));
   }
   if (use.floating_point) {
-    uwsk_log_message("verifier",
-                     "warning V85: DbgPrint with a floating-point format (the Windows kernel "
-                     "cannot print them): \"%s\"",
-                     format);
+    uwsk::nt::verifier::warning(85,
+                                "DbgPrint with a floating-point format: the Windows kernel "
+                                "cannot print them (reported once per format)",
+                                uwsk::nt::verifier::objects_text("format \"%s\"", format));
   }
 }
 

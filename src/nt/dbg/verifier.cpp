@@ -44,6 +44,12 @@ void error(int rule, const char *sentence, const char *objects, ULONG_PTR p2, UL
   KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, rule_code(rule), p2, p3, 0);
 }
 
+void error_bugcheck(int rule, const char *sentence, const char *objects, ULONG code, ULONG_PTR p1,
+                    ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4) {
+  log_rule(rule, "error", sentence, objects);
+  KeBugCheckEx(code, p1, p2, p3, p4);
+}
+
 void warning(int rule, const char *sentence, const char *objects, ULONG_PTR p2, ULONG_PTR p3) {
   if (strict()) {
     log_rule(rule, "warning, stopping: --verify=strict", sentence, objects);

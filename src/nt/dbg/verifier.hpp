@@ -26,6 +26,14 @@ void set_strict(bool on);
 [[noreturn]] void error(int rule, const char *sentence, const char *objects = nullptr,
                         ULONG_PTR p2 = 0, ULONG_PTR p3 = 0);
 
+// Rule `rule` (an E rule) was broken where Windows stops with a bug check of its own (V12:
+// NO_MORE_IRP_STACK_LOCATIONS, V70: IRQL_NOT_LESS_OR_EQUAL): logs the rule as error() does, then
+// bug checks with that `code` and its Windows parameters, so that both the rule and the code a
+// Windows crash dump would show are in the report.
+[[noreturn]] void error_bugcheck(int rule, const char *sentence, const char *objects, ULONG code,
+                                 ULONG_PTR p1 = 0, ULONG_PTR p2 = 0, ULONG_PTR p3 = 0,
+                                 ULONG_PTR p4 = 0);
+
 // Rule `rule` (a W rule, or a rejection whose documented status the caller still returns) was
 // broken: logs "verifier: rule Vn (warning): <sentence>" and the objects line, and in strict mode
 // then stops as error() does.

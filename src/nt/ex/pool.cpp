@@ -12,6 +12,7 @@
 #include "nt/ex/pool.hpp"
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/verifier.hpp"
+#include "nt/io/irp_buffers.hpp"
 #include "nt/ex/futex_lock.hpp"
 #include "nt/fault/plan.hpp"
 
@@ -199,13 +200,19 @@ pool_header *take_big_header(pool_shard &shard, const void *p) {
 // pool allows.
 void check_free(const pool_header *header, void *p, ULONG tag, bool check_tag, ULONG owner) {
   if (check_tag && header->tag != (tag & ~protected_pool_bit)) {
-    char what[160];
-    std::snprintf(what, sizeof what,
-                  "rule V80: ExFreePoolWithTag with tag '%s', not the tag the block was "
-                  "allocated with",
+    // Rule V80, stopping with the bug check Windows makes (BAD_POOL_CALLER 0x0A).
+    char sentence[160];
+    std::snprintf(sentence, sizeof sentence,
+                  "ExFreePoolWithTag with tag '%s', not the tag the block was allocated with",
                   pool_tag_text(tag & ~protected_pool_bit).c_str());
-    bad_pool_caller(what, p, header, bad_pool_bad_tag, reinterpret_cast<ULONG_PTR>(p), header->tag,
-                    tag);
+    char site[256];
+    verifier::describe_code_address(header->site, site, sizeof site);
+    verifier::error_bugcheck(
+        80, sentence,
+        verifier::objects_text("pool block %p (tag '%s', %zu bytes) allocated from %s", p,
+                               pool_tag_text(header->tag).c_str(),
+                               static_cast<std::size_t>(header->size), site),
+        BAD_POOL_CALLER, bad_pool_bad_tag, reinterpret_cast<ULONG_PTR>(p), header->tag, tag);
   }
   if (header->owner != owner && header->owner == pool_owner_wsk_address_info) {
     char objects[160];
@@ -215,6 +222,13 @@ void check_free(const pool_header *header, void *p, ULONG tag, bool check_tag, U
                     "ExFreePool on a list WskGetAddressInfo returned: free it with "
                     "WskFreeAddressInfo",
                     objects, reinterpret_cast<ULONG_PTR>(p));
+  }
+  // Rule V18: the block must not hold a buffer of a pending IRP.
+  if (irp_buffers::found_buffer found; irp_buffers::pending_buffer_in(p, header->size, found)) {
+    char block[160];
+    std::snprintf(block, sizeof block, "pool block %p (tag '%s', %zu bytes)", p,
+                  pool_tag_text(header->tag).c_str(), static_cast<std::size_t>(header->size));
+    irp_buffers::report_free(found, p, "ExFreePool", block);
   }
   const bool paged =
       header->pool_type == paged_pool2 || is_paged(static_cast<POOL_TYPE>(header->pool_type));
@@ -369,7 +383,12 @@ void *allocate_pool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag, const vo
                            POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED |
                            POOL_FLAG_SPECIAL_POOL;
   if (Tag == 0) {
-    verifier::warning(80, "ExAllocatePool2 with tag 0: a pool tag must not be 0; it returns NULL");
+    char where[256];
+    verifier::describe_code_address(site, where, sizeof where);
+    verifier::warning(80, "ExAllocatePool2 with tag 0: a pool tag must not be 0; it returns NULL",
+                      verifier::objects_text("Flags 0x%llx, %zu bytes, called from %s",
+                                             static_cast<unsigned long long>(Flags),
+                                             static_cast<std::size_t>(NumberOfBytes), where));
   }
   if (Tag == 0 || (Flags & ~known) != 0 || kinds == 0 || (kinds & (kinds - 1)) != 0) {
     return nullptr;

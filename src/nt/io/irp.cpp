@@ -34,6 +34,7 @@
 #include "nt/dbg/verifier.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "nt/io/io_objects.hpp"
+#include "nt/io/irp_buffers.hpp"
 #include "nt/io/irp_state.hpp"
 #include "nt/ke/irql.hpp"
 #include "nt/fault/plan.hpp"
@@ -132,12 +133,18 @@ block_cache *irp_cache(int stack_count) {
   return stack_count >= 1 && stack_count <= cached_stack_counts ? caches[stack_count - 1] : nullptr;
 }
 
+// Rule V15: any use of a freed IRP (IoFreeIrp cleared its type; a cached IRP keeps the type
+// readable) or of memory that never was one.
 void check_irp(PIRP irp, const char *function) {
   if (irp == nullptr || irp->Type != IO_TYPE_IRP) {
-    uwsk_log_message("io", "%s: %p is not an IRP (freed, or never initialised)", function,
-                     static_cast<void *>(irp));
-    KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, io_violation::irp_not_an_irp,
-                 reinterpret_cast<ULONG_PTR>(irp), 0, 0);
+    char sentence[256];
+    std::snprintf(sentence, sizeof sentence,
+                  "%s was given an IRP that is freed (IoFreeIrp cleared its type) or was never "
+                  "initialised: an IRP may be used only between IoAllocateIrp (or "
+                  "IoInitializeIrp) and IoFreeIrp",
+                  function);
+    verifier::error(15, sentence, verifier::objects_text("IRP %p", static_cast<void *>(irp)),
+                    reinterpret_cast<ULONG_PTR>(irp));
   }
 }
 
@@ -220,6 +227,21 @@ std::vector<std::string> describe_live_irps(std::size_t limit) {
     for (int i = first; i < stack.count; ++i) {
       lines.push_back("  #" + std::to_string(i - first) + " " +
                       describe_code(stack.frames[i], true));
+    }
+  }
+  return lines;
+}
+
+std::vector<std::string> describe_pending_irps(std::size_t limit) {
+  // Described under the lock: a pending IRP may complete and be freed at any time, and
+  // IoFreeIrp takes this lock first. A report made once; the lock delays only IRP frees.
+  std::vector<std::string> lines;
+  std::lock_guard guard(live_lock);
+  for (irp_trailer *t = live_head.next; t != &live_head && lines.size() < limit; t = t->next) {
+    if (irp_state::get(t->irp) == irp_state::submitted && irp_state::held_by_provider(t->irp)) {
+      char text[512];
+      irp_state::describe(t->irp, text, sizeof text);
+      lines.emplace_back(text);
     }
   }
   return lines;
@@ -336,11 +358,19 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
              "IoInitializeIrp must be released by its owner)",
              io_violation::irp_freed_not_allocated, reinterpret_cast<ULONG_PTR>(Irp));
   }
-  if (__atomic_load_n(&Irp->CancelRoutine, __ATOMIC_ACQUIRE) != nullptr) {
-    bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-             "IoFreeIrp: the IRP still has a cancel routine, so it is still pending",
-             io_violation::irp_freed_with_cancel_routine, reinterpret_cast<ULONG_PTR>(Irp));
+  // Rule V15: still pending (a cancel routine is set, or the WSK provider holds it): the provider
+  // or a driver below would complete freed memory.
+  if (__atomic_load_n(&Irp->CancelRoutine, __ATOMIC_ACQUIRE) != nullptr ||
+      (irp_state::get(Irp) == irp_state::submitted && irp_state::held_by_provider(Irp))) {
+    char objects[512];
+    irp_state::describe(Irp, objects, sizeof objects);
+    verifier::error(15,
+                    "IoFreeIrp on an IRP that is still pending (it was given to a WSK function "
+                    "or a driver that has not completed it): free it only after its completion "
+                    "routine ran, or cancel it with IoCancelIrp and wait for that",
+                    objects, reinterpret_cast<ULONG_PTR>(Irp));
   }
+  irp_buffers::done(Irp); // no buffers of a freed IRP stay tracked (rule V18)
   Irp->Type = 0;
   unlink_live(trailer_of(Irp));
   std::free(trailer_of(Irp)->stack);
@@ -417,7 +447,7 @@ void complete_walk(PIRP Irp) {
       const bool pended = Irp->PendingReturned != FALSE;
       NTSTATUS returned;
       {
-        activity::scope running("an IRP completion routine", Irp);
+        activity::scope running(activity::completion_routine, Irp);
         const int outer_chain = submission_chain_now;
         submission_chain_now = irp_state::chain(Irp) + 1;
         returned = routine(device, Irp, context);
@@ -425,6 +455,23 @@ void complete_walk(PIRP Irp) {
       }
       if (returned == STATUS_MORE_PROCESSING_REQUIRED) {
         return;
+      }
+      if (creator) {
+        // Rule V11. The routine may have freed the IRP already: only addresses are named.
+        // The routine's own address, not a return address: no adjustment to the call before.
+        const std::string where = describe_code(reinterpret_cast<const void *>(routine), false);
+        char sentence[400];
+        std::snprintf(sentence, sizeof sentence,
+                      "the completion routine of the IRP's creator returned 0x%08lX, not "
+                      "STATUS_MORE_PROCESSING_REQUIRED: the IRP was completed past its top stack "
+                      "location. An IRP from IoAllocateIrp belongs to no I/O manager: its "
+                      "routine must return STATUS_MORE_PROCESSING_REQUIRED and free or reuse "
+                      "the IRP itself",
+                      static_cast<unsigned long>(static_cast<ULONG>(returned)));
+        verifier::error(11, sentence,
+                        verifier::objects_text("IRP %p, completion routine %s",
+                                               static_cast<void *>(Irp), where.c_str()),
+                        reinterpret_cast<ULONG_PTR>(Irp), static_cast<ULONG>(returned));
       }
       if (pended && !creator &&
           (IoGetCurrentIrpStackLocation(Irp)->Control & SL_PENDING_RETURNED) == 0) {
@@ -442,13 +489,17 @@ void complete_walk(PIRP Irp) {
       IoMarkIrpPending(Irp);
     }
   }
-  bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-           "IoCompleteRequest: the IRP was completed past its top stack location (completed "
-           "twice, or its top completion routine did not stop the walk). IRPs from "
-           "IoAllocateIrp belong to no I/O manager: the top completion routine must return "
-           "STATUS_MORE_PROCESSING_REQUIRED and free or reuse the IRP itself",
-           io_violation::irp_completed_off_top, reinterpret_cast<ULONG_PTR>(Irp),
-           static_cast<ULONG_PTR>(static_cast<ULONG>(Irp->IoStatus.Status)));
+  // Rule V11 without a routine at the top: completed twice, or by a driver above its creator.
+  char objects[512];
+  irp_state::describe(Irp, objects, sizeof objects);
+  verifier::error(11,
+                  "IoCompleteRequest: the IRP was completed past its top stack location "
+                  "(completed twice, or its creator set no completion routine to stop the walk). "
+                  "An IRP from IoAllocateIrp belongs to no I/O manager: its top completion "
+                  "routine must return STATUS_MORE_PROCESSING_REQUIRED and free or reuse the IRP "
+                  "itself",
+                  objects, reinterpret_cast<ULONG_PTR>(Irp),
+                  static_cast<ULONG_PTR>(static_cast<ULONG>(Irp->IoStatus.Status)));
 }
 
 } // namespace
@@ -459,9 +510,13 @@ extern "C" NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp
   check_irp(Irp, "IoCallDriver");
   Irp->CurrentLocation--;
   if (Irp->CurrentLocation <= 0) {
-    bugcheck(NO_MORE_IRP_STACK_LOCATIONS,
-             "IoCallDriver: the IRP has no stack location left for this driver",
-             reinterpret_cast<ULONG_PTR>(Irp));
+    char objects[512];
+    irp_state::describe(Irp, objects, sizeof objects);
+    verifier::error_bugcheck(12,
+                             "IoCallDriver: the IRP has no stack location left for the driver "
+                             "called; allocate it with one location per driver it passes",
+                             objects, NO_MORE_IRP_STACK_LOCATIONS,
+                             reinterpret_cast<ULONG_PTR>(Irp));
   }
   Irp->Tail.Overlay.CurrentStackLocation--;
   PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(Irp);

@@ -36,6 +36,19 @@ inline void set_chain(PIRP irp, UCHAR n) {
   __atomic_store_n(&bytes(irp)[1], n, __ATOMIC_RELAXED);
 }
 
+// Whether the WSK provider holds the IRP (rules V14, V15): the stack location the provider entered
+// at submission is the current one, with its marks (MinorFunction and a Flags bit, which
+// IoCompleteRequest clears as it leaves the location).
+inline constexpr UCHAR provider_minor = 0xE5;
+inline constexpr UCHAR provider_held_mark = 0x80;
+inline bool held_by_provider(PIRP irp) {
+  if (irp->CurrentLocation < 1 || irp->CurrentLocation > irp->StackCount) {
+    return false; // no current location: the client's own level
+  }
+  const PIO_STACK_LOCATION sp = irp->Tail.Overlay.CurrentStackLocation;
+  return sp->MinorFunction == provider_minor && (sp->Flags & provider_held_mark) != 0;
+}
+
 // The chain a submission made now gets: the chain of the IRP whose completion routine the
 // calling thread runs, plus one; 0 outside completion routines. IoCompleteRequest keeps it.
 int submission_chain();

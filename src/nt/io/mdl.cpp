@@ -11,13 +11,18 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <unordered_set>
 
 #include "nt/bugcheck.hpp"
+#include "nt/dbg/seh.hpp"
 #include "nt/dbg/thread_stack.hpp"
 #include "nt/dbg/verifier.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "nt/io/io_objects.hpp"
+#include "nt/io/irp_buffers.hpp"
 #include "nt/fault/plan.hpp"
 
 namespace uwsk::nt {
@@ -169,6 +174,12 @@ extern "C" VOID NTAPI IoFreeMdl(PMDL Mdl) {
              "IoFreeMdl: the MDL's pages are still locked; call MmUnlockPages first",
              io_violation::mdl_free_locked, reinterpret_cast<ULONG_PTR>(Mdl));
   }
+  // Rule V18: a pending IRP's WSK_BUF may still point to this MDL.
+  if (irp_buffers::found_buffer found; irp_buffers::pending_buffer_in(Mdl, sizeof(MDL), found)) {
+    char block[80];
+    std::snprintf(block, sizeof block, "MDL %p", static_cast<void *>(Mdl));
+    irp_buffers::report_free(found, Mdl, "IoFreeMdl", block);
+  }
   header->magic = mdl_magic_freed;
   mdl_count.fetch_sub(1, std::memory_order_relaxed);
   // header->bytes picks the same class IoAllocateMdl took the block from.
@@ -201,12 +212,43 @@ extern "C" VOID NTAPI MmBuildMdlForNonPagedPool(PMDL MemoryDescriptorList) {
   mdl->MdlFlags |= MDL_SOURCE_IS_NONPAGED_POOL;
 }
 
+namespace {
+
+// Rule V35 (a warning): MmProbeAndLockPages raises STATUS_ACCESS_VIOLATION on Windows when the
+// buffer cannot be probed, so it must be called inside __try. The __try blocks of <excpt.h> are
+// counted per thread (nt/dbg/seh.hpp); a call outside all of them is reported once per call site.
+void report_probe_outside_try(PMDL mdl, const void *caller) {
+  static std::mutex lock;
+  static std::unordered_set<const void *> reported;
+  {
+    std::lock_guard guard(lock);
+    if (reported.size() >= 1024 || !reported.insert(caller).second) {
+      return;
+    }
+  }
+  char site[256];
+  verifier::describe_code_address(caller, site, sizeof site);
+  verifier::warning(35,
+                    "MmProbeAndLockPages outside __try: on Windows it raises an exception when "
+                    "the buffer cannot be probed, which without __try/__except stops the system "
+                    "(reported once per call site)",
+                    verifier::objects_text("MDL %p, buffer %p, %lu bytes, called from %s",
+                                           static_cast<void *>(mdl), MmGetMdlVirtualAddress(mdl),
+                                           static_cast<unsigned long>(mdl->ByteCount), site),
+                    reinterpret_cast<ULONG_PTR>(mdl));
+}
+
+} // namespace
+
 // MmProbeAndLockPages: checks the buffer is mapped and marks the MDL locked. A probe failure
 // raises STATUS_ACCESS_VIOLATION on Windows; uwsk cannot raise through a driver's __try, so it
 // stops with the bugcheck an unhandled exception would cause.
 extern "C" VOID NTAPI MmProbeAndLockPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
                                           LOCK_OPERATION Operation) {
   PMDL mdl = MemoryDescriptorList;
+  if (seh_depth() <= 0) {
+    report_probe_outside_try(mdl, __builtin_return_address(0));
+  }
   if ((mdl->MdlFlags & MDL_PAGES_LOCKED) != 0) {
     bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, "MmProbeAndLockPages: the MDL is already locked",
              io_violation::mdl_double_lock, reinterpret_cast<ULONG_PTR>(mdl));

@@ -11,7 +11,13 @@ namespace {
 
 // Signals the event and then, for KePulseEvent, resets it. Returns the previous state.
 LONG set_event(PRKEVENT Event, BOOLEAN Wait, bool pulse, const char *what, const void *caller) {
-  require_irql_at_most(Wait ? APC_LEVEL : DISPATCH_LEVEL, what, Event, caller);
+  if (Wait) {
+    // The caller will wait next, which may block: APC_LEVEL at most (rule V82).
+    require_irql_at_most(APC_LEVEL,
+                         pulse ? "KePulseEvent with Wait TRUE" : "KeSetEvent with Wait TRUE", Event,
+                         caller, 82);
+  }
+  require_irql_at_most(DISPATCH_LEVEL, what, Event, caller);
   std::lock_guard lock(dispatcher_lock());
   check_dispatcher_object(&Event->Header, what, caller);
   LONG previous = signal_state(&Event->Header);

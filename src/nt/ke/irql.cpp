@@ -83,6 +83,23 @@ void require_irql_at_most(KIRQL max, const char *what, const void *object, const
            reinterpret_cast<ULONG_PTR>(caller));
 }
 
+void require_irql_at_most(KIRQL max, const char *what, const void *object, const void *caller,
+                          int rule) {
+  if (t_irql <= max) {
+    return;
+  }
+  char sentence[256];
+  std::snprintf(sentence, sizeof sentence,
+                "%s called at IRQL %u (%s); it is allowed at IRQL <= %u (%s)", what, t_irql,
+                irql_name(t_irql), max, irql_name(max));
+  char site[256];
+  verifier::describe_code_address(caller, site, sizeof site);
+  verifier::error_bugcheck(rule, sentence,
+                           verifier::objects_text("object %p, called from %s", object, site),
+                           IRQL_NOT_LESS_OR_EQUAL, reinterpret_cast<ULONG_PTR>(object), t_irql, 0,
+                           reinterpret_cast<ULONG_PTR>(caller));
+}
+
 int critical_region_depth() {
   return t_critical_regions;
 }

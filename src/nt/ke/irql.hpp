@@ -23,6 +23,10 @@ void set_current_irql(KIRQL irql);
 // the call in the report, `object` and `caller` become parameters 1 and 4 (as on Windows:
 // the address involved and the code address).
 void require_irql_at_most(KIRQL max, const char *what, const void *object, const void *caller);
+// The same for a call a verifier rule restricts (V4, V70, V82): the report names rule `rule`
+// first (verifier::error_bugcheck), with `object` and `caller` on its objects line.
+void require_irql_at_most(KIRQL max, const char *what, const void *object, const void *caller,
+                          int rule);
 
 // Nesting depth of KeEnterCriticalRegion and KeEnterGuardedRegion on the calling thread.
 int critical_region_depth();

@@ -19,6 +19,7 @@
 #include "nt/dbg/activity.hpp"
 #include "nt/dbg/thread_stack.hpp"
 #include "nt/dbg/verifier.hpp"
+#include "nt/io/irp_buffers.hpp"
 #include "nt/ke/dispatcher.hpp"
 #include "nt/ke/irql.hpp"
 #include "nt/ke/violations.hpp"
@@ -37,12 +38,36 @@ int assist_wake_fd(_KTHREAD *thread) {
   return thread->assist_fd;
 }
 
+// The IRQL check of a wait (rules V20 and V82): one that may block (`may_block`: a timeout that is
+// NULL or not 0) is allowed up to APC_LEVEL, a poll up to DISPATCH_LEVEL. A blocking wait made by
+// a completion routine (which runs at DISPATCH_LEVEL) is reported as rule V20, any other as V82;
+// both end in IRQL_NOT_LESS_OR_EQUAL, as on Windows.
+void require_wait_irql(bool may_block, const char *what, const void *object, const void *caller) {
+  const activity::frame *running = activity::current();
+  if (may_block && current_irql() > APC_LEVEL && running != nullptr &&
+      running->what == activity::completion_routine) {
+    char sentence[320];
+    std::snprintf(sentence, sizeof sentence,
+                  "%s in a completion routine, which may block: completion routines run at "
+                  "DISPATCH_LEVEL in whatever thread completed the IRP and must not wait; "
+                  "signal an event or queue a work item instead",
+                  what);
+    char site[256];
+    verifier::describe_code_address(caller, site, sizeof site);
+    verifier::error_bugcheck(
+        20, sentence,
+        verifier::objects_text("IRP %p, object %p, waited from %s", running->object, object, site),
+        IRQL_NOT_LESS_OR_EQUAL, reinterpret_cast<ULONG_PTR>(object), current_irql(), 0,
+        reinterpret_cast<ULONG_PTR>(caller));
+  }
+  require_irql_at_most(may_block ? APC_LEVEL : DISPATCH_LEVEL, what, object, caller, 82);
+}
+
 NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
                           const LARGE_INTEGER *timeout, PKWAIT_BLOCK wait_block_array,
                           const char *what, const void *caller) {
   wait_deadline deadline = make_deadline(timeout);
-  require_irql_at_most(deadline.poll ? DISPATCH_LEVEL : APC_LEVEL, what,
-                       count > 0 ? objects[0] : nullptr, caller);
+  require_wait_irql(!deadline.poll, what, count > 0 ? objects[0] : nullptr, caller);
   if (count == 0 || count > MAXIMUM_WAIT_OBJECTS) {
     char reason[160];
     std::snprintf(reason, sizeof reason, "%s: %u objects (1 to MAXIMUM_WAIT_OBJECTS = 64 allowed)",
@@ -200,6 +225,7 @@ extern "C" NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitR
   (void)Alertable;
   check_callback_wait(Timeout, "KeWaitForSingleObject", Object);
   check_wait_mode(1, &Object, WaitMode, "KeWaitForSingleObject");
+  irp_buffers::check_stack(__builtin_frame_address(0), "KeWaitForSingleObject"); // rule V18
   return wait_for_objects(1, &Object, WaitAny, Timeout, nullptr, "KeWaitForSingleObject",
                           __builtin_return_address(0));
 }
@@ -214,6 +240,7 @@ extern "C" NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], 
   (void)Alertable;
   check_callback_wait(Timeout, "KeWaitForMultipleObjects", Count != 0 ? Object[0] : nullptr);
   check_wait_mode(Count, Object, WaitMode, "KeWaitForMultipleObjects");
+  irp_buffers::check_stack(__builtin_frame_address(0), "KeWaitForMultipleObjects"); // rule V18
   return wait_for_objects(Count, Object, WaitType, Timeout, WaitBlockArray,
                           "KeWaitForMultipleObjects", __builtin_return_address(0));
 }
@@ -224,13 +251,15 @@ extern "C" NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLE
                                                  PLARGE_INTEGER Interval) {
   (void)WaitMode;
   (void)Alertable;
-  require_irql_at_most(APC_LEVEL, "KeDelayExecutionThread", Interval, __builtin_return_address(0));
+  irp_buffers::check_stack(__builtin_frame_address(0), "KeDelayExecutionThread"); // rule V18
   if (Interval == nullptr) {
     bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, "KeDelayExecutionThread: Interval is NULL",
              ke_violation::invalid_argument, 0, 0,
              reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
   }
   wait_deadline deadline = make_deadline(Interval);
+  require_wait_irql(!deadline.poll, "KeDelayExecutionThread", Interval,
+                    __builtin_return_address(0));
   if (deadline.poll) {
     std::this_thread::yield();
   } else if (deadline.infinite) {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "nt/bugcheck.hpp"
+#include "nt/io/irp_buffers.hpp"
 #include "nt/ke/dispatcher.hpp"
 #include "nt/ke/irql.hpp"
 #include "nt/ke/kthread.hpp"
@@ -124,6 +125,8 @@ void *system_thread_main(void *arg) {
     bugcheck(SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, reason, 0,
              reinterpret_cast<ULONG_PTR>(thread->Tcb.start_routine), 0, 0);
   }
+  // Rule V18: every frame of the start routine has returned; none may hold a pending buffer.
+  irp_buffers::check_stack(__builtin_frame_address(0), "the end of the system thread");
 
   {
     system_thread_registry &r = registry();

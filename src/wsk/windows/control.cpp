@@ -189,7 +189,7 @@ NTSTATUS ioctl(socket_object *s, ULONG code, SIZE_T input_size, PVOID input, SIZ
     nt::require_irql_at_most(PASSIVE_LEVEL,
                              "WskControlSocket (SIO_ADDRESS_LIST_* or "
                              "SIO_LOOPBACK_FAST_PATH)",
-                             s, __builtin_return_address(0));
+                             s, __builtin_return_address(0), 70);
   }
   if ((rule->categories & bit(socket_category(s))) == 0) {
     return c.finish(STATUS_NOT_SUPPORTED);

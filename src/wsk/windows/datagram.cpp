@@ -77,6 +77,8 @@ NTSTATUS WSKAPI send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKA
       (ControlInfoLength != 0 && ControlInfo == nullptr)) {
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
+  note_wsk_buf(Irp, Buffer); // rule V18
+  nt::irp_buffers::note(Irp, ControlInfo, ControlInfoLength);
   return socket_send_to(s, reinterpret_cast<const buffer_view *>(Buffer), RemoteAddress,
                         ControlInfoLength, ControlInfo, Irp);
 }
@@ -98,6 +100,11 @@ NTSTATUS WSKAPI receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
     ControlInfo = nullptr;
     ControlFlags = nullptr;
   }
+  note_wsk_buf(Irp, Buffer); // rule V18
+  nt::irp_buffers::note(Irp, RemoteAddress, sizeof(SOCKADDR));
+  nt::irp_buffers::note(Irp, ControlLength, sizeof(ULONG));
+  nt::irp_buffers::note(Irp, ControlInfo, ControlLength != nullptr ? *ControlLength : 0);
+  nt::irp_buffers::note(Irp, ControlFlags, sizeof(ULONG));
   return socket_receive_from(s, reinterpret_cast<const buffer_view *>(Buffer), RemoteAddress,
                              ControlLength, ControlInfo, ControlFlags, Irp);
 }

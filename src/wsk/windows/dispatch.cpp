@@ -304,6 +304,8 @@ NTSTATUS WSKAPI wsk_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSo
   if (Irp != nullptr && !category_has(s, accepting, "WskAccept")) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
+  nt::irp_buffers::note(Irp, LocalAddress, sizeof(SOCKADDR)); // rule V18
+  nt::irp_buffers::note(Irp, RemoteAddress, sizeof(SOCKADDR));
   return socket_accept(s, Flags, AcceptSocketContext, AcceptSocketDispatch, LocalAddress,
                        RemoteAddress, Irp);
 }
@@ -346,6 +348,7 @@ NTSTATUS WSKAPI wsk_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK
   if (Irp != nullptr && !category_has(s, connection_oriented, "WskConnectEx")) {
     return reject(Irp, STATUS_NOT_SUPPORTED);
   }
+  note_wsk_buf(Irp, Buffer); // rule V18
   return socket_connect(s, RemoteAddress, view_of(Buffer), Flags, true, Irp);
 }
 
@@ -375,6 +378,7 @@ NTSTATUS WSKAPI wsk_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP 
   if ((Flags & ~WSK_FLAG_NODELAY) != 0) {
     return reject(Irp, STATUS_NOT_SUPPORTED); // WSK_FLAG_OOB and unknown flags
   }
+  note_wsk_buf(Irp, Buffer); // rule V18
   return socket_send(s, view_of(Buffer), (Flags & WSK_FLAG_NODELAY) ? op_flag::nodelay : 0, Irp);
 }
 
@@ -396,6 +400,7 @@ NTSTATUS WSKAPI wsk_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PI
   }
   const ULONG flags = ((Flags & WSK_FLAG_WAITALL) ? op_flag::waitall : 0) |
                       ((Flags & WSK_FLAG_DRAIN) ? op_flag::drain : 0);
+  note_wsk_buf(Irp, Buffer); // rule V18
   return socket_receive(s, view_of(Buffer), flags, Irp);
 }
 
@@ -446,6 +451,7 @@ NTSTATUS WSKAPI wsk_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,
                           "NULL with WSK_FLAG_ABORTIVE): STATUS_INVALID_PARAMETER",
                           nt::verifier::objects_text("socket %p", Socket));
   }
+  note_wsk_buf(Irp, Buffer); // rule V18
   return socket_disconnect(s, view_of(Buffer), (Flags & WSK_FLAG_ABORTIVE) ? op_flag::abortive : 0,
                            Irp);
 }

@@ -87,16 +87,22 @@ template <std::size_t N> bool internal_flags(ULONG flags, const flag_map (&map)[
 
 // Rule V70: the name-resolution functions run only at PASSIVE_LEVEL.
 void require_passive(const char *what, const void *object, const void *caller) {
-  const KIRQL irql = nt::current_irql();
-  if (irql == PASSIVE_LEVEL) {
-    return;
+  nt::require_irql_at_most(PASSIVE_LEVEL, what, object, caller, 70);
+}
+
+// Rule V72: an OwningThread needs its OwningProcess. The call fails with the documented
+// STATUS_INVALID_PARAMETER, and the log names the rule. Returns whether the pair is valid.
+bool owner_pair_ok(const char *what, PEPROCESS process, PETHREAD thread) {
+  if (thread == nullptr || process != nullptr) {
+    return true;
   }
-  char reason[200];
-  std::snprintf(reason, sizeof reason,
-                "verifier rule V70: %s called at IRQL %u; it is allowed only at PASSIVE_LEVEL",
-                what, irql);
-  nt::bugcheck(IRQL_NOT_LESS_OR_EQUAL, reason, reinterpret_cast<ULONG_PTR>(object), irql, 0,
-               reinterpret_cast<ULONG_PTR>(caller));
+  nt::verifier::warning(72,
+                        "an OwningThread was given without its OwningProcess: a thread may be "
+                        "named only with the process it belongs to; STATUS_INVALID_PARAMETER",
+                        nt::verifier::objects_text("%s, OwningProcess NULL, OwningThread %p", what,
+                                                   static_cast<void *>(thread)),
+                        reinterpret_cast<ULONG_PTR>(thread));
+  return false;
 }
 
 // ---- Live ADDRINFOEXW lists (rule V71) -------------------------------------------------------
@@ -476,7 +482,7 @@ NTSTATUS WSKAPI get_address_info(PWSK_CLIENT Client, PUNICODE_STRING NodeName,
   }
   if (reg == nullptr || Result == nullptr || Provider != nullptr ||
       (NameSpace != NS_ALL && NameSpace != NS_DNS) ||
-      (OwningThread != nullptr && OwningProcess == nullptr)) { // V72
+      !owner_pair_ok("WskGetAddressInfo", OwningProcess, OwningThread)) {
     return irp_complete(Irp, STATUS_INVALID_PARAMETER, 0);
   }
   auto *req = new (std::nothrow) address_request;
@@ -550,7 +556,7 @@ NTSTATUS WSKAPI get_name_info(PWSK_CLIENT Client, PSOCKADDR SockAddr, ULONG Sock
       SockAddrLength < sizeof(ADDRESS_FAMILY) ||
       (NodeName == nullptr && ServiceName == nullptr) || // V73
       !output_string_ok(NodeName) || !output_string_ok(ServiceName) ||
-      (OwningThread != nullptr && OwningProcess == nullptr)) { // V72
+      !owner_pair_ok("WskGetNameInfo", OwningProcess, OwningThread)) {
     return irp_complete(Irp, STATUS_INVALID_PARAMETER, 0);
   }
   std::size_t address_size = 0;

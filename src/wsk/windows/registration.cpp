@@ -21,6 +21,7 @@
 #include "nt/dbg/activity.hpp"
 #include "nt/dbg/verifier.hpp"
 #include "nt/fault/plan.hpp"
+#include "nt/io/io_objects.hpp"
 #include "nt/ke/irql.hpp"
 #include "wsk/registration.hpp"
 #include "wsk/control.hpp"
@@ -89,6 +90,40 @@ registration *registration_of(PWSK_REGISTRATION block, const char *function) {
   auto *reg = static_cast<registration *>(block->ReservedRegistrationContext);
   check_dispatch_unchanged(reg, function);
   return reg;
+}
+
+// How long WskDeregister waits before it reports what keeps it waiting (rule V6): 10 s, or
+// UWSK_VERIFY_DEREGISTER_MS milliseconds (read at each WskDeregister).
+std::chrono::milliseconds deregister_report_after() {
+  const char *value = std::getenv("UWSK_VERIFY_DEREGISTER_MS");
+  const long ms = value != nullptr ? std::strtol(value, nullptr, 10) : 0;
+  return std::chrono::milliseconds(ms > 0 ? ms : 10000);
+}
+
+// Rule V6 (a warning): what WskDeregister is still waiting for. The objects line has the counts
+// and the registration's open sockets with their endpoints; the IRPs the provider holds follow,
+// one line each, with where IoAllocateIrp was called.
+void report_deregister_wait(registration *reg, unsigned captures, unsigned sockets,
+                            unsigned pending) {
+  std::string objects;
+  char head[200];
+  std::snprintf(head, sizeof head,
+                "WSK registration %p: %u capture(s) not released, %u socket(s) not closed, %u "
+                "client-level IRP(s) pending",
+                static_cast<void *>(reg), captures, sockets, pending);
+  objects = head;
+  for (const std::string &line : describe_live_sockets(reg)) {
+    objects += "; " + line;
+  }
+  char sentence[160];
+  std::snprintf(sentence, sizeof sentence,
+                "WskDeregister has waited %lld ms: it returns only once every capture is "
+                "released, every socket closed and every IRP completed",
+                static_cast<long long>(deregister_report_after().count()));
+  uwsk::nt::verifier::warning(6, sentence, objects.c_str(), reinterpret_cast<ULONG_PTR>(reg));
+  for (const std::string &line : uwsk::nt::describe_pending_irps(16)) {
+    uwsk_log_message("verifier", "  pending: %s", line.c_str());
+  }
 }
 
 } // namespace
@@ -180,6 +215,17 @@ void registration_drop_pending(registration *reg) {
   reg->changed.notify_all(); // under the lock: the registration may go once it is released
 }
 
+std::vector<live_registration> live_registrations() {
+  std::vector<live_registration> live;
+  std::lock_guard guard(registrations_lock);
+  for (PLIST_ENTRY e = registrations.Flink; e != &registrations; e = e->Flink) {
+    registration *reg = CONTAINING_RECORD(e, registration, links);
+    std::lock_guard reg_guard(reg->lock);
+    live.push_back({reg, reg->client_dispatch, reg->captures, reg->sockets});
+  }
+  return live;
+}
+
 std::size_t live_registration_count() {
   std::lock_guard guard(registrations_lock);
   return registration_count;
@@ -194,7 +240,7 @@ using namespace uwsk::wsk;
 extern "C" NTSTATUS WSKAPI WskRegister(PWSK_CLIENT_NPI WskClientNpi,
                                        PWSK_REGISTRATION WskRegistration) {
   uwsk::nt::require_irql_at_most(PASSIVE_LEVEL, "WskRegister", WskRegistration,
-                                 __builtin_return_address(0));
+                                 __builtin_return_address(0), 70);
   if (WskClientNpi == nullptr || WskClientNpi->Dispatch == nullptr || WskRegistration == nullptr) {
     return STATUS_INVALID_PARAMETER;
   }
@@ -231,9 +277,13 @@ extern "C" NTSTATUS WSKAPI WskRegister(PWSK_CLIENT_NPI WskClientNpi,
 extern "C" NTSTATUS WSKAPI WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistration,
                                                  ULONG WaitTimeout,
                                                  PWSK_PROVIDER_NPI WskProviderNpi) {
+  // Rule V4: a capture that may wait only at PASSIVE_LEVEL, one with WSK_NO_WAIT up to
+  // DISPATCH_LEVEL.
+  uwsk::nt::require_irql_at_most(DISPATCH_LEVEL, "WskCaptureProviderNPI", WskRegistration,
+                                 __builtin_return_address(0), 4);
   if (WaitTimeout != WSK_NO_WAIT) {
     uwsk::nt::require_irql_at_most(PASSIVE_LEVEL, "WskCaptureProviderNPI with a wait",
-                                   WskRegistration, __builtin_return_address(0));
+                                   WskRegistration, __builtin_return_address(0), 4);
     if (uwsk::nt::activity::in_driver_entry()) {
       uwsk::nt::verifier::warning(
           5,
@@ -332,7 +382,7 @@ extern "C" NTSTATUS WSKAPI WskQueryProviderCharacteristics(
 // client-level IRP completed (registration rule 5), then forgets the registration (rule 6).
 extern "C" VOID WSKAPI WskDeregister(PWSK_REGISTRATION WskRegistration) {
   uwsk::nt::require_irql_at_most(PASSIVE_LEVEL, "WskDeregister", WskRegistration,
-                                 __builtin_return_address(0));
+                                 __builtin_return_address(0), 70);
   registration *reg = registration_of(WskRegistration, "WskDeregister");
   report_open_sockets(reg);
   {
@@ -346,12 +396,15 @@ extern "C" VOID WSKAPI WskDeregister(PWSK_REGISTRATION WskRegistration) {
     const auto idle = [reg] {
       return reg->captures == 0 && reg->sockets == 0 && reg->pending == 0;
     };
-    // Report once if the client keeps WskDeregister waiting, instead of hanging silently.
-    if (!reg->changed.wait_for(guard, std::chrono::seconds(10), idle)) {
-      uwsk_log_message("wsk",
-                       "WskDeregister has waited 10 s: %u capture(s) not released, %u socket(s) "
-                       "not closed, %u client-level IRP(s) pending",
-                       reg->captures, reg->sockets, reg->pending);
+    // Rule V6: report once if the client keeps WskDeregister waiting, instead of hanging
+    // silently.
+    if (!reg->changed.wait_for(guard, deregister_report_after(), idle)) {
+      const unsigned captures = reg->captures;
+      const unsigned sockets = reg->sockets;
+      const unsigned pending = reg->pending;
+      guard.unlock();
+      report_deregister_wait(reg, captures, sockets, pending);
+      guard.lock();
       reg->changed.wait(guard, idle);
     }
   }

@@ -5,7 +5,17 @@
 
 #include <wsk.h>
 
+#include "nt/io/irp_buffers.hpp"
+
 namespace uwsk::wsk {
+
+// Rule V18: the memory a WSK_BUF describes (and its MDLs) belongs to the operation of `irp` until
+// it completes (nt/io/irp_buffers.hpp rule 1). Called by the entry points before the core.
+inline void note_wsk_buf(PIRP irp, const WSK_BUF *buffer) {
+  if (irp != nullptr && buffer != nullptr) {
+    nt::irp_buffers::note_mdl_chain(irp, buffer->Mdl, buffer->Offset, buffer->Length);
+  }
+}
 
 NTSTATUS WSKAPI control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE RequestType,
                                ULONG ControlCode, ULONG Level, SIZE_T InputSize, PVOID InputBuffer,
