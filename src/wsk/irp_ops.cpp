@@ -106,10 +106,13 @@ bool irp_enter(PIRP irp) {
                         reinterpret_cast<ULONG_PTR>(irp));
   }
   if (held_by_provider(irp)) {
-    nt::bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION,
-                 "a WSK function was given an IRP the provider still holds: it was submitted "
-                 "again before it completed (rule V14)",
-                 violation::irp_submitted_twice, reinterpret_cast<ULONG_PTR>(irp));
+    char objects[512];
+    nt::irp_state::describe(irp, objects, sizeof objects);
+    nt::verifier::error(14,
+                        "a WSK function was given an IRP the provider still holds: it was "
+                        "submitted again before it completed; wait for its completion routine "
+                        "(and IoReuseIrp) before the next call",
+                        objects, reinterpret_cast<ULONG_PTR>(irp));
   }
   check_submission(irp);
   if (irp->CurrentLocation <= 1) {

@@ -9,8 +9,6 @@ namespace uwsk::wsk::violation {
 
 // V1: a WSK_REGISTRATION block that is not registered (never, or no longer).
 constexpr ULONG_PTR registration_not_registered = 0x1601;
-// V14: an IRP submitted again while the provider still holds it.
-constexpr ULONG_PTR irp_submitted_twice = 0x1614;
 // V30: a call on a socket that is not open (closed, never created), or closed twice.
 constexpr ULONG_PTR socket_not_open = 0x1630;
 // V71: WskFreeAddressInfo given something WskGetAddressInfo did not return.

@@ -69,7 +69,8 @@ TEST_F(verifier, AnIrpSubmittedAgainWhilePendingIsReportedAsRuleV14) {
     IoSetCompletionRoutine(irp, call::on_complete, &done, TRUE, TRUE, TRUE);
     ASSERT_EQ(d->WskAccept(s, 0, nullptr, nullptr, nullptr, nullptr, irp), STATUS_PENDING);
     EXPECT_DEATH(d->WskAccept(s, 0, nullptr, nullptr, nullptr, nullptr, irp),
-                 "submitted again before it completed \\(rule V14\\)(.|\n)*"
+                 "verifier: rule V14 \\(error\\): a WSK function was given an IRP the "
+                 "provider still holds(.|\n)*IRP [^ ]+ \\([12] stack locations(.|\n)*"
                  "DRIVER_VERIFIER_DETECTED_VIOLATION");
     EXPECT_TRUE(IoCancelIrp(irp));
     LARGE_INTEGER timeout;
