@@ -41,6 +41,12 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
 
 // ---- Socket functions (the WSK_SOCKET is the socket_object) --------------------------------
 
+// Completes the IRP of a socket call that finished during the call (bind, the address queries,
+// WskControlSocket) with `status` and `information`, and returns `status` (IRP policy rule 2).
+// Under the pend fault (docs/faults.md) it may instead mark the IRP pending, complete it on the
+// socket's loop thread and return STATUS_PENDING, as Windows may for any call that takes an IRP.
+NTSTATUS socket_finish_call(socket_object *s, PIRP irp, NTSTATUS status, ULONG_PTR information);
+
 NTSTATUS socket_close(socket_object *s, PIRP irp);
 NTSTATUS socket_bind(socket_object *s, const void *local, ULONG flags, PIRP irp);
 NTSTATUS socket_listen(socket_object *s, PIRP irp);

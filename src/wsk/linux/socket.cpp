@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <unordered_set>
 #include <vector>
 
@@ -299,6 +300,7 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
     parked_list::unlink(irp);
     if ((irp_marks(irp) & irp_mark::creates_socket) != 0 && !s->release_requested) {
       // A cancelled WskSocketConnect: the socket it was making goes too.
+      s->close_called.store(true, std::memory_order_relaxed); // never the client's (rule V42)
       s->state = socket_state::closing;
       s->release_requested = true;
       s->loop->post(&s->release_task);
@@ -844,6 +846,46 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
   return result.status;
 }
 
+namespace {
+
+// A call's IRP whose completion the pend fault moved to the socket's loop (socket_finish_call).
+struct deferred_completion {
+  net::task task;
+  PIRP irp;
+};
+
+void complete_deferred(net::task *t) {
+  auto *d = reinterpret_cast<deferred_completion *>(t);
+  PIRP irp = d->irp;
+  delete d;
+  irp_complete(irp, irp->IoStatus.Status, irp->IoStatus.Information);
+}
+
+} // namespace
+
+NTSTATUS socket_finish_call(socket_object *s, PIRP irp, NTSTATUS status, ULONG_PTR information) {
+  if (s->loop == nullptr || !fault::active() || fault::current().pend == 0 ||
+      !fault::happens(fault::stream::pend, fault::current().pend, s->fault_id, s->fault_draws,
+                      "call pends")) {
+    return irp_complete(irp, status, information);
+  }
+  auto *d = new (std::nothrow) deferred_completion;
+  if (d == nullptr) {
+    return irp_complete(irp, status, information);
+  }
+  d->task.run = complete_deferred;
+  d->irp = irp;
+  irp->IoStatus.Status = status;
+  irp->IoStatus.Information = information;
+  IoMarkIrpPending(irp);
+  if (!s->loop->post(&d->task)) {
+    // The loop has stopped (the provider is shutting down): complete here after all.
+    delete d;
+    return irp_complete(irp, status, information);
+  }
+  return STATUS_PENDING;
+}
+
 void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
                   blocked_function blocked) {
   LIST_ENTRY &q = s->ops_of(kind).parked.head();
@@ -931,6 +973,7 @@ socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
 }
 
 void destroy_unpublished(socket_object *s) {
+  s->close_called.store(true, std::memory_order_relaxed); // never the client's (rule V42)
   // The attach task may not have run yet; let the loop release the socket after it, without a
   // close IRP to complete.
   if (s->loop == nullptr) {

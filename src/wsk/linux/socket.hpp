@@ -239,7 +239,8 @@ struct socket_object {
   // Rule V67: SIO_WSK_SET_TCP_SILENT_MODE succeeded; any call but WskCloseSocket is reported.
   // Read without the lock by socket_checked (`silent` is the locked copy).
   std::atomic<bool> silent_told{false};
-  // WskCloseSocket was called (the socket may live on until its release task ran): rule V42.
+  // WskCloseSocket was called, or the provider destroys a socket the client never got
+  // (destroy_unpublished); it may live on until its release task ran. Rule V42 counts it closed.
   std::atomic<bool> close_called{false};
   // "local A, remote B", written just before the socket is freed or refused: a call on it
   // afterwards is reported with the endpoints it had (rules V30, V55).

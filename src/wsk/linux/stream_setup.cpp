@@ -156,6 +156,7 @@ attempt try_connect(socket_object *s, PIRP irp) {
   const attempt result = try_connect_steps(s, irp);
   if (result.finished && !NT_SUCCESS(result.status) &&
       (irp_marks(irp) & irp_mark::creates_socket) != 0 && !s->release_requested) {
+    s->close_called.store(true, std::memory_order_relaxed); // never the client's (rule V42)
     s->state = socket_state::closing;
     s->release_requested = true;
     s->loop->post(&s->release_task);
@@ -223,12 +224,12 @@ NTSTATUS socket_bind(socket_object *s, const void *local, ULONG flags, PIRP irp)
   if (result != 0) {
     sharing_unregister(s);
     guard.unlock();
-    return irp_complete(irp, status_from_errno(-result), 0);
+    return socket_finish_call(s, irp, status_from_errno(-result), 0);
   }
   sharing_register(s);
   s->state = s->cat == category::listen ? socket_state::listening : socket_state::bound;
   guard.unlock();
-  return irp_complete(irp, STATUS_SUCCESS, 0);
+  return socket_finish_call(s, irp, STATUS_SUCCESS, 0);
 }
 
 NTSTATUS socket_listen(socket_object *s, PIRP irp) {
@@ -244,11 +245,11 @@ NTSTATUS socket_listen(socket_object *s, PIRP irp) {
   const int result = net::sock::listen(s->fd, listen_backlog);
   if (result != 0) {
     guard.unlock();
-    return irp_complete(irp, status_from_errno(-result), 0);
+    return socket_finish_call(s, irp, status_from_errno(-result), 0);
   }
   s->state = socket_state::listening;
   guard.unlock();
-  return irp_complete(irp, STATUS_SUCCESS, 0);
+  return socket_finish_call(s, irp, STATUS_SUCCESS, 0);
 }
 
 NTSTATUS socket_accept(socket_object *s, ULONG flags, PVOID accept_context,
@@ -346,10 +347,10 @@ NTSTATUS get_address(socket_object *s, void *out, PIRP irp, bool remote) {
   const int result = remote ? net::sock::peer_address(s->fd, linux_address, &length)
                             : net::sock::local_address(s->fd, linux_address, &length);
   if (result != 0) {
-    return irp_complete(irp, status_from_errno(-result), 0);
+    return socket_finish_call(s, irp, status_from_errno(-result), 0);
   }
   to_windows_address(linux_address, out);
-  return irp_complete(irp, STATUS_SUCCESS, 0);
+  return socket_finish_call(s, irp, STATUS_SUCCESS, 0);
 }
 
 } // namespace

@@ -241,7 +241,7 @@ NTSTATUS WSKAPI control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE Reque
                                SIZE_T OutputSize, PVOID OutputBuffer, SIZE_T *OutputSizeReturned,
                                PIRP Irp) {
   socket_object *s = socket_of(Socket);
-  control_call c(Irp, OutputSizeReturned);
+  control_call c(Irp, OutputSizeReturned, s);
   switch (RequestType) {
   case WskSetOption:
   case WskGetOption:

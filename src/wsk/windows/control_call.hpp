@@ -7,6 +7,7 @@
 
 #include "nt/dbg/verifier.hpp"
 #include "wsk/irp_ops.hpp"
+#include "wsk/sockets.hpp"
 
 namespace uwsk::wsk {
 
@@ -43,12 +44,12 @@ inline bool irp_fits_reported(irp_rule rule, PIRP irp, int rule_number, const ch
   return false;
 }
 
-// One control call: its IRP (entered on construction, IRP policy rule 1) and its
-// OutputSizeReturned pointer.
+// One control call: its IRP (entered on construction, IRP policy rule 1), its
+// OutputSizeReturned pointer, and for WskControlSocket its socket.
 class control_call {
 public:
-  control_call(PIRP irp, SIZE_T *output_size_returned)
-      : irp_(irp), returned_(output_size_returned) {
+  control_call(PIRP irp, SIZE_T *output_size_returned, socket_object *socket = nullptr)
+      : irp_(irp), returned_(output_size_returned), socket_(socket) {
     if (irp != nullptr && output_size_returned != nullptr) {
       nt::verifier::warning(68,
                             "OutputSizeReturned was given with an IRP: the size comes back in "
@@ -61,12 +62,14 @@ public:
     irp_enter(irp_);
   }
   // With an IRP: completes it with `status` and Information = `written` (the bytes written to
-  // the output buffer) and returns `status`. Without one: returns `status` and, on success or
+  // the output buffer) and returns `status` (a socket's call may pend instead under the pend
+  // fault: socket_finish_call). Without one: returns `status` and, on success or
   // STATUS_BUFFER_OVERFLOW (where `written` is the size needed), stores `written` in
   // *OutputSizeReturned when the caller gave it.
   NTSTATUS finish(NTSTATUS status, SIZE_T written = 0) {
     if (irp_ != nullptr) {
-      return irp_complete(irp_, status, written);
+      return socket_ != nullptr ? socket_finish_call(socket_, irp_, status, written)
+                                : irp_complete(irp_, status, written);
     }
     if (returned_ != nullptr && (NT_SUCCESS(status) || status == STATUS_BUFFER_OVERFLOW)) {
       *returned_ = written;
@@ -78,6 +81,7 @@ public:
 private:
   PIRP irp_;
   SIZE_T *returned_;
+  socket_object *socket_;
 };
 
 } // namespace uwsk::wsk
