@@ -35,42 +35,36 @@ bool held_by_provider(PIRP irp) {
 constexpr int recursion_report_chain = 32;
 std::atomic<bool> recursion_reported{false};
 
-[[noreturn]] void irp_error(int rule, PIRP irp, const char *sentence) {
-  char objects[512];
-  nt::irp_state::describe(irp, objects, sizeof objects);
-  nt::verifier::error(rule, sentence, objects, reinterpret_cast<ULONG_PTR>(irp));
-}
-
 // Rules V10, V13 and V17 at the submission of an IRP at its creator's level.
 void check_submission(PIRP irp) {
   if (nt::irp_state::get(irp) == nt::irp_state::completed) {
-    irp_error(13, irp,
-              "an IRP that has completed was given to a WSK function again without IoReuseIrp: "
-              "call IoReuseIrp(Irp, STATUS_UNSUCCESSFUL) before each reuse");
+    nt::irp_state::report_error(
+        13, irp,
+        "an IRP that has completed was given to a WSK function again without IoReuseIrp: "
+        "call IoReuseIrp(Irp, STATUS_UNSUCCESSFUL) before each reuse");
   }
   if ((irp->AllocationFlags & UWSK_IRP_ALLOCATED_BY_IO) != 0 &&
       irp->CurrentLocation == irp->StackCount + 1) {
     const PIO_STACK_LOCATION next = IoGetNextIrpStackLocation(irp);
     constexpr UCHAR all = SL_INVOKE_ON_SUCCESS | SL_INVOKE_ON_ERROR | SL_INVOKE_ON_CANCEL;
     if (next->CompletionRoutine == nullptr || (next->Control & all) != all) {
-      irp_error(10, irp,
-                "an IRP from IoAllocateIrp was given to a WSK function without a completion "
-                "routine set with InvokeOnSuccess, InvokeOnError and InvokeOnCancel all TRUE: "
-                "nobody else can free it when it completes the way the routine skips");
+      nt::irp_state::report_error(
+          10, irp,
+          "an IRP from IoAllocateIrp was given to a WSK function without a completion "
+          "routine set with InvokeOnSuccess, InvokeOnError and InvokeOnCancel all TRUE: "
+          "nobody else can free it when it completes the way the routine skips");
     }
   }
   const int chain = nt::irp_state::submission_chain();
   nt::irp_state::set_chain(irp, static_cast<UCHAR>(chain < 255 ? chain : 255));
   if (chain >= recursion_report_chain &&
       !recursion_reported.exchange(true, std::memory_order_relaxed)) {
-    char objects[512];
-    nt::irp_state::describe(irp, objects, sizeof objects);
-    nt::verifier::warning(17,
-                          "32 WSK calls in a row were each started from the completion routine "
-                          "of the one before, and none pended: on Windows these completions can "
-                          "run inline, one inside the other, and the chain recurses without bound "
-                          "(reported once per process)",
-                          objects, reinterpret_cast<ULONG_PTR>(irp));
+    nt::irp_state::report_warning(
+        17, irp,
+        "32 WSK calls in a row were each started from the completion routine "
+        "of the one before, and none pended: on Windows these completions can "
+        "run inline, one inside the other, and the chain recurses without bound "
+        "(reported once per process)");
   }
 }
 
@@ -106,13 +100,11 @@ bool irp_enter(PIRP irp) {
                         reinterpret_cast<ULONG_PTR>(irp));
   }
   if (held_by_provider(irp)) {
-    char objects[512];
-    nt::irp_state::describe(irp, objects, sizeof objects);
-    nt::verifier::error(14,
-                        "a WSK function was given an IRP the provider still holds: it was "
-                        "submitted again before it completed; wait for its completion routine "
-                        "(and IoReuseIrp) before the next call",
-                        objects, reinterpret_cast<ULONG_PTR>(irp));
+    nt::irp_state::report_error(
+        14, irp,
+        "a WSK function was given an IRP the provider still holds: it was "
+        "submitted again before it completed; wait for its completion routine "
+        "(and IoReuseIrp) before the next call");
   }
   check_submission(irp);
   if (irp->CurrentLocation <= 1) {

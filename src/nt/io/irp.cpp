@@ -272,6 +272,18 @@ void irp_state::describe(PIRP irp, char *out, std::size_t size) {
                 site != nullptr ? where : "");
 }
 
+void irp_state::report_error(int rule, PIRP irp, const char *sentence, ULONG_PTR p3) {
+  char objects[512];
+  describe(irp, objects, sizeof objects);
+  verifier::error(rule, sentence, objects, reinterpret_cast<ULONG_PTR>(irp), p3);
+}
+
+void irp_state::report_warning(int rule, PIRP irp, const char *sentence) {
+  char objects[512];
+  describe(irp, objects, sizeof objects);
+  verifier::warning(rule, sentence, objects, reinterpret_cast<ULONG_PTR>(irp));
+}
+
 } // namespace uwsk::nt
 
 using namespace uwsk::nt;
@@ -362,13 +374,11 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
   // or a driver below would complete freed memory.
   if (__atomic_load_n(&Irp->CancelRoutine, __ATOMIC_ACQUIRE) != nullptr ||
       (irp_state::get(Irp) == irp_state::submitted && irp_state::held_by_provider(Irp))) {
-    char objects[512];
-    irp_state::describe(Irp, objects, sizeof objects);
-    verifier::error(15,
-                    "IoFreeIrp on an IRP that is still pending (it was given to a WSK function "
-                    "or a driver that has not completed it): free it only after its completion "
-                    "routine ran, or cancel it with IoCancelIrp and wait for that",
-                    objects, reinterpret_cast<ULONG_PTR>(Irp));
+    irp_state::report_error(
+        15, Irp,
+        "IoFreeIrp on an IRP that is still pending (it was given to a WSK function "
+        "or a driver that has not completed it): free it only after its completion "
+        "routine ran, or cancel it with IoCancelIrp and wait for that");
   }
   irp_buffers::done(Irp); // no buffers of a freed IRP stay tracked (rule V18)
   Irp->Type = 0;
@@ -390,12 +400,10 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
 extern "C" VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost) {
   check_irp(Irp, "IoCompleteRequest");
   if (spin_locks_held_since_baseline() != 0) {
-    char objects[512];
-    irp_state::describe(Irp, objects, sizeof objects);
-    verifier::error(84,
-                    "IoCompleteRequest while holding a spin lock: completion routines may take "
-                    "locks and start I/O; release it first",
-                    objects, reinterpret_cast<ULONG_PTR>(Irp));
+    irp_state::report_error(
+        84, Irp,
+        "IoCompleteRequest while holding a spin lock: completion routines may take "
+        "locks and start I/O; release it first");
   }
   if (Irp->CurrentLocation > Irp->StackCount + 1) {
     bugcheck(MULTIPLE_IRP_COMPLETE_REQUESTS,
@@ -475,31 +483,26 @@ void complete_walk(PIRP Irp) {
       }
       if (pended && !creator &&
           (IoGetCurrentIrpStackLocation(Irp)->Control & SL_PENDING_RETURNED) == 0) {
-        char objects[512];
-        irp_state::describe(Irp, objects, sizeof objects);
-        verifier::error(16,
-                        "a completion routine let the completion go on (it did not return "
-                        "STATUS_MORE_PROCESSING_REQUIRED) for an IRP that pended below it, "
-                        "without IoMarkIrpPending: call IoMarkIrpPending(Irp) when "
-                        "Irp->PendingReturned is set",
-                        objects, reinterpret_cast<ULONG_PTR>(Irp),
-                        reinterpret_cast<ULONG_PTR>(routine));
+        irp_state::report_error(16, Irp,
+                                "a completion routine let the completion go on (it did not return "
+                                "STATUS_MORE_PROCESSING_REQUIRED) for an IRP that pended below it, "
+                                "without IoMarkIrpPending: call IoMarkIrpPending(Irp) when "
+                                "Irp->PendingReturned is set",
+                                reinterpret_cast<ULONG_PTR>(routine));
       }
     } else if (Irp->PendingReturned && Irp->CurrentLocation <= Irp->StackCount) {
       IoMarkIrpPending(Irp);
     }
   }
   // Rule V11 without a routine at the top: completed twice, or by a driver above its creator.
-  char objects[512];
-  irp_state::describe(Irp, objects, sizeof objects);
-  verifier::error(11,
-                  "IoCompleteRequest: the IRP was completed past its top stack location "
-                  "(completed twice, or its creator set no completion routine to stop the walk). "
-                  "An IRP from IoAllocateIrp belongs to no I/O manager: its top completion "
-                  "routine must return STATUS_MORE_PROCESSING_REQUIRED and free or reuse the IRP "
-                  "itself",
-                  objects, reinterpret_cast<ULONG_PTR>(Irp),
-                  static_cast<ULONG_PTR>(static_cast<ULONG>(Irp->IoStatus.Status)));
+  irp_state::report_error(
+      11, Irp,
+      "IoCompleteRequest: the IRP was completed past its top stack location "
+      "(completed twice, or its creator set no completion routine to stop the walk). "
+      "An IRP from IoAllocateIrp belongs to no I/O manager: its top completion "
+      "routine must return STATUS_MORE_PROCESSING_REQUIRED and free or reuse the IRP "
+      "itself",
+      static_cast<ULONG_PTR>(static_cast<ULONG>(Irp->IoStatus.Status)));
 }
 
 } // namespace
@@ -537,12 +540,10 @@ extern "C" BOOLEAN NTAPI IoCancelIrp(PIRP Irp) {
   }
   if (irp_state::get(Irp) == irp_state::completed) {
     // Legal only as a race with the completion (the owner cannot know it lost), so a warning.
-    char objects[512];
-    irp_state::describe(Irp, objects, sizeof objects);
-    verifier::warning(19,
-                      "IoCancelIrp on an IRP that has already completed (before IoReuseIrp or "
-                      "IoFreeIrp): harmless only when it raced with the completion",
-                      objects, reinterpret_cast<ULONG_PTR>(Irp));
+    irp_state::report_warning(
+        19, Irp,
+        "IoCancelIrp on an IRP that has already completed (before IoReuseIrp or "
+        "IoFreeIrp): harmless only when it raced with the completion");
   }
   // The caller may hold its own spin locks (IoCancelIrp is legal up to DISPATCH_LEVEL); only the
   // locks taken from here count for rule V84: the cancel routine must release the cancel spin

@@ -60,4 +60,9 @@ const void *creation_site(PIRP irp);
 // "IRP 0x... (N stack locations, made by IoAllocateIrp at <function at file:line>)" for reports.
 void describe(PIRP irp, char *out, std::size_t size);
 
+// Verifier rule `rule` broken with `irp`: the report's objects line is describe(irp), its
+// parameter 2 the IRP and parameter 3 `p3` (verifier::error, verifier::warning).
+[[noreturn]] void report_error(int rule, PIRP irp, const char *sentence, ULONG_PTR p3 = 0);
+void report_warning(int rule, PIRP irp, const char *sentence);
+
 } // namespace uwsk::nt::irp_state

@@ -60,14 +60,22 @@ void set_current_irql(KIRQL irql) {
   t_irql = irql;
 }
 
+namespace {
+
+// "<what> called at IRQL n (NAME); it is allowed at IRQL <= m (NAME)".
+void irql_too_high(char *out, std::size_t size, const char *what, KIRQL max) {
+  std::snprintf(out, size, "%s called at IRQL %u (%s); it is allowed at IRQL <= %u (%s)", what,
+                t_irql, irql_name(t_irql), max, irql_name(max));
+}
+
+} // namespace
+
 void require_irql_at_most(KIRQL max, const char *what, const void *object, const void *caller) {
   if (t_irql <= max) {
     return;
   }
   char reason[256];
-  std::snprintf(reason, sizeof reason,
-                "%s called at IRQL %u (%s); it is allowed at IRQL <= %u (%s)", what, t_irql,
-                irql_name(t_irql), max, irql_name(max));
+  irql_too_high(reason, sizeof reason, what, max);
   // Rule V51: an event callback that assumes PASSIVE_LEVEL (callbacks run at DISPATCH_LEVEL).
   if (const activity::frame *callback = activity::event_callback(); callback != nullptr) {
     char described[224];
@@ -89,9 +97,7 @@ void require_irql_at_most(KIRQL max, const char *what, const void *object, const
     return;
   }
   char sentence[256];
-  std::snprintf(sentence, sizeof sentence,
-                "%s called at IRQL %u (%s); it is allowed at IRQL <= %u (%s)", what, t_irql,
-                irql_name(t_irql), max, irql_name(max));
+  irql_too_high(sentence, sizeof sentence, what, max);
   char site[256];
   verifier::describe_code_address(caller, site, sizeof site);
   verifier::error_bugcheck(rule, sentence,
