@@ -688,17 +688,22 @@ struct parked_hint {
 };
 thread_local parked_hint last_parked [[gnu::tls_model("initial-exec")]];
 
+// Whether waiting threads do their own I/O (register_assist, below).
+bool assist_enabled = false;
+
 // Under the lock, at a park on a thread at PASSIVE_LEVEL (a completion routine or the loop
 // runs at DISPATCH_LEVEL and never waits).
-void note_parked(socket_object *s, queue_kind kind, PIRP irp) {
-  if (nt::current_irql() != PASSIVE_LEVEL || s->event_mask != 0 || s->conditional_accept) {
-    return;
+bool note_parked(socket_object *s, queue_kind kind, PIRP irp) {
+  if (!assist_enabled || nt::current_irql() != PASSIVE_LEVEL || s->event_mask != 0 ||
+      s->conditional_accept) {
+    return false;
   }
   const PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
   if (sp->CompletionRoutine == nullptr || sp->Context == nullptr) {
-    return;
+    return false;
   }
   last_parked = {s, s->serial, kind, sp->Context};
+  return true;
 }
 
 // Pins the socket of a hint if it still exists (the release then waits for socket_unpin).
@@ -829,6 +834,7 @@ void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &dead
 bool register_assist() {
   const char *setting = std::getenv("UWSK_WAIT_ASSIST");
   if (setting == nullptr || std::strcmp(setting, "0") != 0) {
+    assist_enabled = true;
     nt::set_wait_assist(socket_assist_wait);
   }
   return true;
@@ -924,8 +930,10 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
       }
       if (too_deep) {
         socket_kick_locked(s); // the loop resumes the queue from a fresh stack
-      } else if (!result.finished) {
-        note_parked(s, kind, irp); // its thread may wait for it next
+      } else if (!result.finished && note_parked(s, kind, irp)) {
+        // Its thread may wait for it next and do the I/O itself on readiness (as on epoll);
+        // if it does not, readiness hands it to the ring on the loop thread.
+        return STATUS_PENDING;
       }
       if (s->ring_mode && s->ring_of(kind) != nullptr) {
         ring_wake_locked(s, nullptr); // the ring takes it over (through the ring task)
