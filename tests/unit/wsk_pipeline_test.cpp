@@ -86,7 +86,9 @@ struct end {
   std::uint32_t seed_in = 0;
   std::size_t total_out = 0;
   std::size_t total_in = 0;
-  std::mt19937 random;
+  // Sizes and flags: one generator per half, each used under that half's lock.
+  std::mt19937 send_random;
+  std::mt19937 receive_random;
   // Sending: submissions are serialised so that the stream's bytes are assigned in the order
   // their IRPs are queued (a completion routine may submit while the test thread does).
   std::recursive_mutex send_lock;
@@ -133,7 +135,8 @@ struct end {
       }
       return;
     }
-    const std::size_t n = std::min<std::size_t>(total_out - assigned, 1 + random() % max_chunk);
+    const std::size_t n =
+        std::min<std::size_t>(total_out - assigned, 1 + send_random() % max_chunk);
     for (std::size_t i = 0; i < n; ++i) {
       s.bytes[i] = pattern(seed_out, assigned + i);
     }
@@ -174,8 +177,8 @@ struct end {
     if (end_of_stream) {
       return;
     }
-    s.asked = 1 + random() % max_chunk;
-    s.flags = random() % 4 == 0 ? WSK_FLAG_WAITALL : 0;
+    s.asked = 1 + receive_random() % max_chunk;
+    s.flags = receive_random() % 4 == 0 ? WSK_FLAG_WAITALL : 0;
     s.wsk = {s.mdl, 0, s.asked};
     std::memset(s.bytes.data(), 0xee, s.asked);
     ++receives_active;
@@ -279,8 +282,10 @@ TEST_P(pipeline, ManyConnectionsPipelineRandomSizesAndEveryByteArrivesInOrder) {
     b->seed_out = a->seed_in = static_cast<std::uint32_t>(random());
     a->total_out = b->total_in = min_total + random() % (max_total - min_total);
     b->total_out = a->total_in = min_total + random() % (max_total - min_total);
-    a->random.seed(static_cast<unsigned>(random()));
-    b->random.seed(static_cast<unsigned>(random()));
+    for (end *e : {a.get(), b.get()}) {
+      e->send_random.seed(static_cast<unsigned>(random()));
+      e->receive_random.seed(static_cast<unsigned>(random()));
+    }
     a->shared = b->shared = &shared;
     ends.push_back(std::move(a));
     ends.push_back(std::move(b));
