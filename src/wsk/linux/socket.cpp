@@ -859,9 +859,9 @@ void ring_wake_locked(socket_object *s, completion_batch *done) {
       s->loop->cancel(r); // nothing when the request has completed meanwhile
     }
   }
-  if (s->state != socket_state::closing) {
-    s->behaviour->ring_pump(s, *done);
-  }
+  // Also when closing: IRPs failed in their turn behind a head the ring held (fail_queue) are
+  // finished by the pump once the head is.
+  s->behaviour->ring_pump(s, *done);
 }
 
 bool ring_stop_locked(socket_object *s, queue_kind kind, NTSTATUS status) {

@@ -593,12 +593,9 @@ void stream_ring_complete(net::io_request *request, long result) {
     r->result_resumes_events = outcome.resumes_events;
     return;
   }
-  if (s->state == socket_state::closing) {
-    // WskCloseSocket failed the IRPs behind it in their turn (irp_mark::refused).
-    resume_queue(s, kind, kind == queue_kind::receive ? try_receive : try_send_queue_entry, done);
-  } else {
-    ring_pump_queue(s, kind, done);
-  }
+  // The next IRP: to the ring, or (WskCloseSocket, an abortive disconnect) failed in its turn
+  // (irp_mark::refused).
+  ring_pump_queue(s, kind, done);
 }
 
 // A receive or send cancelled while parked keeps what it moved: a WAITALL receive part-filled,
