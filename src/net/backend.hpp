@@ -68,6 +68,7 @@ struct uring_support {
   int error = 0;            // unavailable: the errno that best describes why (ENOSYS, EPERM, ...)
   std::string reason;       // unavailable: one sentence, for the log and for uwsk_set_engine
   unsigned setup_flags = 0; // available: the io_uring_setup flags the rings use
+  bool io_requests = false; // available: the rings take I/O requests (Linux 5.19 or later)
 };
 
 // The probe's result: probed on first use, then kept for the process. Thread-safe.

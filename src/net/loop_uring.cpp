@@ -104,7 +104,7 @@ int enable_ring(io_uring &ring) {
 
 class uring_backend final : public io_backend {
 public:
-  explicit uring_backend(unsigned setup_flags);
+  uring_backend(unsigned setup_flags, bool io_requests);
   ~uring_backend() override;
   uring_backend(const uring_backend &) = delete;
   uring_backend &operator=(const uring_backend &) = delete;
@@ -116,7 +116,7 @@ public:
   void wait(std::chrono::nanoseconds timeout) override;
   void dispatch() override;
   void wake() override;
-  bool supports_io_requests() const override { return true; }
+  bool supports_io_requests() const override { return io_requests_; }
   int submit(io_request *r) override;
   void cancel(io_request *r) override;
   bool requests_in_flight() const override { return requests_in_flight_ != 0; }
@@ -148,6 +148,7 @@ private:
   void dispatch_requests();
 
   const unsigned setup_flags_;
+  const bool io_requests_; // the kernel can cancel every request at once (drain_requests)
   io_uring ring_{};
   // Written by any thread's wake(); blocking, so that the read request waits for a write
   // rather than failing with EAGAIN.
@@ -164,7 +165,8 @@ private:
   bool cancelled_all_ = false; // drain_requests asked the kernel to end every request
 };
 
-uring_backend::uring_backend(unsigned setup_flags) : setup_flags_(setup_flags) {
+uring_backend::uring_backend(unsigned setup_flags, bool io_requests)
+    : setup_flags_(setup_flags), io_requests_(io_requests) {
   if (int result = setup_ring(ring_, setup_flags_); result < 0) {
     throw std::system_error(-result, std::generic_category(), "io_uring_setup");
   }
@@ -527,7 +529,7 @@ std::vector<io_uring_cqe> await_completions(io_uring &ring, std::uint64_t tag, s
 }
 
 // Checks on a live ring what the engine relies on. Returns an empty string, or why not.
-std::string exercise_ring(io_uring &ring, unsigned flags) {
+std::string exercise_ring(io_uring &ring, unsigned flags, bool *cancel_any) {
   if ((flags & IORING_SETUP_R_DISABLED) != 0) {
     if (int result = enable_ring(ring); result < 0) {
       return "enabling an io_uring failed: " + errno_text(-result);
@@ -606,6 +608,17 @@ std::string exercise_ring(io_uring &ring, unsigned flags) {
     return "a timed io_uring wait did not time out (" +
            (result < 0 ? errno_text(-result) : std::string("a completion arrived")) + ")";
   }
+  // I/O requests need a cancellation of every request at once when a loop stops
+  // (IORING_ASYNC_CANCEL_ANY, Linux 5.19): with nothing to cancel it ends with -ENOENT, on an
+  // older kernel with -EINVAL. Without it the engine still polls, but takes no requests.
+  constexpr std::uint64_t cancel_any_tag = 9;
+  io_uring_sqe *any = io_uring_get_sqe(&ring);
+  io_uring_prep_cancel64(any, 0, IORING_ASYNC_CANCEL_ANY);
+  io_uring_sqe_set_data64(any, cancel_any_tag);
+  io_uring_submit(&ring);
+  std::vector<io_uring_cqe> unrelated;
+  const std::vector<io_uring_cqe> answered = await_completions(ring, cancel_any_tag, 1, unrelated);
+  *cancel_any = !answered.empty() && answered[0].res != -EINVAL;
   return {};
 }
 
@@ -640,7 +653,8 @@ uring_support run_probe() {
     }
     return support;
   }
-  std::string failure = exercise_ring(ring, flags);
+  bool cancel_any = false;
+  std::string failure = exercise_ring(ring, flags, &cancel_any);
   io_uring_queue_exit(&ring);
   if (!failure.empty()) {
     support.error = EOPNOTSUPP;
@@ -649,6 +663,7 @@ uring_support run_probe() {
   }
   support.available = true;
   support.setup_flags = flags;
+  support.io_requests = cancel_any;
   return support;
 }
 
@@ -676,7 +691,7 @@ std::unique_ptr<io_backend> make_uring_backend() {
     throw std::system_error(support.error, std::generic_category(),
                             "the io_uring engine is unavailable: " + support.reason);
   }
-  return std::make_unique<uring_backend>(support.setup_flags);
+  return std::make_unique<uring_backend>(support.setup_flags, support.io_requests);
 }
 
 } // namespace uwsk::net
