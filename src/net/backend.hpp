@@ -5,6 +5,7 @@
 // dispatches.
 #pragma once
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -38,6 +39,18 @@ public:
   // earlier callback of the same batch removed (and re-added).
   virtual void dispatch() = 0;
 
+  // Loop thread. I/O requests (loop.hpp rule 6): an engine that takes them says so, queues
+  // them for its next wait, and calls their callbacks from dispatch(), exactly once each
+  // (cancel may only hasten that). The loop has checked the request's fields.
+  virtual bool supports_io_requests() const { return false; }
+  virtual int submit(io_request *) { return -EOPNOTSUPP; }
+  virtual void cancel(io_request *) {}
+  // Loop thread, once the loop has stopped: whether requests are still in the kernel, and a
+  // non-blocking turn that takes and dispatches their completions only (no watcher callbacks),
+  // so that every request still ends with its callback (loop.hpp rules 5 and 6).
+  virtual bool requests_in_flight() const { return false; }
+  virtual void drain_requests() {}
+
   // Any thread: makes a wait() in progress, or the next one, return soon.
   virtual void wake() = 0;
 };
@@ -55,6 +68,7 @@ struct uring_support {
   int error = 0;            // unavailable: the errno that best describes why (ENOSYS, EPERM, ...)
   std::string reason;       // unavailable: one sentence, for the log and for uwsk_set_engine
   unsigned setup_flags = 0; // available: the io_uring_setup flags the rings use
+  bool io_requests = false; // available: the rings take I/O requests (Linux 5.19 or later)
 };
 
 // The probe's result: probed on first use, then kept for the process. Thread-safe.

@@ -4,9 +4,10 @@
 // How the kind is chosen (resolve_engine): an explicit engine_options::backend; otherwise the
 // process-wide choice made with uwsk_set_engine (include/uwsk/engine.h; uwsk-run --engine);
 // otherwise the environment variable UWSK_ENGINE (epoll, uring or auto); otherwise auto. auto
-// means io_uring when the probe (backend.hpp: probe_uring) finds it working, and epoll
-// otherwise, with one line in the log saying why. An explicit uring where io_uring does not work
-// is an error, not a silent fallback.
+// means the engine measured faster here (engine_select.cpp: auto_engine; epoll until io_uring
+// is measured faster on every benchmark row) when the probe (backend.hpp: probe_uring) finds
+// io_uring working, and epoll otherwise, with one line in the log saying why. An explicit uring
+// where io_uring does not work is an error, not a silent fallback.
 //
 // Lifetime rules, in addition to those of loop.hpp:
 //  1. An engine starts all its loops in its constructor and stops them in stop() or its
@@ -36,7 +37,7 @@ namespace uwsk::net {
 // Which engine to use; resolve_engine turns it into an engine_kind.
 enum class engine_choice : std::uint8_t {
   from_environment, // the process-wide choice (uwsk_set_engine), else UWSK_ENGINE, else automatic
-  automatic,        // io_uring when it works here, else epoll (logged once)
+  automatic,        // auto_engine when io_uring works here, else epoll (logged once)
   epoll,
   uring, // an error where io_uring does not work
 };

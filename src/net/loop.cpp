@@ -6,6 +6,7 @@
 // due timers, then run the tasks queued so far.
 #include "net/loop.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -123,6 +124,46 @@ int loop::remove(watcher *w) {
   w->events_ = 0;
   w->loop_ = nullptr;
   return result;
+}
+
+bool loop::supports_io_requests() const {
+  return backend_->supports_io_requests();
+}
+
+int loop::submit(io_request *r) {
+  if (!in_loop_thread()) {
+    contract_violation("loop::submit called off the loop thread");
+  }
+  if (r->loop_ != nullptr) {
+    contract_violation("loop::submit on a request that is in flight");
+  }
+  if (!backend_->supports_io_requests()) {
+    return -EOPNOTSUPP;
+  }
+  if (r->iov == nullptr || r->iov_count == 0 || r->on_complete == nullptr || r->fd < 0) {
+    return -EINVAL;
+  }
+  if (stopping_) {
+    return -ESHUTDOWN; // the loop is ending the requests it has (rule 5)
+  }
+  r->loop_ = this;
+  r->cancel_sent_ = false;
+  if (int result = backend_->submit(r); result != 0) {
+    r->loop_ = nullptr;
+    return result;
+  }
+  return 0;
+}
+
+void loop::cancel(io_request *r) {
+  if (!in_loop_thread()) {
+    contract_violation("loop::cancel called off the loop thread");
+  }
+  if (r->loop_ != this || r->cancel_sent_) {
+    return;
+  }
+  r->cancel_sent_ = true;
+  backend_->cancel(r);
 }
 
 bool loop::timer_before(const timer *a, const timer *b) const {
@@ -284,9 +325,13 @@ void loop::close_queue() {
   // step, so that every post() either returned true and its task ran, or returned false.
   for (;;) {
     task *expected = nullptr;
-    if (queue_head_.compare_exchange_strong(expected, closed_marker(), std::memory_order_acq_rel)) {
+    if (!backend_->requests_in_flight() &&
+        queue_head_.compare_exchange_strong(expected, closed_marker(), std::memory_order_acq_rel)) {
       return;
     }
+    // Requests still in the kernel end with their callbacks (rule 6), which their owners'
+    // tasks may be waiting for.
+    backend_->drain_requests();
     run_tasks();
   }
 }

@@ -25,7 +25,12 @@
 //     so they need no locks among themselves. Only post(), request_stop(), stop() and the
 //     counters may be used from other threads.
 //  5. Once the loop stops (request_stop() or stop()), watchers and timers still registered get
-//     no more callbacks; their owners free them. Queued tasks still run (see request_stop()).
+//     no more callbacks; their owners free them. Queued tasks still run (see request_stop()),
+//     and so do the completions of I/O requests still in the kernel (rule 6).
+//  6. An I/O request belongs to the loop from a submit() that returns 0 until its on_complete
+//     is called, exactly once, on the loop thread (also after cancel()). Meanwhile the owner
+//     keeps the request, its iovec array and the memory the iovecs name alive and unchanged,
+//     and keeps the fd open: the kernel may be reading or writing that memory until then.
 #pragma once
 
 #include <atomic>
@@ -39,6 +44,8 @@
 #include <vector>
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace uwsk::net {
 
@@ -104,6 +111,46 @@ private:
   std::uint32_t events_ = 0;
   std::uint32_t slot_ = 0; // io_uring engine: its entry in the loop's table of watchers
   loop *loop_ = nullptr;   // the loop it is added to, or nullptr
+};
+
+// What an I/O request does.
+enum class io_kind : std::uint8_t {
+  recv, // recvmsg(2) into the iovecs
+  send, // sendmsg(2) from the iovecs (MSG_NOSIGNAL is always added)
+};
+
+// One receive or send performed by the engine itself rather than by its owner after a
+// readiness report: the io_uring engine hands it to the kernel (IORING_OP_RECV/SEND for one
+// iovec, IORING_OP_RECVMSG/SENDMSG for more), which moves the bytes straight between the socket
+// and the iovecs' memory when the socket is ready. Rule 6 above gives its lifetime. Only
+// engines that say so (loop::supports_io_requests) take them; the epoll engine does not, and
+// its owners use a watcher and the system call themselves.
+//
+// At most one request per fd and direction should be in the kernel at a time when the bytes'
+// order matters (a stream socket): the kernel does not promise to run two receives, or two
+// sends, on one socket in submission order.
+struct io_request {
+  int fd = -1;
+  io_kind kind = io_kind::recv;
+  const iovec *iov = nullptr;
+  unsigned iov_count = 0; // 1 .. IOV_MAX
+  int flags = 0;          // MSG_* flags for recvmsg/sendmsg (MSG_WAITALL, ...)
+  // Called once on the loop thread with the bytes moved (0 for a receive: end of stream) or
+  // -errno (-ECANCELED: cancelled before any byte moved). The request is the owner's again
+  // from the call on, so it may be submitted again, or freed, inside the callback.
+  void (*on_complete)(io_request *, long result) = nullptr;
+
+  // Submitted and its callback not yet called; read on the loop thread.
+  bool in_flight() const { return loop_ != nullptr; }
+
+private:
+  friend class loop;
+  friend class uring_backend;
+  msghdr message_{};           // the kernel reads it (RECVMSG/SENDMSG) until the completion
+  io_request *next_ = nullptr; // the backend's list of completions to dispatch
+  long result_ = 0;            // the kernel's result, kept until the callback
+  loop *loop_ = nullptr;
+  bool cancel_sent_ = false;
 };
 
 // A one-shot deadline on one loop. Rule 3 above gives its lifetime.
@@ -173,6 +220,21 @@ public:
   int add(watcher *w, std::uint32_t events);
   int modify(watcher *w, std::uint32_t events);
   int remove(watcher *w);
+
+  // I/O requests, on the loop thread only (rule 6).
+  // Whether this loop's engine performs I/O requests (the io_uring engine does).
+  bool supports_io_requests() const;
+  // Queues r for the kernel; it is handed over with the loop's next wait, together with
+  // everything else queued in the same iteration (one io_uring_enter per iteration). Returns 0,
+  // or -EOPNOTSUPP when the engine takes no requests, -EINVAL for a request without iovecs or
+  // callback, -ESHUTDOWN once the loop is stopping; r is then the caller's again and no
+  // callback follows.
+  int submit(io_request *r);
+  // Asks the kernel to stop r early. The callback still comes, exactly once: with -ECANCELED
+  // when no byte moved, or with what the request did if it finished first (a receive that got
+  // data reports it; nothing is lost). Does nothing for a request not in flight, or one whose
+  // cancellation is already asked for.
+  void cancel(io_request *r);
 
   // Timers, on the loop thread only (rule 3). Arming an armed timer moves its deadline. Timers
   // fire after the I/O events of an iteration, in deadline order (equal deadlines in arm

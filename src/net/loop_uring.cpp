@@ -9,9 +9,17 @@
 // looking at any watcher: that is how loop.hpp rule 2 holds although the ring may still hold
 // completions for a watcher that has been freed.
 //
+// The engine also performs I/O requests (loop.hpp rule 6): a receive or send becomes one
+// IORING_OP_RECV/SEND (one iovec) or IORING_OP_RECVMSG/SENDMSG (several), whose user_data is the
+// request's address with the top bit set (no watcher tag has it: generations stay below 2^31).
+// The kernel moves the bytes when the socket is ready and completes the request once; its
+// completion is taken in wait() and its callback runs in dispatch(), after the watchers'.
+// cancel() queues an IORING_OP_ASYNC_CANCEL naming it; the request itself still completes
+// once, with -ECANCELED or with what it did first.
+//
 // One iteration is one io_uring_enter: it submits what the loop queued (new polls, re-arms,
-// cancellations, the wake-up read) and waits for completions with the loop's timeout (an
-// IORING_ENTER_EXT_ARG timeout, so no timeout request is needed). Completions are merged per
+// I/O requests, cancellations, the wake-up read) and waits for completions with the loop's timeout
+// (an IORING_ENTER_EXT_ARG timeout, so no timeout request is needed). Completions are merged per
 // watcher into one callback. Wake-ups from other threads write an eventfd that an
 // IORING_OP_READ request is always waiting on, so a wake-up costs the loop no read(2).
 //
@@ -54,6 +62,10 @@ constexpr unsigned completion_batch = 4 * loop::batch_size;
 // half, so it is never one of these.
 constexpr std::uint64_t ignored_tag = 0; // the completions of cancellations
 constexpr std::uint64_t wake_tag = 1;    // the read on the wake-up eventfd
+// The bit that marks an I/O request's tag (its address; user-space addresses never have it).
+constexpr std::uint64_t request_bit = std::uint64_t{1} << 63;
+// Watcher generations wrap below this, so a watcher's tag never has request_bit.
+constexpr std::uint32_t generation_limit = 0x7fffffff;
 
 // The bits a callback can see.
 constexpr std::uint32_t reported_bits = ev_in | ev_out | ev_rdhup | ev_pri | ev_err | ev_hup;
@@ -94,7 +106,7 @@ class uring_backend final : public io_backend {
   // Deliberate pair (duplicates): the two backends, loop_epoll.cpp and this one, declare the same
   // overrides of backend.hpp.
 public:
-  explicit uring_backend(unsigned setup_flags);
+  uring_backend(unsigned setup_flags, bool io_requests);
   ~uring_backend() override;
   uring_backend(const uring_backend &) = delete;
   uring_backend &operator=(const uring_backend &) = delete;
@@ -106,6 +118,11 @@ public:
   void wait(std::chrono::nanoseconds timeout) override;
   void dispatch() override;
   void wake() override;
+  bool supports_io_requests() const override { return io_requests_; }
+  int submit(io_request *r) override;
+  void cancel(io_request *r) override;
+  bool requests_in_flight() const override { return requests_in_flight_ != 0; }
+  void drain_requests() override;
 
 private:
   // A watcher's entry. Loop thread only, like everything below but wake_fd_.
@@ -121,7 +138,7 @@ private:
   }
   // Retires the slot's current tag, so completions still coming for it are dropped.
   static void next_generation(slot &s) {
-    s.generation = s.generation == UINT32_MAX ? 1 : s.generation + 1;
+    s.generation = s.generation == generation_limit ? 1 : s.generation + 1;
   }
 
   io_uring_sqe *get_sqe();
@@ -129,8 +146,11 @@ private:
   void cancel(std::uint64_t tag);
   void arm_wake_read();
   void take(const io_uring_cqe &cqe);
+  void take_batch();
+  void dispatch_requests();
 
   const unsigned setup_flags_;
+  const bool io_requests_; // the kernel can cancel every request at once (drain_requests)
   io_uring ring_{};
   // Written by any thread's wake(); blocking, so that the read request waits for a write
   // rather than failing with EAGAIN.
@@ -139,9 +159,16 @@ private:
   std::vector<slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> ready_; // slots with bits gathered in this batch, in arrival order
+  // I/O requests: those completed in this batch, in completion order, awaiting their
+  // callbacks, and how many are in the kernel or awaiting their callbacks.
+  io_request *completed_head_ = nullptr;
+  io_request *completed_tail_ = nullptr;
+  std::size_t requests_in_flight_ = 0;
+  bool cancelled_all_ = false; // drain_requests asked the kernel to end every request
 };
 
-uring_backend::uring_backend(unsigned setup_flags) : setup_flags_(setup_flags) {
+uring_backend::uring_backend(unsigned setup_flags, bool io_requests)
+    : setup_flags_(setup_flags), io_requests_(io_requests) {
   if (int result = setup_ring(ring_, setup_flags_); result < 0) {
     throw std::system_error(-result, std::generic_category(), "io_uring_setup");
   }
@@ -274,10 +301,94 @@ int uring_backend::remove(watcher *w) {
   return result < 0 ? result : 0;
 }
 
+int uring_backend::submit(io_request *r) {
+  io_uring_sqe *sqe = get_sqe();
+  const bool single = r->iov_count == 1;
+  if (r->kind == io_kind::recv) {
+    if (single) {
+      io_uring_prep_recv(sqe, r->fd, r->iov[0].iov_base, r->iov[0].iov_len, r->flags);
+    } else {
+      r->message_ = msghdr{};
+      r->message_.msg_iov = const_cast<iovec *>(r->iov);
+      r->message_.msg_iovlen = r->iov_count;
+      io_uring_prep_recvmsg(sqe, r->fd, &r->message_, static_cast<unsigned>(r->flags));
+    }
+  } else {
+    const int flags = r->flags | MSG_NOSIGNAL;
+    if (single) {
+      io_uring_prep_send(sqe, r->fd, r->iov[0].iov_base, r->iov[0].iov_len, flags);
+    } else {
+      r->message_ = msghdr{};
+      r->message_.msg_iov = const_cast<iovec *>(r->iov);
+      r->message_.msg_iovlen = r->iov_count;
+      io_uring_prep_sendmsg(sqe, r->fd, &r->message_, static_cast<unsigned>(flags));
+    }
+  }
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(r) | request_bit);
+  ++requests_in_flight_;
+  return 0; // handed to the kernel with the next wait
+}
+
+void uring_backend::cancel(io_request *r) {
+  cancel(reinterpret_cast<std::uintptr_t>(r) | request_bit);
+}
+
+void uring_backend::drain_requests() {
+  if (requests_in_flight_ == 0) {
+    return;
+  }
+  if (!cancelled_all_) {
+    // The loop has stopped: nobody will wait for these any more. End them all (and the polls,
+    // which no longer matter), so that each completes now, mostly with -ECANCELED.
+    cancelled_all_ = true;
+    io_uring_sqe *sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data64(sqe, ignored_tag);
+  }
+  __kernel_timespec limit{0, 10'000'000};
+  io_uring_cqe *first = nullptr;
+  int result = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &limit, nullptr);
+  if (result < 0 && result != -ETIME && result != -EINTR && result != -EAGAIN && result != -EBUSY) {
+    fatal("io_uring_enter", -result);
+  }
+  take_batch();
+  for (std::uint32_t index : ready_) {
+    slots_[index].ready = 0; // no watcher callbacks once the loop has stopped
+  }
+  ready_.clear();
+  dispatch_requests();
+}
+
+void uring_backend::dispatch_requests() {
+  while (completed_head_ != nullptr) {
+    io_request *r = completed_head_;
+    completed_head_ = r->next_;
+    if (completed_head_ == nullptr) {
+      completed_tail_ = nullptr;
+    }
+    r->next_ = nullptr;
+    r->loop_ = nullptr; // the owner's again (rule 6): it may submit it again in the callback
+    --requests_in_flight_;
+    r->on_complete(r, r->result_);
+  }
+}
+
 void uring_backend::take(const io_uring_cqe &cqe) {
   const std::uint64_t tag = cqe.user_data;
   if (tag == ignored_tag) {
     return; // a cancellation's own result: 0, or -ENOENT when the request had ended already
+  }
+  if ((tag & request_bit) != 0) {
+    auto *r = reinterpret_cast<io_request *>(static_cast<std::uintptr_t>(tag & ~request_bit));
+    r->result_ = cqe.res;
+    r->next_ = nullptr;
+    if (completed_tail_ != nullptr) {
+      completed_tail_->next_ = r;
+    } else {
+      completed_head_ = r;
+    }
+    completed_tail_ = r;
+    return;
   }
   if (tag == wake_tag) {
     // The read consumed the eventfd's counter: this was a wake-up. Wait for the next one.
@@ -341,6 +452,10 @@ void uring_backend::wait(std::chrono::nanoseconds timeout) {
   if (result < 0 && result != -ETIME && result != -EINTR && result != -EAGAIN && result != -EBUSY) {
     fatal("io_uring_enter", -result);
   }
+  take_batch();
+}
+
+void uring_backend::take_batch() {
   unsigned head;
   unsigned taken = 0;
   io_uring_cqe *cqe;
@@ -370,6 +485,9 @@ void uring_backend::dispatch() {
     }
   }
   ready_.clear();
+  // Requests complete after the readiness of the same batch, in completion order. A callback
+  // may submit more; they complete in a later batch.
+  dispatch_requests();
 }
 
 // ---- The probe -------------------------------------------------------------------------------
@@ -413,7 +531,7 @@ std::vector<io_uring_cqe> await_completions(io_uring &ring, std::uint64_t tag, s
 }
 
 // Checks on a live ring what the engine relies on. Returns an empty string, or why not.
-std::string exercise_ring(io_uring &ring, unsigned flags) {
+std::string exercise_ring(io_uring &ring, unsigned flags, bool *cancel_any) {
   if ((flags & IORING_SETUP_R_DISABLED) != 0) {
     if (int result = enable_ring(ring); result < 0) {
       return "enabling an io_uring failed: " + errno_text(-result);
@@ -434,7 +552,11 @@ std::string exercise_ring(io_uring &ring, unsigned flags) {
     const char *name;
   } needed[] = {{IORING_OP_POLL_ADD, "IORING_OP_POLL_ADD"},
                 {IORING_OP_ASYNC_CANCEL, "IORING_OP_ASYNC_CANCEL"},
-                {IORING_OP_READ, "IORING_OP_READ"}};
+                {IORING_OP_READ, "IORING_OP_READ"},
+                {IORING_OP_RECV, "IORING_OP_RECV"},
+                {IORING_OP_SEND, "IORING_OP_SEND"},
+                {IORING_OP_RECVMSG, "IORING_OP_RECVMSG"},
+                {IORING_OP_SENDMSG, "IORING_OP_SENDMSG"}};
   for (const auto &op : needed) {
     if (!io_uring_opcode_supported(ops, op.op)) {
       io_uring_free_probe(ops);
@@ -488,6 +610,17 @@ std::string exercise_ring(io_uring &ring, unsigned flags) {
     return "a timed io_uring wait did not time out (" +
            (result < 0 ? errno_text(-result) : std::string("a completion arrived")) + ")";
   }
+  // I/O requests need a cancellation of every request at once when a loop stops
+  // (IORING_ASYNC_CANCEL_ANY, Linux 5.19): with nothing to cancel it ends with -ENOENT, on an
+  // older kernel with -EINVAL. Without it the engine still polls, but takes no requests.
+  constexpr std::uint64_t cancel_any_tag = 9;
+  io_uring_sqe *any = io_uring_get_sqe(&ring);
+  io_uring_prep_cancel64(any, 0, IORING_ASYNC_CANCEL_ANY);
+  io_uring_sqe_set_data64(any, cancel_any_tag);
+  io_uring_submit(&ring);
+  std::vector<io_uring_cqe> unrelated;
+  const std::vector<io_uring_cqe> answered = await_completions(ring, cancel_any_tag, 1, unrelated);
+  *cancel_any = !answered.empty() && answered[0].res != -EINVAL;
   return {};
 }
 
@@ -522,7 +655,8 @@ uring_support run_probe() {
     }
     return support;
   }
-  std::string failure = exercise_ring(ring, flags);
+  bool cancel_any = false;
+  std::string failure = exercise_ring(ring, flags, &cancel_any);
   io_uring_queue_exit(&ring);
   if (!failure.empty()) {
     support.error = EOPNOTSUPP;
@@ -531,6 +665,7 @@ uring_support run_probe() {
   }
   support.available = true;
   support.setup_flags = flags;
+  support.io_requests = cancel_any;
   return support;
 }
 
@@ -558,7 +693,7 @@ std::unique_ptr<io_backend> make_uring_backend() {
     throw std::system_error(support.error, std::generic_category(),
                             "the io_uring engine is unavailable: " + support.reason);
   }
-  return std::make_unique<uring_backend>(support.setup_flags);
+  return std::make_unique<uring_backend>(support.setup_flags, support.io_requests);
 }
 
 } // namespace uwsk::net

@@ -1000,3 +1000,190 @@ TEST(net_loop, StopDropsArmedTimers) {
 }
 
 } // namespace
+
+// --- I/O requests (loop.hpp rule 6) ------------------------------------------------------------
+
+namespace {
+
+using uwsk::net::io_kind;
+using uwsk::net::io_request;
+
+// A request that records its one completion.
+struct recorded_request : io_request {
+  std::atomic<int> calls{0};
+  std::atomic<long> result{0};
+  std::promise<void> completed;
+  recorded_request() {
+    on_complete = [](io_request *r, long res) {
+      auto *self = static_cast<recorded_request *>(r);
+      self->result = res;
+      if (++self->calls == 1) {
+        self->completed.set_value();
+      }
+    };
+  }
+};
+
+} // namespace
+
+TEST_F(net_loop_running, IoRequestsOnlyWhereTheEngineTakesThem) {
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  char buffer[8];
+  iovec iov{buffer, sizeof buffer};
+  recorded_request r;
+  r.fd = pair.server;
+  r.iov = &iov;
+  r.iov_count = 1;
+  run_on(l, [&] {
+    // The io_uring engine takes them from Linux 5.19 on; the epoll engine never does.
+    if (l.kind() == uwsk::net::engine_kind::epoll) {
+      EXPECT_FALSE(l.supports_io_requests());
+    }
+    if (!l.supports_io_requests()) {
+      EXPECT_EQ(l.submit(&r), -EOPNOTSUPP);
+      EXPECT_FALSE(r.in_flight());
+      return;
+    }
+    io_request empty;
+    empty.fd = pair.server;
+    empty.on_complete = r.on_complete;
+    EXPECT_EQ(l.submit(&empty), -EINVAL); // no iovecs
+    EXPECT_FALSE(empty.in_flight());
+  });
+  EXPECT_EQ(r.calls.load(), 0);
+}
+
+TEST_F(net_loop_running, IoRequestReceivesAndSendsIntoScatteredMemory) {
+  bool supported = false;
+  run_on(l, [&] { supported = l.supports_io_requests(); });
+  if (!supported) {
+    GTEST_SKIP() << "the epoll engine takes no I/O requests";
+  }
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  // A receive waits for data: submitted first, completed by the kernel once the peer sends.
+  char a[3];
+  char b[5];
+  iovec pieces[2] = {{a, sizeof a}, {b, sizeof b}};
+  recorded_request receive;
+  receive.fd = pair.server;
+  receive.iov = pieces;
+  receive.iov_count = 2;
+  receive.flags = MSG_WAITALL;
+  run_on(l, [&] {
+    ASSERT_EQ(l.submit(&receive), 0);
+    EXPECT_TRUE(receive.in_flight());
+  });
+  ASSERT_EQ(::send(pair.client, "abcd", 4, MSG_NOSIGNAL), 4);
+  ASSERT_EQ(::send(pair.client, "efgh", 4, MSG_NOSIGNAL), 4);
+  auto received = receive.completed.get_future();
+  wait_or_abort(received);
+  EXPECT_EQ(receive.result.load(), 8);
+  EXPECT_EQ(std::string(a, 3) + std::string(b, 5), "abcdefgh");
+
+  // A send from two pieces.
+  char c[] = "xy";
+  char d[] = "z!";
+  iovec out[2] = {{c, 2}, {d, 2}};
+  recorded_request send;
+  send.fd = pair.server;
+  send.kind = io_kind::send;
+  send.iov = out;
+  send.iov_count = 2;
+  run_on(l, [&] { ASSERT_EQ(l.submit(&send), 0); });
+  auto sent = send.completed.get_future();
+  wait_or_abort(sent);
+  EXPECT_EQ(send.result.load(), 4);
+  ASSERT_TRUE(readable_soon(pair.client));
+  char back[8] = {};
+  EXPECT_EQ(::recv(pair.client, back, sizeof back, 0), 4);
+  EXPECT_EQ(std::string(back, 4), "xyz!");
+
+  // End of stream: a receive completes with 0.
+  recorded_request eof;
+  eof.fd = pair.server;
+  eof.iov = pieces;
+  eof.iov_count = 1;
+  run_on(l, [&] { ASSERT_EQ(l.submit(&eof), 0); });
+  ASSERT_EQ(::shutdown(pair.client, SHUT_WR), 0);
+  auto ended = eof.completed.get_future();
+  wait_or_abort(ended);
+  EXPECT_EQ(eof.result.load(), 0);
+  EXPECT_EQ(receive.calls.load() + send.calls.load() + eof.calls.load(), 3);
+}
+
+TEST_F(net_loop_running, CancelledIoRequestCompletesOnceAndKeepsDataThatWon) {
+  bool supported = false;
+  run_on(l, [&] { supported = l.supports_io_requests(); });
+  if (!supported) {
+    GTEST_SKIP() << "the epoll engine takes no I/O requests";
+  }
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  char buffer[16];
+  iovec iov{buffer, sizeof buffer};
+  // Nothing to read: the cancellation ends it with -ECANCELED.
+  recorded_request waiting;
+  waiting.fd = pair.server;
+  waiting.iov = &iov;
+  waiting.iov_count = 1;
+  run_on(l, [&] { ASSERT_EQ(l.submit(&waiting), 0); });
+  settle(l);
+  run_on(l, [&] {
+    l.cancel(&waiting);
+    l.cancel(&waiting); // a second cancel does nothing more
+  });
+  auto cancelled = waiting.completed.get_future();
+  wait_or_abort(cancelled);
+  EXPECT_EQ(waiting.result.load(), -ECANCELED);
+
+  // Data already there: the request wins over the cancellation queued in the same iteration,
+  // or the cancellation wins; either way exactly one callback, and no byte is lost.
+  ASSERT_EQ(::send(pair.client, "data", 4, MSG_NOSIGNAL), 4);
+  ASSERT_TRUE(readable_soon(pair.server));
+  recorded_request racing;
+  racing.fd = pair.server;
+  racing.iov = &iov;
+  racing.iov_count = 1;
+  run_on(l, [&] {
+    ASSERT_EQ(l.submit(&racing), 0);
+    l.cancel(&racing);
+  });
+  auto raced = racing.completed.get_future();
+  wait_or_abort(raced);
+  settle(l);
+  EXPECT_EQ(racing.calls.load(), 1);
+  std::string got;
+  if (racing.result.load() > 0) {
+    got.assign(buffer, static_cast<std::size_t>(racing.result.load()));
+  } else {
+    EXPECT_EQ(racing.result.load(), -ECANCELED);
+    char rest[16];
+    const ssize_t n = ::recv(pair.server, rest, sizeof rest, 0);
+    ASSERT_EQ(n, 4);
+    got.assign(rest, 4);
+  }
+  EXPECT_EQ(got, "data");
+  EXPECT_EQ(waiting.calls.load(), 1);
+}
+
+TEST(net_loop, StopEndsRequestsStillInTheKernelWithTheirCallbacks) {
+  loop l;
+  l.start();
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  char buffer[16];
+  iovec iov{buffer, sizeof buffer};
+  recorded_request r;
+  r.fd = pair.server;
+  r.iov = &iov;
+  r.iov_count = 1;
+  bool submitted = false;
+  run_on(l, [&] { submitted = l.supports_io_requests() && l.submit(&r) == 0; });
+  l.stop();
+  EXPECT_EQ(r.calls.load(), submitted ? 1 : 0);
+  if (submitted) {
+    EXPECT_EQ(r.result.load(), -ECANCELED);
+  }
+}

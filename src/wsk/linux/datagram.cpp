@@ -360,9 +360,13 @@ void datagram_on_close_locked(socket_object *s) {
 
 } // namespace
 
-const socket_behaviour datagram_behaviour = {datagram_on_events, datagram_resume_receives,
-                                             datagram_on_close_locked, indications_free,
-                                             datagram_resume_queues};
+const socket_behaviour datagram_behaviour = {datagram_on_events,
+                                             datagram_resume_receives,
+                                             datagram_on_close_locked,
+                                             indications_free,
+                                             datagram_resume_queues,
+                                             nullptr,
+                                             nullptr};
 
 NTSTATUS socket_send_to(socket_object *s, const buffer_view *buffer, const void *remote,
                         ULONG control_length, const void *control, PIRP irp) {

@@ -145,6 +145,19 @@ void on_kick(net::task *t) {
   s->behaviour->on_events(s, net::ev_in | net::ev_out);
 }
 
+// Ring I/O: the ring task carries out, on the loop thread, the cancellations cancel routines
+// and closes asked for, and hands the queues' heads to the ring. (The release task waits for
+// this task, so the socket is alive.)
+void on_ring_task(net::task *t) {
+  socket_object *s = owner_of(t);
+  completion_batch done;
+  {
+    std::lock_guard guard(s->lock);
+    s->ring_task_posted = false;
+    ring_wake_locked(s, &done);
+  }
+}
+
 // After the completion routine of a receive that ended a stalled receive event (irp_mark::
 // resumes_events) ran: events may resume once no such receive is left (event rule 3).
 void receive_delivered(socket_object *s) {
@@ -247,6 +260,13 @@ void release_on_loop(net::task *t) {
         return;
       }
     }
+    if (s->ring_task_posted || s->ring_receive.in_flight() || s->ring_send.in_flight() ||
+        s->ring_receive.irp != nullptr || s->ring_send.irp != nullptr) {
+      // The kernel holds a request for the descriptor, or its IRP is not yet finished: the
+      // descriptor stays open until its completion (net::loop rule 6).
+      s->loop->post(&s->release_task);
+      return;
+    }
     if (s->kick_posted || s->ev.held || s->ev.resuming != 0 || s->fault_deliver_posted) {
       // The kick task, an accept event, or a delivery that resumes events still uses it.
       s->loop->post(&s->release_task);
@@ -291,12 +311,57 @@ void attach_on_loop(net::task *t) {
   }
 }
 
+void add_finished(socket_object *s, queue_kind kind, PIRP irp, const attempt &result);
+
 // Cancel routine of every parked socket IRP: unlink it under the socket's lock, complete it.
 VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
   IoReleaseCancelSpinLock(irp->CancelIrql);
   auto *s = irp_owner<socket_object>(irp);
+  completion_batch done;
   {
     std::lock_guard guard(s->lock);
+    for (const queue_kind kind : {queue_kind::receive, queue_kind::send}) {
+      ring_io &r = *s->ring_of(kind);
+      if (!s->ring_holds(r, irp)) {
+        continue;
+      }
+      if (!r.settled) {
+        // The kernel holds its buffer: the request is cancelled, and its completion finishes
+        // the IRP (with the bytes that moved, if any; nothing is lost).
+        r.cancelled = true;
+        ring_stop_locked(s, kind, STATUS_CANCELLED);
+        return;
+      }
+      // The request finished first and left the IRP to us: it completes with what it did,
+      // after the IRPs of its queue finished before it.
+      attempt result = finished(r.result_status, r.result_information);
+      result.resumes_events = r.result_resumes_events;
+      r.irp = nullptr;
+      r.settled = false;
+      r.cancelled = false;
+      r.stop_status = STATUS_SUCCESS;
+      finish_parked(s, kind, irp, result, done);
+      ring_wake_locked(s, nullptr); // the next IRP of the queue may go to the ring
+      return;
+    }
+    // A receive or send that already moved bytes completes with them: a cancellation never
+    // loses stream data.
+    for (const queue_kind kind : {queue_kind::receive, queue_kind::send}) {
+      if (s->behaviour == nullptr || s->behaviour->bytes_moved == nullptr ||
+          (irp_marks(irp) & irp_mark::refused) != 0) {
+        break;
+      }
+      const LIST_ENTRY &q = s->queue(kind);
+      bool queued_here = false;
+      for (PLIST_ENTRY link = q.Flink; link != &q; link = link->Flink) {
+        queued_here = queued_here || irp_from_link(link) == irp;
+      }
+      const ULONG_PTR moved = queued_here ? s->behaviour->bytes_moved(irp, kind) : 0;
+      if (moved != 0) {
+        finish_parked(s, kind, irp, finished(STATUS_SUCCESS, moved), done);
+        return;
+      }
+    }
     parked_list::unlink(irp);
     if ((irp_marks(irp) & irp_mark::creates_socket) != 0 && !s->release_requested) {
       // A cancelled WskSocketConnect: the socket it was making goes too.
@@ -361,6 +426,15 @@ bool deliver_elsewhere(socket_object *s, unsigned kinds) {
   return true;
 }
 
+// Whether ring I/O is on: unless UWSK_RING_IO=0 (read once), for comparisons.
+bool ring_io_enabled() {
+  static const bool enabled = [] {
+    const char *setting = std::getenv("UWSK_RING_IO");
+    return setting == nullptr || std::strcmp(setting, "0") != 0;
+  }();
+  return enabled;
+}
+
 // Fills in a new socket object, counts it, and puts it on a loop unless it is a basic socket.
 void publish(socket_object *s, registration *reg, category cat, USHORT windows_family, int family,
              int type, int protocol, int fd, PVOID context, const void *client_dispatch,
@@ -408,6 +482,17 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
     // readers with EPOLLPRI for every arrival, so on that engine urgent data cannot be told
     // apart: there a short read never counts as an empty queue (only EAGAIN does).
     s->short_read_unsure = s->loop->kind() == net::engine_kind::uring;
+    // Ring I/O (docs/design.md, "Ring I/O"): stream sockets on the io_uring engine hand their
+    // parked receives and sends to the kernel (UWSK_RING_IO=0 keeps them on readiness).
+    s->ring_mode = behaviour != nullptr && behaviour->ring_pump != nullptr &&
+                   s->loop->supports_io_requests() && ring_io_enabled();
+    s->ring_task.run = on_ring_task;
+    s->ring_task.owner = s;
+    for (ring_io *r : {&s->ring_receive, &s->ring_send}) {
+      r->owner = s;
+      r->on_complete = behaviour != nullptr ? behaviour->ring_complete : nullptr;
+    }
+    s->ring_send.kind = net::io_kind::send;
     s->loop->post(&s->attach_task);
   }
 }
@@ -617,17 +702,22 @@ struct parked_hint {
 };
 thread_local parked_hint last_parked [[gnu::tls_model("initial-exec")]];
 
+// Whether waiting threads do their own I/O (register_assist, below).
+bool assist_enabled = false;
+
 // Under the lock, at a park on a thread at PASSIVE_LEVEL (a completion routine or the loop
 // runs at DISPATCH_LEVEL and never waits).
-void note_parked(socket_object *s, queue_kind kind, PIRP irp) {
-  if (nt::current_irql() != PASSIVE_LEVEL || s->event_mask != 0 || s->conditional_accept) {
-    return;
+bool note_parked(socket_object *s, queue_kind kind, PIRP irp) {
+  if (!assist_enabled || nt::current_irql() != PASSIVE_LEVEL || s->event_mask != 0 ||
+      s->conditional_accept) {
+    return false;
   }
   const PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
   if (sp->CompletionRoutine == nullptr || sp->Context == nullptr) {
-    return;
+    return false;
   }
   last_parked = {s, s->serial, kind, sp->Context};
+  return true;
 }
 
 // Pins the socket of a hint if it still exists (the release then waits for socket_unpin).
@@ -758,6 +848,7 @@ void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &dead
 bool register_assist() {
   const char *setting = std::getenv("UWSK_WAIT_ASSIST");
   if (setting == nullptr || std::strcmp(setting, "0") != 0) {
+    assist_enabled = true;
     nt::set_wait_assist(socket_assist_wait);
   }
   return true;
@@ -765,6 +856,44 @@ bool register_assist() {
 [[maybe_unused]] const bool assist_registered = register_assist();
 
 } // namespace
+
+void ring_wake_locked(socket_object *s, completion_batch *done) {
+  if (!s->ring_mode) {
+    return;
+  }
+  if (done == nullptr || !s->loop->in_loop_thread()) {
+    if (!s->ring_task_posted) {
+      s->ring_task_posted = s->loop->post(&s->ring_task);
+    }
+    return;
+  }
+  for (ring_io *r : {&s->ring_receive, &s->ring_send}) {
+    if (r->cancel_wanted) {
+      r->cancel_wanted = false;
+      s->loop->cancel(r); // nothing when the request has completed meanwhile
+    }
+  }
+  // Also when closing: IRPs failed in their turn behind a head the ring held (fail_queue) are
+  // finished by the pump once the head is.
+  s->behaviour->ring_pump(s, *done);
+}
+
+bool ring_stop_locked(socket_object *s, queue_kind kind, NTSTATUS status) {
+  ring_io *r = s->ring_of(kind);
+  if (!s->ring_mode || r == nullptr || r->irp == nullptr) {
+    return false;
+  }
+  if (r->stop_status == STATUS_SUCCESS) {
+    r->stop_status = status;
+  }
+  if (!r->settled) {
+    // In the kernel (the loop alone reads the request's own state, so this one's is used:
+    // an IRP the ring holds and has not settled is in flight).
+    r->cancel_wanted = true;
+    ring_wake_locked(s, nullptr);
+  }
+  return true;
+}
 
 void socket_kick_locked(socket_object *s) {
   if (s->loop == nullptr || s->kick_posted || s->release_requested ||
@@ -815,8 +944,13 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
       }
       if (too_deep) {
         socket_kick_locked(s); // the loop resumes the queue from a fresh stack
-      } else if (!result.finished) {
-        note_parked(s, kind, irp); // its thread may wait for it next
+      } else if (!result.finished && note_parked(s, kind, irp)) {
+        // Its thread may wait for it next and do the I/O itself on readiness (as on epoll);
+        // if it does not, readiness hands it to the ring on the loop thread.
+        return STATUS_PENDING;
+      }
+      if (s->ring_mode && s->ring_of(kind) != nullptr) {
+        ring_wake_locked(s, nullptr); // the ring takes it over (through the ring task)
       }
       return STATUS_PENDING;
     }
@@ -916,7 +1050,28 @@ void resume_queue(socket_object *s, queue_kind kind, try_function try_op, comple
   }
 }
 
+void finish_parked(socket_object *s, queue_kind kind, PIRP irp, const attempt &result,
+                   completion_batch &done) {
+  parked_list::unlink(irp);
+  add_finished(s, kind, irp, result);
+  done.deliver_after(s, kind);
+}
+
 void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done) {
+  if (ring_stop_locked(s, kind, status)) {
+    // The head ends when the kernel gives its buffer back; the others fail in their turn after
+    // it (its completion resumes the queue).
+    const PIRP head = s->ring_of(kind)->irp;
+    LIST_ENTRY &q = s->ops_of(kind).parked.head();
+    for (PLIST_ENTRY link = q.Flink; link != &q; link = link->Flink) {
+      PIRP irp = irp_from_link(link);
+      if (irp != head && (irp_marks(irp) & irp_mark::refused) == 0) {
+        irp->IoStatus.Status = status;
+        irp_marks(irp) |= irp_mark::refused;
+      }
+    }
+    return;
+  }
   s->ops_of(kind).parked.take_all([&](PIRP irp) {
     add_finished(s, kind, irp, finished(status));
     done.deliver_after(s, kind);

@@ -137,6 +137,33 @@ struct event_state {
 
 class completion_batch;
 
+// What a stream socket's receive or send queue hands to the io_uring engine (docs/design.md,
+// "Ring I/O"): the loop's I/O request for the IRP at the head of the queue, straight over the
+// IRP's MDL pages. One per direction, so at most one receive and one send of a socket are in
+// the kernel at a time and the stream's bytes keep their order. Guarded by the socket's lock;
+// the request itself is submitted and cancelled on the loop thread only.
+//
+// The IRP stays on its queue's parked list, cancellable, while the kernel holds its buffer.
+// Whoever comes second of the request's completion and the IRP's cancel routine finishes it:
+//  - the cancel routine, finding the request in flight, only asks for its cancellation
+//    (`stop_status`, `cancel_wanted`) and leaves the IRP to the completion;
+//  - the completion, finding that the cancel routine took the IRP's cancel routine back
+//    (irp_unpark fails) but has not run yet, leaves the result in `result` (`settled`) for it.
+struct ring_io : net::io_request {
+  socket_object *owner = nullptr;
+  PIRP irp = nullptr;         // the IRP the request works for (in flight, or settled)
+  bool cancel_wanted = false; // the loop is to cancel the request (ring task)
+  bool cancelled = false;     // the IRP's cancel routine ran: the completion owns the IRP
+  bool settled = false;       // finished; the IRP's cancel routine completes it with `result`
+  // Non-zero: the IRP is to end now (IoCancelIrp, WskCloseSocket, an abortive disconnect):
+  // with its bytes when any moved, else with this status.
+  NTSTATUS stop_status = STATUS_SUCCESS;
+  NTSTATUS result_status = STATUS_SUCCESS; // when settled
+  ULONG_PTR result_information = 0;        // when settled
+  bool result_resumes_events = false;      // when settled (attempt::resumes_events)
+  iovec pieces[4]; // the MDL pages the request covers (a longer chain is taken in parts)
+};
+
 // What the socket core calls in its category's code (linux/stream_*.cpp for listening, connection
 // and stream sockets; linux/datagram.cpp), so that the core depends on nothing above it. Chosen
 // when the socket is created (linux/categories.hpp).
@@ -153,6 +180,16 @@ struct socket_behaviour {
   // queues, without event callbacks; a waiting thread that does its own I/O (socket_assist_wait
   // in linux/socket.cpp) runs it on readiness it polled for itself.
   void (*resume_queues)(socket_object *s, std::uint32_t events, completion_batch &done);
+  // Stream sockets on an engine that performs I/O requests (socket_object::ring_mode), NULL
+  // otherwise. On the loop thread, under the lock: hands the head of the receive and send
+  // queues to the ring when they are not already there (and tries what cannot go there).
+  void (*ring_pump)(socket_object *s, completion_batch &done);
+  // The loop's callback for a ring_io request (takes the lock).
+  void (*ring_complete)(net::io_request *request, long result);
+  // Under the lock, in the cancel routine of a parked IRP of `kind`: the bytes it has already
+  // moved, which a cancellation must not lose (it then completes with STATUS_SUCCESS and them).
+  // NULL: none.
+  ULONG_PTR (*bytes_moved)(PIRP irp, queue_kind kind);
 };
 
 struct socket_object {
@@ -173,6 +210,7 @@ struct socket_object {
   socket_task attach_task;
   socket_task release_task;
   socket_task kick_task;    // tries what is due again after a change made off the loop thread
+  socket_task ring_task;    // ring_mode: submits and cancels ring requests on the loop thread
   LIST_ENTRY links{};       // on the list of live sockets (leak report)
   std::uint64_t serial = 0; // unique in the process: tells a socket from a later one at its address
   // Guarded by the list of live sockets' lock: threads doing their own I/O on the socket
@@ -232,6 +270,13 @@ struct socket_object {
   sockaddr_storage fixed_sendto{};
   socklen_t fixed_sendto_length = 0;
   op_queue ops[static_cast<int>(queue_kind::count)];
+  // Ring I/O (docs/design.md, "Ring I/O"): set at creation when the socket's loop performs I/O
+  // requests and its category uses them; the receive and send requests; whether ring_task is
+  // posted (the release waits for it).
+  bool ring_mode = false;
+  bool ring_task_posted = false;
+  ring_io ring_receive;
+  ring_io ring_send;
   event_state ev;
   // Rule V56: the socket got its NULL indication (it no longer works); any call but
   // WskCloseSocket and WskRelease is reported. Read without the lock by socket_checked.
@@ -251,6 +296,14 @@ struct socket_object {
   LIST_ENTRY &queue(queue_kind kind) { return ops_of(kind).parked.head(); }
   // Whether nothing of a kind is parked or waiting for delivery (events give way to IRPs).
   bool queue_idle(queue_kind kind) const { return ops[static_cast<int>(kind)].idle(); }
+  // The ring request of the receive or send queue; NULL for the other kinds.
+  ring_io *ring_of(queue_kind kind) {
+    return kind == queue_kind::receive ? &ring_receive
+           : kind == queue_kind::send  ? &ring_send
+                                       : nullptr;
+  }
+  // Whether the ring holds (or has just finished, for its cancel routine) `irp`.
+  bool ring_holds(const ring_io &r, PIRP irp) const { return ring_mode && r.irp == irp; }
 };
 
 // What an attempt at an operation came to.
@@ -391,8 +444,22 @@ net::loop *provider_loop() noexcept;
 // readable and writable (parked IRPs, then events; event rule 8). No-op once closing.
 void socket_kick_locked(socket_object *s);
 
+// Ring I/O, under the lock: has the loop thread pump the rings (ring_pump) and carry out
+// requested cancellations, now when called there, else through ring_task.
+void ring_wake_locked(socket_object *s, completion_batch *done);
+// Ring I/O, under the lock: the IRP the ring holds for `kind` is to end now with `status` when
+// no byte moved; the ring's request is cancelled. Returns false when the ring holds nothing.
+bool ring_stop_locked(socket_object *s, queue_kind kind, NTSTATUS status);
+
+// Under the lock: an IRP taken off its parked list by irp_unpark (or owned since its cancel
+// routine ran) joins the queue's finished list with `result`, delivered through `done`.
+void finish_parked(socket_object *s, queue_kind kind, PIRP irp, const attempt &result,
+                   completion_batch &done);
+
 // Finishes every IRP parked on a queue with `status` (for close and abortive disconnect); they
-// are delivered after the IRPs finished before them.
+// are delivered after the IRPs finished before them. With a ring request in flight for the
+// head, the head ends when it completes (ring_stop_locked) and the others are failed in their
+// turn after it (irp_mark::refused).
 void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done);
 
 // Wraps an accepted fd in a connection socket of the listener's registration. `held`: no

@@ -13,11 +13,11 @@ namespace {
 void stream_resume_queues(socket_object *s, std::uint32_t events, completion_batch &done) {
   if ((events & readable_events) != 0) {
     resume_queue(s, queue_kind::accept, try_accept, done);
-    resume_queue(s, queue_kind::receive, try_receive, done, receive_blocked);
+    resume_receives(s, done);
   }
   if ((events & (net::ev_out | net::ev_err | net::ev_hup)) != 0) {
     resume_queue(s, queue_kind::connect, try_connect, done);
-    resume_queue(s, queue_kind::send, try_send_queue_entry, done);
+    resume_sends(s, done);
   }
 }
 
@@ -47,13 +47,13 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
 }
 
 void stream_resume_receives(socket_object *s, completion_batch &done) {
-  resume_queue(s, queue_kind::receive, try_receive, done, receive_blocked);
+  resume_receives(s, done);
 }
 
 } // namespace
 
-const socket_behaviour stream_behaviour = {stream_on_events, stream_resume_receives,
-                                           events_on_close_locked, indications_free,
-                                           stream_resume_queues};
+const socket_behaviour stream_behaviour = {
+    stream_on_events,     stream_resume_receives, events_on_close_locked, indications_free,
+    stream_resume_queues, stream_ring_pump,       stream_ring_complete,   stream_bytes_moved};
 
 } // namespace uwsk::wsk

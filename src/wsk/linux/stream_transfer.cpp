@@ -29,16 +29,6 @@ namespace {
 constexpr std::size_t drain_chunk = 16384;
 constexpr std::size_t max_iov = 64;
 
-const transfer_args &transfer(PIRP irp) {
-  return irp_args<transfer_args>(irp);
-}
-SIZE_T bytes_done(PIRP irp) {
-  return irp_progress<transfer_progress>(irp).done;
-}
-void add_done(PIRP irp, SIZE_T n) {
-  irp_progress<transfer_progress>(irp).done += n;
-}
-
 // The unfinished part of the IRP's WSK_BUF as iovecs over the driver's own memory (no copy),
 // at most `limit` bytes of it (0: no limit); *bytes (when not null) receives how many bytes they
 // cover.
