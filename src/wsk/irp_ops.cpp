@@ -106,7 +106,9 @@ bool irp_enter(PIRP irp) {
                  "again before it completed (rule V14)",
                  violation::irp_submitted_twice, reinterpret_cast<ULONG_PTR>(irp));
   }
-  check_submission(irp);
+  if (!nt::verifier::bookkeeping_off()) {
+    check_submission(irp);
+  }
   if (irp->CurrentLocation <= 1) {
     nt::bugcheck(NO_MORE_IRP_STACK_LOCATIONS,
                  "a WSK function was given an IRP with no free stack location; allocate it "

@@ -294,13 +294,16 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   trailer->creation_site = __builtin_return_address(0);
   trailer->irp = irp;
   trailer->stack = nullptr;
-  if (stacks_wanted()) {
-    trailer->stack = static_cast<allocation_stack *>(std::malloc(sizeof(allocation_stack)));
-    if (trailer->stack != nullptr) {
-      trailer->stack->count = backtrace(trailer->stack->frames, 24);
+  trailer->previous = trailer->next = nullptr;
+  if (!verifier::bookkeeping_off()) {
+    if (stacks_wanted()) {
+      trailer->stack = static_cast<allocation_stack *>(std::malloc(sizeof(allocation_stack)));
+      if (trailer->stack != nullptr) {
+        trailer->stack->count = backtrace(trailer->stack->frames, 24);
+      }
     }
+    link_live(trailer);
   }
-  link_live(trailer);
   irp->AllocationFlags =
       IRP_ALLOCATED_FIXED_SIZE | UWSK_IRP_ALLOCATED_BY_IO | (ChargeQuota ? IRP_QUOTA_CHARGED : 0);
   irp_count.fetch_add(1, std::memory_order_relaxed);
@@ -342,7 +345,9 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
              io_violation::irp_freed_with_cancel_routine, reinterpret_cast<ULONG_PTR>(Irp));
   }
   Irp->Type = 0;
-  unlink_live(trailer_of(Irp));
+  if (trailer_of(Irp)->previous != nullptr) { // not linked with the bookkeeping off
+    unlink_live(trailer_of(Irp));
+  }
   std::free(trailer_of(Irp)->stack);
   irp_count.fetch_sub(1, std::memory_order_relaxed);
   // Cached or not, every IoAllocateIrp block is aligned_alloc memory of
