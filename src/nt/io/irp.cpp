@@ -294,7 +294,6 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   trailer->creation_site = __builtin_return_address(0);
   trailer->irp = irp;
   trailer->stack = nullptr;
-  trailer->previous = trailer->next = nullptr;
   if (!verifier::bookkeeping_off()) {
     if (stacks_wanted()) {
       trailer->stack = static_cast<allocation_stack *>(std::malloc(sizeof(allocation_stack)));
@@ -345,7 +344,9 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
              io_violation::irp_freed_with_cancel_routine, reinterpret_cast<ULONG_PTR>(Irp));
   }
   Irp->Type = 0;
-  if (trailer_of(Irp)->previous != nullptr) { // not linked with the bookkeeping off
+  // Not linked with the bookkeeping off (a mode fixed for the process). Its own links are not
+  // read here: neighbours' insertions and removals rewrite them under live_lock.
+  if (!verifier::bookkeeping_off()) {
     unlink_live(trailer_of(Irp));
   }
   std::free(trailer_of(Irp)->stack);
