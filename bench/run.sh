@@ -3,8 +3,9 @@
 #
 # What `make bench` runs: builds the benchmark programs in the release preset (BUILD_DIR,
 # default build-release), runs every workload against every server of bench/servers.conf in
-# both placements (bench/README.md), writes latest.{json,md,dat,gp} and draws latest.svg with
-# gnuplot (installing gnuplot-nox if it is missing), showing each measurement with the time left.
+# both placements (bench/README.md), then the scaling sweep, writes latest.{json,md,dat,gp} and
+# scale.{dat,gp}, and draws latest.svg and scale.svg with gnuplot (installing gnuplot-nox if it
+# is missing), showing each measurement with the time left.
 # The results go to BUILD_DIR/bench-results, so a run leaves the working tree as it was; with
 # UPDATE_RESULTS=1 they replace the committed ones in bench/results.
 # Runner options after BUILD_DIR are passed on, e.g. --reps 10, --only uwsk-irp, --quick.
@@ -49,7 +50,11 @@ commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
   --commit "$commit" "$@"
 status=$?
 
-if command -v gnuplot >/dev/null 2>&1 && [ -f "$results/latest.gp" ]; then
-  (cd "$results" && gnuplot latest.gp) && echo "bench: chart in $results/latest.svg"
+if command -v gnuplot >/dev/null 2>&1; then
+  for chart in latest scale; do
+    if [ -f "$results/$chart.gp" ]; then
+      (cd "$results" && gnuplot "$chart.gp") && echo "bench: chart in $results/$chart.svg"
+    fi
+  done
 fi
 exit $status

@@ -22,7 +22,10 @@
 //   pp1     TCP ping-pong over 1 connection, --size bytes (64), one message outstanding
 //   pp64    TCP ping-pong over --connections connections (64), one message outstanding on each
 //   pp16    the same with 16 connections by default (the synchronous drivers' thread-per-
-//           connection row)
+//           connection row). Both open their connections in waves of 200, each echoing one
+//           message before the next wave (warm-up); past 1,000 connections they raise
+//           RLIMIT_NOFILE, and when the ephemeral port range cannot hold them all from
+//           127.0.0.1 they connect from 127.0.0.2, 127.0.0.3, ... (the scaling sweep's 10,000)
 //   bulk    1 TCP connection; the client writes --size byte blocks (65536) and reads the echo
 //           at the same time; the rate is GB/s echoed (equal in each direction)
 //   udp     UDP echo with --inflight datagrams (64) of --size bytes (64) outstanding
@@ -466,26 +469,111 @@ void run_pp1(const config &c) {
 
 // ---- TCP ping-pong, many connections ------------------------------------------------------------
 
+// Client addresses for `connections` connections to a loopback server: 127.0.0.1 alone while the
+// ephemeral port range (net.ipv4.ip_local_port_range) has room for all of them with a margin,
+// else as many of 127.0.0.2, 127.0.0.3, ... (all of 127/8 is loopback) as it takes, each given
+// at most half the range; an empty list means "let connect() choose" (IPv6 servers, or a range
+// that is large enough).
+std::vector<in_addr> client_addresses(const config &c, int connections) {
+  if (c.server.ss_family != AF_INET) {
+    return {};
+  }
+  long low = 32768, high = 60999;
+  if (FILE *f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "re")) {
+    if (std::fscanf(f, "%ld %ld", &low, &high) != 2) {
+      low = 32768;
+      high = 60999;
+    }
+    std::fclose(f);
+  }
+  const long per_address = std::max(1L, (high - low + 1) / 2);
+  if (connections <= per_address) {
+    return {};
+  }
+  std::vector<in_addr> addresses;
+  for (long n = 0; n * per_address < connections; ++n) {
+    in_addr a{};
+    a.s_addr = htonl(INADDR_LOOPBACK + 1 + static_cast<uint32_t>(n)); // 127.0.0.2 on
+    addresses.push_back(a);
+  }
+  return addresses;
+}
+
+// A blocking connection from `from` (port chosen at connect time), or -1 with errno.
+int connect_from(const config &c, const in_addr *from) {
+  if (from == nullptr) {
+    return connect_blocking(c);
+  }
+  const int fd = tcp_socket(c, false);
+  const int one = 1;
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr = *from;
+  if (bind(fd, reinterpret_cast<sockaddr *>(&local), sizeof(local)) != 0 ||
+      connect(fd, reinterpret_cast<const sockaddr *>(&c.server), c.server_length) != 0) {
+    const int error = errno;
+    close(fd);
+    errno = error;
+    return -1;
+  }
+  const timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  return fd;
+}
+
 void run_pp64(const config &c) {
   struct conn {
     int fd;
     stream s;
   };
+  if (c.connections > 1000) {
+    const rlim_t limit = uwsk::bench::raise_file_limit();
+    if (limit < static_cast<rlim_t>(c.connections) + 64) {
+      errno = 0;
+      fail("RLIMIT_NOFILE is " + std::to_string(limit) + ", too low for " +
+           std::to_string(c.connections) + " connections");
+    }
+  }
   tcp_verifier verifier(c.size);
   std::vector<conn> conns(static_cast<size_t>(c.connections));
   const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   std::vector<char> in(std::max<size_t>(c.size, 4096));
-  for (auto &k : conns) {
-    k.fd = connect_blocking(c);
-    if (k.fd < 0) {
-      fail("connect");
+  const std::vector<in_addr> from = client_addresses(c, c.connections);
+  const size_t per_address =
+      from.empty() ? conns.size() : (conns.size() + from.size() - 1) / from.size();
+  // Opened in waves, each connection echoing one message (verified) before the next wave, so
+  // that the listen backlog never overflows and every connection is known to be accepted and
+  // served before the run starts; these first messages are part of the warm-up.
+  const size_t wave = 200;
+  const int64_t deadline = now_ns() + 60000000000LL;
+  for (size_t first = 0; first < conns.size(); first += wave) {
+    if (now_ns() > deadline) {
+      errno = 0;
+      fail("opening the connections took more than 60 s");
     }
-    set_nonblocking(k.fd);
-    k.s = verifier.open(&k - conns.data());
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.ptr = &k;
-    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, k.fd, &event);
+    const size_t end = std::min(conns.size(), first + wave);
+    for (size_t i = first; i < end; ++i) {
+      auto &k = conns[i];
+      k.fd = connect_from(c, from.empty() ? nullptr : &from[i / per_address]);
+      if (k.fd < 0) {
+        fail("connect #" + std::to_string(i));
+      }
+      k.s = verifier.open(static_cast<long>(i));
+      send_all(k.fd, verifier.next(k.s), c.size);
+      verifier.sent(k.s, c.size);
+    }
+    for (size_t i = first; i < end; ++i) {
+      auto &k = conns[i];
+      receive_all(k.fd, in.data(), c.size);
+      verifier.received(k.s, in.data(), c.size);
+      set_nonblocking(k.fd);
+      epoll_event event{};
+      event.events = EPOLLIN;
+      event.data.ptr = &k;
+      epoll_ctl(epoll_fd, EPOLL_CTL_ADD, k.fd, &event);
+    }
   }
   for (auto &k : conns) {
     send_all(k.fd, verifier.next(k.s), c.size);

@@ -10,12 +10,23 @@
 //
 // Usage: uwsk-bench-runner --bin DIR --drivers DIR --servers FILE --out DIR [options]
 //   --reps N (5)  --warmup S (0.3)  --duration S (1.2)
-//   --workloads pp1,pp16,pp64,bulk,udp,accept,mem
-//   --placements split,same  --only NAME,...  --mem-connections N (10000)  --micro PATH
+//   --workloads pp1,pp16,pp64,bulk,udp,accept,mem,scale
+//   --placements split,same  --only NAME,...  --mem-connections N (10000)  --mem-reps N (3)
+//   --micro PATH
+//   --scale-connections 1,10,100,1000,10000  --scale-reps N (3)  --scale-warmup S (0.2)
+//   --scale-duration S (0.4)  --scale-placement same|split (same)
 //   --micro-reps N (5)  --micro-min-time S (0.2)  --server-cpu N (0)  --client-cpu N (1)
 //   --seed N  --commit TEXT  --work DIR  --quick (one short repetition: a smoke test)
 //   --unclean-stop-ok (a server that crashes or reports errors when stopped is listed, but the
 //   exit status stays 0)
+//
+// "scale" is the scaling sweep: ping-pong (one 64-byte message outstanding on each connection) at
+// each of --scale-connections, in one placement, against every server that serves pp64; its
+// results are the "Scaling sweep" section and scale.{dat,gp} (the plot scale.svg).
+//
+// A server of role "verify-off" is the server named like it without the "-verify-off" suffix
+// run with the verifier's bookkeeping off (UWSK_VERIFY=off); "Verifier cost" gives the rate and
+// CPU of the two, measured in the same repetitions.
 //
 // The load generator verifies every echo against what it sent; a measurement whose echo differed,
 // or that reports no verified bytes (verified_bytes=) or datagrams (verified_datagrams=), is
@@ -71,6 +82,11 @@ struct settings {
   std::vector<std::string> workloads, placements;
   std::set<std::string> only;
   int mem_connections = 10000;
+  int mem_reps = 3; // memory repeats to the byte: fewer repetitions than the rates need
+  std::vector<int> scale_connections{1, 10, 100, 1000, 10000};
+  int scale_reps = 3;
+  double scale_warmup = 0.2, scale_duration = 0.4;
+  std::string scale_placement = "same";
   int micro_reps = 5;
   double micro_min_time = 0.2;
   int server_cpu = 0, client_cpu = 1;
@@ -121,9 +137,9 @@ std::vector<server_spec> read_servers(const std::string &path) {
     s.name = fields[0];
     for (const auto &p : split(fields[1], ',')) {
       if (p == "tcp") {
-        s.workloads.insert({"pp1", "pp64", "bulk", "accept", "mem"});
+        s.workloads.insert({"pp1", "pp64", "bulk", "accept", "mem", "scale"});
       } else if (p == "udp" || p == "pp1" || p == "pp16" || p == "pp64" || p == "bulk" ||
-                 p == "accept" || p == "mem") {
+                 p == "accept" || p == "mem" || p == "scale") {
         s.workloads.insert(p);
       } else {
         throw std::runtime_error(path + ":" + std::to_string(number) +
@@ -134,8 +150,8 @@ std::vector<server_spec> read_servers(const std::string &path) {
     }
     s.port = std::stoi(fields[2]);
     s.role = fields[3];
-    static const std::set<std::string> roles = {"ref",  "baseline",   "native",
-                                                "uwsk", "uwsk-event", "uwsk-sync"};
+    static const std::set<std::string> roles = {"ref",        "baseline",  "native",    "uwsk",
+                                                "uwsk-event", "uwsk-sync", "verify-off"};
     if (roles.count(s.role) == 0) {
       throw std::runtime_error(path + ":" + std::to_string(number) + ": unknown role " + s.role);
     }
@@ -145,6 +161,15 @@ std::vector<server_spec> read_servers(const std::string &path) {
   if (std::count_if(servers.begin(), servers.end(),
                     [](const server_spec &s) { return s.role == "ref"; }) != 1) {
     throw std::runtime_error(path + ": exactly one server must have the role 'ref'");
+  }
+  for (const auto &s : servers) {
+    const std::string suffix = "-verify-off";
+    if (s.role == "verify-off" &&
+        (s.name.size() <= suffix.size() ||
+         s.name.compare(s.name.size() - suffix.size(), suffix.size(), suffix) != 0)) {
+      throw std::runtime_error(path + ": a verify-off server is named SERVER" + suffix +
+                               ", after the server it is compared with, not " + s.name);
+    }
   }
   return servers;
 }
@@ -158,6 +183,11 @@ std::string substitute(std::string text, const std::map<std::string, std::string
     }
   }
   return text;
+}
+
+// The sweep's measurements are the workloads "scale/N", N connections each; 0 for the others.
+int scale_connections_of(const std::string &workload) {
+  return workload.rfind("scale/", 0) == 0 ? std::atoi(workload.c_str() + 6) : 0;
 }
 
 // ---- Processes ----------------------------------------------------------------------------------
@@ -404,8 +434,9 @@ std::string what_went_wrong(const std::string &server_log, const std::string &dr
 
 measurement run_one(const settings &cfg, const server_spec &server, const std::string &workload,
                     const std::string &placement, int rep) {
-  const std::string tag =
-      server.name + "-" + workload + "-" + placement + "-" + std::to_string(rep);
+  std::string tag = server.name + "-" + workload + "-" + placement + "-" + std::to_string(rep);
+  std::replace(tag.begin(), tag.end(), '/', '-'); // scale/N
+
   const std::string server_log = cfg.work + "/" + tag + ".server.log";
   const std::string driver_log = cfg.work + "/" + tag + ".driver.log";
   const std::string client_log = cfg.work + "/" + tag + ".client.log";
@@ -428,23 +459,22 @@ measurement run_one(const settings &cfg, const server_spec &server, const std::s
   }
   const pid_t server_pid = spawn(command, cfg.server_cpu, server_log);
   const int client_cpu = placement == "same" ? cfg.server_cpu : cfg.client_cpu;
-  std::vector<std::string> loadgen = {cfg.bin + "/uwsk-bench-loadgen",
-                                      "--workload",
-                                      workload,
-                                      "--port",
-                                      std::to_string(server.port),
-                                      "--server-pid",
-                                      std::to_string(server_pid),
-                                      "--warmup",
-                                      std::to_string(cfg.warmup),
-                                      "--duration",
-                                      std::to_string(cfg.duration)};
+  const int scale = scale_connections_of(workload);
+  const double warmup = scale > 0 ? cfg.scale_warmup : cfg.warmup;
+  const double duration = scale > 0 ? cfg.scale_duration : cfg.duration;
+  std::vector<std::string> loadgen = {
+      cfg.bin + "/uwsk-bench-loadgen", "--workload",   scale > 0 ? "pp64" : workload, "--port",
+      std::to_string(server.port),     "--server-pid", std::to_string(server_pid),    "--warmup",
+      std::to_string(warmup),          "--duration",   std::to_string(duration)};
   if (workload == "mem") {
     loadgen.insert(loadgen.end(), {"--connections", std::to_string(cfg.mem_connections)});
   }
+  if (scale > 0) {
+    loadgen.insert(loadgen.end(), {"--connections", std::to_string(scale)});
+  }
   bool ok = false;
   const std::string output =
-      run_capture(loadgen, client_cpu, client_log, cfg.warmup + cfg.duration + 120, ok);
+      run_capture(loadgen, client_cpu, client_log, warmup + duration + 120, ok);
   settle(server_pid);
   const int early_status = wait_for(server_pid, 0);
   const bool server_alive = early_status == -1;
@@ -826,13 +856,18 @@ std::string ref_name(const report &r) {
 }
 
 bool serves(const server_spec &s, const std::string &workload) {
-  return s.workloads.count(workload) != 0;
+  return s.workloads.count(scale_connections_of(workload) > 0 ? "scale" : workload) != 0;
 }
 
 // The placements a workload runs in: memory does not depend on placement.
 std::vector<std::string> placements_for(const settings &cfg, const std::string &workload) {
   if (workload == "mem") {
     return {cfg.placements.front()};
+  }
+  if (workload == "scale" || scale_connections_of(workload) > 0) {
+    const bool listed = std::find(cfg.placements.begin(), cfg.placements.end(),
+                                  cfg.scale_placement) != cfg.placements.end();
+    return {listed ? cfg.scale_placement : cfg.placements.front()};
   }
   return cfg.placements;
 }
@@ -848,6 +883,42 @@ summary summary_for(const report &r, const std::string &placement, const metric_
                    find_runs(placement, d.workload, role_name(r, "native")), d);
 }
 
+// The servers with a column in the main tables and the chart: all but the verify-off copies,
+// which have a section of their own.
+std::vector<server_spec> column_servers(const report &r) {
+  std::vector<server_spec> list;
+  for (const auto &s : r.servers) {
+    if (s.role != "verify-off") {
+      list.push_back(s);
+    }
+  }
+  return list;
+}
+
+// The servers of the scaling sweep that were measured, in the order of servers.conf.
+std::vector<const server_spec *> scale_servers(const report &r) {
+  std::vector<const server_spec *> list;
+  for (const auto &s : r.servers) {
+    for (const int n : r.cfg.scale_connections) {
+      const std::string w = "scale/" + std::to_string(n);
+      if (serves(s, w) && find_runs(placements_for(r.cfg, w).front(), w, s.name) != nullptr) {
+        list.push_back(&s);
+        break;
+      }
+    }
+  }
+  return list;
+}
+
+// The sweep's metric for `connections`: its rate (msg/s) or server CPU per message (µs).
+metric_def scale_def(int connections, const std::string &key) {
+  const std::string w = "scale/" + std::to_string(connections);
+  if (key == "rate") {
+    return {w, "rate", "msg/s", "msg/s", 1, true};
+  }
+  return {w, key, "server CPU per message", "µs", 1, false};
+}
+
 void write_json(const report &r, const std::string &path) {
   std::ofstream out(path);
   out << "{\n  \"machine\": {\"cpu\": " << json_string(r.machine.cpu)
@@ -861,6 +932,19 @@ void write_json(const report &r, const std::string &path) {
       << ", \"window_s\": " << json_number(r.cfg.duration)
       << ", \"server_cpu\": " << r.cfg.server_cpu << ", \"client_cpu\": " << r.cfg.client_cpu
       << ", \"mem_connections\": " << r.cfg.mem_connections
+      << ", \"mem_repetitions\": " << std::min(r.cfg.reps, r.cfg.mem_reps)
+      << ", \"scale_connections\": [" <<
+      [&] {
+        std::string list;
+        for (const int n : r.cfg.scale_connections) {
+          list += (list.empty() ? "" : ", ") + std::to_string(n);
+        }
+        return list;
+      }()
+      << "], \"scale_repetitions\": " << std::min(r.cfg.reps, r.cfg.scale_reps)
+      << ", \"scale_warmup_s\": " << json_number(r.cfg.scale_warmup)
+      << ", \"scale_window_s\": " << json_number(r.cfg.scale_duration)
+      << ", \"scale_placement\": " << json_string(placements_for(r.cfg, "scale").front())
       << ", \"commit\": " << json_string(r.cfg.commit)
       << ", \"elapsed_s\": " << json_number(r.elapsed_s) << "},\n";
   out << "  \"servers\": [";
@@ -919,6 +1003,30 @@ void write_json(const report &r, const std::string &path) {
       }
     }
   }
+  // The scaling sweep: medians per server and connection count.
+  out << "\n  ],\n  \"scale\": [";
+  first = true;
+  for (const auto *server : scale_servers(r)) {
+    const std::string placement = placements_for(r.cfg, "scale").front();
+    for (const int n : r.cfg.scale_connections) {
+      const auto *runs = find_runs(placement, "scale/" + std::to_string(n), server->name);
+      if (runs == nullptr) {
+        continue;
+      }
+      const summary rate = summary_for(r, placement, scale_def(n, "rate"), server->name);
+      const summary cpu =
+          summary_for(r, placement, scale_def(n, "server_cpu_us_per_op"), server->name);
+      out << (first ? "\n    " : ",\n    ");
+      first = false;
+      out << "{\"placement\": " << json_string(placement)
+          << ", \"server\": " << json_string(server->name) << ", \"connections\": " << n
+          << ", \"rate_median\": " << json_number(rate.med)
+          << ", \"rate_spread\": " << json_number(rate.spread)
+          << ", \"rate_ratio_to_ref\": " << json_number(rate.ratio_ref)
+          << ", \"server_cpu_us_per_msg_median\": " << json_number(cpu.med)
+          << ", \"failures\": " << rate.failures << "}";
+    }
+  }
   // Every measurement as the load generator reported it.
   out << "\n  ],\n  \"runs\": [";
   first = true;
@@ -970,6 +1078,111 @@ std::string placement_title(const settings &cfg, const std::string &placement) {
          ", load generator on CPU " + std::to_string(cfg.client_cpu) + ")";
 }
 
+// "Scaling sweep": for each connection count, each server's rate and CPU per message.
+std::string scale_section(const report &r) {
+  const auto servers = scale_servers(r);
+  if (servers.empty()) {
+    return "";
+  }
+  std::ostringstream md;
+  const std::string placement = placements_for(r.cfg, "scale").front();
+  char intro[600];
+  std::snprintf(intro, sizeof intro,
+                "\n## Scaling sweep (%s; plot: scale.svg)\n\n"
+                "Ping-pong with one 64-byte message outstanding on each connection, every echo "
+                "verified; %d repetition(s) of %.2g s warm-up and %.2g s window per point. Each "
+                "cell: the median rate (msg/s), then the server's CPU time per message (µs, ↓), "
+                "then ×: the median of the per-repetition ratios of the rate to `%s`.\n\n",
+                placement_title(r.cfg, placement).c_str(), std::min(r.cfg.reps, r.cfg.scale_reps),
+                r.cfg.scale_warmup, r.cfg.scale_duration, ref_name(r).c_str());
+  md << intro << "| connections |";
+  for (const auto *s : servers) {
+    md << " " << s->name << " |";
+  }
+  md << "\n|---|";
+  for (size_t i = 0; i < servers.size(); ++i) {
+    md << "---|";
+  }
+  md << "\n";
+  for (const int n : r.cfg.scale_connections) {
+    md << "| " << n << " |";
+    for (const auto *s : servers) {
+      const summary rate = summary_for(r, placement, scale_def(n, "rate"), s->name);
+      const summary cpu = summary_for(r, placement, scale_def(n, "server_cpu_us_per_op"), s->name);
+      const auto *runs = find_runs(placement, "scale/" + std::to_string(n), s->name);
+      if (runs == nullptr) {
+        md << " – |";
+        continue;
+      }
+      if (rate.values.empty()) {
+        md << " failed |";
+        continue;
+      }
+      char cell[160];
+      std::snprintf(cell, sizeof cell, " **%s** · %s µs%s%s |", short_number(rate.med).c_str(),
+                    short_number(cpu.med).c_str(),
+                    std::isfinite(rate.ratio_ref) ? (" ×" + short_number(rate.ratio_ref)).c_str()
+                                                  : "",
+                    rate.failures != 0 ? (" (**✗ " + std::to_string(rate.failures) + "/" +
+                                          std::to_string(runs->size()) + " failed**)")
+                                             .c_str()
+                                       : "");
+      md << cell;
+    }
+    md << "\n";
+  }
+  return md.str();
+}
+
+// "Verifier cost": each verify-off server against the server it is the checks-off copy of.
+std::string verifier_cost_section(const report &r) {
+  std::ostringstream rows;
+  for (const auto &off : r.servers) {
+    if (off.role != "verify-off") {
+      continue;
+    }
+    const std::string on = off.name.substr(0, off.name.size() - std::strlen("-verify-off"));
+    for (const auto &placement : r.cfg.placements) {
+      for (const auto &d : metric_defs()) {
+        const auto *off_runs = find_runs(placement, d.workload, off.name);
+        const auto *on_runs = find_runs(placement, d.workload, on);
+        if (d.key != "rate" || off_runs == nullptr || on_runs == nullptr) {
+          continue;
+        }
+        metric_def cpu_def = d;
+        cpu_def.key = "server_cpu_us_per_op";
+        cpu_def.higher_better = false;
+        const summary a = summarize(*on_runs, nullptr, nullptr, nullptr, d);
+        const summary b = summarize(*off_runs, nullptr, nullptr, nullptr, d);
+        const summary ca = summarize(*on_runs, nullptr, nullptr, nullptr, cpu_def);
+        const summary cb = summarize(*off_runs, nullptr, nullptr, nullptr, cpu_def);
+        const double ratio = ratio_to(*on_runs, off_runs, d);
+        const double cpu_ratio = ratio_to(*on_runs, off_runs, cpu_def);
+        char row[400];
+        std::snprintf(row, sizeof row,
+                      "| %s | %s | %s | %s ±%.0f%% | %s ±%.0f%% | ×%.3f (≥ 0.90) %s | %s / %s µs "
+                      "×%.3f |\n",
+                      on.c_str(), d.label.c_str(), placement.c_str(), short_number(a.med).c_str(),
+                      a.spread * 100, short_number(b.med).c_str(), b.spread * 100, ratio,
+                      !std::isfinite(ratio) ? "–"
+                      : ratio >= 0.90       ? "met"
+                                            : "**missed**",
+                      short_number(ca.med).c_str(), short_number(cb.med).c_str(), cpu_ratio);
+        rows << row;
+      }
+    }
+  }
+  if (rows.str().empty()) {
+    return "";
+  }
+  return "\n## Verifier cost (checks on: the default; off: UWSK_VERIFY=off)\n\n"
+         "× is the median over repetitions of the rate with checks on / the rate with checks off "
+         "in the same repetition; the target is to stay within 10%.\n\n"
+         "| server | workload | placement | rate, checks on | rate, checks off | on / off "
+         "(target) | server CPU per message on / off ↓ |\n|---|---|---|---|---|---|---|\n" +
+         rows.str();
+}
+
 std::string write_markdown(const report &r, const std::string &path) {
   std::ostringstream md;
   const std::string ref = ref_name(r);
@@ -996,13 +1209,14 @@ std::string write_markdown(const report &r, const std::string &path) {
         "that verified nothing (it counts as failed; see Problems). The \"echo verified\" rows "
         "give the runs verified of all runs (✓ when all were) and the median bytes or datagrams "
         "verified per run, warm-up included.\n";
+  const std::vector<server_spec> columns = column_servers(r);
   for (const auto &placement : r.cfg.placements) {
     md << "\n## " << placement_title(r.cfg, placement) << "\n\n| workload | unit |";
-    for (const auto &s : r.servers) {
+    for (const auto &s : columns) {
       md << " " << s.name << " |";
     }
     md << "\n|---|---|";
-    for (size_t i = 0; i < r.servers.size(); ++i) {
+    for (size_t i = 0; i < columns.size(); ++i) {
       md << "---|";
     }
     md << "\n";
@@ -1021,7 +1235,7 @@ std::string write_markdown(const report &r, const std::string &path) {
         label = "&nbsp;&nbsp;" + label.substr(2);
       }
       md << "| " << label << (d.higher_better ? "" : " ↓") << " | " << d.unit << " |";
-      for (const auto &server : r.servers) {
+      for (const auto &server : columns) {
         if (!serves(server, d.workload)) {
           md << " n/a |";
           continue;
@@ -1177,6 +1391,8 @@ std::string write_markdown(const report &r, const std::string &path) {
        << sync_rows.str();
   }
 
+  md << verifier_cost_section(r) << scale_section(r);
+
   // Every failure and every unclean stop, once per (placement, workload, server).
   std::ostringstream problems;
   for (const auto &[k, runs] : g_results) {
@@ -1232,6 +1448,7 @@ std::string plot_label(const std::string &workload) {
 void write_plot(const report &r, const std::string &dat_path, const std::string &gp_path,
                 const std::string &dat_name, const std::string &svg_name) {
   std::ofstream dat(dat_path);
+  const std::vector<server_spec> columns = column_servers(r);
   std::vector<const metric_def *> rows;
   for (const auto &d : metric_defs()) {
     if (d.key == "rate" && d.workload != "mem" &&
@@ -1244,13 +1461,13 @@ void write_plot(const report &r, const std::string &dat_path, const std::string 
   double highest = 1.0;
   for (const auto &placement : r.cfg.placements) {
     dat << "# " << placement << "\nworkload";
-    for (const auto &s : r.servers) {
+    for (const auto &s : columns) {
       dat << " " << s.name;
     }
     dat << "\n";
     for (const auto *d : rows) {
       dat << '"' << plot_label(d->workload) << '"';
-      for (const auto &s : r.servers) {
+      for (const auto &s : columns) {
         const summary sm = summary_for(r, placement, *d, s.name);
         dat << " " << (std::isfinite(sm.ratio_ref) ? json_number(sm.ratio_ref) : "0");
         if (std::isfinite(sm.ratio_ref)) {
@@ -1278,11 +1495,51 @@ void write_plot(const report &r, const std::string &dat_path, const std::string 
   int index = 0;
   for (const auto &placement : r.cfg.placements) {
     gp << "set title \"" << placement_title(r.cfg, placement) << "\"\n";
-    gp << "plot for [col=2:" << r.servers.size() + 1 << "] '" << dat_name << "' index " << index
+    gp << "plot for [col=2:" << columns.size() + 1 << "] '" << dat_name << "' index " << index
        << " using col:xtic(1) title columnheader\n";
     ++index;
   }
   gp << "unset multiplot\n";
+}
+
+// The sweep's plot: rate and server CPU per message against connections (log scale), a line per
+// server; the data has a block per server: connections, median rate, median CPU per message.
+void write_scale_plot(const report &r, const std::string &dat_path, const std::string &gp_path,
+                      const std::string &dat_name, const std::string &svg_name) {
+  const auto servers = scale_servers(r);
+  if (servers.empty()) {
+    std::remove(gp_path.c_str());
+    return;
+  }
+  const std::string placement = placements_for(r.cfg, "scale").front();
+  std::ofstream dat(dat_path);
+  for (const auto *s : servers) {
+    dat << "# " << s->name << "\nconnections " << s->name << " cpu_us\n";
+    for (const int n : r.cfg.scale_connections) {
+      const summary rate = summary_for(r, placement, scale_def(n, "rate"), s->name);
+      const summary cpu = summary_for(r, placement, scale_def(n, "server_cpu_us_per_op"), s->name);
+      if (std::isfinite(rate.med) && std::isfinite(cpu.med)) {
+        dat << n << " " << json_number(rate.med) << " " << json_number(cpu.med) << "\n";
+      }
+    }
+    dat << "\n\n";
+  }
+  std::ofstream gp(gp_path);
+  gp << "# Generated by uwsk-bench-runner; run gnuplot on it in its own directory.\n"
+     << "set terminal svg size 1000,720 dynamic font 'sans,11'\n"
+     << "set output '" << svg_name << "'\n"
+     << "set logscale x 10\nset xrange [0.7:" << json_number(r.cfg.scale_connections.back() * 1.4)
+     << "]\nset format x '%.0f'\nset grid xtics ytics\nset key outside right top noenhanced\n"
+     << "set xlabel 'connections (one 64-byte message outstanding on each)'\n"
+     << "set multiplot layout 2,1 title \"Scaling sweep: " << placement_title(r.cfg, placement)
+     << "\"\n"
+     << "set yrange [0:*]\nset ylabel 'messages/s'\n"
+     << "plot for [i=0:" << servers.size() - 1 << "] '" << dat_name
+     << "' index i using 1:2 with linespoints lw 2 pt 7 title columnheader(2)\n"
+     << "set ylabel 'server CPU per message (µs)'\n"
+     << "plot for [i=0:" << servers.size() - 1 << "] '" << dat_name
+     << "' index i using 1:3 with linespoints lw 2 pt 7 title columnheader(2)\n"
+     << "unset multiplot\n";
 }
 
 } // namespace
@@ -1302,14 +1559,32 @@ int main(int argc, char **argv) {
     cfg.reps = static_cast<int>(opts.integer("reps", cfg.quick ? 1 : 5));
     cfg.warmup = opts.number("warmup", cfg.quick ? 0.05 : 0.3);
     cfg.duration = opts.number("duration", cfg.quick ? 0.2 : 1.2);
-    cfg.workloads = split(opts.text("workloads", "pp1,pp16,pp64,bulk,udp,accept,mem"), ',');
+    cfg.workloads = split(opts.text("workloads", "pp1,pp16,pp64,bulk,udp,accept,mem,scale"), ',');
     cfg.placements = split(opts.text("placements", "split,same"), ',');
     for (const auto &name : split(opts.text("only", ""), ',')) {
       cfg.only.insert(name);
     }
+    cfg.mem_reps = static_cast<int>(opts.integer("mem-reps", cfg.mem_reps));
     cfg.mem_connections =
         static_cast<int>(opts.integer("mem-connections", cfg.quick ? 200 : 10000));
     cfg.micro_reps = static_cast<int>(opts.integer("micro-reps", cfg.quick ? 1 : 5));
+    if (opts.has("scale-connections") || cfg.quick) {
+      cfg.scale_connections.clear();
+      for (const auto &n : split(opts.text("scale-connections", "1,10,100"), ',')) {
+        const int count = std::atoi(n.c_str());
+        if (count < 1 || count > 100000) {
+          throw std::invalid_argument("--scale-connections takes counts from 1 to 100000");
+        }
+        cfg.scale_connections.push_back(count);
+      }
+    }
+    cfg.scale_reps = static_cast<int>(opts.integer("scale-reps", cfg.quick ? 1 : 3));
+    cfg.scale_warmup = opts.number("scale-warmup", cfg.quick ? 0.05 : 0.2);
+    cfg.scale_duration = opts.number("scale-duration", cfg.quick ? 0.2 : 0.4);
+    cfg.scale_placement = opts.text("scale-placement", "same");
+    if (cfg.scale_placement != "same" && cfg.scale_placement != "split") {
+      throw std::invalid_argument("--scale-placement is same or split");
+    }
     cfg.micro_min_time = opts.number("micro-min-time", cfg.quick ? 0.01 : 0.2);
     cfg.server_cpu = static_cast<int>(opts.integer("server-cpu", 0));
     cfg.client_cpu = static_cast<int>(opts.integer("client-cpu", 1));
@@ -1327,7 +1602,7 @@ int main(int argc, char **argv) {
     }
     for (const auto &w : cfg.workloads) {
       static const std::set<std::string> known = {"pp1", "pp16",   "pp64", "bulk",
-                                                  "udp", "accept", "mem"};
+                                                  "udp", "accept", "mem",  "scale"};
       if (known.count(w) == 0) {
         throw std::invalid_argument("unknown workload " + w);
       }
@@ -1350,6 +1625,8 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "runner: one CPU only: measuring the 'same' placement alone\n");
     cfg.placements = {"same"};
   }
+  // The servers inherit the limit on open files: the sweep's 10,000 connections need it raised.
+  uwsk::bench::raise_file_limit();
   std::error_code created;
   std::filesystem::create_directories(cfg.work, created);
   if (!created) {
@@ -1367,10 +1644,27 @@ int main(int argc, char **argv) {
   r.machine = describe_machine();
   const int64_t started = now_ns();
   std::mt19937 shuffle_rng(cfg.seed);
-  int total = 0;
+  // The workloads measured, in order: "scale" is one per connection count of the sweep.
+  std::vector<std::string> measured;
   for (const auto &w : cfg.workloads) {
+    if (w != "scale") {
+      measured.push_back(w);
+      continue;
+    }
+    for (const int n : cfg.scale_connections) {
+      measured.push_back("scale/" + std::to_string(n));
+    }
+  }
+  auto reps_of = [&](const std::string &w) {
+    if (w == "mem") {
+      return std::min(cfg.reps, cfg.mem_reps);
+    }
+    return scale_connections_of(w) > 0 ? std::min(cfg.reps, cfg.scale_reps) : cfg.reps;
+  };
+  int total = 0;
+  for (const auto &w : measured) {
     for (const auto &s : servers) {
-      total += serves(s, w) ? static_cast<int>(placements_for(cfg, w).size()) * cfg.reps : 0;
+      total += serves(s, w) ? static_cast<int>(placements_for(cfg, w).size()) * reps_of(w) : 0;
     }
   }
   int done = 0, failed = 0, unclean = 0;
@@ -1378,9 +1672,10 @@ int main(int argc, char **argv) {
               cfg.reps, cfg.seed, cfg.work.c_str());
   for (int rep = 0; rep < cfg.reps; ++rep) {
     for (const auto &placement : cfg.placements) {
-      for (const auto &workload : cfg.workloads) {
+      for (const auto &workload : measured) {
         const auto allowed = placements_for(cfg, workload);
-        if (std::find(allowed.begin(), allowed.end(), placement) == allowed.end()) {
+        if (rep >= reps_of(workload) ||
+            std::find(allowed.begin(), allowed.end(), placement) == allowed.end()) {
           continue;
         }
         std::vector<const server_spec *> order;
@@ -1443,7 +1738,9 @@ int main(int argc, char **argv) {
   write_json(r, cfg.out + "/latest.json");
   const std::string md = write_markdown(r, cfg.out + "/latest.md");
   write_plot(r, cfg.out + "/latest.dat", cfg.out + "/latest.gp", "latest.dat", "latest.svg");
-  std::printf("\n%s\nrunner: wrote %s/latest.{json,md,dat,gp}; %d of %d measurements failed; "
+  write_scale_plot(r, cfg.out + "/scale.dat", cfg.out + "/scale.gp", "scale.dat", "scale.svg");
+  std::printf("\n%s\nrunner: wrote %s/latest.{json,md,dat,gp} and scale.{dat,gp}; %d of %d "
+              "measurements failed; "
               "the server did not stop cleanly after %d\n",
               md.c_str(), cfg.out.c_str(), failed, done, unclean);
   if (failed == 0 && unclean == 0) {

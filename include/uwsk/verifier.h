@@ -5,6 +5,8 @@
  * Error rules stop the process with a DRIVER_VERIFIER_DETECTED_VIOLATION bug check; warning rules
  * are logged and the driver goes on, unless strict mode is on: then they stop it too. Strict mode
  * starts on when the environment variable UWSK_VERIFY is "strict" (uwsk-run --verify=strict).
+ * UWSK_VERIFY=off (uwsk-run --verify=off), read once before the first IRP or pool block, turns
+ * the verifier's bookkeeping off for the whole process, to measure what it costs.
  */
 #ifndef UWSK_VERIFIER_H
 #define UWSK_VERIFIER_H

@@ -1,11 +1,14 @@
 // A quarantine for dead provider objects (closed sockets, deregistered registrations): instead
 // of returning them to the allocator at once, the newest N stay readable, marked dead, so that
 // a driver still calling through one gets a verifier report naming the rule rather than reading
-// freed memory. The oldest is deleted when a newer one arrives; the rest at process exit.
+// freed memory. The oldest is deleted when a newer one arrives; the rest at process exit. With
+// the verifier's bookkeeping off (UWSK_VERIFY=off) a dead object is deleted at once.
 #pragma once
 
 #include <cstddef>
 #include <mutex>
+
+#include "nt/dbg/verifier.hpp"
 
 namespace uwsk::wsk {
 
@@ -20,6 +23,10 @@ public:
     }
   }
   void hold(T *object) {
+    if (nt::verifier::bookkeeping_off()) {
+      delete object;
+      return;
+    }
     T *oldest = nullptr;
     {
       std::lock_guard guard(lock_);

@@ -104,6 +104,12 @@ constexpr const char *help_footer =
     "      (which wins when both are given).\n"
     "  UWSK_VERIFY=strict\n"
     "      Verifier warnings stop the process as errors do (what --verify=strict sets).\n"
+    "  UWSK_VERIFY=off\n"
+    "      The verifier's bookkeeping is off (what --verify=off sets): no lists of live IRPs\n"
+    "      and pool blocks (the leak report only counts IRPs), no IRP submission checks (V10,\n"
+    "      V13, V17), no check of the IRQL given to KeReleaseSpinLock (V84), closed sockets\n"
+    "      freed at once instead of quarantined (V30, V55 reports become use after free).\n"
+    "      For measuring what the verifier costs.\n"
     "  UWSK_VERIFY_STACKS=1\n"
     "      IoAllocateIrp keeps its caller's whole stack, and the leak report shows it for each\n"
     "      IRP never freed (an unwind per allocation).\n"
@@ -393,13 +399,22 @@ int main(int argc, char **argv) {
                "Run with the AddressSanitizer runtime loaded first, for a driver built with "
                "-fsanitize=address,undefined (uwsk-run starts itself again with it in "
                "LD_PRELOAD)");
-  // The verifier's mode (docs/verifier.md): strict makes warning rules stop as errors do.
+  // The verifier's mode (docs/verifier.md): strict makes warning rules stop as errors do; off
+  // drops its bookkeeping, which the runtime reads from UWSK_VERIFY once, before the first IRP
+  // or pool block (so it is set here, before any driver is loaded).
   app.add_option_function<std::string>(
          "--verify",
-         [](const std::string &mode) { uwsk_verifier_set_strict(mode == "strict" ? 1 : 0); },
-         "Verifier mode: normal (warning rules are logged) or strict (they stop the driver "
-         "with a bug check, as error rules do)")
-      ->check(CLI::IsMember({"normal", "strict"}));
+         [](const std::string &mode) {
+           uwsk_verifier_set_strict(mode == "strict" ? 1 : 0);
+           setenv("UWSK_VERIFY", mode.c_str(), 1);
+         },
+         "Verifier mode: normal (warning rules are logged), strict (they stop the driver "
+         "with a bug check, as error rules do) or off (no lists of live IRPs and pool blocks, "
+         "no IRP submission checks, no V84 check of spin-lock IRQLs, no quarantine of closed "
+         "sockets: "
+         "for measuring what the "
+         "verifier costs)")
+      ->check(CLI::IsMember({"normal", "strict", "off"}));
   // Fault injection (docs/faults.md).
   std::string faults_spec;
   std::string seed_text;

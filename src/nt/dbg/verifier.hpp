@@ -20,6 +20,13 @@ constexpr ULONG_PTR rule_code(int rule) {
 bool strict();
 void set_strict(bool on);
 
+// Whether the verifier's bookkeeping is off (UWSK_VERIFY=off, uwsk-run --verify=off): no lists of
+// live IRPs and pool blocks, no IRP submission checks (V10, V13, V17), no V84 check of spin-lock
+// IRQLs, no quarantine of closed sockets (docs/verifier.md, "Turning the bookkeeping off"). Read
+// once, at the first call, so
+// the mode holds for the whole process.
+bool bookkeeping_off();
+
 // Rule `rule` (an E rule) was broken: logs "verifier: rule Vn (error): <sentence>", then the
 // `objects` line when not NULL (the IRP, MDL, socket or pool block and where it was made), and
 // bug checks with rule_code(rule) and p2, p3.

@@ -328,13 +328,15 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   trailer->creation_site = __builtin_return_address(0);
   trailer->irp = irp;
   trailer->stack = nullptr;
-  if (stacks_wanted()) {
-    trailer->stack = static_cast<allocation_stack *>(std::malloc(sizeof(allocation_stack)));
-    if (trailer->stack != nullptr) {
-      trailer->stack->count = backtrace(trailer->stack->frames, 24);
+  if (!verifier::bookkeeping_off()) {
+    if (stacks_wanted()) {
+      trailer->stack = static_cast<allocation_stack *>(std::malloc(sizeof(allocation_stack)));
+      if (trailer->stack != nullptr) {
+        trailer->stack->count = backtrace(trailer->stack->frames, 24);
+      }
     }
+    link_live(trailer);
   }
-  link_live(trailer);
   irp->AllocationFlags =
       IRP_ALLOCATED_FIXED_SIZE | UWSK_IRP_ALLOCATED_BY_IO | (ChargeQuota ? IRP_QUOTA_CHARGED : 0);
   irp_count.fetch_add(1, std::memory_order_relaxed);
@@ -382,7 +384,11 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
   }
   irp_buffers::done(Irp); // no buffers of a freed IRP stay tracked (rule V18)
   Irp->Type = 0;
-  unlink_live(trailer_of(Irp));
+  // Not linked with the bookkeeping off (a mode fixed for the process). Its own links are not
+  // read here: neighbours' insertions and removals rewrite them under live_lock.
+  if (!verifier::bookkeeping_off()) {
+    unlink_live(trailer_of(Irp));
+  }
   std::free(trailer_of(Irp)->stack);
   irp_count.fetch_sub(1, std::memory_order_relaxed);
   // Cached or not, every IoAllocateIrp block is aligned_alloc memory of

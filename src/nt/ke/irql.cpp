@@ -15,9 +15,11 @@
 namespace uwsk::nt {
 namespace {
 
-thread_local KIRQL t_irql = PASSIVE_LEVEL;
-thread_local int t_critical_regions = 0;
-thread_local int t_guarded_regions = 0;
+// Initial-exec: read on every spin lock, IRP completion and WSK call, where the general-dynamic
+// model of a shared library would call __tls_get_addr each time.
+thread_local KIRQL t_irql [[gnu::tls_model("initial-exec")]] = PASSIVE_LEVEL;
+thread_local int t_critical_regions [[gnu::tls_model("initial-exec")]] = 0;
+thread_local int t_guarded_regions [[gnu::tls_model("initial-exec")]] = 0;
 
 } // namespace
 

@@ -5,7 +5,8 @@
 //
 // Each thread also counts the spin locks it holds (IoCompleteRequest refuses to run under one,
 // rule V84) and remembers, for the newest few taken with KeAcquireSpinLock, the IRQL the acquire
-// returned, so that KeReleaseSpinLock with another IRQL is reported (rule V84).
+// returned, so that KeReleaseSpinLock with another IRQL is reported (rule V84); not with the
+// verifier's bookkeeping off (UWSK_VERIFY=off).
 //
 // Acquiring raises the simulated IRQL to DISPATCH_LEVEL; the *AtDpcLevel forms require the
 // caller to be at DISPATCH_LEVEL already. Waiting spins briefly and then yields the CPU, because
@@ -112,7 +113,10 @@ bool try_acquire(PKSPIN_LOCK lock) {
   return false;
 }
 
-void release(PKSPIN_LOCK lock, const char *what, const void *caller) {
+// `remembered_checked`: check_old_irql has already taken the lock out of the table (a second
+// scan would only walk the other entries).
+void release(PKSPIN_LOCK lock, const char *what, const void *caller,
+             bool remembered_checked = false) {
   ULONG_PTR owner = __atomic_load_n(lock, __ATOMIC_RELAXED);
   if (owner != spin_lock_owner_token()) {
     char reason[160];
@@ -124,7 +128,9 @@ void release(PKSPIN_LOCK lock, const char *what, const void *caller) {
   }
   __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
   --held_count;
-  forget_old_irql(lock);
+  if (!remembered_checked) {
+    forget_old_irql(lock);
+  }
 }
 
 void require_dispatch_level(const char *what, const void *lock, const void *caller) {
@@ -147,7 +153,8 @@ int uwsk::nt::spin_locks_held() {
 }
 
 namespace {
-thread_local int held_baseline = 0; // spin_lock_baseline: the count when the scope opened
+// spin_lock_baseline: the count when the scope opened.
+thread_local int held_baseline [[gnu::tls_model("initial-exec")]] = 0;
 } // namespace
 
 int uwsk::nt::spin_locks_held_since_baseline() {
@@ -175,14 +182,19 @@ extern "C" KIRQL NTAPI KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock) {
   KIRQL old = current_irql();
   set_current_irql(DISPATCH_LEVEL);
   acquire(SpinLock, "KeAcquireSpinLock", caller);
-  remember_old_irql(SpinLock, old);
+  if (!verifier::bookkeeping_off()) {
+    remember_old_irql(SpinLock, old);
+  }
   return old;
 }
 
 // KeReleaseSpinLock: releases the lock and returns to the IRQL KeAcquireSpinLock returned.
 extern "C" VOID NTAPI KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql) {
-  check_old_irql(SpinLock, NewIrql, "KeReleaseSpinLock");
-  release(SpinLock, "KeReleaseSpinLock", __builtin_return_address(0));
+  const bool check = !verifier::bookkeeping_off();
+  if (check) {
+    check_old_irql(SpinLock, NewIrql, "KeReleaseSpinLock");
+  }
+  release(SpinLock, "KeReleaseSpinLock", __builtin_return_address(0), check);
   KeLowerIrql(NewIrql);
 }
 
