@@ -12,7 +12,7 @@ struct stack_bounds {
   std::uintptr_t high = 0;
   bool known = false;
 };
-thread_local stack_bounds bounds;
+thread_local stack_bounds bounds [[gnu::tls_model("initial-exec")]];
 
 } // namespace
 

@@ -31,11 +31,14 @@ void log_rule(int rule, const char *severity, const char *sentence, const char *
 
 } // namespace
 
-bool bookkeeping_off() {
+std::atomic<signed char> bookkeeping_mode{-1};
+
+bool read_bookkeeping_mode() {
   static const bool off = [] {
     const char *value = std::getenv("UWSK_VERIFY");
     return value != nullptr && std::strcmp(value, "off") == 0;
   }();
+  bookkeeping_mode.store(off ? 1 : 0, std::memory_order_relaxed);
   return off;
 }
 

@@ -4,6 +4,8 @@
 // uwsk_verifier_set_strict).
 #pragma once
 
+#include <atomic>
+
 #include <cstddef>
 
 #include <wdm.h>
@@ -22,10 +24,15 @@ void set_strict(bool on);
 
 // Whether the verifier's bookkeeping is off (UWSK_VERIFY=off, uwsk-run --verify=off): no lists of
 // live IRPs and pool blocks, no IRP submission checks (V10, V13, V17), no V84 check of spin-lock
-// IRQLs, no quarantine of closed sockets (docs/verifier.md, "Turning the bookkeeping off"). Read
-// once, at the first call, so
-// the mode holds for the whole process.
-bool bookkeeping_off();
+// IRQLs, no V18 record of pending IRPs' buffers, no quarantine of closed sockets
+// (docs/verifier.md, "Turning the bookkeeping off"). Read once, at the first call, so the mode
+// holds for the whole process; later calls are one relaxed load.
+bool read_bookkeeping_mode();
+extern std::atomic<signed char> bookkeeping_mode; // -1 until read, then 0 (on) or 1 (off)
+inline bool bookkeeping_off() {
+  const signed char mode = bookkeeping_mode.load(std::memory_order_relaxed);
+  return mode >= 0 ? mode != 0 : read_bookkeeping_mode();
+}
 
 // Rule `rule` (an E rule) was broken: logs "verifier: rule Vn (error): <sentence>", then the
 // `objects` line when not NULL (the IRP, MDL, socket or pool block and where it was made), and
