@@ -90,6 +90,17 @@ void socket_check_out_address(const socket_object *s, const void *out, const cha
 // "socket 0x... (local A, remote B)" for a verifier report's objects line.
 void describe_socket(const socket_object *s, char *out, std::size_t size);
 
+// A verifier report's objects line about socket `s`: the printf-style `detail` when given, then
+// describe_socket's text ("no socket yet" for NULL); socket_objects(s, "%s on ", function) reads
+// "WskSend on socket 0x... (local A, remote B)". Longer text is cut.
+struct socket_objects {
+  char text[512];
+  explicit socket_objects(const socket_object *s);
+  socket_objects(const socket_object *s, const char *detail, ...)
+      __attribute__((format(printf, 3, 4)));
+  operator const char *() const { return text; }
+};
+
 // Rule V59 or V40 for an address a WSK function refused (wrong or unknown family): the provider's
 // copy of a callback's address, kept by the client (rule V59, an error), or an address of
 // another family than the socket's (rule V40, a warning; the caller returns the status).

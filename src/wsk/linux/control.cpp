@@ -369,12 +369,10 @@ NTSTATUS set_silent_mode(socket_object *s) {
   {
     std::lock_guard guard(s->lock);
     if (!s->ops_of(queue_kind::send).idle()) {
-      char described[224];
-      describe_socket(s, described, sizeof described);
       nt::verifier::warning(67,
                             "SIO_WSK_SET_TCP_SILENT_MODE while a send or disconnect is pending: "
                             "silent mode is set only with none pending",
-                            described, reinterpret_cast<ULONG_PTR>(s));
+                            socket_objects(s), reinterpret_cast<ULONG_PTR>(s));
     }
   }
   sockaddr_storage peer{};

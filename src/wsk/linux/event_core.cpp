@@ -30,15 +30,13 @@ VOID NTAPI cancel_disable(PDEVICE_OBJECT, PIRP irp) {
 // Rule V62: STATUS_EVENT_PENDING is a success status. The disable took effect, but the callback
 // may still be running when the call returns (or, with the event-pending fault, may seem to).
 void note_event_pending(const socket_object *s, ULONG event) {
-  char objects[256];
-  describe_socket(s, objects, sizeof objects);
   char sentence[320];
   std::snprintf(sentence, sizeof sentence,
                 "disabling the %s with SO_WSK_EVENT_CALLBACK and no IRP returned "
                 "STATUS_EVENT_PENDING: the disable took effect, but the callback may still be "
                 "running; it is a success status",
                 event_callback_name(event));
-  nt::verifier::note(62, sentence, objects);
+  nt::verifier::note(62, sentence, socket_objects(s));
 }
 
 } // namespace
@@ -55,8 +53,6 @@ bool v58_event_anyway(socket_object *s, queue_kind kind) {
     for (PLIST_ENTRY e = head.Flink; e != &head; e = e->Flink) {
       ++queued;
     }
-    char objects[256];
-    describe_socket(s, objects, sizeof objects);
     char sentence[320];
     std::snprintf(sentence, sizeof sentence,
                   "the %s event was let through while %u %s IRP%s queued (fault v58): a "
@@ -69,7 +65,7 @@ bool v58_event_anyway(socket_object *s, queue_kind kind) {
                   : s->cat == category::datagram ? "WskReceiveFrom"
                                                  : "WskReceive",
                   queued == 1 ? " was" : "s were");
-    nt::verifier::note(58, sentence, objects);
+    nt::verifier::note(58, sentence, socket_objects(s));
   }
   return true;
 }
@@ -81,12 +77,11 @@ bool v56_socket_dies(socket_object *s, const char *what) {
 }
 
 void event_violation(int rule, bool error, const socket_object *s, const char *sentence) {
-  char objects[256];
-  describe_socket(s, objects, sizeof objects);
+  socket_objects objects(s);
   const nt::activity::frame *f = nt::activity::current();
   if (f != nullptr && f->object == s) {
-    const std::size_t used = std::strlen(objects);
-    std::snprintf(objects + used, sizeof objects - used, ", in its %s", f->what);
+    const std::size_t used = std::strlen(objects.text);
+    std::snprintf(objects.text + used, sizeof objects.text - used, ", in its %s", f->what);
   }
   if (error) {
     nt::verifier::error(rule, sentence, objects, reinterpret_cast<ULONG_PTR>(s));

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdarg>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -1188,22 +1189,43 @@ void describe_socket(const socket_object *s, char *out, std::size_t size) {
   std::snprintf(out, size, "socket %p (%s)", static_cast<const void *>(s), endpoints);
 }
 
+namespace {
+// Appends describe_socket's text (or "no socket yet") to the `used` characters of `text`.
+void append_socket(const socket_object *s, char *text, std::size_t size, std::size_t used) {
+  if (used >= size) {
+    return;
+  }
+  if (s == nullptr) {
+    std::snprintf(text + used, size - used, "no socket yet");
+    return;
+  }
+  describe_socket(s, text + used, size - used);
+}
+} // namespace
+
+socket_objects::socket_objects(const socket_object *s) {
+  append_socket(s, text, sizeof text, 0);
+}
+
+socket_objects::socket_objects(const socket_object *s, const char *detail, ...) {
+  va_list ap;
+  va_start(ap, detail);
+  const int used = std::vsnprintf(text, sizeof text, detail, ap);
+  va_end(ap);
+  append_socket(s, text, sizeof text, used < 0 ? 0 : static_cast<std::size_t>(used));
+}
+
 void socket_report_bad_address(const socket_object *s, const void *address, const char *function) {
   if (address == nullptr) {
     return; // a NULL address is a plain invalid parameter
   }
-  char described[224] = "no socket yet";
-  if (s != nullptr) {
-    describe_socket(s, described, sizeof described);
-  }
   if (is_callback_poison(address, win::sockaddr_in_size)) {
-    nt::verifier::error(
-        59,
-        "a WSK function was given the provider's copy of an address that an "
-        "event callback got (LocalAddress or RemoteAddress): the client kept the "
-        "pointer instead of copying the address, and the copy is gone",
-        nt::verifier::objects_text("%s: address %p, %s", function, address, described),
-        reinterpret_cast<ULONG_PTR>(address));
+    nt::verifier::error(59,
+                        "a WSK function was given the provider's copy of an address that an "
+                        "event callback got (LocalAddress or RemoteAddress): the client kept the "
+                        "pointer instead of copying the address, and the copy is gone",
+                        socket_objects(s, "%s: address %p, ", function, address),
+                        reinterpret_cast<ULONG_PTR>(address));
   }
   USHORT family = 0;
   std::memcpy(&family, address, sizeof family);
@@ -1212,9 +1234,8 @@ void socket_report_bad_address(const socket_object *s, const void *address, cons
                 "an address of family %u, which is not the socket's family (or not one WSK "
                 "supports): STATUS_INVALID_PARAMETER",
                 static_cast<unsigned>(family));
-  nt::verifier::warning(
-      40, sentence, nt::verifier::objects_text("%s: address %p, %s", function, address, described),
-      reinterpret_cast<ULONG_PTR>(address));
+  nt::verifier::warning(40, sentence, socket_objects(s, "%s: address %p, ", function, address),
+                        reinterpret_cast<ULONG_PTR>(address));
 }
 
 category socket_category(const socket_object *s) {
@@ -1250,14 +1271,11 @@ namespace {
 // Rule V56: a call on a socket whose NULL indication said it no longer works.
 [[gnu::noinline, gnu::cold]] void report_dead_socket_use(const socket_object *s,
                                                          const char *function) {
-  char described[224];
-  describe_socket(s, described, sizeof described);
   nt::verifier::warning(56,
                         "a WSK function was called on a socket after its NULL indication (NULL "
                         "DataIndication, AcceptSocket or InspectID) said it no longer works: "
                         "only WskCloseSocket (and WskRelease of retained lists) is expected now",
-                        nt::verifier::objects_text("%s on %s", function, described),
-                        reinterpret_cast<ULONG_PTR>(s));
+                        socket_objects(s, "%s on ", function), reinterpret_cast<ULONG_PTR>(s));
 }
 } // namespace
 
@@ -1295,13 +1313,10 @@ socket_object *socket_checked(void *socket, const char *function) {
   }
   if (s->silent_told.load(std::memory_order_relaxed) &&
       std::strcmp(function, "WskCloseSocket") != 0) {
-    char described[224];
-    describe_socket(s, described, sizeof described);
     nt::verifier::warning(67,
                           "a WSK function was called on a socket in TCP silent mode "
                           "(SIO_WSK_SET_TCP_SILENT_MODE): only WskCloseSocket is valid now",
-                          nt::verifier::objects_text("%s on %s", function, described),
-                          reinterpret_cast<ULONG_PTR>(s));
+                          socket_objects(s, "%s on ", function), reinterpret_cast<ULONG_PTR>(s));
   }
   return s;
 }

@@ -286,13 +286,10 @@ NTSTATUS socket_connect(socket_object *s, const void *remote, const buffer_view 
     return irp_complete(irp, STATUS_INVALID_PARAMETER, 0);
   }
   if (extended && data != nullptr && data->length > connect_ex_limit) {
-    char described[224];
-    describe_socket(s, described, sizeof described);
     nt::verifier::warning(41,
                           "WskConnectEx with more than 65,535 bytes to send with the connection "
                           "request: STATUS_BUFFER_OVERFLOW",
-                          nt::verifier::objects_text(
-                              "%zu bytes, %s", static_cast<std::size_t>(data->length), described),
+                          socket_objects(s, "%zu bytes, ", static_cast<std::size_t>(data->length)),
                           reinterpret_cast<ULONG_PTR>(s), data->length);
     return irp_complete(irp, STATUS_BUFFER_OVERFLOW, 0);
   }

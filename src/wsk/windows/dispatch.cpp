@@ -320,15 +320,13 @@ NTSTATUS WSKAPI wsk_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID I
     return reject(Irp, STATUS_INVALID_PARAMETER);
   }
   if (is_callback_poison(InspectID, sizeof(WSK_INSPECT_ID))) {
-    char described[224];
-    describe_socket(s, described, sizeof described);
-    nt::verifier::error(57,
-                        "WskInspectComplete was given the provider's copy of an inspect ID that "
-                        "its WskInspectEvent had returned with: the client kept the InspectID "
-                        "pointer instead of copying the ID, and the copy is gone",
-                        nt::verifier::objects_text("InspectID %p, listening %s",
-                                                   static_cast<void *>(InspectID), described),
-                        reinterpret_cast<ULONG_PTR>(InspectID));
+    nt::verifier::error(
+        57,
+        "WskInspectComplete was given the provider's copy of an inspect ID that "
+        "its WskInspectEvent had returned with: the client kept the InspectID "
+        "pointer instead of copying the ID, and the copy is gone",
+        socket_objects(s, "InspectID %p, listening ", static_cast<void *>(InspectID)),
+        reinterpret_cast<ULONG_PTR>(InspectID));
   }
   return socket_inspect_complete(s, InspectID->Key, InspectID->SerialNumber,
                                  Action == WskInspectAccept, Irp);
