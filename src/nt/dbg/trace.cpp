@@ -436,6 +436,30 @@ void stop_at_exit() {
   stop();
 }
 
+// The end of a call or callback (`sp`, begun on `owner`) as its record: Chrome's complete event
+// with `args` and `more` in JSON, else a `verb` text line on the bare pointer with `line`; then
+// its lane, when it has one, is closed with `result`.
+void end_span(const span &sp, const char *verb, const char *name, const void *owner, fields args,
+              fields more, fields line, fields result) {
+  state &s = st();
+  std::lock_guard guard(s.lock);
+  if (s.fd < 0) {
+    return;
+  }
+  const double ts = now_us(s);
+  if (s.json) {
+    json_complete_event(s, name, sp, ts, args, more);
+  } else {
+    char on[32];
+    std::snprintf(on, sizeof(on), "%p", owner);
+    text_line(s, ts, verb, name, on, line);
+  }
+  if (sp.lane != 0) {
+    close_locked(s, sp.lane, ts, result);
+  }
+  maybe_flush_locked(s);
+}
+
 } // namespace
 
 // ---- Records ----------------------------------------------------------------------------------
@@ -460,25 +484,10 @@ span call_begin(const char *function, owner_kind kind, const void *owner, PIRP i
 
 void call_end(const span &sp, const char *function, const void *owner, PIRP irp,
               NTSTATUS returned) {
-  state &s = st();
-  std::lock_guard guard(s.lock);
-  if (s.fd < 0) {
-    return;
-  }
-  const double ts = now_us(s);
-  if (s.json) {
-    json_complete_event(s, function, sp, ts,
-                        {pointer("on", owner), pointer("irp", irp), status("returned", returned)},
-                        {text("irql", irql_name(current_irql()))});
-  } else {
-    char on[32];
-    std::snprintf(on, sizeof(on), "%p", owner);
-    text_line(s, ts, "return", function, on, {pointer("irp", irp), status("status", returned)});
-  }
-  if (sp.lane != 0) {
-    close_locked(s, sp.lane, ts, {status("status", returned)});
-  }
-  maybe_flush_locked(s);
+  end_span(sp, "return", function, owner,
+           {pointer("on", owner), pointer("irp", irp), status("returned", returned)},
+           {text("irql", irql_name(current_irql()))},
+           {pointer("irp", irp), status("status", returned)}, {status("status", returned)});
 }
 
 span irp_completing(PIRP irp) {
@@ -560,22 +569,8 @@ span callback_begin(const char *callback, const void *socket, fields args) {
 }
 
 void callback_end(const span &sp, const char *callback, const void *socket, fields result) {
-  state &s = st();
-  std::lock_guard guard(s.lock);
-  if (s.fd < 0) {
-    return;
-  }
-  const double ts = now_us(s);
-  if (s.json) {
-    json_complete_event(s, callback, sp, ts, result,
-                        {pointer("socket", socket), text("irql", irql_name(current_irql()))});
-  } else {
-    char on[32];
-    std::snprintf(on, sizeof(on), "%p", socket);
-    text_line(s, ts, "returned", callback, on, result);
-  }
-  close_locked(s, sp.lane, ts, result);
-  maybe_flush_locked(s);
+  end_span(sp, "returned", callback, socket, result,
+           {pointer("socket", socket), text("irql", irql_name(current_irql()))}, result, result);
 }
 
 void socket_endpoints(const void *socket, const char *local, const char *remote) {
