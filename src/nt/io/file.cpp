@@ -857,6 +857,27 @@ void require_passive(const char *what, const void *caller) {
   require_irql_at_most(PASSIVE_LEVEL, what, nullptr, caller);
 }
 
+// ZwQueryInformationFile and ZwSetInformationFile: the argument checks and the handle reference
+// around `act(file, information)`, a query or a set of one information class, whose status and
+// Information go to the IO_STATUS_BLOCK when it succeeds.
+template <typename Act>
+NTSTATUS information_call(HANDLE handle, PIO_STATUS_BLOCK io, PVOID info, Act act) {
+  if (io == nullptr || info == nullptr) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  file_reference ref;
+  if (NTSTATUS status = reference_file(handle, &ref.file); !NT_SUCCESS(status)) {
+    return status;
+  }
+  ULONG_PTR information = 0;
+  const NTSTATUS status = act(*ref.file, information);
+  if (NT_SUCCESS(status)) {
+    io->Status = status;
+    io->Information = information;
+  }
+  return status;
+}
+
 } // namespace
 } // namespace uwsk::nt
 
@@ -913,29 +934,16 @@ extern "C" NTSTATUS NTAPI ZwWriteFile(HANDLE FileHandle, HANDLE Event, PIO_APC_R
   return transfer(FileHandle, Event, ApcRoutine, IoStatusBlock, Buffer, Length, ByteOffset, true);
 }
 
-// Deliberate family (duplicates): ZwQueryInformationFile and ZwSetInformationFile, the same
-// argument checks and handle reference around a query or a set of one information class.
 // ZwQueryInformationFile: FileBasicInformation, FileStandardInformation,
 // FileInternalInformation, FilePositionInformation and FileNetworkOpenInformation.
 extern "C" NTSTATUS NTAPI ZwQueryInformationFile(HANDLE FileHandle, PIO_STATUS_BLOCK IoStatusBlock,
                                                  PVOID FileInformation, ULONG Length,
                                                  FILE_INFORMATION_CLASS FileInformationClass) {
   require_passive("ZwQueryInformationFile", __builtin_return_address(0));
-  if (IoStatusBlock == nullptr || FileInformation == nullptr) {
-    return STATUS_INVALID_PARAMETER;
-  }
-  file_reference ref;
-  if (NTSTATUS status = reference_file(FileHandle, &ref.file); !NT_SUCCESS(status)) {
-    return status;
-  }
-  ULONG_PTR written = 0;
-  const NTSTATUS status =
-      query_information(*ref.file, FileInformation, Length, FileInformationClass, written);
-  if (NT_SUCCESS(status)) {
-    IoStatusBlock->Status = status;
-    IoStatusBlock->Information = written;
-  }
-  return status;
+  return information_call(
+      FileHandle, IoStatusBlock, FileInformation, [&](file_object &file, ULONG_PTR &written) {
+        return query_information(file, FileInformation, Length, FileInformationClass, written);
+      });
 }
 
 // ZwSetInformationFile: FilePositionInformation, FileEndOfFileInformation,
@@ -945,19 +953,10 @@ extern "C" NTSTATUS NTAPI ZwSetInformationFile(HANDLE FileHandle, PIO_STATUS_BLO
                                                PVOID FileInformation, ULONG Length,
                                                FILE_INFORMATION_CLASS FileInformationClass) {
   require_passive("ZwSetInformationFile", __builtin_return_address(0));
-  if (IoStatusBlock == nullptr || FileInformation == nullptr) {
-    return STATUS_INVALID_PARAMETER;
-  }
-  file_reference ref;
-  if (NTSTATUS status = reference_file(FileHandle, &ref.file); !NT_SUCCESS(status)) {
-    return status;
-  }
-  const NTSTATUS status = set_information(*ref.file, FileInformation, Length, FileInformationClass);
-  if (NT_SUCCESS(status)) {
-    IoStatusBlock->Status = status;
-    IoStatusBlock->Information = 0;
-  }
-  return status;
+  return information_call(
+      FileHandle, IoStatusBlock, FileInformation, [&](file_object &file, ULONG_PTR &) {
+        return set_information(file, FileInformation, Length, FileInformationClass);
+      });
 }
 
 // ZwFlushBuffersFile: writes the file's data and metadata to the disk (fsync).
