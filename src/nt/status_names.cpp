@@ -15,6 +15,7 @@
 namespace uwsk::nt {
 namespace {
 
+// Deliberate pair (duplicates): a code-to-name table, alike in shape only to dbg/bugcheck.cpp's.
 struct status_entry {
   NTSTATUS value;
   const char *name;

@@ -16,6 +16,7 @@
 
 namespace uwsk::wsk {
 
+// Deliberate pair (duplicates): lookup_flag and name_flag, two flag sets alike in shape only.
 // Hint flags of an address lookup. Internal values: the Windows half maps AI_* onto them.
 namespace lookup_flag {
 inline constexpr ULONG passive = 1u << 0;         // AI_PASSIVE

@@ -25,6 +25,7 @@
 namespace uwsk::nt {
 namespace {
 
+// Deliberate pair (duplicates): a code-to-name table, alike in shape only to status_names.cpp's.
 struct BugcheckName {
   ULONG code;
   const char *name;

@@ -84,6 +84,8 @@ extern "C" VOID NTAPI ExInitializeFastMutex(PFAST_MUTEX FastMutex) {
   initialize(FastMutex);
 }
 
+// Deliberate pair (duplicates): ExAcquireFastMutex and ke/spin_lock.cpp's
+// KeAcquireSpinLockRaiseToDpc, each an IRQL check, a raise and an acquire of its own kind of lock.
 // ExAcquireFastMutex: raises to APC_LEVEL and acquires the mutex, waiting if it is owned.
 extern "C" VOID FASTCALL ExAcquireFastMutex(PFAST_MUTEX FastMutex) {
   const void *caller = __builtin_return_address(0);

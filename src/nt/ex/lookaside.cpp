@@ -139,6 +139,8 @@ void remove(UWSK_LOOKASIDE_CORE &core, PLOOKASIDE_LIST_EX ex) {
 
 } // namespace
 
+// Deliberate family (duplicates): the live-object counts (this one,
+// wsk/windows/registration.cpp's), each a count read under its own lock before the exports.
 std::size_t live_lookaside_lists() {
   std::lock_guard guard(registry_lock);
   return live_list_count;

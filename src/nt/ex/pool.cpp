@@ -37,6 +37,9 @@ constexpr ULONG protected_pool_bit = 0x80000000u;
 // The pool type recorded for paged blocks from ExAllocatePool2 (which has no POOL_TYPE).
 constexpr ULONG paged_pool2 = 0x100;
 
+// Deliberate family (duplicates): bug-check parameter tables, here and in io/io_objects.hpp,
+// alike in shape only.
+
 // First parameters Windows uses with BAD_POOL_CALLER.
 constexpr ULONG_PTR bad_pool_double_free = 0x7;
 constexpr ULONG_PTR bad_pool_invalid_irql = 0x8;

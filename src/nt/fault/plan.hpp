@@ -24,6 +24,7 @@
 
 namespace uwsk::fault {
 
+// Deliberate family (duplicates): the numbered enumerations of this header, alike in shape only.
 // The decision streams. The values are part of the replay contract: never renumber.
 enum class stream : std::uint32_t {
   pend = 1,

@@ -45,6 +45,8 @@ NTSTATUS initialize(PIO_CSQ csq, ULONG type, PVOID insert, PIO_CSQ_REMOVE_IRP re
       acquire == nullptr || release == nullptr || complete == nullptr) {
     return STATUS_INVALID_PARAMETER;
   }
+  // Deliberate pair (duplicates): field initialisations, alike in shape only to
+  // wsk/linux/socket.cpp's publish.
   csq->Type = type;
   csq->CsqInsertIrp = reinterpret_cast<PIO_CSQ_INSERT_IRP>(insert);
   csq->CsqRemoveIrp = remove;

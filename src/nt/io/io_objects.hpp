@@ -28,6 +28,8 @@ std::vector<std::string> describe_live_devices();
 // First parameters of DRIVER_VERIFIER_DETECTED_VIOLATION reports made by the I/O manager.
 // uwsk's own numbering (0x1000 and up) so that they never collide with Windows' codes. The
 // rules of docs/verifier.md (V11, V15, ...) are reported by nt/dbg/verifier.hpp with 0x16xx.
+// Deliberate family (duplicates): bug-check parameter tables, here and in ex/pool.cpp, alike in
+// shape only.
 namespace io_violation {
 constexpr ULONG_PTR irp_freed_not_allocated = 0x1103;
 constexpr ULONG_PTR irp_initialize_too_small = 0x1105;

@@ -33,6 +33,8 @@ void drop_one(PIO_REMOVE_LOCK lock, const char *what, const void *caller) {
 } // namespace
 } // namespace uwsk::nt
 
+// Deliberate pair (duplicates): the end of the internal namespace and the first export, alike
+// in shape only to ke/wait.cpp's.
 using namespace uwsk::nt;
 
 // IoInitializeRemoveLockEx (behind IoInitializeRemoveLock): a lock with no I/O outstanding.

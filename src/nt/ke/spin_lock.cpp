@@ -174,6 +174,8 @@ extern "C" VOID NTAPI KeInitializeSpinLock(PKSPIN_LOCK SpinLock) {
   __atomic_store_n(SpinLock, 0, __ATOMIC_RELAXED);
 }
 
+// Deliberate pair (duplicates): KeAcquireSpinLockRaiseToDpc and ex/fast_mutex.cpp's
+// ExAcquireFastMutex, each an IRQL check, a raise and an acquire of its own kind of lock.
 // KeAcquireSpinLockRaiseToDpc (behind KeAcquireSpinLock): raises to DISPATCH_LEVEL, acquires
 // the lock and returns the previous IRQL.
 extern "C" KIRQL NTAPI KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock) {

@@ -215,6 +215,8 @@ void set_wait_assist(wait_assist_function helper) {
 
 } // namespace uwsk::nt
 
+// Deliberate pair (duplicates): the end of the internal namespace and the first export, alike
+// in shape only to io/remove_lock.cpp's.
 using namespace uwsk::nt;
 
 // KeWaitForSingleObject: waits until the object is signalled or the timeout expires.

@@ -260,6 +260,7 @@ int main(int argc, char **argv) {
   U32("ns_tcpip_hosts", NS_TCPIP_HOSTS);
   U32("ns_dns", NS_DNS);
 
+  // Deliberate family (duplicates): one SIZE line per size or offset, section by section.
   section("Socket addresses (docs/wsk-behaviour.md, \"Addresses and constants\").");
   SIZE("sockaddr_size", sizeof(SOCKADDR));
   SIZE("sockaddr_in_size", sizeof(SOCKADDR_IN));

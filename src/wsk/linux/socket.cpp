@@ -440,6 +440,7 @@ bool ring_io_enabled() {
 void publish(socket_object *s, registration *reg, category cat, USHORT windows_family, int family,
              int type, int protocol, int fd, PVOID context, const void *client_dispatch,
              const socket_behaviour *behaviour, net::loop *loop) {
+  // Deliberate pair (duplicates): field initialisations, alike in shape only to io/csq.cpp's.
   s->magic = socket_magic;
   s->dispatch = provider_dispatch_for(cat);
   s->cat = cat;

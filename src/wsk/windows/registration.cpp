@@ -226,6 +226,8 @@ std::vector<live_registration> live_registrations() {
   return live;
 }
 
+// Deliberate family (duplicates): the live-object counts (this one, nt/ex/lookaside.cpp's), each a
+// count read under its own lock before the exports.
 std::size_t live_registration_count() {
   std::lock_guard guard(registrations_lock);
   return registration_count;
