@@ -186,10 +186,15 @@ TEST(MdlDeathTest, ProbingUnmappedMemoryIsAnUnhandledAccessViolation) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
+        // The MDL is made before the page goes, and the probe runs inside a __try block (no V35
+        // report): nothing allocates between munmap and the probe, so no allocator (ASan's
+        // maps memory as it goes) can map the page again meanwhile.
         void *unmapped = mmap(nullptr, PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        munmap(unmapped, PAGE_SIZE);
         PMDL mdl = IoAllocateMdl(unmapped, 16, FALSE, FALSE, nullptr);
+        int in_try = uwsk_seh_enter();
+        munmap(unmapped, PAGE_SIZE);
         MmProbeAndLockPages(mdl, KernelMode, IoReadAccess);
+        uwsk_seh_leave(&in_try);
       },
       "KMODE_EXCEPTION_NOT_HANDLED");
 }
