@@ -163,6 +163,17 @@ struct socket_event_rules : wsk_fixture<4> {
     }
     return s;
   }
+  // The child's part of a receive-event misuse: a connection whose WskReceiveEvent behaves as
+  // `how`, `bytes` from the peer, then a bounded wait for the stop the misuse must cause (exit 1
+  // when it does not come).
+  [[noreturn]] void indicate_to(receive_mode how, const char *bytes) {
+    mode = how;
+    int peer = -1;
+    receiving(&peer);
+    peer_send_all(peer, bytes, std::strlen(bytes), timeout_ms);
+    pause_ms(timeout_ms);
+    std::exit(1);
+  }
 };
 
 // ---- Sockets and buffers --------------------------------------------------------------------
@@ -330,15 +341,7 @@ TEST_F(socket_event_rules, V67_SilentModeWithASendPending) {
 // V50: a receive event that waits (with a timeout) inside the callback.
 TEST_F(socket_event_rules, V50_ReceiveEventThatWaits) {
   EXPECT_EXIT(
-      {
-        mode = receive_mode::wait;
-        int peer = -1;
-        receiving(&peer);
-        peer_send_all(peer, "x", 1, timeout_ms);
-        pause_ms(timeout_ms);
-        std::exit(1);
-      },
-      KilledBySignal(SIGABRT),
+      indicate_to(receive_mode::wait, "x"), KilledBySignal(SIGABRT),
       "verifier: rule V50 \\(error\\): KeWaitForSingleObject with a non-zero timeout inside the "
       "WskReceiveEvent callback[^\n]*\n[^\n]*the callback's socket [^ ]+ \\(local "
       "127\\.0\\.0\\.1:[0-9]+(.|\n)*DRIVER_VERIFIER_DETECTED_VIOLATION");
@@ -346,18 +349,9 @@ TEST_F(socket_event_rules, V50_ReceiveEventThatWaits) {
 
 // V51: a receive event (at DISPATCH_LEVEL) that calls a PASSIVE_LEVEL-only function.
 TEST_F(socket_event_rules, V51_ReceiveEventThatAssumesPassiveLevel) {
-  EXPECT_EXIT(
-      {
-        mode = receive_mode::passive_only;
-        int peer = -1;
-        receiving(&peer);
-        peer_send_all(peer, "x", 1, timeout_ms);
-        pause_ms(timeout_ms);
-        std::exit(1);
-      },
-      KilledBySignal(SIGABRT),
-      "verifier: rule V51 \\(error\\): the WskReceiveEvent callback assumes PASSIVE_LEVEL: "
-      "KeFlushQueuedDpcs called at IRQL 2(.|\n)*DRIVER_VERIFIER_DETECTED_VIOLATION");
+  EXPECT_EXIT(indicate_to(receive_mode::passive_only, "x"), KilledBySignal(SIGABRT),
+              "verifier: rule V51 \\(error\\): the WskReceiveEvent callback assumes PASSIVE_LEVEL: "
+              "KeFlushQueuedDpcs called at IRQL 2(.|\n)*DRIVER_VERIFIER_DETECTED_VIOLATION");
 }
 
 // V52: a disconnect event that returns another status than STATUS_SUCCESS.
@@ -380,15 +374,7 @@ TEST_F(socket_event_rules, V52_DisconnectEventNotReturningSuccess) {
 // STATUS_DATA_NOT_ACCEPTED with no WskReceive to resume it (a warning after 1 s).
 TEST_F(socket_event_rules, V53_AcceptedMoreThanIndicatedOrStalledWithoutAReceive) {
   EXPECT_EXIT(
-      {
-        mode = receive_mode::accept_too_much;
-        int peer = -1;
-        receiving(&peer);
-        peer_send_all(peer, "abc", 3, timeout_ms);
-        pause_ms(timeout_ms);
-        std::exit(1);
-      },
-      KilledBySignal(SIGABRT),
+      indicate_to(receive_mode::accept_too_much, "abc"), KilledBySignal(SIGABRT),
       std::string("verifier: rule V53 \\(error\\): WskReceiveEvent set \\*BytesAccepted to 4, "
                   "more than the 3 bytes indicated") +
           socket_line + "(.|\n)*DRIVER_VERIFIER_DETECTED_VIOLATION");
