@@ -582,6 +582,18 @@ struct socket_event_listen : socket_event_rules {
     *port = port_of(local);
     return s;
   }
+  // After a callback of `s` returned: a call that takes the listener's lock, which the provider
+  // held when it poisoned its copies, so that the driver's thread is ordered after the poisoning
+  // (the misuse tested is the kept pointer, not a race with the loop thread).
+  void after_callback(PWSK_SOCKET s) {
+    pause_ms(50);
+    address local;
+    call c;
+    of<WSK_PROVIDER_LISTEN_DISPATCH>(s)->WskGetLocalAddress(s, &local.sa, c.irp);
+    if (c.wait() != STATUS_SUCCESS) {
+      std::exit(2);
+    }
+  }
 };
 
 // V57: WskInspectComplete with the InspectID pointer the inspect event got, kept.
@@ -594,7 +606,7 @@ TEST_F(socket_event_listen, V57_InspectIdPointerKeptFromTheCallback) {
         if (peer < 0 || !wait_until([] { return kept_id.load() != nullptr; })) {
           std::exit(2);
         }
-        pause_ms(50); // the callback has returned
+        after_callback(s);
         call c;
         of<WSK_PROVIDER_LISTEN_DISPATCH>(s)->WskInspectComplete(s, kept_id.load(), WskInspectAccept,
                                                                 c.irp);
@@ -619,7 +631,7 @@ TEST_F(socket_event_listen, V59_AcceptEventAddressKeptFromTheCallback) {
         if (peer < 0 || !wait_until([] { return accepted_socket.load() != nullptr; })) {
           std::exit(2);
         }
-        pause_ms(50); // the callback has returned
+        after_callback(s);
         PWSK_SOCKET c = make_bound_socket(WSK_FLAG_CONNECTION_SOCKET);
         call connect;
         of<WSK_PROVIDER_CONNECTION_DISPATCH>(c)->WskConnect(c, kept_remote.load(), 0, connect.irp);
