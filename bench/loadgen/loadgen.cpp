@@ -189,10 +189,10 @@ int tcp_socket(const config &c, bool nonblocking) {
   return fd;
 }
 
-// A blocking connection with bounded receive and send waits.
-int connect_blocking(const config &c) {
-  const int fd = tcp_socket(c, false);
-  if (connect(fd, reinterpret_cast<const sockaddr *>(&c.server), c.server_length) != 0) {
+// The end of a blocking connect: on success, bounded receive and send waits on `fd`; on failure
+// `fd` closed and -1, errno kept.
+int finish_blocking(int fd, bool connected) {
+  if (!connected) {
     const int error = errno;
     close(fd);
     errno = error;
@@ -202,6 +202,13 @@ int connect_blocking(const config &c) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   return fd;
+}
+
+// A blocking connection with bounded receive and send waits.
+int connect_blocking(const config &c) {
+  const int fd = tcp_socket(c, false);
+  return finish_blocking(
+      fd, connect(fd, reinterpret_cast<const sockaddr *>(&c.server), c.server_length) == 0);
 }
 
 void send_all(int fd, const char *data, size_t size) {
@@ -510,17 +517,9 @@ int connect_from(const config &c, const in_addr *from) {
   sockaddr_in local{};
   local.sin_family = AF_INET;
   local.sin_addr = *from;
-  if (bind(fd, reinterpret_cast<sockaddr *>(&local), sizeof(local)) != 0 ||
-      connect(fd, reinterpret_cast<const sockaddr *>(&c.server), c.server_length) != 0) {
-    const int error = errno;
-    close(fd);
-    errno = error;
-    return -1;
-  }
-  const timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  return fd;
+  return finish_blocking(
+      fd, bind(fd, reinterpret_cast<sockaddr *>(&local), sizeof(local)) == 0 &&
+              connect(fd, reinterpret_cast<const sockaddr *>(&c.server), c.server_length) == 0);
 }
 
 void run_pp64(const config &c) {
