@@ -46,14 +46,10 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
   events_deliver_stream(s, events, guard, done);
 }
 
-void stream_resume_receives(socket_object *s, completion_batch &done) {
-  resume_receives(s, done);
-}
-
 } // namespace
 
 const socket_behaviour stream_behaviour = {
-    stream_on_events,     stream_resume_receives, events_on_close_locked, indications_free,
-    stream_resume_queues, stream_ring_pump,       stream_ring_complete,   stream_bytes_moved};
+    stream_on_events,     resume_receives,  events_on_close_locked, indications_free,
+    stream_resume_queues, stream_ring_pump, stream_ring_complete,   stream_bytes_moved};
 
 } // namespace uwsk::wsk
