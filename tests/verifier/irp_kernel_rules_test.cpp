@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include <uwsk/host.h>
@@ -185,6 +187,118 @@ TEST_F(irp_rules, V18_PoolBufferOrMdlOfAPendingReceiveFreed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(r->freed.load());
+  delete r;
+  close_socket(s);
+  peer_close(peer);
+}
+
+// V18 with an IRP reused the way drivers reuse theirs: the same IRP, MDL and buffer received into
+// again and again. Once a receive completed, its buffer is the driver's again, whichever buffer
+// the IRP used before; only the buffer of the receive now pending is reported.
+TEST_F(irp_rules, V18_ReusedIrpReportsOnlyItsPendingBuffer) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  ASSERT_GE(peer, 0);
+  const auto receive_once = [&](call &c, pool_receive &r, const char *data) {
+    IoReuseIrp(c.irp, STATUS_UNSUCCESSFUL);
+    IoSetCompletionRoutine(c.irp, call::on_complete, &c.done, TRUE, TRUE, TRUE);
+    KeClearEvent(&c.done);
+    ASSERT_EQ(of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskReceive(s, &r.wsk, 0, c.irp),
+              STATUS_PENDING);
+    ASSERT_TRUE(peer_send_all(peer, data, std::strlen(data), timeout_ms));
+    ASSERT_EQ(c.wait(), STATUS_SUCCESS);
+    ASSERT_EQ(c.information(), std::strlen(data));
+    ASSERT_EQ(std::memcmp(r.block, data, std::strlen(data)), 0);
+  };
+  {
+    call c;
+    auto *first = new pool_receive;
+    for (int i = 0; i < 3; ++i) {
+      receive_once(c, *first, i == 0 ? "one" : i == 1 ? "two" : "six");
+    }
+    // Completed: the driver frees the buffer and MDL the IRP used three times; not reported.
+    IoFreeMdl(first->mdl);
+    ExFreePoolWithTag(first->block, 'fubV');
+    delete first;
+    // The same IRP with another buffer, then the same memory again, freed after completion.
+    auto *second = new pool_receive;
+    receive_once(c, *second, "ten");
+    IoFreeMdl(second->mdl);
+    ExFreePoolWithTag(second->block, 'fubV');
+    delete second;
+  }
+  // A reused IRP's earlier buffer freed while its new receive pends: not reported; the new
+  // buffer freed: reported.
+  EXPECT_EXIT(
+      {
+        call c;
+        pool_receive earlier;
+        pool_receive now;
+        IoReuseIrp(c.irp, STATUS_UNSUCCESSFUL);
+        IoSetCompletionRoutine(c.irp, call::on_complete, &c.done, TRUE, TRUE, TRUE);
+        if (of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskReceive(s, &earlier.wsk, 0, c.irp) !=
+                STATUS_PENDING ||
+            !peer_send_all(peer, "x", 1, timeout_ms) || c.wait() != STATUS_SUCCESS) {
+          std::exit(2);
+        }
+        IoReuseIrp(c.irp, STATUS_UNSUCCESSFUL);
+        IoSetCompletionRoutine(c.irp, call::on_complete, &c.done, TRUE, TRUE, TRUE);
+        KeClearEvent(&c.done);
+        if (of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskReceive(s, &now.wsk, 0, c.irp) !=
+            STATUS_PENDING) {
+          std::exit(3);
+        }
+        IoFreeMdl(earlier.mdl);
+        ExFreePoolWithTag(earlier.block, 'fubV');
+        std::fputs("earlier buffer freed\n", stderr);
+        ExFreePoolWithTag(now.block, 'fubV');
+      },
+      KilledBySignal(SIGABRT),
+      "earlier buffer freed\n(.|\n)*verifier: rule V18 \\(error\\): ExFreePool freed memory "
+      "that a pending IRP still uses");
+  close_socket(s);
+  peer_close(peer);
+}
+
+// V18 for an IRP a driver formats in its own memory with IoInitializeIrp (no IoAllocateIrp
+// block to keep the record in).
+TEST_F(irp_rules, V18_BufferOfAPendingIoInitializeIrpFreed) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  ASSERT_GE(peer, 0);
+  const USHORT size = IoSizeOfIrp(1);
+  alignas(MEMORY_ALLOCATION_ALIGNMENT) static unsigned char storage[1024];
+  ASSERT_LE(size, sizeof storage);
+  const auto start_receive = [&](pool_receive &r, KEVENT &done) {
+    auto irp = reinterpret_cast<PIRP>(storage);
+    IoInitializeIrp(irp, size, 1);
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    IoSetCompletionRoutine(irp, call::on_complete, &done, TRUE, TRUE, TRUE);
+    return of<WSK_PROVIDER_CONNECTION_DISPATCH>(s)->WskReceive(s, &r.wsk, 0, irp);
+  };
+  EXPECT_EXIT(
+      {
+        pool_receive r;
+        KEVENT done;
+        if (start_receive(r, done) != STATUS_PENDING) {
+          std::exit(2);
+        }
+        ExFreePoolWithTag(r.block, 'fubV');
+      },
+      KilledBySignal(SIGABRT),
+      "verifier: rule V18 \\(error\\): ExFreePool freed memory that a pending IRP still uses "
+      "as its buffer[^\n]*\n[^\n]*IRP [^ ]+ \\(1 stack locations");
+  // Fine: freed after the completion.
+  auto *r = new pool_receive;
+  KEVENT done;
+  ASSERT_EQ(start_receive(*r, done), STATUS_PENDING);
+  ASSERT_TRUE(peer_send_all(peer, "ok", 2, timeout_ms));
+  LARGE_INTEGER timeout = relative_ms(timeout_ms);
+  ASSERT_EQ(KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
+  EXPECT_EQ(reinterpret_cast<PIRP>(storage)->IoStatus.Status, STATUS_SUCCESS);
+  EXPECT_EQ(reinterpret_cast<PIRP>(storage)->IoStatus.Information, 2u);
+  IoFreeMdl(r->mdl);
+  ExFreePoolWithTag(r->block, 'fubV');
   delete r;
   close_socket(s);
   peer_close(peer);

@@ -64,6 +64,7 @@ struct irp_trailer {
   irp_trailer *previous;
   irp_trailer *next;
   struct allocation_stack *stack; // with UWSK_VERIFY_STACKS=1: the stack at IoAllocateIrp
+  void *buffer_record;            // rule V18: irp_buffers' record of its buffers, or NULL
 };
 
 // UWSK_VERIFY_STACKS=1: IoAllocateIrp keeps the return addresses of its caller's stack (a
@@ -251,6 +252,14 @@ int irp_state::submission_chain() {
   return submission_chain_now;
 }
 
+void **irp_state::buffer_record_slot(PIRP irp) {
+  if ((irp->AllocationFlags & UWSK_IRP_ALLOCATED_BY_IO) == 0 ||
+      irp->Size != IoSizeOfIrp(irp->StackCount)) {
+    return nullptr;
+  }
+  return &trailer_of(irp)->buffer_record;
+}
+
 const void *irp_state::creation_site(PIRP irp) {
   if ((irp->AllocationFlags & UWSK_IRP_ALLOCATED_BY_IO) == 0 ||
       irp->Size != IoSizeOfIrp(irp->StackCount)) {
@@ -328,6 +337,7 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   trailer->creation_site = __builtin_return_address(0);
   trailer->irp = irp;
   trailer->stack = nullptr;
+  trailer->buffer_record = nullptr;
   if (!verifier::bookkeeping_off()) {
     if (stacks_wanted()) {
       trailer->stack = static_cast<allocation_stack *>(std::malloc(sizeof(allocation_stack)));
@@ -382,7 +392,7 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
         "or a driver that has not completed it): free it only after its completion "
         "routine ran, or cancel it with IoCancelIrp and wait for that");
   }
-  irp_buffers::done(Irp); // no buffers of a freed IRP stay tracked (rule V18)
+  irp_buffers::released(Irp); // no buffers of a freed IRP stay tracked (rule V18)
   Irp->Type = 0;
   // Not linked with the bookkeeping off (a mode fixed for the process). Its own links are not
   // read here: neighbours' insertions and removals rewrite them under live_lock.

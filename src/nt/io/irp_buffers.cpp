@@ -5,83 +5,338 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
-#include <map>
+#include <cstdlib>
 #include <mutex>
-#include <shared_mutex>
+#include <new>
 #include <unordered_map>
 
 #include "nt/dbg/thread_stack.hpp"
 #include "nt/dbg/verifier.hpp"
+#include "nt/ex/futex_lock.hpp"
 #include "nt/io/irp_state.hpp"
 
 namespace uwsk::nt::irp_buffers {
 namespace {
 
-// The most buffers noted for one IRP (MDLs count with the memory they describe); more are not
-// checked.
-constexpr int max_ranges = 8;
+// The most notes (rule 1) and the most buffers (rule 2; an MDL counts with the memory it
+// describes) kept for one IRP; more are not checked.
+constexpr int max_notes = 8;
+constexpr int max_buffers = 8;
+// The most MDLs of one chain that are checked.
+constexpr int max_chain = max_buffers / 2;
 
-struct range {
-  std::uintptr_t begin;
-  std::uintptr_t end;
-  bool on_stack;
+// Rule 1: one argument as given. A plain buffer is `length` bytes at `begin`; an MDL chain
+// starts at the MDL `begin`, `length` bytes from `offset`.
+struct raw_note {
+  const void *begin;
+  std::size_t offset;
+  std::size_t length;
+  bool mdl_chain;
 };
 
 // Rule 1: the calling thread's note. `entered` is set when the provider enters the IRP after the
-// note was made (irp_state::note_entered); a second entry means the note is stale, from an
-// earlier submission of the same IRP that did not pend here.
+// note was made; a second entry means the note is stale, from an earlier submission of the same
+// IRP that did not pend here. Every member has an initialiser, so the thread-local needs no
+// guard (which would go through __tls_get_addr on each access).
 struct scratch {
   PIRP irp = nullptr;
   bool entered = false;
   int count = 0;
-  range ranges[max_ranges];
+  raw_note notes[max_notes]{};
 };
-// Initial-exec, as the other thread-locals read on every call: the general model goes through
-// __tls_get_addr on each access (7% of the IRP echo driver's instructions per message).
+// Initial-exec, as the other thread-locals read on every call.
 thread_local scratch t_note [[gnu::tls_model("initial-exec")]];
 // Its address tells the threads apart (the submitting thread of a stack buffer).
 thread_local char t_thread_token [[gnu::tls_model("initial-exec")]];
 
-struct buffer {
-  PIRP irp;
+struct record;
+
+// Rule 4: one buffer of a pending IRP, linked in its bucket. `index` is its place in the
+// record's array, which finds the record.
+struct node {
+  std::uintptr_t begin;
   std::uintptr_t end;
+  node *next;
+  node **link; // the pointer that points to this node
+  std::uint32_t index;
   bool on_stack;
-  const void *thread;
-};
-using buffer_table = std::multimap<std::uintptr_t, buffer>;
-
-struct pending_irp {
-  buffer_table::iterator buffers[max_ranges];
-  int count = 0;
-  bool on_stack = false;
 };
 
-// Rule 2: the pending IRPs with buffers, and their buffers ordered by start address.
-struct table {
-  std::shared_mutex lock; // exclusive to change, shared to look up (frees, waits)
-  buffer_table buffers;   // guarded by lock
-  std::unordered_map<PIRP, pending_irp> irps;  // guarded by lock
-  std::size_t longest = 0;                     // guarded by lock: the longest buffer
-  std::atomic<std::size_t> irp_count{0};       // irps.size(), read without the lock
-  std::atomic<std::size_t> stack_irp_count{0}; // those with a buffer on a stack
+// Rule 3: the buffers of one IRP; `capacity` nodes follow the record in the same block. The
+// nodes of an IoAllocateIrp IRP stay linked after it completes, marked inactive, so that parking
+// it again with the same buffers (a driver that reuses its IRP, MDL and buffer) takes no lock:
+// only a pending IRP's buffers are reported.
+struct record {
+  PIRP irp;
+  const void *thread; // the submitting thread, for stack buffers
+  record *stack_next; // rule 5, while on the stack list
+  record **stack_link;
+  int capacity;
+  int count; // nodes linked
+  bool on_stack;
+  // Whether the IRP is pending. Set (release) when it parks and cleared (release) before its
+  // completion routine runs; a lookup reads it (acquire) under the bucket's lock. A thread that
+  // frees a buffer after the completion, in an order the driver made, sees it cleared.
+  std::atomic<bool> active;
+
+  node *nodes() { return reinterpret_cast<node *>(this + 1); }
 };
-table &pending_table() {
-  static table *const t = new table; // lives for the process: threads may free at exit
-  return *t;
+static_assert(sizeof(record) % alignof(node) == 0);
+
+record *owner_of(node *n) {
+  return reinterpret_cast<record *>(n - n->index) - 1;
 }
 
-// What a report names, copied under the lock (the IRP cannot complete meanwhile: done() waits).
-void describe(const buffer_table::value_type &b, found_buffer &out) {
-  irp_state::describe(b.second.irp, out.irp, sizeof out.irp);
-  out.begin = reinterpret_cast<const void *>(b.first);
-  out.length = b.second.end - b.first;
+record *new_record(int capacity) {
+  void *memory = std::malloc(sizeof(record) + capacity * sizeof(node));
+  if (memory == nullptr) {
+    return nullptr; // the buffers go unchecked
+  }
+  auto *r = new (memory) record{};
+  r->capacity = capacity;
+  r->count = 0;
+  r->active.store(false, std::memory_order_relaxed);
+  return r;
+}
+
+constexpr unsigned granule_shift = 16; // 64 KiB
+constexpr std::size_t bucket_count = 1024;
+
+struct alignas(64) bucket {
+  futex_lock lock;
+  node *head = nullptr; // guarded by lock
+};
+
+struct index_table {
+  bucket buckets[bucket_count];
+  bucket wide;                             // buffers longer than a granule
+  std::atomic<std::size_t> linked{0};      // nodes linked in any bucket, read without a lock
+  std::atomic<std::size_t> wide_linked{0}; // those in `wide`
+  // Rule 5: the records with a buffer on a stack.
+  futex_lock stack_lock;
+  record *stack_head = nullptr;              // guarded by stack_lock
+  std::atomic<std::size_t> stack_records{0}; // read without the lock
+  // Rule 3: the records of IRPs without a trailer, while they pend (made on first use, and kept
+  // for the process: threads may free at exit).
+  futex_lock side_lock;
+  std::unordered_map<PIRP, record *> *side = nullptr; // guarded by side_lock
+  std::atomic<std::size_t> side_records{0};           // read without the lock
+};
+// Constant-initialised and never destroyed (trivially destructible), so it is usable from any
+// thread at any time, including exit, at no cost per access.
+constinit index_table g_table;
+index_table &table() {
+  return g_table;
+}
+
+std::uintptr_t granule(std::uintptr_t address) {
+  return address >> granule_shift;
+}
+bucket &bucket_for(index_table &t, const node &n) {
+  if (n.end - n.begin > (std::uintptr_t{1} << granule_shift)) {
+    return t.wide;
+  }
+  return t.buckets[granule(n.begin) % bucket_count];
+}
+
+void link_node(index_table &t, node &n) {
+  bucket &b = bucket_for(t, n);
+  std::lock_guard guard(b.lock);
+  n.next = b.head;
+  n.link = &b.head;
+  if (b.head != nullptr) {
+    b.head->link = &n.next;
+  }
+  b.head = &n;
+  if (&b == &t.wide) {
+    t.wide_linked.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void unlink_node(index_table &t, node &n) {
+  bucket &b = bucket_for(t, n);
+  std::lock_guard guard(b.lock);
+  *n.link = n.next;
+  if (n.next != nullptr) {
+    n.next->link = n.link;
+  }
+  if (&b == &t.wide) {
+    t.wide_linked.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+// Rule 2: the note expanded into buffers; returns how many (on_stack is left to link_record).
+int expand(const scratch &n, node *out) {
+  int count = 0;
+  auto add = [&](const void *begin, std::size_t length) {
+    if (begin != nullptr && length != 0 && count < max_buffers) {
+      const auto b = reinterpret_cast<std::uintptr_t>(begin);
+      out[count].begin = b;
+      out[count].end = b + length;
+      ++count;
+    }
+  };
+  for (int i = 0; i < n.count; ++i) {
+    const raw_note &note = n.notes[i];
+    if (!note.mdl_chain) {
+      add(note.begin, note.length);
+      continue;
+    }
+    auto mdl = static_cast<PMDL>(const_cast<void *>(note.begin));
+    std::size_t offset = note.offset;
+    std::size_t length = note.length;
+    for (int m = 0; mdl != nullptr && m < max_chain && length != 0; ++m, mdl = mdl->Next) {
+      add(mdl, sizeof(MDL));
+      const std::size_t bytes = mdl->ByteCount;
+      const std::size_t take = offset < bytes ? std::min(bytes - offset, length) : 0;
+      add(static_cast<const char *>(MmGetMdlVirtualAddress(mdl)) + offset, take);
+      length -= take;
+      offset = 0;
+    }
+  }
+  return count;
+}
+
+// Takes the record's nodes out of the index (and the record off the stack list).
+void unlink_record(index_table &t, record &r) {
+  if (r.count == 0) {
+    return;
+  }
+  for (int i = 0; i < r.count; ++i) {
+    unlink_node(t, r.nodes()[i]);
+  }
+  t.linked.fetch_sub(r.count, std::memory_order_relaxed);
+  if (r.on_stack) {
+    std::lock_guard guard(t.stack_lock);
+    *r.stack_link = r.stack_next;
+    if (r.stack_next != nullptr) {
+      r.stack_next->stack_link = r.stack_link;
+    }
+    t.stack_records.fetch_sub(1, std::memory_order_relaxed);
+  }
+  r.count = 0;
+}
+
+// Puts `count` buffers into the record and the index (the record's old nodes are out of it).
+void link_record(index_table &t, record &r, const node *buffers, int count) {
+  r.on_stack = false;
+  for (int i = 0; i < count; ++i) {
+    node &slot = r.nodes()[i];
+    slot = buffers[i];
+    slot.index = static_cast<std::uint32_t>(i);
+    slot.on_stack = on_thread_stack(reinterpret_cast<const void *>(slot.begin));
+    r.on_stack |= slot.on_stack;
+    link_node(t, slot);
+  }
+  r.count = count;
+  t.linked.fetch_add(count, std::memory_order_relaxed);
+  if (r.on_stack) {
+    std::lock_guard guard(t.stack_lock);
+    r.stack_next = t.stack_head;
+    r.stack_link = &t.stack_head;
+    if (t.stack_head != nullptr) {
+      t.stack_head->stack_link = &r.stack_next;
+    }
+    t.stack_head = &r;
+    t.stack_records.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// Whether the record holds exactly these buffers (the IRP parks again as it did last time).
+bool same_buffers(record &r, const node *buffers, int count) {
+  if (r.count != count) {
+    return false;
+  }
+  for (int i = 0; i < count; ++i) {
+    if (r.nodes()[i].begin != buffers[i].begin || r.nodes()[i].end != buffers[i].end) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Rule 3: the record that holds `count` buffers of `irp`, made or grown as needed (NULL when the
+// memory is not there: then they go unchecked).
+record *record_for_park(index_table &t, PIRP irp, int count) {
+  if (void **slot = irp_state::buffer_record_slot(irp); slot != nullptr) {
+    auto *r = static_cast<record *>(*slot);
+    if (r != nullptr && r->active.load(std::memory_order_relaxed)) {
+      return nullptr; // parked again: its buffers are tracked already
+    }
+    if (r != nullptr && r->capacity < count) {
+      unlink_record(t, *r);
+      std::free(r);
+      r = nullptr;
+    }
+    if (r == nullptr) {
+      r = new_record(std::max(count, 2));
+      *slot = r;
+    }
+    return r;
+  }
+  std::lock_guard guard(t.side_lock);
+  if (t.side == nullptr) {
+    t.side = new std::unordered_map<PIRP, record *>;
+  }
+  auto [it, inserted] = t.side->try_emplace(irp, nullptr);
+  if (!inserted) {
+    return nullptr; // parked again
+  }
+  it->second = new_record(count);
+  if (it->second == nullptr) {
+    t.side->erase(it);
+    return nullptr;
+  }
+  t.side_records.store(t.side->size(), std::memory_order_relaxed);
+  return it->second;
+}
+
+// The record of a pending IRP, or NULL; a side-table record is taken out of the table (the
+// caller frees it after unlinking).
+record *record_of(index_table &t, PIRP irp, bool &side) {
+  side = false;
+  if (void **slot = irp_state::buffer_record_slot(irp); slot != nullptr) {
+    return static_cast<record *>(*slot);
+  }
+  if (t.side_records.load(std::memory_order_relaxed) == 0) {
+    return nullptr;
+  }
+  std::lock_guard guard(t.side_lock);
+  auto it = t.side->find(irp);
+  if (it == t.side->end()) {
+    return nullptr;
+  }
+  record *r = it->second;
+  t.side->erase(it);
+  t.side_records.store(t.side->size(), std::memory_order_relaxed);
+  side = true;
+  return r;
+}
+
+// What a report names, copied under the bucket's lock (the IRP cannot complete meanwhile: done()
+// waits for the lock to unlink it).
+void describe(node &n, found_buffer &out) {
+  irp_state::describe(owner_of(&n)->irp, out.irp, sizeof out.irp);
+  out.begin = reinterpret_cast<const void *>(n.begin);
+  out.length = n.end - n.begin;
+}
+
+bool find_in(bucket &b, std::uintptr_t begin, std::uintptr_t end, found_buffer &out) {
+  std::lock_guard guard(b.lock);
+  for (node *n = b.head; n != nullptr; n = n->next) {
+    if (n->begin < end && n->end > begin && owner_of(n)->active.load(std::memory_order_acquire)) {
+      describe(*n, out);
+      return true;
+    }
+  }
+  return false;
 }
 
 } // namespace
 
-void note(PIRP irp, const void *begin, std::size_t length) {
-  if (irp == nullptr || begin == nullptr || length == 0 || verifier::bookkeeping_off()) {
-    return; // with the bookkeeping off nothing is noted, so nothing is tracked
+void note_buffer(PIRP irp, const void *begin, std::size_t length) {
+  if (irp == nullptr || begin == nullptr || length == 0) {
+    return;
   }
   scratch &n = t_note;
   if (n.irp != irp || n.entered) {
@@ -89,24 +344,23 @@ void note(PIRP irp, const void *begin, std::size_t length) {
     n.entered = false;
     n.count = 0;
   }
-  if (n.count == max_ranges) {
-    return;
+  if (n.count < max_notes) {
+    n.notes[n.count++] = {begin, 0, length, false};
   }
-  const auto b = reinterpret_cast<std::uintptr_t>(begin);
-  n.ranges[n.count++] = {b, b + length, on_thread_stack(begin)};
 }
 
-void note_mdl_chain(PIRP irp, PMDL mdl, std::size_t offset, std::size_t length) {
-  for (int i = 0; mdl != nullptr && i < max_ranges / 2; ++i, mdl = mdl->Next) {
-    note(irp, mdl, sizeof(MDL));
-    const std::size_t count = mdl->ByteCount;
-    const std::size_t take = offset < count ? std::min(count - offset, length) : 0;
-    note(irp, static_cast<const char *>(MmGetMdlVirtualAddress(mdl)) + offset, take);
-    length -= take;
-    offset = 0;
-    if (length == 0) {
-      break;
-    }
+void note_mdls(PIRP irp, PMDL mdl, std::size_t offset, std::size_t length) {
+  if (irp == nullptr || mdl == nullptr) {
+    return;
+  }
+  scratch &n = t_note;
+  if (n.irp != irp || n.entered) {
+    n.irp = irp;
+    n.entered = false;
+    n.count = 0;
+  }
+  if (n.count < max_notes) {
+    n.notes[n.count++] = {mdl, offset, length, true};
   }
 }
 
@@ -128,65 +382,73 @@ void pending(PIRP irp) {
     return;
   }
   n.irp = nullptr;
-  table &t = pending_table();
-  std::lock_guard guard(t.lock);
-  auto [slot, inserted] = t.irps.try_emplace(irp);
-  if (!inserted) {
-    return; // parked again: its buffers are in the table already
+  node buffers[max_buffers];
+  const int count = expand(n, buffers);
+  if (count == 0) {
+    return;
   }
-  pending_irp &p = slot->second;
-  for (int i = 0; i < n.count; ++i) {
-    const range &r = n.ranges[i];
-    p.buffers[p.count++] =
-        t.buffers.emplace(r.begin, buffer{irp, r.end, r.on_stack, &t_thread_token});
-    p.on_stack |= r.on_stack;
-    t.longest = std::max<std::size_t>(t.longest, r.end - r.begin);
+  index_table &t = table();
+  record *r = record_for_park(t, irp, count);
+  if (r == nullptr) {
+    return;
   }
-  t.irp_count.store(t.irps.size(), std::memory_order_relaxed);
-  if (p.on_stack) {
-    t.stack_irp_count.fetch_add(1, std::memory_order_relaxed);
+  // A stack buffer is checked against its submitting thread, so a record on the stack list
+  // submitted from another thread is linked again.
+  if (!same_buffers(*r, buffers, count) || (r->on_stack && r->thread != &t_thread_token)) {
+    unlink_record(t, *r);
+    r->irp = irp;
+    r->thread = &t_thread_token;
+    link_record(t, *r, buffers, count);
   }
+  r->active.store(true, std::memory_order_release);
 }
 
 void done(PIRP irp) {
   if (t_note.irp == irp) {
     t_note.irp = nullptr;
   }
-  table &t = pending_table();
-  if (t.irp_count.load(std::memory_order_relaxed) == 0) {
+  index_table &t = table();
+  if (t.linked.load(std::memory_order_relaxed) == 0) {
     return;
   }
-  std::lock_guard guard(t.lock);
-  auto it = t.irps.find(irp);
-  if (it == t.irps.end()) {
+  bool side = false;
+  record *r = record_of(t, irp, side);
+  if (r == nullptr) {
     return;
   }
-  for (int i = 0; i < it->second.count; ++i) {
-    t.buffers.erase(it->second.buffers[i]);
+  r->active.store(false, std::memory_order_release);
+  if (side) {
+    unlink_record(t, *r);
+    std::free(r);
   }
-  if (it->second.on_stack) {
-    t.stack_irp_count.fetch_sub(1, std::memory_order_relaxed);
-  }
-  t.irps.erase(it);
-  t.irp_count.store(t.irps.size(), std::memory_order_relaxed);
-  if (t.buffers.empty()) {
-    t.longest = 0;
+}
+
+void released(PIRP irp) {
+  done(irp);
+  if (void **slot = irp_state::buffer_record_slot(irp); slot != nullptr && *slot != nullptr) {
+    unlink_record(table(), *static_cast<record *>(*slot));
+    std::free(*slot);
+    *slot = nullptr;
   }
 }
 
 bool pending_buffer_in(const void *begin, std::size_t length, found_buffer &out) {
-  table &t = pending_table();
-  if (t.irp_count.load(std::memory_order_relaxed) == 0 || length == 0) {
+  index_table &t = table();
+  if (t.linked.load(std::memory_order_relaxed) == 0 || length == 0) {
     return false;
   }
   const auto b = reinterpret_cast<std::uintptr_t>(begin);
   const std::uintptr_t e = b + length;
-  std::shared_lock guard(t.lock);
-  // Every buffer that overlaps [b, e) starts at most `longest` bytes before b.
-  for (auto it = t.buffers.lower_bound(b > t.longest ? b - t.longest : 0);
-       it != t.buffers.end() && it->first < e; ++it) {
-    if (it->second.end > b) {
-      describe(*it, out);
+  if (t.wide_linked.load(std::memory_order_relaxed) != 0 && find_in(t.wide, b, e, out)) {
+    return true;
+  }
+  // A buffer of at most a granule that overlaps [b, e) starts in the granule before b's or
+  // after it, up to e's; a block that spans every bucket looks at each once.
+  const std::uintptr_t first = granule(b) == 0 ? 0 : granule(b) - 1;
+  const std::uintptr_t last = granule(e - 1);
+  const std::uintptr_t buckets = std::min<std::uintptr_t>(last - first + 1, bucket_count);
+  for (std::uintptr_t g = first; g < first + buckets; ++g) {
+    if (find_in(t.buckets[g % bucket_count], b, e, out)) {
       return true;
     }
   }
@@ -209,28 +471,25 @@ void report_free(const found_buffer &found, const void *block_begin, const char 
 }
 
 void check_stack(const void *frame, const char *what) {
-  table &t = pending_table();
-  if (t.stack_irp_count.load(std::memory_order_relaxed) == 0) {
+  index_table &t = table();
+  if (t.stack_records.load(std::memory_order_relaxed) == 0) {
     return;
   }
   const auto limit = reinterpret_cast<std::uintptr_t>(frame);
   found_buffer found;
   {
-    std::shared_lock guard(t.lock);
+    std::lock_guard guard(t.stack_lock);
     bool hit = false;
-    for (const auto &[irp, p] : t.irps) {
-      if (!p.on_stack) {
+    for (record *r = t.stack_head; r != nullptr && !hit; r = r->stack_next) {
+      if (r->thread != &t_thread_token || !r->active.load(std::memory_order_acquire)) {
         continue;
       }
-      for (int i = 0; i < p.count && !hit; ++i) {
-        const auto &b = *p.buffers[i];
-        if (b.second.on_stack && b.second.thread == &t_thread_token && b.first < limit) {
-          describe(b, found);
+      for (int i = 0; i < r->count && !hit; ++i) {
+        node &n = r->nodes()[i];
+        if (n.on_stack && n.begin < limit) {
+          describe(n, found);
           hit = true;
         }
-      }
-      if (hit) {
-        break;
       }
     }
     if (!hit) {

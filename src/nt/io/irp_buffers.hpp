@@ -5,37 +5,60 @@
 // Rules:
 //  1. A WSK function notes the buffers of its IRP (note(), note_mdl_chain()) on the calling
 //     thread before it starts the operation: the MDLs and the memory they describe, address,
-//     control and option buffers. The note is a thread-local scratch record; nothing is shared
-//     and nothing is allocated.
-//  2. When the operation pends on that thread (the provider parks the IRP), pending() moves the
-//     note into the table of pending IRPs; an IRP that completes at once never reaches it. When
-//     the provider completes the IRP, done() takes it out, before the completion routine runs
-//     (which may free the buffers). IoFreeIrp takes it out too.
-//  3. ExFreePool* and IoFreeMdl ask check_free() whether the block overlaps a buffer of a
-//     pending IRP: V18, naming the IRP, the buffer and the block.
-//  4. A buffer on the submitting thread's stack is recorded with that thread. When the thread
-//     waits (KeWaitFor*, KeDelayExecutionThread) while the IRP is pending, check_stack() compares
-//     the buffer with the waiting function's frame: a buffer below it is in a frame that has
-//     returned (the frames of the waiter's callers are all above it), V18. The usual pattern, the
-//     IRP, its event and the buffer in the frame that waits, lies above and is never reported.
-//     A system thread that ends is checked the same way, against the frame that ran its start
-//     routine.
-//  5. Cost: one relaxed load on each free, wait and completion while no IRP with buffers is
-//     pending; otherwise a lookup in an ordered table of the pending buffers under a
-//     reader-writer lock (frees and waits share it; parking and completing take it alone).
+//     control and option buffers. The note is a thread-local scratch record of the arguments as
+//     given (an MDL chain is one entry); nothing is shared, allocated or walked, so an operation
+//     that completes at once pays a few stores.
+//  2. When the operation pends on that thread (the provider parks the IRP), pending() expands the
+//     note (each MDL, and the memory it describes) into the IRP's record and links each buffer
+//     into the index; an IRP that completes at once never reaches it. When the provider completes
+//     the IRP, done() unlinks them, before the completion routine runs (which may free the
+//     buffers). IoFreeIrp releases the record (released()).
+//  3. The record of an IoAllocateIrp IRP hangs off its block (irp_state::buffer_record_slot) and is
+//     kept, sized for the most buffers it needed, until IoFreeIrp; one formatted by IoInitializeIrp
+//     in the driver's memory has a record in a side table for as long as it pends.
+//  4. The index: a buffer of at most one granule (64 KiB) is linked in the bucket of the granule
+//     it starts in; a longer one in the wide list. ExFreePool* and IoFreeMdl ask
+//     pending_buffer_in() whether their block overlaps a buffer of a pending IRP, looking at the
+//     buckets of the granules from the one before the block to its last, and at the wide list:
+//     V18, naming the IRP, the buffer and the block. Each bucket has its own lock, taken by
+//     parking, completing and looking up alike.
+//  5. A buffer on the submitting thread's stack puts the record on the stack list, with that
+//     thread. When the thread waits (KeWaitFor*, KeDelayExecutionThread) while the IRP is pending,
+//     check_stack() compares the buffer with the waiting function's frame: a buffer below it is in
+//     a frame that has returned (the frames of the waiter's callers are all above it), V18. The
+//     usual pattern, the IRP, its event and the buffer in the frame that waits, lies above and is
+//     never reported. A system thread that ends is checked the same way, against the frame that
+//     ran its start routine.
+//  6. Cost: with nothing pending, one relaxed load on each free, wait and completion. A pending
+//     IRP costs one lock, link and unlock per buffer when it parks and again when it completes; no
+//     allocation once its record exists.
 #pragma once
 
 #include <cstddef>
 
 #include <wdm.h>
 
+#include "nt/dbg/verifier.hpp"
+
 namespace uwsk::nt::irp_buffers {
 
+void note_buffer(PIRP irp, const void *begin, std::size_t length);
+void note_mdls(PIRP irp, PMDL mdl, std::size_t offset, std::size_t length);
+
 // Rule 1: `length` bytes at `begin` belong to the operation of `irp` (ignored when NULL or empty;
-// a note for another IRP starts over).
-void note(PIRP irp, const void *begin, std::size_t length);
+// a note for another IRP starts over). With the verifier's bookkeeping off nothing is noted, so
+// nothing is tracked.
+inline void note(PIRP irp, const void *begin, std::size_t length) {
+  if (!verifier::bookkeeping_off()) {
+    note_buffer(irp, begin, length);
+  }
+}
 // Rule 1: the MDL chain `mdl` (each MDL, and the `length` bytes it describes from `offset`).
-void note_mdl_chain(PIRP irp, PMDL mdl, std::size_t offset, std::size_t length);
+inline void note_mdl_chain(PIRP irp, PMDL mdl, std::size_t offset, std::size_t length) {
+  if (!verifier::bookkeeping_off()) {
+    note_mdls(irp, mdl, offset, length);
+  }
+}
 
 // Rule 1: the provider entered `irp` (irp_enter); a note made before an earlier entry of the same
 // IRP is dropped.
@@ -44,8 +67,10 @@ void entered(PIRP irp);
 // Rule 2.
 void pending(PIRP irp);
 void done(PIRP irp);
+// Rule 3: IoFreeIrp (done(), then the record is freed).
+void released(PIRP irp);
 
-// Rule 3: a buffer of a pending IRP that [begin, begin + length) overlaps, found by
+// Rule 4: a buffer of a pending IRP that [begin, begin + length) overlaps, found by
 // pending_buffer_in (false when there is none) and reported by report_free: `what` is the call
 // ("ExFreePool"), `block` describes the block ("pool block 0x... (tag 'Xxxx', 16 bytes)").
 struct found_buffer {
@@ -57,7 +82,7 @@ bool pending_buffer_in(const void *begin, std::size_t length, found_buffer &out)
 [[noreturn]] void report_free(const found_buffer &found, const void *block_begin, const char *what,
                               const char *block);
 
-// Rule 4: `frame` is the waiting function's own frame (__builtin_frame_address(0)); `what` names
+// Rule 5: `frame` is the waiting function's own frame (__builtin_frame_address(0)); `what` names
 // the call ("KeWaitForSingleObject", "the end of the system thread").
 void check_stack(const void *frame, const char *what);
 

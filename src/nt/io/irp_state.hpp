@@ -57,6 +57,11 @@ int submission_chain();
 // IoInitializeIrp in the driver's own memory.
 const void *creation_site(PIRP irp);
 
+// Rule V18: where irp_buffers keeps the record of an IoAllocateIrp IRP's buffers (a pointer in
+// the block's trailer, NULL until the IRP first pends with buffers; IoFreeIrp releases it), or
+// NULL for an IRP formatted by IoInitializeIrp in the driver's own memory.
+void **buffer_record_slot(PIRP irp);
+
 // "IRP 0x... (N stack locations, made by IoAllocateIrp at <function at file:line>)" for reports.
 void describe(PIRP irp, char *out, std::size_t size);
 
