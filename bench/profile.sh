@@ -7,6 +7,8 @@
 # window, and prints the user-space instructions per operation and the functions that execute
 # most of them. Built programs come from BUILD_DIR (default build-release, see bench/run.sh).
 # The callgrind output stays in /tmp/uwsk-profile.<pid>/ for callgrind_annotate or kcachegrind.
+# The server listens on a port of this run's own (uwsk-bench-port gives it, as a benchmark run
+# gets one), so a profile can run beside `make bench`, the tests or another profile.
 set -u -o pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,6 +16,13 @@ server=${1:?usage: bench/profile.sh SERVER [WORKLOAD] [SECONDS] [BUILD_DIR]}
 workload=${2:-pp64}
 seconds=${3:-5}
 build=${4:-$root/build-release}
+if [ -z "${UWSK_BENCH_PORT:-}" ]; then
+  [ -x "$build/bin/uwsk-bench-port" ] ||
+    { echo "profile: $build/bin/uwsk-bench-port is missing (bench/run.sh builds it)"; exit 1; }
+  # Again, holding a port of its own until it ends.
+  exec "$build/bin/uwsk-bench-port" "$root/bench/profile.sh" "$@"
+fi
+port=$UWSK_BENCH_PORT
 work=/tmp/uwsk-profile.$$
 mkdir -p "$work"
 
@@ -23,7 +32,7 @@ done
 
 line=$(awk -v name="$server" '$0 !~ /^[[:space:]]*#/ && $1 == name' "$root/bench/servers.conf")
 [ -n "$line" ] || { echo "profile: no server '$server' in bench/servers.conf"; exit 1; }
-read -r _ _ port _ rest <<<"$line"
+read -r _ _ _ rest <<<"$line"
 rest=${rest//\{bin\}/$build/bin}
 rest=${rest//\{drivers\}/$build/drivers}
 rest=${rest//\{port\}/$port}
@@ -71,4 +80,5 @@ if [ -n "$ops" ] && [ "$ops" -gt 0 ] && [ -n "$total" ]; then
   echo "profile: $total instructions for $ops operations (connection set-up included): $((total / ops)) per operation"
 fi
 callgrind_annotate --threshold=95 "$work"/callgrind.out* 2>/dev/null | sed -n '/^Ir/,$p' | head -40
+echo "profile: the server listened on port $port"
 echo "profile: callgrind output in $work"

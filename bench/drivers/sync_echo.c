@@ -3,7 +3,10 @@
  * thread per connection, and every WSK call made with an IRP whose completion routine sets a
  * KEVENT the calling thread waits on.
  *
- * It listens on 127.0.0.1 (port SYNC_ECHO_PORT). An acceptor thread calls WskAccept and waits;
+ * It listens on 127.0.0.1, on the port given by the REG_DWORD value Port of its service's
+ * Parameters key (uwsk-run --param-dword Port=N; the benchmark runner passes the port it chose
+ * for the run), or port 30119 (SYNC_ECHO_PORT, the build may define another) without that value,
+ * so that `uwsk-run bench-sync-echo.so` alone works. An acceptor thread calls WskAccept and waits;
  * each accepted connection gets a system thread (PsCreateSystemThread) that loops: WskReceive
  * into a 4 KiB buffer and wait, WskSend of what arrived and wait, until the client closes (a
  * receive of 0 bytes) or a call fails; then a graceful disconnect (after a clean end) and the
@@ -23,6 +26,8 @@
 #endif
 #define SYNC_TAG 'cnyS'
 #define SYNC_CHUNK 4096
+
+static USHORT g_port = SYNC_ECHO_PORT; /* SyncReadPort may change it; read-only afterwards */
 
 typedef struct _SYNC_CONNECTION {
   LIST_ENTRY Links; /* on g_sync.Connections, under g_sync.Lock */
@@ -295,7 +300,7 @@ static NTSTATUS SyncListen(VOID) {
   g_sync.Listener = (PWSK_SOCKET)irp->IoStatus.Information;
   RtlZeroMemory(&local, sizeof(local));
   local.sin_family = AF_INET;
-  local.sin_port = RtlUshortByteSwap(SYNC_ECHO_PORT);
+  local.sin_port = RtlUshortByteSwap(g_port);
   local.sin_addr.s_addr = RtlUlongByteSwap(INADDR_LOOPBACK);
   SyncPrepare(irp, &done);
   ((const WSK_PROVIDER_LISTEN_DISPATCH *)g_sync.Listener->Dispatch)
@@ -308,7 +313,7 @@ static NTSTATUS SyncListen(VOID) {
   }
   if (!NT_SUCCESS(status)) {
     g_sync.AcceptIrp = NULL;
-    DbgPrint("sync-echo: cannot listen on port %u: 0x%08lX\n", SYNC_ECHO_PORT, (ULONG)status);
+    DbgPrint("sync-echo: cannot listen on port %u: 0x%08lX\n", g_port, (ULONG)status);
     SyncClose(g_sync.Listener, irp);
     IoFreeIrp(irp);
     g_sync.Listener = NULL;
@@ -317,7 +322,7 @@ static NTSTATUS SyncListen(VOID) {
   (void)ObReferenceObjectByHandle(handle, THREAD_ALL_ACCESS, *PsThreadType, KernelMode,
                                   (PVOID *)&g_sync.Acceptor, NULL);
   ZwClose(handle);
-  DbgPrint("sync-echo: listening on 127.0.0.1 port %u\n", SYNC_ECHO_PORT);
+  DbgPrint("sync-echo: listening on 127.0.0.1 port %u\n", g_port);
   return STATUS_SUCCESS;
 }
 
@@ -343,10 +348,75 @@ static VOID SyncUnload(PDRIVER_OBJECT DriverObject) {
   WskDeregister(&g_sync.Registration);
 }
 
+/* Reads the REG_DWORD value Port of <RegistryPath>\Parameters into g_port. Without the key or
+ * the value the default stays; a value of another type or size, or out of 1-65535, fails. */
+static NTSTATUS SyncReadPort(PUNICODE_STRING RegistryPath) {
+  static const WCHAR suffix[] = L"\\Parameters";
+  UNICODE_STRING keyName;
+  UNICODE_STRING valueName = RTL_CONSTANT_STRING(L"Port");
+  OBJECT_ATTRIBUTES attributes;
+  HANDLE key;
+  union { /* aligned for the structure, with room for a DWORD of data */
+    KEY_VALUE_PARTIAL_INFORMATION Info;
+    UCHAR Bytes[FIELD_OFFSET(KEY_VALUE_PARTIAL_INFORMATION, Data) + sizeof(ULONG)];
+  } value;
+  ULONG length;
+  ULONG port;
+  NTSTATUS status;
+
+  if (RegistryPath->Length > MAXUSHORT - sizeof(suffix)) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  keyName.Length = 0;
+  keyName.MaximumLength = (USHORT)(RegistryPath->Length + sizeof(suffix));
+  keyName.Buffer = (PWCH)ExAllocatePool2(POOL_FLAG_PAGED, keyName.MaximumLength, SYNC_TAG);
+  if (keyName.Buffer == NULL) {
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  RtlCopyUnicodeString(&keyName, RegistryPath);
+  status = RtlAppendUnicodeToString(&keyName, suffix);
+  if (NT_SUCCESS(status)) {
+    InitializeObjectAttributes(&attributes, &keyName, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE,
+                               NULL, NULL);
+    status = ZwOpenKey(&key, KEY_QUERY_VALUE, &attributes);
+  }
+  ExFreePoolWithTag(keyName.Buffer, SYNC_TAG);
+  if (status == STATUS_OBJECT_NAME_NOT_FOUND) {
+    return STATUS_SUCCESS; /* no Parameters key: the default port */
+  }
+  if (!NT_SUCCESS(status)) {
+    return status;
+  }
+  status =
+      ZwQueryValueKey(key, &valueName, KeyValuePartialInformation, &value, sizeof(value), &length);
+  ZwClose(key);
+  if (status == STATUS_OBJECT_NAME_NOT_FOUND) {
+    return STATUS_SUCCESS; /* no Port value: the default port */
+  }
+  if (status == STATUS_BUFFER_OVERFLOW || status == STATUS_BUFFER_TOO_SMALL ||
+      (NT_SUCCESS(status) &&
+       (value.Info.Type != REG_DWORD || value.Info.DataLength != sizeof(ULONG)))) {
+    DbgPrint("sync-echo: the value Port is not a REG_DWORD\n");
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (!NT_SUCCESS(status)) {
+    return status;
+  }
+  RtlCopyMemory(&port, value.Info.Data, sizeof(port));
+  if (port == 0 || port > MAXUSHORT) {
+    DbgPrint("sync-echo: Port %lu is not a port number\n", port);
+    return STATUS_INVALID_PARAMETER;
+  }
+  g_port = (USHORT)port;
+  return STATUS_SUCCESS;
+}
+
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {
   WSK_CLIENT_NPI client = {NULL, &g_client_dispatch};
-  NTSTATUS status;
-  UNREFERENCED_PARAMETER(RegistryPath);
+  NTSTATUS status = SyncReadPort(RegistryPath);
+  if (!NT_SUCCESS(status)) {
+    return status;
+  }
   KeInitializeSpinLock(&g_sync.Lock);
   InitializeListHead(&g_sync.Connections);
   status = WskRegister(&client, &g_sync.Registration);

@@ -2,6 +2,10 @@
 // placements, for several repetitions, then writes the results (JSON), a markdown table and the
 // data and script for a gnuplot chart.
 //
+// The run takes one port for all its servers when it starts (bench_port.hpp: no other run, and
+// nothing else on the machine, holds it), passes it to each server as {port} and to the load
+// generator, and takes another if something else takes it during the run.
+//
 // Each measurement starts a fresh server pinned to --server-cpu, runs uwsk-bench-loadgen pinned
 // to --client-cpu ("split") or to the server's CPU ("same"), and stops the server with SIGTERM.
 // Within a repetition the servers of each workload run back to back in shuffled order, so that
@@ -52,6 +56,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -59,6 +64,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "bench_port.hpp"
 
 namespace {
 
@@ -70,8 +76,7 @@ using uwsk::bench::options;
 struct server_spec {
   std::string name;
   std::set<std::string> workloads; // what it serves: from "tcp", "udp" or workload names
-  int port = 0;
-  std::string role; // ref, baseline, native, uwsk, uwsk-event, uwsk-sync
+  std::string role;                // ref, baseline, native, uwsk, uwsk-event, uwsk-sync
   std::vector<std::string> command;
 };
 
@@ -129,9 +134,14 @@ std::vector<server_spec> read_servers(const std::string &path) {
     if (fields.empty()) {
       continue;
     }
-    if (fields.size() < 5) {
+    if (fields.size() < 4) {
       throw std::runtime_error(path + ":" + std::to_string(number) +
-                               ": expected name, protocols, port, role and a command");
+                               ": expected name, protocols, role and a command");
+    }
+    if (fields[2].find_first_not_of("0123456789") == std::string::npos) {
+      throw std::runtime_error(path + ":" + std::to_string(number) + ": " + fields[2] +
+                               " looks like a port: servers have no port column any more (the "
+                               "runner chooses the port for each run and passes it as {port})");
     }
     server_spec s;
     s.name = fields[0];
@@ -148,14 +158,13 @@ std::vector<server_spec> read_servers(const std::string &path) {
                                  p);
       }
     }
-    s.port = std::stoi(fields[2]);
-    s.role = fields[3];
+    s.role = fields[2];
     static const std::set<std::string> roles = {"ref",        "baseline",  "native",    "uwsk",
                                                 "uwsk-event", "uwsk-sync", "verify-off"};
     if (roles.count(s.role) == 0) {
       throw std::runtime_error(path + ":" + std::to_string(number) + ": unknown role " + s.role);
     }
-    s.command.assign(fields.begin() + 4, fields.end());
+    s.command.assign(fields.begin() + 3, fields.end());
     servers.push_back(s);
   }
   if (std::count_if(servers.begin(), servers.end(),
@@ -432,8 +441,9 @@ std::string what_went_wrong(const std::string &server_log, const std::string &dr
   return tail_of(server_log, 3) + tail_of(driver_log, 3);
 }
 
+// One measurement, with the server listening on `port`.
 measurement run_one(const settings &cfg, const server_spec &server, const std::string &workload,
-                    const std::string &placement, int rep) {
+                    const std::string &placement, int rep, int port) {
   std::string tag = server.name + "-" + workload + "-" + placement + "-" + std::to_string(rep);
   std::replace(tag.begin(), tag.end(), '/', '-'); // scale/N
 
@@ -442,16 +452,16 @@ measurement run_one(const settings &cfg, const server_spec &server, const std::s
   const std::string client_log = cfg.work + "/" + tag + ".client.log";
   measurement m;
   m.rep = rep;
-  for (int attempt = 0; !port_free(server.port); ++attempt) {
+  for (int attempt = 0; !port_free(port); ++attempt) {
     if (attempt == 100) {
-      m.error = "port " + std::to_string(server.port) + " is in use by another process";
+      m.error = "port " + std::to_string(port) + " is in use by another process";
       return m;
     }
     usleep(50000);
   }
   const std::map<std::string, std::string> values = {{"bin", cfg.bin},
                                                      {"drivers", cfg.drivers},
-                                                     {"port", std::to_string(server.port)},
+                                                     {"port", std::to_string(port)},
                                                      {"log", driver_log}};
   std::vector<std::string> command;
   for (const auto &w : server.command) {
@@ -462,10 +472,17 @@ measurement run_one(const settings &cfg, const server_spec &server, const std::s
   const int scale = scale_connections_of(workload);
   const double warmup = scale > 0 ? cfg.scale_warmup : cfg.warmup;
   const double duration = scale > 0 ? cfg.scale_duration : cfg.duration;
-  std::vector<std::string> loadgen = {
-      cfg.bin + "/uwsk-bench-loadgen", "--workload",   scale > 0 ? "pp64" : workload, "--port",
-      std::to_string(server.port),     "--server-pid", std::to_string(server_pid),    "--warmup",
-      std::to_string(warmup),          "--duration",   std::to_string(duration)};
+  std::vector<std::string> loadgen = {cfg.bin + "/uwsk-bench-loadgen",
+                                      "--workload",
+                                      scale > 0 ? "pp64" : workload,
+                                      "--port",
+                                      std::to_string(port),
+                                      "--server-pid",
+                                      std::to_string(server_pid),
+                                      "--warmup",
+                                      std::to_string(warmup),
+                                      "--duration",
+                                      std::to_string(duration)};
   if (workload == "mem") {
     loadgen.insert(loadgen.end(), {"--connections", std::to_string(cfg.mem_connections)});
   }
@@ -1638,6 +1655,14 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  std::optional<uwsk::bench::port_reservation> port;
+  try {
+    port = uwsk::bench::port_reservation::take();
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "runner: cannot choose a port: %s\n", e.what());
+    return 1;
+  }
+
   report r;
   r.cfg = cfg;
   r.servers = servers;
@@ -1668,8 +1693,8 @@ int main(int argc, char **argv) {
     }
   }
   int done = 0, failed = 0, unclean = 0;
-  std::printf("runner: %d measurements (%d repetitions), seed %u, work directory %s\n", total,
-              cfg.reps, cfg.seed, cfg.work.c_str());
+  std::printf("runner: %d measurements (%d repetitions), seed %u, port %d, work directory %s\n",
+              total, cfg.reps, cfg.seed, port->port(), cfg.work.c_str());
   for (int rep = 0; rep < cfg.reps; ++rep) {
     for (const auto &placement : cfg.placements) {
       for (const auto &workload : measured) {
@@ -1686,14 +1711,22 @@ int main(int argc, char **argv) {
         }
         std::shuffle(order.begin(), order.end(), shuffle_rng);
         for (const auto *s : order) {
-          measurement m = run_one(cfg, *s, workload, placement, rep);
+          measurement m = run_one(cfg, *s, workload, placement, rep, port->port());
           if (!m.ok && (m.error.rfind("the server ", 0) == 0 || m.error.rfind("port ", 0) == 0)) {
             // A server that died (a port taken for a moment, a crash) gets one more chance;
-            // a second failure is recorded.
+            // a second failure is recorded. A port something else took is given up for another.
             std::printf("        %s %s: %s; retrying once\n", s->name.c_str(), workload.c_str(),
                         m.error.substr(0, 200).c_str());
+            if (m.error.rfind("port ", 0) == 0) {
+              try {
+                port = uwsk::bench::port_reservation::take();
+                std::printf("        runner: port %d from now on\n", port->port());
+              } catch (const std::exception &e) {
+                std::printf("        runner: cannot choose another port: %s\n", e.what());
+              }
+            }
             sleep(1);
-            m = run_one(cfg, *s, workload, placement, rep);
+            m = run_one(cfg, *s, workload, placement, rep, port->port());
           }
           ++done;
           if (!m.stop_error.empty()) {
