@@ -120,14 +120,17 @@ inline void release(PKSPIN_LOCK lock, const char *what, const void *caller) {
 }
 
 // KeReleaseSpinLock's word was not the one a KeAcquireSpinLock at new_irql by this thread leaves:
-// reports another owner (SPIN_LOCK_NOT_OWNED) or another recorded IRQL (rule V84), and returns
-// when the lock was taken by a form that records no IRQL.
+// reports another owner (SPIN_LOCK_NOT_OWNED) or another recorded IRQL (rule V84); a lock taken
+// by a form that records no IRQL is released, and the IRQL lowered, as KeReleaseSpinLock does.
+// Out of line, so that KeReleaseSpinLock's own path saves no registers.
 [[gnu::noinline, gnu::cold]] void release_unexpected(PKSPIN_LOCK lock, ULONG_PTR word,
                                                      KIRQL new_irql, const void *caller) {
   if ((word & ~spin_lock_token_low_bits) != spin_lock_owner_token()) {
     not_owned(lock, word, "KeReleaseSpinLock", caller);
   }
   if ((word & irql_recorded) == 0) {
+    release_held(lock);
+    lower_irql(new_irql, caller);
     return;
   }
   const auto expected = static_cast<unsigned>(word & recorded_irql_mask);
@@ -203,6 +206,7 @@ extern "C" VOID NTAPI KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql) {
   const ULONG_PTR word = __atomic_load_n(SpinLock, __ATOMIC_RELAXED);
   if (word != word_with_irql(NewIrql)) [[unlikely]] {
     release_unexpected(SpinLock, word, NewIrql, __builtin_return_address(0));
+    return;
   }
   release_held(SpinLock);
   lower_irql(NewIrql, __builtin_return_address(0));
