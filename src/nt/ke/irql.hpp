@@ -78,18 +78,33 @@ inline void require_irql_at_most(KIRQL max, const char *what, const void *object
 int critical_region_depth();
 int guarded_region_depth();
 
+namespace detail {
+// The spin locks the calling thread holds, and that count when the innermost
+// spin_lock_baseline opened. Defined in spin_lock.cpp; inline here, as t_irql.
+extern constinit thread_local int t_spin_locks_held [[gnu::tls_model("initial-exec")]];
+extern constinit thread_local int t_spin_lock_baseline [[gnu::tls_model("initial-exec")]];
+} // namespace detail
+
 // How many spin locks (KSPIN_LOCK) the calling thread holds.
-int spin_locks_held();
+inline int spin_locks_held() {
+  return detail::t_spin_locks_held;
+}
 
 // Rule V84 is about a driver completing an IRP while it holds a spin lock. A completion the
 // runtime makes on the driver's thread (a WSK call that completes at once, a cancel routine run
 // by IoCancelIrp) happens under whatever locks the driver's caller legally holds, so while one
 // of these scopes is open only spin locks taken since it opened count.
-int spin_locks_held_since_baseline();
+inline int spin_locks_held_since_baseline() {
+  const int held = detail::t_spin_locks_held;
+  const int baseline = detail::t_spin_lock_baseline;
+  return held > baseline ? held - baseline : 0;
+}
 class spin_lock_baseline {
 public:
-  spin_lock_baseline();
-  ~spin_lock_baseline();
+  spin_lock_baseline() : saved_(detail::t_spin_lock_baseline) {
+    detail::t_spin_lock_baseline = detail::t_spin_locks_held;
+  }
+  ~spin_lock_baseline() { detail::t_spin_lock_baseline = saved_; }
   spin_lock_baseline(const spin_lock_baseline &) = delete;
   spin_lock_baseline &operator=(const spin_lock_baseline &) = delete;
 

@@ -26,9 +26,12 @@
 
 using namespace uwsk::nt;
 
-namespace {
+constinit thread_local int uwsk::nt::detail::t_spin_locks_held [[gnu::tls_model("initial-exec")]] =
+    0;
+constinit thread_local int uwsk::nt::detail::t_spin_lock_baseline
+    [[gnu::tls_model("initial-exec")]] = 0;
 
-thread_local int held_count [[gnu::tls_model("initial-exec")]] = 0;
+namespace {
 
 // The low bits of a held lock's word: set when KeAcquireSpinLock recorded the IRQL it returned,
 // which is then in the bits below.
@@ -72,7 +75,7 @@ inline ULONG_PTR word_with_irql(KIRQL old_irql) {
       ULONG_PTR expected = 0;
       if (__atomic_compare_exchange_n(lock, &expected, word, false, __ATOMIC_ACQUIRE,
                                       __ATOMIC_RELAXED)) {
-        ++held_count;
+        ++detail::t_spin_locks_held;
         return;
       }
     }
@@ -89,7 +92,7 @@ inline void acquire(PKSPIN_LOCK lock, ULONG_PTR word, const char *what, const vo
   ULONG_PTR expected = 0;
   if (__atomic_compare_exchange_n(lock, &expected, word, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
       [[likely]] {
-    ++held_count;
+    ++detail::t_spin_locks_held;
     return;
   }
   acquire_contended(lock, expected, word, what, caller);
@@ -99,7 +102,7 @@ bool try_acquire(PKSPIN_LOCK lock) {
   ULONG_PTR expected = 0;
   if (__atomic_compare_exchange_n(lock, &expected, spin_lock_owner_token(), false, __ATOMIC_ACQUIRE,
                                   __ATOMIC_RELAXED)) {
-    ++held_count;
+    ++detail::t_spin_locks_held;
     return true;
   }
   return false;
@@ -107,7 +110,7 @@ bool try_acquire(PKSPIN_LOCK lock) {
 
 inline void release_held(PKSPIN_LOCK lock) {
   __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
-  --held_count;
+  --detail::t_spin_locks_held;
 }
 
 // Releases a lock whatever its acquire recorded; the caller must own it.
@@ -161,27 +164,6 @@ inline void require_dispatch_level(const char *what, const void *lock, const voi
 }
 
 } // namespace
-
-int uwsk::nt::spin_locks_held() {
-  return held_count;
-}
-
-namespace {
-// spin_lock_baseline: the count when the scope opened.
-thread_local int held_baseline [[gnu::tls_model("initial-exec")]] = 0;
-} // namespace
-
-int uwsk::nt::spin_locks_held_since_baseline() {
-  return held_count > held_baseline ? held_count - held_baseline : 0;
-}
-
-uwsk::nt::spin_lock_baseline::spin_lock_baseline() : saved_(held_baseline) {
-  held_baseline = held_count;
-}
-
-uwsk::nt::spin_lock_baseline::~spin_lock_baseline() {
-  held_baseline = saved_;
-}
 
 // KeInitializeSpinLock: makes a spin lock free.
 extern "C" VOID NTAPI KeInitializeSpinLock(PKSPIN_LOCK SpinLock) {
