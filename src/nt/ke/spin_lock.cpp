@@ -40,7 +40,9 @@ constexpr ULONG_PTR recorded_irql_mask = irql_recorded - 1;
 static_assert((irql_recorded | recorded_irql_mask) == spin_lock_token_low_bits);
 static_assert(DISPATCH_LEVEL <= recorded_irql_mask);
 
-// The word of a lock held by the calling thread, taken by KeAcquireSpinLock at old_irql.
+// The word of a lock held by the calling thread, taken by KeAcquireSpinLock at old_irql. Any
+// KIRQL may be given (a release with a bogus IRQL): the sum still names this thread only, as
+// two threads' tokens lie in their own TLS blocks, far more than 0x20 + 255 bytes apart.
 inline ULONG_PTR word_with_irql(KIRQL old_irql) {
   return spin_lock_owner_token() + irql_recorded + old_irql;
 }
