@@ -20,8 +20,9 @@ const void *untraced_client_dispatch();
 const void *traced_dispatch_for(category cat);
 const void *traced_client_dispatch();
 
-// The socket whose event callback this thread runs (set by run_callback while tracing).
-extern thread_local const void *trace_callback_socket;
+// The socket whose event callback this thread runs (set by run_callback while tracing;
+// initial-exec, as it is written around every event callback).
+extern constinit thread_local const void *trace_callback_socket [[gnu::tls_model("initial-exec")]];
 
 // Tells the trace the endpoints of `socket`, when it is an open WSK socket and the trace does
 // not know them yet (linux/trace.cpp).

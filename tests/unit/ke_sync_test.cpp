@@ -119,6 +119,50 @@ TEST(KeSpinLock, AtDpcLevelFormsKeepTheIrql) {
   KeLowerIrql(old);
 }
 
+// A lock taken with one form may be released with another: KeAcquireSpinLock then
+// KeReleaseSpinLockFromDpcLevel and KeLowerIrql, or KeAcquireSpinLockAtDpcLevel (which records
+// no IRQL) then KeReleaseSpinLock with the IRQL of the raise.
+TEST(KeSpinLock, FormsMayBeMixed) {
+  KSPIN_LOCK lock;
+  KeInitializeSpinLock(&lock);
+  KIRQL old;
+  KeAcquireSpinLock(&lock, &old);
+  KeReleaseSpinLockFromDpcLevel(&lock);
+  EXPECT_TRUE(KeTestSpinLock(&lock));
+  KeLowerIrql(old);
+  KIRQL raised = KeRaiseIrqlToDpcLevel();
+  KeAcquireSpinLockAtDpcLevel(&lock);
+  KeReleaseSpinLock(&lock, raised);
+  EXPECT_EQ(KeGetCurrentIrql(), PASSIVE_LEVEL);
+  EXPECT_TRUE(KeTestSpinLock(&lock));
+  KeRaiseIrql(APC_LEVEL, &raised);
+  KeAcquireSpinLock(&lock, &old);
+  EXPECT_EQ(old, APC_LEVEL);
+  KeReleaseSpinLock(&lock, old);
+  EXPECT_EQ(KeGetCurrentIrql(), APC_LEVEL);
+  KeLowerIrql(raised);
+}
+
+// Many locks held at once, released in any order, each with the IRQL its acquire returned.
+TEST(KeSpinLock, ManyHeldAtOnce) {
+  constexpr int count = 12;
+  KSPIN_LOCK locks[count];
+  KIRQL old[count];
+  for (int i = 0; i < count; ++i) {
+    KeInitializeSpinLock(&locks[i]);
+    KeAcquireSpinLock(&locks[i], &old[i]);
+  }
+  EXPECT_EQ(old[0], PASSIVE_LEVEL);
+  for (int i = 1; i < count; i += 2) {
+    KeReleaseSpinLock(&locks[i], old[i]);
+  }
+  for (int i = count - 2; i >= 0; i -= 2) {
+    KeReleaseSpinLock(&locks[i], old[i]);
+    EXPECT_TRUE(KeTestSpinLock(&locks[i]));
+  }
+  EXPECT_EQ(KeGetCurrentIrql(), PASSIVE_LEVEL);
+}
+
 TEST(KeSpinLock, TryAcquireFailsWhileAnotherThreadHoldsIt) {
   KSPIN_LOCK lock;
   KeInitializeSpinLock(&lock);
@@ -218,6 +262,22 @@ TEST(KeSpinLockDeathTest, ReleasingAFreeLockBugChecks) {
         KeReleaseSpinLock(&lock, PASSIVE_LEVEL);
       },
       "SPIN_LOCK_NOT_OWNED");
+}
+
+// A release by a thread that does not hold the lock is SPIN_LOCK_NOT_OWNED, whatever IRQL it
+// gives.
+TEST(KeSpinLockDeathTest, ReleasingAnotherThreadsLockBugChecks) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const auto release_foreign = [] {
+    KSPIN_LOCK lock = 0;
+    std::thread holder([&] {
+      KIRQL old;
+      KeAcquireSpinLock(&lock, &old);
+    });
+    holder.join();
+    KeReleaseSpinLock(&lock, PASSIVE_LEVEL);
+  };
+  EXPECT_DEATH(release_foreign(), "SPIN_LOCK_NOT_OWNED");
 }
 
 TEST(KeSpinLockDeathTest, AtDpcLevelFromPassiveBugChecks) {

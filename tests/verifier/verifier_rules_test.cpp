@@ -14,6 +14,7 @@
 #include <wsk.h>
 
 #include "nt/dbg/activity.hpp"
+#include "nt/dbg/verifier.hpp"
 #include "support/wsk_fixture.hpp"
 
 namespace {
@@ -555,6 +556,28 @@ TEST(verifier_kernel, V84_SpinLockReleasedWithAnotherIrqlOrHeldOverACompletion) 
         IoCompleteRequest(irp, IO_NO_INCREMENT);
       },
       KilledBySignal(SIGABRT), "rule V84 \\(error\\): IoCompleteRequest while holding a spin lock");
+}
+
+// V84's IRQL check costs nothing (the lock word keeps the IRQL its acquire returned), so it stays
+// with the verifier's bookkeeping off; the report gives both IRQLs.
+TEST(verifier_kernel, V84_CheckedWithTheBookkeepingOff) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const auto release_lower = [] {
+    setenv("UWSK_VERIFY", "off", 1);
+    if (!uwsk::nt::verifier::bookkeeping_off()) {
+      std::exit(3); // the mode was read before this child set it
+    }
+    KSPIN_LOCK lock;
+    KeInitializeSpinLock(&lock);
+    KIRQL apc;
+    KeRaiseIrql(APC_LEVEL, &apc);
+    KIRQL old;
+    KeAcquireSpinLock(&lock, &old);
+    KeReleaseSpinLock(&lock, PASSIVE_LEVEL);
+  };
+  EXPECT_EXIT(release_lower(), KilledBySignal(SIGABRT),
+              "rule V84 \\(error\\): (.|\n)*KeReleaseSpinLock\\([^,]+, 0\\): KeAcquireSpinLock "
+              "returned 1(.|\n)*DRIVER_VERIFIER_DETECTED_VIOLATION");
 }
 
 // Not V84: a driver may cancel its pending WSK IRP while it holds its own spin lock (IoCancelIrp is

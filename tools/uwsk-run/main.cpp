@@ -107,8 +107,8 @@ constexpr const char *help_footer =
     "  UWSK_VERIFY=off\n"
     "      The verifier's bookkeeping is off (what --verify=off sets): no lists of live IRPs\n"
     "      and pool blocks (the leak report only counts IRPs), no IRP submission checks (V10,\n"
-    "      V13, V17), no check of the IRQL given to KeReleaseSpinLock (V84), closed sockets\n"
-    "      freed at once instead of quarantined (V30, V55 reports become use after free).\n"
+    "      V13, V17), closed sockets freed at once instead of quarantined (V30, V55 reports\n"
+    "      become use after free).\n"
     "      For measuring what the verifier costs.\n"
     "  UWSK_VERIFY_STACKS=1\n"
     "      IoAllocateIrp keeps its caller's whole stack, and the leak report shows it for each\n"
@@ -410,7 +410,7 @@ int main(int argc, char **argv) {
          },
          "Verifier mode: normal (warning rules are logged), strict (they stop the driver "
          "with a bug check, as error rules do) or off (no lists of live IRPs and pool blocks, "
-         "no IRP submission checks, no V84 check of spin-lock IRQLs, no quarantine of closed "
+         "no IRP submission checks, no quarantine of closed "
          "sockets: "
          "for measuring what the "
          "verifier costs)")

@@ -8,18 +8,17 @@
 
 namespace uwsk::nt {
 namespace activity {
+constinit thread_local const frame *detail::innermost [[gnu::tls_model("initial-exec")]] = nullptr;
+constinit thread_local const char *detail::last_wsk_call [[gnu::tls_model("initial-exec")]] =
+    nullptr;
+
 namespace {
-thread_local const frame *innermost [[gnu::tls_model("initial-exec")]] = nullptr;
-thread_local const char *last_wsk_call [[gnu::tls_model("initial-exec")]] = nullptr;
 std::atomic<describer> object_describer{nullptr};
 } // namespace
 
-const frame *current() {
-  return innermost;
-}
 const frame *event_callback() {
   static constexpr char suffix[] = " callback";
-  const frame *f = innermost;
+  const frame *f = current();
   if (f == nullptr || f->what == nullptr) {
     return nullptr;
   }
@@ -39,25 +38,13 @@ void describe_object(const void *object, char *out, unsigned long size) {
     std::snprintf(out, size, "%p", object);
   }
 }
-const char *last_call() {
-  return last_wsk_call;
-}
-void note_call(const char *function) {
-  last_wsk_call = function;
-}
 bool in_driver_entry() {
-  for (const frame *f = innermost; f != nullptr; f = f->outer) {
+  for (const frame *f = current(); f != nullptr; f = f->outer) {
     if (f->what == driver_entry) {
       return true;
     }
   }
   return false;
-}
-scope::scope(const char *what, const void *object) : frame_{what, object, innermost} {
-  innermost = &frame_;
-}
-scope::~scope() {
-  innermost = frame_.outer;
 }
 } // namespace activity
 } // namespace uwsk::nt

@@ -18,11 +18,21 @@ inline constexpr const char driver_entry[] = "DriverEntry";
 // with the IRP as its object).
 inline constexpr const char completion_routine[] = "an IRP completion routine";
 
+namespace detail {
+// The calling thread's innermost scope and last WSK call (activity.cpp defines them): initial-
+// exec and constant-initialised, so the inline functions below are one TLS access each (a scope
+// opens around every completion routine, a call is noted at every WSK call).
+extern constinit thread_local const frame *innermost [[gnu::tls_model("initial-exec")]];
+extern constinit thread_local const char *last_wsk_call [[gnu::tls_model("initial-exec")]];
+} // namespace detail
+
 // Whether the calling thread runs DriverEntry (in any scope).
 bool in_driver_entry();
 
 // The innermost scope of the calling thread, or NULL.
-const frame *current();
+inline const frame *current() {
+  return detail::innermost;
+}
 
 // The innermost scope when it is a WSK event callback (its `what` ends in " callback",
 // "WskReceiveEvent callback"; its object is the socket), else NULL: rules V50 and V51.
@@ -35,14 +45,20 @@ void set_object_describer(describer d);
 void describe_object(const void *object, char *out, unsigned long size);
 
 // The last WSK function the calling thread entered ("WskSend"), or NULL.
-const char *last_call();
-void note_call(const char *function);
+inline const char *last_call() {
+  return detail::last_wsk_call;
+}
+inline void note_call(const char *function) {
+  detail::last_wsk_call = function;
+}
 
 // Marks the calling thread as running `what` for its lifetime.
 class scope {
 public:
-  scope(const char *what, const void *object);
-  ~scope();
+  scope(const char *what, const void *object) : frame_{what, object, detail::innermost} {
+    detail::innermost = &frame_;
+  }
+  ~scope() { detail::innermost = frame_.outer; }
   scope(const scope &) = delete;
   scope &operator=(const scope &) = delete;
 

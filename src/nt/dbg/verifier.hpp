@@ -23,10 +23,10 @@ bool strict();
 void set_strict(bool on);
 
 // Whether the verifier's bookkeeping is off (UWSK_VERIFY=off, uwsk-run --verify=off): no lists of
-// live IRPs and pool blocks, no IRP submission checks (V10, V13, V17), no V84 check of spin-lock
-// IRQLs, no V18 record of pending IRPs' buffers, no quarantine of closed sockets
-// (docs/verifier.md, "Turning the bookkeeping off"). Read once, at the first call, so the mode
-// holds for the whole process; later calls are one relaxed load.
+// live IRPs and pool blocks, no IRP submission checks (V10, V13, V17), no V18 record of pending
+// IRPs' buffers, no quarantine of closed sockets (docs/verifier.md, "Turning the bookkeeping off").
+// Read once, at the first call, so the mode holds for the whole process; later calls are one
+// relaxed load.
 bool read_bookkeeping_mode();
 extern std::atomic<signed char> bookkeeping_mode; // -1 until read, then 0 (on) or 1 (off)
 inline bool bookkeeping_off() {

@@ -13,11 +13,12 @@
 #include "nt/ke/irql.hpp"
 
 namespace uwsk::nt {
+
+constinit thread_local detail::irql_cell detail::t_irql
+    [[gnu::tls_model("initial-exec")]] = {PASSIVE_LEVEL};
+
 namespace {
 
-// Initial-exec: read on every spin lock, IRP completion and WSK call, where the general-dynamic
-// model of a shared library would call __tls_get_addr each time.
-thread_local KIRQL t_irql [[gnu::tls_model("initial-exec")]] = PASSIVE_LEVEL;
 thread_local int t_critical_regions [[gnu::tls_model("initial-exec")]] = 0;
 thread_local int t_guarded_regions [[gnu::tls_model("initial-exec")]] = 0;
 
@@ -41,7 +42,7 @@ const char *irql_name(KIRQL irql) {
 }
 
 KIRQL raise_irql(KIRQL new_irql, const void *caller) {
-  KIRQL old = t_irql;
+  KIRQL old = current_irql();
   if (new_irql < old) {
     char reason[160];
     std::snprintf(reason, sizeof reason,
@@ -50,32 +51,22 @@ KIRQL raise_irql(KIRQL new_irql, const void *caller) {
     bugcheck(IRQL_NOT_GREATER_OR_EQUAL, reason, old, new_irql, 0,
              reinterpret_cast<ULONG_PTR>(caller));
   }
-  t_irql = new_irql;
+  set_current_irql(new_irql);
   return old;
-}
-
-KIRQL current_irql() {
-  return t_irql;
-}
-
-void set_current_irql(KIRQL irql) {
-  t_irql = irql;
 }
 
 namespace {
 
 // "<what> called at IRQL n (NAME); it is allowed at IRQL <= m (NAME)".
 void irql_too_high(char *out, std::size_t size, const char *what, KIRQL max) {
+  const KIRQL irql = current_irql();
   std::snprintf(out, size, "%s called at IRQL %u (%s); it is allowed at IRQL <= %u (%s)", what,
-                t_irql, irql_name(t_irql), max, irql_name(max));
+                irql, irql_name(irql), max, irql_name(max));
 }
 
 } // namespace
 
-void require_irql_at_most(KIRQL max, const char *what, const void *object, const void *caller) {
-  if (t_irql <= max) {
-    return;
-  }
+void detail::irql_above(KIRQL max, const char *what, const void *object, const void *caller) {
   char reason[256];
   irql_too_high(reason, sizeof reason, what, max);
   // Rule V51: an event callback that assumes PASSIVE_LEVEL (callbacks run at DISPATCH_LEVEL).
@@ -87,25 +78,22 @@ void require_irql_at_most(KIRQL max, const char *what, const void *object, const
                   "the %s assumes PASSIVE_LEVEL: %s; event callbacks may run at DISPATCH_LEVEL",
                   callback->what, reason);
     verifier::error(51, sentence, verifier::objects_text("the callback's %s", described),
-                    reinterpret_cast<ULONG_PTR>(object), t_irql);
+                    reinterpret_cast<ULONG_PTR>(object), current_irql());
   }
-  bugcheck(IRQL_NOT_LESS_OR_EQUAL, reason, reinterpret_cast<ULONG_PTR>(object), t_irql, 0,
+  bugcheck(IRQL_NOT_LESS_OR_EQUAL, reason, reinterpret_cast<ULONG_PTR>(object), current_irql(), 0,
            reinterpret_cast<ULONG_PTR>(caller));
 }
 
-void require_irql_at_most(KIRQL max, const char *what, const void *object, const void *caller,
-                          int rule) {
-  if (t_irql <= max) {
-    return;
-  }
+void detail::irql_above(KIRQL max, const char *what, const void *object, const void *caller,
+                        int rule) {
   char sentence[256];
   irql_too_high(sentence, sizeof sentence, what, max);
   char site[256];
   verifier::describe_code_address(caller, site, sizeof site);
   verifier::error_bugcheck(rule, sentence,
                            verifier::objects_text("object %p, called from %s", object, site),
-                           IRQL_NOT_LESS_OR_EQUAL, reinterpret_cast<ULONG_PTR>(object), t_irql, 0,
-                           reinterpret_cast<ULONG_PTR>(caller));
+                           IRQL_NOT_LESS_OR_EQUAL, reinterpret_cast<ULONG_PTR>(object),
+                           current_irql(), 0, reinterpret_cast<ULONG_PTR>(caller));
 }
 
 int critical_region_depth() {
@@ -116,8 +104,13 @@ int guarded_region_depth() {
   return t_guarded_regions;
 }
 
-ULONG_PTR spin_lock_owner_token() {
-  return reinterpret_cast<ULONG_PTR>(&t_irql);
+void detail::lowered_above(KIRQL new_irql, const void *caller) {
+  char reason[160];
+  std::snprintf(reason, sizeof reason,
+                "KeLowerIrql to IRQL %u from the lower IRQL %u: lowering must not raise", new_irql,
+                current_irql());
+  bugcheck(IRQL_NOT_LESS_OR_EQUAL, reason, 0, current_irql(), 0,
+           reinterpret_cast<ULONG_PTR>(caller));
 }
 
 } // namespace uwsk::nt
@@ -126,7 +119,7 @@ using namespace uwsk::nt;
 
 // KeGetCurrentIrql: the calling thread's simulated IRQL.
 extern "C" KIRQL NTAPI KeGetCurrentIrql(VOID) {
-  return t_irql;
+  return current_irql();
 }
 
 // KfRaiseIrql: raises the IRQL and returns the previous one.
@@ -141,15 +134,7 @@ extern "C" VOID NTAPI KeRaiseIrql(KIRQL NewIrql, PKIRQL OldIrql) {
 
 // KeLowerIrql: returns to a lower (or equal) IRQL, normally the one KeRaiseIrql returned.
 extern "C" VOID NTAPI KeLowerIrql(KIRQL NewIrql) {
-  if (NewIrql > t_irql) {
-    char reason[160];
-    std::snprintf(reason, sizeof reason,
-                  "KeLowerIrql to IRQL %u from the lower IRQL %u: lowering must not raise", NewIrql,
-                  t_irql);
-    bugcheck(IRQL_NOT_LESS_OR_EQUAL, reason, 0, t_irql, 0,
-             reinterpret_cast<ULONG_PTR>(__builtin_return_address(0)));
-  }
-  t_irql = NewIrql;
+  lower_irql(NewIrql, __builtin_return_address(0));
 }
 
 // KeRaiseIrqlToDpcLevel: raises to DISPATCH_LEVEL and returns the previous IRQL.
@@ -194,10 +179,10 @@ extern "C" VOID NTAPI KeLeaveGuardedRegion(VOID) {
 
 // KeAreApcsDisabled: TRUE inside a critical or guarded region or at IRQL >= APC_LEVEL.
 extern "C" BOOLEAN NTAPI KeAreApcsDisabled(VOID) {
-  return t_critical_regions > 0 || t_guarded_regions > 0 || t_irql >= APC_LEVEL;
+  return t_critical_regions > 0 || t_guarded_regions > 0 || current_irql() >= APC_LEVEL;
 }
 
 // KeAreAllApcsDisabled: TRUE inside a guarded region or at IRQL >= APC_LEVEL.
 extern "C" BOOLEAN NTAPI KeAreAllApcsDisabled(VOID) {
-  return t_guarded_regions > 0 || t_irql >= APC_LEVEL;
+  return t_guarded_regions > 0 || current_irql() >= APC_LEVEL;
 }

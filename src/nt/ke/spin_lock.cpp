@@ -1,12 +1,16 @@
-// Spin locks: KSPIN_LOCK (a ULONG_PTR) holds 0 when free and the owner's token while held, so a
-// thread that acquires a lock it holds, or releases one it does not hold, is caught
+// Spin locks: KSPIN_LOCK (a ULONG_PTR) holds 0 when free and, while held, the owner's token
+// (spin_lock_owner_token, whose low six bits are clear) with what the acquire recorded in those
+// low bits. A thread that acquires a lock it holds, or releases one it does not hold, is caught
 // (SPIN_LOCK_ALREADY_OWNED, SPIN_LOCK_NOT_OWNED) instead of deadlocking or corrupting data.
 // A zeroed KSPIN_LOCK is a valid free lock, as on Windows.
 //
+// KeAcquireSpinLock records the IRQL it returned (at most DISPATCH_LEVEL, so it fits in five
+// bits) beside the owner, so KeReleaseSpinLock checks the owner and rule V84 (the IRQL given back
+// must be the one the acquire returned) with one compare of the lock word, whatever the
+// verifier's bookkeeping mode. The other acquires record nothing, and the other releases check
+// the owner only: a lock taken with one form and released with another stays legal.
 // Each thread also counts the spin locks it holds (IoCompleteRequest refuses to run under one,
-// rule V84) and remembers, for the newest few taken with KeAcquireSpinLock, the IRQL the acquire
-// returned, so that KeReleaseSpinLock with another IRQL is reported (rule V84); not with the
-// verifier's bookkeeping off (UWSK_VERIFY=off).
+// rule V84).
 //
 // Acquiring raises the simulated IRQL to DISPATCH_LEVEL; the *AtDpcLevel forms require the
 // caller to be at DISPATCH_LEVEL already. Waiting spins briefly and then yields the CPU, because
@@ -22,76 +26,58 @@
 
 using namespace uwsk::nt;
 
+constinit thread_local int uwsk::nt::detail::t_spin_locks_held [[gnu::tls_model("initial-exec")]] =
+    0;
+constinit thread_local int uwsk::nt::detail::t_spin_lock_baseline
+    [[gnu::tls_model("initial-exec")]] = 0;
+
 namespace {
 
-thread_local int held_count [[gnu::tls_model("initial-exec")]] = 0;
+// The low bits of a held lock's word: set when KeAcquireSpinLock recorded the IRQL it returned,
+// which is then in the bits below.
+constexpr ULONG_PTR irql_recorded = 0x20;
+constexpr ULONG_PTR recorded_irql_mask = irql_recorded - 1;
+static_assert((irql_recorded | recorded_irql_mask) == spin_lock_token_low_bits);
+static_assert(DISPATCH_LEVEL <= recorded_irql_mask);
 
-// The IRQLs KeAcquireSpinLock returned for the locks this thread holds, newest last; locks
-// beyond the table's size are not checked.
-struct acquired_irql {
-  PKSPIN_LOCK lock;
-  KIRQL old_irql;
-};
-constexpr int remembered = 8;
-thread_local acquired_irql acquired[remembered] [[gnu::tls_model("initial-exec")]];
-thread_local int acquired_count [[gnu::tls_model("initial-exec")]] = 0;
-
-void remember_old_irql(PKSPIN_LOCK lock, KIRQL old_irql) {
-  if (acquired_count < remembered) {
-    acquired[acquired_count++] = {lock, old_irql};
-  }
+// The word of a lock held by the calling thread, taken by KeAcquireSpinLock at old_irql. Any
+// KIRQL may be given (a release with a bogus IRQL): the sum still names this thread only, as
+// two threads' tokens lie in their own TLS blocks, far more than 0x20 + 255 bytes apart.
+inline ULONG_PTR word_with_irql(KIRQL old_irql) {
+  return spin_lock_owner_token() + irql_recorded + old_irql;
 }
 
-void forget_old_irql(PKSPIN_LOCK lock) {
-  for (int i = acquired_count - 1; i >= 0; --i) {
-    if (acquired[i].lock == lock) {
-      acquired[i] = acquired[--acquired_count];
-      return;
-    }
-  }
+[[noreturn, gnu::cold]] void already_owned(PKSPIN_LOCK lock, const char *what, const void *caller) {
+  char reason[160];
+  std::snprintf(reason, sizeof reason,
+                "%s(%p): the calling thread already holds this spin lock (a certain deadlock)",
+                what, static_cast<void *>(lock));
+  bugcheck(SPIN_LOCK_ALREADY_OWNED, reason, reinterpret_cast<ULONG_PTR>(lock), 0, 0,
+           reinterpret_cast<ULONG_PTR>(caller));
 }
 
-// Rule V84: the IRQL given to the release must be the one the acquire returned.
-void check_old_irql(PKSPIN_LOCK lock, KIRQL given, const char *what) {
-  for (int i = acquired_count - 1; i >= 0; --i) {
-    if (acquired[i].lock != lock) {
-      continue;
-    }
-    const KIRQL expected = acquired[i].old_irql;
-    acquired[i] = acquired[--acquired_count];
-    if (given != expected) {
-      verifier::error(84,
-                      "a spin lock was released with an IRQL other than the one its acquire "
-                      "returned: the thread would run at the wrong IRQL afterwards",
-                      verifier::objects_text("%s(%p, %u): KeAcquireSpinLock returned %u", what,
-                                             static_cast<void *>(lock), given, expected),
-                      reinterpret_cast<ULONG_PTR>(lock), given);
-    }
-    return;
-  }
+[[noreturn, gnu::cold]] void not_owned(PKSPIN_LOCK lock, ULONG_PTR word, const char *what,
+                                       const void *caller) {
+  const ULONG_PTR owner = word & ~spin_lock_token_low_bits;
+  char reason[160];
+  std::snprintf(reason, sizeof reason, "%s(%p): the calling thread does not hold this spin lock%s",
+                what, static_cast<void *>(lock), word == 0 ? " (it is free)" : "");
+  bugcheck(SPIN_LOCK_NOT_OWNED, reason, reinterpret_cast<ULONG_PTR>(lock), owner, 0,
+           reinterpret_cast<ULONG_PTR>(caller));
 }
 
-void acquire(PKSPIN_LOCK lock, const char *what, const void *caller) {
-  ULONG_PTR me = spin_lock_owner_token();
-  ULONG_PTR expected = 0;
-  if (__atomic_compare_exchange_n(lock, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-    ++held_count;
-    return;
-  }
-  if (expected == me) {
-    char reason[160];
-    std::snprintf(reason, sizeof reason,
-                  "%s(%p): the calling thread already holds this spin lock (a certain deadlock)",
-                  what, static_cast<void *>(lock));
-    bugcheck(SPIN_LOCK_ALREADY_OWNED, reason, reinterpret_cast<ULONG_PTR>(lock), 0, 0,
-             reinterpret_cast<ULONG_PTR>(caller));
+// The lock is held: spins, then yields, until it is free and taken with `word`.
+[[gnu::noinline]] void acquire_contended(PKSPIN_LOCK lock, ULONG_PTR held, ULONG_PTR word,
+                                         const char *what, const void *caller) {
+  if ((held & ~spin_lock_token_low_bits) == spin_lock_owner_token()) {
+    already_owned(lock, what, caller);
   }
   for (unsigned spins = 0;; ++spins) {
     if (__atomic_load_n(lock, __ATOMIC_RELAXED) == 0) {
-      expected = 0;
-      if (__atomic_compare_exchange_n(lock, &expected, me, false, __ATOMIC_ACQUIRE,
+      ULONG_PTR expected = 0;
+      if (__atomic_compare_exchange_n(lock, &expected, word, false, __ATOMIC_ACQUIRE,
                                       __ATOMIC_RELAXED)) {
-        ++held_count;
+        ++detail::t_spin_locks_held;
         return;
       }
     }
@@ -103,71 +89,83 @@ void acquire(PKSPIN_LOCK lock, const char *what, const void *caller) {
   }
 }
 
+// Takes the lock, leaving `word` (the owner token, perhaps with a recorded IRQL) in it.
+inline void acquire(PKSPIN_LOCK lock, ULONG_PTR word, const char *what, const void *caller) {
+  ULONG_PTR expected = 0;
+  if (__atomic_compare_exchange_n(lock, &expected, word, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+      [[likely]] {
+    ++detail::t_spin_locks_held;
+    return;
+  }
+  acquire_contended(lock, expected, word, what, caller);
+}
+
 bool try_acquire(PKSPIN_LOCK lock) {
   ULONG_PTR expected = 0;
   if (__atomic_compare_exchange_n(lock, &expected, spin_lock_owner_token(), false, __ATOMIC_ACQUIRE,
                                   __ATOMIC_RELAXED)) {
-    ++held_count;
+    ++detail::t_spin_locks_held;
     return true;
   }
   return false;
 }
 
-// `remembered_checked`: check_old_irql has already taken the lock out of the table (a second
-// scan would only walk the other entries).
-void release(PKSPIN_LOCK lock, const char *what, const void *caller,
-             bool remembered_checked = false) {
-  ULONG_PTR owner = __atomic_load_n(lock, __ATOMIC_RELAXED);
-  if (owner != spin_lock_owner_token()) {
-    char reason[160];
-    std::snprintf(reason, sizeof reason,
-                  "%s(%p): the calling thread does not hold this spin lock%s", what,
-                  static_cast<void *>(lock), owner == 0 ? " (it is free)" : "");
-    bugcheck(SPIN_LOCK_NOT_OWNED, reason, reinterpret_cast<ULONG_PTR>(lock), owner, 0,
-             reinterpret_cast<ULONG_PTR>(caller));
-  }
+inline void release_held(PKSPIN_LOCK lock) {
   __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
-  --held_count;
-  if (!remembered_checked) {
-    forget_old_irql(lock);
-  }
+  --detail::t_spin_locks_held;
 }
 
-void require_dispatch_level(const char *what, const void *lock, const void *caller) {
-  KIRQL irql = current_irql();
-  if (irql < DISPATCH_LEVEL) {
-    char reason[160];
-    std::snprintf(reason, sizeof reason,
-                  "%s called at IRQL %u; it requires IRQL >= DISPATCH_LEVEL (use "
-                  "KeAcquireSpinLock below DISPATCH_LEVEL)",
-                  what, irql);
-    bugcheck(IRQL_NOT_GREATER_OR_EQUAL, reason, reinterpret_cast<ULONG_PTR>(lock), irql, 0,
-             reinterpret_cast<ULONG_PTR>(caller));
+// Releases a lock whatever its acquire recorded; the caller must own it.
+inline void release(PKSPIN_LOCK lock, const char *what, const void *caller) {
+  const ULONG_PTR word = __atomic_load_n(lock, __ATOMIC_RELAXED);
+  if ((word & ~spin_lock_token_low_bits) != spin_lock_owner_token()) [[unlikely]] {
+    not_owned(lock, word, what, caller);
+  }
+  release_held(lock);
+}
+
+// KeReleaseSpinLock's word was not the one a KeAcquireSpinLock at new_irql by this thread leaves:
+// reports another owner (SPIN_LOCK_NOT_OWNED) or another recorded IRQL (rule V84); a lock taken
+// by a form that records no IRQL is released, and the IRQL lowered, as KeReleaseSpinLock does.
+// Out of line, so that KeReleaseSpinLock's own path saves no registers.
+[[gnu::noinline, gnu::cold]] void release_unexpected(PKSPIN_LOCK lock, ULONG_PTR word,
+                                                     KIRQL new_irql, const void *caller) {
+  if ((word & ~spin_lock_token_low_bits) != spin_lock_owner_token()) {
+    not_owned(lock, word, "KeReleaseSpinLock", caller);
+  }
+  if ((word & irql_recorded) == 0) {
+    release_held(lock);
+    lower_irql(new_irql, caller);
+    return;
+  }
+  const auto expected = static_cast<unsigned>(word & recorded_irql_mask);
+  verifier::error(84,
+                  "a spin lock was released with an IRQL other than the one its acquire "
+                  "returned: the thread would run at the wrong IRQL afterwards",
+                  verifier::objects_text("KeReleaseSpinLock(%p, %u): KeAcquireSpinLock returned %u",
+                                         static_cast<void *>(lock), new_irql, expected),
+                  reinterpret_cast<ULONG_PTR>(lock), new_irql);
+}
+
+[[noreturn, gnu::cold]] void below_dispatch(const char *what, const void *lock,
+                                            const void *caller) {
+  const KIRQL irql = current_irql();
+  char reason[160];
+  std::snprintf(reason, sizeof reason,
+                "%s called at IRQL %u; it requires IRQL >= DISPATCH_LEVEL (use "
+                "KeAcquireSpinLock below DISPATCH_LEVEL)",
+                what, irql);
+  bugcheck(IRQL_NOT_GREATER_OR_EQUAL, reason, reinterpret_cast<ULONG_PTR>(lock), irql, 0,
+           reinterpret_cast<ULONG_PTR>(caller));
+}
+
+inline void require_dispatch_level(const char *what, const void *lock, const void *caller) {
+  if (current_irql() < DISPATCH_LEVEL) [[unlikely]] {
+    below_dispatch(what, lock, caller);
   }
 }
 
 } // namespace
-
-int uwsk::nt::spin_locks_held() {
-  return held_count;
-}
-
-namespace {
-// spin_lock_baseline: the count when the scope opened.
-thread_local int held_baseline [[gnu::tls_model("initial-exec")]] = 0;
-} // namespace
-
-int uwsk::nt::spin_locks_held_since_baseline() {
-  return held_count > held_baseline ? held_count - held_baseline : 0;
-}
-
-uwsk::nt::spin_lock_baseline::spin_lock_baseline() : saved_(held_baseline) {
-  held_baseline = held_count;
-}
-
-uwsk::nt::spin_lock_baseline::~spin_lock_baseline() {
-  held_baseline = saved_;
-}
 
 // KeInitializeSpinLock: makes a spin lock free.
 extern "C" VOID NTAPI KeInitializeSpinLock(PKSPIN_LOCK SpinLock) {
@@ -181,30 +179,28 @@ extern "C" VOID NTAPI KeInitializeSpinLock(PKSPIN_LOCK SpinLock) {
 extern "C" KIRQL NTAPI KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock) {
   const void *caller = __builtin_return_address(0);
   require_irql_at_most(DISPATCH_LEVEL, "KeAcquireSpinLock", SpinLock, caller);
-  KIRQL old = current_irql();
+  const KIRQL old = current_irql();
   set_current_irql(DISPATCH_LEVEL);
-  acquire(SpinLock, "KeAcquireSpinLock", caller);
-  if (!verifier::bookkeeping_off()) {
-    remember_old_irql(SpinLock, old);
-  }
+  acquire(SpinLock, word_with_irql(old), "KeAcquireSpinLock", caller);
   return old;
 }
 
 // KeReleaseSpinLock: releases the lock and returns to the IRQL KeAcquireSpinLock returned.
 extern "C" VOID NTAPI KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql) {
-  const bool check = !verifier::bookkeeping_off();
-  if (check) {
-    check_old_irql(SpinLock, NewIrql, "KeReleaseSpinLock");
+  const ULONG_PTR word = __atomic_load_n(SpinLock, __ATOMIC_RELAXED);
+  if (word != word_with_irql(NewIrql)) [[unlikely]] {
+    release_unexpected(SpinLock, word, NewIrql, __builtin_return_address(0));
+    return;
   }
-  release(SpinLock, "KeReleaseSpinLock", __builtin_return_address(0), check);
-  KeLowerIrql(NewIrql);
+  release_held(SpinLock);
+  lower_irql(NewIrql, __builtin_return_address(0));
 }
 
 // KeAcquireSpinLockAtDpcLevel: acquires the lock; the caller is already at DISPATCH_LEVEL.
 extern "C" VOID NTAPI KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock) {
   const void *caller = __builtin_return_address(0);
   require_dispatch_level("KeAcquireSpinLockAtDpcLevel", SpinLock, caller);
-  acquire(SpinLock, "KeAcquireSpinLockAtDpcLevel", caller);
+  acquire(SpinLock, spin_lock_owner_token(), "KeAcquireSpinLockAtDpcLevel", caller);
 }
 
 // KeReleaseSpinLockFromDpcLevel: releases the lock and stays at DISPATCH_LEVEL.
@@ -231,14 +227,14 @@ extern "C" KIRQL NTAPI KeAcquireSpinLockForDpc(PKSPIN_LOCK SpinLock) {
   if (old < DISPATCH_LEVEL) {
     set_current_irql(DISPATCH_LEVEL);
   }
-  acquire(SpinLock, "KeAcquireSpinLockForDpc", caller);
+  acquire(SpinLock, spin_lock_owner_token(), "KeAcquireSpinLockForDpc", caller);
   return old;
 }
 
 // KeReleaseSpinLockForDpc: releases a lock taken with KeAcquireSpinLockForDpc.
 extern "C" VOID NTAPI KeReleaseSpinLockForDpc(PKSPIN_LOCK SpinLock, KIRQL OldIrql) {
   release(SpinLock, "KeReleaseSpinLockForDpc", __builtin_return_address(0));
-  KeLowerIrql(OldIrql);
+  lower_irql(OldIrql, __builtin_return_address(0));
 }
 
 // Deliberate family (duplicates): the in-stack queued spin lock exports and their ForDpc forms, one
@@ -253,14 +249,14 @@ extern "C" VOID NTAPI KeAcquireInStackQueuedSpinLock(PKSPIN_LOCK SpinLock,
   LockHandle->LockQueue.Lock = SpinLock;
   LockHandle->OldIrql = current_irql();
   set_current_irql(DISPATCH_LEVEL);
-  acquire(SpinLock, "KeAcquireInStackQueuedSpinLock", caller);
+  acquire(SpinLock, spin_lock_owner_token(), "KeAcquireInStackQueuedSpinLock", caller);
 }
 
 // KeReleaseInStackQueuedSpinLock: releases the lock and restores the recorded IRQL.
 extern "C" VOID NTAPI KeReleaseInStackQueuedSpinLock(PKLOCK_QUEUE_HANDLE LockHandle) {
   release(LockHandle->LockQueue.Lock, "KeReleaseInStackQueuedSpinLock",
           __builtin_return_address(0));
-  KeLowerIrql(LockHandle->OldIrql);
+  lower_irql(LockHandle->OldIrql, __builtin_return_address(0));
 }
 
 // KeAcquireInStackQueuedSpinLockAtDpcLevel: acquires the lock at DISPATCH_LEVEL.
@@ -271,7 +267,7 @@ extern "C" VOID NTAPI KeAcquireInStackQueuedSpinLockAtDpcLevel(PKSPIN_LOCK SpinL
   LockHandle->LockQueue.Next = nullptr;
   LockHandle->LockQueue.Lock = SpinLock;
   LockHandle->OldIrql = DISPATCH_LEVEL;
-  acquire(SpinLock, "KeAcquireInStackQueuedSpinLockAtDpcLevel", caller);
+  acquire(SpinLock, spin_lock_owner_token(), "KeAcquireInStackQueuedSpinLockAtDpcLevel", caller);
 }
 
 // KeReleaseInStackQueuedSpinLockFromDpcLevel: releases the lock and stays at DISPATCH_LEVEL.
@@ -291,12 +287,12 @@ extern "C" VOID NTAPI KeAcquireInStackQueuedSpinLockForDpc(PKSPIN_LOCK SpinLock,
   if (LockHandle->OldIrql < DISPATCH_LEVEL) {
     set_current_irql(DISPATCH_LEVEL);
   }
-  acquire(SpinLock, "KeAcquireInStackQueuedSpinLockForDpc", caller);
+  acquire(SpinLock, spin_lock_owner_token(), "KeAcquireInStackQueuedSpinLockForDpc", caller);
 }
 
 // KeReleaseInStackQueuedSpinLockForDpc: releases a lock taken with the ForDpc form.
 extern "C" VOID NTAPI KeReleaseInStackQueuedSpinLockForDpc(PKLOCK_QUEUE_HANDLE LockHandle) {
   release(LockHandle->LockQueue.Lock, "KeReleaseInStackQueuedSpinLockForDpc",
           __builtin_return_address(0));
-  KeLowerIrql(LockHandle->OldIrql);
+  lower_irql(LockHandle->OldIrql, __builtin_return_address(0));
 }

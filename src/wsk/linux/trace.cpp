@@ -13,7 +13,8 @@
 
 namespace uwsk::wsk {
 
-thread_local const void *trace_callback_socket = nullptr;
+constinit thread_local const void *trace_callback_socket [[gnu::tls_model("initial-exec")]] =
+    nullptr;
 
 namespace {
 
