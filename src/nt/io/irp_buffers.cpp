@@ -16,36 +16,22 @@
 #include "nt/io/irp_state.hpp"
 
 namespace uwsk::nt::irp_buffers {
+
+thread_local detail::scratch detail::t_note [[gnu::tls_model("initial-exec")]];
+
 namespace {
 
-// The most notes (rule 1) and the most buffers (rule 2; an MDL counts with the memory it
-// describes) kept for one IRP; more are not checked.
-constexpr int max_notes = 8;
+using detail::max_notes;
+using detail::raw_note;
+using detail::scratch;
+using detail::t_note;
+
+// The most buffers (rule 2; an MDL counts with the memory it describes) kept for one IRP; more
+// are not checked.
 constexpr int max_buffers = 8;
 // The most MDLs of one chain that are checked.
 constexpr int max_chain = max_buffers / 2;
 
-// Rule 1: one argument as given. A plain buffer is `length` bytes at `begin`; an MDL chain
-// starts at the MDL `begin`, `length` bytes from `offset`.
-struct raw_note {
-  const void *begin;
-  std::size_t offset;
-  std::size_t length;
-  bool mdl_chain;
-};
-
-// Rule 1: the calling thread's note. `entered` is set when the provider enters the IRP after the
-// note was made; a second entry means the note is stale, from an earlier submission of the same
-// IRP that did not pend here. Every member has an initialiser, so the thread-local needs no
-// guard (which would go through __tls_get_addr on each access).
-struct scratch {
-  PIRP irp = nullptr;
-  bool entered = false;
-  int count = 0;
-  raw_note notes[max_notes]{};
-};
-// Initial-exec, as the other thread-locals read on every call.
-thread_local scratch t_note [[gnu::tls_model("initial-exec")]];
 // Its address tells the threads apart (the submitting thread of a stack buffer).
 thread_local char t_thread_token [[gnu::tls_model("initial-exec")]];
 
@@ -165,36 +151,68 @@ void unlink_node(index_table &t, node &n) {
   }
 }
 
-// Rule 2: the note expanded into buffers; returns how many (on_stack is left to link_record).
-int expand(const scratch &n, node *out) {
+// Rule 2: calls `sink(begin, end)` for each buffer the note stands for, in order (at most
+// max_buffers), until it returns false.
+template <class Sink> void for_each_buffer(const scratch &n, Sink &&sink) {
   int count = 0;
-  auto add = [&](const void *begin, std::size_t length) {
-    if (begin != nullptr && length != 0 && count < max_buffers) {
-      const auto b = reinterpret_cast<std::uintptr_t>(begin);
-      out[count].begin = b;
-      out[count].end = b + length;
-      ++count;
+  const auto add = [&](const void *begin, std::size_t length) {
+    if (begin == nullptr || length == 0) {
+      return true;
     }
+    if (count == max_buffers) {
+      return false;
+    }
+    ++count;
+    const auto b = reinterpret_cast<std::uintptr_t>(begin);
+    return sink(b, b + length);
   };
   for (int i = 0; i < n.count; ++i) {
     const raw_note &note = n.notes[i];
     if (!note.mdl_chain) {
-      add(note.begin, note.length);
+      if (!add(note.begin, note.length)) {
+        return;
+      }
       continue;
     }
     auto mdl = static_cast<PMDL>(const_cast<void *>(note.begin));
     std::size_t offset = note.offset;
     std::size_t length = note.length;
     for (int m = 0; mdl != nullptr && m < max_chain && length != 0; ++m, mdl = mdl->Next) {
-      add(mdl, sizeof(MDL));
       const std::size_t bytes = mdl->ByteCount;
       const std::size_t take = offset < bytes ? std::min(bytes - offset, length) : 0;
-      add(static_cast<const char *>(MmGetMdlVirtualAddress(mdl)) + offset, take);
+      if (!add(mdl, sizeof(MDL)) ||
+          !add(static_cast<const char *>(MmGetMdlVirtualAddress(mdl)) + offset, take)) {
+        return;
+      }
       length -= take;
       offset = 0;
     }
   }
+}
+
+// Rule 2: the note expanded into buffers; returns how many (on_stack is left to link_record).
+int expand(const scratch &n, node *out) {
+  int count = 0;
+  for_each_buffer(n, [&](std::uintptr_t begin, std::uintptr_t end) {
+    out[count].begin = begin;
+    out[count].end = end;
+    ++count;
+    return true;
+  });
   return count;
+}
+
+// Whether the note stands for exactly the buffers linked in `r` (the IRP parks again with the
+// buffers it had last time), compared without building them.
+bool note_matches(const scratch &n, record &r) {
+  int k = 0;
+  bool same = true;
+  for_each_buffer(n, [&](std::uintptr_t begin, std::uintptr_t end) {
+    same = k < r.count && r.nodes()[k].begin == begin && r.nodes()[k].end == end;
+    ++k;
+    return same;
+  });
+  return same && k == r.count;
 }
 
 // Takes the record's nodes out of the index (and the record off the stack list).
@@ -240,19 +258,6 @@ void link_record(index_table &t, record &r, const node *buffers, int count) {
     t.stack_head = &r;
     t.stack_records.fetch_add(1, std::memory_order_relaxed);
   }
-}
-
-// Whether the record holds exactly these buffers (the IRP parks again as it did last time).
-bool same_buffers(record &r, const node *buffers, int count) {
-  if (r.count != count) {
-    return false;
-  }
-  for (int i = 0; i < count; ++i) {
-    if (r.nodes()[i].begin != buffers[i].begin || r.nodes()[i].end != buffers[i].end) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Rule 3: the record that holds `count` buffers of `irp`, made or grown as needed (NULL when the
@@ -334,36 +339,6 @@ bool find_in(bucket &b, std::uintptr_t begin, std::uintptr_t end, found_buffer &
 
 } // namespace
 
-void note_buffer(PIRP irp, const void *begin, std::size_t length) {
-  if (irp == nullptr || begin == nullptr || length == 0) {
-    return;
-  }
-  scratch &n = t_note;
-  if (n.irp != irp || n.entered) {
-    n.irp = irp;
-    n.entered = false;
-    n.count = 0;
-  }
-  if (n.count < max_notes) {
-    n.notes[n.count++] = {begin, 0, length, false};
-  }
-}
-
-void note_mdls(PIRP irp, PMDL mdl, std::size_t offset, std::size_t length) {
-  if (irp == nullptr || mdl == nullptr) {
-    return;
-  }
-  scratch &n = t_note;
-  if (n.irp != irp || n.entered) {
-    n.irp = irp;
-    n.entered = false;
-    n.count = 0;
-  }
-  if (n.count < max_notes) {
-    n.notes[n.count++] = {mdl, offset, length, true};
-  }
-}
-
 void entered(PIRP irp) {
   scratch &n = t_note;
   if (n.irp != irp) {
@@ -382,6 +357,16 @@ void pending(PIRP irp) {
     return;
   }
   n.irp = nullptr;
+  // The usual case: an IoAllocateIrp IRP parked again with the buffers it had last time (a
+  // stack buffer also from the same thread) is marked active, and that is all.
+  if (void **slot = irp_state::buffer_record_slot(irp); slot != nullptr && *slot != nullptr) {
+    record &r = *static_cast<record *>(*slot);
+    if (!r.active.load(std::memory_order_relaxed) && r.count != 0 &&
+        !(r.on_stack && r.thread != &t_thread_token) && note_matches(n, r)) {
+      r.active.store(true, std::memory_order_release);
+      return;
+    }
+  }
   node buffers[max_buffers];
   const int count = expand(n, buffers);
   if (count == 0) {
@@ -392,14 +377,10 @@ void pending(PIRP irp) {
   if (r == nullptr) {
     return;
   }
-  // A stack buffer is checked against its submitting thread, so a record on the stack list
-  // submitted from another thread is linked again.
-  if (!same_buffers(*r, buffers, count) || (r->on_stack && r->thread != &t_thread_token)) {
-    unlink_record(t, *r);
-    r->irp = irp;
-    r->thread = &t_thread_token;
-    link_record(t, *r, buffers, count);
-  }
+  unlink_record(t, *r);
+  r->irp = irp;
+  r->thread = &t_thread_token;
+  link_record(t, *r, buffers, count);
   r->active.store(true, std::memory_order_release);
 }
 

@@ -42,21 +42,54 @@
 
 namespace uwsk::nt::irp_buffers {
 
-void note_buffer(PIRP irp, const void *begin, std::size_t length);
-void note_mdls(PIRP irp, PMDL mdl, std::size_t offset, std::size_t length);
+namespace detail {
+constexpr int max_notes = 8; // notes kept per IRP; more are not checked
+// Rule 1: one argument as given. A plain buffer is `length` bytes at `begin`; an MDL chain
+// starts at the MDL `begin`, `length` bytes from `offset`.
+struct raw_note {
+  const void *begin;
+  std::size_t offset;
+  std::size_t length;
+  bool mdl_chain;
+};
+// Rule 1: the calling thread's note. `entered` is set when the provider enters the IRP after the
+// note was made; a second entry means the note is stale, from an earlier submission of the same
+// IRP that did not pend here. Every member has an initialiser, so the thread-local needs no
+// guard (which would go through __tls_get_addr on each access); initial-exec, as the other
+// thread-locals read on every call.
+struct scratch {
+  PIRP irp = nullptr;
+  bool entered = false;
+  int count = 0;
+  raw_note notes[max_notes]{};
+};
+extern thread_local scratch t_note [[gnu::tls_model("initial-exec")]];
+
+inline void add_note(PIRP irp, const raw_note &note) {
+  scratch &n = t_note;
+  if (n.irp != irp || n.entered) {
+    n.irp = irp;
+    n.entered = false;
+    n.count = 0;
+  }
+  if (n.count < max_notes) {
+    n.notes[n.count++] = note;
+  }
+}
+} // namespace detail
 
 // Rule 1: `length` bytes at `begin` belong to the operation of `irp` (ignored when NULL or empty;
 // a note for another IRP starts over). With the verifier's bookkeeping off nothing is noted, so
 // nothing is tracked.
 inline void note(PIRP irp, const void *begin, std::size_t length) {
-  if (!verifier::bookkeeping_off()) {
-    note_buffer(irp, begin, length);
+  if (irp != nullptr && begin != nullptr && length != 0 && !verifier::bookkeeping_off()) {
+    detail::add_note(irp, {begin, 0, length, false});
   }
 }
 // Rule 1: the MDL chain `mdl` (each MDL, and the `length` bytes it describes from `offset`).
 inline void note_mdl_chain(PIRP irp, PMDL mdl, std::size_t offset, std::size_t length) {
-  if (!verifier::bookkeeping_off()) {
-    note_mdls(irp, mdl, offset, length);
+  if (irp != nullptr && mdl != nullptr && !verifier::bookkeeping_off()) {
+    detail::add_note(irp, {mdl, offset, length, true});
   }
 }
 
