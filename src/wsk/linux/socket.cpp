@@ -941,11 +941,19 @@ void take_reads_back_locked(socket_object *s) {
   }
 }
 
+// Every hand_bound while the reads are handed: a receive parked while no waiting thread polls
+// them (its thread parked it and went on to something else) makes the loop watch them again.
 void on_hand_timer(net::timer *t) {
   socket_object *s = static_cast<socket_timer *>(t)->owner;
   std::lock_guard guard(s->lock);
-  if (s->reads_handed) {
+  if (!s->reads_handed) {
+    return;
+  }
+  if (const LIST_ENTRY &parked = s->queue(queue_kind::receive);
+      parked.Flink != &parked && s->assist_readers == 0) {
     take_reads_back_locked(s);
+  } else {
+    s->loop->arm_timer(&s->hand_timer, net::timer::clock::now() + hand_bound);
   }
 }
 

@@ -375,9 +375,10 @@ inline std::uint32_t loop_readiness(socket_object *s, std::uint32_t events) {
 // (`left`: the readiness it left to waiters). While a waiting thread polls a connection's reads
 // itself, every arrival would still wake the loop only to be left to that thread: the loop hands
 // the reads to the waiters instead (stops watching them, one loop::modify) and takes them back
-// (one more) when they are wanted (want_reads_locked), when event callbacks are enabled, or at
-// the latest `hand_bound` later, so that a receive no waiting thread polls for is resumed by the
-// loop as before, late by that bound at most.
+// (one more) when they are wanted (want_reads_locked), when event callbacks are enabled, or
+// when a check every `hand_bound` finds a receive parked that no waiting thread polls for (its
+// thread parked it and did not wait for it): such a receive is resumed by the loop as before,
+// late by that bound at most.
 void hand_reads_locked(socket_object *s, std::uint32_t left);
 
 // Under the lock, on any thread: a receive is parked that no waiting thread may poll for; the
