@@ -974,6 +974,7 @@ void hand_reads_locked(socket_object *s, std::uint32_t left) {
     return;
   }
   s->reads_handed = true;
+  s->read_drained = false; // no readiness report clears it now (note_read)
   s->hand_timer.on_expire = on_hand_timer;
   s->loop->arm_timer(&s->hand_timer, net::timer::clock::now() + hand_bound);
 }

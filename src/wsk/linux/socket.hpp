@@ -333,8 +333,13 @@ inline constexpr std::size_t room_unknown = 0;
 
 // Under the lock, after a read: what its result says about the receive queue
 // (socket_object::read_drained). `room` is what the read could take (bytes for a stream read,
-// messages for a recvmmsg); a result below it means the queue ran empty.
+// messages for a recvmmsg); a result below it means the queue ran empty. Not while the reads
+// are handed to waiters (hand_reads_locked): no readiness report would clear it, so every read
+// is tried (the data often arrives while the waiting thread sends its echo).
 inline void note_read(socket_object *s, ssize_t got, std::size_t room) {
+  if (s->reads_handed) {
+    return;
+  }
   if (got == -EAGAIN || (room != room_unknown && got > 0 && static_cast<std::size_t>(got) < room &&
                          !s->short_read_unsure)) {
     s->read_drained = true;
