@@ -221,6 +221,113 @@ TEST_P(sync_wait, AWaitOnAnotherObjectIsNotHeld) {
   peer_close(peer);
 }
 
+// Synchronous rounds whose receives pend: the waiting thread polls the reads, so the loop hands
+// them to it (docs/design.md, "Synchronous callers"). The peer checks every echo.
+void synchronous_rounds(PWSK_SOCKET s, int peer, int rounds) {
+  const auto *d = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s);
+  std::atomic<int> peer_errors{0};
+  std::thread client([&] {
+    for (int round = 0; round < rounds; ++round) {
+      pause_ms(1); // the receive pends first
+      const std::string sent = message(round, 8);
+      std::string echoed(8, '\0');
+      if (!peer_send_all(peer, sent.data(), 8, timeout_ms) ||
+          peer_receive(peer, echoed.data(), 8, timeout_ms) != 8 || echoed != sent) {
+        ++peer_errors;
+        return;
+      }
+    }
+  });
+  buffer in(8, 0xcc);
+  for (int round = 0; round < rounds; ++round) {
+    call r;
+    r.returned = d->WskReceive(s, &in.wsk, WSK_FLAG_WAITALL, r.irp);
+    ASSERT_EQ(r.wait(), STATUS_SUCCESS) << round;
+    ASSERT_EQ(r.information(), 8u) << round;
+    WSK_BUF echo = {in.mdl, 0, 8};
+    call w;
+    w.returned = d->WskSend(s, &echo, 0, w.irp);
+    ASSERT_EQ(w.wait(), STATUS_SUCCESS) << round;
+  }
+  client.join();
+  EXPECT_EQ(peer_errors.load(), 0);
+}
+
+// After synchronous rounds, receives that no waiting thread polls for still complete with the
+// peer's bytes: one whose thread waits on another object, one whose thread waits on several
+// objects (no thread helps such a wait), one submitted by a thread that never waits for it.
+TEST_P(sync_wait, ReceivesNobodyPollsForCompleteAfterSynchronousRounds) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  ASSERT_GE(peer, 0);
+  const auto *d = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s);
+  LARGE_INTEGER timeout = relative_ms(timeout_ms);
+  buffer in(16, 0xcc);
+
+  ASSERT_NO_FATAL_FAILURE(synchronous_rounds(s, peer, 50));
+  {
+    call r;
+    r.returned = d->WskReceive(s, &in.wsk, 0, r.irp);
+    ASSERT_EQ(r.returned, STATUS_PENDING);
+    KEVENT other;
+    KeInitializeEvent(&other, NotificationEvent, FALSE);
+    std::thread setter([&] {
+      pause_ms(10);
+      KeSetEvent(&other, IO_NO_INCREMENT, FALSE);
+    });
+    EXPECT_EQ(KeWaitForSingleObject(&other, Executive, KernelMode, FALSE, &timeout),
+              STATUS_SUCCESS);
+    setter.join();
+    ASSERT_TRUE(peer_send_all(peer, "one", 3, timeout_ms));
+    PVOID objects[2] = {&other, &r.done};
+    KeClearEvent(&other);
+    EXPECT_EQ(KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE, &timeout,
+                                       nullptr),
+              STATUS_WAIT_1);
+    EXPECT_EQ(r.irp->IoStatus.Status, STATUS_SUCCESS);
+    EXPECT_EQ(in.text(r.information()), "one");
+  }
+
+  ASSERT_NO_FATAL_FAILURE(synchronous_rounds(s, peer, 50));
+  {
+    call r;
+    r.returned = d->WskReceive(s, &in.wsk, 0, r.irp);
+    ASSERT_EQ(r.returned, STATUS_PENDING);
+    KEVENT never;
+    KeInitializeEvent(&never, NotificationEvent, FALSE);
+    std::thread sender([&] {
+      pause_ms(10);
+      peer_send_all(peer, "two", 3, timeout_ms);
+    });
+    PVOID objects[2] = {&never, &r.done};
+    EXPECT_EQ(KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE, &timeout,
+                                       nullptr),
+              STATUS_WAIT_1);
+    sender.join();
+    EXPECT_EQ(r.irp->IoStatus.Status, STATUS_SUCCESS);
+    EXPECT_EQ(in.text(r.information()), "two");
+  }
+
+  ASSERT_NO_FATAL_FAILURE(synchronous_rounds(s, peer, 50));
+  {
+    call r;
+    std::thread submitter([&] { r.returned = d->WskReceive(s, &in.wsk, 0, r.irp); });
+    submitter.join();
+    ASSERT_EQ(r.returned, STATUS_PENDING);
+    pause_ms(10);
+    ASSERT_TRUE(peer_send_all(peer, "three", 5, timeout_ms));
+    for (int i = 0; i < timeout_ms && !r.completed(); ++i) {
+      pause_ms(1); // no wait on this thread either: nothing here polls the socket
+    }
+    ASSERT_TRUE(r.completed());
+    EXPECT_EQ(r.wait(),
+              STATUS_SUCCESS); // signalled already: no helper (and the wait orders the reads)
+    EXPECT_EQ(in.text(r.information()), "three");
+  }
+  close_socket(s);
+  peer_close(peer);
+}
+
 // A send that pends (the peer does not read, the buffers are full) is helped on writability: the
 // waiter finishes it once the peer reads, and every byte arrives in order.
 TEST_P(sync_wait, APendingSendIsFinishedByItsWaiter) {

@@ -287,11 +287,21 @@ void release_on_loop(net::task *t) {
   s->loop->cancel_timer(&s->ev.abort_timer); // a listener's inspection poll
   s->loop->cancel_timer(&s->ev.dead_timer);  // rule V56
   s->loop->cancel_timer(&s->ev.stall_timer); // rule V53
+  s->loop->cancel_timer(&s->hand_timer);
   if (s->attached) {
     s->loop->remove(&s->watcher);
     s->attached = false;
   }
   free_socket(s, s->close_irp);
+}
+
+// What the loop watches on a socket.
+std::uint32_t watched_events(const socket_object *s) {
+  // Connection sockets on the epoll engine also watch for urgent data, which changes what a
+  // short read means (socket_object::short_read_unsure; see publish for io_uring).
+  const std::uint32_t urgent =
+      s->cat == category::datagram || s->loop->kind() == net::engine_kind::uring ? 0 : net::ev_pri;
+  return net::ev_in | net::ev_out | net::ev_rdhup | urgent;
 }
 
 void attach_on_loop(net::task *t) {
@@ -303,11 +313,7 @@ void attach_on_loop(net::task *t) {
   }
   s->watcher.fd = s->fd;
   s->watcher.on_events = on_socket_events;
-  // Connection sockets on the epoll engine also watch for urgent data, which changes what a
-  // short read means (socket_object::short_read_unsure; see publish for io_uring).
-  const std::uint32_t urgent =
-      s->cat == category::datagram || s->loop->kind() == net::engine_kind::uring ? 0 : net::ev_pri;
-  if (s->loop->add(&s->watcher, net::ev_in | net::ev_out | net::ev_rdhup | urgent) == 0) {
+  if (s->loop->add(&s->watcher, watched_events(s)) == 0) {
     s->attached = true;
   }
 }
@@ -464,6 +470,7 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->ev.abort_timer.owner = s;
   s->ev.dead_timer.owner = s;
   s->ev.stall_timer.owner = s;
+  s->hand_timer.owner = s;
   s->fault_deliver_task.run = deliver_on_other_loop;
   s->fault_deliver_task.owner = s;
   registration_add_socket(reg);
@@ -772,10 +779,19 @@ bool time_left(const nt::wait_deadline &deadline, timespec &left) {
 void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &deadline) {
   const parked_hint hint = last_parked;
   last_parked = {};
-  if (hint.s == nullptr || hint.context != object || !socket_pin(hint.s, hint.serial)) {
-    return; // not a wait for what this thread parked last, or the socket is gone
+  if (hint.s == nullptr || !socket_pin(hint.s, hint.serial)) {
+    return; // nothing parked, or the socket is gone
   }
   socket_object *s = hint.s;
+  if (hint.context != object) {
+    // Not a wait for what this thread parked last: nobody polls for that operation.
+    if (hint.kind == queue_kind::receive) {
+      std::lock_guard guard(s->lock);
+      want_reads_locked(s);
+    }
+    socket_unpin(s);
+    return;
+  }
   const bool reads = hint.kind == queue_kind::receive || hint.kind == queue_kind::accept;
   pollfd fds[2] = {{s->fd, assist_poll_events(hint.kind), 0}, {wake_fd, POLLIN, 0}};
   {
@@ -828,6 +844,10 @@ void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &dead
     completion_batch done;
     std::unique_lock guard(s->lock);
     --(reads ? s->assist_readers : s->assist_writers);
+    if (const LIST_ENTRY &parked = s->queue(queue_kind::receive);
+        s->assist_readers == 0 && parked.Flink != &parked) {
+      want_reads_locked(s); // receives are parked, and no waiting thread polls for them now
+    }
     if (s->assist_readers == 0 && s->assist_writers == 0 && s->assist_left != 0) {
       const std::uint32_t left = s->assist_left;
       s->assist_left = 0;
@@ -905,6 +925,67 @@ void socket_kick_locked(socket_object *s) {
   s->kick_posted = s->loop->post(&s->kick_task);
 }
 
+namespace {
+
+// The longest the loop leaves a connection's reads to the waiting threads at a time.
+constexpr auto hand_bound = std::chrono::milliseconds(10);
+
+// On the loop thread, under the lock: the loop watches the socket's reads again. Re-arming
+// reports the descriptor at once if it is readable, so nothing that arrived meanwhile is lost.
+void take_reads_back_locked(socket_object *s) {
+  s->reads_handed = false;
+  s->reads_wanted = false;
+  s->loop->cancel_timer(&s->hand_timer);
+  if (s->attached) {
+    s->loop->modify(&s->watcher, watched_events(s));
+  }
+}
+
+// Every hand_bound while the reads are handed: a receive parked while no waiting thread polls
+// them (its thread parked it and went on to something else) makes the loop watch them again.
+void on_hand_timer(net::timer *t) {
+  socket_object *s = static_cast<socket_timer *>(t)->owner;
+  std::lock_guard guard(s->lock);
+  if (!s->reads_handed) {
+    return;
+  }
+  if (const LIST_ENTRY &parked = s->queue(queue_kind::receive);
+      parked.Flink != &parked && s->assist_readers == 0) {
+    take_reads_back_locked(s);
+  } else {
+    s->loop->arm_timer(&s->hand_timer, net::timer::clock::now() + hand_bound);
+  }
+}
+
+} // namespace
+
+void hand_reads_locked(socket_object *s, std::uint32_t left) {
+  if (s->reads_handed) {
+    if (s->reads_wanted || s->event_mask != 0 || s->state != socket_state::connected) {
+      take_reads_back_locked(s);
+    }
+    return;
+  }
+  if ((left & readable_events) == 0 || s->assist_readers == 0 || !s->attached ||
+      s->event_mask != 0 || s->state != socket_state::connected) {
+    return;
+  }
+  if (s->loop->modify(&s->watcher, watched_events(s) & ~(net::ev_in | net::ev_pri)) != 0) {
+    return;
+  }
+  s->reads_handed = true;
+  s->read_drained = false; // no readiness report clears it now (note_read)
+  s->hand_timer.on_expire = on_hand_timer;
+  s->loop->arm_timer(&s->hand_timer, net::timer::clock::now() + hand_bound);
+}
+
+void want_reads_locked(socket_object *s) {
+  if (s->reads_handed && !s->reads_wanted) {
+    s->reads_wanted = true;
+    socket_kick_locked(s);
+  }
+}
+
 void deliver_finished(socket_object *s, queue_kind kind) {
   std::unique_lock guard(s->lock);
   op_queue &q = s->ops_of(kind);
@@ -950,6 +1031,9 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
         // Its thread may wait for it next and do the I/O itself on readiness (as on epoll);
         // if it does not, readiness hands it to the ring on the loop thread.
         return STATUS_PENDING;
+      }
+      if (kind == queue_kind::receive) {
+        want_reads_locked(s); // no waiting thread polls for it
       }
       if (s->ring_mode && s->ring_of(kind) != nullptr) {
         ring_wake_locked(s, nullptr); // the ring takes it over (through the ring task)

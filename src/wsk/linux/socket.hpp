@@ -211,6 +211,7 @@ struct socket_object {
   socket_task release_task;
   socket_task kick_task;    // tries what is due again after a change made off the loop thread
   socket_task ring_task;    // ring_mode: submits and cancels ring requests on the loop thread
+  socket_timer hand_timer;  // gives handed reads back to the loop (hand_reads_locked)
   LIST_ENTRY links{};       // on the list of live sockets (leak report)
   std::uint64_t serial = 0; // unique in the process: tells a socket from a later one at its address
   // Guarded by the list of live sockets' lock: threads doing their own I/O on the socket
@@ -249,6 +250,11 @@ struct socket_object {
   unsigned assist_readers = 0;
   unsigned assist_writers = 0;
   std::uint32_t assist_left = 0;
+  // A connection's reads handed to the waiting threads that poll them (hand_reads_locked): the
+  // loop does not watch them meanwhile. reads_wanted: someone asked for them back (the kick
+  // task then takes them back).
+  bool reads_handed = false;
+  bool reads_wanted = false;
   PIRP close_irp = nullptr; // the WskCloseSocket IRP, completed by the release task
   // other-loop: the queues (bit per queue_kind) fault_deliver_task delivers, and whether it is
   // posted (the release waits for it).
@@ -327,8 +333,13 @@ inline constexpr std::size_t room_unknown = 0;
 
 // Under the lock, after a read: what its result says about the receive queue
 // (socket_object::read_drained). `room` is what the read could take (bytes for a stream read,
-// messages for a recvmmsg); a result below it means the queue ran empty.
+// messages for a recvmmsg); a result below it means the queue ran empty. Not while the reads
+// are handed to waiters (hand_reads_locked): no readiness report would clear it, so every read
+// is tried (the data often arrives while the waiting thread sends its echo).
 inline void note_read(socket_object *s, ssize_t got, std::size_t room) {
+  if (s->reads_handed) {
+    return;
+  }
   if (got == -EAGAIN || (room != room_unknown && got > 0 && static_cast<std::size_t>(got) < room &&
                          !s->short_read_unsure)) {
     s->read_drained = true;
@@ -364,6 +375,20 @@ inline std::uint32_t loop_readiness(socket_object *s, std::uint32_t events) {
   s->assist_left |= left;
   return events & ~left;
 }
+
+// Under the lock, on the loop thread, in a connection's readiness handler after loop_readiness
+// (`left`: the readiness it left to waiters). While a waiting thread polls a connection's reads
+// itself, every arrival would still wake the loop only to be left to that thread: the loop hands
+// the reads to the waiters instead (stops watching them, one loop::modify) and takes them back
+// (one more) when they are wanted (want_reads_locked), when event callbacks are enabled, or
+// when a check every `hand_bound` finds a receive parked that no waiting thread polls for (its
+// thread parked it and did not wait for it): such a receive is resumed by the loop as before,
+// late by that bound at most.
+void hand_reads_locked(socket_object *s, std::uint32_t left);
+
+// Under the lock, on any thread: a receive is parked that no waiting thread may poll for; the
+// loop is to watch the socket's reads again if it handed them (through the kick task).
+void want_reads_locked(socket_object *s);
 
 // Completions due once a socket's lock is released (socket rule 2): IRPs outside the operation
 // queues (event-disable and address-change IRPs), and the queues of one socket whose finished IRPs

@@ -35,7 +35,11 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
   if (readable && s->state == socket_state::listening && s->conditional_accept) {
     events_inspect(s, guard, done); // WskInspectEvent for each new connection
   }
-  stream_resume_queues(s, loop_readiness(s, events), done);
+  const std::uint32_t resumed = loop_readiness(s, events);
+  stream_resume_queues(s, resumed, done);
+  if (s->state == socket_state::connected || s->reads_handed) {
+    hand_reads_locked(s, events & ~resumed);
+  }
   if (s->event_mask == 0) {
     return; // `done` completes after `guard` released the lock
   }
