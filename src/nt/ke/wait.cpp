@@ -30,6 +30,14 @@ namespace {
 
 std::atomic<wait_assist_function> assist_helper{nullptr};
 
+// wait_assist.hpp rule 4: a wait the helper cannot poll for (several objects, a delay).
+void tell_assist_not_polling() {
+  if (wait_assist_function helper = assist_helper.load(std::memory_order_acquire);
+      helper != nullptr && current_irql() == PASSIVE_LEVEL) {
+    helper(nullptr, -1, wait_deadline{});
+  }
+}
+
 // The thread's wake descriptor for wait helpers, made on first use (-1 when it cannot be).
 int assist_wake_fd(_KTHREAD *thread) {
   if (thread->assist_fd < 0) {
@@ -243,6 +251,9 @@ extern "C" NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], 
   check_callback_wait(Timeout, "KeWaitForMultipleObjects", Count != 0 ? Object[0] : nullptr);
   check_wait_mode(Count, Object, WaitMode, "KeWaitForMultipleObjects");
   irp_buffers::check_stack(__builtin_frame_address(0), "KeWaitForMultipleObjects"); // rule V18
+  if (Count > 1) {
+    tell_assist_not_polling();
+  }
   return wait_for_objects(Count, Object, WaitType, Timeout, WaitBlockArray,
                           "KeWaitForMultipleObjects", __builtin_return_address(0));
 }
@@ -262,6 +273,7 @@ extern "C" NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLE
   wait_deadline deadline = make_deadline(Interval);
   require_wait_irql(!deadline.poll, "KeDelayExecutionThread", Interval,
                     __builtin_return_address(0));
+  tell_assist_not_polling();
   if (deadline.poll) {
     std::this_thread::yield();
   } else if (deadline.infinite) {

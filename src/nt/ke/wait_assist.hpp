@@ -13,6 +13,10 @@
 //     polls beside its own: it returns, and the wait goes on as usual.
 //  3. The helper returns when the object may be signalled, on the wake descriptor, or at the
 //     deadline; the wait then checks the object as it always does.
+//  4. A thread about to wait in a way no helper runs in (KeWaitForMultipleObjects on several
+//     objects, KeDelayExecutionThread) at PASSIVE_LEVEL calls the helper with `object` NULL and
+//     `wake_fd` -1 first, and the helper returns at once: it learns that nobody polls for the I/O
+//     the thread started last.
 #pragma once
 
 #include "nt/ke/dispatcher.hpp"

@@ -783,8 +783,9 @@ void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &dead
     return; // nothing parked, or the socket is gone
   }
   socket_object *s = hint.s;
-  if (hint.context != object) {
-    // Not a wait for what this thread parked last: nobody polls for that operation.
+  if (object == nullptr || hint.context != object) {
+    // Not a wait for what this thread parked last (or a wait no helper runs in, wait_assist.hpp
+    // rule 4): nobody polls for that operation.
     if (hint.kind == queue_kind::receive) {
       std::lock_guard guard(s->lock);
       want_reads_locked(s);
