@@ -50,6 +50,41 @@ commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
   --commit "$commit" "$@"
 status=$?
 
+# The verifier's cost in instructions (bench/README.md, "Verifier cost"): the rates of pp64 with
+# the bookkeeping on and off differ by less than this VM's noise, so callgrind counts what each
+# executes per message; the target is on <= 1.10 x off. Skipped with --quick or without valgrind.
+quick=0
+for arg in "$@"; do
+  [ "$arg" = --quick ] && quick=1
+done
+if [ "$quick" = 0 ] && command -v valgrind >/dev/null 2>&1 && [ -f "$results/latest.md" ]; then
+  echo "bench: verifier cost in instructions (callgrind, pp64, 5 s each)"
+  per_message() {
+    "$root/bench/profile.sh" "$1" pp64 5 "$build" 2>&1 |
+      sed -n 's/^profile: .* instructions for .* operations .*: \([0-9]*\) per operation$/\1/p'
+  }
+  on=$(per_message uwsk-irp-epoll)
+  off=$(per_message uwsk-irp-epoll-verify-off)
+  if [ -n "$on" ] && [ -n "$off" ] && [ "$off" -gt 0 ]; then
+    ratio=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')
+    verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.10 ? "holds" : "MISSED") }')
+    {
+      echo
+      echo "## Verifier cost in instructions (callgrind, pp64, epoll, set-up included)"
+      echo
+      echo "| bookkeeping | user-space instructions per message |"
+      echo "|---|---|"
+      echo "| on (uwsk-irp-epoll) | $on |"
+      echo "| off (uwsk-irp-epoll-verify-off) | $off |"
+      echo
+      echo "on / off = $ratio (target <= 1.10: $verdict)"
+    } >>"$results/latest.md"
+    echo "bench: verifier cost: $on / $off instructions per message = $ratio ($verdict)"
+  else
+    echo "bench: the verifier's instruction count could not be taken (bench/profile.sh failed)"
+  fi
+fi
+
 if command -v gnuplot >/dev/null 2>&1; then
   for chart in latest scale; do
     if [ -f "$results/$chart.gp" ]; then
