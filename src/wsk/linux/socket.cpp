@@ -203,8 +203,18 @@ void endpoints_text(int fd, char *out, std::size_t size) {
   std::snprintf(out, size, "local %s, remote %s", local, remote);
 }
 
+// The socket's endpoints as text (socket_object::endpoints), kept for the reports of later calls.
+constexpr std::size_t endpoints_size = 128;
 void record_endpoints(socket_object *s) {
-  endpoints_text(s->fd, s->endpoints, sizeof s->endpoints);
+  s->endpoints.reset(new (std::nothrow) char[endpoints_size]);
+  if (s->endpoints) {
+    endpoints_text(s->fd, s->endpoints.get(), endpoints_size);
+  }
+}
+
+// What record_endpoints kept.
+const char *recorded_endpoints(const socket_object *s) {
+  return s->endpoints ? s->endpoints.get() : "endpoints not recorded: no memory";
 }
 
 void free_socket(socket_object *s, PIRP close_irp = nullptr) {
@@ -261,8 +271,9 @@ void release_on_loop(net::task *t) {
         return;
       }
     }
-    if (s->ring_task_posted || s->ring_receive.in_flight() || s->ring_send.in_flight() ||
-        s->ring_receive.irp != nullptr || s->ring_send.irp != nullptr) {
+    if (s->ring_task_posted ||
+        (s->ring && (s->ring->receive.in_flight() || s->ring->send.in_flight() ||
+                     s->ring->receive.irp != nullptr || s->ring->send.irp != nullptr))) {
       // The kernel holds a request for the descriptor, or its IRP is not yet finished: the
       // descriptor stays open until its completion (net::loop rule 6).
       s->loop->post(&s->release_task);
@@ -284,7 +295,9 @@ void release_on_loop(net::task *t) {
     }
     assistable().erase(s);
   }
-  s->loop->cancel_timer(&s->ev.abort_timer); // a listener's inspection poll
+  if (s->ev.listener) {
+    s->loop->cancel_timer(&s->ev.listener->abort_timer); // a listener's inspection poll
+  }
   s->loop->cancel_timer(&s->ev.dead_timer);  // rule V56
   s->loop->cancel_timer(&s->ev.stall_timer); // rule V53
   if (s->attached) {
@@ -322,10 +335,11 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
   {
     std::lock_guard guard(s->lock);
     for (const queue_kind kind : {queue_kind::receive, queue_kind::send}) {
-      ring_io &r = *s->ring_of(kind);
-      if (!s->ring_holds(r, irp)) {
+      ring_io *ring = s->ring_of(kind);
+      if (!s->ring_holds(ring, irp)) {
         continue;
       }
+      ring_io &r = *ring;
       if (!r.settled) {
         // The kernel holds its buffer: the request is cancelled, and its completion finishes
         // the IRP (with the bytes that moved, if any; nothing is lost).
@@ -461,7 +475,6 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->kick_task.owner = s;
   s->watcher.owner = s;
   s->ev.inspect_link.owner = s;
-  s->ev.abort_timer.owner = s;
   s->ev.dead_timer.owner = s;
   s->ev.stall_timer.owner = s;
   s->fault_deliver_task.run = deliver_on_other_loop;
@@ -486,15 +499,21 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
     s->short_read_unsure = s->loop->kind() == net::engine_kind::uring;
     // Ring I/O (docs/design.md, "Ring I/O"): stream sockets on the io_uring engine hand their
     // parked receives and sends to the kernel (UWSK_RING_IO=0 keeps them on readiness).
-    s->ring_mode = behaviour != nullptr && behaviour->ring_pump != nullptr &&
-                   s->loop->supports_io_requests() && ring_io_enabled();
+    // Without memory for the requests the socket works on readiness, as on epoll.
+    if (behaviour != nullptr && behaviour->ring_pump != nullptr &&
+        s->loop->supports_io_requests() && ring_io_enabled()) {
+      s->ring.reset(new (std::nothrow) ring_pair);
+    }
+    s->ring_mode = s->ring != nullptr;
     s->ring_task.run = on_ring_task;
     s->ring_task.owner = s;
-    for (ring_io *r : {&s->ring_receive, &s->ring_send}) {
-      r->owner = s;
-      r->on_complete = behaviour != nullptr ? behaviour->ring_complete : nullptr;
+    if (s->ring) {
+      for (ring_io *r : {&s->ring->receive, &s->ring->send}) {
+        r->owner = s;
+        r->on_complete = behaviour->ring_complete;
+      }
+      s->ring->send.kind = net::io_kind::send;
     }
-    s->ring_send.kind = net::io_kind::send;
     s->loop->post(&s->attach_task);
   }
 }
@@ -869,7 +888,7 @@ void ring_wake_locked(socket_object *s, completion_batch *done) {
     }
     return;
   }
-  for (ring_io *r : {&s->ring_receive, &s->ring_send}) {
+  for (ring_io *r : {&s->ring->receive, &s->ring->send}) {
     if (r->cancel_wanted) {
       r->cancel_wanted = false;
       s->loop->cancel(r); // nothing when the request has completed meanwhile
@@ -1098,6 +1117,16 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
   }
   net::loop *loop = cat != category::basic ? provider_loop() : nullptr;
   auto *s = cat != category::basic && loop == nullptr ? nullptr : new (std::nothrow) socket_object;
+  if (s != nullptr && (cat == category::listen || cat == category::stream)) {
+    // A socket that can listen (a stream socket may call WskListen) has its listener part.
+    s->ev.listener.reset(new (std::nothrow) listener_events);
+    if (!s->ev.listener) {
+      delete s;
+      s = nullptr;
+    } else {
+      s->ev.listener->abort_timer.owner = s;
+    }
+  }
   if (s == nullptr) {
     net::sock::close(fd);
     return STATUS_INSUFFICIENT_RESOURCES;
@@ -1293,16 +1322,18 @@ socket_object *socket_checked(void *socket, const char *function) {
                        "%s: %p is not an open WSK socket (its accept event refused it; "
                        "rule V55)",
                        function, socket);
-      nt::verifier::error(55,
-                          "a WSK function was called on a socket that WskAcceptEvent refused "
-                          "(STATUS_REQUEST_NOT_ACCEPTED): the client must not touch it again",
-                          nt::verifier::objects_text("socket %p (%s)", socket, s->endpoints), p2);
+      nt::verifier::error(
+          55,
+          "a WSK function was called on a socket that WskAcceptEvent refused "
+          "(STATUS_REQUEST_NOT_ACCEPTED): the client must not touch it again",
+          nt::verifier::objects_text("socket %p (%s)", socket, recorded_endpoints(s)), p2);
     }
     uwsk_log_message("wsk", "%s: %p is not an open WSK socket (%s; rule V30)", function, socket,
                      closed ? "it was closed" : "closed, or never created");
     if (closed) {
-      nt::verifier::error(30, "a WSK function was called on a socket after WskCloseSocket",
-                          nt::verifier::objects_text("socket %p (%s)", socket, s->endpoints), p2);
+      nt::verifier::error(
+          30, "a WSK function was called on a socket after WskCloseSocket",
+          nt::verifier::objects_text("socket %p (%s)", socket, recorded_endpoints(s)), p2);
     }
     nt::verifier::error(30, "a WSK function was called on a pointer that is not a WSK socket",
                         nt::verifier::objects_text("pointer %p", socket), p2);

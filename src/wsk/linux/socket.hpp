@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 
 #include "net/loop.hpp"
@@ -75,13 +76,35 @@ struct socket_link {
 
 struct data_chunk; // a provider-owned receive buffer behind an indication (linux/events.hpp)
 
+// The part of event_state only a socket that can listen has (listening and stream sockets; made
+// with the socket): conditional accept and the copies its callbacks get.
+struct listener_events {
+  listener_events() {
+    InitializeListHead(&inspecting);
+    InitializeListHead(&ready);
+  }
+  // Conditional accept: connections the client pended (awaiting WskInspectComplete) and
+  // connections accepted by inspection (awaiting WskAccept or the accept event), linked through
+  // their own event_state::inspect_link.
+  LIST_ENTRY inspecting;
+  LIST_ENTRY ready;
+  ULONG next_serial = 0;
+  socket_timer abort_timer; // polls `inspecting` for peers that gave up
+  // The provider's copies a listener's WskAcceptEvent and WskInspectEvent (and WskAbortEvent)
+  // get: the addresses and the inspect ID. They live here rather than on a stack frame so that,
+  // filled with callback_poison once the callback returns, they stay poisoned until the next
+  // callback of the listener: a client that kept a pointer and passes it to a WSK function is
+  // caught (rules V57, V59).
+  alignas(8) unsigned char callback_local[32] = {};
+  alignas(8) unsigned char callback_remote[32] = {};
+  alignas(8) unsigned char callback_inspect_id[2 * sizeof(ULONG_PTR)] = {};
+};
+
 // The event callbacks of a socket (linux/events.cpp), guarded by the socket's lock. Callbacks run
 // only on the socket's loop thread, so they are serial by construction.
 struct event_state {
   event_state() {
     InitializeListHead(&retained);
-    InitializeListHead(&inspecting);
-    InitializeListHead(&ready);
     InitializeListHead(&inspect_link.entry);
   }
   ULONG running = 0;            // the WSK_EVENT_* bit whose callback is running, or 0
@@ -106,13 +129,8 @@ struct event_state {
   SIZE_T buffered = 0;
   SIZE_T buffer_limit = 0;
   bool throttled = false;
-  // Conditional accept on a listening socket: connections the client pended (awaiting
-  // WskInspectComplete) and connections accepted by inspection (awaiting WskAccept or the
-  // accept event), linked through their own inspect_link.
-  LIST_ENTRY inspecting;
-  LIST_ENTRY ready;
-  ULONG next_serial = 0;
-  socket_timer abort_timer; // polls `inspecting` for peers that gave up
+  // A socket that can listen: its listener_events; NULL on every other socket.
+  std::unique_ptr<listener_events> listener;
   // Rule V56: the NULL indication was given and the socket is expected to be closed within
   // dead_socket_close_bound; the timer checks that it was.
   socket_timer dead_timer;
@@ -120,14 +138,6 @@ struct event_state {
   // timer checks, once per socket, that a WskReceive came within stall_bound to resume it.
   socket_timer stall_timer;
   bool stall_reported = false;
-  // The provider's copies a listener's WskAcceptEvent and WskInspectEvent (and WskAbortEvent)
-  // get: the addresses and the inspect ID. They live here rather than on a stack frame so that,
-  // filled with callback_poison once the callback returns, they stay poisoned until the next
-  // callback of the listener: a client that kept a pointer and passes it to a WSK function is
-  // caught (rules V57, V59).
-  alignas(8) unsigned char callback_local[32] = {};
-  alignas(8) unsigned char callback_remote[32] = {};
-  alignas(8) unsigned char callback_inspect_id[2 * sizeof(ULONG_PTR)] = {};
   // A connection that went through inspection: its WSK_INSPECT_ID (SIO_WSK_QUERY_INSPECT_ID).
   bool has_inspect_id = false;
   ULONG_PTR inspect_key = 0;
@@ -162,6 +172,21 @@ struct ring_io : net::io_request {
   ULONG_PTR result_information = 0;        // when settled
   bool result_resumes_events = false;      // when settled (attempt::resumes_events)
   iovec pieces[4]; // the MDL pages the request covers (a longer chain is taken in parts)
+};
+
+// A stream socket's two ring requests (socket_object::ring), one per direction.
+struct ring_pair {
+  ring_io receive;
+  ring_io send;
+};
+
+// The addresses a datagram socket's WskControlSocket fixed (socket_object::fixed); length 0:
+// that one is not set.
+struct fixed_addresses {
+  sockaddr_storage remote{}; // SIO_WSK_SET_REMOTE_ADDRESS
+  socklen_t remote_length = 0;
+  sockaddr_storage sendto{}; // SIO_WSK_SET_SENDTO_ADDRESS
+  socklen_t sendto_length = 0;
 };
 
 // What the socket core calls in its category's code (linux/stream_*.cpp for listening, connection
@@ -264,19 +289,18 @@ struct socket_object {
   PVOID security = nullptr;
   // SIO_WSK_SET_TCP_SILENT_MODE: sends and disconnects now fail; only WskCloseSocket remains.
   bool silent = false;
-  // Datagram sockets: SIO_WSK_SET_REMOTE_ADDRESS and SIO_WSK_SET_SENDTO_ADDRESS (length 0: none).
-  sockaddr_storage fixed_remote{};
-  socklen_t fixed_remote_length = 0;
-  sockaddr_storage fixed_sendto{};
-  socklen_t fixed_sendto_length = 0;
+  // Datagram sockets: SIO_WSK_SET_REMOTE_ADDRESS and SIO_WSK_SET_SENDTO_ADDRESS, made when
+  // either is first set (NULL: neither is).
+  std::unique_ptr<fixed_addresses> fixed;
   op_queue ops[static_cast<int>(queue_kind::count)];
   // Ring I/O (docs/design.md, "Ring I/O"): set at creation when the socket's loop performs I/O
   // requests and its category uses them; the receive and send requests; whether ring_task is
   // posted (the release waits for it).
+  // The requests are made with the socket when ring_mode is set (NULL otherwise: a socket on
+  // readiness carries none).
   bool ring_mode = false;
   bool ring_task_posted = false;
-  ring_io ring_receive;
-  ring_io ring_send;
+  std::unique_ptr<ring_pair> ring;
   event_state ev;
   // Rule V56: the socket got its NULL indication (it no longer works); any call but
   // WskCloseSocket and WskRelease is reported. Read without the lock by socket_checked.
@@ -287,23 +311,27 @@ struct socket_object {
   // WskCloseSocket was called, or the provider destroys a socket the client never got
   // (destroy_unpublished); it may live on until its release task ran. Rule V42 counts it closed.
   std::atomic<bool> close_called{false};
-  // "local A, remote B", written just before the socket is freed or refused: a call on it
-  // afterwards is reported with the endpoints it had (rules V30, V55).
-  char endpoints[128] = {};
+  // "local A, remote B", made just before the socket is freed or refused: a call on it
+  // afterwards is reported with the endpoints it had (rules V30, V55). NULL until then (or when
+  // there was no memory for it: the report then says so).
+  std::unique_ptr<char[]> endpoints;
 
   op_queue &ops_of(queue_kind kind) { return ops[static_cast<int>(kind)]; }
   // The parked IRPs of a kind.
   LIST_ENTRY &queue(queue_kind kind) { return ops_of(kind).parked.head(); }
   // Whether nothing of a kind is parked or waiting for delivery (events give way to IRPs).
   bool queue_idle(queue_kind kind) const { return ops[static_cast<int>(kind)].idle(); }
-  // The ring request of the receive or send queue; NULL for the other kinds.
+  // The ring request of the receive or send queue; NULL for the other kinds and off ring_mode.
   ring_io *ring_of(queue_kind kind) {
-    return kind == queue_kind::receive ? &ring_receive
-           : kind == queue_kind::send  ? &ring_send
-                                       : nullptr;
+    return !ring                         ? nullptr
+           : kind == queue_kind::receive ? &ring->receive
+           : kind == queue_kind::send    ? &ring->send
+                                         : nullptr;
   }
   // Whether the ring holds (or has just finished, for its cancel routine) `irp`.
-  bool ring_holds(const ring_io &r, PIRP irp) const { return ring_mode && r.irp == irp; }
+  bool ring_holds(const ring_io *r, PIRP irp) const {
+    return ring_mode && r != nullptr && r->irp == irp;
+  }
 };
 
 // What an attempt at an operation came to.
