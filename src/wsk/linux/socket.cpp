@@ -420,8 +420,8 @@ void deliver_on_other_loop(net::task *t) {
 // draws so. False when it did not (one loop only, or the draw said no): deliver here.
 bool deliver_elsewhere(socket_object *s, unsigned kinds) {
   if (s->loop == nullptr ||
-      !fault::happens(fault::stream::other_loop, fault::current().other_loop, s->fault_id,
-                      s->fault_draws, "completions delivered on another loop")) {
+      !socket_fault_happens(s, fault::stream::other_loop, fault::current().other_loop,
+                            "completions delivered on another loop")) {
     return false;
   }
   net::engine *e = net::engine::existing_instance();
@@ -432,7 +432,7 @@ bool deliver_elsewhere(socket_object *s, unsigned kinds) {
   std::lock_guard guard(s->lock);
   s->fault_deliver_kinds |= kinds;
   if (!s->fault_deliver_posted) {
-    s->fault_deliver_posted = other.post(&s->fault_deliver_task);
+    s->fault_deliver_posted = other.post(&s->faults->deliver_task);
     if (!s->fault_deliver_posted) {
       s->fault_deliver_kinds = 0;
       return false;
@@ -477,8 +477,10 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->ev.inspect_link.owner = s;
   s->ev.dead_timer.owner = s;
   s->ev.stall_timer.owner = s;
-  s->fault_deliver_task.run = deliver_on_other_loop;
-  s->fault_deliver_task.owner = s;
+  if (s->faults) {
+    s->faults->deliver_task.run = deliver_on_other_loop;
+    s->faults->deliver_task.owner = s;
+  }
   registration_add_socket(reg);
   // WSK_SET_STATIC_EVENT_CALLBACKS applies to every socket created afterwards.
   s->event_mask = static_event_mask(reg, cat);
@@ -505,9 +507,9 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
       s->ring.reset(new (std::nothrow) ring_pair);
     }
     s->ring_mode = s->ring != nullptr;
-    s->ring_task.run = on_ring_task;
-    s->ring_task.owner = s;
     if (s->ring) {
+      s->ring->task.run = on_ring_task;
+      s->ring->task.owner = s;
       for (ring_io *r : {&s->ring->receive, &s->ring->send}) {
         r->owner = s;
         r->on_complete = behaviour->ring_complete;
@@ -884,7 +886,7 @@ void ring_wake_locked(socket_object *s, completion_batch *done) {
   }
   if (done == nullptr || !s->loop->in_loop_thread()) {
     if (!s->ring_task_posted) {
-      s->ring_task_posted = s->loop->post(&s->ring_task);
+      s->ring_task_posted = s->loop->post(&s->ring->task);
     }
     return;
   }
@@ -940,10 +942,10 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
   op_queue &q = s->ops_of(kind);
   std::unique_lock guard(s->lock);
   // pend (docs/faults.md): the operation is left to the loop, as if the call were too deep.
-  const bool too_deep = inline_depth >= max_inline_depth ||
-                        (fault::active() && fault::current().pend != 0 &&
-                         fault::happens(fault::stream::pend, fault::current().pend, s->fault_id,
-                                        s->fault_draws, "operation pends"));
+  const bool too_deep =
+      inline_depth >= max_inline_depth ||
+      (fault::active() && fault::current().pend != 0 &&
+       socket_fault_happens(s, fault::stream::pend, fault::current().pend, "operation pends"));
   attempt result;
   if (const NTSTATUS admitted = admit != nullptr ? admit(s) : STATUS_SUCCESS;
       !NT_SUCCESS(admitted)) {
@@ -1020,8 +1022,7 @@ void complete_deferred(net::task *t) {
 
 NTSTATUS socket_finish_call(socket_object *s, PIRP irp, NTSTATUS status, ULONG_PTR information) {
   if (s->loop == nullptr || !fault::active() || fault::current().pend == 0 ||
-      !fault::happens(fault::stream::pend, fault::current().pend, s->fault_id, s->fault_draws,
-                      "call pends")) {
+      !socket_fault_happens(s, fault::stream::pend, fault::current().pend, "call pends")) {
     return irp_complete(irp, status, information);
   }
   auto *d = new (std::nothrow) deferred_completion;
@@ -1117,6 +1118,15 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
   }
   net::loop *loop = cat != category::basic ? provider_loop() : nullptr;
   auto *s = cat != category::basic && loop == nullptr ? nullptr : new (std::nothrow) socket_object;
+  if (s != nullptr && fault::active()) {
+    s->faults.reset(new (std::nothrow) socket_faults);
+    if (!s->faults) {
+      delete s;
+      s = nullptr;
+    } else {
+      s->faults->id = fault::new_object_id();
+    }
+  }
   if (s != nullptr && (cat == category::listen || cat == category::stream)) {
     // A socket that can listen (a stream socket may call WskListen) has its listener part.
     s->ev.listener.reset(new (std::nothrow) listener_events);
@@ -1131,9 +1141,6 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
     net::sock::close(fd);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
-  if (fault::active()) {
-    s->fault_id = fault::new_object_id();
-  }
   publish(s, reg, cat, windows_family, family, type, protocol, fd, context, client_dispatch,
           behaviour, loop);
   *out = s;
@@ -1147,11 +1154,18 @@ socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
   if (s == nullptr) {
     return nullptr;
   }
+  if (fault::active()) {
+    s->faults.reset(new (std::nothrow) socket_faults);
+    if (!s->faults) {
+      delete s;
+      return nullptr;
+    }
+    s->faults->id = listener->faults
+                        ? fault::child_object_id(listener->faults->id, listener->faults->accepts++)
+                        : fault::new_object_id();
+  }
   s->state = socket_state::connected;
   s->ev.held = held;
-  if (fault::active()) {
-    s->fault_id = fault::child_object_id(listener->fault_id, listener->fault_accepts++);
-  }
   publish(s, listener->reg, category::connection, listener->windows_family, listener->family,
           listener->type, listener->protocol, fd, context, client_dispatch, listener->behaviour,
           loop);

@@ -174,10 +174,22 @@ struct ring_io : net::io_request {
   iovec pieces[4]; // the MDL pages the request covers (a longer chain is taken in parts)
 };
 
-// A stream socket's two ring requests (socket_object::ring), one per direction.
+// A socket's fault-injection state (socket_object::faults; nt/fault/plan.hpp rule 3): its fault
+// id, its draws per stream, (a listener) the connections it accepted so far, and the task that
+// delivers finished IRPs on another loop (other-loop).
+struct socket_faults {
+  std::uint64_t id = 0;
+  fault::counters draws;
+  std::atomic<std::uint64_t> accepts{0};
+  socket_task deliver_task;
+};
+
+// A stream socket's two ring requests (socket_object::ring), one per direction, and the task
+// that submits and cancels them on the loop thread.
 struct ring_pair {
   ring_io receive;
   ring_io send;
+  socket_task task;
 };
 
 // The addresses a datagram socket's WskControlSocket fixed (socket_object::fixed); length 0:
@@ -235,19 +247,15 @@ struct socket_object {
   socket_task attach_task;
   socket_task release_task;
   socket_task kick_task;    // tries what is due again after a change made off the loop thread
-  socket_task ring_task;    // ring_mode: submits and cancels ring requests on the loop thread
   LIST_ENTRY links{};       // on the list of live sockets (leak report)
   std::uint64_t serial = 0; // unique in the process: tells a socket from a later one at its address
   // Guarded by the list of live sockets' lock: threads doing their own I/O on the socket
   // (socket_assist_wait), which the release waits for, and whether the release waits.
   unsigned assist_pins = 0;
   bool release_deferred = false;
-  // Fault injection (nt/fault/plan.hpp rule 3): the socket's fault id, its draws per stream, and
-  // (a listener) the connections it accepted so far.
-  std::uint64_t fault_id = 0;
-  fault::counters fault_draws;
-  std::atomic<std::uint64_t> fault_accepts{0};
-  socket_task fault_deliver_task; // other-loop: delivers finished IRPs on another loop
+  // Fault injection: made with the socket when a fault plan is active (the plan is installed
+  // before the driver runs, nt/fault/plan.hpp rule 1), NULL otherwise.
+  std::unique_ptr<socket_faults> faults;
 
   socket_lock lock; // guards everything below (socket rule 2)
   socket_state state = socket_state::created;
@@ -294,10 +302,9 @@ struct socket_object {
   std::unique_ptr<fixed_addresses> fixed;
   op_queue ops[static_cast<int>(queue_kind::count)];
   // Ring I/O (docs/design.md, "Ring I/O"): set at creation when the socket's loop performs I/O
-  // requests and its category uses them; the receive and send requests; whether ring_task is
-  // posted (the release waits for it).
-  // The requests are made with the socket when ring_mode is set (NULL otherwise: a socket on
-  // readiness carries none).
+  // requests and its category uses them; whether the ring's task is posted (the release waits
+  // for it); the requests and the task, made with the socket when ring_mode is set (NULL
+  // otherwise: a socket on readiness carries none).
   bool ring_mode = false;
   bool ring_task_posted = false;
   std::unique_ptr<ring_pair> ring;
@@ -333,6 +340,13 @@ struct socket_object {
     return ring_mode && r != nullptr && r->irp == irp;
   }
 };
+
+// Whether the fault of `stream` at rate `r` happens to `s` now (fault::happens on its draws);
+// never for a socket made without a plan.
+inline bool socket_fault_happens(socket_object *s, fault::stream stream, fault::rate r,
+                                 const char *what) {
+  return s->faults && fault::happens(stream, r, s->faults->id, s->faults->draws, what);
+}
 
 // What an attempt at an operation came to.
 struct attempt {
@@ -473,7 +487,7 @@ net::loop *provider_loop() noexcept;
 void socket_kick_locked(socket_object *s);
 
 // Ring I/O, under the lock: has the loop thread pump the rings (ring_pump) and carry out
-// requested cancellations, now when called there, else through ring_task.
+// requested cancellations, now when called there, else through the ring's task.
 void ring_wake_locked(socket_object *s, completion_batch *done);
 // Ring I/O, under the lock: the IRP the ring holds for `kind` is to end now with `status` when
 // no byte moved; the ring's request is cancelled. Returns false when the ring holds nothing.
