@@ -3,6 +3,7 @@
 // rules: docs/design.md, "Event callbacks".
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include <uwsk/log.h>
 
@@ -103,11 +104,23 @@ void on_dead_timer(net::timer *t) {
 
 } // namespace
 
+event_timers *event_timers_of(socket_object *s) {
+  if (!s->ev.timers) {
+    s->ev.timers.reset(new (std::nothrow) event_timers);
+    if (s->ev.timers) {
+      s->ev.timers->dead_timer.owner = s;
+      s->ev.timers->stall_timer.owner = s;
+    }
+  }
+  return s->ev.timers.get();
+}
+
 void told_dead(socket_object *s) {
   s->dead_told.store(true, std::memory_order_relaxed);
-  if (!s->ev.dead_timer.armed()) {
-    s->ev.dead_timer.on_expire = on_dead_timer;
-    s->loop->arm_timer(&s->ev.dead_timer, net::timer::clock::now() + dead_socket_close_bound);
+  event_timers *timers = event_timers_of(s);
+  if (timers != nullptr && !timers->dead_timer.armed()) {
+    timers->dead_timer.on_expire = on_dead_timer;
+    s->loop->arm_timer(&timers->dead_timer, net::timer::clock::now() + dead_socket_close_bound);
   }
 }
 

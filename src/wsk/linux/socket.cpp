@@ -298,8 +298,10 @@ void release_on_loop(net::task *t) {
   if (s->ev.listener) {
     s->loop->cancel_timer(&s->ev.listener->abort_timer); // a listener's inspection poll
   }
-  s->loop->cancel_timer(&s->ev.dead_timer);  // rule V56
-  s->loop->cancel_timer(&s->ev.stall_timer); // rule V53
+  if (s->ev.timers) {
+    s->loop->cancel_timer(&s->ev.timers->dead_timer);  // rule V56
+    s->loop->cancel_timer(&s->ev.timers->stall_timer); // rule V53
+  }
   if (s->attached) {
     s->loop->remove(&s->watcher);
     s->attached = false;
@@ -475,8 +477,6 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->kick_task.owner = s;
   s->watcher.owner = s;
   s->ev.inspect_link.owner = s;
-  s->ev.dead_timer.owner = s;
-  s->ev.stall_timer.owner = s;
   if (s->faults) {
     s->faults->deliver_task.run = deliver_on_other_loop;
     s->faults->deliver_task.owner = s;

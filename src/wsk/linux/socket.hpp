@@ -100,6 +100,16 @@ struct listener_events {
   alignas(8) unsigned char callback_inspect_id[2 * sizeof(ULONG_PTR)] = {};
 };
 
+// The timers of an event_state's checks, which most sockets never arm.
+struct event_timers {
+  // Rule V56: the NULL indication was given and the socket is expected to be closed within
+  // dead_socket_close_bound; the timer checks that it was.
+  socket_timer dead_timer;
+  // Rule V53: the receive event stalled (partial acceptance or STATUS_DATA_NOT_ACCEPTED); the
+  // timer checks, once per socket, that a WskReceive came within stall_bound to resume it.
+  socket_timer stall_timer;
+};
+
 // The event callbacks of a socket (linux/events.cpp), guarded by the socket's lock. Callbacks run
 // only on the socket's loop thread, so they are serial by construction.
 struct event_state {
@@ -131,12 +141,8 @@ struct event_state {
   bool throttled = false;
   // A socket that can listen: its listener_events; NULL on every other socket.
   std::unique_ptr<listener_events> listener;
-  // Rule V56: the NULL indication was given and the socket is expected to be closed within
-  // dead_socket_close_bound; the timer checks that it was.
-  socket_timer dead_timer;
-  // Rule V53: the receive event stalled (partial acceptance or STATUS_DATA_NOT_ACCEPTED); the
-  // timer checks, once per socket, that a WskReceive came within stall_bound to resume it.
-  socket_timer stall_timer;
+  // The timers of rules V56 and V53, made when one is first armed (event_timers_of).
+  std::unique_ptr<event_timers> timers;
   bool stall_reported = false;
   // A connection that went through inspection: its WSK_INSPECT_ID (SIO_WSK_QUERY_INSPECT_ID).
   bool has_inspect_id = false;
