@@ -136,10 +136,14 @@ allocation_stack *unlink_live(PIRP irp) {
 }
 
 // The packet and the trailer, as a whole number of MEMORY_ALLOCATION_ALIGNMENT units (so that
-// blocks stay aligned in the caches and aligned_alloc gets a multiple of its alignment).
+// blocks stay aligned in the caches and aligned_alloc gets a multiple of its alignment). With the
+// verifier's bookkeeping off (a mode fixed for the process) IRPs go on no list, and the trailer
+// holds only the creation site.
 std::size_t irp_block_size(int stack_count) {
-  return (IoSizeOfIrp(static_cast<CCHAR>(stack_count)) + sizeof(irp_trailer) +
-          MEMORY_ALLOCATION_ALIGNMENT - 1) &
+  const std::size_t trailer =
+      verifier::bookkeeping_off() ? sizeof(irp_trailer::creation_site) : sizeof(irp_trailer);
+  return (IoSizeOfIrp(static_cast<CCHAR>(stack_count)) + trailer + MEMORY_ALLOCATION_ALIGNMENT -
+          1) &
          ~std::size_t{MEMORY_ALLOCATION_ALIGNMENT - 1};
 }
 

@@ -138,16 +138,16 @@ struct event_state {
   // below it kicks the loop, since edge-triggered readiness will not report the data again).
   SIZE_T buffered = 0;
   SIZE_T buffer_limit = 0;
-  bool throttled = false;
   // A socket that can listen: its listener_events; NULL on every other socket.
   std::unique_ptr<listener_events> listener;
   // The timers of rules V56 and V53, made when one is first armed (event_timers_of).
   std::unique_ptr<event_timers> timers;
-  bool stall_reported = false;
   // A connection that went through inspection: its WSK_INSPECT_ID (SIO_WSK_QUERY_INSPECT_ID).
-  bool has_inspect_id = false;
   ULONG_PTR inspect_key = 0;
   ULONG inspect_serial = 0;
+  bool has_inspect_id = false;
+  bool throttled = false;      // receive backpressure: reading stopped at buffer_limit
+  bool stall_reported = false; // rule V53 was reported for this socket
   socket_link inspect_link;
 };
 
@@ -298,21 +298,22 @@ struct socket_object {
   bool reuse_address = false;      // SO_REUSEADDR
   bool exclusive_address = false;  // SO_EXCLUSIVEADDRUSE
   bool conditional_accept = false; // SO_CONDITIONAL_ACCEPT
-  ULONG event_mask = 0;            // event callbacks enabled (SO_WSK_EVENT_CALLBACK)
-  // SO_WSK_SECURITY: a cached descriptor, on which the socket holds a reference of its own.
-  PVOID security = nullptr;
   // SIO_WSK_SET_TCP_SILENT_MODE: sends and disconnects now fail; only WskCloseSocket remains.
   bool silent = false;
+  // Ring I/O (docs/design.md, "Ring I/O"): set at creation when the socket's loop performs I/O
+  // requests and its category uses them; whether the ring's task is posted (the release waits
+  // for it). The requests and the task (`ring`) are made with the socket when ring_mode is set.
+  bool ring_mode = false;
+  bool ring_task_posted = false;
+  ULONG event_mask = 0; // event callbacks enabled (SO_WSK_EVENT_CALLBACK)
+  // SO_WSK_SECURITY: a cached descriptor, on which the socket holds a reference of its own.
+  PVOID security = nullptr;
   // Datagram sockets: SIO_WSK_SET_REMOTE_ADDRESS and SIO_WSK_SET_SENDTO_ADDRESS, made when
   // either is first set (NULL: neither is).
   std::unique_ptr<fixed_addresses> fixed;
   op_queue ops[static_cast<int>(queue_kind::count)];
-  // Ring I/O (docs/design.md, "Ring I/O"): set at creation when the socket's loop performs I/O
-  // requests and its category uses them; whether the ring's task is posted (the release waits
-  // for it); the requests and the task, made with the socket when ring_mode is set (NULL
-  // otherwise: a socket on readiness carries none).
-  bool ring_mode = false;
-  bool ring_task_posted = false;
+  // Ring I/O: the requests and the ring's task when ring_mode is set (NULL otherwise: a socket
+  // on readiness carries none).
   std::unique_ptr<ring_pair> ring;
   event_state ev;
   // Rule V56: the socket got its NULL indication (it no longer works); any call but
