@@ -54,12 +54,13 @@ constexpr int cached_stack_counts = 8;
 
 // An IoAllocateIrp block: the packet (IoSizeOfIrp bytes, a multiple of 8), then straight after
 // it a trailer that no driver sees, holding where the IRP was allocated (the verifier names it
-// in reports) and its links in the list of live IRPs (the leak report names each one). The
-// links are the neighbours' packets, so the trailer needs no pointer back to its own.
+// in reports), and its IRP and links in the list of live IRPs (the leak report names each one).
+// The list touches only trailers, never a neighbour's packet, which its owner may be writing.
 struct irp_trailer {
   const void *creation_site;
-  PIRP previous;
-  PIRP next;
+  PIRP irp;
+  irp_trailer *previous;
+  irp_trailer *next;
 };
 static_assert(sizeof(IRP) % alignof(irp_trailer) == 0 &&
                   sizeof(IO_STACK_LOCATION) % alignof(irp_trailer) == 0,
@@ -89,17 +90,18 @@ irp_trailer *trailer_of(PIRP irp) {
 // UWSK_VERIFY_STACKS=1 their allocation stacks. Guarded by live_lock: one uncontended lock per
 // allocation and free; the leak report walks the list once at unload.
 std::mutex live_lock;
-PIRP live_first = nullptr;
-PIRP live_last = nullptr;
+irp_trailer *live_first = nullptr;
+irp_trailer *live_last = nullptr;
 std::unordered_map<PIRP, allocation_stack *> *live_stacks = nullptr; // made on first use
 
 void link_live(PIRP irp, allocation_stack *stack) {
   std::lock_guard guard(live_lock);
   irp_trailer *t = trailer_of(irp);
+  t->irp = irp;
   t->previous = live_last;
   t->next = nullptr;
-  (live_last != nullptr ? trailer_of(live_last)->next : live_first) = irp;
-  live_last = irp;
+  (live_last != nullptr ? live_last->next : live_first) = t;
+  live_last = t;
   if (stack != nullptr) {
     if (live_stacks == nullptr) {
       live_stacks = new (std::nothrow) std::unordered_map<PIRP, allocation_stack *>;
@@ -122,8 +124,8 @@ void link_live(PIRP irp, allocation_stack *stack) {
 allocation_stack *unlink_live(PIRP irp) {
   std::lock_guard guard(live_lock);
   irp_trailer *t = trailer_of(irp);
-  (t->previous != nullptr ? trailer_of(t->previous)->next : live_first) = t->next;
-  (t->next != nullptr ? trailer_of(t->next)->previous : live_last) = t->previous;
+  (t->previous != nullptr ? t->previous->next : live_first) = t->next;
+  (t->next != nullptr ? t->next->previous : live_last) = t->previous;
   t->previous = t->next = nullptr;
   allocation_stack *stack = nullptr;
   if (live_stacks != nullptr) {
@@ -241,8 +243,8 @@ std::vector<std::string> describe_live_irps(std::size_t limit) {
   std::vector<std::pair<PIRP, allocation_stack>> irps;
   {
     std::lock_guard guard(live_lock);
-    for (PIRP irp = live_first; irp != nullptr && irps.size() < limit;
-         irp = trailer_of(irp)->next) {
+    for (const irp_trailer *t = live_first; t != nullptr && irps.size() < limit; t = t->next) {
+      const PIRP irp = t->irp;
       const allocation_stack *stack = nullptr;
       if (live_stacks != nullptr) {
         if (auto it = live_stacks->find(irp); it != live_stacks->end()) {
@@ -280,7 +282,8 @@ std::vector<std::string> describe_pending_irps(std::size_t limit) {
   // IoFreeIrp takes this lock first. A report made once; the lock delays only IRP frees.
   std::vector<std::string> lines;
   std::lock_guard guard(live_lock);
-  for (PIRP irp = live_first; irp != nullptr && lines.size() < limit; irp = trailer_of(irp)->next) {
+  for (const irp_trailer *t = live_first; t != nullptr && lines.size() < limit; t = t->next) {
+    const PIRP irp = t->irp;
     if (irp_state::get(irp) == irp_state::submitted && irp_state::held_by_provider(irp)) {
       char text[512];
       irp_state::describe(irp, text, sizeof text);
