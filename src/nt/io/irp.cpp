@@ -20,7 +20,9 @@
 
 #include <atomic>
 #include <mutex>
+#include <new>
 #include <string>
+#include <unordered_map>
 #include <vector>
 #include <cstddef>
 #include <cstdio>
@@ -50,26 +52,26 @@ KSPIN_LOCK cancel_lock = 0;
 // rare and go to the C allocator.
 constexpr int cached_stack_counts = 8;
 
-std::size_t irp_packet_size(int stack_count) {
-  return (IoSizeOfIrp(static_cast<CCHAR>(stack_count)) + MEMORY_ALLOCATION_ALIGNMENT - 1) &
-         ~std::size_t{MEMORY_ALLOCATION_ALIGNMENT - 1};
-}
-
-// An IoAllocateIrp block: the packet, then a trailer past its end that no driver sees, holding
-// where the IRP was allocated (the verifier names it in reports) and its links in the list of
-// live IRPs (the leak report names each one).
+// An IoAllocateIrp block: the packet (IoSizeOfIrp bytes, a multiple of 8), then straight after
+// it a trailer that no driver sees, holding where the IRP was allocated (the verifier names it
+// in reports), its IRP and links in the list of live IRPs (the leak report names each one), and
+// the record of its buffers while it pends (rule V18, irp_state::buffer_record_slot).
+// The list touches only trailers, never a neighbour's packet, which its owner may be writing.
 struct irp_trailer {
   const void *creation_site;
   PIRP irp;
   irp_trailer *previous;
   irp_trailer *next;
-  struct allocation_stack *stack; // with UWSK_VERIFY_STACKS=1: the stack at IoAllocateIrp
-  void *buffer_record;            // rule V18: irp_buffers' record of its buffers, or NULL
+  void *buffer_record; // rule V18: irp_buffers' record of its buffers, or NULL
 };
+static_assert(offsetof(irp_trailer, buffer_record) == irp_state::trailer_buffer_record_offset);
+static_assert(sizeof(IRP) % alignof(irp_trailer) == 0 &&
+                  sizeof(IO_STACK_LOCATION) % alignof(irp_trailer) == 0,
+              "the trailer right after the packet is aligned");
 
 // UWSK_VERIFY_STACKS=1: IoAllocateIrp keeps the return addresses of its caller's stack (a
-// malloc'd block freed by IoFreeIrp), and the leak report resolves them. Off by default: it
-// costs an unwind per allocation.
+// malloc'd block in a table by IRP, freed by IoFreeIrp), and the leak report resolves them.
+// Off by default: it costs an unwind per allocation.
 struct allocation_stack {
   int count;
   void *frames[24];
@@ -82,34 +84,72 @@ bool stacks_wanted() {
   return on;
 }
 
-// The live IoAllocateIrp IRPs, a circular list through their trailers. One uncontended lock per
-// allocation and free; the leak report walks it once at unload.
-std::mutex live_lock;
-irp_trailer live_head{nullptr, nullptr, &live_head, &live_head, nullptr};
-
-void link_live(irp_trailer *t) {
-  std::lock_guard guard(live_lock);
-  t->next = &live_head;
-  t->previous = live_head.previous;
-  live_head.previous->next = t;
-  live_head.previous = t;
-}
-
-void unlink_live(irp_trailer *t) {
-  std::lock_guard guard(live_lock);
-  t->previous->next = t->next;
-  t->next->previous = t->previous;
-  t->previous = t->next = nullptr;
-}
-// A whole number of MEMORY_ALLOCATION_ALIGNMENT units: aligned_alloc requires the size to be a
-// multiple of the alignment (the trailer alone is not).
-std::size_t irp_block_size(int stack_count) {
-  return (irp_packet_size(stack_count) + sizeof(irp_trailer) + MEMORY_ALLOCATION_ALIGNMENT - 1) &
-         ~std::size_t{MEMORY_ALLOCATION_ALIGNMENT - 1};
-}
 irp_trailer *trailer_of(PIRP irp) {
   return reinterpret_cast<irp_trailer *>(reinterpret_cast<PUCHAR>(irp) +
-                                         irp_packet_size(irp->StackCount));
+                                         IoSizeOfIrp(irp->StackCount));
+}
+
+// The live IoAllocateIrp IRPs, oldest first, a list through their trailers; and with
+// UWSK_VERIFY_STACKS=1 their allocation stacks. Guarded by live_lock: one uncontended lock per
+// allocation and free; the leak report walks the list once at unload.
+std::mutex live_lock;
+irp_trailer *live_first = nullptr;
+irp_trailer *live_last = nullptr;
+std::unordered_map<PIRP, allocation_stack *> *live_stacks = nullptr; // made on first use
+
+void link_live(PIRP irp, allocation_stack *stack) {
+  std::lock_guard guard(live_lock);
+  irp_trailer *t = trailer_of(irp);
+  t->irp = irp;
+  t->previous = live_last;
+  t->next = nullptr;
+  (live_last != nullptr ? live_last->next : live_first) = t;
+  live_last = t;
+  if (stack != nullptr) {
+    if (live_stacks == nullptr) {
+      live_stacks = new (std::nothrow) std::unordered_map<PIRP, allocation_stack *>;
+    }
+    bool kept = false;
+    if (live_stacks != nullptr) {
+      try {
+        kept = live_stacks->emplace(irp, stack).second;
+      } catch (const std::bad_alloc &) {
+      }
+    }
+    if (!kept) {
+      std::free(stack); // the report then shows the IRP without its stack
+    }
+  }
+}
+
+// Takes the IRP off the list; returns its allocation stack (NULL when none was kept), now the
+// caller's to free.
+allocation_stack *unlink_live(PIRP irp) {
+  std::lock_guard guard(live_lock);
+  irp_trailer *t = trailer_of(irp);
+  (t->previous != nullptr ? t->previous->next : live_first) = t->next;
+  (t->next != nullptr ? t->next->previous : live_last) = t->previous;
+  t->previous = t->next = nullptr;
+  allocation_stack *stack = nullptr;
+  if (live_stacks != nullptr) {
+    if (auto it = live_stacks->find(irp); it != live_stacks->end()) {
+      stack = it->second;
+      live_stacks->erase(it);
+    }
+  }
+  return stack;
+}
+
+// The packet and the trailer, as a whole number of MEMORY_ALLOCATION_ALIGNMENT units (so that
+// blocks stay aligned in the caches and aligned_alloc gets a multiple of its alignment). With the
+// verifier's bookkeeping off (a mode fixed for the process) IRPs go on no list, and the trailer
+// holds only the creation site.
+std::size_t irp_block_size(int stack_count) {
+  const std::size_t trailer =
+      verifier::bookkeeping_off() ? sizeof(irp_trailer::creation_site) : sizeof(irp_trailer);
+  return (IoSizeOfIrp(static_cast<CCHAR>(stack_count)) + trailer + MEMORY_ALLOCATION_ALIGNMENT -
+          1) &
+         ~std::size_t{MEMORY_ALLOCATION_ALIGNMENT - 1};
 }
 
 thread_local int submission_chain_now [[gnu::tls_model("initial-exec")]] = 0;
@@ -206,8 +246,15 @@ std::vector<std::string> describe_live_irps(std::size_t limit) {
   std::vector<std::pair<PIRP, allocation_stack>> irps;
   {
     std::lock_guard guard(live_lock);
-    for (irp_trailer *t = live_head.next; t != &live_head && irps.size() < limit; t = t->next) {
-      irps.emplace_back(t->irp, t->stack != nullptr ? *t->stack : allocation_stack{});
+    for (const irp_trailer *t = live_first; t != nullptr && irps.size() < limit; t = t->next) {
+      const PIRP irp = t->irp;
+      const allocation_stack *stack = nullptr;
+      if (live_stacks != nullptr) {
+        if (auto it = live_stacks->find(irp); it != live_stacks->end()) {
+          stack = it->second;
+        }
+      }
+      irps.emplace_back(irp, stack != nullptr ? *stack : allocation_stack{});
     }
   }
   // Described outside the lock: resolving a creation site reads debug information.
@@ -238,10 +285,11 @@ std::vector<std::string> describe_pending_irps(std::size_t limit) {
   // IoFreeIrp takes this lock first. A report made once; the lock delays only IRP frees.
   std::vector<std::string> lines;
   std::lock_guard guard(live_lock);
-  for (irp_trailer *t = live_head.next; t != &live_head && lines.size() < limit; t = t->next) {
-    if (irp_state::get(t->irp) == irp_state::submitted && irp_state::held_by_provider(t->irp)) {
+  for (const irp_trailer *t = live_first; t != nullptr && lines.size() < limit; t = t->next) {
+    const PIRP irp = t->irp;
+    if (irp_state::get(irp) == irp_state::submitted && irp_state::held_by_provider(irp)) {
       char text[512];
-      irp_state::describe(t->irp, text, sizeof text);
+      irp_state::describe(irp, text, sizeof text);
       lines.emplace_back(text);
     }
   }
@@ -250,14 +298,6 @@ std::vector<std::string> describe_pending_irps(std::size_t limit) {
 
 int irp_state::submission_chain() {
   return submission_chain_now;
-}
-
-void **irp_state::buffer_record_slot(PIRP irp) {
-  if ((irp->AllocationFlags & UWSK_IRP_ALLOCATED_BY_IO) == 0 ||
-      irp->Size != IoSizeOfIrp(irp->StackCount)) {
-    return nullptr;
-  }
-  return &trailer_of(irp)->buffer_record;
 }
 
 const void *irp_state::creation_site(PIRP irp) {
@@ -333,19 +373,17 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   }
   auto *irp = static_cast<PIRP>(memory);
   IoInitializeIrp(irp, size, StackSize);
-  irp_trailer *trailer = trailer_of(irp);
-  trailer->creation_site = __builtin_return_address(0);
-  trailer->irp = irp;
-  trailer->stack = nullptr;
-  trailer->buffer_record = nullptr;
+  trailer_of(irp)->creation_site = __builtin_return_address(0);
   if (!verifier::bookkeeping_off()) {
+    trailer_of(irp)->buffer_record = nullptr;
+    allocation_stack *stack = nullptr;
     if (stacks_wanted()) {
-      trailer->stack = static_cast<allocation_stack *>(std::malloc(sizeof(allocation_stack)));
-      if (trailer->stack != nullptr) {
-        trailer->stack->count = backtrace(trailer->stack->frames, 24);
+      stack = static_cast<allocation_stack *>(std::malloc(sizeof(allocation_stack)));
+      if (stack != nullptr) {
+        stack->count = backtrace(stack->frames, 24);
       }
     }
-    link_live(trailer);
+    link_live(irp, stack);
   }
   irp->AllocationFlags =
       IRP_ALLOCATED_FIXED_SIZE | UWSK_IRP_ALLOCATED_BY_IO | (ChargeQuota ? IRP_QUOTA_CHARGED : 0);
@@ -394,12 +432,11 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
   }
   irp_buffers::released(Irp); // no buffers of a freed IRP stay tracked (rule V18)
   Irp->Type = 0;
-  // Not linked with the bookkeeping off (a mode fixed for the process). Its own links are not
-  // read here: neighbours' insertions and removals rewrite them under live_lock.
+  // Not linked with the bookkeeping off (a mode fixed for the process). Its links are read only
+  // under live_lock: neighbours' insertions and removals rewrite them.
   if (!verifier::bookkeeping_off()) {
-    unlink_live(trailer_of(Irp));
+    std::free(unlink_live(Irp));
   }
-  std::free(trailer_of(Irp)->stack);
   irp_count.fetch_sub(1, std::memory_order_relaxed);
   // Cached or not, every IoAllocateIrp block is aligned_alloc memory of
   // irp_block_size(StackCount) bytes (IoReuseIrp keeps Size and StackCount), so either way of

@@ -10,6 +10,8 @@
 
 #include <wdm.h>
 
+#include "nt/dbg/verifier.hpp"
+
 namespace uwsk::nt::irp_state {
 
 enum : UCHAR { allocated = 0, submitted = 1, completed = 2 };
@@ -58,9 +60,18 @@ int submission_chain();
 const void *creation_site(PIRP irp);
 
 // Rule V18: where irp_buffers keeps the record of an IoAllocateIrp IRP's buffers (a pointer in
-// the block's trailer, NULL until the IRP first pends with buffers; IoFreeIrp releases it), or
-// NULL for an IRP formatted by IoInitializeIrp in the driver's own memory.
-void **buffer_record_slot(PIRP irp);
+// the trailer irp.cpp puts right after the packet, NULL until the IRP first pends with buffers;
+// IoFreeIrp releases it), or NULL for an IRP formatted by IoInitializeIrp in the driver's own
+// memory, and with the verifier's bookkeeping off (the trailer then holds no such pointer).
+inline constexpr std::size_t trailer_buffer_record_offset = 32; // irp.cpp asserts it
+inline void **buffer_record_slot(PIRP irp) {
+  if ((irp->AllocationFlags & UWSK_IRP_ALLOCATED_BY_IO) == 0 ||
+      irp->Size != IoSizeOfIrp(irp->StackCount) || verifier::bookkeeping_off()) {
+    return nullptr;
+  }
+  return reinterpret_cast<void **>(reinterpret_cast<PUCHAR>(irp) + irp->Size +
+                                   trailer_buffer_record_offset);
+}
 
 // "IRP 0x... (N stack locations, made by IoAllocateIrp at <function at file:line>)" for reports.
 void describe(PIRP irp, char *out, std::size_t size);

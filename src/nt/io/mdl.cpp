@@ -43,8 +43,12 @@ constexpr ULONG_PTR status_access_violation = 0xC0000005;
 std::atomic<std::size_t> mdl_count{0};
 
 // Small MDLs (header included: up to 1 KiB, which describes buffers of about 120 pages) come
-// from per-thread caches by size class, so that an MDL per operation does not reach malloc.
-constexpr std::size_t mdl_classes[] = {128, 256, 512, 1024};
+// from per-thread caches by size class, so that an MDL per operation does not reach malloc. The
+// smallest class fits the header and an MDL of up to two pages (any buffer of up to 4 KiB), so
+// that an MDL a connection keeps for its receive buffer takes no more than it needs.
+constexpr std::size_t mdl_classes[] = {80, 128, 256, 512, 1024};
+static_assert(mdl_classes[0] >= sizeof(mdl_header) + sizeof(MDL) + 2 * sizeof(PFN_NUMBER),
+              "the smallest class holds a two-page MDL");
 constexpr std::size_t mdl_class_count = sizeof(mdl_classes) / sizeof(mdl_classes[0]);
 
 std::size_t mdl_block_size(SIZE_T mdl_bytes) {

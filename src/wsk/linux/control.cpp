@@ -212,6 +212,17 @@ NTSTATUS set_fixed_address(socket_object *s, const control_request &r, bool remo
   if (s->state != socket_state::bound) {
     return STATUS_INVALID_DEVICE_STATE; // after bind only, as Windows documents
   }
+  if (!s->fixed) {
+    if (clear) {
+      // Nothing is fixed; clearing the remote address still disconnects the Linux socket.
+      const int result = remote ? disconnect_datagram(s) : 0;
+      return result != 0 ? status_from_errno(-result) : STATUS_SUCCESS;
+    }
+    s->fixed.reset(new (std::nothrow) fixed_addresses);
+    if (!s->fixed) {
+      return STATUS_INSUFFICIENT_RESOURCES;
+    }
+  }
   if (remote) {
     const int result =
         clear ? disconnect_datagram(s)
@@ -219,11 +230,11 @@ NTSTATUS set_fixed_address(socket_object *s, const control_request &r, bool remo
     if (result != 0) {
       return status_from_errno(-result);
     }
-    s->fixed_remote = address;
-    s->fixed_remote_length = length;
+    s->fixed->remote = address;
+    s->fixed->remote_length = length;
   } else {
-    s->fixed_sendto = address;
-    s->fixed_sendto_length = length;
+    s->fixed->sendto = address;
+    s->fixed->sendto_length = length;
   }
   return STATUS_SUCCESS;
 }

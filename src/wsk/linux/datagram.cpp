@@ -94,12 +94,12 @@ NTSTATUS destination(socket_object *s, const void *remote, sockaddr_storage &add
     return to_linux_address(remote, s->windows_family, address, length) ? STATUS_SUCCESS
                                                                         : STATUS_INVALID_PARAMETER;
   }
-  if (s->fixed_sendto_length != 0) {
-    address = s->fixed_sendto;
-    length = s->fixed_sendto_length;
+  if (s->fixed && s->fixed->sendto_length != 0) {
+    address = s->fixed->sendto;
+    length = s->fixed->sendto_length;
     return STATUS_SUCCESS;
   }
-  if (s->fixed_remote_length != 0) {
+  if (s->fixed && s->fixed->remote_length != 0) {
     connected = true;
     length = 0;
     return STATUS_SUCCESS;

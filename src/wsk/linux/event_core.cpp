@@ -3,6 +3,7 @@
 // rules: docs/design.md, "Event callbacks".
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include <uwsk/log.h>
 
@@ -42,8 +43,8 @@ void note_event_pending(const socket_object *s, ULONG event) {
 } // namespace
 
 bool v58_event_anyway(socket_object *s, queue_kind kind) {
-  if (!fault::happens(fault::stream::v58, fault::current().v58, s->fault_id, s->fault_draws,
-                      "event delivered although IRPs are queued")) {
+  if (!socket_fault_happens(s, fault::stream::v58, fault::current().v58,
+                            "event delivered although IRPs are queued")) {
     return false;
   }
   if (!s->ev.v58_noted) {
@@ -72,8 +73,7 @@ bool v58_event_anyway(socket_object *s, queue_kind kind) {
 
 bool v56_socket_dies(socket_object *s, const char *what) {
   return fault::active() && fault::current().v56 != 0 && !s->ev.dead_indicated &&
-         fault::happens(fault::stream::v56, fault::current().v56, s->fault_id, s->fault_draws,
-                        what);
+         socket_fault_happens(s, fault::stream::v56, fault::current().v56, what);
 }
 
 void event_violation(int rule, bool error, const socket_object *s, const char *sentence) {
@@ -104,11 +104,23 @@ void on_dead_timer(net::timer *t) {
 
 } // namespace
 
+event_timers *event_timers_of(socket_object *s) {
+  if (!s->ev.timers) {
+    s->ev.timers.reset(new (std::nothrow) event_timers);
+    if (s->ev.timers) {
+      s->ev.timers->dead_timer.owner = s;
+      s->ev.timers->stall_timer.owner = s;
+    }
+  }
+  return s->ev.timers.get();
+}
+
 void told_dead(socket_object *s) {
   s->dead_told.store(true, std::memory_order_relaxed);
-  if (!s->ev.dead_timer.armed()) {
-    s->ev.dead_timer.on_expire = on_dead_timer;
-    s->loop->arm_timer(&s->ev.dead_timer, net::timer::clock::now() + dead_socket_close_bound);
+  event_timers *timers = event_timers_of(s);
+  if (timers != nullptr && !timers->dead_timer.armed()) {
+    timers->dead_timer.on_expire = on_dead_timer;
+    s->loop->arm_timer(&timers->dead_timer, net::timer::clock::now() + dead_socket_close_bound);
   }
 }
 
@@ -136,8 +148,8 @@ NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp) {
     // event-pending (docs/faults.md): a disable without an IRP may learn STATUS_EVENT_PENDING
     // although no callback runs; the disable took effect all the same.
     if (irp == nullptr && fault::active() &&
-        fault::happens(fault::stream::event_pending, fault::current().event_pending, s->fault_id,
-                       s->fault_draws, "disable without an IRP returns STATUS_EVENT_PENDING")) {
+        socket_fault_happens(s, fault::stream::event_pending, fault::current().event_pending,
+                             "disable without an IRP returns STATUS_EVENT_PENDING")) {
       note_event_pending(s, event);
       return STATUS_EVENT_PENDING;
     }

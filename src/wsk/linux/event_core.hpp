@@ -67,6 +67,10 @@ inline constexpr auto dead_socket_close_bound = std::chrono::seconds(1);
 // dead_socket_close_bound (rule V56).
 void told_dead(socket_object *s);
 
+// Under the lock: the socket's event_timers, made on first use; NULL when there is no memory for
+// them (the check that would arm one is then skipped).
+event_timers *event_timers_of(socket_object *s);
+
 // After a callback returned: the SO_WSK_EVENT_CALLBACK disables that waited for it complete.
 void complete_disables(socket_object *s, completion_batch &done);
 

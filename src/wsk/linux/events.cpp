@@ -43,9 +43,13 @@ void on_stall_timer(net::timer *t) {
 }
 
 void arm_stall_timer(socket_object *s) {
-  if (!s->ev.stall_reported && !s->ev.stall_timer.armed()) {
-    s->ev.stall_timer.on_expire = on_stall_timer;
-    s->loop->arm_timer(&s->ev.stall_timer, net::timer::clock::now() + stall_bound);
+  if (s->ev.stall_reported) {
+    return;
+  }
+  event_timers *timers = event_timers_of(s);
+  if (timers != nullptr && !timers->stall_timer.armed()) {
+    timers->stall_timer.on_expire = on_stall_timer;
+    s->loop->arm_timer(&timers->stall_timer, net::timer::clock::now() + stall_bound);
   }
 }
 

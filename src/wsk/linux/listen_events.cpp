@@ -70,7 +70,7 @@ void indicate_dead_listener(socket_object *s, std::unique_lock<socket_lock> &gua
   s->ev.dead_indicated = true;
   told_dead(s);
   if (s->conditional_accept) {
-    void *id_copy = s->ev.callback_inspect_id;
+    void *id_copy = s->ev.listener->callback_inspect_id;
     run_callback(s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
       return call_inspect_event(cat, d, ctx, nullptr, nullptr, id_copy, 0, 0, true);
     });
@@ -85,11 +85,14 @@ void indicate_dead_listener(socket_object *s, std::unique_lock<socket_lock> &gua
 }
 
 // The listener's copies of a callback's addresses and inspect ID are poisoned once the callback
-// returned (rules V57, V59; event_state::callback_local).
+// returned (rules V57, V59; listener_events::callback_local).
 void poison_callback_copies(socket_object *s) {
-  std::memset(s->ev.callback_local, callback_poison, sizeof s->ev.callback_local);
-  std::memset(s->ev.callback_remote, callback_poison, sizeof s->ev.callback_remote);
-  std::memset(s->ev.callback_inspect_id, callback_poison, sizeof s->ev.callback_inspect_id);
+  std::memset(s->ev.listener->callback_local, callback_poison,
+              sizeof s->ev.listener->callback_local);
+  std::memset(s->ev.listener->callback_remote, callback_poison,
+              sizeof s->ev.listener->callback_remote);
+  std::memset(s->ev.listener->callback_inspect_id, callback_poison,
+              sizeof s->ev.listener->callback_inspect_id);
 }
 
 // Accepts one connection for the events, as a held socket (adopt_accepted). NULL when none is
@@ -114,7 +117,8 @@ socket_object *accept_held(socket_object *s, std::unique_lock<socket_lock> &guar
 
 // Whether `a` is still on the listener's list of pended requests.
 bool still_inspecting(socket_object *s, const socket_object *a) {
-  for (PLIST_ENTRY link = s->ev.inspecting.Flink; link != &s->ev.inspecting; link = link->Flink) {
+  for (PLIST_ENTRY link = s->ev.listener->inspecting.Flink; link != &s->ev.listener->inspecting;
+       link = link->Flink) {
     if (link == &a->ev.inspect_link.entry) {
       return true;
     }
@@ -135,7 +139,7 @@ void on_abort_timer(net::timer *t) {
   if (closing(s)) {
     return;
   }
-  for (LIST_ENTRY *list : {&s->ev.inspecting, &s->ev.ready}) {
+  for (LIST_ENTRY *list : {&s->ev.listener->inspecting, &s->ev.listener->ready}) {
     PLIST_ENTRY link = list->Flink;
     while (link != list) {
       PLIST_ENTRY next = link->Flink;
@@ -146,7 +150,7 @@ void on_abort_timer(net::timer *t) {
         const ULONG_PTR key = a->ev.inspect_key;
         const ULONG serial = a->ev.inspect_serial;
         reset_and_destroy(a);
-        void *id_copy = s->ev.callback_inspect_id;
+        void *id_copy = s->ev.listener->callback_inspect_id;
         const NTSTATUS status = run_callback(
             s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
               return call_abort_event(cat, d, ctx, id_copy, key, serial);
@@ -163,16 +167,16 @@ void on_abort_timer(net::timer *t) {
       link = next;
     }
   }
-  if (!IsListEmpty(&s->ev.inspecting) || !IsListEmpty(&s->ev.ready)) {
-    s->loop->arm_timer(&s->ev.abort_timer, net::timer::clock::now() + abort_poll);
+  if (!IsListEmpty(&s->ev.listener->inspecting) || !IsListEmpty(&s->ev.listener->ready)) {
+    s->loop->arm_timer(&s->ev.listener->abort_timer, net::timer::clock::now() + abort_poll);
   }
 }
 
 // Arms the inspection timer of a listener, unless it is armed.
 void arm_abort_timer(socket_object *s) {
-  if (!s->ev.abort_timer.armed()) {
-    s->ev.abort_timer.on_expire = on_abort_timer;
-    s->loop->arm_timer(&s->ev.abort_timer, net::timer::clock::now() + abort_poll);
+  if (!s->ev.listener->abort_timer.armed()) {
+    s->ev.listener->abort_timer.on_expire = on_abort_timer;
+    s->loop->arm_timer(&s->ev.listener->abort_timer, net::timer::clock::now() + abort_poll);
   }
 }
 
@@ -203,8 +207,8 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
         return;
       }
     }
-    unsigned char(&local)[32] = s->ev.callback_local;
-    unsigned char(&remote)[32] = s->ev.callback_remote;
+    unsigned char(&local)[32] = s->ev.listener->callback_local;
+    unsigned char(&remote)[32] = s->ev.listener->callback_remote;
     addresses_of(a->fd, local, remote);
     PVOID accepted_context = nullptr;
     const void *accepted_dispatch = nullptr;
@@ -249,16 +253,16 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     }
     a->ev.has_inspect_id = true;
     a->ev.inspect_key = reinterpret_cast<ULONG_PTR>(a);
-    a->ev.inspect_serial = ++s->ev.next_serial;
-    unsigned char(&local)[32] = s->ev.callback_local;
-    unsigned char(&remote)[32] = s->ev.callback_remote;
+    a->ev.inspect_serial = ++s->ev.listener->next_serial;
+    unsigned char(&local)[32] = s->ev.listener->callback_local;
+    unsigned char(&remote)[32] = s->ev.listener->callback_remote;
     addresses_of(a->fd, local, remote);
-    void *id_copy = s->ev.callback_inspect_id;
+    void *id_copy = s->ev.listener->callback_inspect_id;
     const ULONG_PTR key = a->ev.inspect_key;
     const ULONG serial = a->ev.inspect_serial;
     // Listed as pending before the callback runs: the client may hand the ID to another thread
     // that calls WskInspectComplete before the callback even returns.
-    InsertTailList(&s->ev.inspecting, &a->ev.inspect_link.entry);
+    InsertTailList(&s->ev.listener->inspecting, &a->ev.inspect_link.entry);
     const inspect_action action =
         run_callback(s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
           return call_inspect_event(cat, d, ctx, local, remote, id_copy, key, serial, false);
@@ -279,7 +283,7 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     switch (action) {
     case inspect_action::accept:
       RemoveEntryList(&a->ev.inspect_link.entry);
-      InsertTailList(&s->ev.ready, &a->ev.inspect_link.entry);
+      InsertTailList(&s->ev.listener->ready, &a->ev.inspect_link.entry);
       break;
     case inspect_action::pend:
       break;
@@ -302,10 +306,10 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
 }
 
 socket_object *events_take_ready(socket_object *s) {
-  if (IsListEmpty(&s->ev.ready)) {
+  if (!s->ev.listener || IsListEmpty(&s->ev.listener->ready)) {
     return nullptr;
   }
-  PLIST_ENTRY link = RemoveHeadList(&s->ev.ready);
+  PLIST_ENTRY link = RemoveHeadList(&s->ev.listener->ready);
   InitializeListHead(link);
   return CONTAINING_RECORD(link, socket_link, entry)->owner;
 }
@@ -332,7 +336,10 @@ NTSTATUS events_inspect_id(socket_object *s, void *output, SIZE_T output_size, S
 }
 
 void events_on_close_locked(socket_object *s) {
-  for (LIST_ENTRY *list : {&s->ev.inspecting, &s->ev.ready}) {
+  if (!s->ev.listener) {
+    return; // not a socket that can listen: nothing pended or ready
+  }
+  for (LIST_ENTRY *list : {&s->ev.listener->inspecting, &s->ev.listener->ready}) {
     while (!IsListEmpty(list)) {
       PLIST_ENTRY link = RemoveHeadList(list);
       InitializeListHead(link);
@@ -354,7 +361,7 @@ NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, 
       status = STATUS_INVALID_DEVICE_STATE;
     } else {
       status = STATUS_INVALID_PARAMETER; // not a pended request
-      for (PLIST_ENTRY link = s->ev.inspecting.Flink; link != &s->ev.inspecting;
+      for (PLIST_ENTRY link = s->ev.listener->inspecting.Flink; link != &s->ev.listener->inspecting;
            link = link->Flink) {
         socket_object *candidate = CONTAINING_RECORD(link, socket_link, entry)->owner;
         if (candidate->ev.inspect_key == key && candidate->ev.inspect_serial == serial) {
@@ -366,7 +373,7 @@ NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, 
         }
       }
       if (a != nullptr && accept) {
-        InsertTailList(&s->ev.ready, &a->ev.inspect_link.entry);
+        InsertTailList(&s->ev.listener->ready, &a->ev.inspect_link.entry);
         socket_kick_locked(s); // a queued WskAccept or the accept event takes it
         a = nullptr;
       }

@@ -203,8 +203,18 @@ void endpoints_text(int fd, char *out, std::size_t size) {
   std::snprintf(out, size, "local %s, remote %s", local, remote);
 }
 
+// The socket's endpoints as text (socket_object::endpoints), kept for the reports of later calls.
+constexpr std::size_t endpoints_size = 128;
 void record_endpoints(socket_object *s) {
-  endpoints_text(s->fd, s->endpoints, sizeof s->endpoints);
+  s->endpoints.reset(new (std::nothrow) char[endpoints_size]);
+  if (s->endpoints) {
+    endpoints_text(s->fd, s->endpoints.get(), endpoints_size);
+  }
+}
+
+// What record_endpoints kept.
+const char *recorded_endpoints(const socket_object *s) {
+  return s->endpoints ? s->endpoints.get() : "endpoints not recorded: no memory";
 }
 
 void free_socket(socket_object *s, PIRP close_irp = nullptr) {
@@ -261,8 +271,9 @@ void release_on_loop(net::task *t) {
         return;
       }
     }
-    if (s->ring_task_posted || s->ring_receive.in_flight() || s->ring_send.in_flight() ||
-        s->ring_receive.irp != nullptr || s->ring_send.irp != nullptr) {
+    if (s->ring_task_posted ||
+        (s->ring && (s->ring->receive.in_flight() || s->ring->send.in_flight() ||
+                     s->ring->receive.irp != nullptr || s->ring->send.irp != nullptr))) {
       // The kernel holds a request for the descriptor, or its IRP is not yet finished: the
       // descriptor stays open until its completion (net::loop rule 6).
       s->loop->post(&s->release_task);
@@ -284,9 +295,13 @@ void release_on_loop(net::task *t) {
     }
     assistable().erase(s);
   }
-  s->loop->cancel_timer(&s->ev.abort_timer); // a listener's inspection poll
-  s->loop->cancel_timer(&s->ev.dead_timer);  // rule V56
-  s->loop->cancel_timer(&s->ev.stall_timer); // rule V53
+  if (s->ev.listener) {
+    s->loop->cancel_timer(&s->ev.listener->abort_timer); // a listener's inspection poll
+  }
+  if (s->ev.timers) {
+    s->loop->cancel_timer(&s->ev.timers->dead_timer);  // rule V56
+    s->loop->cancel_timer(&s->ev.timers->stall_timer); // rule V53
+  }
   s->loop->cancel_timer(&s->hand_timer);
   if (s->attached) {
     s->loop->remove(&s->watcher);
@@ -328,10 +343,11 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
   {
     std::lock_guard guard(s->lock);
     for (const queue_kind kind : {queue_kind::receive, queue_kind::send}) {
-      ring_io &r = *s->ring_of(kind);
-      if (!s->ring_holds(r, irp)) {
+      ring_io *ring = s->ring_of(kind);
+      if (!s->ring_holds(ring, irp)) {
         continue;
       }
+      ring_io &r = *ring;
       if (!r.settled) {
         // The kernel holds its buffer: the request is cancelled, and its completion finishes
         // the IRP (with the bytes that moved, if any; nothing is lost).
@@ -412,8 +428,8 @@ void deliver_on_other_loop(net::task *t) {
 // draws so. False when it did not (one loop only, or the draw said no): deliver here.
 bool deliver_elsewhere(socket_object *s, unsigned kinds) {
   if (s->loop == nullptr ||
-      !fault::happens(fault::stream::other_loop, fault::current().other_loop, s->fault_id,
-                      s->fault_draws, "completions delivered on another loop")) {
+      !socket_fault_happens(s, fault::stream::other_loop, fault::current().other_loop,
+                            "completions delivered on another loop")) {
     return false;
   }
   net::engine *e = net::engine::existing_instance();
@@ -424,7 +440,7 @@ bool deliver_elsewhere(socket_object *s, unsigned kinds) {
   std::lock_guard guard(s->lock);
   s->fault_deliver_kinds |= kinds;
   if (!s->fault_deliver_posted) {
-    s->fault_deliver_posted = other.post(&s->fault_deliver_task);
+    s->fault_deliver_posted = other.post(&s->faults->deliver_task);
     if (!s->fault_deliver_posted) {
       s->fault_deliver_kinds = 0;
       return false;
@@ -467,12 +483,11 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->kick_task.owner = s;
   s->watcher.owner = s;
   s->ev.inspect_link.owner = s;
-  s->ev.abort_timer.owner = s;
-  s->ev.dead_timer.owner = s;
-  s->ev.stall_timer.owner = s;
   s->hand_timer.owner = s;
-  s->fault_deliver_task.run = deliver_on_other_loop;
-  s->fault_deliver_task.owner = s;
+  if (s->faults) {
+    s->faults->deliver_task.run = deliver_on_other_loop;
+    s->faults->deliver_task.owner = s;
+  }
   registration_add_socket(reg);
   // WSK_SET_STATIC_EVENT_CALLBACKS applies to every socket created afterwards.
   s->event_mask = static_event_mask(reg, cat);
@@ -493,15 +508,21 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
     s->short_read_unsure = s->loop->kind() == net::engine_kind::uring;
     // Ring I/O (docs/design.md, "Ring I/O"): stream sockets on the io_uring engine hand their
     // parked receives and sends to the kernel (UWSK_RING_IO=0 keeps them on readiness).
-    s->ring_mode = behaviour != nullptr && behaviour->ring_pump != nullptr &&
-                   s->loop->supports_io_requests() && ring_io_enabled();
-    s->ring_task.run = on_ring_task;
-    s->ring_task.owner = s;
-    for (ring_io *r : {&s->ring_receive, &s->ring_send}) {
-      r->owner = s;
-      r->on_complete = behaviour != nullptr ? behaviour->ring_complete : nullptr;
+    // Without memory for the requests the socket works on readiness, as on epoll.
+    if (behaviour != nullptr && behaviour->ring_pump != nullptr &&
+        s->loop->supports_io_requests() && ring_io_enabled()) {
+      s->ring.reset(new (std::nothrow) ring_pair);
     }
-    s->ring_send.kind = net::io_kind::send;
+    s->ring_mode = s->ring != nullptr;
+    if (s->ring) {
+      s->ring->task.run = on_ring_task;
+      s->ring->task.owner = s;
+      for (ring_io *r : {&s->ring->receive, &s->ring->send}) {
+        r->owner = s;
+        r->on_complete = behaviour->ring_complete;
+      }
+      s->ring->send.kind = net::io_kind::send;
+    }
     s->loop->post(&s->attach_task);
   }
 }
@@ -886,11 +907,11 @@ void ring_wake_locked(socket_object *s, completion_batch *done) {
   }
   if (done == nullptr || !s->loop->in_loop_thread()) {
     if (!s->ring_task_posted) {
-      s->ring_task_posted = s->loop->post(&s->ring_task);
+      s->ring_task_posted = s->loop->post(&s->ring->task);
     }
     return;
   }
-  for (ring_io *r : {&s->ring_receive, &s->ring_send}) {
+  for (ring_io *r : {&s->ring->receive, &s->ring->send}) {
     if (r->cancel_wanted) {
       r->cancel_wanted = false;
       s->loop->cancel(r); // nothing when the request has completed meanwhile
@@ -1003,10 +1024,10 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
   op_queue &q = s->ops_of(kind);
   std::unique_lock guard(s->lock);
   // pend (docs/faults.md): the operation is left to the loop, as if the call were too deep.
-  const bool too_deep = inline_depth >= max_inline_depth ||
-                        (fault::active() && fault::current().pend != 0 &&
-                         fault::happens(fault::stream::pend, fault::current().pend, s->fault_id,
-                                        s->fault_draws, "operation pends"));
+  const bool too_deep =
+      inline_depth >= max_inline_depth ||
+      (fault::active() && fault::current().pend != 0 &&
+       socket_fault_happens(s, fault::stream::pend, fault::current().pend, "operation pends"));
   attempt result;
   if (const NTSTATUS admitted = admit != nullptr ? admit(s) : STATUS_SUCCESS;
       !NT_SUCCESS(admitted)) {
@@ -1086,8 +1107,7 @@ void complete_deferred(net::task *t) {
 
 NTSTATUS socket_finish_call(socket_object *s, PIRP irp, NTSTATUS status, ULONG_PTR information) {
   if (s->loop == nullptr || !fault::active() || fault::current().pend == 0 ||
-      !fault::happens(fault::stream::pend, fault::current().pend, s->fault_id, s->fault_draws,
-                      "call pends")) {
+      !socket_fault_happens(s, fault::stream::pend, fault::current().pend, "call pends")) {
     return irp_complete(irp, status, information);
   }
   auto *d = new (std::nothrow) deferred_completion;
@@ -1183,12 +1203,28 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
   }
   net::loop *loop = cat != category::basic ? provider_loop() : nullptr;
   auto *s = cat != category::basic && loop == nullptr ? nullptr : new (std::nothrow) socket_object;
+  if (s != nullptr && fault::active()) {
+    s->faults.reset(new (std::nothrow) socket_faults);
+    if (!s->faults) {
+      delete s;
+      s = nullptr;
+    } else {
+      s->faults->id = fault::new_object_id();
+    }
+  }
+  if (s != nullptr && (cat == category::listen || cat == category::stream)) {
+    // A socket that can listen (a stream socket may call WskListen) has its listener part.
+    s->ev.listener.reset(new (std::nothrow) listener_events);
+    if (!s->ev.listener) {
+      delete s;
+      s = nullptr;
+    } else {
+      s->ev.listener->abort_timer.owner = s;
+    }
+  }
   if (s == nullptr) {
     net::sock::close(fd);
     return STATUS_INSUFFICIENT_RESOURCES;
-  }
-  if (fault::active()) {
-    s->fault_id = fault::new_object_id();
   }
   publish(s, reg, cat, windows_family, family, type, protocol, fd, context, client_dispatch,
           behaviour, loop);
@@ -1203,11 +1239,18 @@ socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
   if (s == nullptr) {
     return nullptr;
   }
+  if (fault::active()) {
+    s->faults.reset(new (std::nothrow) socket_faults);
+    if (!s->faults) {
+      delete s;
+      return nullptr;
+    }
+    s->faults->id = listener->faults
+                        ? fault::child_object_id(listener->faults->id, listener->faults->accepts++)
+                        : fault::new_object_id();
+  }
   s->state = socket_state::connected;
   s->ev.held = held;
-  if (fault::active()) {
-    s->fault_id = fault::child_object_id(listener->fault_id, listener->fault_accepts++);
-  }
   publish(s, listener->reg, category::connection, listener->windows_family, listener->family,
           listener->type, listener->protocol, fd, context, client_dispatch, listener->behaviour,
           loop);
@@ -1378,16 +1421,18 @@ socket_object *socket_checked(void *socket, const char *function) {
                        "%s: %p is not an open WSK socket (its accept event refused it; "
                        "rule V55)",
                        function, socket);
-      nt::verifier::error(55,
-                          "a WSK function was called on a socket that WskAcceptEvent refused "
-                          "(STATUS_REQUEST_NOT_ACCEPTED): the client must not touch it again",
-                          nt::verifier::objects_text("socket %p (%s)", socket, s->endpoints), p2);
+      nt::verifier::error(
+          55,
+          "a WSK function was called on a socket that WskAcceptEvent refused "
+          "(STATUS_REQUEST_NOT_ACCEPTED): the client must not touch it again",
+          nt::verifier::objects_text("socket %p (%s)", socket, recorded_endpoints(s)), p2);
     }
     uwsk_log_message("wsk", "%s: %p is not an open WSK socket (%s; rule V30)", function, socket,
                      closed ? "it was closed" : "closed, or never created");
     if (closed) {
-      nt::verifier::error(30, "a WSK function was called on a socket after WskCloseSocket",
-                          nt::verifier::objects_text("socket %p (%s)", socket, s->endpoints), p2);
+      nt::verifier::error(
+          30, "a WSK function was called on a socket after WskCloseSocket",
+          nt::verifier::objects_text("socket %p (%s)", socket, recorded_endpoints(s)), p2);
     }
     nt::verifier::error(30, "a WSK function was called on a pointer that is not a WSK socket",
                         nt::verifier::objects_text("pointer %p", socket), p2);

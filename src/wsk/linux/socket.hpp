@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 
 #include "net/loop.hpp"
@@ -75,13 +76,45 @@ struct socket_link {
 
 struct data_chunk; // a provider-owned receive buffer behind an indication (linux/events.hpp)
 
+// The part of event_state only a socket that can listen has (listening and stream sockets; made
+// with the socket): conditional accept and the copies its callbacks get.
+struct listener_events {
+  listener_events() {
+    InitializeListHead(&inspecting);
+    InitializeListHead(&ready);
+  }
+  // Conditional accept: connections the client pended (awaiting WskInspectComplete) and
+  // connections accepted by inspection (awaiting WskAccept or the accept event), linked through
+  // their own event_state::inspect_link.
+  LIST_ENTRY inspecting;
+  LIST_ENTRY ready;
+  ULONG next_serial = 0;
+  socket_timer abort_timer; // polls `inspecting` for peers that gave up
+  // The provider's copies a listener's WskAcceptEvent and WskInspectEvent (and WskAbortEvent)
+  // get: the addresses and the inspect ID. They live here rather than on a stack frame so that,
+  // filled with callback_poison once the callback returns, they stay poisoned until the next
+  // callback of the listener: a client that kept a pointer and passes it to a WSK function is
+  // caught (rules V57, V59).
+  alignas(8) unsigned char callback_local[32] = {};
+  alignas(8) unsigned char callback_remote[32] = {};
+  alignas(8) unsigned char callback_inspect_id[2 * sizeof(ULONG_PTR)] = {};
+};
+
+// The timers of an event_state's checks, which most sockets never arm.
+struct event_timers {
+  // Rule V56: the NULL indication was given and the socket is expected to be closed within
+  // dead_socket_close_bound; the timer checks that it was.
+  socket_timer dead_timer;
+  // Rule V53: the receive event stalled (partial acceptance or STATUS_DATA_NOT_ACCEPTED); the
+  // timer checks, once per socket, that a WskReceive came within stall_bound to resume it.
+  socket_timer stall_timer;
+};
+
 // The event callbacks of a socket (linux/events.cpp), guarded by the socket's lock. Callbacks run
 // only on the socket's loop thread, so they are serial by construction.
 struct event_state {
   event_state() {
     InitializeListHead(&retained);
-    InitializeListHead(&inspecting);
-    InitializeListHead(&ready);
     InitializeListHead(&inspect_link.entry);
   }
   ULONG running = 0;            // the WSK_EVENT_* bit whose callback is running, or 0
@@ -105,33 +138,16 @@ struct event_state {
   // below it kicks the loop, since edge-triggered readiness will not report the data again).
   SIZE_T buffered = 0;
   SIZE_T buffer_limit = 0;
-  bool throttled = false;
-  // Conditional accept on a listening socket: connections the client pended (awaiting
-  // WskInspectComplete) and connections accepted by inspection (awaiting WskAccept or the
-  // accept event), linked through their own inspect_link.
-  LIST_ENTRY inspecting;
-  LIST_ENTRY ready;
-  ULONG next_serial = 0;
-  socket_timer abort_timer; // polls `inspecting` for peers that gave up
-  // Rule V56: the NULL indication was given and the socket is expected to be closed within
-  // dead_socket_close_bound; the timer checks that it was.
-  socket_timer dead_timer;
-  // Rule V53: the receive event stalled (partial acceptance or STATUS_DATA_NOT_ACCEPTED); the
-  // timer checks, once per socket, that a WskReceive came within stall_bound to resume it.
-  socket_timer stall_timer;
-  bool stall_reported = false;
-  // The provider's copies a listener's WskAcceptEvent and WskInspectEvent (and WskAbortEvent)
-  // get: the addresses and the inspect ID. They live here rather than on a stack frame so that,
-  // filled with callback_poison once the callback returns, they stay poisoned until the next
-  // callback of the listener: a client that kept a pointer and passes it to a WSK function is
-  // caught (rules V57, V59).
-  alignas(8) unsigned char callback_local[32] = {};
-  alignas(8) unsigned char callback_remote[32] = {};
-  alignas(8) unsigned char callback_inspect_id[2 * sizeof(ULONG_PTR)] = {};
+  // A socket that can listen: its listener_events; NULL on every other socket.
+  std::unique_ptr<listener_events> listener;
+  // The timers of rules V56 and V53, made when one is first armed (event_timers_of).
+  std::unique_ptr<event_timers> timers;
   // A connection that went through inspection: its WSK_INSPECT_ID (SIO_WSK_QUERY_INSPECT_ID).
-  bool has_inspect_id = false;
   ULONG_PTR inspect_key = 0;
   ULONG inspect_serial = 0;
+  bool has_inspect_id = false;
+  bool throttled = false;      // receive backpressure: reading stopped at buffer_limit
+  bool stall_reported = false; // rule V53 was reported for this socket
   socket_link inspect_link;
 };
 
@@ -162,6 +178,33 @@ struct ring_io : net::io_request {
   ULONG_PTR result_information = 0;        // when settled
   bool result_resumes_events = false;      // when settled (attempt::resumes_events)
   iovec pieces[4]; // the MDL pages the request covers (a longer chain is taken in parts)
+};
+
+// A socket's fault-injection state (socket_object::faults; nt/fault/plan.hpp rule 3): its fault
+// id, its draws per stream, (a listener) the connections it accepted so far, and the task that
+// delivers finished IRPs on another loop (other-loop).
+struct socket_faults {
+  std::uint64_t id = 0;
+  fault::counters draws;
+  std::atomic<std::uint64_t> accepts{0};
+  socket_task deliver_task;
+};
+
+// A stream socket's two ring requests (socket_object::ring), one per direction, and the task
+// that submits and cancels them on the loop thread.
+struct ring_pair {
+  ring_io receive;
+  ring_io send;
+  socket_task task;
+};
+
+// The addresses a datagram socket's WskControlSocket fixed (socket_object::fixed); length 0:
+// that one is not set.
+struct fixed_addresses {
+  sockaddr_storage remote{}; // SIO_WSK_SET_REMOTE_ADDRESS
+  socklen_t remote_length = 0;
+  sockaddr_storage sendto{}; // SIO_WSK_SET_SENDTO_ADDRESS
+  socklen_t sendto_length = 0;
 };
 
 // What the socket core calls in its category's code (linux/stream_*.cpp for listening, connection
@@ -210,7 +253,6 @@ struct socket_object {
   socket_task attach_task;
   socket_task release_task;
   socket_task kick_task;    // tries what is due again after a change made off the loop thread
-  socket_task ring_task;    // ring_mode: submits and cancels ring requests on the loop thread
   socket_timer hand_timer;  // gives handed reads back to the loop (hand_reads_locked)
   LIST_ENTRY links{};       // on the list of live sockets (leak report)
   std::uint64_t serial = 0; // unique in the process: tells a socket from a later one at its address
@@ -218,12 +260,9 @@ struct socket_object {
   // (socket_assist_wait), which the release waits for, and whether the release waits.
   unsigned assist_pins = 0;
   bool release_deferred = false;
-  // Fault injection (nt/fault/plan.hpp rule 3): the socket's fault id, its draws per stream, and
-  // (a listener) the connections it accepted so far.
-  std::uint64_t fault_id = 0;
-  fault::counters fault_draws;
-  std::atomic<std::uint64_t> fault_accepts{0};
-  socket_task fault_deliver_task; // other-loop: delivers finished IRPs on another loop
+  // Fault injection: made with the socket when a fault plan is active (the plan is installed
+  // before the driver runs, nt/fault/plan.hpp rule 1), NULL otherwise.
+  std::unique_ptr<socket_faults> faults;
 
   socket_lock lock; // guards everything below (socket rule 2)
   socket_state state = socket_state::created;
@@ -265,24 +304,23 @@ struct socket_object {
   bool reuse_address = false;      // SO_REUSEADDR
   bool exclusive_address = false;  // SO_EXCLUSIVEADDRUSE
   bool conditional_accept = false; // SO_CONDITIONAL_ACCEPT
-  ULONG event_mask = 0;            // event callbacks enabled (SO_WSK_EVENT_CALLBACK)
-  // SO_WSK_SECURITY: a cached descriptor, on which the socket holds a reference of its own.
-  PVOID security = nullptr;
   // SIO_WSK_SET_TCP_SILENT_MODE: sends and disconnects now fail; only WskCloseSocket remains.
   bool silent = false;
-  // Datagram sockets: SIO_WSK_SET_REMOTE_ADDRESS and SIO_WSK_SET_SENDTO_ADDRESS (length 0: none).
-  sockaddr_storage fixed_remote{};
-  socklen_t fixed_remote_length = 0;
-  sockaddr_storage fixed_sendto{};
-  socklen_t fixed_sendto_length = 0;
-  op_queue ops[static_cast<int>(queue_kind::count)];
   // Ring I/O (docs/design.md, "Ring I/O"): set at creation when the socket's loop performs I/O
-  // requests and its category uses them; the receive and send requests; whether ring_task is
-  // posted (the release waits for it).
+  // requests and its category uses them; whether the ring's task is posted (the release waits
+  // for it). The requests and the task (`ring`) are made with the socket when ring_mode is set.
   bool ring_mode = false;
   bool ring_task_posted = false;
-  ring_io ring_receive;
-  ring_io ring_send;
+  ULONG event_mask = 0; // event callbacks enabled (SO_WSK_EVENT_CALLBACK)
+  // SO_WSK_SECURITY: a cached descriptor, on which the socket holds a reference of its own.
+  PVOID security = nullptr;
+  // Datagram sockets: SIO_WSK_SET_REMOTE_ADDRESS and SIO_WSK_SET_SENDTO_ADDRESS, made when
+  // either is first set (NULL: neither is).
+  std::unique_ptr<fixed_addresses> fixed;
+  op_queue ops[static_cast<int>(queue_kind::count)];
+  // Ring I/O: the requests and the ring's task when ring_mode is set (NULL otherwise: a socket
+  // on readiness carries none).
+  std::unique_ptr<ring_pair> ring;
   event_state ev;
   // Rule V56: the socket got its NULL indication (it no longer works); any call but
   // WskCloseSocket and WskRelease is reported. Read without the lock by socket_checked.
@@ -293,24 +331,35 @@ struct socket_object {
   // WskCloseSocket was called, or the provider destroys a socket the client never got
   // (destroy_unpublished); it may live on until its release task ran. Rule V42 counts it closed.
   std::atomic<bool> close_called{false};
-  // "local A, remote B", written just before the socket is freed or refused: a call on it
-  // afterwards is reported with the endpoints it had (rules V30, V55).
-  char endpoints[128] = {};
+  // "local A, remote B", made just before the socket is freed or refused: a call on it
+  // afterwards is reported with the endpoints it had (rules V30, V55). NULL until then (or when
+  // there was no memory for it: the report then says so).
+  std::unique_ptr<char[]> endpoints;
 
   op_queue &ops_of(queue_kind kind) { return ops[static_cast<int>(kind)]; }
   // The parked IRPs of a kind.
   LIST_ENTRY &queue(queue_kind kind) { return ops_of(kind).parked.head(); }
   // Whether nothing of a kind is parked or waiting for delivery (events give way to IRPs).
   bool queue_idle(queue_kind kind) const { return ops[static_cast<int>(kind)].idle(); }
-  // The ring request of the receive or send queue; NULL for the other kinds.
+  // The ring request of the receive or send queue; NULL for the other kinds and off ring_mode.
   ring_io *ring_of(queue_kind kind) {
-    return kind == queue_kind::receive ? &ring_receive
-           : kind == queue_kind::send  ? &ring_send
-                                       : nullptr;
+    return !ring                         ? nullptr
+           : kind == queue_kind::receive ? &ring->receive
+           : kind == queue_kind::send    ? &ring->send
+                                         : nullptr;
   }
   // Whether the ring holds (or has just finished, for its cancel routine) `irp`.
-  bool ring_holds(const ring_io &r, PIRP irp) const { return ring_mode && r.irp == irp; }
+  bool ring_holds(const ring_io *r, PIRP irp) const {
+    return ring_mode && r != nullptr && r->irp == irp;
+  }
 };
+
+// Whether the fault of `stream` at rate `r` happens to `s` now (fault::happens on its draws);
+// never for a socket made without a plan.
+inline bool socket_fault_happens(socket_object *s, fault::stream stream, fault::rate r,
+                                 const char *what) {
+  return s->faults && fault::happens(stream, r, s->faults->id, s->faults->draws, what);
+}
 
 // What an attempt at an operation came to.
 struct attempt {
@@ -470,7 +519,7 @@ net::loop *provider_loop() noexcept;
 void socket_kick_locked(socket_object *s);
 
 // Ring I/O, under the lock: has the loop thread pump the rings (ring_pump) and carry out
-// requested cancellations, now when called there, else through ring_task.
+// requested cancellations, now when called there, else through the ring's task.
 void ring_wake_locked(socket_object *s, completion_batch *done);
 // Ring I/O, under the lock: the IRP the ring holds for `kind` is to end now with `status` when
 // no byte moved; the ring's request is cancelled. Returns false when the ring holds nothing.

@@ -32,11 +32,11 @@ bool ring_eligible(const socket_object *s, queue_kind kind, PIRP irp) {
 // resume_queue's `blocked` for ring sockets: the IRP the ring holds stays (and so does every IRP
 // behind it); on the loop thread, so does one the ring can take (ring_pump_queue hands it over).
 bool receive_blocked_ring(const socket_object *s, PIRP irp) {
-  return s->ring_receive.irp == irp || receive_blocked(s, irp) ||
+  return s->ring->receive.irp == irp || receive_blocked(s, irp) ||
          (s->loop->in_loop_thread() && ring_eligible(s, queue_kind::receive, irp));
 }
 bool send_blocked_ring(const socket_object *s, PIRP irp) {
-  return s->ring_send.irp == irp ||
+  return s->ring->send.irp == irp ||
          (s->loop->in_loop_thread() && ring_eligible(s, queue_kind::send, irp));
 }
 
@@ -122,7 +122,7 @@ void stream_ring_pump(socket_object *s, completion_batch &done) {
 void stream_ring_complete(net::io_request *request, long result) {
   auto *r = static_cast<ring_io *>(request);
   socket_object *s = r->owner;
-  const queue_kind kind = r == &s->ring_receive ? queue_kind::receive : queue_kind::send;
+  const queue_kind kind = r == &s->ring->receive ? queue_kind::receive : queue_kind::send;
   completion_batch done;
   std::lock_guard guard(s->lock);
   PIRP irp = r->irp;

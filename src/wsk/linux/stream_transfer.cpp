@@ -65,15 +65,14 @@ bool fault_breaks_connection(socket_object *s, PIRP irp, attempt *out) {
   }
   progress.fault_decided = true;
   const fault::plan &p = fault::current();
-  if (fault::happens(fault::stream::forced_close, p.forced_close, s->fault_id, s->fault_draws,
-                     "the connection is force-closed (STATUS_FILE_FORCED_CLOSED)")) {
+  if (socket_fault_happens(s, fault::stream::forced_close, p.forced_close,
+                           "the connection is force-closed (STATUS_FILE_FORCED_CLOSED)")) {
     s->fault_forced_closed = true;
     reset_connection(s);
     *out = finished(STATUS_FILE_FORCED_CLOSED);
     return true;
   }
-  if (fault::happens(fault::stream::reset, p.reset, s->fault_id, s->fault_draws,
-                     "the connection is reset")) {
+  if (socket_fault_happens(s, fault::stream::reset, p.reset, "the connection is reset")) {
     reset_connection(s);
   }
   return false;
