@@ -125,15 +125,27 @@ bucket &bucket_for(index_table &t, const node &n) {
   return t.buckets[granule(n.begin) % bucket_count];
 }
 
+// The index's lists are intrusive: each item holds its successor (`next`) and the pointer that
+// points to it (`link`), so it leaves its list without a walk. The caller holds the list's lock.
+template <class T> void push_front(T *&head, T &item, T *T::*next, T **T::*link) {
+  item.*next = head;
+  item.*link = &head;
+  if (head != nullptr) {
+    head->*link = &(item.*next);
+  }
+  head = &item;
+}
+template <class T> void take_out(T &item, T *T::*next, T **T::*link) {
+  *(item.*link) = item.*next;
+  if (item.*next != nullptr) {
+    item.*next->*link = item.*link;
+  }
+}
+
 void link_node(index_table &t, node &n) {
   bucket &b = bucket_for(t, n);
   std::lock_guard guard(b.lock);
-  n.next = b.head;
-  n.link = &b.head;
-  if (b.head != nullptr) {
-    b.head->link = &n.next;
-  }
-  b.head = &n;
+  push_front(b.head, n, &node::next, &node::link);
   if (&b == &t.wide) {
     t.wide_linked.fetch_add(1, std::memory_order_relaxed);
   }
@@ -142,10 +154,7 @@ void link_node(index_table &t, node &n) {
 void unlink_node(index_table &t, node &n) {
   bucket &b = bucket_for(t, n);
   std::lock_guard guard(b.lock);
-  *n.link = n.next;
-  if (n.next != nullptr) {
-    n.next->link = n.link;
-  }
+  take_out(n, &node::next, &node::link);
   if (&b == &t.wide) {
     t.wide_linked.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -226,10 +235,7 @@ void unlink_record(index_table &t, record &r) {
   t.linked.fetch_sub(r.count, std::memory_order_relaxed);
   if (r.on_stack) {
     std::lock_guard guard(t.stack_lock);
-    *r.stack_link = r.stack_next;
-    if (r.stack_next != nullptr) {
-      r.stack_next->stack_link = r.stack_link;
-    }
+    take_out(r, &record::stack_next, &record::stack_link);
     t.stack_records.fetch_sub(1, std::memory_order_relaxed);
   }
   r.count = 0;
@@ -250,12 +256,7 @@ void link_record(index_table &t, record &r, const node *buffers, int count) {
   t.linked.fetch_add(count, std::memory_order_relaxed);
   if (r.on_stack) {
     std::lock_guard guard(t.stack_lock);
-    r.stack_next = t.stack_head;
-    r.stack_link = &t.stack_head;
-    if (t.stack_head != nullptr) {
-      t.stack_head->stack_link = &r.stack_next;
-    }
-    t.stack_head = &r;
+    push_front(t.stack_head, r, &record::stack_next, &record::stack_link);
     t.stack_records.fetch_add(1, std::memory_order_relaxed);
   }
 }
