@@ -29,9 +29,13 @@
 //     usual pattern, the IRP, its event and the buffer in the frame that waits, lies above and is
 //     never reported. A system thread that ends is checked the same way, against the frame that
 //     ran its start routine.
-//  6. Cost: with nothing pending, one relaxed load on each free, wait and completion. A pending
-//     IRP costs one lock, link and unlock per buffer when it parks and again when it completes; no
-//     allocation once its record exists.
+//  6. Cost: an IRP that parks again with the buffers of its last park (the usual reuse of one
+//     IRP, MDL and buffer) is compared with its record and marked active, and its completion
+//     marks it inactive: no lock, link or allocation. A park with other buffers costs one lock,
+//     unlink and link per buffer; a completion never takes a lock. Records stay linked while
+//     their IRPs live, so a free looks in (and locks) the buckets its block may overlap once any
+//     IRP has pended with buffers, and a wait walks the stack list once any IRP has pended with
+//     a stack buffer (relaxed loads of the counts decide, before that).
 #pragma once
 
 #include <cstddef>
