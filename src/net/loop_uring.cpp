@@ -131,6 +131,7 @@ private:
     std::uint32_t generation = 1;   // names the current poll request (never 0)
     std::uint32_t ready = 0;        // bits gathered in this batch; non-zero: listed in ready_
     bool rearmed_after_end = false; // re-armed after the kernel ended a request, no event since
+    bool device = false;            // a character or block device: it may not support poll
   };
 
   static std::uint64_t tag_of(std::uint32_t index, std::uint32_t generation) {
@@ -266,6 +267,7 @@ int uring_backend::add(watcher *w, std::uint32_t events) {
   s.w = w;
   s.ready = 0;
   s.rearmed_after_end = false;
+  s.device = S_ISCHR(status.st_mode) || S_ISBLK(status.st_mode);
   w->slot_ = index;
   // Submitted with the next wait; the request reports the descriptor at once if it is ready.
   arm_poll(index, w->fd, events);
@@ -417,11 +419,14 @@ void uring_backend::take(const io_uring_cqe &cqe) {
   }
   if ((cqe.flags & IORING_CQE_F_MORE) != 0) {
     s.rearmed_after_end = false;
-  } else if (!s.rearmed_after_end) {
+  } else if (!s.rearmed_after_end || (cqe.res >= 0 && !s.device)) {
     // The kernel ended the request: the completion queue was full, or the descriptor cannot be
-    // polled. Arm a new one (same tag: the old request is over). For a descriptor that cannot
-    // be polled the new one ends at once as well, and then we stop, having reported it ready,
-    // which is what an edge-triggered epoll registration of such a file would report.
+    // polled. Arm a new one (same tag: the old request is over). While the queue stays full
+    // (thousands of sockets ready at once), the new request can end at its first event too,
+    // with no event in between: a socket, pipe or eventfd is re-armed every time, or it would
+    // never be reported again. Only a device may not support poll at all; its new request
+    // ends at once as well, and then we stop, having reported it ready, which is what an
+    // edge-triggered epoll registration of such a file would report.
     s.rearmed_after_end = true;
     arm_poll(index, s.w->fd, s.w->events_);
   } else if (cqe.res < 0) {

@@ -1187,3 +1187,61 @@ TEST(net_loop, StopEndsRequestsStillInTheKernelWithTheirCallbacks) {
     EXPECT_EQ(r.result.load(), -ECANCELED);
   }
 }
+
+// Thousands of readiness events at once overflow io_uring's completion queue (4,096 entries),
+// and the kernel then ends the multishot poll requests whose events did not fit. A watcher whose
+// request ended must be re-armed every time, even when the new request ends at its first event
+// again (the queue still full): otherwise its descriptor is never reported again, and a
+// connection stops being served. Here an eventfd written 6,000 times from the loop thread fills
+// the queue; a socket that becomes readable right after must be reported, round after round.
+// (On epoll nothing overflows, and the same must hold.)
+TEST(net_loop, WatchersStayArmedWhenTheCompletionQueueOverflows) {
+  loop l;
+  l.start();
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  const int flood = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ASSERT_GE(flood, 0);
+  counting_watcher victim;
+  victim.fd = pair.server;
+  counting_watcher flooder;
+  flooder.fd = flood;
+  flooder.drain = false;
+  flooder.on_events = [](watcher *w, std::uint32_t) {
+    std::uint64_t value;
+    (void)!::read(w->fd, &value, sizeof value);
+  };
+  run_on(l, [&] {
+    ASSERT_EQ(l.add(&victim, uwsk::net::ev_in), 0);
+    ASSERT_EQ(l.add(&flooder, uwsk::net::ev_in), 0);
+  });
+  settle(l);
+  constexpr int rounds = 4;
+  constexpr int writes_per_round = 6000;
+  for (int round = 0; round < rounds; ++round) {
+    run_on(l, [&] {
+      // Each write wakes the flooder's request; the loop thread's own system calls post the
+      // completions, so the queue fills while this task runs. Then the victim gets its byte.
+      for (int i = 0; i < writes_per_round; ++i) {
+        const std::uint64_t one = 1;
+        ASSERT_EQ(::write(flood, &one, sizeof one), static_cast<ssize_t>(sizeof one));
+      }
+      ASSERT_EQ(::send(pair.client, "v", 1, MSG_NOSIGNAL), 1);
+      ASSERT_TRUE(readable_soon(pair.server));
+    });
+    const std::size_t expected = static_cast<std::size_t>(round) + 1;
+    EXPECT_TRUE(eventually([&] {
+      std::size_t got = 0;
+      run_on(l, [&] { got = victim.data.size(); });
+      return got == expected;
+    })) << "round "
+        << round << ": the socket's byte was never reported";
+  }
+  run_on(l, [&] {
+    l.remove(&victim);
+    l.remove(&flooder);
+  });
+  l.stop();
+  ::close(flood);
+  EXPECT_EQ(victim.data, std::string(rounds, 'v'));
+}
