@@ -110,7 +110,7 @@ NTSTATUS destination(socket_object *s, const void *remote, sockaddr_storage &add
 // One sendmsg of a datagram. Returns bytes sent, or -errno.
 ssize_t send_datagram(socket_object *s, const buffer_view &buffer, const void *remote,
                       ULONG control_length, const void *control, NTSTATUS &status) {
-  sockaddr_storage address{};
+  sockaddr_storage address; // destination() writes what sendmsg reads of it
   socklen_t address_length = 0;
   bool connected = false;
   status = destination(s, remote, address, address_length, connected);
@@ -306,7 +306,7 @@ NTSTATUS admit_bound(const socket_object *s) {
 
 // A RemoteAddress given to a send: a Windows SOCKADDR of the socket's family.
 bool remote_valid(const socket_object *s, const void *remote) {
-  sockaddr_storage address{};
+  sockaddr_storage address;
   socklen_t length = 0;
   if (remote == nullptr || to_linux_address(remote, s->windows_family, address, length)) {
     return true;

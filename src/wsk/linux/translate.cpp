@@ -505,7 +505,6 @@ bool to_linux_address(const void *windows_address, USHORT expected_family, socka
   if (expected_family != 0 && family != expected_family) {
     return false;
   }
-  std::memset(&out, 0, sizeof out);
   if (family == win::af_inet) {
     sockaddr_in in{};
     in.sin_family = AF_INET;

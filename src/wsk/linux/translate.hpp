@@ -50,7 +50,8 @@ int linux_nameinfo_flags(ULONG windows_flags, ULONG &unmapped);
 
 // Converts a Windows SOCKADDR (read as its family's size) into a Linux sockaddr. Returns false
 // when `windows_address` is NULL, its family is not `expected_family` (pass 0 to accept either
-// supported family), or the family is unsupported.
+// supported family), or the family is unsupported. Only the first `length` bytes of `out` are
+// written (a datagram send converts its address per call, so the rest is left alone).
 bool to_linux_address(const void *windows_address, USHORT expected_family, sockaddr_storage &out,
                       socklen_t &length);
 
