@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -251,6 +252,50 @@ void synchronous_rounds(PWSK_SOCKET s, int peer, int rounds) {
   }
   client.join();
   EXPECT_EQ(peer_errors.load(), 0);
+}
+
+// The check of handed reads is one timer per loop over that loop's sockets: on several sockets
+// (some sharing a loop) whose reads were handed, receives submitted by threads that never wait
+// for them all complete, and the sockets close cleanly while their reads may still be handed.
+TEST_P(sync_wait, ReceivesNobodyPollsForCompleteOnSeveralSockets) {
+  constexpr int count = 5;
+  PWSK_SOCKET sockets[count] = {};
+  int peers[count];
+  for (int i = 0; i < count; ++i) {
+    peers[i] = -1;
+    sockets[i] = connected(&peers[i]);
+    ASSERT_GE(peers[i], 0);
+    ASSERT_NO_FATAL_FAILURE(synchronous_rounds(sockets[i], peers[i], 20));
+  }
+  std::unique_ptr<buffer> ins[count];
+  std::unique_ptr<call> calls[count];
+  for (int i = 0; i < count; ++i) {
+    ins[i] = std::make_unique<buffer>(16, 0xcc);
+    calls[i] = std::make_unique<call>();
+    const auto *d = of<WSK_PROVIDER_CONNECTION_DISPATCH>(sockets[i]);
+    std::thread submitter(
+        [&, i] { calls[i]->returned = d->WskReceive(sockets[i], &ins[i]->wsk, 0, calls[i]->irp); });
+    submitter.join();
+    ASSERT_EQ(calls[i]->returned, STATUS_PENDING) << i;
+  }
+  pause_ms(10);
+  // Answered in an order unlike the sockets' (the list moves sockets as others leave it).
+  for (const int i : {3, 0, 4, 1, 2}) {
+    const std::string text = "reply" + std::to_string(i);
+    ASSERT_TRUE(peer_send_all(peers[i], text.data(), text.size(), timeout_ms)) << i;
+  }
+  for (int i = 0; i < count; ++i) {
+    for (int ms = 0; ms < timeout_ms && !calls[i]->completed(); ++ms) {
+      pause_ms(1); // no wait on this thread: nothing here polls the sockets
+    }
+    ASSERT_TRUE(calls[i]->completed()) << i;
+    EXPECT_EQ(calls[i]->wait(), STATUS_SUCCESS) << i;
+    EXPECT_EQ(ins[i]->text(calls[i]->information()), "reply" + std::to_string(i)) << i;
+  }
+  for (int i = 0; i < count; ++i) {
+    close_socket(sockets[i]);
+    peer_close(peers[i]);
+  }
 }
 
 // After synchronous rounds, receives that no waiting thread polls for still complete with the

@@ -2,10 +2,11 @@
 // MDLs, receive-event buffers), so that an operation does not call malloc on the data path.
 //
 // Rules:
-//  1. A block_cache hands out blocks of one size and alignment. allocate() takes a block from
-//     the calling thread's cache, else from the cache's shared list, else from the C allocator;
-//     release() puts a block in the calling thread's cache, else on the shared list, else frees
-//     it. A block may be released on another thread than the one it was allocated on.
+//  1. A block_cache hands out blocks of one size and alignment (the size as asked, which need
+//     not be a multiple of the alignment; page-mapped blocks are whole pages). allocate() takes a
+//     block from the calling thread's cache, else from the cache's shared list, else from the C
+//     allocator; release() puts a block in the calling thread's cache, else on the shared list,
+//     else frees it. A block may be released on another thread than the one it was allocated on.
 //  2. Both caches are bounded. When a thread exits, its cached blocks move to the shared list (up
 //     to its bound) and the rest are freed, so no block stays behind a thread that is gone. After
 //     its exit handler ran, a thread bypasses its own cache.
@@ -116,8 +117,8 @@ public:
 
   explicit block_cache(const options &o)
       : page_mapped_(o.page_mapped), alignment_(block_alignment(o)),
-        size_((o.size + alignment_ - 1) & ~(alignment_ - 1)), thread_capacity_(o.thread_capacity),
-        shared_capacity_(o.shared_capacity),
+        size_(o.page_mapped ? (o.size + alignment_ - 1) & ~(alignment_ - 1) : o.size),
+        thread_capacity_(o.thread_capacity), shared_capacity_(o.shared_capacity),
         readable_prefix_(o.readable_prefix < size_ ? o.readable_prefix : size_),
         id_(detail::next_block_cache_id.fetch_add(1, std::memory_order_relaxed)) {
     if (id_ >= detail::max_block_caches) {
@@ -245,7 +246,9 @@ private:
   // A block from the system (rule 5), or nullptr.
   void *allocate_fresh() const {
     if (!page_mapped_) {
-      return std::aligned_alloc(alignment_, size_);
+      // posix_memalign, not aligned_alloc: the size need not be a multiple of the alignment.
+      void *block = nullptr;
+      return ::posix_memalign(&block, alignment_, size_) == 0 ? block : nullptr;
     }
     void *block =
         ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

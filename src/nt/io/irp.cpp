@@ -54,12 +54,12 @@ constexpr int cached_stack_counts = 8;
 
 // An IoAllocateIrp block: the packet (IoSizeOfIrp bytes, a multiple of 8), then straight after
 // it a trailer that no driver sees, holding where the IRP was allocated (the verifier names it
-// in reports), its IRP and links in the list of live IRPs (the leak report names each one), and
-// the record of its buffers while it pends (rule V18, irp_state::buffer_record_slot).
-// The list touches only trailers, never a neighbour's packet, which its owner may be writing.
+// in reports), links in the list of live IRPs of its stack count (the leak report names each
+// one; the packet lies IoSizeOfIrp(count) bytes before the trailer), and the record of its
+// buffers while it pends (rule V18, irp_state::buffer_record_slot). The lists touch only
+// trailers, never a neighbour's packet, which its owner may be writing.
 struct irp_trailer {
   const void *creation_site;
-  PIRP irp;
   irp_trailer *previous;
   irp_trailer *next;
   void *buffer_record; // rule V18: irp_buffers' record of its buffers, or NULL
@@ -89,22 +89,31 @@ irp_trailer *trailer_of(PIRP irp) {
                                          IoSizeOfIrp(irp->StackCount));
 }
 
-// The live IoAllocateIrp IRPs, oldest first, a list through their trailers; and with
-// UWSK_VERIFY_STACKS=1 their allocation stacks. Guarded by live_lock: one uncontended lock per
-// allocation and free; the leak report walks the list once at unload.
+// The live IoAllocateIrp IRPs, one list per stack count (1 to 127), oldest first, through
+// their trailers; and with UWSK_VERIFY_STACKS=1 their allocation stacks. Guarded by live_lock:
+// one uncontended lock per allocation and free; the leak report walks the lists once at unload.
+constexpr int max_stack_count = 127; // CCHAR
 std::mutex live_lock;
-irp_trailer *live_first = nullptr;
-irp_trailer *live_last = nullptr;
+irp_trailer *live_first[max_stack_count + 1] = {};
+irp_trailer *live_last[max_stack_count + 1] = {};
 std::unordered_map<PIRP, allocation_stack *> *live_stacks = nullptr; // made on first use
+
+// The IRP of a trailer on the list of `stack_count`.
+PIRP irp_of(const irp_trailer *t, int stack_count) {
+  return reinterpret_cast<PIRP>(const_cast<PUCHAR>(reinterpret_cast<const UCHAR *>(t)) -
+                                IoSizeOfIrp(static_cast<CCHAR>(stack_count)));
+}
 
 void link_live(PIRP irp, allocation_stack *stack) {
   std::lock_guard guard(live_lock);
   irp_trailer *t = trailer_of(irp);
-  t->irp = irp;
-  t->previous = live_last;
+  const int count = irp->StackCount;
+  irp_trailer *&first = live_first[count];
+  irp_trailer *&last = live_last[count];
+  t->previous = last;
   t->next = nullptr;
-  (live_last != nullptr ? live_last->next : live_first) = t;
-  live_last = t;
+  (last != nullptr ? last->next : first) = t;
+  last = t;
   if (stack != nullptr) {
     if (live_stacks == nullptr) {
       live_stacks = new (std::nothrow) std::unordered_map<PIRP, allocation_stack *>;
@@ -127,8 +136,9 @@ void link_live(PIRP irp, allocation_stack *stack) {
 allocation_stack *unlink_live(PIRP irp) {
   std::lock_guard guard(live_lock);
   irp_trailer *t = trailer_of(irp);
-  (t->previous != nullptr ? t->previous->next : live_first) = t->next;
-  (t->next != nullptr ? t->next->previous : live_last) = t->previous;
+  const int count = irp->StackCount;
+  (t->previous != nullptr ? t->previous->next : live_first[count]) = t->next;
+  (t->next != nullptr ? t->next->previous : live_last[count]) = t->previous;
   t->previous = t->next = nullptr;
   allocation_stack *stack = nullptr;
   if (live_stacks != nullptr) {
@@ -140,16 +150,14 @@ allocation_stack *unlink_live(PIRP irp) {
   return stack;
 }
 
-// The packet and the trailer, as a whole number of MEMORY_ALLOCATION_ALIGNMENT units (so that
-// blocks stay aligned in the caches and aligned_alloc gets a multiple of its alignment). With the
-// verifier's bookkeeping off (a mode fixed for the process) IRPs go on no list, and the trailer
-// holds only the creation site.
+// The packet and the trailer (a multiple of 8 bytes; each block is allocated apart, aligned to
+// MEMORY_ALLOCATION_ALIGNMENT, so its size need not be a multiple of that). With the verifier's
+// bookkeeping off (a mode fixed for the process) IRPs go on no list, and the trailer holds only
+// the creation site.
 std::size_t irp_block_size(int stack_count) {
   const std::size_t trailer =
       verifier::bookkeeping_off() ? sizeof(irp_trailer::creation_site) : sizeof(irp_trailer);
-  return (IoSizeOfIrp(static_cast<CCHAR>(stack_count)) + trailer + MEMORY_ALLOCATION_ALIGNMENT -
-          1) &
-         ~std::size_t{MEMORY_ALLOCATION_ALIGNMENT - 1};
+  return IoSizeOfIrp(static_cast<CCHAR>(stack_count)) + trailer;
 }
 
 thread_local int submission_chain_now [[gnu::tls_model("initial-exec")]] = 0;
@@ -246,15 +254,17 @@ std::vector<std::string> describe_live_irps(std::size_t limit) {
   std::vector<std::pair<PIRP, allocation_stack>> irps;
   {
     std::lock_guard guard(live_lock);
-    for (const irp_trailer *t = live_first; t != nullptr && irps.size() < limit; t = t->next) {
-      const PIRP irp = t->irp;
-      const allocation_stack *stack = nullptr;
-      if (live_stacks != nullptr) {
-        if (auto it = live_stacks->find(irp); it != live_stacks->end()) {
-          stack = it->second;
+    for (int k = 1; k <= max_stack_count; ++k) {
+      for (const irp_trailer *t = live_first[k]; t != nullptr && irps.size() < limit; t = t->next) {
+        const PIRP irp = irp_of(t, k);
+        const allocation_stack *stack = nullptr;
+        if (live_stacks != nullptr) {
+          if (auto it = live_stacks->find(irp); it != live_stacks->end()) {
+            stack = it->second;
+          }
         }
+        irps.emplace_back(irp, stack != nullptr ? *stack : allocation_stack{});
       }
-      irps.emplace_back(irp, stack != nullptr ? *stack : allocation_stack{});
     }
   }
   // Described outside the lock: resolving a creation site reads debug information.
@@ -285,12 +295,14 @@ std::vector<std::string> describe_pending_irps(std::size_t limit) {
   // IoFreeIrp takes this lock first. A report made once; the lock delays only IRP frees.
   std::vector<std::string> lines;
   std::lock_guard guard(live_lock);
-  for (const irp_trailer *t = live_first; t != nullptr && lines.size() < limit; t = t->next) {
-    const PIRP irp = t->irp;
-    if (irp_state::get(irp) == irp_state::submitted && irp_state::held_by_provider(irp)) {
-      char text[512];
-      irp_state::describe(irp, text, sizeof text);
-      lines.emplace_back(text);
+  for (int k = 1; k <= max_stack_count; ++k) {
+    for (const irp_trailer *t = live_first[k]; t != nullptr && lines.size() < limit; t = t->next) {
+      const PIRP irp = irp_of(t, k);
+      if (irp_state::get(irp) == irp_state::submitted && irp_state::held_by_provider(irp)) {
+        char text[512];
+        irp_state::describe(irp, text, sizeof text);
+        lines.emplace_back(text);
+      }
     }
   }
   return lines;
@@ -365,9 +377,12 @@ extern "C" PIRP NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota) {
   }
   const USHORT size = IoSizeOfIrp(StackSize);
   block_cache *cache = irp_cache(StackSize);
-  void *memory = cache != nullptr
-                     ? cache->allocate()
-                     : std::aligned_alloc(MEMORY_ALLOCATION_ALIGNMENT, irp_block_size(StackSize));
+  void *memory = nullptr;
+  if (cache != nullptr) {
+    memory = cache->allocate();
+  } else if (posix_memalign(&memory, MEMORY_ALLOCATION_ALIGNMENT, irp_block_size(StackSize)) != 0) {
+    memory = nullptr;
+  }
   if (memory == nullptr) {
     return nullptr;
   }
@@ -438,7 +453,7 @@ extern "C" VOID NTAPI IoFreeIrp(PIRP Irp) {
     std::free(unlink_live(Irp));
   }
   irp_count.fetch_sub(1, std::memory_order_relaxed);
-  // Cached or not, every IoAllocateIrp block is aligned_alloc memory of
+  // Cached or not, every IoAllocateIrp block is posix_memalign memory of
   // irp_block_size(StackCount) bytes (IoReuseIrp keeps Size and StackCount), so either way of
   // freeing it is right.
   block_cache *cache = irp_cache(Irp->StackCount);

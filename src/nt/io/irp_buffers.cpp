@@ -9,6 +9,7 @@
 #include <mutex>
 #include <new>
 #include <unordered_map>
+#include <vector>
 
 #include "nt/dbg/thread_stack.hpp"
 #include "nt/dbg/verifier.hpp"
@@ -37,37 +38,43 @@ thread_local char t_thread_token [[gnu::tls_model("initial-exec")]];
 
 struct record;
 
+// The longest buffer tracked: a longer one is tracked for its first max_length bytes.
+constexpr std::size_t max_length = UINT32_MAX;
+
 // Rule 4: one buffer of a pending IRP, linked in its bucket. `index` is its place in the
-// record's array, which finds the record.
+// record's array, which finds the record. 32 bytes: a connection keeps one per buffer of each
+// IRP that pended.
 struct node {
   std::uintptr_t begin;
-  std::uintptr_t end;
   node *next;
   node **link; // the pointer that points to this node
-  std::uint32_t index;
+  std::uint32_t length;
+  std::uint8_t index;
   bool on_stack;
-};
 
-// Rule 3: the buffers of one IRP; `capacity` nodes follow the record in the same block. The
-// nodes of an IoAllocateIrp IRP stay linked after it completes, marked inactive, so that parking
-// it again with the same buffers (a driver that reuses its IRP, MDL and buffer) takes no lock:
-// only a pending IRP's buffers are reported.
+  std::uintptr_t end() const { return begin + length; }
+};
+static_assert(max_buffers <= UINT8_MAX && sizeof(node) == 32);
+
+// Rule 3: the buffers of one IRP; `capacity` nodes follow the record in the same block (with
+// the usual one MDL and its memory, 88 bytes). The nodes of an IoAllocateIrp IRP stay linked
+// after it completes, marked inactive, so that parking it again with the same buffers (a driver
+// that reuses its IRP, MDL and buffer) takes no lock: only a pending IRP's buffers are reported.
 struct record {
   PIRP irp;
   const void *thread; // the submitting thread, for stack buffers
-  record *stack_next; // rule 5, while on the stack list
-  record **stack_link;
-  int capacity;
-  int count; // nodes linked
-  bool on_stack;
+  std::uint8_t capacity;
+  std::uint8_t count; // nodes linked
+  bool on_stack;      // rule 5: on the stack list, at stack_index
   // Whether the IRP is pending. Set (release) when it parks and cleared (release) before its
   // completion routine runs; a lookup reads it (acquire) under the bucket's lock. A thread that
   // frees a buffer after the completion, in an order the driver made, sees it cleared.
   std::atomic<bool> active;
+  std::uint32_t stack_index;
 
   node *nodes() { return reinterpret_cast<node *>(this + 1); }
 };
-static_assert(sizeof(record) % alignof(node) == 0);
+static_assert(sizeof(record) == 24 && sizeof(record) % alignof(node) == 0);
 
 record *owner_of(node *n) {
   return reinterpret_cast<record *>(n - n->index) - 1;
@@ -79,7 +86,7 @@ record *new_record(int capacity) {
     return nullptr; // the buffers go unchecked
   }
   auto *r = new (memory) record{};
-  r->capacity = capacity;
+  r->capacity = static_cast<std::uint8_t>(capacity);
   r->count = 0;
   r->active.store(false, std::memory_order_relaxed);
   return r;
@@ -98,9 +105,10 @@ struct index_table {
   bucket wide;                             // buffers longer than a granule
   std::atomic<std::size_t> linked{0};      // nodes linked in any bucket, read without a lock
   std::atomic<std::size_t> wide_linked{0}; // those in `wide`
-  // Rule 5: the records with a buffer on a stack.
+  // Rule 5: the records with a buffer on a stack (made on first use, and kept for the process),
+  // each at its stack_index.
   futex_lock stack_lock;
-  record *stack_head = nullptr;              // guarded by stack_lock
+  std::vector<record *> *stack = nullptr;    // guarded by stack_lock
   std::atomic<std::size_t> stack_records{0}; // read without the lock
   // Rule 3: the records of IRPs without a trailer, while they pend (made on first use, and kept
   // for the process: threads may free at exit).
@@ -119,33 +127,34 @@ std::uintptr_t granule(std::uintptr_t address) {
   return address >> granule_shift;
 }
 bucket &bucket_for(index_table &t, const node &n) {
-  if (n.end - n.begin > (std::uintptr_t{1} << granule_shift)) {
+  if (n.length > (std::uintptr_t{1} << granule_shift)) {
     return t.wide;
   }
   return t.buckets[granule(n.begin) % bucket_count];
 }
 
-// The index's lists are intrusive: each item holds its successor (`next`) and the pointer that
-// points to it (`link`), so it leaves its list without a walk. The caller holds the list's lock.
-template <class T> void push_front(T *&head, T &item, T *T::*next, T **T::*link) {
-  item.*next = head;
-  item.*link = &head;
+// The buckets' lists are intrusive: each node holds its successor (`next`) and the pointer that
+// points to it (`link`), so it leaves its list without a walk. The caller holds the bucket's
+// lock.
+void push_front(node *&head, node &item) {
+  item.next = head;
+  item.link = &head;
   if (head != nullptr) {
-    head->*link = &(item.*next);
+    head->link = &item.next;
   }
   head = &item;
 }
-template <class T> void take_out(T &item, T *T::*next, T **T::*link) {
-  *(item.*link) = item.*next;
-  if (item.*next != nullptr) {
-    item.*next->*link = item.*link;
+void take_out(node &item) {
+  *item.link = item.next;
+  if (item.next != nullptr) {
+    item.next->link = item.link;
   }
 }
 
 void link_node(index_table &t, node &n) {
   bucket &b = bucket_for(t, n);
   std::lock_guard guard(b.lock);
-  push_front(b.head, n, &node::next, &node::link);
+  push_front(b.head, n);
   if (&b == &t.wide) {
     t.wide_linked.fetch_add(1, std::memory_order_relaxed);
   }
@@ -154,13 +163,13 @@ void link_node(index_table &t, node &n) {
 void unlink_node(index_table &t, node &n) {
   bucket &b = bucket_for(t, n);
   std::lock_guard guard(b.lock);
-  take_out(n, &node::next, &node::link);
+  take_out(n);
   if (&b == &t.wide) {
     t.wide_linked.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 
-// Rule 2: calls `sink(begin, end)` for each buffer the note stands for, in order (at most
+// Rule 2: calls `sink(begin, length)` for each buffer the note stands for, in order (at most
 // max_buffers), until it returns false.
 template <class Sink> void for_each_buffer(const scratch &n, Sink &&sink) {
   int count = 0;
@@ -172,8 +181,8 @@ template <class Sink> void for_each_buffer(const scratch &n, Sink &&sink) {
       return false;
     }
     ++count;
-    const auto b = reinterpret_cast<std::uintptr_t>(begin);
-    return sink(b, b + length);
+    return sink(reinterpret_cast<std::uintptr_t>(begin),
+                static_cast<std::uint32_t>(std::min(length, max_length)));
   };
   for (int i = 0; i < n.count; ++i) {
     const raw_note &note = n.notes[i];
@@ -202,9 +211,9 @@ template <class Sink> void for_each_buffer(const scratch &n, Sink &&sink) {
 // Rule 2: the note expanded into buffers; returns how many (on_stack is left to link_record).
 int expand(const scratch &n, node *out) {
   int count = 0;
-  for_each_buffer(n, [&](std::uintptr_t begin, std::uintptr_t end) {
+  for_each_buffer(n, [&](std::uintptr_t begin, std::uint32_t length) {
     out[count].begin = begin;
-    out[count].end = end;
+    out[count].length = length;
     ++count;
     return true;
   });
@@ -216,8 +225,8 @@ int expand(const scratch &n, node *out) {
 bool note_matches(const scratch &n, record &r) {
   int k = 0;
   bool same = true;
-  for_each_buffer(n, [&](std::uintptr_t begin, std::uintptr_t end) {
-    same = k < r.count && r.nodes()[k].begin == begin && r.nodes()[k].end == end;
+  for_each_buffer(n, [&](std::uintptr_t begin, std::uint32_t length) {
+    same = k < r.count && r.nodes()[k].begin == begin && r.nodes()[k].length == length;
     ++k;
     return same;
   });
@@ -235,29 +244,44 @@ void unlink_record(index_table &t, record &r) {
   t.linked.fetch_sub(r.count, std::memory_order_relaxed);
   if (r.on_stack) {
     std::lock_guard guard(t.stack_lock);
-    take_out(r, &record::stack_next, &record::stack_link);
-    t.stack_records.fetch_sub(1, std::memory_order_relaxed);
+    // The last record takes its place.
+    std::vector<record *> &stack = *t.stack;
+    record *last = stack.back();
+    stack[r.stack_index] = last;
+    last->stack_index = r.stack_index;
+    stack.pop_back();
+    t.stack_records.store(stack.size(), std::memory_order_relaxed);
+    r.on_stack = false;
   }
   r.count = 0;
 }
 
 // Puts `count` buffers into the record and the index (the record's old nodes are out of it).
 void link_record(index_table &t, record &r, const node *buffers, int count) {
-  r.on_stack = false;
+  bool on_stack = false;
   for (int i = 0; i < count; ++i) {
     node &slot = r.nodes()[i];
     slot = buffers[i];
-    slot.index = static_cast<std::uint32_t>(i);
+    slot.index = static_cast<std::uint8_t>(i);
     slot.on_stack = on_thread_stack(reinterpret_cast<const void *>(slot.begin));
-    r.on_stack |= slot.on_stack;
+    on_stack |= slot.on_stack;
     link_node(t, slot);
   }
-  r.count = count;
+  r.count = static_cast<std::uint8_t>(count);
   t.linked.fetch_add(count, std::memory_order_relaxed);
-  if (r.on_stack) {
+  if (on_stack) {
     std::lock_guard guard(t.stack_lock);
-    push_front(t.stack_head, r, &record::stack_next, &record::stack_link);
-    t.stack_records.fetch_add(1, std::memory_order_relaxed);
+    try {
+      if (t.stack == nullptr) {
+        t.stack = new std::vector<record *>;
+      }
+      t.stack->push_back(&r);
+      r.stack_index = static_cast<std::uint32_t>(t.stack->size() - 1);
+      r.on_stack = true;
+      t.stack_records.store(t.stack->size(), std::memory_order_relaxed);
+    } catch (const std::bad_alloc &) {
+      // No memory for its place on the list: its stack buffers go unchecked by rule 5.
+    }
   }
 }
 
@@ -324,13 +348,13 @@ record *record_of(index_table &t, PIRP irp, bool &side) {
 void describe(node &n, found_buffer &out) {
   irp_state::describe(owner_of(&n)->irp, out.irp, sizeof out.irp);
   out.begin = reinterpret_cast<const void *>(n.begin);
-  out.length = n.end - n.begin;
+  out.length = n.length;
 }
 
 bool find_in(bucket &b, std::uintptr_t begin, std::uintptr_t end, found_buffer &out) {
   std::lock_guard guard(b.lock);
   for (node *n = b.head; n != nullptr; n = n->next) {
-    if (n->begin < end && n->end > begin && owner_of(n)->active.load(std::memory_order_acquire)) {
+    if (n->begin < end && n->end() > begin && owner_of(n)->active.load(std::memory_order_acquire)) {
       describe(*n, out);
       return true;
     }
@@ -462,7 +486,8 @@ void check_stack(const void *frame, const char *what) {
   {
     std::lock_guard guard(t.stack_lock);
     bool hit = false;
-    for (record *r = t.stack_head; r != nullptr && !hit; r = r->stack_next) {
+    for (std::size_t k = 0; k < t.stack->size() && !hit; ++k) {
+      record *r = (*t.stack)[k];
       if (r->thread != &t_thread_token || !r->active.load(std::memory_order_acquire)) {
         continue;
       }

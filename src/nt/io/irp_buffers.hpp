@@ -17,7 +17,8 @@
 //     kept, sized for the most buffers it needed, until IoFreeIrp; one formatted by IoInitializeIrp
 //     in the driver's memory has a record in a side table for as long as it pends.
 //  4. The index: a buffer of at most one granule (64 KiB) is linked in the bucket of the granule
-//     it starts in; a longer one in the wide list. ExFreePool* and IoFreeMdl ask
+//     it starts in; a longer one in the wide list (of a buffer longer than 4 GiB, its first 4 GiB
+//     are tracked). ExFreePool* and IoFreeMdl ask
 //     pending_buffer_in() whether their block overlaps a buffer of a pending IRP, looking at the
 //     buckets of the granules from the one before the block to its last, and at the wide list:
 //     V18, naming the IRP, the buffer and the block. Each bucket has its own lock, taken by

@@ -63,7 +63,7 @@ const void *creation_site(PIRP irp);
 // the trailer irp.cpp puts right after the packet, NULL until the IRP first pends with buffers;
 // IoFreeIrp releases it), or NULL for an IRP formatted by IoInitializeIrp in the driver's own
 // memory, and with the verifier's bookkeeping off (the trailer then holds no such pointer).
-inline constexpr std::size_t trailer_buffer_record_offset = 32; // irp.cpp asserts it
+inline constexpr std::size_t trailer_buffer_record_offset = 24; // irp.cpp asserts it
 inline void **buffer_record_slot(PIRP irp) {
   if ((irp->AllocationFlags & UWSK_IRP_ALLOCATED_BY_IO) == 0 ||
       irp->Size != IoSizeOfIrp(irp->StackCount) || verifier::bookkeeping_off()) {

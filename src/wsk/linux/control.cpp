@@ -379,7 +379,7 @@ NTSTATUS query_address_list(socket_object *s, const control_request &r, SIZE_T *
 NTSTATUS set_silent_mode(socket_object *s) {
   {
     std::lock_guard guard(s->lock);
-    if (!s->ops_of(queue_kind::send).idle()) {
+    if (!s->queue_idle(queue_kind::send)) {
       nt::verifier::warning(67,
                             "SIO_WSK_SET_TCP_SILENT_MODE while a send or disconnect is pending: "
                             "silent mode is set only with none pending",

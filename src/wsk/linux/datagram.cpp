@@ -349,7 +349,7 @@ void datagram_resume_receives(socket_object *s, completion_batch &done) {
 // Datagram sockets have no connections waiting to be handed out. Datagrams the receive-from
 // event refused are still held when the client never enabled the event again (rule V54).
 void datagram_on_close_locked(socket_object *s) {
-  if (s->ev.refused != nullptr) {
+  if (s->ev.indicated && s->ev.indicated->refused != nullptr) {
     nt::verifier::warning(54,
                           "WskReceiveFromEvent returned STATUS_DATA_NOT_ACCEPTED, which disabled "
                           "the event, and the client closed the socket without enabling it again: "

@@ -104,8 +104,10 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
       return;
     }
     ULONG flags = pressure_flags();
-    data_chunk *head = s->ev.refused;
-    s->ev.refused = nullptr;
+    data_chunk *head = s->ev.indicated ? s->ev.indicated->refused : nullptr;
+    if (head != nullptr) {
+      s->ev.indicated->refused = nullptr;
+    }
     bool failed = false;
     if (head != nullptr) {
       discharge(s, head); // charged again when offered below
@@ -143,7 +145,7 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
       // indicated again when the client enables it again, as Windows documents.
       s->event_mask &= ~win::wsk_event_receive_from;
       s->ev.receive_from_dynamic = false;
-      s->ev.refused = head;
+      s->ev.indicated->refused = head; // charged: the socket has its indication_state
       return;
     } else {
       if (status != STATUS_SUCCESS && status != STATUS_DATA_NOT_ACCEPTED) {

@@ -46,7 +46,7 @@ inline bool events_give_way(socket_object *s, queue_kind kind) {
     return false;
   }
   const op_queue &q = s->ops_of(kind);
-  return !(fault::active() && IsListEmpty(&q.finished) && !q.delivering &&
+  return !(fault::active() && IsListEmpty(&q.finished) && !s->is_delivering(kind) &&
            v58_event_anyway(s, kind));
 }
 

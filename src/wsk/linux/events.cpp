@@ -95,9 +95,9 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
         events_give_way(s, queue_kind::receive)) {
       return;
     }
-    data_chunk *c = s->ev.unread;
+    data_chunk *c = unread_of(s);
     if (c != nullptr) {
-      s->ev.unread = nullptr;
+      s->ev.indicated->unread = nullptr;
       discharge(s, c); // charged again when offered below
     } else {
       if (s->peer_closed || s->read_drained) {
@@ -191,7 +191,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
       // WskReceive to complete (docs/wsk-behaviour.md, "WskReceiveEvent").
       c->start += status == STATUS_SUCCESS ? accepted : 0;
       recharge(s, c, c->length - c->start);
-      s->ev.unread = c;
+      s->ev.indicated->unread = c; // charged: the socket has its indication_state
       s->ev.receive_stalled = true;
       arm_stall_timer(s);
     }
@@ -273,7 +273,7 @@ void events_deliver_stream(socket_object *s, std::uint32_t events,
   // Without receive events, or while they stopped reading at the bound, no read would find a
   // reset.
   if ((events & (net::ev_err | net::ev_hup)) != 0 &&
-      (!enabled(s, win::wsk_event_receive) || s->ev.throttled) &&
+      (!enabled(s, win::wsk_event_receive) || (s->ev.indicated && s->ev.indicated->throttled)) &&
       enabled(s, win::wsk_event_disconnect)) {
     check_reset(s);
   }

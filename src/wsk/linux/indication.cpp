@@ -82,16 +82,21 @@ nt::block_cache &chunk_cache() {
 // size the client set before its first indication counts). Read once: Linux grows the buffer
 // of a socket that is read quickly (up to tcp_rmem[2]), which would let the bound grow with the
 // very bursts it is there to stop.
-SIZE_T buffer_limit(socket_object *s) {
-  if (s->ev.buffer_limit == 0) {
+SIZE_T buffer_limit(socket_object *s, indication_state &in) {
+  if (in.buffer_limit == 0) {
     int size = 0;
     socklen_t length = sizeof(size);
-    s->ev.buffer_limit =
+    in.buffer_limit =
         net::sock::get_option(s->fd, SOL_SOCKET, SO_RCVBUF, &size, &length) == 0 && size > 0
             ? static_cast<SIZE_T>(size)
             : default_buffer_limit;
   }
-  return s->ev.buffer_limit;
+  return in.buffer_limit;
+}
+
+// What a socket that holds data read for its events holds (may_read made it).
+indication_state &held(socket_object *s) {
+  return *s->ev.indicated;
 }
 
 } // namespace
@@ -186,23 +191,31 @@ ULONG pressure_flags() {
 // Whether the events may read the socket again (below its bound). A read takes up to one chunk,
 // so a socket holds at most its bound plus one read.
 bool may_read(socket_object *s) {
-  s->ev.throttled = s->ev.buffered >= buffer_limit(s);
-  return !s->ev.throttled;
+  if (!s->ev.indicated) {
+    s->ev.indicated.reset(new (std::nothrow) indication_state);
+    if (!s->ev.indicated) {
+      return false; // no memory to hold what it reads: tried again on the next readiness
+    }
+  }
+  indication_state &in = *s->ev.indicated;
+  in.throttled = in.buffered >= buffer_limit(s, in);
+  return !in.throttled;
 }
 
 // A list the socket now holds, counting `bytes`.
 void charge(socket_object *s, data_chunk *head, SIZE_T bytes) {
   head->charged = bytes;
-  s->ev.buffered += bytes;
+  held(s).buffered += bytes;
 }
 
 // A held list now counts `bytes` (no more than before; 0: the socket no longer holds it). Resumes
 // reading when that brings a throttled socket below its bound.
 void recharge(socket_object *s, data_chunk *head, SIZE_T bytes) {
-  s->ev.buffered -= head->charged - bytes;
+  indication_state &in = held(s);
+  in.buffered -= head->charged - bytes;
   head->charged = bytes;
-  if (s->ev.throttled && s->ev.buffered < s->ev.buffer_limit) {
-    s->ev.throttled = false;
+  if (in.throttled && in.buffered < in.buffer_limit) {
+    in.throttled = false;
     socket_kick_locked(s);
   }
 }
@@ -254,11 +267,12 @@ void check_release_asap(const socket_object *s, const data_chunk *head, const ch
 void offer_retention(socket_object *s, data_chunk *head, SIZE_T bytes, ULONG flags) {
   head->asap_since_ns = (flags & win::wsk_flag_release_asap) != 0 ? steady_ns() : 0;
   charge(s, head, bytes);
-  InsertTailList(&s->ev.retained, &head->link);
+  InsertTailList(&held(s).retained, &head->link);
 }
 
 bool take_back(socket_object *s, data_chunk *head) {
-  for (PLIST_ENTRY link = s->ev.retained.Flink; link != &s->ev.retained; link = link->Flink) {
+  const LIST_ENTRY &retained = held(s).retained;
+  for (PLIST_ENTRY link = retained.Flink; link != &retained; link = link->Flink) {
     if (link == &head->link) {
       RemoveEntryList(link);
       return true;
@@ -270,7 +284,7 @@ bool take_back(socket_object *s, data_chunk *head) {
 // ---- The unaccepted head of the stream (WskReceive after a partial indication) ----------------
 
 SIZE_T events_take_unread(socket_object *s, const iovec *iov, std::size_t count) {
-  data_chunk *c = s->ev.unread;
+  data_chunk *c = unread_of(s);
   SIZE_T copied = 0;
   for (std::size_t i = 0; i < count && c != nullptr && c->start < c->length; ++i) {
     const SIZE_T n = std::min<SIZE_T>(iov[i].iov_len, c->length - c->start);
@@ -279,7 +293,7 @@ SIZE_T events_take_unread(socket_object *s, const iovec *iov, std::size_t count)
     copied += n;
   }
   if (c != nullptr && c->start == c->length) {
-    s->ev.unread = nullptr;
+    s->ev.indicated->unread = nullptr;
     discharge(s, c);
     chunk_free(c);
   } else if (c != nullptr) {
@@ -289,23 +303,27 @@ SIZE_T events_take_unread(socket_object *s, const iovec *iov, std::size_t count)
 }
 
 void events_drop_unread(socket_object *s) {
-  if (s->ev.unread != nullptr) {
-    discharge(s, s->ev.unread);
-    chunk_free(s->ev.unread);
-    s->ev.unread = nullptr;
+  if (data_chunk *c = unread_of(s); c != nullptr) {
+    discharge(s, c);
+    chunk_free(c);
+    s->ev.indicated->unread = nullptr;
   }
 }
 
 void indications_free(socket_object *s) {
-  events_drop_unread(s);
-  if (s->ev.refused != nullptr) {
-    discharge(s, s->ev.refused);
-    free_datagram_list(s->ev.refused);
-    s->ev.refused = nullptr;
+  if (!s->ev.indicated) {
+    return; // it never read for its events
   }
-  if (!IsListEmpty(&s->ev.retained)) {
+  indication_state &in = *s->ev.indicated;
+  events_drop_unread(s);
+  if (in.refused != nullptr) {
+    discharge(s, in.refused);
+    free_datagram_list(in.refused);
+    in.refused = nullptr;
+  }
+  if (!IsListEmpty(&in.retained)) {
     unsigned lists = 0;
-    for (PLIST_ENTRY e = s->ev.retained.Flink; e != &s->ev.retained; e = e->Flink) {
+    for (PLIST_ENTRY e = in.retained.Flink; e != &in.retained; e = e->Flink) {
       ++lists;
     }
     char sentence[320];
@@ -314,12 +332,12 @@ void indications_free(socket_object *s) {
                   "with WskRelease before the close (uwsk keeps them valid)",
                   lists, lists == 1 ? "" : "s");
     event_violation(31, false, s, sentence);
-    for (PLIST_ENTRY e = s->ev.retained.Flink; e != &s->ev.retained; e = e->Flink) {
+    for (PLIST_ENTRY e = in.retained.Flink; e != &in.retained; e = e->Flink) {
       check_release_asap(s, CONTAINING_RECORD(e, data_chunk, link), "the close");
     }
     std::lock_guard guard(orphan_lock);
-    while (!IsListEmpty(&s->ev.retained)) {
-      PLIST_ENTRY link = RemoveHeadList(&s->ev.retained);
+    while (!IsListEmpty(&in.retained)) {
+      PLIST_ENTRY link = RemoveHeadList(&in.retained);
       CONTAINING_RECORD(link, data_chunk, link)->owner = nullptr;
       InsertTailList(&orphans, link);
     }
@@ -336,7 +354,9 @@ template <class Element>
 data_chunk *take_retained(socket_object *s, const void *indication, Element element_of,
                           const char *kind) {
   std::lock_guard guard(s->lock);
-  for (PLIST_ENTRY link = s->ev.retained.Flink; link != &s->ev.retained; link = link->Flink) {
+  // A socket that never read for its events holds no list.
+  for (PLIST_ENTRY link = s->ev.indicated ? s->ev.indicated->retained.Flink : nullptr;
+       link != nullptr && link != &s->ev.indicated->retained; link = link->Flink) {
     data_chunk *c = CONTAINING_RECORD(link, data_chunk, link);
     if (indication != nullptr && element_of(c) == indication) {
       check_release_asap(s, c, "WskRelease");

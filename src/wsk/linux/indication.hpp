@@ -17,15 +17,15 @@ namespace uwsk::wsk {
 // describes them, and the indication element the client sees. Buffers are recycled through
 // per-thread caches (chunk_cache); an MDL is built once per buffer.
 struct data_chunk {
-  LIST_ENTRY link; // on ev.retained (the head of a retained list) or the orphan list
+  LIST_ENTRY link; // on indication_state::retained (a retained list's head) or the orphan list
   socket_object *owner;
   data_indication_view data;         // connection sockets
   data_indication_view pieces[7];    // split-indication: the further elements of its chain
   datagram_indication_view datagram; // datagram sockets (chained through datagram.next)
   SIZE_T start;                      // first byte not yet accepted
   SIZE_T length;                     // bytes held
-  SIZE_T charged;                    // bytes the list (by its head) counts in ev.buffered
-  std::int64_t asap_since_ns;        // offered with WSK_FLAG_RELEASE_ASAP at (steady ns), or 0
+  SIZE_T charged;             // bytes the list (by its head) counts in indication_state::buffered
+  std::int64_t asap_since_ns; // offered with WSK_FLAG_RELEASE_ASAP at (steady ns), or 0
   PMDL mdl;
   unsigned char *bytes;
   alignas(8) unsigned char remote[32];   // the sender, as a Windows SOCKADDR

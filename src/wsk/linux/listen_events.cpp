@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "net/socket_ops.hpp"
 #include "wsk/linux/event_core.hpp"
@@ -119,7 +120,7 @@ socket_object *accept_held(socket_object *s, std::unique_lock<socket_lock> &guar
 bool still_inspecting(socket_object *s, const socket_object *a) {
   for (PLIST_ENTRY link = s->ev.listener->inspecting.Flink; link != &s->ev.listener->inspecting;
        link = link->Flink) {
-    if (link == &a->ev.inspect_link.entry) {
+    if (link == &a->ev.inspected->link.entry) {
       return true;
     }
   }
@@ -147,8 +148,8 @@ void on_abort_timer(net::timer *t) {
       if (peer_gave_up(a)) {
         RemoveEntryList(link);
         InitializeListHead(link);
-        const ULONG_PTR key = a->ev.inspect_key;
-        const ULONG serial = a->ev.inspect_serial;
+        const ULONG_PTR key = a->ev.inspected->key;
+        const ULONG serial = a->ev.inspected->serial;
         reset_and_destroy(a);
         void *id_copy = s->ev.listener->callback_inspect_id;
         const NTSTATUS status = run_callback(
@@ -251,18 +252,24 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     if (a == nullptr) {
       return;
     }
-    a->ev.has_inspect_id = true;
-    a->ev.inspect_key = reinterpret_cast<ULONG_PTR>(a);
-    a->ev.inspect_serial = ++s->ev.listener->next_serial;
+    a->ev.inspected.reset(new (std::nothrow) inspection);
+    if (!a->ev.inspected) {
+      reset_and_destroy(a); // no memory to keep it pended: the peer sees a reset
+      continue;
+    }
+    inspection &in = *a->ev.inspected;
+    in.link.owner = a;
+    in.key = reinterpret_cast<ULONG_PTR>(a);
+    in.serial = ++s->ev.listener->next_serial;
     unsigned char(&local)[32] = s->ev.listener->callback_local;
     unsigned char(&remote)[32] = s->ev.listener->callback_remote;
     addresses_of(a->fd, local, remote);
     void *id_copy = s->ev.listener->callback_inspect_id;
-    const ULONG_PTR key = a->ev.inspect_key;
-    const ULONG serial = a->ev.inspect_serial;
+    const ULONG_PTR key = in.key;
+    const ULONG serial = in.serial;
     // Listed as pending before the callback runs: the client may hand the ID to another thread
     // that calls WskInspectComplete before the callback even returns.
-    InsertTailList(&s->ev.listener->inspecting, &a->ev.inspect_link.entry);
+    InsertTailList(&s->ev.listener->inspecting, &in.link.entry);
     const inspect_action action =
         run_callback(s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
           return call_inspect_event(cat, d, ctx, local, remote, id_copy, key, serial, false);
@@ -282,8 +289,8 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     }
     switch (action) {
     case inspect_action::accept:
-      RemoveEntryList(&a->ev.inspect_link.entry);
-      InsertTailList(&s->ev.listener->ready, &a->ev.inspect_link.entry);
+      RemoveEntryList(&in.link.entry);
+      InsertTailList(&s->ev.listener->ready, &in.link.entry);
       break;
     case inspect_action::pend:
       break;
@@ -295,8 +302,8 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     case inspect_action::reject:
       // Linux completed the handshake already: the peer sees the connection reset
       // (docs/divergences.md, D26).
-      RemoveEntryList(&a->ev.inspect_link.entry);
-      InitializeListHead(&a->ev.inspect_link.entry);
+      RemoveEntryList(&in.link.entry);
+      InitializeListHead(&in.link.entry);
       reset_and_destroy(a);
       continue;
     }
@@ -316,7 +323,7 @@ socket_object *events_take_ready(socket_object *s) {
 
 NTSTATUS events_inspect_id(socket_object *s, void *output, SIZE_T output_size, SIZE_T *written) {
   std::lock_guard guard(s->lock);
-  if (!s->ev.has_inspect_id) {
+  if (!s->ev.inspected) {
     event_violation(37, false, s,
                     "SIO_WSK_QUERY_INSPECT_ID on a socket not accepted through conditional "
                     "accept: STATUS_INVALID_DEVICE_REQUEST");
@@ -329,8 +336,8 @@ NTSTATUS events_inspect_id(socket_object *s, void *output, SIZE_T output_size, S
   }
   auto *out = static_cast<unsigned char *>(output);
   std::memset(out, 0, id_size);
-  std::memcpy(out, &s->ev.inspect_key, sizeof(ULONG_PTR));
-  std::memcpy(out + sizeof(ULONG_PTR), &s->ev.inspect_serial, sizeof(ULONG));
+  std::memcpy(out, &s->ev.inspected->key, sizeof(ULONG_PTR));
+  std::memcpy(out + sizeof(ULONG_PTR), &s->ev.inspected->serial, sizeof(ULONG));
   *written = id_size;
   return STATUS_SUCCESS;
 }
@@ -364,7 +371,7 @@ NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, 
       for (PLIST_ENTRY link = s->ev.listener->inspecting.Flink; link != &s->ev.listener->inspecting;
            link = link->Flink) {
         socket_object *candidate = CONTAINING_RECORD(link, socket_link, entry)->owner;
-        if (candidate->ev.inspect_key == key && candidate->ev.inspect_serial == serial) {
+        if (candidate->ev.inspected->key == key && candidate->ev.inspected->serial == serial) {
           RemoveEntryList(link);
           InitializeListHead(link);
           a = candidate;
@@ -373,7 +380,7 @@ NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, 
         }
       }
       if (a != nullptr && accept) {
-        InsertTailList(&s->ev.listener->ready, &a->ev.inspect_link.entry);
+        InsertTailList(&s->ev.listener->ready, &a->ev.inspected->link.entry);
         socket_kick_locked(s); // a queued WskAccept or the accept event takes it
         a = nullptr;
       }

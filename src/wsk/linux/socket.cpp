@@ -16,7 +16,6 @@
 #include <cstring>
 #include <exception>
 #include <new>
-#include <unordered_set>
 #include <vector>
 
 #include <uwsk/log.h>
@@ -57,15 +56,40 @@ constexpr ULONG socket_magic = 0x4b53574b;  // "KWSK"
 constexpr ULONG freed_magic = 0x44454552;   // "REED"
 constexpr ULONG refused_magic = 0x46455253; // "SREF": refused by the accept event (rule V55)
 
+// The live sockets (the leak report), in buckets by address, each a list through
+// socket_object::live_next, so that socket_pin tells whether a pointer is one of them without a
+// table of its own: from publication until the release lets go of the socket (after which no
+// waiting thread may pin it; free_socket follows). Guarded by live_lock; the buckets are made
+// on first use and never destroyed (loop threads may outlive static destruction).
 std::mutex live_lock;
-LIST_ENTRY live_sockets = {&live_sockets, &live_sockets}; // guarded by live_lock
-std::size_t live_count = 0;                               // guarded by live_lock
-// The sockets a waiting thread may still pin (socket_assist_wait): published and not yet
-// released. Guarded by live_lock; made on first use, never destroyed (loop threads may outlive
-// static destruction).
-std::unordered_set<const socket_object *> &assistable() {
-  static auto *set = new std::unordered_set<const socket_object *>;
-  return *set;
+std::size_t live_count = 0; // guarded by live_lock
+constexpr std::size_t live_bucket_count = std::size_t{1} << 12;
+socket_object **live_buckets() {
+  static socket_object **const buckets = new socket_object *[live_bucket_count]();
+  return buckets;
+}
+socket_object *&live_bucket_of(const socket_object *s) {
+  // Fibonacci hashing of the address: sockets a few hundred bytes apart spread.
+  const auto address = reinterpret_cast<std::uintptr_t>(s) >> 4;
+  return live_buckets()[(address * 0x9E3779B97F4A7C15ull) >> 52];
+}
+static_assert(live_bucket_count == std::size_t{1} << (64 - 52), "the hash keeps the top 12 bits");
+// Under live_lock: where the list of live sockets points to `s`, or NULL when it is not on it.
+socket_object **live_place_of(const socket_object *s) {
+  for (socket_object **p = &live_bucket_of(s); *p != nullptr; p = &(*p)->live_next) {
+    if (*p == s) {
+      return p;
+    }
+  }
+  return nullptr;
+}
+// Under live_lock: takes `s` off the list of live sockets if it is on it.
+void unlink_live_locked(socket_object *s) {
+  if (socket_object **p = live_place_of(s); p != nullptr) {
+    *p = s->live_next;
+    s->live_next = nullptr;
+    --live_count;
+  }
 }
 std::atomic<std::uint64_t> next_serial{1};
 
@@ -122,15 +146,66 @@ net::loop *provider_loop() noexcept {
 
 namespace {
 
-socket_object *owner_of(net::watcher *w) {
-  return static_cast<socket_watcher *>(w)->owner;
+// The sockets of one loop whose reads are handed to waiting threads (hand_reads_locked), and the
+// timer that checks them every hand_bound while there are any (on_hand_check): one timer per
+// loop rather than one per socket. Only the loop's own thread reads or changes it.
+struct hand_list : net::timer {
+  std::vector<socket_object *> sockets; // sockets[s->hand_index] == s
+};
+
+// The list of `loop`: one for each loop of the engine, made on first use and kept for the
+// process (loop threads may outlive static destruction).
+hand_list &hand_list_of(net::loop *loop) {
+  static hand_list *const lists = new hand_list[engine().size()];
+  return lists[loop->index()];
 }
+
+// On the loop thread: puts `s` on its loop's list; false when there is no memory for it.
+bool hand_list_add(socket_object *s) {
+  hand_list &l = hand_list_of(s->loop);
+  try {
+    l.sockets.push_back(s);
+  } catch (const std::bad_alloc &) {
+    return false;
+  }
+  s->hand_index = static_cast<std::uint32_t>(l.sockets.size() - 1);
+  return true;
+}
+
+// On the loop thread: takes `s` off its loop's list (the last one takes its place); the timer
+// stops with the last one.
+void hand_list_remove(socket_object *s) {
+  hand_list &l = hand_list_of(s->loop);
+  socket_object *last = l.sockets.back();
+  l.sockets[s->hand_index] = last;
+  last->hand_index = s->hand_index;
+  l.sockets.pop_back();
+  if (l.sockets.empty()) {
+    s->loop->cancel_timer(&l);
+  }
+}
+
+// The socket whose own watcher or task this is. socket_object is not standard-layout, but GCC
+// and Clang lay out its first-level members in order, so the offset of one is well defined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+socket_object *socket_of_watcher(net::watcher *w) {
+  return CONTAINING_RECORD(w, socket_object, watcher);
+}
+socket_object *socket_of_lifecycle_task(net::task *t) {
+  return CONTAINING_RECORD(t, socket_object, lifecycle_task);
+}
+socket_object *socket_of_kick_task(net::task *t) {
+  return CONTAINING_RECORD(t, socket_object, kick_task);
+}
+#pragma GCC diagnostic pop
+// The socket of a task kept outside it (the ring's, the fault plan's).
 socket_object *owner_of(net::task *t) {
   return static_cast<socket_task *>(t)->owner;
 }
 
 void on_socket_events(net::watcher *w, std::uint32_t events) {
-  socket_object *s = owner_of(w);
+  socket_object *s = socket_of_watcher(w);
   s->behaviour->on_events(s, events);
 }
 
@@ -138,7 +213,7 @@ void on_socket_events(net::watcher *w, std::uint32_t events) {
 // again, then what is due is indicated. (The release task waits for this task, so the socket
 // is alive.)
 void on_kick(net::task *t) {
-  socket_object *s = owner_of(t);
+  socket_object *s = socket_of_kick_task(t);
   {
     std::lock_guard guard(s->lock);
     s->kick_posted = false;
@@ -225,9 +300,7 @@ void free_socket(socket_object *s, PIRP close_irp = nullptr) {
   }
   {
     std::lock_guard guard(live_lock);
-    RemoveEntryList(&s->links);
-    --live_count;
-    assistable().erase(s);
+    unlink_live_locked(s); // unless the release did
   }
   // The endpoints a later report names (rules V30 and V55) are written before the magic that
   // publishes them (release; socket_checked reads it with acquire). A refused socket's were
@@ -254,20 +327,14 @@ void free_socket(socket_object *s, PIRP close_irp = nullptr) {
 // Frees the socket once no parked IRP is left (a cancel routine may still be taking one out),
 // then completes the close IRP: the close is the last completion of the socket.
 void release_on_loop(net::task *t) {
-  socket_object *s = owner_of(t);
+  socket_object *s = socket_of_lifecycle_task(t);
   {
     std::lock_guard guard(s->lock);
-    if (!s->attach_ran) {
-      // Tasks from different threads may run in either order; the attach task must not run
-      // after the socket is gone.
-      s->loop->post(&s->release_task);
-      return;
-    }
-    for (const op_queue &q : s->ops) {
-      if (!q.idle()) {
+    for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
+      if (!s->queue_idle(static_cast<queue_kind>(k))) {
         // A cancel routine owns an IRP still parked here (it needs the lock to unlink it), or
         // a thread is still running completion routines of the socket.
-        s->loop->post(&s->release_task);
+        s->loop->post(&s->lifecycle_task);
         return;
       }
     }
@@ -276,12 +343,12 @@ void release_on_loop(net::task *t) {
                      s->ring->receive.irp != nullptr || s->ring->send.irp != nullptr))) {
       // The kernel holds a request for the descriptor, or its IRP is not yet finished: the
       // descriptor stays open until its completion (net::loop rule 6).
-      s->loop->post(&s->release_task);
+      s->loop->post(&s->lifecycle_task);
       return;
     }
     if (s->kick_posted || s->ev.held || s->ev.resuming != 0 || s->fault_deliver_posted) {
       // The kick task, an accept event, or a delivery that resumes events still uses it.
-      s->loop->post(&s->release_task);
+      s->loop->post(&s->lifecycle_task);
       return;
     }
   }
@@ -293,7 +360,7 @@ void release_on_loop(net::task *t) {
       s->release_deferred = true;
       return;
     }
-    assistable().erase(s);
+    unlink_live_locked(s);
   }
   if (s->ev.listener) {
     s->loop->cancel_timer(&s->ev.listener->abort_timer); // a listener's inspection poll
@@ -302,7 +369,9 @@ void release_on_loop(net::task *t) {
     s->loop->cancel_timer(&s->ev.timers->dead_timer);  // rule V56
     s->loop->cancel_timer(&s->ev.timers->stall_timer); // rule V53
   }
-  s->loop->cancel_timer(&s->hand_timer);
+  if (s->reads_handed) {
+    hand_list_remove(s); // on the loop thread, where reads_handed changes
+  }
   if (s->attached) {
     s->loop->remove(&s->watcher);
     s->attached = false;
@@ -320,11 +389,15 @@ std::uint32_t watched_events(const socket_object *s) {
 }
 
 void attach_on_loop(net::task *t) {
-  socket_object *s = owner_of(t);
+  socket_object *s = socket_of_lifecycle_task(t);
   std::unique_lock guard(s->lock);
   s->attach_ran = true;
+  s->lifecycle_task.run = release_on_loop; // the release task from now on
   if (s->release_requested) {
-    return; // the release task frees the socket without ever watching it
+    // Requested before this ran, and left to this task (request_release_locked): the release
+    // frees the socket without ever watching it.
+    s->loop->post(&s->lifecycle_task);
+    return;
   }
   s->watcher.fd = s->fd;
   s->watcher.on_events = on_socket_events;
@@ -390,8 +463,7 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
       // A cancelled WskSocketConnect: the socket it was making goes too.
       s->close_called.store(true, std::memory_order_relaxed); // never the client's (rule V42)
       s->state = socket_state::closing;
-      s->release_requested = true;
-      s->loop->post(&s->release_task);
+      request_release_locked(s);
     } else if (s->state == socket_state::connecting &&
                IsListEmpty(&s->queue(queue_kind::connect))) {
       // A cancelled WskConnect (only one connect is ever in flight): the handshake is abandoned
@@ -475,15 +547,8 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->context = context;
   s->client_dispatch = client_dispatch;
   s->behaviour = cat != category::basic ? behaviour : nullptr;
-  s->attach_task.run = attach_on_loop;
-  s->attach_task.owner = s;
-  s->release_task.run = release_on_loop;
-  s->release_task.owner = s;
+  s->lifecycle_task.run = attach_on_loop;
   s->kick_task.run = on_kick;
-  s->kick_task.owner = s;
-  s->watcher.owner = s;
-  s->ev.inspect_link.owner = s;
-  s->hand_timer.owner = s;
   if (s->faults) {
     s->faults->deliver_task.run = deliver_on_other_loop;
     s->faults->deliver_task.owner = s;
@@ -494,11 +559,10 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
   s->serial = next_serial.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard guard(live_lock);
-    InsertTailList(&live_sockets, &s->links);
+    socket_object *&bucket = live_bucket_of(s);
+    s->live_next = bucket;
+    bucket = s;
     ++live_count;
-    if (cat != category::basic) {
-      assistable().insert(s);
-    }
   }
   if (cat != category::basic) {
     s->loop = loop;
@@ -523,7 +587,7 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
       }
       s->ring->send.kind = net::io_kind::send;
     }
-    s->loop->post(&s->attach_task);
+    s->loop->post(&s->lifecycle_task);
   }
 }
 
@@ -659,9 +723,9 @@ void complete_finished(socket_object *s, PIRP irp) {
   }
 }
 
-// With the lock held through `guard` and `q.delivering` set by this thread: runs the completion
-// routines of the finished list in order (dropping the lock for each), then gives up delivery.
-// Events that gave way to these IRPs get their turn from the loop.
+// With the lock held through `guard` and the queue's delivering bit set by this thread: runs the
+// completion routines of the finished list in order (dropping the lock for each), then gives up
+// delivery. Events that gave way to these IRPs get their turn from the loop.
 void deliver_locked(socket_object *s, queue_kind kind, std::unique_lock<socket_lock> &guard) {
   op_queue &q = s->ops_of(kind);
   while (!IsListEmpty(&q.finished)) {
@@ -671,7 +735,7 @@ void deliver_locked(socket_object *s, queue_kind kind, std::unique_lock<socket_l
     complete_finished(s, irp_from_link(link));
     guard.lock();
   }
-  q.delivering = false;
+  s->set_delivering(kind, false);
   if (s->event_mask != 0 && (kind == queue_kind::receive || kind == queue_kind::accept)) {
     socket_kick_locked(s);
   }
@@ -753,7 +817,7 @@ bool note_parked(socket_object *s, queue_kind kind, PIRP irp) {
 // Pins the socket of a hint if it still exists (the release then waits for socket_unpin).
 bool socket_pin(socket_object *s, std::uint64_t serial) {
   std::lock_guard live(live_lock);
-  if (assistable().count(s) == 0 || s->serial != serial) {
+  if (live_place_of(s) == nullptr || s->serial != serial) {
     return false;
   }
   ++s->assist_pins;
@@ -769,7 +833,7 @@ void socket_unpin(socket_object *s) {
     }
   }
   if (release) {
-    s->loop->post(&s->release_task);
+    s->loop->post(&s->lifecycle_task);
   }
 }
 
@@ -957,25 +1021,30 @@ constexpr auto hand_bound = std::chrono::milliseconds(10);
 void take_reads_back_locked(socket_object *s) {
   s->reads_handed = false;
   s->reads_wanted = false;
-  s->loop->cancel_timer(&s->hand_timer);
+  hand_list_remove(s);
   if (s->attached) {
     s->loop->modify(&s->watcher, watched_events(s));
   }
 }
 
-// Every hand_bound while the reads are handed: a receive parked while no waiting thread polls
-// them (its thread parked it and went on to something else) makes the loop watch them again.
-void on_hand_timer(net::timer *t) {
-  socket_object *s = static_cast<socket_timer *>(t)->owner;
-  std::lock_guard guard(s->lock);
-  if (!s->reads_handed) {
-    return;
+// Every hand_bound while a loop's list of sockets with handed reads is not empty: a receive
+// parked while no waiting thread polls a socket's reads (its thread parked it and went on to
+// something else) makes the loop watch them again. A socket handed just before is checked
+// sooner than hand_bound after, which only finds a waiting thread still polling.
+void on_hand_check(net::timer *t) {
+  auto &l = static_cast<hand_list &>(*t);
+  // take_reads_back_locked moves the last socket into the place it empties: walked from the end,
+  // every socket is looked at once.
+  for (std::size_t i = l.sockets.size(); i-- > 0;) {
+    socket_object *s = l.sockets[i];
+    std::lock_guard guard(s->lock);
+    if (const LIST_ENTRY &parked = s->queue(queue_kind::receive);
+        parked.Flink != &parked && s->assist_readers == 0) {
+      take_reads_back_locked(s);
+    }
   }
-  if (const LIST_ENTRY &parked = s->queue(queue_kind::receive);
-      parked.Flink != &parked && s->assist_readers == 0) {
-    take_reads_back_locked(s);
-  } else {
-    s->loop->arm_timer(&s->hand_timer, net::timer::clock::now() + hand_bound);
+  if (!l.sockets.empty()) {
+    l.sockets.front()->loop->arm_timer(&l, net::timer::clock::now() + hand_bound);
   }
 }
 
@@ -992,13 +1061,20 @@ void hand_reads_locked(socket_object *s, std::uint32_t left) {
       s->event_mask != 0 || s->state != socket_state::connected) {
     return;
   }
+  if (!hand_list_add(s)) {
+    return;
+  }
   if (s->loop->modify(&s->watcher, watched_events(s) & ~(net::ev_in | net::ev_pri)) != 0) {
+    hand_list_remove(s);
     return;
   }
   s->reads_handed = true;
   s->read_drained = false; // no readiness report clears it now (note_read)
-  s->hand_timer.on_expire = on_hand_timer;
-  s->loop->arm_timer(&s->hand_timer, net::timer::clock::now() + hand_bound);
+  hand_list &l = hand_list_of(s->loop);
+  if (!l.armed()) {
+    l.on_expire = on_hand_check;
+    s->loop->arm_timer(&l, net::timer::clock::now() + hand_bound);
+  }
 }
 
 void want_reads_locked(socket_object *s) {
@@ -1011,10 +1087,10 @@ void want_reads_locked(socket_object *s) {
 void deliver_finished(socket_object *s, queue_kind kind) {
   std::unique_lock guard(s->lock);
   op_queue &q = s->ops_of(kind);
-  if (q.delivering || IsListEmpty(&q.finished)) {
+  if (s->is_delivering(kind) || IsListEmpty(&q.finished)) {
     return; // the thread delivering runs these too
   }
-  q.delivering = true;
+  s->set_delivering(kind, true);
   deliver_locked(s, kind, guard);
 }
 
@@ -1066,20 +1142,20 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
     guard.unlock();
     return irp_complete(irp, STATUS_CANCELLED, 0);
   }
-  if (!q.idle()) {
+  if (!s->queue_idle(kind)) {
     // Earlier completions of its kind are not yet delivered: it follows them.
     IoMarkIrpPending(irp);
     add_finished(s, kind, irp, result);
-    if (q.delivering) {
+    if (s->is_delivering(kind)) {
       return STATUS_PENDING; // the delivering thread runs it
     }
-    q.delivering = true;
+    s->set_delivering(kind, true);
     deliver_locked(s, kind, guard);
     return STATUS_PENDING;
   }
   // The queue is idle: complete inline, then deliver what was finished meanwhile (operations
   // its completion routine started, resumes on the loop).
-  q.delivering = true;
+  s->set_delivering(kind, true);
   record_result(irp, result);
   guard.unlock();
   complete_finished(s, irp); // the IRP may be gone afterwards: return the status kept here
@@ -1267,9 +1343,15 @@ void destroy_unpublished(socket_object *s) {
   }
   std::lock_guard guard(s->lock);
   s->ev.held = false; // no accept event will release it
-  s->release_requested = true;
   s->state = socket_state::closing;
-  s->loop->post(&s->release_task);
+  request_release_locked(s);
+}
+
+void request_release_locked(socket_object *s) {
+  s->release_requested = true;
+  if (s->attach_ran) {
+    s->loop->post(&s->lifecycle_task);
+  }
 }
 
 NTSTATUS socket_close(socket_object *s, PIRP irp) {
@@ -1283,6 +1365,7 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
     return STATUS_SUCCESS;
   }
   completion_batch done;
+  bool post_release = false;
   {
     std::lock_guard guard(s->lock);
     if (s->release_requested) {
@@ -1300,6 +1383,7 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
     }
     s->state = socket_state::closing;
     s->release_requested = true;
+    post_release = s->attach_ran; // else the attach task posts it (request_release_locked)
     for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
       fail_queue(s, static_cast<queue_kind>(k), STATUS_CANCELLED, done);
     }
@@ -1308,7 +1392,9 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
     s->close_irp = irp;
   }
   done.complete_all();
-  s->loop->post(&s->release_task);
+  if (post_release) {
+    s->loop->post(&s->lifecycle_task);
+  }
   return STATUS_PENDING;
 }
 
@@ -1508,21 +1594,19 @@ std::size_t live_socket_count() {
 std::vector<std::string> describe_live_sockets(const registration *reg) {
   std::vector<std::string> lines;
   std::lock_guard guard(live_lock);
-  for (PLIST_ENTRY e = live_sockets.Flink; e != &live_sockets; e = e->Flink) {
-    // socket_object is not standard-layout, but GCC and Clang lay out its first-level members
-    // in order, so the offset of `links` is well defined here.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Winvalid-offsetof"
-    const socket_object *s = CONTAINING_RECORD(e, socket_object, links);
-#pragma GCC diagnostic pop
-    if (reg != nullptr && (s->reg != reg || s->close_called.load(std::memory_order_relaxed))) {
-      continue;
+  socket_object *const *buckets = live_buckets();
+  for (std::size_t i = 0; i < live_bucket_count; ++i) {
+    for (const socket_object *s = buckets[i]; s != nullptr; s = s->live_next) {
+      if (reg != nullptr && (s->reg != reg || s->close_called.load(std::memory_order_relaxed))) {
+        continue;
+      }
+      char endpoints[160];
+      endpoints_text(s->fd, endpoints, sizeof endpoints);
+      char line[224];
+      std::snprintf(line, sizeof line, "WSK socket %p (%s)", static_cast<const void *>(s),
+                    endpoints);
+      lines.emplace_back(line);
     }
-    char endpoints[160];
-    endpoints_text(s->fd, endpoints, sizeof endpoints);
-    char line[224];
-    std::snprintf(line, sizeof line, "WSK socket %p (%s)", static_cast<const void *>(s), endpoints);
-    lines.emplace_back(line);
   }
   return lines;
 }

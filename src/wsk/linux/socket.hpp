@@ -44,23 +44,18 @@ enum class queue_kind : UCHAR { receive, send, accept, connect, count };
 // "Completion order"). Every IRP on `finished` was submitted before every IRP on `parked`, and
 // completion routines run in list order, one at a time: a later operation never completes,
 // inline or not, while an earlier one of its kind is parked or not yet delivered. Guarded by
-// the socket's lock.
+// the socket's lock. Whether a thread is running its completion routines is a bit of the
+// socket's (socket_object::delivering).
 struct op_queue {
   op_queue() { InitializeListHead(&finished); }
-  parked_list parked;      // not finished: cancellable, tried again on readiness
-  LIST_ENTRY finished;     // finished, the completion routine not yet run; not cancellable
-  bool delivering = false; // a thread is running this queue's completion routines
-  // Nothing parked, nothing waiting for delivery: a new operation may complete inline.
-  bool idle() const { return parked.empty() && IsListEmpty(&finished) && !delivering; }
+  parked_list parked;  // not finished: cancellable, tried again on readiness
+  LIST_ENTRY finished; // finished, the completion routine not yet run; not cancellable
 };
 
 struct socket_object;
 
-// The loop's intrusive records, each knowing its socket (socket_object is not standard-layout,
-// so the owner is not recovered by offset).
-struct socket_watcher : net::watcher {
-  socket_object *owner = nullptr;
-};
+// The loop's intrusive records that live outside socket_object, each knowing its socket. The
+// socket's own watcher and tasks find it by their offset in it (linux/socket.cpp, socket_of_*).
 struct socket_task : net::task {
   socket_object *owner = nullptr;
 };
@@ -85,7 +80,7 @@ struct listener_events {
   }
   // Conditional accept: connections the client pended (awaiting WskInspectComplete) and
   // connections accepted by inspection (awaiting WskAccept or the accept event), linked through
-  // their own event_state::inspect_link.
+  // their own inspection::link.
   LIST_ENTRY inspecting;
   LIST_ENTRY ready;
   ULONG next_serial = 0;
@@ -110,45 +105,57 @@ struct event_timers {
   socket_timer stall_timer;
 };
 
+// What a connection that went through inspection (conditional accept) keeps: its WSK_INSPECT_ID
+// (SIO_WSK_QUERY_INSPECT_ID) and its place on the listener's lists of connections pended or
+// accepted by inspection (listener_events::inspecting, ready).
+struct inspection {
+  inspection() { InitializeListHead(&link.entry); }
+  ULONG_PTR key = 0;
+  ULONG serial = 0;
+  socket_link link;
+};
+
+// The data a socket read for its receive events and holds (linux/indication.cpp): made when it
+// first reads for them, so a socket that never does carries none of it. Receive backpressure:
+// the bytes read for events and not yet taken by the client (`unread`, `refused`, `retained`),
+// the bound on them (the socket's SO_RCVBUF, read when first needed; 0 until then), and whether
+// reading stopped at the bound (`throttled`; a release below it kicks the loop, since
+// edge-triggered readiness will not report the data again).
+struct indication_state {
+  indication_state() { InitializeListHead(&retained); }
+  data_chunk *unread = nullptr;  // indicated, not accepted: the head of the byte stream
+  data_chunk *refused = nullptr; // datagrams not accepted, indicated again on re-enable
+  LIST_ENTRY retained;           // indication lists the client kept (STATUS_PENDING)
+  SIZE_T buffered = 0;
+  SIZE_T buffer_limit = 0;
+  bool throttled = false;
+};
+
 // The event callbacks of a socket (linux/events.cpp), guarded by the socket's lock. Callbacks run
 // only on the socket's loop thread, so they are serial by construction.
 struct event_state {
-  event_state() {
-    InitializeListHead(&retained);
-    InitializeListHead(&inspect_link.entry);
-  }
   ULONG running = 0;            // the WSK_EVENT_* bit whose callback is running, or 0
-  parked_list disable_irps;     // SO_WSK_EVENT_CALLBACK disable IRPs waiting for `running`
   bool held = false;            // accepted, WskAcceptEvent not yet returned: no callbacks
   bool receive_stalled = false; // partial acceptance or STATUS_DATA_NOT_ACCEPTED
   bool disconnect_indicated = false;
   bool peer_reset = false;           // the peer reset the connection
+  parked_list disable_irps;          // SO_WSK_EVENT_CALLBACK disable IRPs waiting for `running`
   bool fin_seen = false;             // the peer's FIN arrived (EPOLLRDHUP)
-  unsigned resuming = 0;             // receives ending a stall, not yet completed
   bool dead_indicated = false;       // the NULL indication (socket no longer works) was given
   bool v58_noted = false;            // rule V58 was logged for this socket (fault v58)
   bool receive_from_dynamic = false; // WSK_EVENT_RECEIVE_FROM came from SO_WSK_EVENT_CALLBACK
+  unsigned resuming = 0;             // receives ending a stall, not yet completed
+  bool stall_reported = false;       // rule V53 was reported for this socket
   SIZE_T backlog_indicated = 0;      // the ideal send backlog last reported
-  data_chunk *unread = nullptr;      // indicated, not accepted: the head of the byte stream
-  data_chunk *refused = nullptr;     // datagrams not accepted, indicated again on re-enable
-  LIST_ENTRY retained;               // indication lists the client kept (STATUS_PENDING)
-  // Receive backpressure (linux/events.cpp): the bytes read for events and not yet taken by the
-  // client (`unread`, `refused`, `retained`), the bound on them (the socket's SO_RCVBUF, read
-  // when first needed; 0 until then), and whether reading stopped at the bound (a release
-  // below it kicks the loop, since edge-triggered readiness will not report the data again).
-  SIZE_T buffered = 0;
-  SIZE_T buffer_limit = 0;
+  // What the socket read for its receive events and holds; NULL until it first reads for them.
+  std::unique_ptr<indication_state> indicated;
   // A socket that can listen: its listener_events; NULL on every other socket.
   std::unique_ptr<listener_events> listener;
   // The timers of rules V56 and V53, made when one is first armed (event_timers_of).
   std::unique_ptr<event_timers> timers;
-  // A connection that went through inspection: its WSK_INSPECT_ID (SIO_WSK_QUERY_INSPECT_ID).
-  ULONG_PTR inspect_key = 0;
-  ULONG inspect_serial = 0;
-  bool has_inspect_id = false;
-  bool throttled = false;      // receive backpressure: reading stopped at buffer_limit
-  bool stall_reported = false; // rule V53 was reported for this socket
-  socket_link inspect_link;
+  // A connection that went through inspection: made when its listener takes it for the
+  // WskInspectEvent; NULL on every other socket.
+  std::unique_ptr<inspection> inspected;
 };
 
 class completion_batch;
@@ -249,24 +256,33 @@ struct socket_object {
   const void *client_dispatch = nullptr;       // the client's callback table
   const socket_behaviour *behaviour = nullptr; // NULL for a basic socket, which has no loop
   net::loop *loop = nullptr;                   // the loop that owns fd's readiness
-  socket_watcher watcher;                      // on `loop`, from the attach task to the release
-  socket_task attach_task;
-  socket_task release_task;
-  socket_task kick_task;    // tries what is due again after a change made off the loop thread
-  socket_timer hand_timer;  // gives handed reads back to the loop (hand_reads_locked)
-  LIST_ENTRY links{};       // on the list of live sockets (leak report)
+  net::watcher watcher;                        // on `loop`, from the attach task to the release
+  // The attach task, then the release task: posted at creation to attach the socket to its loop,
+  // and once that ran, to release it (request_release_locked).
+  net::task lifecycle_task;
+  net::task kick_task; // tries what is due again after a change made off the loop thread
+  socket_object *live_next = nullptr; // on the list of live sockets (leak report, socket_pin)
   std::uint64_t serial = 0; // unique in the process: tells a socket from a later one at its address
   // Guarded by the list of live sockets' lock: threads doing their own I/O on the socket
   // (socket_assist_wait), which the release waits for, and whether the release waits.
   unsigned assist_pins = 0;
   bool release_deferred = false;
+  // Rule V56: the socket got its NULL indication (it no longer works); any call but
+  // WskCloseSocket and WskRelease is reported. Read without the lock by socket_checked.
+  std::atomic<bool> dead_told{false};
+  // Rule V67: SIO_WSK_SET_TCP_SILENT_MODE succeeded; any call but WskCloseSocket is reported.
+  // Read without the lock by socket_checked (`silent` is the locked copy).
+  std::atomic<bool> silent_told{false};
+  // WskCloseSocket was called, or the provider destroys a socket the client never got
+  // (destroy_unpublished); it may live on until its release task ran. Rule V42 counts it closed.
+  std::atomic<bool> close_called{false};
   // Fault injection: made with the socket when a fault plan is active (the plan is installed
   // before the driver runs, nt/fault/plan.hpp rule 1), NULL otherwise.
   std::unique_ptr<socket_faults> faults;
 
   socket_lock lock; // guards everything below (socket rule 2)
   socket_state state = socket_state::created;
-  bool attach_ran = false;        // the attach task has run (the release waits for it)
+  bool attach_ran = false;        // the attach task has run (the release is posted after it)
   bool attached = false;          // the watcher is on the loop
   bool release_requested = false; // WskCloseSocket posted the release task
   bool kick_posted = false;       // kick_task is posted (the release waits for it)
@@ -284,20 +300,22 @@ struct socket_object {
   // urgent mark with more data queued. Both are sticky; only EAGAIN then sets read_drained. Set
   // from the start on the io_uring engine, whose reports cannot show urgent data (publish).
   bool short_read_unsure = false;
+  // A connection's reads handed to the waiting threads that poll them (hand_reads_locked): the
+  // loop does not watch them meanwhile, and the socket is in its loop's list of such sockets,
+  // at hand_index (both changed on the loop thread only). reads_wanted: someone asked for them
+  // back (the kick task then takes them back).
+  bool reads_handed = false;
+  bool reads_wanted = false;
   // Threads doing their own I/O on the socket while they wait (socket_assist_wait), by the
   // direction they poll, and the readiness the loop left to them meanwhile (loop_readiness).
   unsigned assist_readers = 0;
   unsigned assist_writers = 0;
   std::uint32_t assist_left = 0;
-  // A connection's reads handed to the waiting threads that poll them (hand_reads_locked): the
-  // loop does not watch them meanwhile. reads_wanted: someone asked for them back (the kick
-  // task then takes them back).
-  bool reads_handed = false;
-  bool reads_wanted = false;
-  PIRP close_irp = nullptr; // the WskCloseSocket IRP, completed by the release task
+  std::uint32_t hand_index = 0; // see reads_handed
+  PIRP close_irp = nullptr;     // the WskCloseSocket IRP, completed by the release task
   // other-loop: the queues (bit per queue_kind) fault_deliver_task delivers, and whether it is
   // posted (the release waits for it).
-  unsigned fault_deliver_kinds = 0;
+  std::uint8_t fault_deliver_kinds = 0;
   bool fault_deliver_posted = false;
   bool fault_forced_closed = false; // forced-close: every later send and receive fails so
   // Options the provider emulates (WskControlSocket sets them).
@@ -311,6 +329,8 @@ struct socket_object {
   // for it). The requests and the task (`ring`) are made with the socket when ring_mode is set.
   bool ring_mode = false;
   bool ring_task_posted = false;
+  // A thread is running the completion routines of the queue (bit per queue_kind): is_delivering.
+  std::uint8_t delivering = 0;
   ULONG event_mask = 0; // event callbacks enabled (SO_WSK_EVENT_CALLBACK)
   // SO_WSK_SECURITY: a cached descriptor, on which the socket holds a reference of its own.
   PVOID security = nullptr;
@@ -322,15 +342,6 @@ struct socket_object {
   // on readiness carries none).
   std::unique_ptr<ring_pair> ring;
   event_state ev;
-  // Rule V56: the socket got its NULL indication (it no longer works); any call but
-  // WskCloseSocket and WskRelease is reported. Read without the lock by socket_checked.
-  std::atomic<bool> dead_told{false};
-  // Rule V67: SIO_WSK_SET_TCP_SILENT_MODE succeeded; any call but WskCloseSocket is reported.
-  // Read without the lock by socket_checked (`silent` is the locked copy).
-  std::atomic<bool> silent_told{false};
-  // WskCloseSocket was called, or the provider destroys a socket the client never got
-  // (destroy_unpublished); it may live on until its release task ran. Rule V42 counts it closed.
-  std::atomic<bool> close_called{false};
   // "local A, remote B", made just before the socket is freed or refused: a call on it
   // afterwards is reported with the endpoints it had (rules V30, V55). NULL until then (or when
   // there was no memory for it: the report then says so).
@@ -339,8 +350,20 @@ struct socket_object {
   op_queue &ops_of(queue_kind kind) { return ops[static_cast<int>(kind)]; }
   // The parked IRPs of a kind.
   LIST_ENTRY &queue(queue_kind kind) { return ops_of(kind).parked.head(); }
-  // Whether nothing of a kind is parked or waiting for delivery (events give way to IRPs).
-  bool queue_idle(queue_kind kind) const { return ops[static_cast<int>(kind)].idle(); }
+  // Whether a thread is running the completion routines of a kind (under the lock).
+  bool is_delivering(queue_kind kind) const {
+    return (delivering & (1u << static_cast<int>(kind))) != 0;
+  }
+  void set_delivering(queue_kind kind, bool on) {
+    const auto bit = static_cast<std::uint8_t>(1u << static_cast<int>(kind));
+    delivering = static_cast<std::uint8_t>(on ? delivering | bit : delivering & ~bit);
+  }
+  // Whether nothing of a kind is parked, waiting for delivery or being delivered: a new
+  // operation may complete inline (and events give way to IRPs while not).
+  bool queue_idle(queue_kind kind) const {
+    const op_queue &q = ops[static_cast<int>(kind)];
+    return q.parked.empty() && IsListEmpty(&q.finished) && !is_delivering(kind);
+  }
   // The ring request of the receive or send queue; NULL for the other kinds and off ring_mode.
   ring_io *ring_of(queue_kind kind) {
     return !ring                         ? nullptr
@@ -353,6 +376,11 @@ struct socket_object {
     return ring_mode && r != nullptr && r->irp == irp;
   }
 };
+
+// The unaccepted head of the stream a receive event left (event_state::indicated), or NULL.
+inline data_chunk *unread_of(const socket_object *s) {
+  return s->ev.indicated ? s->ev.indicated->unread : nullptr;
+}
 
 // Whether the fault of `stream` at rate `r` happens to `s` now (fault::happens on its draws);
 // never for a socket made without a plan.
@@ -540,6 +568,10 @@ void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_b
 // callbacks until the accept event returns (linux/events.cpp releases it).
 socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
                               const void *client_dispatch, bool held = false);
+
+// Under the lock: the socket is to be released (release_requested). Its release task is posted
+// now if the attach task ran, else by the attach task when it runs (the two are one task).
+void request_release_locked(socket_object *s);
 
 // Frees a socket that no client has seen (a failed WskSocketConnect), on any thread.
 void destroy_unpublished(socket_object *s);

@@ -23,7 +23,7 @@ bool ring_eligible(const socket_object *s, queue_kind kind, PIRP irp) {
   const transfer_args &args = transfer(irp);
   if (kind == queue_kind::receive) {
     return args.buffer.length != 0 && (args.flags & op_flag::drain) == 0 &&
-           s->ev.unread == nullptr && !s->peer_closed && !events_receive_must_wait(s);
+           unread_of(s) == nullptr && !s->peer_closed && !events_receive_must_wait(s);
   }
   return !args.disconnect && (args.flags & op_flag::nodelay) == 0 &&
          bytes_done(irp) < args.buffer.length;

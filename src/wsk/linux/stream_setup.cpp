@@ -158,8 +158,7 @@ attempt try_connect(socket_object *s, PIRP irp) {
       (irp_marks(irp) & irp_mark::creates_socket) != 0 && !s->release_requested) {
     s->close_called.store(true, std::memory_order_relaxed); // never the client's (rule V42)
     s->state = socket_state::closing;
-    s->release_requested = true;
-    s->loop->post(&s->release_task);
+    request_release_locked(s);
   }
   return result;
 }

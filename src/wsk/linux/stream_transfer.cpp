@@ -166,7 +166,7 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
   if (s->aborted) {
     return finished(STATUS_CONNECTION_ABORTED);
   }
-  if (s->ev.peer_reset && s->ev.unread == nullptr) {
+  if (s->ev.peer_reset && unread_of(s) == nullptr) {
     return finished(STATUS_CONNECTION_RESET);
   }
   if ((flags & op_flag::drain) != 0) {
@@ -192,7 +192,7 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
   if (length == 0) {
     return finished(STATUS_SUCCESS, 0);
   }
-  if (s->ev.unread != nullptr) {
+  if (unread_of(s) != nullptr) {
     // Bytes a receive event left unaccepted head the stream (docs/wsk-behaviour.md,
     // "WskReceiveEvent").
     iovec iov[max_iov];
@@ -259,7 +259,7 @@ bool receive_blocked(const socket_object *s, PIRP irp) {
   if (events_receive_must_wait(s)) {
     return true;
   }
-  return s->read_drained && !s->aborted && !s->ev.peer_reset && s->ev.unread == nullptr &&
+  return s->read_drained && !s->aborted && !s->ev.peer_reset && unread_of(s) == nullptr &&
          transfer(irp).buffer.length != 0 && (transfer(irp).flags & op_flag::drain) == 0;
 }
 
