@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace uwsk::net::sock {
@@ -24,6 +25,36 @@ template <typename Call> auto retry_interrupted(Call call) {
     }
   }
 }
+
+// sendmsg(2) and recvmsg(2), the calls of every stream send and receive. glibc's wrappers are
+// cancellation points: each switches the thread to asynchronous cancellation and back around the
+// system call. No uwsk thread is ever cancelled (nothing calls pthread_cancel; a driver's system
+// thread ends through PsTerminateSystemThread's exception, ps/thread.cpp), so here they are made
+// through syscall(2), which is no cancellation point, and return what the wrappers return.
+// Sanitizer builds keep the wrappers: their interceptors check the buffers (AddressSanitizer)
+// and order a send before the receive that reads it (ThreadSanitizer).
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define UWSK_SOCKET_OPS_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define UWSK_SOCKET_OPS_SANITIZED 1
+#endif
+#endif
+#if defined(UWSK_SOCKET_OPS_SANITIZED)
+ssize_t sendmsg_call(int fd, const msghdr *message, int flags) {
+  return ::sendmsg(fd, message, flags);
+}
+ssize_t recvmsg_call(int fd, msghdr *message, int flags) {
+  return ::recvmsg(fd, message, flags);
+}
+#else
+ssize_t sendmsg_call(int fd, const msghdr *message, int flags) {
+  return ::syscall(SYS_sendmsg, fd, message, flags);
+}
+ssize_t recvmsg_call(int fd, msghdr *message, int flags) {
+  return ::syscall(SYS_recvmsg, fd, message, flags);
+}
+#endif
 
 } // namespace
 
@@ -115,11 +146,11 @@ ssize_t recv(int fd, const iovec *iov, std::size_t iovcnt, int flags, sockaddr *
 }
 
 ssize_t send_message(int fd, const msghdr *message, int flags) {
-  return retry_interrupted([&] { return ::sendmsg(fd, message, flags | MSG_NOSIGNAL); });
+  return retry_interrupted([&] { return sendmsg_call(fd, message, flags | MSG_NOSIGNAL); });
 }
 
 ssize_t recv_message(int fd, msghdr *message, int flags) {
-  return retry_interrupted([&] { return ::recvmsg(fd, message, flags); });
+  return retry_interrupted([&] { return recvmsg_call(fd, message, flags); });
 }
 
 int send_messages(int fd, mmsghdr *messages, unsigned count, int flags) {

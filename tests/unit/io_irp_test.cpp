@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -322,6 +323,47 @@ TEST(IrpReuse, ReuseResetsStateAndKeepsAllocation) {
   IoCompleteRequest(irp, IO_NO_INCREMENT);
   EXPECT_EQ(calls, 2);
   IoFreeIrp(irp);
+}
+
+// IoInitializeIrp (and so IoReuseIrp) zeroes every byte of the packet, whatever its stack count
+// (one and two locations take a path of their own), in memory aligned as an IRP must be and more.
+TEST(IrpReuse, InitializeZeroesTheWholePacketAtAnyStackCount) {
+  for (CCHAR stacks = 1; stacks <= 4; ++stacks) {
+    for (std::size_t shift : {std::size_t{0}, alignof(IRP)}) {
+      const USHORT size = IoSizeOfIrp(stacks);
+      alignas(32) unsigned char memory[IoSizeOfIrp(4) + 64];
+      std::memset(memory, 0xA5, sizeof memory);
+      auto *irp = reinterpret_cast<PIRP>(memory + shift);
+      IoInitializeIrp(irp, size, stacks);
+      // Every byte is zero but those of the fields IoInitializeIrp sets.
+      struct field {
+        std::size_t offset, length;
+      };
+      const field set[] = {
+          {offsetof(IRP, Type), sizeof(irp->Type)},
+          {offsetof(IRP, Size), sizeof(irp->Size)},
+          {offsetof(IRP, StackCount), sizeof(irp->StackCount)},
+          {offsetof(IRP, CurrentLocation), sizeof(irp->CurrentLocation)},
+          {offsetof(IRP, ThreadListEntry), sizeof(irp->ThreadListEntry)},
+          {offsetof(IRP, Tail.Overlay.CurrentStackLocation),
+           sizeof(irp->Tail.Overlay.CurrentStackLocation)},
+      };
+      for (std::size_t i = 0; i < size; ++i) {
+        bool in_set_field = false;
+        for (const field &f : set) {
+          in_set_field = in_set_field || (i >= f.offset && i < f.offset + f.length);
+        }
+        if (!in_set_field) {
+          ASSERT_EQ(memory[shift + i], 0) << "byte " << i << ", " << int{stacks} << " locations";
+        }
+      }
+      EXPECT_EQ(memory[shift + size], 0xA5) << "the byte after the packet is left alone";
+      EXPECT_EQ(irp->Type, IO_TYPE_IRP);
+      EXPECT_EQ(irp->Size, size);
+      EXPECT_EQ(irp->StackCount, stacks);
+      EXPECT_EQ(irp->CurrentLocation, stacks + 1);
+    }
+  }
 }
 
 TEST(IrpCompletion, SetCompletionRoutineExFreesItsStateOnEveryPath) {

@@ -240,8 +240,39 @@ NTSTATUS NTAPI completion_ex_trampoline(PDEVICE_OBJECT device, PIRP irp, PVOID c
   return STATUS_SUCCESS;
 }
 
-// The walk of IoCompleteRequest, below it.
-void complete_walk(PIRP Irp);
+// The walk of IoCompleteRequest, below it: inline there (it runs for every completion).
+[[gnu::always_inline]] inline void complete_walk(PIRP Irp);
+// The walk with the completion traced (trace::on), out of line.
+[[gnu::noinline]] void complete_walk_traced(PIRP Irp);
+
+// Zeroes `N` bytes at `p` (any alignment) with 16-byte stores the compiler unrolls: a handful of
+// instructions, where memset of a size it knows becomes `rep stos` and of a size it does not a
+// call that picks its loop by the length.
+template <std::size_t N> void zero_fixed(void *p) {
+  typedef long long chunk __attribute__((vector_size(16)));
+  const chunk zero{};
+  auto *bytes = static_cast<unsigned char *>(p);
+#pragma GCC unroll 64
+  for (std::size_t i = 0; i < N / 16; ++i) {
+    std::memcpy(bytes + i * 16, &zero, 16);
+  }
+  if constexpr (N % 16 != 0) {
+    std::memset(bytes + N / 16 * 16, 0, N % 16);
+  }
+}
+
+// Zeroes the whole packet, as IoInitializeIrp does on Windows (drivers may read any field of a
+// new or reused IRP). The packets of one and two stack locations, those drivers reuse per
+// operation, go through zero_fixed.
+void zero_packet(PIRP irp, USHORT size) {
+  if (size == IoSizeOfIrp(1)) {
+    zero_fixed<IoSizeOfIrp(1)>(irp);
+  } else if (size == IoSizeOfIrp(2)) {
+    zero_fixed<IoSizeOfIrp(2)>(irp);
+  } else {
+    std::memset(irp, 0, size);
+  }
+}
 
 } // namespace
 
@@ -357,7 +388,7 @@ extern "C" VOID NTAPI IoInitializeIrp(PIRP Irp, USHORT PacketSize, CCHAR StackSi
              io_violation::irp_initialize_too_small, reinterpret_cast<ULONG_PTR>(Irp), PacketSize,
              static_cast<ULONG_PTR>(StackSize));
   }
-  std::memset(Irp, 0, PacketSize);
+  zero_packet(Irp, PacketSize);
   Irp->Type = IO_TYPE_IRP;
   Irp->Size = PacketSize;
   Irp->StackCount = StackSize;
@@ -490,9 +521,7 @@ extern "C" VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost) {
              reinterpret_cast<ULONG_PTR>(Irp), reinterpret_cast<ULONG_PTR>(Irp->CancelRoutine));
   }
   if (trace::on()) {
-    const trace::span traced = trace::irp_completing(Irp);
-    complete_walk(Irp);
-    trace::irp_completed(traced, Irp); // the IRP itself may be gone: only its address is used
+    complete_walk_traced(Irp);
     return;
   }
   complete_walk(Irp);
@@ -500,6 +529,33 @@ extern "C" VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost) {
 
 namespace uwsk::nt {
 namespace {
+
+// Rule V11: the creator's completion routine let the walk go on. Out of line, so that the walk
+// inlined into IoCompleteRequest keeps a small frame (completions nest).
+[[noreturn, gnu::noinline, gnu::cold]] void
+report_past_top(PIRP Irp, PIO_COMPLETION_ROUTINE routine, NTSTATUS returned) {
+  // The routine may have freed the IRP already: only addresses are named. The routine's own
+  // address, not a return address: no adjustment to the call before.
+  const std::string where = describe_code(reinterpret_cast<const void *>(routine), false);
+  char sentence[400];
+  std::snprintf(sentence, sizeof sentence,
+                "the completion routine of the IRP's creator returned 0x%08lX, not "
+                "STATUS_MORE_PROCESSING_REQUIRED: the IRP was completed past its top stack "
+                "location. An IRP from IoAllocateIrp belongs to no I/O manager: its "
+                "routine must return STATUS_MORE_PROCESSING_REQUIRED and free or reuse "
+                "the IRP itself",
+                static_cast<unsigned long>(static_cast<ULONG>(returned)));
+  verifier::error(11, sentence,
+                  verifier::objects_text("IRP %p, completion routine %s", static_cast<void *>(Irp),
+                                         where.c_str()),
+                  reinterpret_cast<ULONG_PTR>(Irp), static_cast<ULONG>(returned));
+}
+
+void complete_walk_traced(PIRP Irp) {
+  const trace::span traced = trace::irp_completing(Irp);
+  complete_walk(Irp);
+  trace::irp_completed(traced, Irp); // the IRP itself may be gone: only its address is used
+}
 
 // The walk of IoCompleteRequest (rule 2).
 void complete_walk(PIRP Irp) {
@@ -533,21 +589,7 @@ void complete_walk(PIRP Irp) {
         return;
       }
       if (creator) {
-        // Rule V11. The routine may have freed the IRP already: only addresses are named.
-        // The routine's own address, not a return address: no adjustment to the call before.
-        const std::string where = describe_code(reinterpret_cast<const void *>(routine), false);
-        char sentence[400];
-        std::snprintf(sentence, sizeof sentence,
-                      "the completion routine of the IRP's creator returned 0x%08lX, not "
-                      "STATUS_MORE_PROCESSING_REQUIRED: the IRP was completed past its top stack "
-                      "location. An IRP from IoAllocateIrp belongs to no I/O manager: its "
-                      "routine must return STATUS_MORE_PROCESSING_REQUIRED and free or reuse "
-                      "the IRP itself",
-                      static_cast<unsigned long>(static_cast<ULONG>(returned)));
-        verifier::error(11, sentence,
-                        verifier::objects_text("IRP %p, completion routine %s",
-                                               static_cast<void *>(Irp), where.c_str()),
-                        reinterpret_cast<ULONG_PTR>(Irp), static_cast<ULONG>(returned));
+        report_past_top(Irp, routine, returned);
       }
       if (pended && !creator &&
           (IoGetCurrentIrpStackLocation(Irp)->Control & SL_PENDING_RETURNED) == 0) {

@@ -233,6 +233,28 @@ bool note_matches(const scratch &n, record &r) {
   return same && k == r.count;
 }
 
+// note_matches for the usual note, one MDL chain whose bytes all lie in its first MDL (the MDL
+// and the memory it describes: two buffers), compared without the general walk. Sets `decided`
+// when the note is of that form.
+bool single_mdl_matches(const scratch &n, record &r, bool &decided) {
+  decided = false;
+  if (n.count != 1 || !n.notes[0].mdl_chain) {
+    return false;
+  }
+  const raw_note &note = n.notes[0];
+  auto mdl = static_cast<PMDL>(const_cast<void *>(note.begin));
+  const std::size_t bytes = mdl->ByteCount;
+  if (note.length == 0 || note.offset >= bytes || note.length > bytes - note.offset) {
+    return false;
+  }
+  decided = true;
+  const auto header = reinterpret_cast<std::uintptr_t>(mdl);
+  const auto data = reinterpret_cast<std::uintptr_t>(MmGetMdlVirtualAddress(mdl)) + note.offset;
+  const node *nodes = r.nodes();
+  return r.count == 2 && nodes[0].begin == header && nodes[0].end() == header + sizeof(MDL) &&
+         nodes[1].begin == data && nodes[1].end() == data + note.length;
+}
+
 // Takes the record's nodes out of the index (and the record off the stack list).
 void unlink_record(index_table &t, record &r) {
   if (r.count == 0) {
@@ -387,9 +409,13 @@ void pending(PIRP irp) {
   if (void **slot = irp_state::buffer_record_slot(irp); slot != nullptr && *slot != nullptr) {
     record &r = *static_cast<record *>(*slot);
     if (!r.active.load(std::memory_order_relaxed) && r.count != 0 &&
-        !(r.on_stack && r.thread != &t_thread_token) && note_matches(n, r)) {
-      r.active.store(true, std::memory_order_release);
-      return;
+        !(r.on_stack && r.thread != &t_thread_token)) {
+      bool decided = false;
+      const bool same = single_mdl_matches(n, r, decided);
+      if (decided ? same : note_matches(n, r)) {
+        r.active.store(true, std::memory_order_release);
+        return;
+      }
     }
   }
   node buffers[max_buffers];

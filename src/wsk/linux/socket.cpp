@@ -650,8 +650,8 @@ void completion_batch::deliver_after(socket_object *s, queue_kind kind) {
   deliver_kinds_ |= 1U << static_cast<unsigned>(kind);
 }
 
-std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
-                          std::size_t capacity, SIZE_T *bytes) {
+std::size_t gather_chain(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
+                         std::size_t capacity, SIZE_T *bytes) {
   net::sock::iovec_builder builder(iov, capacity, offset, length);
   for (; mdl != nullptr; mdl = mdl->Next) {
     void *base = MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority | MdlMappingNoExecute);
@@ -1203,8 +1203,8 @@ NTSTATUS socket_finish_call(socket_object *s, PIRP irp, NTSTATUS status, ULONG_P
   return STATUS_PENDING;
 }
 
-void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
-                  blocked_function blocked) {
+void resume_parked(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
+                   blocked_function blocked) {
   LIST_ENTRY &q = s->ops_of(kind).parked.head();
   PLIST_ENTRY link = q.Flink;
   while (link != &q) {

@@ -505,8 +505,25 @@ using try_function = attempt (*)(socket_object *s, PIRP irp);
 // The part [offset, offset + length) of an MDL chain as iovecs over the driver's own memory (no
 // copy), at most `capacity` of them. Returns how many were filled, and the bytes they cover in
 // *bytes (fewer than `length` when the chain is shorter or needs more than `capacity` pieces).
-std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
-                          std::size_t capacity, SIZE_T *bytes);
+// Inline for the usual buffer, whose bytes all lie in its first MDL; gather_chain does the rest.
+std::size_t gather_chain(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
+                         std::size_t capacity, SIZE_T *bytes);
+inline std::size_t gather_buffer(PMDL mdl, SIZE_T offset, SIZE_T length, struct iovec *iov,
+                                 std::size_t capacity, SIZE_T *bytes) {
+  if (mdl != nullptr && capacity != 0 && length != 0 && offset < MmGetMdlByteCount(mdl) &&
+      length <= MmGetMdlByteCount(mdl) - offset) {
+    // The usual buffer, all in its first MDL: one piece, as gather_chain would make it.
+    auto *base = static_cast<char *>(
+        MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority | MdlMappingNoExecute));
+    iov[0].iov_base = base + offset;
+    iov[0].iov_len = length;
+    if (bytes != nullptr) {
+      *bytes = length;
+    }
+    return 1;
+  }
+  return gather_chain(mdl, offset, length, iov, capacity, bytes);
+}
 
 // Whether a WSK_BUF describes bytes that exist: a NULL Mdl only with Length 0; otherwise Offset
 // inside the first MDL and the chain from there holding at least Length bytes. Every call that
@@ -535,8 +552,16 @@ using blocked_function = bool (*)(const socket_object *s, PIRP irp);
 // Resumes the queue of `kind` after readiness, in order, until an operation would block (or
 // `blocked`, when not null, says the next one would). What finishes moves to the finished list,
 // delivered through `done`.
-void resume_queue(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
-                  blocked_function blocked = nullptr);
+// resume_queue's work once something is parked.
+void resume_parked(socket_object *s, queue_kind kind, try_function try_op, completion_batch &done,
+                   blocked_function blocked);
+// Inline: a readiness pass looks at every queue its readiness may move, most of them empty.
+inline void resume_queue(socket_object *s, queue_kind kind, try_function try_op,
+                         completion_batch &done, blocked_function blocked = nullptr) {
+  if (!s->ops_of(kind).parked.empty()) {
+    resume_parked(s, kind, try_op, done, blocked);
+  }
+}
 
 // A loop of the provider's engine for work that belongs to no socket (the address-change
 // watcher), so that provider_quiesce covers it too. NULL when the engine cannot start.
