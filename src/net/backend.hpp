@@ -44,6 +44,8 @@ public:
   // (cancel may only hasten that). The loop has checked the request's fields.
   virtual bool supports_io_requests() const { return false; }
   virtual int submit(io_request *) { return -EOPNOTSUPP; }
+  // The requests as one chain, linked in this order, handed to the kernel together.
+  virtual int submit_linked(io_request *const *, std::size_t) { return -EOPNOTSUPP; }
   virtual void cancel(io_request *) {}
   // Loop thread, once the loop has stopped: whether requests are still in the kernel, and a
   // non-blocking turn that takes and dispatches their completions only (no watcher callbacks),

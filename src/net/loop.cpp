@@ -155,6 +155,41 @@ int loop::submit(io_request *r) {
   return 0;
 }
 
+int loop::submit_linked(io_request *const *requests, std::size_t count) {
+  if (!in_loop_thread()) {
+    contract_violation("loop::submit_linked called off the loop thread");
+  }
+  if (count == 0 || count > max_linked) {
+    return -EINVAL;
+  }
+  if (!backend_->supports_io_requests()) {
+    return -EOPNOTSUPP;
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    const io_request *r = requests[i];
+    if (r->loop_ != nullptr) {
+      contract_violation("loop::submit_linked on a request that is in flight");
+    }
+    if (r->iov == nullptr || r->iov_count == 0 || r->on_complete == nullptr || r->fd < 0) {
+      return -EINVAL;
+    }
+  }
+  if (stopping_) {
+    return -ESHUTDOWN;
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    requests[i]->loop_ = this;
+    requests[i]->cancel_sent_ = false;
+  }
+  if (int result = backend_->submit_linked(requests, count); result != 0) {
+    for (std::size_t i = 0; i < count; ++i) {
+      requests[i]->loop_ = nullptr;
+    }
+    return result;
+  }
+  return 0;
+}
+
 void loop::cancel(io_request *r) {
   if (!in_loop_thread()) {
     contract_violation("loop::cancel called off the loop thread");

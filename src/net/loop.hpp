@@ -127,8 +127,8 @@ enum class io_kind : std::uint8_t {
 // its owners use a watcher and the system call themselves.
 //
 // At most one request per fd and direction should be in the kernel at a time when the bytes'
-// order matters (a stream socket): the kernel does not promise to run two receives, or two
-// sends, on one socket in submission order.
+// order matters (a stream socket), or one chain of them (loop::submit_linked): the kernel does
+// not promise to run two unlinked receives, or two sends, on one socket in submission order.
 struct io_request {
   int fd = -1;
   io_kind kind = io_kind::recv;
@@ -230,6 +230,17 @@ public:
   // callback, -ESHUTDOWN once the loop is stopping; r is then the caller's again and no
   // callback follows.
   int submit(io_request *r);
+  // Queues requests[0 .. count) as one chain (IOSQE_IO_LINK): the kernel starts each only
+  // after the one before it has completed, so receives (or sends) on one socket move their
+  // bytes in this order. A short result does not end the chain (for a request without
+  // MSG_WAITALL: with it, a short one does); a result < 0 does, and every request after it
+  // then completes with -ECANCELED, having moved nothing. Each completes once, in chain order,
+  // as with submit(). A request the kernel has not started yet cannot be cancelled (cancel()
+  // on it may do nothing): to stop one, cancel the first of its chain not yet completed.
+  // Returns 0, or what submit() returns for the first request it refuses (none is queued then).
+  // Loop thread only; count <= max_linked.
+  static constexpr std::size_t max_linked = 16;
+  int submit_linked(io_request *const *requests, std::size_t count);
   // Asks the kernel to stop r early. The callback still comes, exactly once: with -ECANCELED
   // when no byte moved, or with what the request did if it finished first (a receive that got
   // data reports it; nothing is lost). Does nothing for a request not in flight, or one whose

@@ -12,6 +12,8 @@
 // The engine also performs I/O requests (loop.hpp rule 6): a receive or send becomes one
 // IORING_OP_RECV/SEND (one iovec) or IORING_OP_RECVMSG/SENDMSG (several), whose user_data is the
 // request's address with the top bit set (no watcher tag has it: generations stay below 2^31).
+// A chain of them (submit_linked) is the same entries with IOSQE_IO_LINK on all but the last,
+// always handed over in one submission.
 // The kernel moves the bytes when the socket is ready and completes the request once; its
 // completion is taken in wait() and its callback runs in dispatch(), after the watchers'.
 // cancel() queues an IORING_OP_ASYNC_CANCEL naming it; the request itself still completes
@@ -120,6 +122,7 @@ public:
   void wake() override;
   bool supports_io_requests() const override { return io_requests_; }
   int submit(io_request *r) override;
+  int submit_linked(io_request *const *requests, std::size_t count) override;
   void cancel(io_request *r) override;
   bool requests_in_flight() const override { return requests_in_flight_ != 0; }
   void drain_requests() override;
@@ -147,6 +150,8 @@ private:
   void cancel(std::uint64_t tag);
   void arm_wake_read();
   void take(const io_uring_cqe &cqe);
+  // Fills `sqe` with r's receive or send and counts r in flight.
+  void prepare(io_request *r, io_uring_sqe *sqe);
   void take_batch();
   void dispatch_requests();
 
@@ -304,7 +309,32 @@ int uring_backend::remove(watcher *w) {
 }
 
 int uring_backend::submit(io_request *r) {
-  io_uring_sqe *sqe = get_sqe();
+  prepare(r, get_sqe());
+  return 0; // handed to the kernel with the next wait
+}
+
+int uring_backend::submit_linked(io_request *const *requests, std::size_t count) {
+  // A chain must reach the kernel in one submission: one cut short by a full queue would end
+  // there, and its rest would run unordered with it. So room for all of it is made first.
+  if (io_uring_sq_space_left(&ring_) < count) {
+    if (int result = io_uring_submit(&ring_); result < 0 && result != -EBUSY && result != -EINTR) {
+      fatal("io_uring_submit", -result);
+    }
+    if (io_uring_sq_space_left(&ring_) < count) {
+      return -EBUSY;
+    }
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    io_uring_sqe *sqe = get_sqe();
+    prepare(requests[i], sqe);
+    if (i + 1 < count) {
+      sqe->flags |= IOSQE_IO_LINK;
+    }
+  }
+  return 0; // handed to the kernel with the next wait
+}
+
+void uring_backend::prepare(io_request *r, io_uring_sqe *sqe) {
   const bool single = r->iov_count == 1;
   if (r->kind == io_kind::recv) {
     if (single) {
@@ -328,7 +358,6 @@ int uring_backend::submit(io_request *r) {
   }
   io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(r) | request_bit);
   ++requests_in_flight_;
-  return 0; // handed to the kernel with the next wait
 }
 
 void uring_backend::cancel(io_request *r) {

@@ -1168,6 +1168,71 @@ TEST_F(net_loop_running, CancelledIoRequestCompletesOnceAndKeepsDataThatWon) {
   EXPECT_EQ(waiting.calls.load(), 1);
 }
 
+// Linked requests (loop::submit_linked): the kernel runs them one after another, in order; a
+// short receive does not end the chain, a cancelled (failed) one ends it and the rest complete
+// with -ECANCELED without moving a byte.
+TEST_F(net_loop_running, LinkedIoRequestsRunInOrderAndACancelledOneEndsTheChain) {
+  bool supported = false;
+  run_on(l, [&] { supported = l.supports_io_requests(); });
+  if (!supported) {
+    GTEST_SKIP() << "the epoll engine takes no I/O requests";
+  }
+  tcp_pair pair;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
+  constexpr int n = 3;
+  char buffers[n][4];
+  iovec iov[n];
+  recorded_request chain[n];
+  io_request *requests[n];
+  const auto arm = [&](recorded_request *fresh) {
+    for (int i = 0; i < n; ++i) {
+      iov[i] = {buffers[i], sizeof buffers[i]};
+      fresh[i].fd = pair.server;
+      fresh[i].iov = &iov[i];
+      fresh[i].iov_count = 1;
+      requests[i] = &fresh[i];
+    }
+  };
+  arm(chain);
+  run_on(l, [&] { ASSERT_EQ(l.submit_linked(requests, n), 0); });
+  // The first receive is short (3 of 4 bytes): the chain goes on, in order.
+  ASSERT_EQ(::send(pair.client, "abc", 3, MSG_NOSIGNAL), 3);
+  auto first = chain[0].completed.get_future();
+  wait_or_abort(first);
+  EXPECT_EQ(chain[0].result.load(), 3);
+  settle(l);
+  EXPECT_EQ(chain[1].calls.load(), 0);
+  ASSERT_EQ(::send(pair.client, "defghij", 7, MSG_NOSIGNAL), 7);
+  auto second = chain[1].completed.get_future();
+  auto third = chain[2].completed.get_future();
+  wait_or_abort(second);
+  wait_or_abort(third);
+  EXPECT_EQ(chain[1].result.load(), 4);
+  EXPECT_EQ(chain[2].result.load(), 3);
+  EXPECT_EQ(std::string(buffers[0], 3) + std::string(buffers[1], 4) + std::string(buffers[2], 3),
+            "abcdefghij");
+
+  // Nothing to read: cancelling the first ends it and every request behind it.
+  recorded_request stopped[n];
+  arm(stopped);
+  run_on(l, [&] { ASSERT_EQ(l.submit_linked(requests, n), 0); });
+  settle(l);
+  run_on(l, [&] { l.cancel(&stopped[0]); });
+  for (auto &r : stopped) {
+    auto ended = r.completed.get_future();
+    wait_or_abort(ended);
+    EXPECT_EQ(r.result.load(), -ECANCELED);
+    EXPECT_EQ(r.calls.load(), 1);
+  }
+  // No byte was taken: the next data is all there for a plain receive.
+  ASSERT_EQ(::send(pair.client, "xyz", 3, MSG_NOSIGNAL), 3);
+  ASSERT_TRUE(readable_soon(pair.server));
+  char rest[8];
+  EXPECT_EQ(::recv(pair.server, rest, sizeof rest, 0), 3);
+  EXPECT_EQ(std::string(rest, 3), "xyz");
+  run_on(l, [&] { EXPECT_EQ(l.submit_linked(requests, 0), -EINVAL); });
+}
+
 TEST(net_loop, StopEndsRequestsStillInTheKernelWithTheirCallbacks) {
   loop l;
   l.start();

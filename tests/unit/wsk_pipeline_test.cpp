@@ -1,8 +1,10 @@
-// Pipelined streams between WSK sockets: 500 connections, each end keeping several WskReceive
-// and WskSend IRPs of random sizes queued at once (some receives WSK_FLAG_WAITALL), then a
-// graceful WskDisconnect (half-close) while it keeps receiving until the peer's end of stream.
-// Every byte is compared with the pattern its sender wrote. On the io_uring engine the queued
-// receives and sends go through the ring's I/O requests; on epoll through readiness.
+// Pipelined streams between WSK sockets: hundreds of connections at a time, each end keeping
+// several WskReceive and WskSend IRPs of random sizes queued at once (some receives
+// WSK_FLAG_WAITALL), then a graceful WskDisconnect (half-close) while it keeps receiving until
+// the peer's end of stream. Every byte is compared with the pattern its sender wrote. On the
+// io_uring engine the queued receives go to the ring as linked chains and the sends one at a
+// time (docs/design.md, "Ring I/O"); on epoll they move on readiness. Then cancellation in the
+// middle of a chain, and WAITALL receives among plain ones.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -26,11 +28,17 @@ namespace {
 
 using namespace uwsk::test;
 
-constexpr int connections = 500;
 constexpr int depth = 4;                // IRPs queued per direction and end
 constexpr std::size_t max_chunk = 2048; // bytes per IRP, at most
-constexpr std::size_t min_total = 16 * 1024;
-constexpr std::size_t max_total = 48 * 1024;
+
+// One run's shape: connections, the bytes each end sends (at random in [min_total, max_total)),
+// and the most a receive asks for (at most max_chunk).
+struct pipeline_shape {
+  int connections = 500;
+  std::size_t min_total = 16 * 1024;
+  std::size_t max_total = 48 * 1024;
+  std::size_t max_receive = max_chunk;
+};
 
 // The byte at `position` of the stream seeded `seed`.
 unsigned char pattern(std::uint32_t seed, std::size_t position) {
@@ -86,6 +94,7 @@ struct end {
   std::uint32_t seed_in = 0;
   std::size_t total_out = 0;
   std::size_t total_in = 0;
+  std::size_t max_receive = max_chunk;
   // Sizes and flags: one generator per half, each used under that half's lock.
   std::mt19937 send_random;
   std::mt19937 receive_random;
@@ -177,7 +186,7 @@ struct end {
     if (end_of_stream) {
       return;
     }
-    s.asked = 1 + receive_random() % max_chunk;
+    s.asked = 1 + receive_random() % max_receive;
     s.flags = receive_random() % 4 == 0 ? WSK_FLAG_WAITALL : 0;
     s.wsk = {s.mdl, 0, s.asked};
     std::memset(s.bytes.data(), 0xee, s.asked);
@@ -250,21 +259,23 @@ struct pipeline : wsk_fixture<> {};
 
 INSTANTIATE_TEST_SUITE_P(Families, pipeline, ::testing::Values(4, 6), family_name);
 
-TEST_P(pipeline, ManyConnectionsPipelineRandomSizesAndEveryByteArrivesInOrder) {
+// Runs `shape` between WSK sockets of the fixture's family, seeded `seed`.
+void run_pipeline(wsk_fixture<> &t, const pipeline_shape &shape, std::uint32_t seed) {
+  const int connections = shape.connections;
   unsigned short port = 0;
-  PWSK_SOCKET listener = bound_listener(&port);
+  PWSK_SOCKET listener = t.bound_listener(&port);
   ASSERT_NE(listener, nullptr);
   shared_state shared;
-  std::mt19937 random(20261206u + static_cast<unsigned>(family()));
+  std::mt19937 random(seed + static_cast<unsigned>(t.family()));
   std::vector<std::unique_ptr<end>> ends;
   ends.reserve(2 * connections);
   for (int i = 0; i < connections; ++i) {
     call accepted;
     accepted.returned = of<WSK_PROVIDER_LISTEN_DISPATCH>(listener)->WskAccept(
         listener, 0, nullptr, nullptr, nullptr, nullptr, accepted.irp);
-    PWSK_SOCKET client = make_bound_socket(WSK_FLAG_CONNECTION_SOCKET);
+    PWSK_SOCKET client = t.make_bound_socket(WSK_FLAG_CONNECTION_SOCKET);
     ASSERT_NE(client, nullptr);
-    address remote = loopback(family(), port);
+    address remote = loopback(t.family(), port);
     call connect;
     connect.returned = of<WSK_PROVIDER_CONNECTION_DISPATCH>(client)->WskConnect(client, &remote.sa,
                                                                                 0, connect.irp);
@@ -280,8 +291,10 @@ TEST_P(pipeline, ManyConnectionsPipelineRandomSizesAndEveryByteArrivesInOrder) {
     b->id = 2 * i + 1;
     a->seed_out = b->seed_in = static_cast<std::uint32_t>(random());
     b->seed_out = a->seed_in = static_cast<std::uint32_t>(random());
-    a->total_out = b->total_in = min_total + random() % (max_total - min_total);
-    b->total_out = a->total_in = min_total + random() % (max_total - min_total);
+    const std::size_t spread = shape.max_total - shape.min_total;
+    a->total_out = b->total_in = shape.min_total + random() % spread;
+    b->total_out = a->total_in = shape.min_total + random() % spread;
+    a->max_receive = b->max_receive = shape.max_receive;
     for (end *e : {a.get(), b.get()}) {
       e->send_random.seed(static_cast<unsigned>(random()));
       e->receive_random.seed(static_cast<unsigned>(random()));
@@ -312,6 +325,25 @@ TEST_P(pipeline, ManyConnectionsPipelineRandomSizesAndEveryByteArrivesInOrder) {
     close_socket(e->socket);
   }
   close_socket(listener);
+}
+
+TEST_P(pipeline, ManyConnectionsPipelineRandomSizesAndEveryByteArrivesInOrder) {
+  run_pipeline(*this, pipeline_shape{}, 20261206u);
+}
+
+// Thousands of connections (in waves of 500, for the descriptors), each end keeping four small
+// receives of random sizes queued (up to 300 bytes: on io_uring whole chains in the kernel),
+// ended by a half-close each way.
+TEST_P(pipeline, ThousandsOfConnectionsPipelineSmallReceivesAndHalfCloseInOrder) {
+  constexpr int waves = 4;
+  pipeline_shape shape;
+  shape.connections = 500;
+  shape.min_total = 1024;
+  shape.max_total = 6 * 1024;
+  shape.max_receive = 300;
+  for (int wave = 0; wave < waves && !HasFailure(); ++wave) {
+    run_pipeline(*this, shape, 777u * static_cast<std::uint32_t>(wave + 1));
+  }
 }
 
 } // namespace
@@ -458,6 +490,163 @@ TEST_P(in_flight, CloseWithRequestsInTheKernelCompletesEveryIrpOnce) {
     }
     peer_close(peer);
   }
+}
+
+// Three receives queued (on io_uring one chain in the kernel, the second and third not yet
+// started): IoCancelIrp on the middle one completes it at once with STATUS_CANCELLED, and the
+// first and third then get the peer's bytes in stream order.
+TEST_P(in_flight, CancellingAMiddleReceiveKeepsTheOthersInStreamOrder) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  ASSERT_GE(peer, 0);
+  const auto *d = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s);
+  buffer first(8, 0xcc), middle(8, 0xcc), last(8, 0xcc);
+  call r1, r2, r3;
+  r1.returned = d->WskReceive(s, &first.wsk, 0, r1.irp);
+  r2.returned = d->WskReceive(s, &middle.wsk, 0, r2.irp);
+  r3.returned = d->WskReceive(s, &last.wsk, 0, r3.irp);
+  ASSERT_EQ(r1.returned, STATUS_PENDING);
+  ASSERT_EQ(r2.returned, STATUS_PENDING);
+  ASSERT_EQ(r3.returned, STATUS_PENDING);
+  let_the_loop_run();
+  EXPECT_TRUE(IoCancelIrp(r2.irp));
+  EXPECT_EQ(r2.wait(), STATUS_CANCELLED);
+  EXPECT_EQ(r2.information(), 0u);
+  EXPECT_FALSE(r1.completed());
+  EXPECT_FALSE(r3.completed());
+  ASSERT_TRUE(peer_send_all(peer, "abcdefgh", 8, timeout_ms));
+  EXPECT_EQ(r1.wait(), STATUS_SUCCESS);
+  EXPECT_EQ(first.text(r1.information()), "abcdefgh");
+  sleep_ms(20);
+  EXPECT_FALSE(r3.completed());
+  ASSERT_TRUE(peer_send_all(peer, "ijk", 3, timeout_ms));
+  EXPECT_EQ(r3.wait(), STATUS_SUCCESS);
+  EXPECT_EQ(last.text(r3.information()), "ijk");
+  close_socket(s);
+  peer_close(peer);
+}
+
+// The middle of three queued receives cancelled while the peer's bytes arrive: whichever way
+// each race goes, every receive completes once (the middle one with bytes or with
+// STATUS_CANCELLED and none), and what the three got, in queue order, followed by what stays in
+// the socket, is the stream as sent.
+TEST_P(in_flight, CancellingAMiddleReceiveWhileBytesArriveLosesNoByteAndKeepsOrder) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  ASSERT_GE(peer, 0);
+  const auto *d = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s);
+  std::mt19937 random(4242u);
+  std::string sent;
+  std::string got;
+  int cancelled = 0;
+  for (int round = 0; round < 150; ++round) {
+    buffer a(4, 0xcc), b(4, 0xcc), c(64, 0xcc);
+    call r1, r2, r3;
+    r1.returned = d->WskReceive(s, &a.wsk, 0, r1.irp);
+    r2.returned = d->WskReceive(s, &b.wsk, 0, r2.irp);
+    r3.returned = d->WskReceive(s, &c.wsk, 0, r3.irp);
+    if (round % 3 != 0) {
+      let_the_loop_run(); // sometimes the chain is in the kernel already, sometimes not
+    }
+    std::string chunk;
+    const std::size_t length = 1 + random() % 12;
+    for (std::size_t i = 0; i < length; ++i) {
+      chunk += static_cast<char>('a' + (sent.size() + i) % 26);
+    }
+    ASSERT_TRUE(peer_send_all(peer, chunk.data(), chunk.size(), timeout_ms));
+    sent += chunk;
+    if (round % 2 == 0) {
+      sleep_ms(1);
+    }
+    IoCancelIrp(r2.irp);
+    ASSERT_EQ(r1.wait(), STATUS_SUCCESS) << "round " << round;
+    ASSERT_NE(r1.information(), 0u) << "round " << round;
+    const NTSTATUS middle = r2.wait();
+    ASSERT_TRUE(middle == STATUS_SUCCESS || middle == STATUS_CANCELLED) << "round " << round;
+    if (middle == STATUS_CANCELLED) {
+      ++cancelled;
+      EXPECT_EQ(r2.information(), 0u);
+    }
+    // The third gets at least this marker (it may hold bytes of the chunk before it).
+    ASSERT_TRUE(peer_send_all(peer, ".", 1, timeout_ms));
+    sent += ".";
+    ASSERT_EQ(r3.wait(), STATUS_SUCCESS) << "round " << round;
+    got += a.text(r1.information());
+    if (middle == STATUS_SUCCESS) {
+      got += b.text(r2.information());
+    }
+    got += c.text(r3.information());
+    ASSERT_EQ(got, sent.substr(0, got.size())) << "round " << round;
+  }
+  for (int i = 0; i < 1000 && got.size() < sent.size(); ++i) {
+    buffer in(256, 0xcc);
+    call r;
+    r.returned = d->WskReceive(s, &in.wsk, 0, r.irp);
+    ASSERT_EQ(r.wait(), STATUS_SUCCESS);
+    ASSERT_NE(r.information(), 0u);
+    got += in.text(r.information());
+  }
+  EXPECT_EQ(got, sent);
+  RecordProperty("cancelled", cancelled);
+  close_socket(s);
+  peer_close(peer);
+}
+
+// A WSK_FLAG_WAITALL receive among plain ones, the peer sending in small pieces: the WAITALL
+// one completes only full, and the receives before and after it get their bytes in order.
+TEST_P(in_flight, WaitAllReceiveAmongPlainOnesCompletesFullAndInOrder) {
+  int peer = -1;
+  PWSK_SOCKET s = connected(&peer);
+  ASSERT_GE(peer, 0);
+  const auto *d = of<WSK_PROVIDER_CONNECTION_DISPATCH>(s);
+  for (int round = 0; round < 20; ++round) {
+    constexpr int count = 6;
+    const ULONG flags[count] = {0, WSK_FLAG_WAITALL, 0, 0, WSK_FLAG_WAITALL, 0};
+    const std::size_t sizes[count] = {5, 10, 3, 7, 9, 4};
+    std::vector<std::unique_ptr<buffer>> buffers;
+    std::vector<std::unique_ptr<call>> receives;
+    for (int i = 0; i < count; ++i) {
+      buffers.push_back(std::make_unique<buffer>(sizes[i], 0xcc));
+      receives.push_back(std::make_unique<call>());
+      receives.back()->returned =
+          d->WskReceive(s, &buffers.back()->wsk, flags[i], receives.back()->irp);
+    }
+    let_the_loop_run();
+    // 38 bytes in pieces of 1 to 4, some with a pause, enough for all six.
+    std::string sent;
+    for (int i = 0; sent.size() < 38; ++i) {
+      const std::size_t piece = std::min<std::size_t>(38 - sent.size(), 1 + (i * 7 + round) % 4);
+      std::string bytes;
+      for (std::size_t k = 0; k < piece; ++k) {
+        bytes += static_cast<char>('A' + (sent.size() + k) % 26);
+      }
+      ASSERT_TRUE(peer_send_all(peer, bytes.data(), bytes.size(), timeout_ms));
+      sent += bytes;
+      if (i % 3 == 0) {
+        sleep_ms(2);
+      }
+    }
+    std::string got;
+    for (int i = 0; i < count; ++i) {
+      ASSERT_EQ(receives[i]->wait(), STATUS_SUCCESS) << "round " << round << " receive " << i;
+      const std::size_t n = receives[i]->information();
+      if (flags[i] == WSK_FLAG_WAITALL) {
+        EXPECT_EQ(n, sizes[i]) << "round " << round << " receive " << i;
+      }
+      got += buffers[i]->text(n);
+    }
+    // What the six did not take (plain receives may return short) is read next.
+    for (int i = 0; i < 100 && got.size() < sent.size(); ++i) {
+      buffer in(64, 0xcc);
+      call r;
+      r.returned = d->WskReceive(s, &in.wsk, 0, r.irp);
+      ASSERT_EQ(r.wait(), STATUS_SUCCESS);
+      got += in.text(r.information());
+    }
+    ASSERT_EQ(got, sent) << "round " << round;
+  }
+  close_socket(s);
+  peer_close(peer);
 }
 
 } // namespace

@@ -221,6 +221,16 @@ void on_kick(net::task *t) {
   s->behaviour->on_events(s, net::ev_in | net::ev_out);
 }
 
+// Ring I/O, on the loop thread: whether the lane holds an IRP or has a request in the kernel.
+bool ring_lane_active(const ring_lane &lane) {
+  for (unsigned i = 0; i < lane.depth; ++i) {
+    if (lane.slots[i].in_flight()) {
+      return true;
+    }
+  }
+  return lane.busy();
+}
+
 // Ring I/O: the ring task carries out, on the loop thread, the cancellations cancel routines
 // and closes asked for, and hands the queues' heads to the ring. (The release task waits for
 // this task, so the socket is alive.)
@@ -339,8 +349,7 @@ void release_on_loop(net::task *t) {
       }
     }
     if (s->ring_task_posted ||
-        (s->ring && (s->ring->receive.in_flight() || s->ring->send.in_flight() ||
-                     s->ring->receive.irp != nullptr || s->ring->send.irp != nullptr))) {
+        (s->ring && (ring_lane_active(s->ring->receive) || ring_lane_active(s->ring->send)))) {
       // The kernel holds a request for the descriptor, or its IRP is not yet finished: the
       // descriptor stays open until its completion (net::loop rule 6).
       s->loop->post(&s->lifecycle_task);
@@ -416,28 +425,23 @@ VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
   {
     std::lock_guard guard(s->lock);
     for (const queue_kind kind : {queue_kind::receive, queue_kind::send}) {
-      ring_io *ring = s->ring_of(kind);
-      if (!s->ring_holds(ring, irp)) {
+      ring_io *r = s->ring_slot(kind, irp);
+      if (r == nullptr) {
         continue;
       }
-      ring_io &r = *ring;
-      if (!r.settled) {
+      if (!r->done) {
         // The kernel holds its buffer: the request is cancelled, and its completion finishes
         // the IRP (with the bytes that moved, if any; nothing is lost).
-        r.cancelled = true;
-        ring_stop_locked(s, kind, STATUS_CANCELLED);
+        r->cancelled = true;
+        ring_stop_locked(s, kind, STATUS_CANCELLED, irp);
         return;
       }
       // The request finished first and left the IRP to us: it completes with what it did,
-      // after the IRPs of its queue finished before it.
-      attempt result = finished(r.result_status, r.result_information);
-      result.resumes_events = r.result_resumes_events;
-      r.irp = nullptr;
-      r.settled = false;
-      r.cancelled = false;
-      r.stop_status = STATUS_SUCCESS;
-      finish_parked(s, kind, irp, result, done);
-      ring_wake_locked(s, nullptr); // the next IRP of the queue may go to the ring
+      // after the IRPs of its queue finished before it (and those the ring finished after it
+      // follow it).
+      r->owned = true;
+      ring_flush_locked(s, kind, done);
+      ring_wake_locked(s, nullptr); // the next IRPs of the queue may go to the ring
       return;
     }
     // A receive or send that already moved bytes completes with them: a cancellation never
@@ -581,11 +585,13 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
     if (s->ring) {
       s->ring->task.run = on_ring_task;
       s->ring->task.owner = s;
-      for (ring_io *r : {&s->ring->receive, &s->ring->send}) {
-        r->owner = s;
-        r->on_complete = behaviour->ring_complete;
+      for (ring_lane *lane : {&s->ring->receive, &s->ring->send}) {
+        for (unsigned i = 0; i < lane->depth; ++i) {
+          lane->slots[i].owner = s;
+          lane->slots[i].on_complete = behaviour->ring_complete;
+        }
       }
-      s->ring->send.kind = net::io_kind::send;
+      s->ring->sends[0].kind = net::io_kind::send;
     }
     s->loop->post(&s->lifecycle_task);
   }
@@ -975,32 +981,76 @@ void ring_wake_locked(socket_object *s, completion_batch *done) {
     }
     return;
   }
-  for (ring_io *r : {&s->ring->receive, &s->ring->send}) {
-    if (r->cancel_wanted) {
-      r->cancel_wanted = false;
-      s->loop->cancel(r); // nothing when the request has completed meanwhile
-    }
+  for (ring_lane *lane : {&s->ring->receive, &s->ring->send}) {
+    ring_cancel_stopped(s, *lane);
   }
   // Also when closing: IRPs failed in their turn behind a head the ring held (fail_queue) are
   // finished by the pump once the head is.
   s->behaviour->ring_pump(s, *done);
 }
 
-bool ring_stop_locked(socket_object *s, queue_kind kind, NTSTATUS status) {
-  ring_io *r = s->ring_of(kind);
-  if (!s->ring_mode || r == nullptr || r->irp == nullptr) {
+bool ring_stop_locked(socket_object *s, queue_kind kind, NTSTATUS status, PIRP irp) {
+  ring_lane *lane = s->ring_mode ? s->ring_of(kind) : nullptr;
+  if (lane == nullptr) {
     return false;
   }
-  if (r->stop_status == STATUS_SUCCESS) {
-    r->stop_status = status;
+  bool held = false;
+  bool in_kernel = false;
+  for (unsigned i = 0; i < lane->depth; ++i) {
+    ring_io &r = lane->slots[i];
+    if (r.irp == nullptr || (irp != nullptr && r.irp != irp)) {
+      continue;
+    }
+    held = true;
+    if (r.stop_status == STATUS_SUCCESS) {
+      r.stop_status = status;
+    }
+    // A slot not done is in the kernel (the loop alone reads the request's own state).
+    in_kernel = in_kernel || !r.done;
   }
-  if (!r->settled) {
-    // In the kernel (the loop alone reads the request's own state, so this one's is used:
-    // an IRP the ring holds and has not settled is in flight).
-    r->cancel_wanted = true;
-    ring_wake_locked(s, nullptr);
+  if (in_kernel) {
+    ring_wake_locked(s, nullptr); // the loop cancels (ring_cancel_stopped)
   }
-  return true;
+  return held;
+}
+
+// The request cancelled is the chain's first not yet completed: the one the kernel runs (the
+// ones after it start only when it has completed, and a request not yet started cannot be
+// cancelled). It ends with -ECANCELED if it moved nothing, and so do all behind it; an IRP ended
+// that way without being stopped itself goes back to its queue and into the next chain (nothing
+// moved). If it moved bytes it completes with them, and its completion cancels the next
+// request, until the stopped one is reached.
+void ring_cancel_stopped(socket_object *s, ring_lane &lane) {
+  ring_io *current = nullptr;
+  bool stop = false;
+  for (unsigned i = 0; i < lane.depth; ++i) {
+    ring_io &r = lane.slots[i];
+    if (r.in_flight()) {
+      current = current != nullptr ? current : &r;
+      stop = stop || r.stop_status != STATUS_SUCCESS;
+    }
+  }
+  if (stop) {
+    s->loop->cancel(current); // once per request; nothing once it has completed
+  }
+}
+
+void ring_flush_locked(socket_object *s, queue_kind kind, completion_batch &done) {
+  ring_lane &lane = *s->ring_of(kind);
+  for (unsigned i = 0; i < lane.depth; ++i) {
+    ring_io &r = lane.slots[i];
+    if (r.irp == nullptr) {
+      continue; // free, or back on the queue only (parked, not in the kernel)
+    }
+    if (!r.done || !r.owned) {
+      return; // the IRPs after it wait for it
+    }
+    attempt result = finished(r.result_status, r.result_information);
+    result.resumes_events = r.result_resumes_events;
+    PIRP irp = r.irp;
+    r.clear();
+    finish_parked(s, kind, irp, result, done);
+  }
 }
 
 void socket_kick_locked(socket_object *s) {
@@ -1244,11 +1294,11 @@ void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_b
   if (ring_stop_locked(s, kind, status)) {
     // The head ends when the kernel gives its buffer back; the others fail in their turn after
     // it (its completion resumes the queue).
-    const PIRP head = s->ring_of(kind)->irp;
+    ring_lane &lane = *s->ring_of(kind);
     LIST_ENTRY &q = s->ops_of(kind).parked.head();
     for (PLIST_ENTRY link = q.Flink; link != &q; link = link->Flink) {
       PIRP irp = irp_from_link(link);
-      if (irp != head && (irp_marks(irp) & irp_mark::refused) == 0) {
+      if (lane.holding(irp) == nullptr && (irp_marks(irp) & irp_mark::refused) == 0) {
         irp->IoStatus.Status = status;
         irp_marks(irp) |= irp_mark::refused;
       }

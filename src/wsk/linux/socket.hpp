@@ -160,31 +160,71 @@ struct event_state {
 
 class completion_batch;
 
-// What a stream socket's receive or send queue hands to the io_uring engine (docs/design.md,
-// "Ring I/O"): the loop's I/O request for the IRP at the head of the queue, straight over the
-// IRP's MDL pages. One per direction, so at most one receive and one send of a socket are in
-// the kernel at a time and the stream's bytes keep their order. Guarded by the socket's lock;
-// the request itself is submitted and cancelled on the loop thread only.
+// Receives of one stream socket the ring may hold at once (docs/design.md, "Ring I/O"): the
+// first IRPs of the receive queue, linked in queue order so that the kernel runs each after the
+// one before it. Sends stay at one at a time (a partial send would let the next one in).
+constexpr unsigned ring_receive_depth = 4;
+
+// One IRP of a stream socket's receive or send queue in the hands of the io_uring engine
+// (docs/design.md, "Ring I/O"): the loop's I/O request for it, straight over the IRP's MDL
+// pages. Guarded by the socket's lock; the request itself is submitted and cancelled on the
+// loop thread only.
 //
 // The IRP stays on its queue's parked list, cancellable, while the kernel holds its buffer.
 // Whoever comes second of the request's completion and the IRP's cancel routine finishes it:
 //  - the cancel routine, finding the request in flight, only asks for its cancellation
-//    (`stop_status`, `cancel_wanted`) and leaves the IRP to the completion;
+//    (`stop_status`, `cancelled`) and leaves the IRP to the completion;
 //  - the completion, finding that the cancel routine took the IRP's cancel routine back
-//    (irp_unpark fails) but has not run yet, leaves the result in `result` (`settled`) for it.
+//    (irp_unpark fails) but has not run yet, leaves the result in `result_*` (`done` without
+//    `owned`) for it.
+// Either way the IRPs of a lane are finished in lane order (ring_flush_locked).
 struct ring_io : net::io_request {
   socket_object *owner = nullptr;
-  PIRP irp = nullptr;         // the IRP the request works for (in flight, or settled)
-  bool cancel_wanted = false; // the loop is to cancel the request (ring task)
-  bool cancelled = false;     // the IRP's cancel routine ran: the completion owns the IRP
-  bool settled = false;       // finished; the IRP's cancel routine completes it with `result`
+  PIRP irp = nullptr; // the IRP the request works for (in flight, or done and not yet handed on)
+  bool cancelled = false; // the IRP's cancel routine ran: the completion owns the IRP
+  bool done = false;      // the request finished the IRP with `result_*`
+  bool owned = false;     // (done) the IRP is ours to finish: no cancel routine is left to run
   // Non-zero: the IRP is to end now (IoCancelIrp, WskCloseSocket, an abortive disconnect):
   // with its bytes when any moved, else with this status.
   NTSTATUS stop_status = STATUS_SUCCESS;
-  NTSTATUS result_status = STATUS_SUCCESS; // when settled
-  ULONG_PTR result_information = 0;        // when settled
-  bool result_resumes_events = false;      // when settled (attempt::resumes_events)
+  NTSTATUS result_status = STATUS_SUCCESS; // when done
+  ULONG_PTR result_information = 0;        // when done
+  bool result_resumes_events = false;      // when done (attempt::resumes_events)
   iovec pieces[4]; // the MDL pages the request covers (a longer chain is taken in parts)
+
+  // Back to free: no IRP, nothing pending.
+  void clear() {
+    irp = nullptr;
+    cancelled = done = owned = false;
+    stop_status = STATUS_SUCCESS;
+  }
+};
+
+// The ring requests of one direction of a stream socket: slots[0 .. depth), used as one linked
+// chain at a time in queue order (slot 0 holds the first IRP of the chain). A new chain starts
+// only when every slot is free, so the kernel never runs two chains of a socket side by side.
+struct ring_lane {
+  ring_io *slots = nullptr;
+  unsigned depth = 0;
+
+  // The slot holding `irp`, or NULL.
+  ring_io *holding(PIRP irp) {
+    for (unsigned i = 0; i < depth; ++i) {
+      if (slots[i].irp == irp) {
+        return &slots[i];
+      }
+    }
+    return nullptr;
+  }
+  // Whether some slot holds an IRP (in flight, or done and not yet handed on).
+  bool busy() const {
+    for (unsigned i = 0; i < depth; ++i) {
+      if (slots[i].irp != nullptr) {
+        return true;
+      }
+    }
+    return false;
+  }
 };
 
 // A socket's fault-injection state (socket_object::faults; nt/fault/plan.hpp rule 3): its fault
@@ -197,11 +237,13 @@ struct socket_faults {
   socket_task deliver_task;
 };
 
-// A stream socket's two ring requests (socket_object::ring), one per direction, and the task
+// A stream socket's ring requests (socket_object::ring), a lane per direction, and the task
 // that submits and cancels them on the loop thread.
 struct ring_pair {
-  ring_io receive;
-  ring_io send;
+  ring_io receives[ring_receive_depth];
+  ring_io sends[1];
+  ring_lane receive{receives, ring_receive_depth};
+  ring_lane send{sends, 1};
   socket_task task;
 };
 
@@ -231,8 +273,9 @@ struct socket_behaviour {
   // in linux/socket.cpp) runs it on readiness it polled for itself.
   void (*resume_queues)(socket_object *s, std::uint32_t events, completion_batch &done);
   // Stream sockets on an engine that performs I/O requests (socket_object::ring_mode), NULL
-  // otherwise. On the loop thread, under the lock: hands the head of the receive and send
-  // queues to the ring when they are not already there (and tries what cannot go there).
+  // otherwise. On the loop thread, under the lock: hands the first IRPs of the receive queue
+  // (a chain) and the head of the send queue to the ring when their lanes are free (and tries
+  // what cannot go there).
   void (*ring_pump)(socket_object *s, completion_batch &done);
   // The loop's callback for a ring_io request (takes the lock).
   void (*ring_complete)(net::io_request *request, long result);
@@ -364,16 +407,18 @@ struct socket_object {
     const op_queue &q = ops[static_cast<int>(kind)];
     return q.parked.empty() && IsListEmpty(&q.finished) && !is_delivering(kind);
   }
-  // The ring request of the receive or send queue; NULL for the other kinds and off ring_mode.
-  ring_io *ring_of(queue_kind kind) {
+  // The ring lane of the receive or send queue; NULL for the other kinds and off ring_mode.
+  ring_lane *ring_of(queue_kind kind) {
     return !ring                         ? nullptr
            : kind == queue_kind::receive ? &ring->receive
            : kind == queue_kind::send    ? &ring->send
                                          : nullptr;
   }
-  // Whether the ring holds (or has just finished, for its cancel routine) `irp`.
-  bool ring_holds(const ring_io *r, PIRP irp) const {
-    return ring_mode && r != nullptr && r->irp == irp;
+  // The slot of `kind`'s lane that holds `irp` (in flight, or finished and not yet handed
+  // on), or NULL.
+  ring_io *ring_slot(queue_kind kind, PIRP irp) {
+    ring_lane *lane = ring_mode ? ring_of(kind) : nullptr;
+    return lane != nullptr ? lane->holding(irp) : nullptr;
   }
 };
 
@@ -574,9 +619,17 @@ void socket_kick_locked(socket_object *s);
 // Ring I/O, under the lock: has the loop thread pump the rings (ring_pump) and carry out
 // requested cancellations, now when called there, else through the ring's task.
 void ring_wake_locked(socket_object *s, completion_batch *done);
-// Ring I/O, under the lock: the IRP the ring holds for `kind` is to end now with `status` when
-// no byte moved; the ring's request is cancelled. Returns false when the ring holds nothing.
-bool ring_stop_locked(socket_object *s, queue_kind kind, NTSTATUS status);
+// Ring I/O, under the lock: the IRPs the ring holds for `kind` (only `irp` when not NULL) are
+// to end now, with their bytes when any moved, else with `status`; the loop cancels the
+// requests. Returns false when the ring holds none of them.
+bool ring_stop_locked(socket_object *s, queue_kind kind, NTSTATUS status, PIRP irp = nullptr);
+// Ring I/O, under the lock: finishes the IRPs of `kind`'s lane whose requests are done and that
+// are ours to finish, in lane order, up to the first that is not (still in the kernel, or left
+// to its cancel routine); delivered through `done`.
+void ring_flush_locked(socket_object *s, queue_kind kind, completion_batch &done);
+// Ring I/O, on the loop thread, under the lock: when an IRP the lane's chain holds in the kernel
+// is to stop (ring_stop_locked), cancels the request the kernel is running for the chain.
+void ring_cancel_stopped(socket_object *s, ring_lane &lane);
 
 // Under the lock: an IRP taken off its parked list by irp_unpark (or owned since its cancel
 // routine ran) joins the queue's finished list with `result`, delivered through `done`.

@@ -1,8 +1,9 @@
 // Listening, connection and stream sockets, Linux half: ring I/O (docs/design.md, "Ring I/O").
-// On an engine that performs I/O requests, the head of a connection's receive and send queues
-// goes to the ring straight over the IRP's MDL pages, one request per direction, so the
-// stream's bytes keep their order; what cannot go there is tried with system calls as on
-// epoll. What the stream files share, and which does what: linux/stream.hpp.
+// On an engine that performs I/O requests, the first IRPs of a connection's receive queue (up to
+// ring_receive_depth, as one linked chain) and the head of its send queue go to the ring straight
+// over the IRPs' MDL pages, so the stream's bytes keep their order; what cannot go there is tried
+// with system calls as on epoll. What the stream files share, and which does what:
+// linux/stream.hpp.
 #include "nt/fault/plan.hpp"
 #include "wsk/linux/events.hpp"
 #include "wsk/linux/stream.hpp"
@@ -29,49 +30,72 @@ bool ring_eligible(const socket_object *s, queue_kind kind, PIRP irp) {
          bytes_done(irp) < args.buffer.length;
 }
 
-// resume_queue's `blocked` for ring sockets: the IRP the ring holds stays (and so does every IRP
-// behind it); on the loop thread, so does one the ring can take (ring_pump_queue hands it over).
+// resume_queue's `blocked` for ring sockets: the IRPs the ring holds stay (and so does every
+// IRP behind them); on the loop thread, so does one the ring can take (ring_pump_queue hands it
+// over).
 bool receive_blocked_ring(const socket_object *s, PIRP irp) {
-  return s->ring->receive.irp == irp || receive_blocked(s, irp) ||
+  return s->ring->receive.holding(irp) != nullptr || receive_blocked(s, irp) ||
          (s->loop->in_loop_thread() && ring_eligible(s, queue_kind::receive, irp));
 }
 bool send_blocked_ring(const socket_object *s, PIRP irp) {
-  return s->ring->send.irp == irp ||
+  return s->ring->send.holding(irp) != nullptr ||
          (s->loop->in_loop_thread() && ring_eligible(s, queue_kind::send, irp));
 }
 
-// Under the lock, on the loop thread: submits the unfinished part of `irp`'s buffer (at most
-// four MDL pieces at a time) as the ring's request for `kind`.
-void ring_submit(socket_object *s, ring_io &r, PIRP irp) {
+// Under the lock, on the loop thread: points `r` at the unfinished part of `irp`'s buffer (at
+// most four MDL pieces at a time). Returns false for an empty one (cannot happen for an IRP
+// ring_eligible accepted).
+bool ring_prepare(socket_object *s, ring_io &r, PIRP irp) {
   SIZE_T covered = 0;
   const std::size_t count = gather_buffer(
       transfer(irp).buffer.mdl, transfer(irp).buffer.offset + bytes_done(irp),
       transfer(irp).buffer.length - bytes_done(irp), r.pieces, std::size(r.pieces), &covered);
+  r.clear();
   r.irp = irp;
   r.fd = s->fd;
   r.iov = r.pieces;
   r.iov_count = static_cast<unsigned>(count);
   r.flags = 0;
-  if (count == 0 || s->loop->submit(&r) != 0) {
-    r.irp = nullptr; // cannot happen for a valid buffer; the IRP is then tried on readiness
-  }
+  return count != 0;
 }
 
-// Under the lock, on the loop thread: resumes the queue of `kind` (what cannot go to the ring,
-// with system calls) until its head can go to the ring, and submits it there.
+// Under the lock, on the loop thread, with every slot of the lane free: resumes the queue of
+// `kind` (what cannot go to the ring, with system calls) until its head can go to the ring, and
+// submits the head and the IRPs behind it the ring can take, up to the lane's depth, as one
+// chain. A WSK_FLAG_WAITALL receive ends a chain: one short of its length is submitted again
+// for the rest, which no later receive may overtake.
 void ring_pump_queue(socket_object *s, queue_kind kind, completion_batch &done) {
-  ring_io &r = *s->ring_of(kind);
-  if (r.irp != nullptr) {
-    return; // the ring holds the head already
+  ring_lane &lane = *s->ring_of(kind);
+  if (lane.busy()) {
+    return; // the ring holds the head already; the next chain starts when this one is over
   }
   const bool receive = kind == queue_kind::receive;
   resume_queue(s, kind, receive ? try_receive : try_send_queue_entry, done,
                receive ? receive_blocked_ring : send_blocked_ring);
   LIST_ENTRY &parked = s->queue(kind);
-  if (!IsListEmpty(&parked)) {
-    PIRP head = irp_from_link(parked.Flink);
-    if (ring_eligible(s, kind, head)) {
-      ring_submit(s, r, head);
+  net::io_request *chain[ring_receive_depth];
+  unsigned count = 0;
+  for (PLIST_ENTRY link = parked.Flink; link != &parked && count < lane.depth; link = link->Flink) {
+    PIRP irp = irp_from_link(link);
+    if (!ring_eligible(s, kind, irp) || !ring_prepare(s, lane.slots[count], irp)) {
+      lane.slots[count].clear();
+      break;
+    }
+    chain[count] = &lane.slots[count];
+    ++count;
+    if (receive && (transfer(irp).flags & op_flag::waitall) != 0) {
+      break;
+    }
+  }
+  if (count == 0) {
+    return;
+  }
+  const int result = count == 1 ? s->loop->submit(chain[0]) : s->loop->submit_linked(chain, count);
+  if (result != 0) {
+    // The loop is stopping (or the ring refused the chain): the IRPs stay parked and end with
+    // the close, or are tried on readiness.
+    for (unsigned i = 0; i < count; ++i) {
+      lane.slots[i].clear();
     }
   }
 }
@@ -116,20 +140,25 @@ void stream_ring_pump(socket_object *s, completion_batch &done) {
   ring_pump_queue(s, queue_kind::send, done);
 }
 
-// The loop's callback for a ring request (net::loop rule 6): the IRP is finished (handed to its
-// cancel routine if that is about to run), or its remainder goes to the ring again at once, so
-// that a cancel routine always finds it either in flight or settled. Then the queue moves on.
+// The loop's callback for a ring request (net::loop rule 6). A finished IRP is handed on in
+// lane order (ring_flush_locked; to its cancel routine if that is about to run). One with more
+// to move, or that a broken chain ended before it moved anything, goes back to being only
+// parked; the next chain takes it again. Once the lane is free the queue moves on: the send
+// queue at once, the receive queue from the ring task, after this loop turn's completion
+// routines have queued their next receives, so that they join one chain.
 void stream_ring_complete(net::io_request *request, long result) {
   auto *r = static_cast<ring_io *>(request);
   socket_object *s = r->owner;
-  const queue_kind kind = r == &s->ring->receive ? queue_kind::receive : queue_kind::send;
+  const bool receive = r >= s->ring->receives && r < s->ring->receives + ring_receive_depth;
+  const queue_kind kind = receive ? queue_kind::receive : queue_kind::send;
+  ring_lane &lane = *s->ring_of(kind);
   completion_batch done;
   std::lock_guard guard(s->lock);
   PIRP irp = r->irp;
   attempt outcome;
   if (r->stop_status == STATUS_SUCCESS) {
     outcome = ring_result(s, kind, irp, result);
-    if (outcome.finished && kind == queue_kind::receive) {
+    if (outcome.finished && receive) {
       outcome.resumes_events = events_receive_finished(s);
     }
   } else {
@@ -143,26 +172,33 @@ void stream_ring_complete(net::io_request *request, long result) {
         bytes_done(irp) != 0 ? finished(STATUS_SUCCESS, bytes_done(irp)) : finished(r->stop_status);
   }
   if (!outcome.finished) {
-    ring_submit(s, *r, irp); // the rest, straight away
-    return;
-  }
-  const bool owned = r->cancelled || irp_unpark(irp);
-  if (owned) {
-    r->irp = nullptr;
-    r->cancelled = false;
-    r->stop_status = STATUS_SUCCESS;
-    finish_parked(s, kind, irp, outcome, done);
+    // Not stopped (a stop always finishes it), so its cancel routine has not run: it stays
+    // parked and cancellable as any parked IRP, and no request behind it in this chain moves
+    // anything (the kernel ended the chain, or this was its last request).
+    r->clear();
   } else {
-    // Its cancel routine is about to run (it waits for the lock): it completes the IRP.
-    r->settled = true;
+    r->done = true;
     r->result_status = outcome.status;
     r->result_information = NT_SUCCESS(outcome.status) ? outcome.information : 0;
     r->result_resumes_events = outcome.resumes_events;
+    // Without its cancel routine back, the routine is about to run (it waits for the lock) and
+    // hands the IRP on (ring_flush_locked).
+    r->owned = r->cancelled || irp_unpark(irp);
+  }
+  ring_flush_locked(s, kind, done);
+  if (lane.busy()) {
+    ring_cancel_stopped(s, lane); // a stop waiting behind this request reaches the next one
     return;
   }
-  // The next IRP: to the ring, or (WskCloseSocket, an abortive disconnect) failed in its turn
-  // (irp_mark::refused).
-  ring_pump_queue(s, kind, done);
+  // The next IRPs: to the ring, or (WskCloseSocket, an abortive disconnect) failed in their
+  // turn (irp_mark::refused).
+  if (receive) {
+    ring_wake_locked(s, nullptr);
+    if (s->ring_task_posted) {
+      return;
+    }
+  }
+  ring_pump_queue(s, kind, done); // (the loop is stopping: no task runs any more)
 }
 
 // A receive or send cancelled while parked keeps what it moved: a WAITALL receive part-filled,
