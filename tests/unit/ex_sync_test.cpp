@@ -416,6 +416,9 @@ TEST(ExRundown, WaitBlocksUntilEveryReferenceIsReleased) {
   ASSERT_TRUE(ExAcquireRundownProtection(&ref));
   ASSERT_TRUE(ExAcquireRundownProtectionEx(&ref, 2));
   std::atomic<bool> released{false};
+  // Taken before the holder starts, so its 50 ms sleep lies wholly inside what is measured
+  // however late this thread runs again.
+  const auto start = clock_type::now();
   std::thread holder([&] {
     std::this_thread::sleep_for(50ms);
     ExReleaseRundownProtection(&ref);
@@ -423,7 +426,6 @@ TEST(ExRundown, WaitBlocksUntilEveryReferenceIsReleased) {
     released = true;
     ExReleaseRundownProtectionEx(&ref, 2);
   });
-  auto start = clock_type::now();
   std::thread late([&] {
     // Once the rundown has started, new references fail.
     ASSERT_TRUE(eventually(
