@@ -15,6 +15,7 @@
 
 #include <uwsk/log.h>
 
+#include "net/receive_buffers.hpp"
 #include "net/socket_ops.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "win_constants.hpp"
@@ -135,6 +136,10 @@ data_chunk *chunk_alloc() {
 }
 
 void chunk_free(data_chunk *c) {
+  if (c->pool != nullptr) {
+    c->pool->release(c->pool_id); // a provided buffer goes back to its loop's ring
+    return;
+  }
   const bool last = chunks_out.fetch_sub(1, std::memory_order_relaxed) == 1;
   chunk_cache().release(c);
   if (last) {
@@ -167,6 +172,54 @@ void free_datagram_list(data_chunk *head) {
 ULONG pressure_flags() {
   return chunks_out.load(std::memory_order_relaxed) > pressure_limit ? win::wsk_flag_release_asap
                                                                      : 0;
+}
+
+ULONG pressure_flags(data_chunk *c) {
+  return c->pool != nullptr && c->pool->pressed() ? win::wsk_flag_release_asap : pressure_flags();
+}
+
+std::size_t chunk_headroom() {
+  return chunk_header + chunk_mdl_bytes();
+}
+
+data_chunk *chunk_from_buffer(net::receive_buffers *pool, std::uint16_t id) {
+  auto *c = reinterpret_cast<data_chunk *>(pool->header(id));
+  if (c->mdl == nullptr) {
+    // The first time this buffer is filled (the mapping starts zeroed): its header and MDL.
+    c = new (pool->header(id)) data_chunk{};
+    c->mdl = reinterpret_cast<PMDL>(pool->header(id) + chunk_header);
+    c->bytes = pool->data(id);
+    c->pool = pool;
+    c->pool_id = id;
+    MmInitializeMdl(c->mdl, c->bytes, pool->size());
+    MmBuildMdlForNonPagedPool(c->mdl);
+  }
+  c->next_unread = nullptr;
+  return c;
+}
+
+void unread_append(socket_object *s, data_chunk *c) {
+  c->next_unread = nullptr;
+  data_chunk **end = &s->ev.unread;
+  while (*end != nullptr) {
+    end = &(*end)->next_unread;
+  }
+  *end = c;
+  charge(s, c, c->length - c->start);
+}
+
+data_chunk *unread_pop(socket_object *s) {
+  data_chunk *c = s->ev.unread;
+  if (c != nullptr) {
+    s->ev.unread = c->next_unread;
+    c->next_unread = nullptr;
+  }
+  return c;
+}
+
+void unread_push_front(socket_object *s, data_chunk *c) {
+  c->next_unread = s->ev.unread;
+  s->ev.unread = c;
 }
 
 // ---- Receive backpressure ---------------------------------------------------------------------
@@ -270,29 +323,35 @@ bool take_back(socket_object *s, data_chunk *head) {
 // ---- The unaccepted head of the stream (WskReceive after a partial indication) ----------------
 
 SIZE_T events_take_unread(socket_object *s, const iovec *iov, std::size_t count) {
-  data_chunk *c = s->ev.unread;
   SIZE_T copied = 0;
-  for (std::size_t i = 0; i < count && c != nullptr && c->start < c->length; ++i) {
-    const SIZE_T n = std::min<SIZE_T>(iov[i].iov_len, c->length - c->start);
-    std::memcpy(iov[i].iov_base, c->bytes + c->start, n);
+  std::size_t i = 0;
+  SIZE_T filled = 0; // of iov[i]
+  while (i < count && s->ev.unread != nullptr) {
+    data_chunk *c = s->ev.unread;
+    const SIZE_T n = std::min<SIZE_T>(iov[i].iov_len - filled, c->length - c->start);
+    std::memcpy(static_cast<unsigned char *>(iov[i].iov_base) + filled, c->bytes + c->start, n);
     c->start += n;
+    filled += n;
     copied += n;
-  }
-  if (c != nullptr && c->start == c->length) {
-    s->ev.unread = nullptr;
-    discharge(s, c);
-    chunk_free(c);
-  } else if (c != nullptr) {
-    recharge(s, c, c->length - c->start);
+    if (c->start == c->length) {
+      unread_pop(s);
+      discharge(s, c);
+      chunk_free(c);
+    } else {
+      recharge(s, c, c->length - c->start);
+    }
+    if (filled == iov[i].iov_len) {
+      ++i;
+      filled = 0;
+    }
   }
   return copied;
 }
 
 void events_drop_unread(socket_object *s) {
-  if (s->ev.unread != nullptr) {
-    discharge(s, s->ev.unread);
-    chunk_free(s->ev.unread);
-    s->ev.unread = nullptr;
+  while (data_chunk *c = unread_pop(s)) {
+    discharge(s, c);
+    chunk_free(c);
   }
 }
 

@@ -316,7 +316,10 @@ std::uint32_t watched_events(const socket_object *s) {
   // short read means (socket_object::short_read_unsure; see publish for io_uring).
   const std::uint32_t urgent =
       s->cat == category::datagram || s->loop->kind() == net::engine_kind::uring ? 0 : net::ev_pri;
-  return net::ev_in | net::ev_out | net::ev_rdhup | urgent;
+  // While a multishot receive reads the socket its completions say what arrived; polling the
+  // reads too would only run a readiness pass per arrival that finds nothing to do.
+  const std::uint32_t reads = s->ring && s->ring->receive.shots ? 0 : net::ev_in;
+  return reads | net::ev_out | net::ev_rdhup | urgent;
 }
 
 void attach_on_loop(net::task *t) {
@@ -1001,6 +1004,12 @@ void hand_reads_locked(socket_object *s, std::uint32_t left) {
   s->loop->arm_timer(&s->hand_timer, net::timer::clock::now() + hand_bound);
 }
 
+void rewatch_locked(socket_object *s) {
+  if (s->attached && !s->reads_handed) {
+    s->loop->modify(&s->watcher, watched_events(s));
+  }
+}
+
 void want_reads_locked(socket_object *s) {
   if (s->reads_handed && !s->reads_wanted) {
     s->reads_wanted = true;
@@ -1304,6 +1313,9 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
       fail_queue(s, static_cast<queue_kind>(k), STATUS_CANCELLED, done);
     }
     s->behaviour->on_close_locked(s);
+    if (s->ring && s->ring->receive.shots) {
+      ring_wake_locked(s, nullptr); // a multishot receive is cancelled (stream_ring_pump)
+    }
     IoMarkIrpPending(irp);
     s->close_irp = irp;
   }

@@ -129,9 +129,12 @@ struct event_state {
   bool v58_noted = false;            // rule V58 was logged for this socket (fault v58)
   bool receive_from_dynamic = false; // WSK_EVENT_RECEIVE_FROM came from SO_WSK_EVENT_CALLBACK
   SIZE_T backlog_indicated = 0;      // the ideal send backlog last reported
-  data_chunk *unread = nullptr;      // indicated, not accepted: the head of the byte stream
-  data_chunk *refused = nullptr;     // datagrams not accepted, indicated again on re-enable
-  LIST_ENTRY retained;               // indication lists the client kept (STATUS_PENDING)
+  // Read for events and not yet taken, in stream order (linked through data_chunk::next_unread):
+  // bytes indicated and not accepted, then (ring I/O) what a multishot receive brought while
+  // the events could not indicate it. The head of the byte stream.
+  data_chunk *unread = nullptr;
+  data_chunk *refused = nullptr; // datagrams not accepted, indicated again on re-enable
+  LIST_ENTRY retained;           // indication lists the client kept (STATUS_PENDING)
   // Receive backpressure (linux/events.cpp): the bytes read for events and not yet taken by the
   // client (`unread`, `refused`, `retained`), the bound on them (the socket's SO_RCVBUF, read
   // when first needed; 0 until then), and whether reading stopped at the bound (a release
@@ -177,6 +180,14 @@ struct ring_io : net::io_request {
   NTSTATUS result_status = STATUS_SUCCESS; // when settled
   ULONG_PTR result_information = 0;        // when settled
   bool result_resumes_events = false;      // when settled (attempt::resumes_events)
+  // The receive request as a multishot receive feeding receive events (linux/
+  // stream_ring_events.cpp): in the kernel (no IRP meanwhile; set when submitted, cleared by its
+  // last completion), its cancellation asked for, and the end (0 or -errno) it met, kept until
+  // the bytes received before it are taken (end_pending).
+  bool shots = false;
+  bool shots_stopping = false;
+  bool end_pending = false;
+  int end_result = 0;
   iovec pieces[4]; // the MDL pages the request covers (a longer chain is taken in parts)
 };
 
@@ -438,6 +449,10 @@ void hand_reads_locked(socket_object *s, std::uint32_t left);
 // Under the lock, on any thread: a receive is parked that no waiting thread may poll for; the
 // loop is to watch the socket's reads again if it handed them (through the kick task).
 void want_reads_locked(socket_object *s);
+
+// Under the lock, on the loop thread: the watcher's interest follows what the socket needs now
+// (its reads are not polled while a multishot receive reads them, ring_io::shots).
+void rewatch_locked(socket_object *s);
 
 // Completions due once a socket's lock is released (socket rule 2): IRPs outside the operation
 // queues (event-disable and address-change IRPs), and the queues of one socket whose finished IRPs

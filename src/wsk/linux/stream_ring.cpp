@@ -23,7 +23,8 @@ bool ring_eligible(const socket_object *s, queue_kind kind, PIRP irp) {
   const transfer_args &args = transfer(irp);
   if (kind == queue_kind::receive) {
     return args.buffer.length != 0 && (args.flags & op_flag::drain) == 0 &&
-           s->ev.unread == nullptr && !s->peer_closed && !events_receive_must_wait(s);
+           s->ev.unread == nullptr && !s->peer_closed && !events_receive_must_wait(s) &&
+           !s->ring->receive.shots && !events_ring_end_pending(s);
   }
   return !args.disconnect && (args.flags & op_flag::nodelay) == 0 &&
          bytes_done(irp) < args.buffer.length;
@@ -48,6 +49,8 @@ void ring_submit(socket_object *s, ring_io &r, PIRP irp) {
       transfer(irp).buffer.mdl, transfer(irp).buffer.offset + bytes_done(irp),
       transfer(irp).buffer.length - bytes_done(irp), r.pieces, std::size(r.pieces), &covered);
   r.irp = irp;
+  r.kind = &r == &s->ring->receive ? net::io_kind::recv : net::io_kind::send;
+  r.on_complete = stream_ring_complete; // (the receive request also serves receive events)
   r.fd = s->fd;
   r.iov = r.pieces;
   r.iov_count = static_cast<unsigned>(count);
@@ -68,7 +71,7 @@ void ring_pump_queue(socket_object *s, queue_kind kind, completion_batch &done) 
   resume_queue(s, kind, receive ? try_receive : try_send_queue_entry, done,
                receive ? receive_blocked_ring : send_blocked_ring);
   LIST_ENTRY &parked = s->queue(kind);
-  if (!IsListEmpty(&parked)) {
+  if (!IsListEmpty(&parked) && !r.in_flight()) {
     PIRP head = irp_from_link(parked.Flink);
     if (ring_eligible(s, kind, head)) {
       ring_submit(s, r, head);
@@ -114,6 +117,7 @@ attempt ring_result(socket_object *s, queue_kind kind, PIRP irp, long result) {
 void stream_ring_pump(socket_object *s, completion_batch &done) {
   ring_pump_queue(s, queue_kind::receive, done);
   ring_pump_queue(s, queue_kind::send, done);
+  events_ring_update(s); // a receive parked, a close: a multishot receive for events ends
 }
 
 // The loop's callback for a ring request (net::loop rule 6): the IRP is finished (handed to its
@@ -163,6 +167,9 @@ void stream_ring_complete(net::io_request *request, long result) {
   // The next IRP: to the ring, or (WskCloseSocket, an abortive disconnect) failed in its turn
   // (irp_mark::refused).
   ring_pump_queue(s, kind, done);
+  if (kind == queue_kind::receive) {
+    events_ring_update(s); // the last receive done: receive events may read through the ring
+  }
 }
 
 // A receive or send cancelled while parked keeps what it moved: a WAITALL receive part-filled,
