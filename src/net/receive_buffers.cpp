@@ -59,9 +59,25 @@ void receive_buffers::put(std::uint16_t id) {
   io_uring_buf_ring_add(ring_, data(id), static_cast<unsigned>(size()), id, ring_mask, 0);
   io_uring_buf_ring_advance(ring_, 1);
   ++in_ring_;
+  trim_if_idle();
+}
+
+void receive_buffers::set_receiving(bool receiving) {
+  receiving_ = receiving;
+  trim_if_idle();
+}
+
+void receive_buffers::trim_if_idle() {
+  if (receiving_ || trimmed_ || in_ring_ != count) {
+    return;
+  }
+  // Nothing can write the buffers now: no receive may take one, no owner holds one.
+  trimmed_ = true;
+  ::madvise(buffers_, std::size_t{count} * stride, MADV_DONTNEED);
 }
 
 void receive_buffers::taken() {
+  trimmed_ = false;
   --in_ring_;
   refs_.fetch_add(1, std::memory_order_relaxed);
   g_provided_receives.fetch_add(1, std::memory_order_relaxed);
@@ -96,6 +112,7 @@ void receive_buffers::collect() {
   }
   io_uring_buf_ring_advance(ring_, added);
   in_ring_ += added;
+  trim_if_idle();
 }
 
 bool receive_buffers::available() {

@@ -17,6 +17,10 @@
 //     the loop's end (a client that never released it) keeps the whole set mapped.
 //  4. When every buffer is out, a multishot receive ends with -ENOBUFS; the owner reads some
 //     other way until available() says buffers are back.
+//  5. Once no multishot receive of the loop is in the kernel and every buffer is back in the
+//     ring, the buffers' pages go back to the system (MADV_DONTNEED): a loop whose connections
+//     are gone keeps no resident buffers. The headroom goes with them, so an owner's header
+//     reads as zeroes after that (it rebuilds it then).
 #pragma once
 
 #include <atomic>
@@ -61,11 +65,11 @@ public:
   // Whether the ring has a buffer for the next receive, after moving what other threads
   // released into it.
   bool available();
-  // Whether more than half the buffers are held by owners (then indications ask their client
-  // to release promptly).
-  bool pressed() const { return in_ring_ < count / 2; }
   // Moves what other threads released into the ring; before each wait.
   void collect();
+  // Whether a multishot receive of the loop is in the kernel (rule 5: while none is, the pages
+  // of an idle set go back to the system).
+  void set_receiving(bool receiving);
 
   // Loop thread, when the loop's backend ends: the kernel no longer uses the ring. Frees the
   // memory unless buffers are still held (rule 3: the last release frees it then).
@@ -74,6 +78,7 @@ public:
 private:
   receive_buffers() = default;
   void put(std::uint16_t id);                   // back into the ring (loop thread)
+  void trim_if_idle();                          // rule 5
   void drop_reference();                        // frees the memory with the last reference
   std::atomic<std::uint32_t> refs_{1};          // the loop's, plus one per buffer held by an owner
   std::atomic<std::uint32_t> returned_head_{0}; // released elsewhere: id + 1, 0 for none
@@ -84,7 +89,9 @@ private:
   std::uint32_t *returned_next_ = nullptr; // per buffer: the next on the returned list
   io_uring_buf_ring *ring_ = nullptr;
   unsigned char *buffers_ = nullptr;
-  int in_ring_ = 0; // loop thread: buffers the kernel may still take
+  int in_ring_ = 0;        // loop thread: buffers the kernel may still take
+  bool receiving_ = false; // loop thread: a multishot receive is in the kernel
+  bool trimmed_ = true;    // loop thread: no page has been touched since the last trim
 };
 
 // For tests and gates: buffers the kernel filled through multishot receives so far, in the

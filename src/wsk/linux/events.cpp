@@ -119,6 +119,9 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
         events_give_way(s, queue_kind::receive)) {
       return;
     }
+    if (s->ev.unread != nullptr && !may_indicate(s)) {
+      return; // the client holds its bound; a release resumes the events (event rule 9)
+    }
     data_chunk *c = unread_pop(s);
     if (c != nullptr) {
       discharge(s, c); // charged again when offered below
@@ -177,7 +180,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
     }
     const SIZE_T indicated = c->length - c->start;
     SIZE_T accepted = indicated;
-    const ULONG flags = pressure_flags(c);
+    const ULONG flags = pressure_flags();
     offer_retention(s, c, indicated, flags);
     const NTSTATUS status = run_callback(
         s, win::wsk_event_receive, guard, done, [&](category cat, const void *d, PVOID ctx) {

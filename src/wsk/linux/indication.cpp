@@ -136,12 +136,12 @@ data_chunk *chunk_alloc() {
 }
 
 void chunk_free(data_chunk *c) {
+  const bool last = chunks_out.fetch_sub(1, std::memory_order_relaxed) == 1;
   if (c->pool != nullptr) {
     c->pool->release(c->pool_id); // a provided buffer goes back to its loop's ring
-    return;
+  } else {
+    chunk_cache().release(c);
   }
-  const bool last = chunks_out.fetch_sub(1, std::memory_order_relaxed) == 1;
-  chunk_cache().release(c);
   if (last) {
     // Nothing is held any more: what a burst left cached goes back to the system, and after a
     // burst what it left free in the C allocator too (see chunk_cache). Once per burst: a
@@ -174,10 +174,6 @@ ULONG pressure_flags() {
                                                                      : 0;
 }
 
-ULONG pressure_flags(data_chunk *c) {
-  return c->pool != nullptr && c->pool->pressed() ? win::wsk_flag_release_asap : pressure_flags();
-}
-
 std::size_t chunk_headroom() {
   return chunk_header + chunk_mdl_bytes();
 }
@@ -195,6 +191,7 @@ data_chunk *chunk_from_buffer(net::receive_buffers *pool, std::uint16_t id) {
     MmBuildMdlForNonPagedPool(c->mdl);
   }
   c->next_unread = nullptr;
+  count_out(1); // held like any chunk (pressure_flags counts it)
   return c;
 }
 
@@ -243,6 +240,25 @@ bool may_read(socket_object *s) {
   return !s->ev.throttled;
 }
 
+// Whether the events may indicate more: what the client holds (the socket's bytes but those
+// still on ev.unread) is below the bound. A multishot receive (event rule 10) reads ahead of the
+// bound by what the kernel had queued before its cancellation took effect; those bytes wait on
+// ev.unread, held by the provider, so the client still holds at most the bound plus one read.
+bool may_indicate(socket_object *s) {
+  if (s->ev.buffered < buffer_limit(s)) {
+    return true;
+  }
+  SIZE_T unread = 0;
+  for (const data_chunk *c = s->ev.unread; c != nullptr; c = c->next_unread) {
+    unread += c->charged;
+  }
+  if (s->ev.buffered - unread < buffer_limit(s)) {
+    return true;
+  }
+  s->ev.throttled = true;
+  return false;
+}
+
 // A list the socket now holds, counting `bytes`.
 void charge(socket_object *s, data_chunk *head, SIZE_T bytes) {
   head->charged = bytes;
@@ -252,9 +268,13 @@ void charge(socket_object *s, data_chunk *head, SIZE_T bytes) {
 // A held list now counts `bytes` (no more than before; 0: the socket no longer holds it). Resumes
 // reading when that brings a throttled socket below its bound.
 void recharge(socket_object *s, data_chunk *head, SIZE_T bytes) {
+  const bool less = bytes < head->charged;
   s->ev.buffered -= head->charged - bytes;
   head->charged = bytes;
-  if (s->ev.throttled && s->ev.buffered < s->ev.buffer_limit) {
+  // With bytes waiting on ev.unread the client may be below its bound again (may_indicate)
+  // although the socket is not.
+  if (s->ev.throttled &&
+      (s->ev.buffered < s->ev.buffer_limit || (less && s->ev.unread != nullptr))) {
     s->ev.throttled = false;
     socket_kick_locked(s);
   }

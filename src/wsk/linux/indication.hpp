@@ -55,10 +55,8 @@ void chunk_free(data_chunk *c);
 data_chunk *chunk_of(datagram_indication_view *v);
 // Frees a datagram list by its head.
 void free_datagram_list(data_chunk *head);
-// WSK_FLAG_RELEASE_ASAP while clients hold many buffers, else 0; for a provided buffer also
-// while its loop's clients hold more than half of that loop's (on the loop thread).
+// WSK_FLAG_RELEASE_ASAP while clients hold many buffers (provided ones included), else 0.
 ULONG pressure_flags();
-ULONG pressure_flags(data_chunk *c);
 
 // Provided buffers (on the loop thread): the headroom a chunk's header and MDL take before each
 // buffer's bytes, and the chunk of a buffer a multishot receive filled (its MDL built the first
@@ -75,6 +73,7 @@ void unread_push_front(socket_object *s, data_chunk *c);
 
 // Receive backpressure, under the socket's lock (linux/indication.cpp explains the accounting).
 bool may_read(socket_object *s);
+bool may_indicate(socket_object *s);
 void charge(socket_object *s, data_chunk *head, SIZE_T bytes);
 void recharge(socket_object *s, data_chunk *head, SIZE_T bytes);
 void discharge(socket_object *s, data_chunk *head);
