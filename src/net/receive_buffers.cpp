@@ -28,7 +28,7 @@ std::atomic<std::uint64_t> g_provided_receives{0};
 
 receive_buffers *receive_buffers::create(const loop *owner, std::size_t headroom) {
   static_assert(sizeof(receive_buffers) + sizeof(std::uint32_t) * count <= page);
-  if (headroom >= stride / 2) {
+  if (headroom > stride - 65536) { // the bytes of one 64 KiB read must fit after it
     return nullptr;
   }
   const std::size_t mapped = 2 * page + std::size_t{count} * stride;

@@ -23,6 +23,7 @@
 //     reads as zeroes after that (it rebuilds it then).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -36,11 +37,13 @@ class loop;
 
 class receive_buffers {
 public:
-  // The sizes (rule 1): 64 buffers of 64 KiB per loop. A completion takes a whole buffer
-  // whatever it holds, so the count bounds the indications a loop's clients may hold at once
-  // before its sockets fall back to reading on readiness (rule 4).
+  // The sizes (rule 1): 64 buffers per loop, each of 64 KiB and a page, so that with the
+  // owner's headroom taken a buffer still holds 64 KiB (one read of a 64 KiB write; a buffer of
+  // 64 KiB less the headroom split each such write in two completions). A completion takes a
+  // whole buffer whatever it holds, so the count bounds the indications a loop's clients may
+  // hold at once before its sockets fall back to reading on readiness (rule 4).
   static constexpr std::uint16_t count = 64;
-  static constexpr std::size_t stride = 65536;
+  static constexpr std::size_t stride = 65536 + 4096;
   // The buffer group id the requests select from.
   static constexpr std::uint16_t group = 0;
 
@@ -51,8 +54,8 @@ public:
   // The ring's memory for io_uring_register_buf_ring.
   io_uring_buf_ring *ring() const { return ring_; }
   std::size_t headroom() const { return headroom_; }
-  // The bytes a buffer holds at most.
-  std::size_t size() const { return stride - headroom_; }
+  // The bytes a buffer holds at most: 64 KiB, as one read on readiness takes.
+  std::size_t size() const { return std::min<std::size_t>(stride - headroom_, 65536); }
   // A buffer's bytes, and the headroom before them.
   unsigned char *data(std::uint16_t id) const { return header(id) + headroom_; }
   unsigned char *header(std::uint16_t id) const { return buffers_ + std::size_t{id} * stride; }
