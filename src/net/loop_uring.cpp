@@ -188,7 +188,6 @@ private:
   // Multishot receives: the completions of this batch, and the provided buffers (made on
   // first use; buffers_failed_: the kernel refused them, so none are made again).
   std::vector<shot> shots_;
-  std::size_t multishots_ = 0; // multishot receives in the kernel
   receive_buffers *buffers_ = nullptr;
   bool buffers_failed_ = false;
 };
@@ -384,9 +383,6 @@ int uring_backend::submit(io_request *r) {
     io_uring_prep_recv_multishot(sqe, r->fd, nullptr, 0, r->flags);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = receive_buffers::group;
-    if (multishots_++ == 0) {
-      buffers_->set_receiving(true);
-    }
   } else if (r->kind == io_kind::recv) {
     if (single) {
       io_uring_prep_recv(sqe, r->fd, r->iov[0].iov_base, r->iov[0].iov_len, r->flags);
@@ -464,9 +460,6 @@ void uring_backend::dispatch_requests() {
     if (!r->more_) {
       r->loop_ = nullptr; // the owner's again (rule 6)
       --requests_in_flight_;
-      if (--multishots_ == 0) {
-        buffers_->set_receiving(false);
-      }
     }
     r->on_complete(r, one.result);
   }

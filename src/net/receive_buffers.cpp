@@ -62,13 +62,13 @@ void receive_buffers::put(std::uint16_t id) {
   trim_if_idle();
 }
 
-void receive_buffers::set_receiving(bool receiving) {
-  receiving_ = receiving;
+void receive_buffers::remove_user() {
+  --users_;
   trim_if_idle();
 }
 
 void receive_buffers::trim_if_idle() {
-  if (receiving_ || trimmed_ || in_ring_ != count) {
+  if (users_ != 0 || trimmed_ || in_ring_ != count) {
     return;
   }
   // Nothing can write the buffers now: no receive may take one, no owner holds one.

@@ -17,10 +17,12 @@
 //     the loop's end (a client that never released it) keeps the whole set mapped.
 //  4. When every buffer is out, a multishot receive ends with -ENOBUFS; the owner reads some
 //     other way until available() says buffers are back.
-//  5. Once no multishot receive of the loop is in the kernel and every buffer is back in the
+//  5. Once the set has no user (add_user, remove_user: the owners that receive into it, say a
+//     connection from its first multishot receive to its end) and every buffer is back in the
 //     ring, the buffers' pages go back to the system (MADV_DONTNEED): a loop whose connections
-//     are gone keeps no resident buffers. The headroom goes with them, so an owner's header
-//     reads as zeroes after that (it rebuilds it then).
+//     are gone keeps no resident buffers, while one whose connections pause keeps them warm.
+//     The headroom goes with them, so an owner's header reads as zeroes after that (it
+//     rebuilds it then).
 #pragma once
 
 #include <algorithm>
@@ -70,9 +72,9 @@ public:
   bool available();
   // Moves what other threads released into the ring; before each wait.
   void collect();
-  // Whether a multishot receive of the loop is in the kernel (rule 5: while none is, the pages
-  // of an idle set go back to the system).
-  void set_receiving(bool receiving);
+  // Rule 5, on the loop thread.
+  void add_user() { ++users_; }
+  void remove_user();
 
   // Loop thread, when the loop's backend ends: the kernel no longer uses the ring. Frees the
   // memory unless buffers are still held (rule 3: the last release frees it then).
@@ -92,9 +94,9 @@ private:
   std::uint32_t *returned_next_ = nullptr; // per buffer: the next on the returned list
   io_uring_buf_ring *ring_ = nullptr;
   unsigned char *buffers_ = nullptr;
-  int in_ring_ = 0;        // loop thread: buffers the kernel may still take
-  bool receiving_ = false; // loop thread: a multishot receive is in the kernel
-  bool trimmed_ = true;    // loop thread: no page has been touched since the last trim
+  int in_ring_ = 0;       // loop thread: buffers the kernel may still take
+  std::size_t users_ = 0; // loop thread (rule 5)
+  bool trimmed_ = true;   // loop thread: no page has been touched since the last trim
 };
 
 // For tests and gates: buffers the kernel filled through multishot receives so far, in the

@@ -377,6 +377,10 @@ void events_drop_unread(socket_object *s) {
 
 void indications_free(socket_object *s) {
   events_drop_unread(s);
+  if (s->ring && s->ring->receive.uses_buffers) {
+    s->ring->receive.uses_buffers = false; // on the loop thread: the release task frees it
+    s->loop->provided_buffers(chunk_headroom())->remove_user();
+  }
   if (s->ev.refused != nullptr) {
     discharge(s, s->ev.refused);
     free_datagram_list(s->ev.refused);

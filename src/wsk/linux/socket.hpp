@@ -174,6 +174,7 @@ struct ring_io : net::io_request {
   bool cancel_wanted = false; // the loop is to cancel the request (ring task)
   bool cancelled = false;     // the IRP's cancel routine ran: the completion owns the IRP
   bool settled = false;       // finished; the IRP's cancel routine completes it with `result`
+  bool uses_buffers = false;  // the receive request: a user of its loop's provided buffers
   // Non-zero: the IRP is to end now (IoCancelIrp, WskCloseSocket, an abortive disconnect):
   // with its bytes when any moved, else with this status.
   NTSTATUS stop_status = STATUS_SUCCESS;

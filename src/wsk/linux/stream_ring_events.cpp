@@ -132,6 +132,10 @@ void events_ring_update(socket_object *s) {
   if (s->loop->submit(&r) != 0) {
     return; // the socket reads on readiness
   }
+  if (!r.uses_buffers) {
+    r.uses_buffers = true; // until the socket is freed (indications_free)
+    s->loop->provided_buffers(chunk_headroom())->add_user();
+  }
   r.shots = true;
   r.shots_stopping = false;
   rewatch_locked(s);
