@@ -2,7 +2,8 @@
 // due. The files: linux/events.cpp (the callback core, connection sockets' events,
 // SO_WSK_EVENT_CALLBACK), linux/listen_events.cpp (accept events and conditional accept),
 // linux/datagram_events.cpp (receive-from events), linux/indication.cpp (the buffers behind
-// indications, backpressure, retention and WskRelease).
+// indications, backpressure, retention and WskRelease), linux/stream_ring_events.cpp (receive
+// events through the ring).
 //
 // The rules are docs/design.md's, "Event callbacks", cited in the code as "event rule N":
 // 1 where callbacks run (ev.running names the one in progress), 2 IRPs first, 3 stalls,
