@@ -227,6 +227,23 @@ struct ring_events : wsk_fixture<4> {
     EXPECT_EQ(c.wait(), STATUS_SUCCESS);
     return c.irp->IoStatus.Status == STATUS_SUCCESS ? b.text(c.information()) : std::string();
   }
+  // One connection accepted through the accept event, once `first` has been indicated on it
+  // (on io_uring its multishot receive is armed by then).
+  PWSK_SOCKET indicated_connection(const char *first, PWSK_SOCKET *listener,
+                                   std::vector<int> *peers) {
+    unsigned short port = 0;
+    *listener = event_listener(&port);
+    *peers = connect_peers(port, 1);
+    EXPECT_TRUE(peer_send_all((*peers)[0], first, std::strlen(first), timeout_ms));
+    EXPECT_TRUE(rec.wait_for([&] { return rec.connections[0].bytes == first; }));
+    return rec.connections[0].socket;
+  }
+  // Disables the receive event: STATUS_SUCCESS, or STATUS_EVENT_PENDING when an indication had
+  // not returned yet (the disable took effect all the same).
+  void disable_receive_event(PWSK_SOCKET s) {
+    const NTSTATUS disabled = set_events(s, WSK_EVENT_RECEIVE | WSK_EVENT_DISABLE);
+    EXPECT_TRUE(disabled == STATUS_SUCCESS || disabled == STATUS_EVENT_PENDING) << disabled;
+  }
   void close_all(PWSK_SOCKET listener, const std::vector<int> &peers) {
     for (connection &c : rec.connections) {
       close_socket(c.socket);
@@ -365,12 +382,9 @@ TEST_F(ring_events, DataNotAcceptedGoesToTheNextReceiveThenEventsResumeInOrder) 
 }
 
 TEST_F(ring_events, DisablingWhileArmedDeliversEverythingThroughReceivesInOrder) {
-  unsigned short port = 0;
-  PWSK_SOCKET listener = event_listener(&port);
-  const std::vector<int> peers = connect_peers(port, 1);
-  PWSK_SOCKET s = rec.connections[0].socket;
-  ASSERT_TRUE(peer_send_all(peers[0], "one", 3, timeout_ms));
-  ASSERT_TRUE(rec.wait_for([&] { return rec.connections[0].bytes == "one"; }));
+  PWSK_SOCKET listener = nullptr;
+  std::vector<int> peers;
+  PWSK_SOCKET s = indicated_connection("one", &listener, &peers);
   // The multishot receive is armed now; the disable cancels it. Bytes sent around the disable
   // are either indicated before it took effect or taken by the receives, in order.
   std::thread sender([&] {
@@ -380,9 +394,7 @@ TEST_F(ring_events, DisablingWhileArmedDeliversEverythingThroughReceivesInOrder)
     }
     peer_shutdown_send(peers[0]);
   });
-  // (STATUS_EVENT_PENDING: an indication was running; the disable took effect all the same.)
-  const NTSTATUS disabled = set_events(s, WSK_EVENT_RECEIVE | WSK_EVENT_DISABLE);
-  EXPECT_TRUE(disabled == STATUS_SUCCESS || disabled == STATUS_EVENT_PENDING) << disabled;
+  disable_receive_event(s);
   sender.join();
   std::string through_receives;
   for (int round = 0; round < 400; ++round) {
@@ -405,15 +417,10 @@ TEST_F(ring_events, DisablingWhileArmedDeliversEverythingThroughReceivesInOrder)
 }
 
 TEST_F(ring_events, ReenablingAfterADisableIndicatesWhatWaits) {
-  unsigned short port = 0;
-  PWSK_SOCKET listener = event_listener(&port);
-  const std::vector<int> peers = connect_peers(port, 1);
-  PWSK_SOCKET s = rec.connections[0].socket;
-  ASSERT_TRUE(peer_send_all(peers[0], "1", 1, timeout_ms));
-  ASSERT_TRUE(rec.wait_for([&] { return rec.connections[0].bytes == "1"; }));
-  // (STATUS_EVENT_PENDING: the callback that recorded "1" had not returned yet.)
-  const NTSTATUS disabled = set_events(s, WSK_EVENT_RECEIVE | WSK_EVENT_DISABLE);
-  EXPECT_TRUE(disabled == STATUS_SUCCESS || disabled == STATUS_EVENT_PENDING) << disabled;
+  PWSK_SOCKET listener = nullptr;
+  std::vector<int> peers;
+  PWSK_SOCKET s = indicated_connection("1", &listener, &peers);
+  disable_receive_event(s);
   ASSERT_TRUE(peer_send_all(peers[0], "23", 2, timeout_ms));
   EXPECT_FALSE(rec.wait_for([&] { return rec.connections[0].bytes.size() > 1; }, 100));
   ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
