@@ -317,7 +317,12 @@ TEST_F(ring_events, RetainedListsReleasedOutOfOrderOnAnotherThreadKeepTheirBytes
   unsigned short port = 0;
   PWSK_SOCKET listener = event_listener(&port);
   const std::vector<int> peers = connect_peers(port, 1);
-  rec.answers = {STATUS_PENDING, STATUS_PENDING, STATUS_PENDING, STATUS_PENDING};
+  {
+    // Under the lock: the loop thread reads the answers (it learns of the bytes through the
+    // kernel, an order ThreadSanitizer cannot see).
+    std::lock_guard guard(rec.lock);
+    rec.answers = {STATUS_PENDING, STATUS_PENDING, STATUS_PENDING, STATUS_PENDING};
+  }
   const char *messages[] = {"first", "second", "third", "fourth"};
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(peer_send_all(peers[0], messages[i], std::strlen(messages[i]), timeout_ms));
@@ -353,7 +358,10 @@ TEST_F(ring_events, DataNotAcceptedGoesToTheNextReceiveThenEventsResumeInOrder) 
   PWSK_SOCKET listener = event_listener(&port);
   const std::vector<int> peers = connect_peers(port, 1);
   PWSK_SOCKET s = rec.connections[0].socket;
-  rec.answers = {STATUS_DATA_NOT_ACCEPTED};
+  {
+    std::lock_guard guard(rec.lock);
+    rec.answers = {STATUS_DATA_NOT_ACCEPTED};
+  }
   ASSERT_TRUE(peer_send_all(peers[0], "abc", 3, timeout_ms));
   ASSERT_TRUE(rec.wait_for([&] { return rec.stalled; }));
   // More arrives while the events are stalled: the ring may already hold it.
@@ -474,7 +482,10 @@ TEST_F(ring_events, ClosingWithRetainedListsAndAnArmedReceive) {
   unsigned short port = 0;
   PWSK_SOCKET listener = event_listener(&port);
   const std::vector<int> peers = connect_peers(port, 1);
-  rec.answers = {STATUS_PENDING};
+  {
+    std::lock_guard guard(rec.lock);
+    rec.answers = {STATUS_PENDING};
+  }
   ASSERT_TRUE(peer_send_all(peers[0], "kept", 4, timeout_ms));
   ASSERT_TRUE(rec.wait_for([&] { return rec.retained.size() == 1; }));
   std::vector<std::pair<PWSK_SOCKET, PWSK_DATA_INDICATION>> lists;
