@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,6 +52,11 @@ public:
   // non-blocking turn that takes and dispatches their completions only (no watcher callbacks),
   // so that every request still ends with its callback (loop.hpp rules 5 and 6).
   virtual bool requests_in_flight() const { return false; }
+  // Loop thread. The provided receive buffers (receive_buffers.hpp), made when `make` is set
+  // and they do not exist yet (with `headroom`); nullptr when the engine has none.
+  virtual receive_buffers *provided_buffers(std::size_t /*headroom*/, bool /*make*/) {
+    return nullptr;
+  }
   virtual void drain_requests() {}
 
   // Any thread: makes a wait() in progress, or the next one, return soon.
@@ -71,6 +77,8 @@ struct uring_support {
   std::string reason;       // unavailable: one sentence, for the log and for uwsk_set_engine
   unsigned setup_flags = 0; // available: the io_uring_setup flags the rings use
   bool io_requests = false; // available: the rings take I/O requests (Linux 5.19 or later)
+  // available: multishot receives into a provided buffer ring work (Linux 6.0 or later)
+  bool recv_multishot = false;
 };
 
 // The probe's result: probed on first use, then kept for the process. Thread-safe.

@@ -140,8 +140,13 @@ int loop::submit(io_request *r) {
   if (!backend_->supports_io_requests()) {
     return -EOPNOTSUPP;
   }
-  if (r->iov == nullptr || r->iov_count == 0 || r->on_complete == nullptr || r->fd < 0) {
+  const bool multishot = r->kind == io_kind::recv_multishot;
+  if ((!multishot && (r->iov == nullptr || r->iov_count == 0)) || r->on_complete == nullptr ||
+      r->fd < 0) {
     return -EINVAL;
+  }
+  if (multishot && backend_->provided_buffers(0, false) == nullptr) {
+    return -EOPNOTSUPP;
   }
   if (stopping_) {
     return -ESHUTDOWN; // the loop is ending the requests it has (rule 5)
@@ -188,6 +193,13 @@ int loop::submit_linked(io_request *const *requests, std::size_t count) {
     return result;
   }
   return 0;
+}
+
+receive_buffers *loop::provided_buffers(std::size_t headroom) {
+  if (!in_loop_thread()) {
+    contract_violation("loop::provided_buffers called off the loop thread");
+  }
+  return backend_->provided_buffers(headroom, true);
 }
 
 void loop::cancel(io_request *r) {

@@ -28,9 +28,11 @@
 //     no more callbacks; their owners free them. Queued tasks still run (see request_stop()),
 //     and so do the completions of I/O requests still in the kernel (rule 6).
 //  6. An I/O request belongs to the loop from a submit() that returns 0 until its on_complete
-//     is called, exactly once, on the loop thread (also after cancel()). Meanwhile the owner
-//     keeps the request, its iovec array and the memory the iovecs name alive and unchanged,
-//     and keeps the fd open: the kernel may be reading or writing that memory until then.
+//     is called, exactly once, on the loop thread (also after cancel()); a multishot receive
+//     (io_kind::recv_multishot) until the call whose more() is false, its last. Meanwhile the
+//     owner keeps the request, its iovec array and the memory the iovecs name alive and
+//     unchanged, and keeps the fd open: the kernel may be reading or writing that memory until
+//     then.
 #pragma once
 
 #include <atomic>
@@ -53,6 +55,7 @@ class loop;
 class io_backend;
 class epoll_backend;
 class uring_backend;
+class receive_buffers;
 
 // The kernel interface a loop waits through. engine.hpp says how one is chosen.
 enum class engine_kind : std::uint8_t {
@@ -117,6 +120,11 @@ private:
 enum class io_kind : std::uint8_t {
   recv, // recvmsg(2) into the iovecs
   send, // sendmsg(2) from the iovecs (MSG_NOSIGNAL is always added)
+  // Receives into the loop's provided buffers (receive_buffers.hpp) until it ends: one callback
+  // per arrival, each with the buffer the kernel filled (no iovecs). It ends (more() false) on
+  // the end of the stream (0), an error, -ENOBUFS (no buffer left), cancellation, or when the
+  // kernel stops it for its own reasons; the owner arms it again if it still wants it.
+  recv_multishot,
 };
 
 // One receive or send performed by the engine itself rather than by its owner after a
@@ -137,11 +145,19 @@ struct io_request {
   int flags = 0;          // MSG_* flags for recvmsg/sendmsg (MSG_WAITALL, ...)
   // Called once on the loop thread with the bytes moved (0 for a receive: end of stream) or
   // -errno (-ECANCELED: cancelled before any byte moved). The request is the owner's again
-  // from the call on, so it may be submitted again, or freed, inside the callback.
+  // from the call on, so it may be submitted again, or freed, inside the callback. A multishot
+  // receive's is called once per completion; the request is the owner's again from the call
+  // whose more() is false.
   void (*on_complete)(io_request *, long result) = nullptr;
 
   // Submitted and its callback not yet called; read on the loop thread.
   bool in_flight() const { return loop_ != nullptr; }
+  // Inside on_complete of a multishot receive: whether the kernel filled a provided buffer for
+  // this call (then `result` bytes of it; the owner holds it until receive_buffers::release),
+  // which one, and whether more calls follow.
+  bool has_buffer() const { return has_buffer_; }
+  std::uint16_t buffer_id() const { return buffer_id_; }
+  bool more() const { return more_; }
 
 private:
   friend class loop;
@@ -151,6 +167,9 @@ private:
   long result_ = 0;            // the kernel's result, kept until the callback
   loop *loop_ = nullptr;
   bool cancel_sent_ = false;
+  bool has_buffer_ = false;
+  bool more_ = false;
+  std::uint16_t buffer_id_ = 0;
 };
 
 // A one-shot deadline on one loop. Rule 3 above gives its lifetime.
@@ -241,6 +260,11 @@ public:
   // Loop thread only; count <= max_linked.
   static constexpr std::size_t max_linked = 16;
   int submit_linked(io_request *const *requests, std::size_t count);
+  // The loop's provided receive buffers (receive_buffers.hpp), made on the first call with
+  // `headroom` bytes before each buffer for the owner's header; nullptr when the engine has
+  // none (epoll, a kernel without buffer rings or multishot receives, no memory). Loop thread.
+  // multishot receives need them: submit refuses one with -EOPNOTSUPP before they exist.
+  receive_buffers *provided_buffers(std::size_t headroom);
   // Asks the kernel to stop r early. The callback still comes, exactly once: with -ECANCELED
   // when no byte moved, or with what the request did if it finished first (a receive that got
   // data reports it; nothing is lost). Does nothing for a request not in flight, or one whose

@@ -19,6 +19,12 @@
 // cancel() queues an IORING_OP_ASYNC_CANCEL naming it; the request itself still completes
 // once, with -ECANCELED or with what it did first.
 //
+// A multishot receive (io_kind::recv_multishot) is one IORING_OP_RECV with IORING_RECV_MULTISHOT
+// that selects a buffer from the loop's provided buffer ring (receive_buffers.hpp, registered
+// the first time an owner asks for it) for each arrival; it completes many times with the same
+// tag, so its completions are kept in a list of their own (shots_) rather than linked through
+// the request, and dispatched in arrival order after the single-shot requests of the batch.
+//
 // One iteration is one io_uring_enter: it submits what the loop queued (new polls, re-arms,
 // I/O requests, cancellations, the wake-up read) and waits for completions with the loop's timeout
 // (an IORING_ENTER_EXT_ARG timeout, so no timeout request is needed). Completions are merged per
@@ -31,6 +37,7 @@
 // otherwise keep its port). The rings use cooperative task running, not IORING_SETUP_DEFER_TASKRUN,
 // for the same reason: with deferred task work a cancellation can stay queued behind other
 // completions after the submitting io_uring_enter returns.
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -47,7 +54,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+#include <sys/socket.h>
+
 #include "net/backend.hpp"
+#include "net/receive_buffers.hpp"
 #include "net/report.hpp"
 
 namespace uwsk::net {
@@ -108,7 +119,7 @@ class uring_backend final : public io_backend {
   // Deliberate pair (duplicates): the two backends, loop_epoll.cpp and this one, declare the same
   // overrides of backend.hpp.
 public:
-  uring_backend(unsigned setup_flags, bool io_requests);
+  uring_backend(unsigned setup_flags, bool io_requests, bool recv_multishot);
   ~uring_backend() override;
   uring_backend(const uring_backend &) = delete;
   uring_backend &operator=(const uring_backend &) = delete;
@@ -126,6 +137,7 @@ public:
   void cancel(io_request *r) override;
   bool requests_in_flight() const override { return requests_in_flight_ != 0; }
   void drain_requests() override;
+  receive_buffers *provided_buffers(std::size_t headroom, bool make) override;
 
 private:
   // A watcher's entry. Loop thread only, like everything below but wake_fd_.
@@ -155,8 +167,16 @@ private:
   void take_batch();
   void dispatch_requests();
 
+  // One completion of a multishot receive, awaiting its callback.
+  struct shot {
+    io_request *r;
+    long result;
+    std::uint32_t flags; // the completion's IORING_CQE_F_* flags and buffer id
+  };
+
   const unsigned setup_flags_;
-  const bool io_requests_; // the kernel can cancel every request at once (drain_requests)
+  const bool io_requests_;    // the kernel can cancel every request at once (drain_requests)
+  const bool recv_multishot_; // multishot receives into provided buffers work (the probe)
   io_uring ring_{};
   // Written by any thread's wake(); blocking, so that the read request waits for a write
   // rather than failing with EAGAIN.
@@ -171,10 +191,15 @@ private:
   io_request *completed_tail_ = nullptr;
   std::size_t requests_in_flight_ = 0;
   bool cancelled_all_ = false; // drain_requests asked the kernel to end every request
+  // Multishot receives: the completions of this batch, and the provided buffers (made on
+  // first use; buffers_failed_: the kernel refused them, so none are made again).
+  std::vector<shot> shots_;
+  receive_buffers *buffers_ = nullptr;
+  bool buffers_failed_ = false;
 };
 
-uring_backend::uring_backend(unsigned setup_flags, bool io_requests)
-    : setup_flags_(setup_flags), io_requests_(io_requests) {
+uring_backend::uring_backend(unsigned setup_flags, bool io_requests, bool recv_multishot)
+    : setup_flags_(setup_flags), io_requests_(io_requests), recv_multishot_(recv_multishot) {
   if (int result = setup_ring(ring_, setup_flags_); result < 0) {
     throw std::system_error(-result, std::generic_category(), "io_uring_setup");
   }
@@ -189,6 +214,7 @@ uring_backend::uring_backend(unsigned setup_flags, bool io_requests)
   slots_.reserve(64);
   free_slots_.reserve(64);
   ready_.reserve(completion_batch);
+  shots_.reserve(completion_batch);
   // Queued now, submitted by the first wait on the loop thread.
   arm_wake_read();
 }
@@ -197,6 +223,55 @@ uring_backend::~uring_backend() {
   // Closing the ring cancels every request still armed, including the wake-up read.
   io_uring_queue_exit(&ring_);
   ::close(wake_fd_);
+  if (buffers_ != nullptr) {
+    buffers_->detach(); // the kernel is done with the ring; held buffers keep it mapped
+  }
+}
+
+namespace {
+std::atomic<bool> g_buffers_logged{false}; // one line per process says which way events read
+} // namespace
+
+receive_buffers *uring_backend::provided_buffers(std::size_t headroom, bool make) {
+  if (buffers_ != nullptr || !make || buffers_failed_) {
+    return buffers_;
+  }
+  const char *refusal = nullptr;
+  int error = 0;
+  receive_buffers *made = nullptr;
+  if (!recv_multishot_) {
+    refusal = "the probe found no multishot receive into a provided buffer ring (Linux 6.0 or "
+              "later is needed)";
+  } else if (made = receive_buffers::create(loop::current(), headroom); made == nullptr) {
+    refusal = "no memory for them";
+  } else {
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(made->ring());
+    reg.ring_entries = receive_buffers::count;
+    reg.bgid = receive_buffers::group;
+    if (error = io_uring_register_buf_ring(&ring_, &reg, 0); error != 0) {
+      made->detach();
+      made = nullptr;
+      refusal = "the kernel refused the buffer ring";
+    }
+  }
+  const bool first = !g_buffers_logged.exchange(true, std::memory_order_relaxed);
+  if (made == nullptr) {
+    buffers_failed_ = true;
+    if (first) {
+      report("multishot receives into provided buffers are unavailable (%s%s%s); receive "
+             "events read on readiness",
+             refusal, error != 0 ? ": " : "", error != 0 ? std::strerror(-error) : "");
+    }
+    return nullptr;
+  }
+  if (first) {
+    report("receive events read through multishot receives into provided buffers (%u of "
+           "%zu bytes per loop)",
+           unsigned{receive_buffers::count}, made->size());
+  }
+  buffers_ = made;
+  return buffers_;
 }
 
 void uring_backend::attach_thread() {
@@ -336,7 +411,11 @@ int uring_backend::submit_linked(io_request *const *requests, std::size_t count)
 
 void uring_backend::prepare(io_request *r, io_uring_sqe *sqe) {
   const bool single = r->iov_count == 1;
-  if (r->kind == io_kind::recv) {
+  if (r->kind == io_kind::recv_multishot) {
+    io_uring_prep_recv_multishot(sqe, r->fd, nullptr, 0, r->flags);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = receive_buffers::group;
+  } else if (r->kind == io_kind::recv) {
     if (single) {
       io_uring_prep_recv(sqe, r->fd, r->iov[0].iov_base, r->iov[0].iov_len, r->flags);
     } else {
@@ -402,6 +481,20 @@ void uring_backend::dispatch_requests() {
     --requests_in_flight_;
     r->on_complete(r, r->result_);
   }
+  // Multishot receives: a callback may submit again (after the last of its request) but takes
+  // no completions, so the list does not change meanwhile.
+  for (const shot &one : shots_) {
+    io_request *r = one.r;
+    r->has_buffer_ = (one.flags & IORING_CQE_F_BUFFER) != 0;
+    r->buffer_id_ = static_cast<std::uint16_t>(one.flags >> IORING_CQE_BUFFER_SHIFT);
+    r->more_ = (one.flags & IORING_CQE_F_MORE) != 0;
+    if (!r->more_) {
+      r->loop_ = nullptr; // the owner's again (rule 6)
+      --requests_in_flight_;
+    }
+    r->on_complete(r, one.result);
+  }
+  shots_.clear();
 }
 
 void uring_backend::take(const io_uring_cqe &cqe) {
@@ -411,6 +504,13 @@ void uring_backend::take(const io_uring_cqe &cqe) {
   }
   if ((tag & request_bit) != 0) {
     auto *r = reinterpret_cast<io_request *>(static_cast<std::uintptr_t>(tag & ~request_bit));
+    if (r->kind == io_kind::recv_multishot) {
+      if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
+        buffers_->taken();
+      }
+      shots_.push_back({r, cqe.res, cqe.flags});
+      return;
+    }
     r->result_ = cqe.res;
     r->next_ = nullptr;
     if (completed_tail_ != nullptr) {
@@ -470,6 +570,9 @@ void uring_backend::take(const io_uring_cqe &cqe) {
 }
 
 void uring_backend::wait(std::chrono::nanoseconds timeout) {
+  if (buffers_ != nullptr) {
+    buffers_->collect(); // buffers released on other threads, back before the kernel looks
+  }
   int result;
   if (timeout == std::chrono::nanoseconds::zero()) {
     result = io_uring_submit_and_get_events(&ring_);
@@ -564,8 +667,80 @@ std::vector<io_uring_cqe> await_completions(io_uring &ring, std::uint64_t tag, s
   return found;
 }
 
+// Whether a multishot receive selecting from a provided buffer ring (IOU_PBUF_RING, Linux 5.19;
+// IORING_RECV_MULTISHOT, 6.0) works: one byte sent over a socket pair must arrive in a provided
+// buffer with the request still armed, and a cancellation must end it.
+bool exercise_recv_multishot(io_uring &ring) {
+  constexpr std::size_t page = 4096;
+  constexpr unsigned entries = 2;
+  constexpr unsigned buffer_size = 64;
+  constexpr std::uint16_t group = 7;
+  void *memory =
+      ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) {
+    return false;
+  }
+  auto *buffers = static_cast<unsigned char *>(memory) + page;
+  auto *br = static_cast<io_uring_buf_ring *>(memory);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uintptr_t>(br);
+  reg.ring_entries = entries;
+  reg.bgid = group;
+  if (io_uring_register_buf_ring(&ring, &reg, 0) != 0) {
+    ::munmap(memory, 2 * page);
+    return false;
+  }
+  io_uring_buf_ring_init(br);
+  for (unsigned i = 0; i < entries; ++i) {
+    io_uring_buf_ring_add(br, buffers + i * buffer_size, buffer_size,
+                          static_cast<unsigned short>(i), io_uring_buf_ring_mask(entries),
+                          static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(br, entries);
+  bool works = false;
+  bool ended = false;
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) == 0) {
+    constexpr std::uint64_t receive_tag = 10;
+    constexpr std::uint64_t cancel_tag = 11;
+    const char byte = 'x';
+    std::vector<io_uring_cqe> others;
+    if (::write(pair[1], &byte, 1) == 1) {
+      io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+      io_uring_prep_recv_multishot(sqe, pair[0], nullptr, 0, 0);
+      sqe->flags |= IOSQE_BUFFER_SELECT;
+      sqe->buf_group = group;
+      io_uring_sqe_set_data64(sqe, receive_tag);
+      io_uring_submit(&ring);
+      const std::vector<io_uring_cqe> got = await_completions(ring, receive_tag, 1, others);
+      works = got.size() == 1 && got[0].res == 1 && (got[0].flags & IORING_CQE_F_BUFFER) != 0 &&
+              (got[0].flags & IORING_CQE_F_MORE) != 0 &&
+              buffers[(got[0].flags >> IORING_CQE_BUFFER_SHIFT) * buffer_size] == 'x';
+      ended = !got.empty() && (got.back().flags & IORING_CQE_F_MORE) == 0;
+      if (!ended) {
+        sqe = io_uring_get_sqe(&ring);
+        io_uring_prep_cancel64(sqe, receive_tag, 0);
+        io_uring_sqe_set_data64(sqe, cancel_tag);
+        io_uring_submit(&ring);
+        const std::vector<io_uring_cqe> last = await_completions(ring, receive_tag, 1, others);
+        ended = !last.empty() && (last.back().flags & IORING_CQE_F_MORE) == 0;
+        works = works && ended;
+      }
+    } else {
+      ended = true;
+    }
+    ::close(pair[0]);
+    ::close(pair[1]);
+  }
+  io_uring_unregister_buf_ring(&ring, group);
+  if (ended) {
+    ::munmap(memory, 2 * page); // else the kernel may still name it: it stays mapped
+  }
+  return works;
+}
+
 // Checks on a live ring what the engine relies on. Returns an empty string, or why not.
-std::string exercise_ring(io_uring &ring, unsigned flags, bool *cancel_any) {
+std::string exercise_ring(io_uring &ring, unsigned flags, bool *cancel_any, bool *multishot) {
   if ((flags & IORING_SETUP_R_DISABLED) != 0) {
     if (int result = enable_ring(ring); result < 0) {
       return "enabling an io_uring failed: " + errno_text(-result);
@@ -655,6 +830,8 @@ std::string exercise_ring(io_uring &ring, unsigned flags, bool *cancel_any) {
   std::vector<io_uring_cqe> unrelated;
   const std::vector<io_uring_cqe> answered = await_completions(ring, cancel_any_tag, 1, unrelated);
   *cancel_any = !answered.empty() && answered[0].res != -EINVAL;
+  // Multishot receives for receive events need requests too (a loop's stop cancels them).
+  *multishot = *cancel_any && exercise_recv_multishot(ring);
   return {};
 }
 
@@ -690,7 +867,8 @@ uring_support run_probe() {
     return support;
   }
   bool cancel_any = false;
-  std::string failure = exercise_ring(ring, flags, &cancel_any);
+  bool multishot = false;
+  std::string failure = exercise_ring(ring, flags, &cancel_any, &multishot);
   io_uring_queue_exit(&ring);
   if (!failure.empty()) {
     support.error = EOPNOTSUPP;
@@ -700,6 +878,7 @@ uring_support run_probe() {
   support.available = true;
   support.setup_flags = flags;
   support.io_requests = cancel_any;
+  support.recv_multishot = multishot;
   return support;
 }
 
@@ -727,7 +906,8 @@ std::unique_ptr<io_backend> make_uring_backend() {
     throw std::system_error(support.error, std::generic_category(),
                             "the io_uring engine is unavailable: " + support.reason);
   }
-  return std::make_unique<uring_backend>(support.setup_flags, support.io_requests);
+  return std::make_unique<uring_backend>(support.setup_flags, support.io_requests,
+                                         support.recv_multishot);
 }
 
 } // namespace uwsk::net

@@ -2,6 +2,9 @@
 # echo_peer_test.sh UWSK_RUN DRIVER PORT PEER MODE [ARGS...]: loads an echo driver under uwsk-run
 # (strict about leaks), listening on PORT (its Parameters\Port), runs `PEER MODE PORT ARGS...` against it (at most
 # 50 s), unloads the driver with SIGTERM and passes only if the peer and uwsk-run both exit 0.
+# With UWSK_EXPECT_RING_EVENTS=1 (the event driver on the io_uring engine) it also requires the
+# log line saying receive events read through multishot receives, unless the log says the kernel
+# lacks them.
 # The port must be free first: uwsk listeners share ports with other processes of the same user,
 # so a server already there would silently take part of the connections: exit 75 then, and when
 # the driver finds the port taken (with_free_port.sh tries another).
@@ -56,5 +59,16 @@ else
   grep -m 1 "I/O engine" "$log"
   tail -n 3 "$log"
 fi
+ring_status=0
+if [ "${UWSK_EXPECT_RING_EVENTS:-0}" = 1 ]; then
+  if grep -q "multishot receives into provided buffers are unavailable" "$log"; then
+    grep -m 1 "multishot receives into provided buffers are unavailable" "$log"
+  elif grep -q "receive events read through multishot receives" "$log"; then
+    grep -m 1 "receive events read through multishot receives" "$log"
+  else
+    echo "echo_peer_test: receive events did not read through multishot receives"
+    ring_status=1
+  fi
+fi
 echo "echo_peer_test: peer exit $peer_status, uwsk-run exit $server_status (124: timed out)"
-[ "$peer_status" -eq 0 ] && [ "$server_status" -eq 0 ]
+[ "$peer_status" -eq 0 ] && [ "$server_status" -eq 0 ] && [ "$ring_status" -eq 0 ]

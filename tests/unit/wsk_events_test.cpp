@@ -353,10 +353,16 @@ TEST_P(events, PartialAcceptanceStallsEventsUntilAReceiveCompletes) {
   // No events while stalled, even as more data arrives.
   ASSERT_TRUE(peer_send_all(peer, "ghi", 3, timeout_ms));
   EXPECT_FALSE(rec.wait_for([&] { return rec.receive_calls > 1; }, 200));
-  // The receive gets the unaccepted bytes first.
-  EXPECT_EQ(receive(s, 64), "cdef");
+  // The receive gets the unaccepted bytes first. On io_uring the multishot receive for events
+  // may have brought what followed before its cancellation took effect; the receive then takes
+  // that too, in order (docs/design.md, "Ring I/O", receive events).
+  const std::string got = receive(s, 64);
+  ASSERT_GE(got.size(), 4u);
+  ASSERT_LE(got.size(), 7u);
+  EXPECT_EQ(got, std::string("cdefghi").substr(0, got.size()));
   // Then events resume with what followed.
-  ASSERT_TRUE(rec.wait_for([&] { return rec.bytes == "abghi"; }));
+  const std::string rest = std::string("ghi").substr(got.size() - 4);
+  ASSERT_TRUE(rec.wait_for([&] { return rec.bytes == "ab" + rest; }));
   close_socket(s);
   peer_close(peer);
 }

@@ -144,6 +144,9 @@ NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp) {
     return STATUS_INVALID_DEVICE_STATE; // statically enabled events stay enabled
   }
   s->event_mask &= ~event;
+  if ((event & win::wsk_event_receive) != 0 && events_ring_reading(s)) {
+    socket_kick_locked(s); // the loop cancels the multishot receive (event rule 10)
+  }
   if ((s->ev.running & event) == 0) {
     // event-pending (docs/faults.md): a disable without an IRP may learn STATUS_EVENT_PENDING
     // although no callback runs; the disable took effect all the same.

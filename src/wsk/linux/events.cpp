@@ -87,6 +87,30 @@ void split_indication(data_chunk *c, unsigned elements) {
   }
 }
 
+// A read for receive events that brought no bytes (`got`: 0 or -errno), or the end the ring's
+// receive met: the end of the stream, a reset, or (with no disconnect event to say so) the NULL
+// indication of a socket that stopped working. Returns whether reading may go on (-EINTR).
+bool finish_reading(socket_object *s, long got, std::unique_lock<socket_lock> &guard,
+                    completion_batch &done) {
+  if (got == 0) {
+    s->peer_closed = true;
+  } else if (got == -ECONNRESET) {
+    s->ev.peer_reset = true;
+  } else if (got == -EINTR) {
+    return true;
+  } else if (got != -EAGAIN && !enabled(s, win::wsk_event_disconnect) && !s->ev.dead_indicated) {
+    // The socket stopped working and no disconnect event will say so.
+    s->ev.dead_indicated = true;
+    told_dead(s);
+    SIZE_T ignored = 0;
+    run_callback(s, win::wsk_event_receive, guard, done,
+                 [&](category cat, const void *d, PVOID ctx) {
+                   return call_receive_event(cat, d, ctx, 0, nullptr, 0, &ignored);
+                 });
+  }
+  return false;
+}
+
 void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
                       completion_batch &done) {
   for (int round = 0; round < max_indications; ++round) {
@@ -95,16 +119,29 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
         events_give_way(s, queue_kind::receive)) {
       return;
     }
-    data_chunk *c = unread_of(s);
+    if (unread_of(s) != nullptr && !may_indicate(s)) {
+      return; // the client holds its bound; a release resumes the events (event rule 9)
+    }
+    data_chunk *c = unread_pop(s);
     if (c != nullptr) {
-      s->ev.indicated->unread = nullptr;
       discharge(s, c); // charged again when offered below
+    } else if (events_ring_end_pending(s)) {
+      // The ring's receive met the end of the stream or an error after the bytes indicated so
+      // far (event rule 10): handled as a read's result.
+      if (!finish_reading(s, events_ring_take_end(s), guard, done)) {
+        return;
+      }
+      continue;
     } else {
-      if (s->peer_closed || s->read_drained) {
-        return; // nothing more until the next readiness (socket_object::read_drained)
+      if (s->peer_closed || s->read_drained || events_ring_reading(s)) {
+        return; // nothing more until the next readiness (socket_object::read_drained), or the
+                // ring's receive brings it (event rule 10)
       }
       if (!may_read(s)) {
         return; // at the bound: the data waits in the kernel until the client releases some
+      }
+      if (events_ring_wanted(s)) {
+        return; // a multishot receive reads from here on, armed after this pass
       }
       if (v56_socket_dies(s, "the connection stops working: WskReceiveEvent gets a NULL "
                              "DataIndication")) {
@@ -129,21 +166,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
       note_read(s, got, chunk_capacity);
       if (got <= 0) {
         chunk_free(c);
-        if (got == 0) {
-          s->peer_closed = true;
-        } else if (got == -ECONNRESET) {
-          s->ev.peer_reset = true;
-        } else if (got != -EAGAIN && !enabled(s, win::wsk_event_disconnect) &&
-                   !s->ev.dead_indicated) {
-          // The socket stopped working and no disconnect event will say so.
-          s->ev.dead_indicated = true;
-          told_dead(s);
-          SIZE_T ignored = 0;
-          run_callback(s, win::wsk_event_receive, guard, done,
-                       [&](category cat, const void *d, PVOID ctx) {
-                         return call_receive_event(cat, d, ctx, 0, nullptr, 0, &ignored);
-                       });
-        }
+        finish_reading(s, got, guard, done);
         return;
       }
       c->start = 0;
@@ -191,7 +214,7 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
       // WskReceive to complete (docs/wsk-behaviour.md, "WskReceiveEvent").
       c->start += status == STATUS_SUCCESS ? accepted : 0;
       recharge(s, c, c->length - c->start);
-      s->ev.indicated->unread = c; // charged: the socket has its indication_state
+      unread_push_front(s, c); // charged: the socket has its indication_state
       s->ev.receive_stalled = true;
       arm_stall_timer(s);
     }
@@ -295,7 +318,10 @@ int ideal_send_backlog(const socket_object *s, SIZE_T *ideal) {
 }
 
 bool events_receive_must_wait(const socket_object *s) {
-  return s->ev.running == win::wsk_event_receive;
+  // A receive event being decided, or a multishot receive in the kernel with nothing received
+  // yet to give (event rule 10): the bytes come in order through the events' path.
+  return s->ev.running == win::wsk_event_receive ||
+         (unread_of(s) == nullptr && events_ring_reading(s));
 }
 
 bool events_receive_finished(socket_object *s) {

@@ -2,12 +2,14 @@
 // due. The files: linux/events.cpp (the callback core, connection sockets' events,
 // SO_WSK_EVENT_CALLBACK), linux/listen_events.cpp (accept events and conditional accept),
 // linux/datagram_events.cpp (receive-from events), linux/indication.cpp (the buffers behind
-// indications, backpressure, retention and WskRelease).
+// indications, backpressure, retention and WskRelease), linux/stream_ring_events.cpp (receive
+// events through the ring).
 //
 // The rules are docs/design.md's, "Event callbacks", cited in the code as "event rule N":
 // 1 where callbacks run (ev.running names the one in progress), 2 IRPs first, 3 stalls,
 // 4 retention, 5 enabling and disabling, 6 accepted sockets, 7 conditional accept, 8 work due
-// off the loop thread (the kick task, socket_kick_locked), 9 receive backpressure.
+// off the loop thread (the kick task, socket_kick_locked), 9 receive backpressure, 10 receive
+// events through the ring (linux/stream_ring_events.cpp).
 #pragma once
 
 #include <sys/uio.h>
@@ -37,6 +39,23 @@ void events_drop_unread(socket_object *s);
 // (docs/wsk-behaviour.md, "WskReceiveEvent"). Events then resume once its completion routine has
 // run (irp_mark::resumes_events), before the next indication.
 bool events_receive_finished(socket_object *s);
+
+// Receive events through the ring (event rule 10; linux/stream_ring_events.cpp), under the lock.
+// Whether a multishot receive is in the kernel: nothing else may read the socket meanwhile
+// (its completions bring the bytes, in order, through the unread list).
+bool events_ring_reading(const socket_object *s);
+// Whether the ring's receive met the end of the stream or an error, and every byte received
+// before it has been taken from the unread list: events_ring_take_end then takes that result (0 or
+// -errno), which the caller handles as its own read's.
+bool events_ring_end_pending(const socket_object *s);
+long events_ring_take_end(socket_object *s);
+// Whether the socket's reads belong to a multishot receive: one is in the kernel, or one is
+// due and the loop has buffers for it (the readiness pass then reads nothing; the update after
+// it arms the receive). On the loop thread.
+bool events_ring_wanted(socket_object *s);
+// On the loop thread, after a readiness pass, the ring task or a multishot completion: arms the
+// multishot receive when it is due, asks for its cancellation when it no longer is.
+void events_ring_update(socket_object *s);
 
 // Conditional accept: a connection the client accepted by inspection, for WskAccept (NULL
 // when none is ready).

@@ -15,6 +15,7 @@
 
 #include <uwsk/log.h>
 
+#include "net/receive_buffers.hpp"
 #include "net/socket_ops.hpp"
 #include "nt/ex/thread_cache.hpp"
 #include "win_constants.hpp"
@@ -141,7 +142,11 @@ data_chunk *chunk_alloc() {
 
 void chunk_free(data_chunk *c) {
   const bool last = chunks_out.fetch_sub(1, std::memory_order_relaxed) == 1;
-  chunk_cache().release(c);
+  if (c->pool != nullptr) {
+    c->pool->release(c->pool_id); // a provided buffer goes back to its loop's ring
+  } else {
+    chunk_cache().release(c);
+  }
   if (last) {
     // Nothing is held any more: what a burst left cached goes back to the system, and after a
     // burst what it left free in the C allocator too (see chunk_cache). Once per burst: a
@@ -174,6 +179,52 @@ ULONG pressure_flags() {
                                                                      : 0;
 }
 
+std::size_t chunk_headroom() {
+  return chunk_header + chunk_mdl_bytes();
+}
+
+data_chunk *chunk_from_buffer(net::receive_buffers *pool, std::uint16_t id) {
+  auto *c = reinterpret_cast<data_chunk *>(pool->header(id));
+  if (c->mdl == nullptr) {
+    // The first time this buffer is filled (the mapping starts zeroed): its header and MDL.
+    c = new (pool->header(id)) data_chunk{};
+    c->mdl = reinterpret_cast<PMDL>(pool->header(id) + chunk_header);
+    c->bytes = pool->data(id);
+    c->pool = pool;
+    c->pool_id = id;
+    MmInitializeMdl(c->mdl, c->bytes, pool->size());
+    MmBuildMdlForNonPagedPool(c->mdl);
+  }
+  c->next_unread = nullptr;
+  count_out(1); // held like any chunk (pressure_flags counts it)
+  return c;
+}
+
+void unread_append(socket_object *s, data_chunk *c) {
+  c->next_unread = nullptr;
+  data_chunk **end = &held(s).unread;
+  while (*end != nullptr) {
+    end = &(*end)->next_unread;
+  }
+  *end = c;
+  charge(s, c, c->length - c->start);
+}
+
+data_chunk *unread_pop(socket_object *s) {
+  data_chunk *c = unread_of(s);
+  if (c != nullptr) {
+    s->ev.indicated->unread = c->next_unread;
+    c->next_unread = nullptr;
+  }
+  return c;
+}
+
+void unread_push_front(socket_object *s, data_chunk *c) {
+  indication_state &in = held(s);
+  c->next_unread = in.unread;
+  in.unread = c;
+}
+
 // ---- Receive backpressure ---------------------------------------------------------------------
 //
 // The bytes a socket read for its events and the client has not taken yet (the unaccepted head
@@ -202,6 +253,27 @@ bool may_read(socket_object *s) {
   return !in.throttled;
 }
 
+// Whether the events may indicate more: what the client holds (the socket's bytes but those
+// still on the unread list) is below the bound. A multishot receive (event rule 10) reads ahead
+// of the bound by what the kernel had queued before its cancellation took effect; those bytes
+// wait on the unread list, held by the provider, so the client still holds at most the bound
+// plus one read.
+bool may_indicate(socket_object *s) {
+  indication_state &in = held(s);
+  if (in.buffered < buffer_limit(s, in)) {
+    return true;
+  }
+  SIZE_T unread = 0;
+  for (const data_chunk *c = in.unread; c != nullptr; c = c->next_unread) {
+    unread += c->charged;
+  }
+  if (in.buffered - unread < buffer_limit(s, in)) {
+    return true;
+  }
+  in.throttled = true;
+  return false;
+}
+
 // A list the socket now holds, counting `bytes`.
 void charge(socket_object *s, data_chunk *head, SIZE_T bytes) {
   head->charged = bytes;
@@ -212,9 +284,12 @@ void charge(socket_object *s, data_chunk *head, SIZE_T bytes) {
 // reading when that brings a throttled socket below its bound.
 void recharge(socket_object *s, data_chunk *head, SIZE_T bytes) {
   indication_state &in = held(s);
+  const bool less = bytes < head->charged;
   in.buffered -= head->charged - bytes;
   head->charged = bytes;
-  if (in.throttled && in.buffered < in.buffer_limit) {
+  // With bytes waiting on the unread list the client may be below its bound again
+  // (may_indicate) although the socket is not.
+  if (in.throttled && (in.buffered < in.buffer_limit || (less && in.unread != nullptr))) {
     in.throttled = false;
     socket_kick_locked(s);
   }
@@ -284,33 +359,43 @@ bool take_back(socket_object *s, data_chunk *head) {
 // ---- The unaccepted head of the stream (WskReceive after a partial indication) ----------------
 
 SIZE_T events_take_unread(socket_object *s, const iovec *iov, std::size_t count) {
-  data_chunk *c = unread_of(s);
   SIZE_T copied = 0;
-  for (std::size_t i = 0; i < count && c != nullptr && c->start < c->length; ++i) {
-    const SIZE_T n = std::min<SIZE_T>(iov[i].iov_len, c->length - c->start);
-    std::memcpy(iov[i].iov_base, c->bytes + c->start, n);
+  std::size_t i = 0;
+  SIZE_T filled = 0; // of iov[i]
+  while (i < count && unread_of(s) != nullptr) {
+    data_chunk *c = unread_of(s);
+    const SIZE_T n = std::min<SIZE_T>(iov[i].iov_len - filled, c->length - c->start);
+    std::memcpy(static_cast<unsigned char *>(iov[i].iov_base) + filled, c->bytes + c->start, n);
     c->start += n;
+    filled += n;
     copied += n;
-  }
-  if (c != nullptr && c->start == c->length) {
-    s->ev.indicated->unread = nullptr;
-    discharge(s, c);
-    chunk_free(c);
-  } else if (c != nullptr) {
-    recharge(s, c, c->length - c->start);
+    if (c->start == c->length) {
+      unread_pop(s);
+      discharge(s, c);
+      chunk_free(c);
+    } else {
+      recharge(s, c, c->length - c->start);
+    }
+    if (filled == iov[i].iov_len) {
+      ++i;
+      filled = 0;
+    }
   }
   return copied;
 }
 
 void events_drop_unread(socket_object *s) {
-  if (data_chunk *c = unread_of(s); c != nullptr) {
+  while (data_chunk *c = unread_pop(s)) {
     discharge(s, c);
     chunk_free(c);
-    s->ev.indicated->unread = nullptr;
   }
 }
 
 void indications_free(socket_object *s) {
+  if (s->ring && s->ring->uses_buffers) {
+    s->ring->uses_buffers = false; // on the loop thread: the release task frees it
+    s->loop->provided_buffers(chunk_headroom())->remove_user();
+  }
   if (!s->ev.indicated) {
     return; // it never read for its events
   }

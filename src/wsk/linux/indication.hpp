@@ -11,14 +11,23 @@
 
 #include "wsk/linux/socket.hpp"
 
+namespace uwsk::net {
+class receive_buffers;
+}
+
 namespace uwsk::wsk {
 
 // One provider-owned receive buffer: the bytes of one read (or one datagram), the MDL that
 // describes them, and the indication element the client sees. Buffers are recycled through
-// per-thread caches (chunk_cache); an MDL is built once per buffer.
+// per-thread caches (chunk_cache); an MDL is built once per buffer. A chunk may instead be one
+// of the loop's provided buffers (net/receive_buffers.hpp), filled by a multishot receive: the
+// same header then sits in the buffer's headroom, and freeing it gives the buffer back.
 struct data_chunk {
   LIST_ENTRY link; // on indication_state::retained (a retained list's head) or the orphan list
   socket_object *owner;
+  data_chunk *next_unread;           // on the unread list: the chunk whose bytes follow
+  net::receive_buffers *pool;        // a provided buffer's set, or NULL for a cached chunk
+  std::uint16_t pool_id;             // a provided buffer's id in `pool`
   data_indication_view data;         // connection sockets
   data_indication_view pieces[7];    // split-indication: the further elements of its chain
   datagram_indication_view datagram; // datagram sockets (chained through datagram.next)
@@ -46,11 +55,25 @@ void chunk_free(data_chunk *c);
 data_chunk *chunk_of(datagram_indication_view *v);
 // Frees a datagram list by its head.
 void free_datagram_list(data_chunk *head);
-// WSK_FLAG_RELEASE_ASAP while clients hold many buffers, else 0.
+// WSK_FLAG_RELEASE_ASAP while clients hold many buffers (provided ones included), else 0.
 ULONG pressure_flags();
+
+// Provided buffers (on the loop thread): the headroom a chunk's header and MDL take before each
+// buffer's bytes, and the chunk of a buffer a multishot receive filled (its MDL built the first
+// time the buffer is seen), held until chunk_free.
+std::size_t chunk_headroom();
+data_chunk *chunk_from_buffer(net::receive_buffers *pool, std::uint16_t id);
+
+// The head of the stream read for receive events and not yet taken (indication_state::unread,
+// a list in stream order), under the lock: a chunk appended (charged with its bytes), the
+// first taken off (still charged), a chunk put back in front (its charge unchanged).
+void unread_append(socket_object *s, data_chunk *c);
+data_chunk *unread_pop(socket_object *s);
+void unread_push_front(socket_object *s, data_chunk *c);
 
 // Receive backpressure, under the socket's lock (linux/indication.cpp explains the accounting).
 bool may_read(socket_object *s);
+bool may_indicate(socket_object *s);
 void charge(socket_object *s, data_chunk *head, SIZE_T bytes);
 void recharge(socket_object *s, data_chunk *head, SIZE_T bytes);
 void discharge(socket_object *s, data_chunk *head);

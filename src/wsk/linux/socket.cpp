@@ -349,7 +349,8 @@ void release_on_loop(net::task *t) {
       }
     }
     if (s->ring_task_posted ||
-        (s->ring && (ring_lane_active(s->ring->receive) || ring_lane_active(s->ring->send)))) {
+        (s->ring && (ring_lane_active(s->ring->receive) || ring_lane_active(s->ring->send) ||
+                     s->ring->multishot.in_flight()))) {
       // The kernel holds a request for the descriptor, or its IRP is not yet finished: the
       // descriptor stays open until its completion (net::loop rule 6).
       s->loop->post(&s->lifecycle_task);
@@ -394,7 +395,10 @@ std::uint32_t watched_events(const socket_object *s) {
   // short read means (socket_object::short_read_unsure; see publish for io_uring).
   const std::uint32_t urgent =
       s->cat == category::datagram || s->loop->kind() == net::engine_kind::uring ? 0 : net::ev_pri;
-  return net::ev_in | net::ev_out | net::ev_rdhup | urgent;
+  // While a multishot receive reads the socket its completions say what arrived; polling the
+  // reads too would only run a readiness pass per arrival that finds nothing to do.
+  const std::uint32_t reads = s->ring && s->ring->shots ? 0 : net::ev_in;
+  return reads | net::ev_out | net::ev_rdhup | urgent;
 }
 
 void attach_on_loop(net::task *t) {
@@ -592,6 +596,7 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
         }
       }
       s->ring->sends[0].kind = net::io_kind::send;
+      s->ring->multishot.owner = s; // (kind and callback set when armed, event rule 10)
     }
     s->loop->post(&s->lifecycle_task);
   }
@@ -1127,6 +1132,12 @@ void hand_reads_locked(socket_object *s, std::uint32_t left) {
   }
 }
 
+void rewatch_locked(socket_object *s) {
+  if (s->attached && !s->reads_handed) {
+    s->loop->modify(&s->watcher, watched_events(s));
+  }
+}
+
 void want_reads_locked(socket_object *s) {
   if (s->reads_handed && !s->reads_wanted) {
     s->reads_wanted = true;
@@ -1438,6 +1449,9 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
       fail_queue(s, static_cast<queue_kind>(k), STATUS_CANCELLED, done);
     }
     s->behaviour->on_close_locked(s);
+    if (s->ring && s->ring->shots) {
+      ring_wake_locked(s, nullptr); // a multishot receive is cancelled (stream_ring_pump)
+    }
     IoMarkIrpPending(irp);
     s->close_irp = irp;
   }

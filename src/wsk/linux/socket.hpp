@@ -123,7 +123,10 @@ struct inspection {
 // edge-triggered readiness will not report the data again).
 struct indication_state {
   indication_state() { InitializeListHead(&retained); }
-  data_chunk *unread = nullptr;  // indicated, not accepted: the head of the byte stream
+  // Read for events and not yet taken, in stream order (linked through data_chunk::next_unread):
+  // bytes indicated and not accepted, then (ring I/O) what a multishot receive brought while
+  // the events could not indicate it. The head of the byte stream.
+  data_chunk *unread = nullptr;
   data_chunk *refused = nullptr; // datagrams not accepted, indicated again on re-enable
   LIST_ENTRY retained;           // indication lists the client kept (STATUS_PENDING)
   SIZE_T buffered = 0;
@@ -245,6 +248,20 @@ struct ring_pair {
   ring_lane receive{receives, ring_receive_depth};
   ring_lane send{sends, 1};
   socket_task task;
+  // The multishot receive feeding receive events (event rule 10, linux/stream_ring_events.cpp):
+  // a request of its own beside the lanes, never an IRP's. It runs only while the receive lane
+  // is idle (no IRP in any slot), and is cancelled, its bytes kept in order on the unread list,
+  // before the lane takes a receive. `shots`: in the kernel (set when submitted, cleared by its
+  // last completion); `shots_stopping`: its cancellation asked for; `end_pending`, `end_result`:
+  // the end (0 or -errno) it met, kept until the bytes received before it are taken;
+  // `uses_buffers`: the socket counts as a user of its loop's provided buffers (from the first
+  // multishot receive until the socket is freed).
+  ring_io multishot;
+  bool shots = false;
+  bool shots_stopping = false;
+  bool end_pending = false;
+  bool uses_buffers = false;
+  int end_result = 0;
 };
 
 // The addresses a datagram socket's WskControlSocket fixed (socket_object::fixed); length 0:
@@ -511,6 +528,10 @@ void hand_reads_locked(socket_object *s, std::uint32_t left);
 // Under the lock, on any thread: a receive is parked that no waiting thread may poll for; the
 // loop is to watch the socket's reads again if it handed them (through the kick task).
 void want_reads_locked(socket_object *s);
+
+// Under the lock, on the loop thread: the watcher's interest follows what the socket needs now
+// (its reads are not polled while a multishot receive reads them, ring_pair::shots).
+void rewatch_locked(socket_object *s);
 
 // Completions due once a socket's lock is released (socket rule 2): IRPs outside the operation
 // queues (event-disable and address-change IRPs), and the queues of one socket whose finished IRPs

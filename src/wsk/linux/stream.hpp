@@ -1,7 +1,8 @@
 // Listening, connection and stream sockets, Linux half: what the three files serving them
 // share. linux/stream_setup.cpp binds, listens, accepts and connects; linux/stream_transfer.cpp
 // moves bytes (send, receive, disconnect); linux/stream_ring.cpp hands receives and sends to
-// the io_uring engine (ring I/O); linux/stream_readiness.cpp resumes their queues when the loop
+// the io_uring engine (ring I/O); linux/stream_ring_events.cpp has receive events read through a
+// multishot receive there; linux/stream_readiness.cpp resumes their queues when the loop
 // reports readiness. Their Windows half is the "Socket level" of windows/dispatch.cpp.
 //
 // Each operation keeps its state in its IRP as a typed record (irp_ops.hpp): transfer_args and

@@ -41,13 +41,15 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
     hand_reads_locked(s, events & ~resumed);
   }
   if (s->event_mask == 0) {
-    return; // `done` completes after `guard` released the lock
+    events_ring_update(s); // receive events disabled: a multishot receive ends (event rule 10)
+    return;                // `done` completes after `guard` released the lock
   }
   // The IRPs finished here complete before any callback (event rule 2).
   guard.unlock();
   done.complete_all();
   guard.lock();
   events_deliver_stream(s, events, guard, done);
+  events_ring_update(s); // armed, or cancelled, for what this pass left (event rule 10)
 }
 
 } // namespace

@@ -24,7 +24,8 @@ bool ring_eligible(const socket_object *s, queue_kind kind, PIRP irp) {
   const transfer_args &args = transfer(irp);
   if (kind == queue_kind::receive) {
     return args.buffer.length != 0 && (args.flags & op_flag::drain) == 0 &&
-           unread_of(s) == nullptr && !s->peer_closed && !events_receive_must_wait(s);
+           unread_of(s) == nullptr && !s->peer_closed && !events_receive_must_wait(s) &&
+           !s->ring->shots && !events_ring_end_pending(s);
   }
   return !args.disconnect && (args.flags & op_flag::nodelay) == 0 &&
          bytes_done(irp) < args.buffer.length;
@@ -138,6 +139,7 @@ attempt ring_result(socket_object *s, queue_kind kind, PIRP irp, long result) {
 void stream_ring_pump(socket_object *s, completion_batch &done) {
   ring_pump_queue(s, queue_kind::receive, done);
   ring_pump_queue(s, queue_kind::send, done);
+  events_ring_update(s); // a receive parked, a close: a multishot receive for events ends
 }
 
 // The loop's callback for a ring request (net::loop rule 6). A finished IRP is handed on in
@@ -191,7 +193,8 @@ void stream_ring_complete(net::io_request *request, long result) {
     return;
   }
   // The next IRPs: to the ring, or (WskCloseSocket, an abortive disconnect) failed in their
-  // turn (irp_mark::refused).
+  // turn (irp_mark::refused). With no receive left, the ring task's pump lets receive events
+  // read through the ring again (event rule 10).
   if (receive) {
     ring_wake_locked(s, nullptr);
     if (s->ring_task_posted) {
@@ -199,6 +202,9 @@ void stream_ring_complete(net::io_request *request, long result) {
     }
   }
   ring_pump_queue(s, kind, done); // (the loop is stopping: no task runs any more)
+  if (receive) {
+    events_ring_update(s);
+  }
 }
 
 // A receive or send cancelled while parked keeps what it moved: a WAITALL receive part-filled,

@@ -173,12 +173,18 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
     events_drop_unread(s);
     static thread_local char sink[drain_chunk];
     for (;;) {
-      if (s->read_drained) {
+      if (events_ring_reading(s)) {
+        return would_block(); // the ring's receive ends first (event rule 10)
+      }
+      const bool ring_end = events_ring_end_pending(s);
+      if (!ring_end && s->read_drained) {
         return would_block();
       }
       iovec iov{sink, sizeof(sink)};
-      const ssize_t got = net::sock::recv(s->fd, &iov, 1, 0);
-      note_read(s, got, sizeof(sink));
+      const ssize_t got = ring_end ? events_ring_take_end(s) : net::sock::recv(s->fd, &iov, 1, 0);
+      if (!ring_end) {
+        note_read(s, got, sizeof(sink));
+      }
       if (got == -EAGAIN) {
         return would_block();
       }
@@ -206,7 +212,14 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
     }
   }
   for (;;) {
-    if (s->read_drained) {
+    if (events_ring_reading(s)) {
+      return would_block(); // its completions bring the next bytes (event rule 10)
+    }
+    const bool ring_end = events_ring_end_pending(s);
+    if (ring_end && bytes_done(irp) != 0) {
+      return finished(STATUS_SUCCESS, bytes_done(irp)); // the end shows on the next receive
+    }
+    if (!ring_end && s->read_drained) {
       return would_block(); // nothing arrived since the queue was seen empty
     }
     iovec iov[max_iov];
@@ -215,8 +228,10 @@ attempt try_receive_bytes(socket_object *s, PIRP irp) {
     if (count == 0) {
       return finished(STATUS_INVALID_PARAMETER);
     }
-    const ssize_t got = net::sock::recv(s->fd, iov, count, 0);
-    note_read(s, got, asked);
+    const ssize_t got = ring_end ? events_ring_take_end(s) : net::sock::recv(s->fd, iov, count, 0);
+    if (!ring_end) {
+      note_read(s, got, asked);
+    }
     if (got == -EAGAIN) {
       // Only a WAITALL receive can be part-filled here (others complete with their first
       // bytes); it keeps its bytes and waits for the rest.
@@ -260,7 +275,8 @@ bool receive_blocked(const socket_object *s, PIRP irp) {
     return true;
   }
   return s->read_drained && !s->aborted && !s->ev.peer_reset && unread_of(s) == nullptr &&
-         transfer(irp).buffer.length != 0 && (transfer(irp).flags & op_flag::drain) == 0;
+         !events_ring_end_pending(s) && transfer(irp).buffer.length != 0 &&
+         (transfer(irp).flags & op_flag::drain) == 0;
 }
 
 // ---- The WSK functions -------------------------------------------------------------------------
