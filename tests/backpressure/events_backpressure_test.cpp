@@ -261,16 +261,34 @@ TEST_P(backpressure, RetainedDatagramsAreBoundedAndReleasingResumes) {
   unsigned short peer_port = 0;
   const int peer = peer_udp(family(), &peer_port);
   ASSERT_GE(peer, 0);
-  // Four times the bound, in datagrams of 1000 bytes, paced so that the provider's reads keep
-  // up until it stops.
+  // Datagrams of 1000 bytes, eight at a time (one read's worth), each batch sent once the client
+  // holds the one before: UDP drops what its buffer cannot keep, so the sender must not outrun
+  // the provider (a slow, loaded machine would otherwise lose datagrams before the bound is
+  // reached). At most twice the bound, and 30 seconds.
   const std::vector<char> datagram(1000, 'd');
-  const int count = static_cast<int>(4 * bound / datagram.size());
-  for (int i = 0; i < count; ++i) {
-    ASSERT_TRUE(peer_udp_send(peer, family(), port_of(local), datagram.data(), datagram.size()));
-    if (i % 64 == 63) {
-      std::this_thread::sleep_for(milliseconds(1));
+  const int batch = 8;
+  const int most = static_cast<int>(2 * bound / datagram.size());
+  const auto deadline = clock_type::now() + std::chrono::seconds(30);
+  int count = 0;
+  while (count < most) {
+    for (int i = 0; i < batch; ++i) {
+      ASSERT_TRUE(peer_udp_send(peer, family(), port_of(local), datagram.data(), datagram.size()));
+    }
+    count += batch;
+    std::unique_lock guard(rec.lock);
+    const bool held = rec.changed.wait_until(
+        guard, std::min(deadline, clock_type::now() + milliseconds(2000)),
+        [&] { return rec.datagrams == count || rec.datagram_bytes >= bound; });
+    ASSERT_TRUE(held) << "the client holds " << rec.datagrams << " of " << count << " datagrams";
+    if (rec.datagram_bytes >= bound) {
+      break;
     }
   }
+  // The provider has stopped reading; these wait in the kernel's buffer for the release.
+  for (int i = 0; i < batch; ++i) {
+    ASSERT_TRUE(peer_udp_send(peer, family(), port_of(local), datagram.data(), datagram.size()));
+  }
+  count += batch;
   rec.settle(milliseconds(200), milliseconds(5000));
   int first_round = 0;
   {
