@@ -280,6 +280,35 @@ TEST(KeSpinLockDeathTest, ReleasingAnotherThreadsLockBugChecks) {
   EXPECT_DEATH(release_foreign(), "SPIN_LOCK_NOT_OWNED");
 }
 
+// KeReleaseSpinLock with the IRQL its acquire returned, after the holder lowered the IRQL below
+// it: returning there would raise, which lowering must not do (IRQL_NOT_LESS_OR_EQUAL).
+TEST(KeSpinLockDeathTest, ReleaseThatWouldRaiseBugChecks) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        KSPIN_LOCK lock = 0;
+        KIRQL passive;
+        KeRaiseIrql(APC_LEVEL, &passive);
+        KIRQL old;
+        KeAcquireSpinLock(&lock, &old); // old is APC_LEVEL
+        KeLowerIrql(PASSIVE_LEVEL);
+        KeReleaseSpinLock(&lock, old);
+      },
+      "IRQL_NOT_LESS_OR_EQUAL");
+}
+
+TEST(KeSpinLockDeathTest, AcquireAboveDispatchBugChecks) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        KSPIN_LOCK lock = 0;
+        KIRQL old;
+        KeRaiseIrql(SYNCH_LEVEL, &old);
+        KeAcquireSpinLock(&lock, &old);
+      },
+      "IRQL_NOT_LESS_OR_EQUAL");
+}
+
 TEST(KeSpinLockDeathTest, AtDpcLevelFromPassiveBugChecks) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(

@@ -15,7 +15,7 @@
 namespace uwsk::nt {
 
 constinit thread_local detail::irql_cell detail::t_irql
-    [[gnu::tls_model("initial-exec")]] = {PASSIVE_LEVEL};
+    [[gnu::tls_model("initial-exec")]] = {PASSIVE_LEVEL, 0, 0};
 
 namespace {
 

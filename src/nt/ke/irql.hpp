@@ -14,12 +14,18 @@ constexpr ULONG_PTR spin_lock_token_low_bits = 64 - 1;
 
 namespace detail {
 
-// The calling thread's simulated IRQL. Its address is the thread's spin lock owner token, so the
-// cell is aligned to leave spin_lock_token_low_bits free. Defined in irql.cpp; initial-exec and
+// The calling thread's simulated IRQL, with the spin lock counts that change beside it on
+// every acquire and release. Its address is the thread's spin lock owner token, so the cell is
+// aligned to leave spin_lock_token_low_bits free. Defined in irql.cpp; initial-exec and
 // constant-initialised so that every read and write inline is one TLS access (it is touched on
-// every spin lock, IRP completion and WSK call).
+// every spin lock, IRP completion and WSK call), and one cell so that a spin lock acquire or
+// release finds the IRQL, its owner token and the count from one thread-pointer offset.
 struct alignas(spin_lock_token_low_bits + 1) irql_cell {
   KIRQL value;
+  // The spin locks the thread holds, and that count when the innermost spin_lock_baseline
+  // opened.
+  int spin_locks_held;
+  int spin_lock_baseline;
 };
 extern constinit thread_local irql_cell t_irql [[gnu::tls_model("initial-exec")]];
 
@@ -78,16 +84,9 @@ inline void require_irql_at_most(KIRQL max, const char *what, const void *object
 int critical_region_depth();
 int guarded_region_depth();
 
-namespace detail {
-// The spin locks the calling thread holds, and that count when the innermost
-// spin_lock_baseline opened. Defined in spin_lock.cpp; inline here, as t_irql.
-extern constinit thread_local int t_spin_locks_held [[gnu::tls_model("initial-exec")]];
-extern constinit thread_local int t_spin_lock_baseline [[gnu::tls_model("initial-exec")]];
-} // namespace detail
-
 // How many spin locks (KSPIN_LOCK) the calling thread holds.
 inline int spin_locks_held() {
-  return detail::t_spin_locks_held;
+  return detail::t_irql.spin_locks_held;
 }
 
 // Rule V84 is about a driver completing an IRP while it holds a spin lock. A completion the
@@ -95,16 +94,16 @@ inline int spin_locks_held() {
 // by IoCancelIrp) happens under whatever locks the driver's caller legally holds, so while one
 // of these scopes is open only spin locks taken since it opened count.
 inline int spin_locks_held_since_baseline() {
-  const int held = detail::t_spin_locks_held;
-  const int baseline = detail::t_spin_lock_baseline;
+  const int held = detail::t_irql.spin_locks_held;
+  const int baseline = detail::t_irql.spin_lock_baseline;
   return held > baseline ? held - baseline : 0;
 }
 class spin_lock_baseline {
 public:
-  spin_lock_baseline() : saved_(detail::t_spin_lock_baseline) {
-    detail::t_spin_lock_baseline = detail::t_spin_locks_held;
+  spin_lock_baseline() : saved_(detail::t_irql.spin_lock_baseline) {
+    detail::t_irql.spin_lock_baseline = detail::t_irql.spin_locks_held;
   }
-  ~spin_lock_baseline() { detail::t_spin_lock_baseline = saved_; }
+  ~spin_lock_baseline() { detail::t_irql.spin_lock_baseline = saved_; }
   spin_lock_baseline(const spin_lock_baseline &) = delete;
   spin_lock_baseline &operator=(const spin_lock_baseline &) = delete;
 

@@ -10,7 +10,8 @@
 // verifier's bookkeeping mode. The other acquires record nothing, and the other releases check
 // the owner only: a lock taken with one form and released with another stays legal.
 // Each thread also counts the spin locks it holds (IoCompleteRequest refuses to run under one,
-// rule V84).
+// rule V84). The IRQL, the owner token and the count are one thread-local cell
+// (detail::irql_cell), so an acquire or a release addresses them all from one offset.
 //
 // Acquiring raises the simulated IRQL to DISPATCH_LEVEL; the *AtDpcLevel forms require the
 // caller to be at DISPATCH_LEVEL already. Waiting spins briefly and then yields the CPU, because
@@ -26,11 +27,6 @@
 
 using namespace uwsk::nt;
 
-constinit thread_local int uwsk::nt::detail::t_spin_locks_held [[gnu::tls_model("initial-exec")]] =
-    0;
-constinit thread_local int uwsk::nt::detail::t_spin_lock_baseline
-    [[gnu::tls_model("initial-exec")]] = 0;
-
 namespace {
 
 // The low bits of a held lock's word: set when KeAcquireSpinLock recorded the IRQL it returned,
@@ -40,11 +36,12 @@ constexpr ULONG_PTR recorded_irql_mask = irql_recorded - 1;
 static_assert((irql_recorded | recorded_irql_mask) == spin_lock_token_low_bits);
 static_assert(DISPATCH_LEVEL <= recorded_irql_mask);
 
-// The word of a lock held by the calling thread, taken by KeAcquireSpinLock at old_irql. Any
-// KIRQL may be given (a release with a bogus IRQL): the sum still names this thread only, as
-// two threads' tokens lie in their own TLS blocks, far more than 0x20 + 255 bytes apart.
-inline ULONG_PTR word_with_irql(KIRQL old_irql) {
-  return spin_lock_owner_token() + irql_recorded + old_irql;
+// The word of a lock held by the thread of `cell` (its detail::t_irql), taken by
+// KeAcquireSpinLock at old_irql. Any KIRQL may be given (a release with a bogus IRQL): the sum
+// still names this thread only, as two threads' tokens lie in their own TLS blocks, far more
+// than 0x20 + 255 bytes apart.
+inline ULONG_PTR word_with_irql(const detail::irql_cell &cell, KIRQL old_irql) {
+  return reinterpret_cast<ULONG_PTR>(&cell) + irql_recorded + old_irql;
 }
 
 [[noreturn, gnu::cold]] void already_owned(PKSPIN_LOCK lock, const char *what, const void *caller) {
@@ -77,7 +74,7 @@ inline ULONG_PTR word_with_irql(KIRQL old_irql) {
       ULONG_PTR expected = 0;
       if (__atomic_compare_exchange_n(lock, &expected, word, false, __ATOMIC_ACQUIRE,
                                       __ATOMIC_RELAXED)) {
-        ++detail::t_spin_locks_held;
+        ++detail::t_irql.spin_locks_held;
         return;
       }
     }
@@ -94,7 +91,7 @@ inline void acquire(PKSPIN_LOCK lock, ULONG_PTR word, const char *what, const vo
   ULONG_PTR expected = 0;
   if (__atomic_compare_exchange_n(lock, &expected, word, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
       [[likely]] {
-    ++detail::t_spin_locks_held;
+    ++detail::t_irql.spin_locks_held;
     return;
   }
   acquire_contended(lock, expected, word, what, caller);
@@ -104,7 +101,7 @@ bool try_acquire(PKSPIN_LOCK lock) {
   ULONG_PTR expected = 0;
   if (__atomic_compare_exchange_n(lock, &expected, spin_lock_owner_token(), false, __ATOMIC_ACQUIRE,
                                   __ATOMIC_RELAXED)) {
-    ++detail::t_spin_locks_held;
+    ++detail::t_irql.spin_locks_held;
     return true;
   }
   return false;
@@ -112,7 +109,7 @@ bool try_acquire(PKSPIN_LOCK lock) {
 
 inline void release_held(PKSPIN_LOCK lock) {
   __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
-  --detail::t_spin_locks_held;
+  --detail::t_irql.spin_locks_held;
 }
 
 // Releases a lock whatever its acquire recorded; the caller must own it.
@@ -124,12 +121,18 @@ inline void release(PKSPIN_LOCK lock, const char *what, const void *caller) {
   release_held(lock);
 }
 
-// KeReleaseSpinLock's word was not the one a KeAcquireSpinLock at new_irql by this thread leaves:
-// reports another owner (SPIN_LOCK_NOT_OWNED) or another recorded IRQL (rule V84); a lock taken
-// by a form that records no IRQL is released, and the IRQL lowered, as KeReleaseSpinLock does.
-// Out of line, so that KeReleaseSpinLock's own path saves no registers.
+// KeReleaseSpinLock's word was not the one a KeAcquireSpinLock at new_irql by this thread leaves,
+// or new_irql is above the current IRQL: reports another owner (SPIN_LOCK_NOT_OWNED) or another
+// recorded IRQL (rule V84); a lock taken by a form that records no IRQL, or by KeAcquireSpinLock
+// at new_irql, is released and the IRQL lowered (which reports a lowering that would raise), as
+// KeReleaseSpinLock does. Out of line, so that KeReleaseSpinLock's own path saves no registers.
 [[gnu::noinline, gnu::cold]] void release_unexpected(PKSPIN_LOCK lock, ULONG_PTR word,
                                                      KIRQL new_irql, const void *caller) {
+  if (word == word_with_irql(detail::t_irql, new_irql)) {
+    release_held(lock);
+    lower_irql(new_irql, caller);
+    return;
+  }
   if ((word & ~spin_lock_token_low_bits) != spin_lock_owner_token()) {
     not_owned(lock, word, "KeReleaseSpinLock", caller);
   }
@@ -165,6 +168,19 @@ inline void require_dispatch_level(const char *what, const void *lock, const voi
   }
 }
 
+// KeAcquireSpinLock found the lock held: waits for it (acquire_contended) and returns old.
+[[gnu::noinline]] KIRQL acquire_raised_contended(PKSPIN_LOCK lock, ULONG_PTR held, ULONG_PTR word,
+                                                 KIRQL old, const void *caller) {
+  acquire_contended(lock, held, word, "KeAcquireSpinLock", caller);
+  return old;
+}
+
+// KeAcquireSpinLock above DISPATCH_LEVEL: the bug check (a call the caller can jump to, so that
+// its own path needs no stack frame; noipa keeps GCC from seeing that it does not return).
+[[gnu::noipa, gnu::cold]] KIRQL acquire_above_dispatch(PKSPIN_LOCK lock, const void *caller) {
+  detail::irql_above(DISPATCH_LEVEL, "KeAcquireSpinLock", lock, caller);
+}
+
 } // namespace
 
 // KeInitializeSpinLock: makes a spin lock free.
@@ -176,24 +192,38 @@ extern "C" VOID NTAPI KeInitializeSpinLock(PKSPIN_LOCK SpinLock) {
 // ExAcquireFastMutex, each an IRQL check, a raise and an acquire of its own kind of lock.
 // KeAcquireSpinLockRaiseToDpc (behind KeAcquireSpinLock): raises to DISPATCH_LEVEL, acquires
 // the lock and returns the previous IRQL.
+// The pair runs several times per driver message, so each is written for its instruction count:
+// the IRQL, the owner token and the count come from one thread-local cell, and the caller's
+// address (for reports) is read only on the paths that report.
 extern "C" KIRQL NTAPI KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock) {
-  const void *caller = __builtin_return_address(0);
-  require_irql_at_most(DISPATCH_LEVEL, "KeAcquireSpinLock", SpinLock, caller);
-  const KIRQL old = current_irql();
-  set_current_irql(DISPATCH_LEVEL);
-  acquire(SpinLock, word_with_irql(old), "KeAcquireSpinLock", caller);
-  return old;
+  detail::irql_cell &cell = detail::t_irql;
+  const KIRQL old = cell.value;
+  if (old > DISPATCH_LEVEL) [[unlikely]] {
+    return acquire_above_dispatch(SpinLock, __builtin_return_address(0));
+  }
+  cell.value = DISPATCH_LEVEL;
+  const ULONG_PTR word = word_with_irql(cell, old);
+  ULONG_PTR expected = 0;
+  if (__atomic_compare_exchange_n(SpinLock, &expected, word, false, __ATOMIC_ACQUIRE,
+                                  __ATOMIC_RELAXED)) [[likely]] {
+    ++cell.spin_locks_held;
+    return old;
+  }
+  return acquire_raised_contended(SpinLock, expected, word, old, __builtin_return_address(0));
 }
 
 // KeReleaseSpinLock: releases the lock and returns to the IRQL KeAcquireSpinLock returned.
+// One compare of the lock word checks the owner and rule V84; lowering must not raise.
 extern "C" VOID NTAPI KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql) {
+  detail::irql_cell &cell = detail::t_irql;
   const ULONG_PTR word = __atomic_load_n(SpinLock, __ATOMIC_RELAXED);
-  if (word != word_with_irql(NewIrql)) [[unlikely]] {
+  if (word != word_with_irql(cell, NewIrql) || NewIrql > cell.value) [[unlikely]] {
     release_unexpected(SpinLock, word, NewIrql, __builtin_return_address(0));
     return;
   }
-  release_held(SpinLock);
-  lower_irql(NewIrql, __builtin_return_address(0));
+  __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
+  --cell.spin_locks_held;
+  cell.value = NewIrql;
 }
 
 // KeAcquireSpinLockAtDpcLevel: acquires the lock; the caller is already at DISPATCH_LEVEL.

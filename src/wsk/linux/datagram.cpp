@@ -334,11 +334,16 @@ void datagram_on_events(socket_object *s, std::uint32_t events) {
   note_readiness(s, events);
   datagram_resume_queues(s, loop_readiness(s, events), done);
   if (!readable || s->event_mask == 0) {
-    return; // `done` completes after `guard` released the lock
+    // The IRPs finished here complete now, the lock dropped only around their completion
+    // routines; anything else in `done` completes after `guard` released the lock.
+    done.deliver_holding(s, guard);
+    return;
   }
-  guard.unlock();
-  done.complete_all();
-  guard.lock();
+  if (!done.deliver_holding(s, guard)) {
+    guard.unlock();
+    done.complete_all();
+    guard.lock();
+  }
   events_deliver_datagram(s, guard, done);
 }
 

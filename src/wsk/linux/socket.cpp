@@ -420,6 +420,7 @@ void attach_on_loop(net::task *t) {
 }
 
 void add_finished(socket_object *s, queue_kind kind, PIRP irp, const attempt &result);
+void deliver_locked(socket_object *s, queue_kind kind);
 
 // Cancel routine of every parked socket IRP: unlink it under the socket's lock, complete it.
 VOID NTAPI cancel_parked(PDEVICE_OBJECT, PIRP irp) {
@@ -643,12 +644,34 @@ void completion_batch::complete_all() {
     if (fault::active() && fault::current().other_loop != 0 && deliver_elsewhere(s, kinds)) {
       return;
     }
-    for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
-      if ((kinds & (1U << k)) != 0) {
-        deliver_finished(s, static_cast<queue_kind>(k));
-      }
+    for (unsigned left = kinds; left != 0; left &= left - 1) { // in kind order
+      deliver_finished(s, static_cast<queue_kind>(__builtin_ctz(left)));
     }
   }
+}
+
+bool completion_batch::deliver_holding(socket_object *s, std::unique_lock<socket_lock> &guard) {
+  if (count_ != 0 || overflow_ != nullptr) {
+    return false; // complete_all completes these first, then delivers, once the lock is released
+  }
+  if (deliver_kinds_ == 0) {
+    return true;
+  }
+  if (deliver_socket_ != s || (fault::active() && fault::current().other_loop != 0)) {
+    return false;
+  }
+  const unsigned kinds = deliver_kinds_;
+  deliver_socket_ = nullptr;
+  deliver_kinds_ = 0;
+  for (unsigned left = kinds; left != 0; left &= left - 1) { // the named queues, in kind order
+    const auto kind = static_cast<queue_kind>(__builtin_ctz(left));
+    if (!s->is_delivering(kind) && !IsListEmpty(&s->ops_of(kind).finished)) {
+      s->set_delivering(kind, true);
+      deliver_locked(s, kind);
+    }
+  }
+  (void)guard; // held throughout
+  return true;
 }
 
 void completion_batch::deliver_after(socket_object *s, queue_kind kind) {
@@ -734,17 +757,18 @@ void complete_finished(socket_object *s, PIRP irp) {
   }
 }
 
-// With the lock held through `guard` and the queue's delivering bit set by this thread: runs the
+// With the lock held and the queue's delivering bit set by this thread: runs the
 // completion routines of the finished list in order (dropping the lock for each), then gives up
 // delivery. Events that gave way to these IRPs get their turn from the loop.
-void deliver_locked(socket_object *s, queue_kind kind, std::unique_lock<socket_lock> &guard) {
+// The lock is held again on return (a guard of the caller's still owns it).
+void deliver_locked(socket_object *s, queue_kind kind) {
   op_queue &q = s->ops_of(kind);
   while (!IsListEmpty(&q.finished)) {
     PLIST_ENTRY link = RemoveHeadList(&q.finished);
     InitializeListHead(link);
-    guard.unlock();
+    s->lock.unlock();
     complete_finished(s, irp_from_link(link));
-    guard.lock();
+    s->lock.lock();
   }
   s->set_delivering(kind, false);
   if (s->event_mask != 0 && (kind == queue_kind::receive || kind == queue_kind::accept)) {
@@ -1152,14 +1176,74 @@ void deliver_finished(socket_object *s, queue_kind kind) {
     return; // the thread delivering runs these too
   }
   s->set_delivering(kind, true);
-  deliver_locked(s, kind, guard);
+  deliver_locked(s, kind);
 }
+
+namespace {
+
+// start_operation's IRP that waits: parks it behind the others of its kind (`result`
+// unfinished), or, refused behind parked ones, marks it to fail in its turn; `too_deep`: the
+// loop resumes the queue from a fresh stack. Called with the lock held; releases it. Returns
+// what the call returns.
+NTSTATUS park_operation(socket_object *s, queue_kind kind, PIRP irp, const attempt &result,
+                        bool too_deep) {
+  std::unique_lock guard(s->lock, std::adopt_lock);
+  if (s->ops_of(kind).parked.park(irp, cancel_parked)) {
+    if (result.finished) {
+      // Refused, behind parked operations: it fails in its turn.
+      irp->IoStatus.Status = result.status;
+      irp_marks(irp) |= irp_mark::refused;
+    }
+    if (too_deep) {
+      socket_kick_locked(s); // the loop resumes the queue from a fresh stack
+    } else if (!result.finished && note_parked(s, kind, irp)) {
+      // Its thread may wait for it next and do the I/O itself on readiness (as on epoll);
+      // if it does not, readiness hands it to the ring on the loop thread.
+      return STATUS_PENDING;
+    }
+    if (kind == queue_kind::receive) {
+      want_reads_locked(s); // no waiting thread polls for it
+    }
+    if (s->ring_mode && s->ring_of(kind) != nullptr) {
+      ring_wake_locked(s, nullptr); // the ring takes it over (through the ring task)
+    }
+    return STATUS_PENDING;
+  }
+  // Cancelled before it could be parked: it completes now, as a cancelled IRP may.
+  guard.unlock();
+  return irp_complete(irp, STATUS_CANCELLED, 0);
+}
+
+} // namespace
 
 NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_function try_op,
                          admit_function admit) {
   irp_set_owner(irp, s);
   op_queue &q = s->ops_of(kind);
-  std::unique_lock guard(s->lock);
+  s->lock.lock();
+  // The usual call: nothing of its kind parked, finished or being delivered, not too deep, no
+  // fault plan. One try; finished, it completes inline, and the queue is given up with one more
+  // turn of the lock unless its completion routine left something to deliver.
+  if (s->queue_idle(kind) && inline_depth < max_inline_depth && !fault::active()) [[likely]] {
+    const NTSTATUS admitted = admit != nullptr ? admit(s) : STATUS_SUCCESS;
+    const attempt result = NT_SUCCESS(admitted) ? try_op(s, irp) : finished(admitted);
+    if (result.finished) {
+      s->set_delivering(kind, true);
+      record_result(irp, result);
+      s->lock.unlock();
+      complete_finished(s, irp); // the IRP may be gone afterwards: return the status kept here
+      s->lock.lock();
+      if (IsListEmpty(&q.finished) && s->event_mask == 0) [[likely]] {
+        s->set_delivering(kind, false);
+      } else {
+        deliver_locked(s, kind);
+      }
+      s->lock.unlock();
+      return result.status;
+    }
+    return park_operation(s, kind, irp, result, false);
+  }
+  std::unique_lock guard(s->lock, std::adopt_lock);
   // pend (docs/faults.md): the operation is left to the loop, as if the call were too deep.
   const bool too_deep =
       inline_depth >= max_inline_depth ||
@@ -1178,30 +1262,8 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
     result = would_block(); // earlier operations of its kind come first
   }
   if (!result.finished || !q.parked.empty()) {
-    if (q.parked.park(irp, cancel_parked)) {
-      if (result.finished) {
-        // Refused, behind parked operations: it fails in its turn.
-        irp->IoStatus.Status = result.status;
-        irp_marks(irp) |= irp_mark::refused;
-      }
-      if (too_deep) {
-        socket_kick_locked(s); // the loop resumes the queue from a fresh stack
-      } else if (!result.finished && note_parked(s, kind, irp)) {
-        // Its thread may wait for it next and do the I/O itself on readiness (as on epoll);
-        // if it does not, readiness hands it to the ring on the loop thread.
-        return STATUS_PENDING;
-      }
-      if (kind == queue_kind::receive) {
-        want_reads_locked(s); // no waiting thread polls for it
-      }
-      if (s->ring_mode && s->ring_of(kind) != nullptr) {
-        ring_wake_locked(s, nullptr); // the ring takes it over (through the ring task)
-      }
-      return STATUS_PENDING;
-    }
-    // Cancelled before it could be parked: it completes now, as a cancelled IRP may.
-    guard.unlock();
-    return irp_complete(irp, STATUS_CANCELLED, 0);
+    guard.release(); // park_operation releases the lock
+    return park_operation(s, kind, irp, result, too_deep);
   }
   if (!s->queue_idle(kind)) {
     // Earlier completions of its kind are not yet delivered: it follows them.
@@ -1211,7 +1273,7 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
       return STATUS_PENDING; // the delivering thread runs it
     }
     s->set_delivering(kind, true);
-    deliver_locked(s, kind, guard);
+    deliver_locked(s, kind);
     return STATUS_PENDING;
   }
   // The queue is idle: complete inline, then deliver what was finished meanwhile (operations
@@ -1221,7 +1283,7 @@ NTSTATUS start_operation(socket_object *s, queue_kind kind, PIRP irp, try_functi
   guard.unlock();
   complete_finished(s, irp); // the IRP may be gone afterwards: return the status kept here
   guard.lock();
-  deliver_locked(s, kind, guard);
+  deliver_locked(s, kind);
   return result.status;
 }
 

@@ -545,6 +545,11 @@ public:
   void add(PIRP irp, NTSTATUS status, ULONG_PTR information);
   // After the lock is released, delivers the finished IRPs of `s`'s queue of `kind`.
   void deliver_after(socket_object *s, queue_kind kind);
+  // With `s`'s lock held through `guard`, when the batch holds nothing but deliveries of `s`:
+  // delivers them now, dropping the lock only around each completion routine, instead of
+  // releasing it and taking it again to start (the lock is held again on return), and returns
+  // true (the batch is empty). Otherwise leaves everything to complete_all and returns false.
+  bool deliver_holding(socket_object *s, std::unique_lock<socket_lock> &guard);
   void complete_all();
 
 private:

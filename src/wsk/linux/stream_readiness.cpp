@@ -42,12 +42,17 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
   }
   if (s->event_mask == 0) {
     events_ring_update(s); // receive events disabled: a multishot receive ends (event rule 10)
-    return;                // `done` completes after `guard` released the lock
+    // The IRPs finished here complete now, the lock dropped only around their completion
+    // routines; anything else in `done` completes after `guard` released the lock.
+    done.deliver_holding(s, guard);
+    return;
   }
   // The IRPs finished here complete before any callback (event rule 2).
-  guard.unlock();
-  done.complete_all();
-  guard.lock();
+  if (!done.deliver_holding(s, guard)) {
+    guard.unlock();
+    done.complete_all();
+    guard.lock();
+  }
   events_deliver_stream(s, events, guard, done);
   events_ring_update(s); // armed, or cancelled, for what this pass left (event rule 10)
 }
