@@ -9,6 +9,23 @@ using namespace uwsk::nt;
 
 namespace {
 
+// KeSetEvent without the dispatcher lock while nobody waits: the state goes to 1 with one atomic
+// exchange, and only when it was 0 and a waiter is linked is the lock taken to satisfy it.
+// A waiter links its wait block and then looks at the state again (wait.cpp), each with a
+// sequentially consistent store or fence before the load: either the waiter sees the state set
+// and takes it, or this sees the waiter and satisfies it under the lock, or both (whoever comes
+// second under the lock finds the signal taken). The exchange releases what the caller wrote
+// before (an IRP's IoStatus) to whoever takes the signal.
+LONG signal_event_unlocked(PRKEVENT Event, const char *what, const void *caller) {
+  check_dispatcher_object_unlocked(&Event->Header, what, caller);
+  const LONG previous = __atomic_exchange_n(&Event->Header.SignalState, 1, __ATOMIC_SEQ_CST);
+  if (previous == 0 && has_waiters_unlocked(&Event->Header)) {
+    std::lock_guard lock(dispatcher_lock());
+    signal_waiters(&Event->Header);
+  }
+  return previous;
+}
+
 // Signals the event and then, for KePulseEvent, resets it. Returns the previous state.
 LONG set_event(PRKEVENT Event, BOOLEAN Wait, bool pulse, const char *what, const void *caller) {
   if (Wait) {
@@ -18,6 +35,9 @@ LONG set_event(PRKEVENT Event, BOOLEAN Wait, bool pulse, const char *what, const
                          caller, 82);
   }
   require_irql_at_most(DISPATCH_LEVEL, what, Event, caller);
+  if (!pulse) {
+    return signal_event_unlocked(Event, what, caller);
+  }
   std::lock_guard lock(dispatcher_lock());
   check_dispatcher_object(&Event->Header, what, caller);
   LONG previous = signal_state(&Event->Header);
@@ -43,6 +63,7 @@ extern "C" VOID NTAPI KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN
 
 // KeSetEvent: signals the event, satisfying waiters; returns the previous state (non-zero if it
 // was signalled). Wait=TRUE (the caller will wait next) is accepted and has no other effect.
+// Takes the dispatcher lock only when a waiter is to be satisfied.
 extern "C" LONG NTAPI KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait) {
   (void)Increment;
   return set_event(Event, Wait, false, "KeSetEvent", __builtin_return_address(0));
@@ -57,10 +78,8 @@ extern "C" LONG NTAPI KePulseEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN 
 // KeResetEvent: makes the event not signalled; returns the previous state.
 extern "C" LONG NTAPI KeResetEvent(PRKEVENT Event) {
   require_irql_at_most(DISPATCH_LEVEL, "KeResetEvent", Event, __builtin_return_address(0));
-  std::lock_guard lock(dispatcher_lock());
-  LONG previous = signal_state(&Event->Header);
-  set_signal_state(&Event->Header, 0);
-  return previous;
+  // One exchange: KeSetEvent and waits change the state without the lock (dispatcher.hpp).
+  return __atomic_exchange_n(&Event->Header.SignalState, 0, __ATOMIC_ACQ_REL);
 }
 
 // KeClearEvent: makes the event not signalled.
