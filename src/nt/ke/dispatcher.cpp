@@ -174,13 +174,8 @@ void check_dispatcher_object(const DISPATCHER_HEADER *header, const char *what,
            reinterpret_cast<ULONG_PTR>(header), 0, reinterpret_cast<ULONG_PTR>(caller));
 }
 
-void check_dispatcher_object_unlocked(const DISPATCHER_HEADER *header, const char *what,
-                                      const void *caller) {
-  if (header != nullptr && is_waitable_type(header->Type) &&
-      __atomic_load_n(&header->WaitListHead.Flink, __ATOMIC_RELAXED) != nullptr &&
-      __atomic_load_n(&header->WaitListHead.Blink, __ATOMIC_RELAXED) != nullptr) {
-    return;
-  }
+void check_dispatcher_object_slow(const DISPATCHER_HEADER *header, const char *what,
+                                  const void *caller) {
   std::lock_guard lock(dispatcher_lock());
   check_dispatcher_object(header, what, caller); // reports it
 }

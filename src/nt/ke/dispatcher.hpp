@@ -76,9 +76,21 @@ void init_dispatcher_header(DISPATCHER_HEADER *header, UCHAR type, size_t object
 // Bug-checks unless `header` is an initialised dispatcher object; `what` names the caller.
 void check_dispatcher_object(const DISPATCHER_HEADER *header, const char *what, const void *caller);
 
+// check_dispatcher_object_unlocked's answer for anything but an initialised event.
+void check_dispatcher_object_slow(const DISPATCHER_HEADER *header, const char *what,
+                                  const void *caller);
+
 // Bug-checks unless `header` is an initialised dispatcher object, read without the lock.
-void check_dispatcher_object_unlocked(const DISPATCHER_HEADER *header, const char *what,
-                                      const void *caller);
+inline void check_dispatcher_object_unlocked(const DISPATCHER_HEADER *header, const char *what,
+                                             const void *caller) {
+  if (header != nullptr &&
+      (header->Type == EventSynchronizationObject || header->Type == EventNotificationObject) &&
+      __atomic_load_n(&header->WaitListHead.Flink, __ATOMIC_RELAXED) != nullptr &&
+      __atomic_load_n(&header->WaitListHead.Blink, __ATOMIC_RELAXED) != nullptr) {
+    return;
+  }
+  check_dispatcher_object_slow(header, what, caller);
+}
 
 // Whether a wait by `thread` on `header` would be satisfied now. A mutex its owner waits for
 // again is (recursive acquisition). Lock held.

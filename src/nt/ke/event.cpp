@@ -9,6 +9,18 @@ using namespace uwsk::nt;
 
 namespace {
 
+// Whether the only thread waiting on the object is the calling one, running a wait helper. Its
+// own wait fields are read without the lock: only the thread itself changes them.
+bool only_waiter_assists_itself(const DISPATCHER_HEADER *header) {
+  _ETHREAD *self = detail::t_thread;
+  if (self == nullptr || !self->Tcb.assisting || self->Tcb.wait_count != 1) {
+    return false;
+  }
+  const LIST_ENTRY *mine = &self->Tcb.wait_blocks[0].WaitListEntry;
+  return __atomic_load_n(&header->WaitListHead.Flink, __ATOMIC_SEQ_CST) == mine &&
+         __atomic_load_n(&mine->Flink, __ATOMIC_SEQ_CST) == &header->WaitListHead;
+}
+
 // KeSetEvent without the dispatcher lock while nobody waits: the state goes to 1 with one atomic
 // exchange, and only when it was 0 and a waiter is linked is the lock taken to satisfy it.
 // A waiter links its wait block and then looks at the state again (wait.cpp), each with a
@@ -16,10 +28,15 @@ namespace {
 // and takes it, or this sees the waiter and satisfies it under the lock, or both (whoever comes
 // second under the lock finds the signal taken). The exchange releases what the caller wrote
 // before (an IRP's IoStatus) to whoever takes the signal.
+//
+// The one waiter may be the calling thread itself, in a wait helper (wait_assist.hpp) that has
+// just completed the IRP the thread waits for: nothing is to be woken then, and the state is
+// left set for the wait to take when the helper returns (wait.cpp).
 LONG signal_event_unlocked(PRKEVENT Event, const char *what, const void *caller) {
   check_dispatcher_object_unlocked(&Event->Header, what, caller);
   const LONG previous = __atomic_exchange_n(&Event->Header.SignalState, 1, __ATOMIC_SEQ_CST);
-  if (previous == 0 && has_waiters_unlocked(&Event->Header)) {
+  if (previous == 0 && has_waiters_unlocked(&Event->Header) &&
+      !only_waiter_assists_itself(&Event->Header)) {
     std::lock_guard lock(dispatcher_lock());
     signal_waiters(&Event->Header);
   }

@@ -185,6 +185,14 @@ NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
       helper(objects[0], wake_fd, deadline);
       lock.lock();
       thread->assisting = false;
+      // The helper's own completion routine may have set the event without waking anyone
+      // (event.cpp): the wait takes it here.
+      if (!thread->wait_satisfied && satisfied_now(count, objects, wait_type, thread, status)) {
+        list_remove(&blocks[0].WaitListEntry);
+        thread->wait_blocks = nullptr;
+        thread->wait_count = 0;
+        return status;
+      }
     }
   }
 
