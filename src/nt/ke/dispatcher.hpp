@@ -61,13 +61,14 @@ inline bool has_waiters_unlocked(const DISPATCHER_HEADER *header) {
   return __atomic_load_n(&header->WaitListHead.Flink, __ATOMIC_SEQ_CST) != &header->WaitListHead;
 }
 
-// SignalState is written under the dispatcher lock but read without it by KeReadState*, so
-// every access goes through these (relaxed atomics: the lock orders everything else).
+// SignalState is read without the lock by KeReadState* and by the waits and sets that skip
+// the lock (events, below), so every access is atomic: a load acquires and a store releases
+// what the signaller wrote before (an IRP's IoStatus), whether or not it held the lock.
 inline LONG signal_state(const DISPATCHER_HEADER *header) {
-  return __atomic_load_n(&header->SignalState, __ATOMIC_RELAXED);
+  return __atomic_load_n(&header->SignalState, __ATOMIC_ACQUIRE);
 }
 inline void set_signal_state(DISPATCHER_HEADER *header, LONG state) {
-  __atomic_store_n(&header->SignalState, state, __ATOMIC_RELAXED);
+  __atomic_store_n(&header->SignalState, state, __ATOMIC_RELEASE);
 }
 
 // Sets up a dispatcher header (no lock: the object is not shared yet).

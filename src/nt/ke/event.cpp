@@ -23,10 +23,10 @@ bool only_waiter_assists_itself(const DISPATCHER_HEADER *header) {
 
 // KeSetEvent without the dispatcher lock while nobody waits: the state goes to 1 with one atomic
 // exchange, and only when it was 0 and a waiter is linked is the lock taken to satisfy it.
-// A waiter links its wait block and then looks at the state again (wait.cpp), each with a
-// sequentially consistent store or fence before the load: either the waiter sees the state set
-// and takes it, or this sees the waiter and satisfies it under the lock, or both (whoever comes
-// second under the lock finds the signal taken). The exchange releases what the caller wrote
+// A waiter links its wait block and then reads the state again with a read-modify-write
+// (wait.cpp); this exchanges the state and then reads the links: either the waiter sees the
+// state set and takes it, or this sees the waiter and satisfies it under the lock, or both (whoever
+// comes second under the lock finds the signal taken). The exchange releases what the caller wrote
 // before (an IRP's IoStatus) to whoever takes the signal.
 //
 // The one waiter may be the calling thread itself, in a wait helper (wait_assist.hpp) that has

@@ -165,8 +165,15 @@ NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
   thread->wait_satisfied = false;
 
   // An event set without the lock since it was looked at above: with the wait blocks linked,
-  // look again (event.cpp, signal_event_unlocked).
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  // look again (event.cpp, signal_event_unlocked). The look is a read-modify-write of the state
+  // (adding 0): such operations on one location are ordered, so either it follows the setter's
+  // exchange and sees 1, or the exchange follows it and the setter sees the links made before.
+  for (ULONG i = 0; i < count; ++i) {
+    auto *header = static_cast<DISPATCHER_HEADER *>(objects[i]);
+    if (header->Type == EventSynchronizationObject || header->Type == EventNotificationObject) {
+      (void)__atomic_fetch_add(&header->SignalState, 0, __ATOMIC_SEQ_CST);
+    }
+  }
   if (satisfied_now(count, objects, wait_type, thread, status)) {
     for (ULONG i = 0; i < count; ++i) {
       list_remove(&blocks[i].WaitListEntry);
