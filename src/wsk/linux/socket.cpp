@@ -894,6 +894,9 @@ bool time_left(const nt::wait_deadline &deadline, timespec &left) {
   return true;
 }
 
+// A poll that took this long waited for the peer: the data was not there when it began.
+constexpr auto assist_waited = std::chrono::microseconds(3);
+
 // The wait helper (nt/ke/wait_assist.hpp): runs in KeWaitForSingleObject before the thread
 // sleeps on `object`.
 void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &deadline) {
@@ -925,7 +928,10 @@ void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &dead
       break;
     }
     fds[0].revents = fds[1].revents = 0;
+    const auto polled = std::chrono::steady_clock::now();
     const int ready = ppoll(fds, 2, deadline.infinite ? nullptr : &left, nullptr);
+    // Whether the poll waited for the peer (rather than finding the data there already).
+    const bool waited = std::chrono::steady_clock::now() - polled >= assist_waited;
     if (ready < 0 && errno != EINTR) {
       break;
     }
@@ -949,6 +955,13 @@ void socket_assist_wait(void *object, int wake_fd, const nt::wait_deadline &dead
       const PLIST_ENTRY head = parked.Flink;
       note_readiness(s, events);
       s->behaviour->resume_queues(s, events, done);
+      if (waited && reads && s->reads_handed) {
+        // The thread waited for what it read: in a ping-pong its next receive would find
+        // nothing yet (EAGAIN) and poll anyway, so the next receive parks at once and polls,
+        // one read fewer; the poll's readiness lets its read try again. When the poll then finds
+        // data at once, nothing is kept and receives try their read first again (note_read).
+        s->read_drained = true;
+      }
       // Stay while operations of the kind are still parked and this pass moved the queue on.
       // Otherwise the IRP has finished (whoever delivers it sets the event), or readiness does
       // not help its queue (say, a part-filled WAITALL receive), and the plain wait takes over.
