@@ -372,12 +372,12 @@ void release_on_loop(net::task *t) {
     }
     unlink_live_locked(s);
   }
-  if (s->ev.listener) {
-    s->loop->cancel_timer(&s->ev.listener->abort_timer); // a listener's inspection poll
+  if (s->rare && s->rare->listener) {
+    s->loop->cancel_timer(&s->rare->listener->abort_timer); // a listener's inspection poll
   }
-  if (s->ev.timers) {
-    s->loop->cancel_timer(&s->ev.timers->dead_timer);  // rule V56
-    s->loop->cancel_timer(&s->ev.timers->stall_timer); // rule V53
+  if (s->rare && s->rare->timers) {
+    s->loop->cancel_timer(&s->rare->timers->dead_timer);  // rule V56
+    s->loop->cancel_timer(&s->rare->timers->stall_timer); // rule V53
   }
   if (s->reads_handed) {
     hand_list_remove(s); // on the loop thread, where reads_handed changes
@@ -1058,6 +1058,13 @@ void ring_flush_locked(socket_object *s, queue_kind kind, completion_batch &done
   }
 }
 
+socket_rare *socket_rare_of(socket_object *s) {
+  if (!s->rare) {
+    s->rare.reset(new (std::nothrow) socket_rare);
+  }
+  return s->rare.get();
+}
+
 void socket_kick_locked(socket_object *s) {
   if (s->loop == nullptr || s->kick_posted || s->release_requested ||
       s->state == socket_state::closing) {
@@ -1302,6 +1309,9 @@ void finish_parked(socket_object *s, queue_kind kind, PIRP irp, const attempt &r
 }
 
 void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done) {
+  if (!s->queue_made(kind)) {
+    return; // never used
+  }
   if (ring_stop_locked(s, kind, status)) {
     // The head ends when the kernel gives its buffer back; the others fail in their turn after
     // it (its completion resumes the queue).
@@ -1350,13 +1360,17 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
     }
   }
   if (s != nullptr && (cat == category::listen || cat == category::stream)) {
-    // A socket that can listen (a stream socket may call WskListen) has its listener part.
-    s->ev.listener.reset(new (std::nothrow) listener_events);
-    if (!s->ev.listener) {
+    // A socket that can listen (a stream socket may call WskListen) has its listener part and
+    // its accept queue.
+    socket_rare *rare = socket_rare_of(s);
+    if (rare != nullptr) {
+      rare->listener.reset(new (std::nothrow) listener_events);
+    }
+    if (rare == nullptr || !rare->listener) {
       delete s;
       s = nullptr;
     } else {
-      s->ev.listener->abort_timer.owner = s;
+      rare->listener->abort_timer.owner = s;
     }
   }
   if (s == nullptr) {
