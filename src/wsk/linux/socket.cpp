@@ -224,7 +224,7 @@ void on_kick(net::task *t) {
 // Ring I/O, on the loop thread: whether the lane holds an IRP or has a request in the kernel.
 bool ring_lane_active(const ring_lane &lane) {
   for (unsigned i = 0; i < lane.depth; ++i) {
-    if (lane.slots[i].in_flight()) {
+    if (lane.slots[i] != nullptr && lane.slots[i]->in_flight()) {
       return true;
     }
   }
@@ -350,7 +350,7 @@ void release_on_loop(net::task *t) {
     }
     if (s->ring_task_posted ||
         (s->ring && (ring_lane_active(s->ring->receive) || ring_lane_active(s->ring->send) ||
-                     s->ring->multishot.in_flight()))) {
+                     (s->ring->multishot != nullptr && s->ring->multishot->in_flight())))) {
       // The kernel holds a request for the descriptor, or its IRP is not yet finished: the
       // descriptor stays open until its completion (net::loop rule 6).
       s->loop->post(&s->lifecycle_task);
@@ -588,15 +588,7 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
     s->ring_mode = s->ring != nullptr;
     if (s->ring) {
       s->ring->task.run = on_ring_task;
-      s->ring->task.owner = s;
-      for (ring_lane *lane : {&s->ring->receive, &s->ring->send}) {
-        for (unsigned i = 0; i < lane->depth; ++i) {
-          lane->slots[i].owner = s;
-          lane->slots[i].on_complete = behaviour->ring_complete;
-        }
-      }
-      s->ring->sends[0].kind = net::io_kind::send;
-      s->ring->multishot.owner = s; // (kind and callback set when armed, event rule 10)
+      s->ring->task.owner = s; // (the requests are made when first used)
     }
     s->loop->post(&s->lifecycle_task);
   }
@@ -1002,7 +994,10 @@ bool ring_stop_locked(socket_object *s, queue_kind kind, NTSTATUS status, PIRP i
   bool held = false;
   bool in_kernel = false;
   for (unsigned i = 0; i < lane->depth; ++i) {
-    ring_io &r = lane->slots[i];
+    if (lane->slots[i] == nullptr) {
+      continue;
+    }
+    ring_io &r = *lane->slots[i];
     if (r.irp == nullptr || (irp != nullptr && r.irp != irp)) {
       continue;
     }
@@ -1029,7 +1024,10 @@ void ring_cancel_stopped(socket_object *s, ring_lane &lane) {
   ring_io *current = nullptr;
   bool stop = false;
   for (unsigned i = 0; i < lane.depth; ++i) {
-    ring_io &r = lane.slots[i];
+    if (lane.slots[i] == nullptr) {
+      continue;
+    }
+    ring_io &r = *lane.slots[i];
     if (r.in_flight()) {
       current = current != nullptr ? current : &r;
       stop = stop || r.stop_status != STATUS_SUCCESS;
@@ -1043,7 +1041,10 @@ void ring_cancel_stopped(socket_object *s, ring_lane &lane) {
 void ring_flush_locked(socket_object *s, queue_kind kind, completion_batch &done) {
   ring_lane &lane = *s->ring_of(kind);
   for (unsigned i = 0; i < lane.depth; ++i) {
-    ring_io &r = lane.slots[i];
+    if (lane.slots[i] == nullptr) {
+      continue; // never used
+    }
+    ring_io &r = *lane.slots[i];
     if (r.irp == nullptr) {
       continue; // free, or back on the queue only (parked, not in the kernel)
     }

@@ -180,15 +180,15 @@ constexpr unsigned ring_receive_depth = 4;
 struct ring_io : net::io_request {
   socket_object *owner = nullptr;
   PIRP irp = nullptr; // the IRP the request works for (in flight, or done and not yet handed on)
-  bool cancelled = false; // the IRP's cancel routine ran: the completion owns the IRP
-  bool done = false;      // the request finished the IRP with `result_*`
-  bool owned = false;     // (done) the IRP is ours to finish: no cancel routine is left to run
+  ULONG_PTR result_information = 0; // when done
   // Non-zero: the IRP is to end now (IoCancelIrp, WskCloseSocket, an abortive disconnect):
   // with its bytes when any moved, else with this status.
   NTSTATUS stop_status = STATUS_SUCCESS;
   NTSTATUS result_status = STATUS_SUCCESS; // when done
-  ULONG_PTR result_information = 0;        // when done
-  bool result_resumes_events = false;      // when done (attempt::resumes_events)
+  bool cancelled = false; // the IRP's cancel routine ran: the completion owns the IRP
+  bool done = false;      // the request finished the IRP with `result_*`
+  bool owned = false;     // (done) the IRP is ours to finish: no cancel routine is left to run
+  bool result_resumes_events = false; // when done (attempt::resumes_events)
   iovec pieces[4]; // the MDL pages the request covers (a longer chain is taken in parts)
 
   // Back to free: no IRP, nothing pending.
@@ -202,15 +202,17 @@ struct ring_io : net::io_request {
 // The ring requests of one direction of a stream socket: slots[0 .. depth), used as one linked
 // chain at a time in queue order (slot 0 holds the first IRP of the chain). A new chain starts
 // only when every slot is free, so the kernel never runs two chains of a socket side by side.
+// A slot is made when a chain first needs it (ring_pump_queue in linux/stream_ring.cpp) and
+// kept until the socket is freed: NULL until then, and free.
 struct ring_lane {
-  ring_io *slots = nullptr;
+  ring_io **slots = nullptr;
   unsigned depth = 0;
 
   // The slot holding `irp`, or NULL.
   ring_io *holding(PIRP irp) {
     for (unsigned i = 0; i < depth; ++i) {
-      if (slots[i].irp == irp) {
-        return &slots[i];
+      if (slots[i] != nullptr && slots[i]->irp == irp) {
+        return slots[i];
       }
     }
     return nullptr;
@@ -218,12 +220,17 @@ struct ring_lane {
   // Whether some slot holds an IRP (in flight, or done and not yet handed on).
   bool busy() const {
     for (unsigned i = 0; i < depth; ++i) {
-      if (slots[i].irp != nullptr) {
+      if (slots[i] != nullptr && slots[i]->irp != nullptr) {
         return true;
       }
     }
     return false;
   }
+};
+
+// The multishot receive feeding receive events (ring_pair::multishot).
+struct ring_shot : net::io_request {
+  socket_object *owner = nullptr;
 };
 
 // A socket's fault-injection state (socket_object::faults; nt/fault/plan.hpp rule 3): its fault
@@ -237,22 +244,35 @@ struct socket_faults {
 };
 
 // A stream socket's ring requests (socket_object::ring), a lane per direction, and the task
-// that submits and cancels them on the loop thread.
+// that submits and cancels them on the loop thread. The requests are made when first used, so a
+// socket carries only those it needed: the receive slots its deepest chain took, the send slot
+// once a send went to the ring, the multishot receive once receive events read through the
+// ring. They live until the socket is freed (its release waits until none is in the kernel).
 struct ring_pair {
-  ring_io receives[ring_receive_depth];
-  ring_io sends[1];
+  ring_pair() = default;
+  ring_pair(const ring_pair &) = delete;
+  ring_pair &operator=(const ring_pair &) = delete;
+  ~ring_pair() {
+    for (ring_io *r : receives) {
+      delete r;
+    }
+    delete sends[0];
+    delete multishot;
+  }
+  ring_io *receives[ring_receive_depth] = {};
+  ring_io *sends[1] = {};
   ring_lane receive{receives, ring_receive_depth};
   ring_lane send{sends, 1};
   socket_task task;
   // The multishot receive feeding receive events (event rule 10, linux/stream_ring_events.cpp):
-  // a request of its own beside the lanes, never an IRP's. It runs only while the receive lane
-  // is idle (no IRP in any slot), and is cancelled, its bytes kept in order on the unread list,
-  // before the lane takes a receive. `shots`: in the kernel (set when submitted, cleared by its
-  // last completion); `shots_stopping`: its cancellation asked for; `end_pending`, `end_result`:
-  // the end (0 or -errno) it met, kept until the bytes received before it are taken;
-  // `uses_buffers`: the socket counts as a user of its loop's provided buffers (from the first
-  // multishot receive until the socket is freed).
-  ring_io multishot;
+  // a request of its own beside the lanes, never an IRP's; NULL until first armed. It runs only
+  // while the receive lane is idle (no IRP in any slot), and is cancelled, its bytes kept in
+  // order on the unread list, before the lane takes a receive. `shots`: in the kernel (set when
+  // submitted, cleared by its last completion); `shots_stopping`: its cancellation asked for;
+  // `end_pending`, `end_result`: the end (0 or -errno) it met, kept until the bytes received
+  // before it are taken; `uses_buffers`: the socket counts as a user of its loop's provided
+  // buffers (from the first multishot receive until the socket is freed).
+  ring_shot *multishot = nullptr;
   bool shots = false;
   bool shots_stopping = false;
   bool end_pending = false;
