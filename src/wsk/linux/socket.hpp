@@ -149,7 +149,6 @@ struct event_state {
   bool receive_from_dynamic = false; // WSK_EVENT_RECEIVE_FROM came from SO_WSK_EVENT_CALLBACK
   unsigned resuming = 0;             // receives ending a stall, not yet completed
   bool stall_reported = false;       // rule V53 was reported for this socket
-  SIZE_T backlog_indicated = 0;      // the ideal send backlog last reported
   // What the socket read for its receive events and holds; NULL until it first reads for them.
   std::unique_ptr<indication_state> indicated;
   // A connection that went through inspection: made when its listener takes it for the
@@ -289,9 +288,10 @@ struct fixed_addresses {
   socklen_t sendto_length = 0;
 };
 
-// What few sockets have (socket_object::rare), made with the socket when it can listen or has a
-// fault plan, else when first needed, under the socket's lock: so that a connection that never
-// connects, listens, arms a check or sets an address or a descriptor carries none of it.
+// What few sockets have (socket_object::rare), made with the socket when it can listen, else
+// when first needed, under the socket's lock: so that a connection that never connects, listens,
+// arms a check, sets an address or a descriptor, or indicates its send backlog carries none of
+// it.
 struct socket_rare {
   // The accept and connect queues (queue_kind::accept, connect): made with a socket that can
   // listen, and by WskConnect and WskSocketConnect before the connection begins.
@@ -308,6 +308,8 @@ struct socket_rare {
   std::unique_ptr<event_timers> timers;
   // SO_WSK_EVENT_CALLBACK disable IRPs waiting for the callback that runs (event_state::running).
   parked_list disable_irps;
+  // The ideal send backlog last indicated (WskSendBacklogEvent, event_state).
+  SIZE_T backlog_indicated = 0;
 };
 
 // What the socket core calls in its category's code (linux/stream_*.cpp for listening, connection
