@@ -127,19 +127,24 @@ NTSTATUS set_security(socket_object *s, PVOID descriptor) {
     return STATUS_INVALID_PARAMETER; // not a descriptor from WSK_CACHE_SD
   }
   PVOID dropped = descriptor; // the reference to drop: the new one if refused, else the old
-  bool accepted = false;
+  NTSTATUS status = STATUS_SUCCESS;
   {
     std::lock_guard guard(s->lock);
-    if (s->state == socket_state::created) { // set before bind only (rule V64)
-      dropped = s->security;
-      s->security = descriptor;
-      accepted = true;
+    if (s->state != socket_state::created) {
+      status = STATUS_INVALID_DEVICE_STATE; // set before bind only (rule V64)
+    } else if (descriptor == nullptr && !s->rare) {
+      // NULL (the default descriptor) on a socket that holds none: nothing changes.
+    } else if (socket_rare_of(s) == nullptr) {
+      status = STATUS_INSUFFICIENT_RESOURCES;
+    } else {
+      dropped = s->rare->security;
+      s->rare->security = descriptor;
     }
   }
   if (dropped != nullptr) {
     security_descriptor_release(dropped);
   }
-  return accepted ? STATUS_SUCCESS : STATUS_INVALID_DEVICE_STATE;
+  return status;
 }
 
 // SO_WSK_SECURITY get: a new reference for the client, which releases it with WSK_RELEASE_SD. A
@@ -154,7 +159,7 @@ NTSTATUS get_security(socket_object *s, const control_request &r, SIZE_T *writte
   PVOID descriptor;
   {
     std::lock_guard guard(s->lock);
-    descriptor = s->security;
+    descriptor = s->rare ? s->rare->security : nullptr;
     if (descriptor != nullptr) {
       security_descriptor_add_reference(descriptor);
     }
@@ -212,14 +217,18 @@ NTSTATUS set_fixed_address(socket_object *s, const control_request &r, bool remo
   if (s->state != socket_state::bound) {
     return STATUS_INVALID_DEVICE_STATE; // after bind only, as Windows documents
   }
-  if (!s->fixed) {
+  if (!s->rare || !s->rare->fixed) {
     if (clear) {
       // Nothing is fixed; clearing the remote address still disconnects the Linux socket.
       const int result = remote ? disconnect_datagram(s) : 0;
       return result != 0 ? status_from_errno(-result) : STATUS_SUCCESS;
     }
-    s->fixed.reset(new (std::nothrow) fixed_addresses);
-    if (!s->fixed) {
+    socket_rare *rare = socket_rare_of(s);
+    if (rare == nullptr) {
+      return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    rare->fixed.reset(new (std::nothrow) fixed_addresses);
+    if (!rare->fixed) {
       return STATUS_INSUFFICIENT_RESOURCES;
     }
   }
@@ -230,11 +239,11 @@ NTSTATUS set_fixed_address(socket_object *s, const control_request &r, bool remo
     if (result != 0) {
       return status_from_errno(-result);
     }
-    s->fixed->remote = address;
-    s->fixed->remote_length = length;
+    s->rare->fixed->remote = address;
+    s->rare->fixed->remote_length = length;
   } else {
-    s->fixed->sendto = address;
-    s->fixed->sendto_length = length;
+    s->rare->fixed->sendto = address;
+    s->rare->fixed->sendto_length = length;
   }
   return STATUS_SUCCESS;
 }
@@ -470,8 +479,10 @@ void release_control_state(socket_object *s) {
   PVOID descriptor;
   {
     std::lock_guard guard(s->lock);
-    descriptor = s->security;
-    s->security = nullptr;
+    descriptor = s->rare ? s->rare->security : nullptr;
+    if (s->rare) {
+      s->rare->security = nullptr;
+    }
   }
   if (descriptor != nullptr) {
     security_descriptor_release(descriptor);

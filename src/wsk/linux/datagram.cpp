@@ -94,12 +94,13 @@ NTSTATUS destination(socket_object *s, const void *remote, sockaddr_storage &add
     return to_linux_address(remote, s->windows_family, address, length) ? STATUS_SUCCESS
                                                                         : STATUS_INVALID_PARAMETER;
   }
-  if (s->fixed && s->fixed->sendto_length != 0) {
-    address = s->fixed->sendto;
-    length = s->fixed->sendto_length;
+  const fixed_addresses *fixed = s->rare ? s->rare->fixed.get() : nullptr;
+  if (fixed != nullptr && fixed->sendto_length != 0) {
+    address = fixed->sendto;
+    length = fixed->sendto_length;
     return STATUS_SUCCESS;
   }
-  if (s->fixed && s->fixed->remote_length != 0) {
+  if (fixed != nullptr && fixed->remote_length != 0) {
     connected = true;
     length = 0;
     return STATUS_SUCCESS;

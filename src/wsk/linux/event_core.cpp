@@ -105,14 +105,18 @@ void on_dead_timer(net::timer *t) {
 } // namespace
 
 event_timers *event_timers_of(socket_object *s) {
-  if (!s->ev.timers) {
-    s->ev.timers.reset(new (std::nothrow) event_timers);
-    if (s->ev.timers) {
-      s->ev.timers->dead_timer.owner = s;
-      s->ev.timers->stall_timer.owner = s;
+  socket_rare *rare = socket_rare_of(s);
+  if (rare == nullptr) {
+    return nullptr;
+  }
+  if (!rare->timers) {
+    rare->timers.reset(new (std::nothrow) event_timers);
+    if (rare->timers) {
+      rare->timers->dead_timer.owner = s;
+      rare->timers->stall_timer.owner = s;
     }
   }
-  return s->ev.timers.get();
+  return rare->timers.get();
 }
 
 void told_dead(socket_object *s) {
@@ -125,7 +129,9 @@ void told_dead(socket_object *s) {
 }
 
 void complete_disables(socket_object *s, completion_batch &done) {
-  s->ev.disable_irps.take_all([&](PIRP irp) { done.add(irp, STATUS_SUCCESS, 0); });
+  if (s->rare) {
+    s->rare->disable_irps.take_all([&](PIRP irp) { done.add(irp, STATUS_SUCCESS, 0); });
+  }
 }
 
 NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp) {
@@ -142,6 +148,9 @@ NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp) {
   const ULONG event = mask & ~win::wsk_event_disable;
   if ((event & fixed) != 0) {
     return STATUS_INVALID_DEVICE_STATE; // statically enabled events stay enabled
+  }
+  if ((s->ev.running & event) != 0 && irp != nullptr && socket_rare_of(s) == nullptr) {
+    return STATUS_INSUFFICIENT_RESOURCES; // no room to keep the IRP: nothing changed
   }
   s->event_mask &= ~event;
   if ((event & win::wsk_event_receive) != 0 && events_ring_reading(s)) {
@@ -165,7 +174,7 @@ NTSTATUS events_set_mask(socket_object *s, ULONG mask, PIRP irp) {
     return STATUS_EVENT_PENDING;
   }
   irp_set_owner(irp, s);
-  if (!s->ev.disable_irps.park(irp, cancel_disable)) {
+  if (!s->rare->disable_irps.park(irp, cancel_disable)) {
     return STATUS_CANCELLED; // cancelled already: the caller completes it so
   }
   return STATUS_PENDING;

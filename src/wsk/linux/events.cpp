@@ -251,12 +251,14 @@ void deliver_send_backlog(socket_object *s, std::unique_lock<socket_lock> &guard
       !enabled(s, win::wsk_event_send_backlog)) {
     return;
   }
-  // Indicated when it changes.
+  // Indicated when it changes (what was last indicated is kept in socket_rare, made now if need
+  // be; without memory for it nothing is indicated until there is).
   SIZE_T ideal = 0;
-  if (ideal_send_backlog(s, &ideal) != 0 || ideal == s->ev.backlog_indicated) {
+  socket_rare *rare = socket_rare_of(s);
+  if (rare == nullptr || ideal_send_backlog(s, &ideal) != 0 || ideal == rare->backlog_indicated) {
     return;
   }
-  s->ev.backlog_indicated = ideal;
+  rare->backlog_indicated = ideal;
   const NTSTATUS status = run_callback(s, win::wsk_event_send_backlog, guard, done,
                                        [&](category cat, const void *d, PVOID ctx) {
                                          return call_send_backlog_event(cat, d, ctx, ideal);

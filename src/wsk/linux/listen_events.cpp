@@ -71,7 +71,7 @@ void indicate_dead_listener(socket_object *s, std::unique_lock<socket_lock> &gua
   s->ev.dead_indicated = true;
   told_dead(s);
   if (s->conditional_accept) {
-    void *id_copy = s->ev.listener->callback_inspect_id;
+    void *id_copy = s->rare->listener->callback_inspect_id;
     run_callback(s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
       return call_inspect_event(cat, d, ctx, nullptr, nullptr, id_copy, 0, 0, true);
     });
@@ -88,12 +88,12 @@ void indicate_dead_listener(socket_object *s, std::unique_lock<socket_lock> &gua
 // The listener's copies of a callback's addresses and inspect ID are poisoned once the callback
 // returned (rules V57, V59; listener_events::callback_local).
 void poison_callback_copies(socket_object *s) {
-  std::memset(s->ev.listener->callback_local, callback_poison,
-              sizeof s->ev.listener->callback_local);
-  std::memset(s->ev.listener->callback_remote, callback_poison,
-              sizeof s->ev.listener->callback_remote);
-  std::memset(s->ev.listener->callback_inspect_id, callback_poison,
-              sizeof s->ev.listener->callback_inspect_id);
+  std::memset(s->rare->listener->callback_local, callback_poison,
+              sizeof s->rare->listener->callback_local);
+  std::memset(s->rare->listener->callback_remote, callback_poison,
+              sizeof s->rare->listener->callback_remote);
+  std::memset(s->rare->listener->callback_inspect_id, callback_poison,
+              sizeof s->rare->listener->callback_inspect_id);
 }
 
 // Accepts one connection for the events, as a held socket (adopt_accepted). NULL when none is
@@ -118,8 +118,8 @@ socket_object *accept_held(socket_object *s, std::unique_lock<socket_lock> &guar
 
 // Whether `a` is still on the listener's list of pended requests.
 bool still_inspecting(socket_object *s, const socket_object *a) {
-  for (PLIST_ENTRY link = s->ev.listener->inspecting.Flink; link != &s->ev.listener->inspecting;
-       link = link->Flink) {
+  for (PLIST_ENTRY link = s->rare->listener->inspecting.Flink;
+       link != &s->rare->listener->inspecting; link = link->Flink) {
     if (link == &a->ev.inspected->link.entry) {
       return true;
     }
@@ -140,7 +140,7 @@ void on_abort_timer(net::timer *t) {
   if (closing(s)) {
     return;
   }
-  for (LIST_ENTRY *list : {&s->ev.listener->inspecting, &s->ev.listener->ready}) {
+  for (LIST_ENTRY *list : {&s->rare->listener->inspecting, &s->rare->listener->ready}) {
     PLIST_ENTRY link = list->Flink;
     while (link != list) {
       PLIST_ENTRY next = link->Flink;
@@ -151,7 +151,7 @@ void on_abort_timer(net::timer *t) {
         const ULONG_PTR key = a->ev.inspected->key;
         const ULONG serial = a->ev.inspected->serial;
         reset_and_destroy(a);
-        void *id_copy = s->ev.listener->callback_inspect_id;
+        void *id_copy = s->rare->listener->callback_inspect_id;
         const NTSTATUS status = run_callback(
             s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
               return call_abort_event(cat, d, ctx, id_copy, key, serial);
@@ -168,16 +168,16 @@ void on_abort_timer(net::timer *t) {
       link = next;
     }
   }
-  if (!IsListEmpty(&s->ev.listener->inspecting) || !IsListEmpty(&s->ev.listener->ready)) {
-    s->loop->arm_timer(&s->ev.listener->abort_timer, net::timer::clock::now() + abort_poll);
+  if (!IsListEmpty(&s->rare->listener->inspecting) || !IsListEmpty(&s->rare->listener->ready)) {
+    s->loop->arm_timer(&s->rare->listener->abort_timer, net::timer::clock::now() + abort_poll);
   }
 }
 
 // Arms the inspection timer of a listener, unless it is armed.
 void arm_abort_timer(socket_object *s) {
-  if (!s->ev.listener->abort_timer.armed()) {
-    s->ev.listener->abort_timer.on_expire = on_abort_timer;
-    s->loop->arm_timer(&s->ev.listener->abort_timer, net::timer::clock::now() + abort_poll);
+  if (!s->rare->listener->abort_timer.armed()) {
+    s->rare->listener->abort_timer.on_expire = on_abort_timer;
+    s->loop->arm_timer(&s->rare->listener->abort_timer, net::timer::clock::now() + abort_poll);
   }
 }
 
@@ -208,8 +208,8 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
         return;
       }
     }
-    unsigned char(&local)[32] = s->ev.listener->callback_local;
-    unsigned char(&remote)[32] = s->ev.listener->callback_remote;
+    unsigned char(&local)[32] = s->rare->listener->callback_local;
+    unsigned char(&remote)[32] = s->rare->listener->callback_remote;
     addresses_of(a->fd, local, remote);
     PVOID accepted_context = nullptr;
     const void *accepted_dispatch = nullptr;
@@ -260,16 +260,16 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     inspection &in = *a->ev.inspected;
     in.link.owner = a;
     in.key = reinterpret_cast<ULONG_PTR>(a);
-    in.serial = ++s->ev.listener->next_serial;
-    unsigned char(&local)[32] = s->ev.listener->callback_local;
-    unsigned char(&remote)[32] = s->ev.listener->callback_remote;
+    in.serial = ++s->rare->listener->next_serial;
+    unsigned char(&local)[32] = s->rare->listener->callback_local;
+    unsigned char(&remote)[32] = s->rare->listener->callback_remote;
     addresses_of(a->fd, local, remote);
-    void *id_copy = s->ev.listener->callback_inspect_id;
+    void *id_copy = s->rare->listener->callback_inspect_id;
     const ULONG_PTR key = in.key;
     const ULONG serial = in.serial;
     // Listed as pending before the callback runs: the client may hand the ID to another thread
     // that calls WskInspectComplete before the callback even returns.
-    InsertTailList(&s->ev.listener->inspecting, &in.link.entry);
+    InsertTailList(&s->rare->listener->inspecting, &in.link.entry);
     const inspect_action action =
         run_callback(s, inspect_running, guard, done, [&](category cat, const void *d, PVOID ctx) {
           return call_inspect_event(cat, d, ctx, local, remote, id_copy, key, serial, false);
@@ -290,7 +290,7 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     switch (action) {
     case inspect_action::accept:
       RemoveEntryList(&in.link.entry);
-      InsertTailList(&s->ev.listener->ready, &in.link.entry);
+      InsertTailList(&s->rare->listener->ready, &in.link.entry);
       break;
     case inspect_action::pend:
       break;
@@ -313,10 +313,10 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
 }
 
 socket_object *events_take_ready(socket_object *s) {
-  if (!s->ev.listener || IsListEmpty(&s->ev.listener->ready)) {
+  if (!s->rare || !s->rare->listener || IsListEmpty(&s->rare->listener->ready)) {
     return nullptr;
   }
-  PLIST_ENTRY link = RemoveHeadList(&s->ev.listener->ready);
+  PLIST_ENTRY link = RemoveHeadList(&s->rare->listener->ready);
   InitializeListHead(link);
   return CONTAINING_RECORD(link, socket_link, entry)->owner;
 }
@@ -343,10 +343,10 @@ NTSTATUS events_inspect_id(socket_object *s, void *output, SIZE_T output_size, S
 }
 
 void events_on_close_locked(socket_object *s) {
-  if (!s->ev.listener) {
+  if (!s->rare || !s->rare->listener) {
     return; // not a socket that can listen: nothing pended or ready
   }
-  for (LIST_ENTRY *list : {&s->ev.listener->inspecting, &s->ev.listener->ready}) {
+  for (LIST_ENTRY *list : {&s->rare->listener->inspecting, &s->rare->listener->ready}) {
     while (!IsListEmpty(list)) {
       PLIST_ENTRY link = RemoveHeadList(list);
       InitializeListHead(link);
@@ -368,8 +368,8 @@ NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, 
       status = STATUS_INVALID_DEVICE_STATE;
     } else {
       status = STATUS_INVALID_PARAMETER; // not a pended request
-      for (PLIST_ENTRY link = s->ev.listener->inspecting.Flink; link != &s->ev.listener->inspecting;
-           link = link->Flink) {
+      for (PLIST_ENTRY link = s->rare->listener->inspecting.Flink;
+           link != &s->rare->listener->inspecting; link = link->Flink) {
         socket_object *candidate = CONTAINING_RECORD(link, socket_link, entry)->owner;
         if (candidate->ev.inspected->key == key && candidate->ev.inspected->serial == serial) {
           RemoveEntryList(link);
@@ -380,7 +380,7 @@ NTSTATUS socket_inspect_complete(socket_object *s, ULONG_PTR key, ULONG serial, 
         }
       }
       if (a != nullptr && accept) {
-        InsertTailList(&s->ev.listener->ready, &a->ev.inspected->link.entry);
+        InsertTailList(&s->rare->listener->ready, &a->ev.inspected->link.entry);
         socket_kick_locked(s); // a queued WskAccept or the accept event takes it
         a = nullptr;
       }

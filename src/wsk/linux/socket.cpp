@@ -224,7 +224,7 @@ void on_kick(net::task *t) {
 // Ring I/O, on the loop thread: whether the lane holds an IRP or has a request in the kernel.
 bool ring_lane_active(const ring_lane &lane) {
   for (unsigned i = 0; i < lane.depth; ++i) {
-    if (lane.slots[i].in_flight()) {
+    if (lane.slots[i] != nullptr && lane.slots[i]->in_flight()) {
       return true;
     }
   }
@@ -350,7 +350,7 @@ void release_on_loop(net::task *t) {
     }
     if (s->ring_task_posted ||
         (s->ring && (ring_lane_active(s->ring->receive) || ring_lane_active(s->ring->send) ||
-                     s->ring->multishot.in_flight()))) {
+                     (s->ring->multishot != nullptr && s->ring->multishot->in_flight())))) {
       // The kernel holds a request for the descriptor, or its IRP is not yet finished: the
       // descriptor stays open until its completion (net::loop rule 6).
       s->loop->post(&s->lifecycle_task);
@@ -372,12 +372,12 @@ void release_on_loop(net::task *t) {
     }
     unlink_live_locked(s);
   }
-  if (s->ev.listener) {
-    s->loop->cancel_timer(&s->ev.listener->abort_timer); // a listener's inspection poll
+  if (s->rare && s->rare->listener) {
+    s->loop->cancel_timer(&s->rare->listener->abort_timer); // a listener's inspection poll
   }
-  if (s->ev.timers) {
-    s->loop->cancel_timer(&s->ev.timers->dead_timer);  // rule V56
-    s->loop->cancel_timer(&s->ev.timers->stall_timer); // rule V53
+  if (s->rare && s->rare->timers) {
+    s->loop->cancel_timer(&s->rare->timers->dead_timer);  // rule V56
+    s->loop->cancel_timer(&s->rare->timers->stall_timer); // rule V53
   }
   if (s->reads_handed) {
     hand_list_remove(s); // on the loop thread, where reads_handed changes
@@ -589,15 +589,7 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
     s->ring_mode = s->ring != nullptr;
     if (s->ring) {
       s->ring->task.run = on_ring_task;
-      s->ring->task.owner = s;
-      for (ring_lane *lane : {&s->ring->receive, &s->ring->send}) {
-        for (unsigned i = 0; i < lane->depth; ++i) {
-          lane->slots[i].owner = s;
-          lane->slots[i].on_complete = behaviour->ring_complete;
-        }
-      }
-      s->ring->sends[0].kind = net::io_kind::send;
-      s->ring->multishot.owner = s; // (kind and callback set when armed, event rule 10)
+      s->ring->task.owner = s; // (the requests are made when first used)
     }
     s->loop->post(&s->lifecycle_task);
   }
@@ -1039,7 +1031,10 @@ bool ring_stop_locked(socket_object *s, queue_kind kind, NTSTATUS status, PIRP i
   bool held = false;
   bool in_kernel = false;
   for (unsigned i = 0; i < lane->depth; ++i) {
-    ring_io &r = lane->slots[i];
+    if (lane->slots[i] == nullptr) {
+      continue;
+    }
+    ring_io &r = *lane->slots[i];
     if (r.irp == nullptr || (irp != nullptr && r.irp != irp)) {
       continue;
     }
@@ -1066,7 +1061,10 @@ void ring_cancel_stopped(socket_object *s, ring_lane &lane) {
   ring_io *current = nullptr;
   bool stop = false;
   for (unsigned i = 0; i < lane.depth; ++i) {
-    ring_io &r = lane.slots[i];
+    if (lane.slots[i] == nullptr) {
+      continue;
+    }
+    ring_io &r = *lane.slots[i];
     if (r.in_flight()) {
       current = current != nullptr ? current : &r;
       stop = stop || r.stop_status != STATUS_SUCCESS;
@@ -1080,7 +1078,10 @@ void ring_cancel_stopped(socket_object *s, ring_lane &lane) {
 void ring_flush_locked(socket_object *s, queue_kind kind, completion_batch &done) {
   ring_lane &lane = *s->ring_of(kind);
   for (unsigned i = 0; i < lane.depth; ++i) {
-    ring_io &r = lane.slots[i];
+    if (lane.slots[i] == nullptr) {
+      continue; // never used
+    }
+    ring_io &r = *lane.slots[i];
     if (r.irp == nullptr) {
       continue; // free, or back on the queue only (parked, not in the kernel)
     }
@@ -1093,6 +1094,13 @@ void ring_flush_locked(socket_object *s, queue_kind kind, completion_batch &done
     r.clear();
     finish_parked(s, kind, irp, result, done);
   }
+}
+
+socket_rare *socket_rare_of(socket_object *s) {
+  if (!s->rare) {
+    s->rare.reset(new (std::nothrow) socket_rare);
+  }
+  return s->rare.get();
 }
 
 void socket_kick_locked(socket_object *s) {
@@ -1377,6 +1385,9 @@ void finish_parked(socket_object *s, queue_kind kind, PIRP irp, const attempt &r
 }
 
 void fail_queue(socket_object *s, queue_kind kind, NTSTATUS status, completion_batch &done) {
+  if (!s->queue_made(kind)) {
+    return; // never used
+  }
   if (ring_stop_locked(s, kind, status)) {
     // The head ends when the kernel gives its buffer back; the others fail in their turn after
     // it (its completion resumes the queue).
@@ -1425,13 +1436,17 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
     }
   }
   if (s != nullptr && (cat == category::listen || cat == category::stream)) {
-    // A socket that can listen (a stream socket may call WskListen) has its listener part.
-    s->ev.listener.reset(new (std::nothrow) listener_events);
-    if (!s->ev.listener) {
+    // A socket that can listen (a stream socket may call WskListen) has its listener part and
+    // its accept queue.
+    socket_rare *rare = socket_rare_of(s);
+    if (rare != nullptr) {
+      rare->listener.reset(new (std::nothrow) listener_events);
+    }
+    if (rare == nullptr || !rare->listener) {
       delete s;
       s = nullptr;
     } else {
-      s->ev.listener->abort_timer.owner = s;
+      rare->listener->abort_timer.owner = s;
     }
   }
   if (s == nullptr) {

@@ -134,7 +134,8 @@ struct indication_state {
   bool throttled = false;
 };
 
-// The event callbacks of a socket (linux/events.cpp), guarded by the socket's lock. Callbacks run
+// The event callbacks of a socket (linux/events.cpp), guarded by the socket's lock (what few
+// sockets need of them is in socket_rare). Callbacks run
 // only on the socket's loop thread, so they are serial by construction.
 struct event_state {
   ULONG running = 0;            // the WSK_EVENT_* bit whose callback is running, or 0
@@ -142,20 +143,14 @@ struct event_state {
   bool receive_stalled = false; // partial acceptance or STATUS_DATA_NOT_ACCEPTED
   bool disconnect_indicated = false;
   bool peer_reset = false;           // the peer reset the connection
-  parked_list disable_irps;          // SO_WSK_EVENT_CALLBACK disable IRPs waiting for `running`
   bool fin_seen = false;             // the peer's FIN arrived (EPOLLRDHUP)
   bool dead_indicated = false;       // the NULL indication (socket no longer works) was given
   bool v58_noted = false;            // rule V58 was logged for this socket (fault v58)
   bool receive_from_dynamic = false; // WSK_EVENT_RECEIVE_FROM came from SO_WSK_EVENT_CALLBACK
   unsigned resuming = 0;             // receives ending a stall, not yet completed
   bool stall_reported = false;       // rule V53 was reported for this socket
-  SIZE_T backlog_indicated = 0;      // the ideal send backlog last reported
   // What the socket read for its receive events and holds; NULL until it first reads for them.
   std::unique_ptr<indication_state> indicated;
-  // A socket that can listen: its listener_events; NULL on every other socket.
-  std::unique_ptr<listener_events> listener;
-  // The timers of rules V56 and V53, made when one is first armed (event_timers_of).
-  std::unique_ptr<event_timers> timers;
   // A connection that went through inspection: made when its listener takes it for the
   // WskInspectEvent; NULL on every other socket.
   std::unique_ptr<inspection> inspected;
@@ -184,15 +179,15 @@ constexpr unsigned ring_receive_depth = 4;
 struct ring_io : net::io_request {
   socket_object *owner = nullptr;
   PIRP irp = nullptr; // the IRP the request works for (in flight, or done and not yet handed on)
-  bool cancelled = false; // the IRP's cancel routine ran: the completion owns the IRP
-  bool done = false;      // the request finished the IRP with `result_*`
-  bool owned = false;     // (done) the IRP is ours to finish: no cancel routine is left to run
+  ULONG_PTR result_information = 0; // when done
   // Non-zero: the IRP is to end now (IoCancelIrp, WskCloseSocket, an abortive disconnect):
   // with its bytes when any moved, else with this status.
   NTSTATUS stop_status = STATUS_SUCCESS;
   NTSTATUS result_status = STATUS_SUCCESS; // when done
-  ULONG_PTR result_information = 0;        // when done
-  bool result_resumes_events = false;      // when done (attempt::resumes_events)
+  bool cancelled = false; // the IRP's cancel routine ran: the completion owns the IRP
+  bool done = false;      // the request finished the IRP with `result_*`
+  bool owned = false;     // (done) the IRP is ours to finish: no cancel routine is left to run
+  bool result_resumes_events = false; // when done (attempt::resumes_events)
   iovec pieces[4]; // the MDL pages the request covers (a longer chain is taken in parts)
 
   // Back to free: no IRP, nothing pending.
@@ -206,15 +201,17 @@ struct ring_io : net::io_request {
 // The ring requests of one direction of a stream socket: slots[0 .. depth), used as one linked
 // chain at a time in queue order (slot 0 holds the first IRP of the chain). A new chain starts
 // only when every slot is free, so the kernel never runs two chains of a socket side by side.
+// A slot is made when a chain first needs it (ring_pump_queue in linux/stream_ring.cpp) and
+// kept until the socket is freed: NULL until then, and free.
 struct ring_lane {
-  ring_io *slots = nullptr;
+  ring_io **slots = nullptr;
   unsigned depth = 0;
 
   // The slot holding `irp`, or NULL.
   ring_io *holding(PIRP irp) {
     for (unsigned i = 0; i < depth; ++i) {
-      if (slots[i].irp == irp) {
-        return &slots[i];
+      if (slots[i] != nullptr && slots[i]->irp == irp) {
+        return slots[i];
       }
     }
     return nullptr;
@@ -222,12 +219,17 @@ struct ring_lane {
   // Whether some slot holds an IRP (in flight, or done and not yet handed on).
   bool busy() const {
     for (unsigned i = 0; i < depth; ++i) {
-      if (slots[i].irp != nullptr) {
+      if (slots[i] != nullptr && slots[i]->irp != nullptr) {
         return true;
       }
     }
     return false;
   }
+};
+
+// The multishot receive feeding receive events (ring_pair::multishot).
+struct ring_shot : net::io_request {
+  socket_object *owner = nullptr;
 };
 
 // A socket's fault-injection state (socket_object::faults; nt/fault/plan.hpp rule 3): its fault
@@ -241,22 +243,35 @@ struct socket_faults {
 };
 
 // A stream socket's ring requests (socket_object::ring), a lane per direction, and the task
-// that submits and cancels them on the loop thread.
+// that submits and cancels them on the loop thread. The requests are made when first used, so a
+// socket carries only those it needed: the receive slots its deepest chain took, the send slot
+// once a send went to the ring, the multishot receive once receive events read through the
+// ring. They live until the socket is freed (its release waits until none is in the kernel).
 struct ring_pair {
-  ring_io receives[ring_receive_depth];
-  ring_io sends[1];
+  ring_pair() = default;
+  ring_pair(const ring_pair &) = delete;
+  ring_pair &operator=(const ring_pair &) = delete;
+  ~ring_pair() {
+    for (ring_io *r : receives) {
+      delete r;
+    }
+    delete sends[0];
+    delete multishot;
+  }
+  ring_io *receives[ring_receive_depth] = {};
+  ring_io *sends[1] = {};
   ring_lane receive{receives, ring_receive_depth};
   ring_lane send{sends, 1};
   socket_task task;
   // The multishot receive feeding receive events (event rule 10, linux/stream_ring_events.cpp):
-  // a request of its own beside the lanes, never an IRP's. It runs only while the receive lane
-  // is idle (no IRP in any slot), and is cancelled, its bytes kept in order on the unread list,
-  // before the lane takes a receive. `shots`: in the kernel (set when submitted, cleared by its
-  // last completion); `shots_stopping`: its cancellation asked for; `end_pending`, `end_result`:
-  // the end (0 or -errno) it met, kept until the bytes received before it are taken;
-  // `uses_buffers`: the socket counts as a user of its loop's provided buffers (from the first
-  // multishot receive until the socket is freed).
-  ring_io multishot;
+  // a request of its own beside the lanes, never an IRP's; NULL until first armed. It runs only
+  // while the receive lane is idle (no IRP in any slot), and is cancelled, its bytes kept in
+  // order on the unread list, before the lane takes a receive. `shots`: in the kernel (set when
+  // submitted, cleared by its last completion); `shots_stopping`: its cancellation asked for;
+  // `end_pending`, `end_result`: the end (0 or -errno) it met, kept until the bytes received
+  // before it are taken; `uses_buffers`: the socket counts as a user of its loop's provided
+  // buffers (from the first multishot receive until the socket is freed).
+  ring_shot *multishot = nullptr;
   bool shots = false;
   bool shots_stopping = false;
   bool end_pending = false;
@@ -271,6 +286,30 @@ struct fixed_addresses {
   socklen_t remote_length = 0;
   sockaddr_storage sendto{}; // SIO_WSK_SET_SENDTO_ADDRESS
   socklen_t sendto_length = 0;
+};
+
+// What few sockets have (socket_object::rare), made with the socket when it can listen, else
+// when first needed, under the socket's lock: so that a connection that never connects, listens,
+// arms a check, sets an address or a descriptor, or indicates its send backlog carries none of
+// it.
+struct socket_rare {
+  // The accept and connect queues (queue_kind::accept, connect): made with a socket that can
+  // listen, and by WskConnect and WskSocketConnect before the connection begins.
+  op_queue setup[2];
+  // SO_WSK_SECURITY: a cached descriptor, on which the socket holds a reference of its own.
+  PVOID security = nullptr;
+  // Datagram sockets: SIO_WSK_SET_REMOTE_ADDRESS and SIO_WSK_SET_SENDTO_ADDRESS, made when
+  // either is first set (NULL: neither is).
+  std::unique_ptr<fixed_addresses> fixed;
+  // A socket that can listen: its listener_events (event_state); NULL on every other socket.
+  std::unique_ptr<listener_events> listener;
+  // The timers of rules V56 and V53 (event_state), made when one is first armed
+  // (event_timers_of).
+  std::unique_ptr<event_timers> timers;
+  // SO_WSK_EVENT_CALLBACK disable IRPs waiting for the callback that runs (event_state::running).
+  parked_list disable_irps;
+  // The ideal send backlog last indicated (WskSendBacklogEvent, event_state).
+  SIZE_T backlog_indicated = 0;
 };
 
 // What the socket core calls in its category's code (linux/stream_*.cpp for listening, connection
@@ -392,12 +431,8 @@ struct socket_object {
   // A thread is running the completion routines of the queue (bit per queue_kind): is_delivering.
   std::uint8_t delivering = 0;
   ULONG event_mask = 0; // event callbacks enabled (SO_WSK_EVENT_CALLBACK)
-  // SO_WSK_SECURITY: a cached descriptor, on which the socket holds a reference of its own.
-  PVOID security = nullptr;
-  // Datagram sockets: SIO_WSK_SET_REMOTE_ADDRESS and SIO_WSK_SET_SENDTO_ADDRESS, made when
-  // either is first set (NULL: neither is).
-  std::unique_ptr<fixed_addresses> fixed;
-  op_queue ops[static_cast<int>(queue_kind::count)];
+  // The receive and send queues; the accept and connect queues are in `rare` (ops_of).
+  op_queue ops[2];
   // Ring I/O: the requests and the ring's task when ring_mode is set (NULL otherwise: a socket
   // on readiness carries none).
   std::unique_ptr<ring_pair> ring;
@@ -406,8 +441,20 @@ struct socket_object {
   // afterwards is reported with the endpoints it had (rules V30, V55). NULL until then (or when
   // there was no memory for it: the report then says so).
   std::unique_ptr<char[]> endpoints;
+  // What few sockets have; NULL until one of its parts is needed (socket_rare_of).
+  std::unique_ptr<socket_rare> rare;
 
-  op_queue &ops_of(queue_kind kind) { return ops[static_cast<int>(kind)]; }
+  // Whether the queue of `kind` exists: the accept and connect queues only once `rare` does.
+  bool queue_made(queue_kind kind) const { return kind <= queue_kind::send || rare != nullptr; }
+  // The queue of `kind`, which must exist (queue_made).
+  op_queue &ops_of(queue_kind kind) {
+    return kind <= queue_kind::send ? ops[static_cast<int>(kind)]
+                                    : rare->setup[static_cast<int>(kind) - 2];
+  }
+  const op_queue &ops_of(queue_kind kind) const {
+    return kind <= queue_kind::send ? ops[static_cast<int>(kind)]
+                                    : rare->setup[static_cast<int>(kind) - 2];
+  }
   // The parked IRPs of a kind.
   LIST_ENTRY &queue(queue_kind kind) { return ops_of(kind).parked.head(); }
   // Whether a thread is running the completion routines of a kind (under the lock).
@@ -421,7 +468,10 @@ struct socket_object {
   // Whether nothing of a kind is parked, waiting for delivery or being delivered: a new
   // operation may complete inline (and events give way to IRPs while not).
   bool queue_idle(queue_kind kind) const {
-    const op_queue &q = ops[static_cast<int>(kind)];
+    if (!queue_made(kind)) {
+      return true;
+    }
+    const op_queue &q = ops_of(kind);
     return q.parked.empty() && IsListEmpty(&q.finished) && !is_delivering(kind);
   }
   // The ring lane of the receive or send queue; NULL for the other kinds and off ring_mode.
@@ -438,6 +488,10 @@ struct socket_object {
     return lane != nullptr ? lane->holding(irp) : nullptr;
   }
 };
+
+// Under the lock (or with the socket not yet published): its socket_rare, made if need be;
+// NULL without memory for it.
+socket_rare *socket_rare_of(socket_object *s);
 
 // The unaccepted head of the stream a receive event left (event_state::indicated), or NULL.
 inline data_chunk *unread_of(const socket_object *s) {
@@ -629,7 +683,7 @@ void resume_parked(socket_object *s, queue_kind kind, try_function try_op, compl
 // Inline: a readiness pass looks at every queue its readiness may move, most of them empty.
 inline void resume_queue(socket_object *s, queue_kind kind, try_function try_op,
                          completion_batch &done, blocked_function blocked = nullptr) {
-  if (!s->ops_of(kind).parked.empty()) {
+  if (s->queue_made(kind) && !s->ops_of(kind).parked.empty()) {
     resume_parked(s, kind, try_op, done, blocked);
   }
 }

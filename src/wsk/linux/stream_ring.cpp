@@ -60,6 +60,22 @@ bool ring_prepare(socket_object *s, ring_io &r, PIRP irp) {
   return count != 0;
 }
 
+// Under the lock, on the loop thread: slot `i` of the lane of `kind`, made on its first use
+// (ring_lane); NULL without memory for it.
+ring_io *ring_slot_made(socket_object *s, queue_kind kind, ring_lane &lane, unsigned i) {
+  if (lane.slots[i] == nullptr) {
+    auto *r = new (std::nothrow) ring_io;
+    if (r == nullptr) {
+      return nullptr;
+    }
+    r->owner = s;
+    r->on_complete = s->behaviour->ring_complete;
+    r->kind = kind == queue_kind::send ? net::io_kind::send : net::io_kind::recv;
+    lane.slots[i] = r;
+  }
+  return lane.slots[i];
+}
+
 // Under the lock, on the loop thread, with every slot of the lane free: resumes the queue of
 // `kind` (what cannot go to the ring, with system calls) until its head can go to the ring, and
 // submits the head and the IRPs behind it the ring can take, up to the lane's depth, as one
@@ -76,19 +92,34 @@ void ring_pump_queue(socket_object *s, queue_kind kind, completion_batch &done) 
   LIST_ENTRY &parked = s->queue(kind);
   net::io_request *chain[ring_receive_depth];
   unsigned count = 0;
+  bool no_slot = false;
   for (PLIST_ENTRY link = parked.Flink; link != &parked && count < lane.depth; link = link->Flink) {
     PIRP irp = irp_from_link(link);
-    if (!ring_eligible(s, kind, irp) || !ring_prepare(s, lane.slots[count], irp)) {
-      lane.slots[count].clear();
+    if (!ring_eligible(s, kind, irp)) {
       break;
     }
-    chain[count] = &lane.slots[count];
+    ring_io *slot = ring_slot_made(s, kind, lane, count);
+    if (slot == nullptr) {
+      no_slot = true;
+      break;
+    }
+    if (!ring_prepare(s, *slot, irp)) {
+      slot->clear();
+      break;
+    }
+    chain[count] = slot;
     ++count;
     if (receive && (transfer(irp).flags & op_flag::waitall) != 0) {
       break;
     }
   }
   if (count == 0) {
+    if (no_slot) {
+      // No memory for the head's request: the queue is tried with system calls, as on epoll
+      // (and the next readiness report tries the ring again).
+      resume_queue(s, kind, receive ? try_receive : try_send_queue_entry, done,
+                   receive ? receive_blocked : nullptr);
+    }
     return;
   }
   const int result = count == 1 ? s->loop->submit(chain[0]) : s->loop->submit_linked(chain, count);
@@ -96,7 +127,7 @@ void ring_pump_queue(socket_object *s, queue_kind kind, completion_batch &done) 
     // The loop is stopping (or the ring refused the chain): the IRPs stay parked and end with
     // the close, or are tried on readiness.
     for (unsigned i = 0; i < count; ++i) {
-      lane.slots[i].clear();
+      lane.slots[i]->clear();
     }
   }
 }
@@ -151,7 +182,7 @@ void stream_ring_pump(socket_object *s, completion_batch &done) {
 void stream_ring_complete(net::io_request *request, long result) {
   auto *r = static_cast<ring_io *>(request);
   socket_object *s = r->owner;
-  const bool receive = r >= s->ring->receives && r < s->ring->receives + ring_receive_depth;
+  const bool receive = r->kind != net::io_kind::send;
   const queue_kind kind = receive ? queue_kind::receive : queue_kind::send;
   ring_lane &lane = *s->ring_of(kind);
   completion_batch done;

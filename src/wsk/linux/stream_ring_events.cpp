@@ -31,8 +31,7 @@ bool events_read(socket_object *s) {
 
 // The loop's callback for each completion of the multishot receive (net::loop rule 6).
 void on_shot(net::io_request *request, long result) {
-  auto *r = static_cast<ring_io *>(request);
-  socket_object *s = r->owner;
+  socket_object *s = static_cast<ring_shot *>(request)->owner;
   completion_batch done;
   std::unique_lock guard(s->lock);
   data_chunk *c = nullptr;
@@ -113,18 +112,25 @@ void events_ring_update(socket_object *s) {
     return;
   }
   ring_pair &ring = *s->ring;
-  ring_io &r = ring.multishot;
   if (ring.shots) {
     if (!ring.shots_stopping && !events_read(s)) {
       // Its last completion follows; bytes received until then go on the unread list, in order.
       ring.shots_stopping = true;
-      s->loop->cancel(&r);
+      s->loop->cancel(ring.multishot);
     }
     return;
   }
-  if (r.in_flight() || !events_ring_wanted(s)) {
+  if ((ring.multishot != nullptr && ring.multishot->in_flight()) || !events_ring_wanted(s)) {
     return;
   }
+  if (ring.multishot == nullptr) {
+    ring.multishot = new (std::nothrow) ring_shot; // on its first use
+    if (ring.multishot == nullptr) {
+      return; // the socket reads on readiness
+    }
+    ring.multishot->owner = s;
+  }
+  ring_shot &r = *ring.multishot;
   r.kind = net::io_kind::recv_multishot;
   r.on_complete = on_shot;
   r.fd = s->fd;

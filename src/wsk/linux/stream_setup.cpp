@@ -172,6 +172,9 @@ NTSTATUS begin_connect(socket_object *s, const void *remote, PIRP irp) {
     socket_report_bad_address(s, remote, "WskConnect");
     return STATUS_INVALID_PARAMETER;
   }
+  if (socket_rare_of(s) == nullptr) {
+    return STATUS_INSUFFICIENT_RESOURCES; // no connect queue (socket_rare::setup)
+  }
   const int result = net::sock::connect(s->fd, reinterpret_cast<sockaddr *>(&address), length);
   if (result == 0) {
     s->state = socket_state::connected;
