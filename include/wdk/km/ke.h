@@ -53,7 +53,7 @@ typedef enum _KOBJECTS {
 
 /* The common head of every waitable object. SignalState > 0 means signalled (for a mutex: 1 is
  * free, 0 or less is owned, recursively when negative). WaitListHead links the KWAIT_BLOCKs of
- * the threads waiting on the object; it changes only under the runtime's dispatcher lock. */
+ * the threads waiting on the object; it is only touched under the runtime's dispatcher lock. */
 typedef struct _DISPATCHER_HEADER {
   union {
     struct {

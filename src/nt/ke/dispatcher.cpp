@@ -69,49 +69,6 @@ bool consume(DISPATCHER_HEADER *header, _KTHREAD *thread) {
   }
 }
 
-bool take_signal(DISPATCHER_HEADER *header, _KTHREAD *thread, bool &abandoned) {
-  if (header->Type == EventSynchronizationObject) {
-    // A wait outside the lock may have taken it since it was seen (dispatcher.hpp).
-    return __atomic_exchange_n(&header->SignalState, 0, __ATOMIC_ACQUIRE) > 0;
-  }
-  if (!is_signalled_for(header, thread)) {
-    return false;
-  }
-  abandoned = consume(header, thread);
-  return true;
-}
-
-bool take_all_signals(ULONG count, PVOID const *objects, _KTHREAD *thread, bool &abandoned) {
-  for (ULONG i = 0; i < count; ++i) {
-    if (!is_signalled_for(static_cast<DISPATCHER_HEADER *>(objects[i]), thread)) {
-      return false;
-    }
-  }
-  // The synchronization events first, each taken atomically: when a wait outside the lock took
-  // one meanwhile, those already taken are given back (they were signalled, as they are again)
-  // and nothing else is touched.
-  for (ULONG i = 0; i < count; ++i) {
-    auto *header = static_cast<DISPATCHER_HEADER *>(objects[i]);
-    if (header->Type == EventSynchronizationObject &&
-        __atomic_exchange_n(&header->SignalState, 0, __ATOMIC_ACQUIRE) <= 0) {
-      for (ULONG j = 0; j < i; ++j) {
-        auto *taken = static_cast<DISPATCHER_HEADER *>(objects[j]);
-        if (taken->Type == EventSynchronizationObject && taken != header) {
-          __atomic_store_n(&taken->SignalState, 1, __ATOMIC_RELEASE);
-        }
-      }
-      return false;
-    }
-  }
-  for (ULONG i = 0; i < count; ++i) {
-    auto *header = static_cast<DISPATCHER_HEADER *>(objects[i]);
-    if (header->Type != EventSynchronizationObject) {
-      abandoned |= consume(header, thread);
-    }
-  }
-  return true;
-}
-
 namespace {
 
 // Ends `thread`'s wait with `status`: unlinks its wait blocks and wakes it.
@@ -131,13 +88,15 @@ void complete_wait(_KTHREAD *thread, NTSTATUS status) {
 
 // Satisfies a WaitAll of `thread` if every object is signalled for it.
 bool try_satisfy_wait_all(_KTHREAD *thread) {
-  PVOID objects[MAXIMUM_WAIT_OBJECTS];
   for (ULONG i = 0; i < thread->wait_count; ++i) {
-    objects[i] = thread->wait_blocks[i].Object;
+    if (!is_signalled_for(static_cast<DISPATCHER_HEADER *>(thread->wait_blocks[i].Object),
+                          thread)) {
+      return false;
+    }
   }
   bool abandoned = false;
-  if (!take_all_signals(thread->wait_count, objects, thread, abandoned)) {
-    return false;
+  for (ULONG i = 0; i < thread->wait_count; ++i) {
+    abandoned |= consume(static_cast<DISPATCHER_HEADER *>(thread->wait_blocks[i].Object), thread);
   }
   complete_wait(thread, abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0);
   return true;
@@ -174,12 +133,6 @@ void check_dispatcher_object(const DISPATCHER_HEADER *header, const char *what,
            reinterpret_cast<ULONG_PTR>(header), 0, reinterpret_cast<ULONG_PTR>(caller));
 }
 
-void check_dispatcher_object_slow(const DISPATCHER_HEADER *header, const char *what,
-                                  const void *caller) {
-  std::lock_guard lock(dispatcher_lock());
-  check_dispatcher_object(header, what, caller); // reports it
-}
-
 void signal_waiters(DISPATCHER_HEADER *header) {
   // Each satisfied waiter unlinks its blocks, so restarting from the head after one costs
   // nothing for the satisfied ones; only WaitAll waiters that are still blocked are seen again.
@@ -194,8 +147,8 @@ void signal_waiters(DISPATCHER_HEADER *header) {
       auto *block = CONTAINING_RECORD(entry, KWAIT_BLOCK, WaitListEntry);
       _KTHREAD *thread = block->Thread;
       if (block->WaitType == WaitAny) {
-        if (bool abandoned = false; take_signal(header, thread, abandoned)) {
-          NTSTATUS base = abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0;
+        if (is_signalled_for(header, thread)) {
+          NTSTATUS base = consume(header, thread) ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0;
           complete_wait(thread, base + block->WaitKey);
           progressed = true;
           break;

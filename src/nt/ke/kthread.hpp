@@ -70,20 +70,8 @@ struct _EPROCESS {
 
 namespace uwsk::nt {
 
-namespace detail {
-// The calling thread's object once it has one (nt/ps/thread.cpp keeps it): initial-exec and
-// constant-initialised, so that current_thread is one TLS read.
-extern constinit thread_local _ETHREAD *t_thread [[gnu::tls_model("initial-exec")]];
-} // namespace detail
-
-// current_thread's first call on a thread: makes the object of a thread uwsk did not start.
-_ETHREAD *current_thread_slow();
-
 // The calling thread's object, created on first use for threads uwsk did not start.
-inline _ETHREAD *current_thread() {
-  _ETHREAD *thread = detail::t_thread;
-  return thread != nullptr ? thread : current_thread_slow();
-}
+_ETHREAD *current_thread();
 
 // Marks the calling thread as one of the runtime's own (worker, timer/DPC thread) before it
 // first needs a thread object, so that it is never reported as a driver thread.

@@ -71,27 +71,6 @@ void require_wait_irql(bool may_block, const char *what, const void *object, con
   require_irql_at_most(may_block ? APC_LEVEL : DISPATCH_LEVEL, what, object, caller, 82);
 }
 
-// Whether the wait is satisfied now, taking what it takes; `status` is then its result. Lock
-// held.
-bool satisfied_now(ULONG count, PVOID *objects, WAIT_TYPE wait_type, _KTHREAD *thread,
-                   NTSTATUS &status) {
-  bool abandoned = false;
-  if (wait_type == WaitAny) {
-    for (ULONG i = 0; i < count; ++i) {
-      if (take_signal(static_cast<DISPATCHER_HEADER *>(objects[i]), thread, abandoned)) {
-        status = (abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0) + static_cast<NTSTATUS>(i);
-        return true;
-      }
-    }
-    return false;
-  }
-  if (take_all_signals(count, objects, thread, abandoned)) {
-    status = abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0;
-    return true;
-  }
-  return false;
-}
-
 NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
                           const LARGE_INTEGER *timeout, PKWAIT_BLOCK wait_block_array,
                           const char *what, const void *caller) {
@@ -121,26 +100,33 @@ NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
              static_cast<ULONG_PTR>(wait_type), 0, reinterpret_cast<ULONG_PTR>(caller));
   }
 
-  // One signalled event: taken without the lock (dispatcher.hpp), the usual end of a wait for
-  // an IRP that completed at once.
-  if (count == 1) {
-    auto *header = static_cast<DISPATCHER_HEADER *>(objects[0]);
-    check_dispatcher_object_unlocked(header, what, caller);
-    if (take_event_unlocked(header)) {
-      return STATUS_WAIT_0;
-    }
-  }
-
   _KTHREAD *thread = &current_thread()->Tcb;
   std::unique_lock lock(dispatcher_lock());
   for (ULONG i = 0; i < count; ++i) {
     check_dispatcher_object(static_cast<DISPATCHER_HEADER *>(objects[i]), what, caller);
   }
 
-  // Already satisfied? (The only possible outcome of a poll.)
-  NTSTATUS status = STATUS_SUCCESS;
-  if (satisfied_now(count, objects, wait_type, thread, status)) {
-    return status;
+  // Already satisfied? (The common case, and the only possible outcome of a poll.)
+  if (wait_type == WaitAny) {
+    for (ULONG i = 0; i < count; ++i) {
+      auto *header = static_cast<DISPATCHER_HEADER *>(objects[i]);
+      if (is_signalled_for(header, thread)) {
+        return (consume(header, thread) ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0) +
+               static_cast<NTSTATUS>(i);
+      }
+    }
+  } else {
+    bool all = true;
+    for (ULONG i = 0; i < count && all; ++i) {
+      all = is_signalled_for(static_cast<DISPATCHER_HEADER *>(objects[i]), thread);
+    }
+    if (all) {
+      bool abandoned = false;
+      for (ULONG i = 0; i < count; ++i) {
+        abandoned |= consume(static_cast<DISPATCHER_HEADER *>(objects[i]), thread);
+      }
+      return abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0;
+    }
   }
   if (deadline.poll) {
     return STATUS_TIMEOUT;
@@ -164,25 +150,6 @@ NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
   thread->wait_count = count;
   thread->wait_satisfied = false;
 
-  // An event set without the lock since it was looked at above: with the wait blocks linked,
-  // look again (event.cpp, signal_event_unlocked). The look is a read-modify-write of the state
-  // (adding 0): such operations on one location are ordered, so either it follows the setter's
-  // exchange and sees 1, or the exchange follows it and the setter sees the links made before.
-  for (ULONG i = 0; i < count; ++i) {
-    auto *header = static_cast<DISPATCHER_HEADER *>(objects[i]);
-    if (header->Type == EventSynchronizationObject || header->Type == EventNotificationObject) {
-      (void)__atomic_fetch_add(&header->SignalState, 0, __ATOMIC_SEQ_CST);
-    }
-  }
-  if (satisfied_now(count, objects, wait_type, thread, status)) {
-    for (ULONG i = 0; i < count; ++i) {
-      list_remove(&blocks[i].WaitListEntry);
-    }
-    thread->wait_blocks = nullptr;
-    thread->wait_count = 0;
-    return status;
-  }
-
   // A wait on one object may be helped along by the thread itself (wait_assist.hpp).
   if (wait_assist_function helper = assist_helper.load(std::memory_order_acquire);
       helper != nullptr && count == 1 && current_irql() == PASSIVE_LEVEL) {
@@ -192,14 +159,6 @@ NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
       helper(objects[0], wake_fd, deadline);
       lock.lock();
       thread->assisting = false;
-      // The helper's own completion routine may have set the event without waking anyone
-      // (event.cpp): the wait takes it here.
-      if (!thread->wait_satisfied && satisfied_now(count, objects, wait_type, thread, status)) {
-        list_remove(&blocks[0].WaitListEntry);
-        thread->wait_blocks = nullptr;
-        thread->wait_count = 0;
-        return status;
-      }
     }
   }
 

@@ -30,9 +30,6 @@
 #include "nt/ps/thread.hpp"
 
 namespace uwsk::nt {
-
-constinit thread_local _ETHREAD *detail::t_thread [[gnu::tls_model("initial-exec")]] = nullptr;
-
 namespace {
 
 void delete_thread_object(void *body) {
@@ -92,19 +89,13 @@ void finish_thread(_ETHREAD *thread, NTSTATUS status) {
 
 thread_local bool t_runtime_thread = false;
 
-// The calling thread's object; the slot holds the running thread's reference, and
-// detail::t_thread (kthread.hpp) the same pointer for current_thread's inline read (the slot,
-// having a destructor, is reached through a TLS wrapper call).
+// The calling thread's object; the slot holds the running thread's reference.
 struct current_thread_slot {
   _ETHREAD *thread = nullptr;
-  void set(_ETHREAD *object) {
-    thread = object;
-    detail::t_thread = object;
-  }
   ~current_thread_slot() {
     if (thread != nullptr) {
       _ETHREAD *ending = thread;
-      set(nullptr);
+      thread = nullptr;
       finish_thread(ending, STATUS_SUCCESS);
       ob_dereference(ending, nullptr);
     }
@@ -115,7 +106,7 @@ thread_local current_thread_slot t_current;
 
 void *system_thread_main(void *arg) {
   auto *thread = static_cast<_ETHREAD *>(arg);
-  t_current.set(thread);
+  t_current.thread = thread;
   set_current_irql(PASSIVE_LEVEL);
   char name[32];
   std::snprintf(name, sizeof name, "sys%lld", static_cast<long long>(gettid()));
@@ -142,7 +133,7 @@ void *system_thread_main(void *arg) {
     std::lock_guard lock(r.lock);
     r.live.erase(thread);
   }
-  t_current.set(nullptr);
+  t_current.thread = nullptr;
   finish_thread(thread, status);
   uwsk_log_flush_thread();
   ob_dereference(thread, nullptr);
@@ -167,13 +158,13 @@ std::string describe_address(const void *address) {
 
 } // namespace
 
-_ETHREAD *current_thread_slow() {
+_ETHREAD *current_thread() {
   if (t_current.thread == nullptr) {
     _ETHREAD *thread =
         new_thread_object(t_runtime_thread ? thread_kind::runtime : thread_kind::other);
     thread->Tcb.id = reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(gettid()));
     ob_insert_object(thread, thread_type(), 1);
-    t_current.set(thread);
+    t_current.thread = thread;
   }
   return t_current.thread;
 }
