@@ -23,6 +23,7 @@ static_assert((receive_buffers::count & ring_mask) == 0, "a buffer ring's size i
 static_assert(sizeof(io_uring_buf) * receive_buffers::count <= page);
 
 std::atomic<std::uint64_t> g_provided_receives{0};
+std::atomic<int> g_most_armed{0};
 
 } // namespace
 
@@ -131,6 +132,22 @@ void receive_buffers::drop_reference() {
     this->~receive_buffers();
     ::munmap(this, mapped);
   }
+}
+
+bool receive_buffers::arm() {
+  if (armed_ >= most_armed) {
+    return false;
+  }
+  ++armed_;
+  int seen = g_most_armed.load(std::memory_order_relaxed);
+  while (armed_ > seen &&
+         !g_most_armed.compare_exchange_weak(seen, armed_, std::memory_order_relaxed)) {
+  }
+  return true;
+}
+
+int provided_receives_most_armed() {
+  return g_most_armed.load(std::memory_order_relaxed);
 }
 
 std::uint64_t provided_receives() {

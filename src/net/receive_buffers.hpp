@@ -17,7 +17,13 @@
 //     the loop's end (a client that never released it) keeps the whole set mapped.
 //  4. When every buffer is out, a multishot receive ends with -ENOBUFS; the owner reads some
 //     other way until available() says buffers are back.
-//  5. Once the set has no user (add_user, remove_user: the owners that receive into it, say a
+//  5. At most `most_armed` multishot receives of the loop's owners take from the set at once
+//     (arm, disarmed), as many as it has buffers: each socket armed takes a buffer per arrival,
+//     and when a thousand sockets took from 64 buffers, most of their receives ended with
+//     -ENOBUFS, fell back to readiness and were armed again, message after message (the event
+//     echo at 1,000 connections ran at 0.12 x raw epoll, at 10,000 at 0.03). The sockets past
+//     the bound read on readiness, as on epoll, until an armed one ends.
+//  6. Once the set has no user (add_user, remove_user: the owners that receive into it, say a
 //     connection from its first multishot receive to its end) and every buffer is back in the
 //     ring, the buffers' pages go back to the system (MADV_DONTNEED): a loop whose connections
 //     are gone keeps no resident buffers, while one whose connections pause keeps them warm.
@@ -72,7 +78,13 @@ public:
   bool available();
   // Moves what other threads released into the ring; before each wait.
   void collect();
-  // Rule 5, on the loop thread.
+  // Rule 5, on the loop thread: whether one more multishot receive may take from the set (and
+  // is counted as armed if so), and its end.
+  static constexpr int most_armed = count;
+  bool arm();
+  void disarmed() { --armed_; }
+  bool may_arm() const { return armed_ < most_armed; }
+  // Rule 6, on the loop thread.
   void add_user() { ++users_; }
   void remove_user();
 
@@ -83,7 +95,7 @@ public:
 private:
   receive_buffers() = default;
   void put(std::uint16_t id);                   // back into the ring (loop thread)
-  void trim_if_idle();                          // rule 5
+  void trim_if_idle();                          // rule 6
   void drop_reference();                        // frees the memory with the last reference
   std::atomic<std::uint32_t> refs_{1};          // the loop's, plus one per buffer held by an owner
   std::atomic<std::uint32_t> returned_head_{0}; // released elsewhere: id + 1, 0 for none
@@ -95,7 +107,8 @@ private:
   io_uring_buf_ring *ring_ = nullptr;
   unsigned char *buffers_ = nullptr;
   int in_ring_ = 0;       // loop thread: buffers the kernel may still take
-  std::size_t users_ = 0; // loop thread (rule 5)
+  int armed_ = 0;         // loop thread: multishot receives taking from the set (rule 5)
+  std::size_t users_ = 0; // loop thread (rule 6)
   bool trimmed_ = true;   // loop thread: no page has been touched since the last trim
 };
 
@@ -104,5 +117,8 @@ private:
 // buffers working here (probing if nobody has yet).
 std::uint64_t provided_receives();
 bool provided_receives_work();
+// For tests: the most multishot receives one loop had armed at once so far (rule 5), in the
+// process (relaxed).
+int provided_receives_most_armed();
 
 } // namespace uwsk::net

@@ -478,6 +478,46 @@ TEST_F(ring_events, MoreConnectionsRetainingThanBuffersLoseNothing) {
   close_all(listener, peers);
 }
 
+TEST_F(ring_events, ConnectionsBeyondTheBuffersReadOnReadinessAndKeepEveryByte) {
+  // Three times as many connections as a loop has buffers, each sent a piece at a time: a loop
+  // arms at most as many multishot receives as it has buffers (receive_buffers.hpp rule 5);
+  // the other connections read on readiness, and every byte arrives in order.
+  constexpr unsigned connections = 3 * uwsk::net::receive_buffers::count;
+  constexpr unsigned rounds = 5;
+  unsigned short port = 0;
+  PWSK_SOCKET listener = event_listener(&port);
+  const std::vector<int> peers = connect_peers(port, connections);
+  for (unsigned round = 0; round < rounds; ++round) {
+    for (unsigned i = 0; i < connections; ++i) {
+      const std::string piece = peer_bytes(i, 16, round);
+      ASSERT_TRUE(peer_send_all(peers[i], piece.data(), piece.size(), timeout_ms));
+    }
+    ASSERT_TRUE(rec.wait_for(
+        [&] {
+          return std::all_of(
+              rec.connections.begin(), rec.connections.end(),
+              [&](const connection &c) { return c.bytes.size() == 16 * (round + 1); });
+        },
+        15000))
+        << "round " << round;
+  }
+  {
+    std::lock_guard guard(rec.lock);
+    for (unsigned i = 0; i < connections; ++i) {
+      std::string expected;
+      for (unsigned round = 0; round < rounds; ++round) {
+        expected += peer_bytes(i, 16, round);
+      }
+      connection *c = by_header(i);
+      ASSERT_NE(c, nullptr) << "peer " << i;
+      EXPECT_TRUE(c->bytes == expected) << "peer " << i << ": the bytes differ";
+    }
+  }
+  EXPECT_LE(uwsk::net::provided_receives_most_armed(), int{uwsk::net::receive_buffers::count});
+  expect_ring_path_taken();
+  close_all(listener, peers);
+}
+
 TEST_F(ring_events, ClosingWithRetainedListsAndAnArmedReceive) {
   unsigned short port = 0;
   PWSK_SOCKET listener = event_listener(&port);

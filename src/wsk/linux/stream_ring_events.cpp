@@ -41,6 +41,7 @@ void on_shot(net::io_request *request, long result) {
   if (!request->more()) {
     s->ring->shots = false;
     s->ring->shots_stopping = false;
+    s->loop->provided_buffers(chunk_headroom())->disarmed();
     rewatch_locked(s); // readiness reports reads again
   }
   if (c != nullptr) {
@@ -104,7 +105,7 @@ bool events_ring_wanted(socket_object *s) {
     return false;
   }
   net::receive_buffers *buffers = s->loop->provided_buffers(chunk_headroom());
-  return buffers != nullptr && buffers->available();
+  return buffers != nullptr && buffers->may_arm() && buffers->available();
 }
 
 void events_ring_update(socket_object *s) {
@@ -137,12 +138,17 @@ void events_ring_update(socket_object *s) {
   r.iov = nullptr;
   r.iov_count = 0;
   r.flags = 0;
+  net::receive_buffers *buffers = s->loop->provided_buffers(chunk_headroom());
+  if (!buffers->arm()) {
+    return; // as many sockets as the buffers serve are armed: this one reads on readiness
+  }
   if (s->loop->submit(&r) != 0) {
+    buffers->disarmed();
     return; // the socket reads on readiness
   }
   if (!ring.uses_buffers) {
     ring.uses_buffers = true; // until the socket is freed (indications_free)
-    s->loop->provided_buffers(chunk_headroom())->add_user();
+    buffers->add_user();
   }
   ring.shots = true;
   ring.shots_stopping = false;
