@@ -265,6 +265,87 @@ TEST(KeWait, WaitAllAndWaitAnyCompeteFairly) {
   EXPECT_EQ(done.load(), 2);
 }
 
+TEST(KeWait, SignalsAreNeitherLostNorTakenTwice) {
+  // Single waits and a WaitAll over two synchronization events compete for the signals of a
+  // setter on a third thread: every signal a set makes (one that returned 0) is taken by
+  // exactly one wait or is still there at the end.
+  KEVENT first;
+  KEVENT second;
+  KeInitializeEvent(&first, SynchronizationEvent, FALSE);
+  KeInitializeEvent(&second, SynchronizationEvent, FALSE);
+  std::atomic<bool> stop{false};
+  std::atomic<long> made_first{0};
+  std::atomic<long> made_second{0};
+  std::atomic<long> taken_single{0};
+  std::atomic<long> taken_all{0};
+  LARGE_INTEGER timeout = relative_ms(1);
+  std::thread single([&] {
+    while (!stop.load()) {
+      if (KeWaitForSingleObject(&first, Executive, KernelMode, FALSE, &timeout) == STATUS_SUCCESS) {
+        ++taken_single;
+      }
+    }
+  });
+  std::thread all([&] {
+    PVOID objects[2] = {&first, &second};
+    while (!stop.load()) {
+      if (KeWaitForMultipleObjects(2, objects, WaitAll, Executive, KernelMode, FALSE, &timeout,
+                                   nullptr) == STATUS_SUCCESS) {
+        ++taken_all;
+      }
+    }
+  });
+  std::thread setter([&] {
+    const auto end = clock_type::now() + 300ms;
+    for (int i = 0; i < 200000 && clock_type::now() < end; ++i) {
+      if (KeSetEvent(&first, IO_NO_INCREMENT, FALSE) == 0) {
+        ++made_first;
+      }
+      if (i % 2 == 0 && KeSetEvent(&second, IO_NO_INCREMENT, FALSE) == 0) {
+        ++made_second;
+      }
+    }
+  });
+  setter.join();
+  stop = true;
+  single.join();
+  all.join();
+  EXPECT_GT(taken_single.load() + taken_all.load(), 0);
+  EXPECT_EQ(made_first.load(), taken_single.load() + taken_all.load() + KeReadStateEvent(&first));
+  EXPECT_EQ(made_second.load(), taken_all.load() + KeReadStateEvent(&second));
+  EXPECT_EQ(uwsk::nt::dispatcher_waiter_count(&first.Header), 0u);
+  EXPECT_EQ(uwsk::nt::dispatcher_waiter_count(&second.Header), 0u);
+}
+
+TEST(KeWait, AWaiterMayReuseItsEventAsSoonAsItsWaitReturns) {
+  // The synchronous IRP pattern: a stack event, set by another thread, initialised again for
+  // the next call the moment the wait returns. KeSetEvent must be done with the event by then
+  // (ThreadSanitizer reports it otherwise, as it did for a set that published the state before
+  // looking at the wait list).
+  std::atomic<PKEVENT> handed{nullptr};
+  std::atomic<bool> stop{false};
+  std::thread setter([&] {
+    while (!stop.load()) {
+      if (PKEVENT event = handed.exchange(nullptr)) {
+        KeSetEvent(event, IO_NO_INCREMENT, FALSE);
+      }
+    }
+  });
+  const auto end = clock_type::now() + 300ms;
+  int rounds = 0;
+  for (; rounds < 20000 && clock_type::now() < end; ++rounds) {
+    KEVENT event;
+    KeInitializeEvent(&event, SynchronizationEvent, FALSE);
+    handed.store(&event);
+    LARGE_INTEGER timeout = relative_ms(5000);
+    ASSERT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS)
+        << "round " << rounds;
+  }
+  stop = true;
+  setter.join();
+  EXPECT_GT(rounds, 0);
+}
+
 TEST(KeWait, SixtyFourObjectsWaitAll) {
   constexpr ULONG count = MAXIMUM_WAIT_OBJECTS;
   std::vector<KEVENT> events(count);
