@@ -340,11 +340,7 @@ void datagram_on_events(socket_object *s, std::uint32_t events) {
     done.deliver_holding(s, guard);
     return;
   }
-  if (!done.deliver_holding(s, guard)) {
-    guard.unlock();
-    done.complete_all();
-    guard.lock();
-  }
+  done.complete_before_events(s, guard);
   events_deliver_datagram(s, guard, done);
 }
 

@@ -604,6 +604,16 @@ public:
   // releasing it and taking it again to start (the lock is held again on return), and returns
   // true (the batch is empty). Otherwise leaves everything to complete_all and returns false.
   bool deliver_holding(socket_object *s, std::unique_lock<socket_lock> &guard);
+  // With `s`'s lock held through `guard`: completes the whole batch now, before the caller's
+  // event callbacks (event rule 2), holding the lock where deliver_holding can and releasing it
+  // around complete_all otherwise. The lock is held again on return.
+  void complete_before_events(socket_object *s, std::unique_lock<socket_lock> &guard) {
+    if (!deliver_holding(s, guard)) {
+      guard.unlock();
+      complete_all();
+      guard.lock();
+    }
+  }
   void complete_all();
 
 private:

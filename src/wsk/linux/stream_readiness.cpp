@@ -47,12 +47,7 @@ void stream_on_events(socket_object *s, std::uint32_t events) {
     done.deliver_holding(s, guard);
     return;
   }
-  // The IRPs finished here complete before any callback (event rule 2).
-  if (!done.deliver_holding(s, guard)) {
-    guard.unlock();
-    done.complete_all();
-    guard.lock();
-  }
+  done.complete_before_events(s, guard); // the IRPs finished here first (event rule 2)
   events_deliver_stream(s, events, guard, done);
   events_ring_update(s); // armed, or cancelled, for what this pass left (event rule 10)
 }
