@@ -210,6 +210,18 @@ struct ring_events : wsk_fixture<4> {
     }
     return nullptr;
   }
+  // Under rec.lock: the connection that got peer `index`'s bytes, checked to hold exactly
+  // `expected`; nullptr, with the failure recorded, when no connection got them.
+  connection *expect_peer_bytes(unsigned index, const std::string &expected) {
+    connection *c = by_header(index);
+    if (c == nullptr) {
+      ADD_FAILURE() << "no connection got peer " << index << "'s bytes";
+      return nullptr;
+    }
+    EXPECT_EQ(c->bytes.size(), expected.size()) << "peer " << index;
+    EXPECT_TRUE(c->bytes == expected) << "peer " << index << ": the bytes differ";
+    return c;
+  }
   void release_retained() {
     std::vector<std::pair<PWSK_SOCKET, PWSK_DATA_INDICATION>> lists;
     {
@@ -302,10 +314,8 @@ TEST_F(ring_events, ManyConnectionsRandomSizesAndHalfCloseKeepEveryByteInOrder) 
   {
     std::lock_guard guard(rec.lock);
     for (unsigned i = 0; i < connections; ++i) {
-      connection *c = by_header(i);
-      ASSERT_NE(c, nullptr) << "no connection got peer " << i << "'s bytes";
-      EXPECT_EQ(c->bytes.size(), sent[i].size()) << "peer " << i;
-      EXPECT_TRUE(c->bytes == sent[i]) << "peer " << i << ": the bytes differ";
+      connection *c = expect_peer_bytes(i, sent[i]);
+      ASSERT_NE(c, nullptr);
       EXPECT_FALSE(c->abortive);
     }
   }
@@ -469,9 +479,7 @@ TEST_F(ring_events, MoreConnectionsRetainingThanBuffersLoseNothing) {
   {
     std::lock_guard guard(rec.lock);
     for (unsigned i = 0; i < connections; ++i) {
-      connection *c = by_header(i);
-      ASSERT_NE(c, nullptr) << "peer " << i;
-      EXPECT_TRUE(c->bytes == peer_bytes(i, 16, 1) + "+round2+end") << "peer " << i;
+      ASSERT_NE(expect_peer_bytes(i, peer_bytes(i, 16, 1) + "+round2+end"), nullptr);
     }
   }
   expect_ring_path_taken();
@@ -508,9 +516,7 @@ TEST_F(ring_events, ConnectionsBeyondTheBuffersReadOnReadinessAndKeepEveryByte) 
       for (unsigned round = 0; round < rounds; ++round) {
         expected += peer_bytes(i, 16, round);
       }
-      connection *c = by_header(i);
-      ASSERT_NE(c, nullptr) << "peer " << i;
-      EXPECT_TRUE(c->bytes == expected) << "peer " << i << ": the bytes differ";
+      ASSERT_NE(expect_peer_bytes(i, expected), nullptr);
     }
   }
   EXPECT_LE(uwsk::net::provided_receives_most_armed(), int{uwsk::net::receive_buffers::count});
