@@ -20,7 +20,7 @@
 namespace uwsk::net {
 namespace {
 
-thread_local loop *t_current_loop = nullptr;
+constinit thread_local loop *t_current_loop [[gnu::tls_model("initial-exec")]] = nullptr;
 
 // A broken calling contract (wrong thread, double add, ...) is a bug in the caller that would
 // corrupt the loop's state; stop at once with a message rather than limp on.

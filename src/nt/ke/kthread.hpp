@@ -70,8 +70,19 @@ struct _EPROCESS {
 
 namespace uwsk::nt {
 
+// The calling thread's object once it has one (initial-exec: one read relative to the thread
+// pointer, where the default model calls __tls_get_addr from a shared library). Read it only
+// through current_thread().
+extern constinit thread_local _ETHREAD *t_current_thread [[gnu::tls_model("initial-exec")]];
+
+// Makes the calling thread's object: the first current_thread() of a thread uwsk did not start.
+_ETHREAD *make_current_thread();
+
 // The calling thread's object, created on first use for threads uwsk did not start.
-_ETHREAD *current_thread();
+inline _ETHREAD *current_thread() {
+  _ETHREAD *thread = t_current_thread;
+  return thread != nullptr ? thread : make_current_thread();
+}
 
 // Marks the calling thread as one of the runtime's own (worker, timer/DPC thread) before it
 // first needs a thread object, so that it is never reported as a driver thread.

@@ -87,26 +87,28 @@ void finish_thread(_ETHREAD *thread, NTSTATUS status) {
   signal_waiters(&thread->Tcb.Header);
 }
 
-thread_local bool t_runtime_thread = false;
+thread_local bool t_runtime_thread [[gnu::tls_model("initial-exec")]] = false;
 
-// The calling thread's object; the slot holds the running thread's reference.
-struct current_thread_slot {
-  _ETHREAD *thread = nullptr;
-  ~current_thread_slot() {
-    if (thread != nullptr) {
-      _ETHREAD *ending = thread;
-      thread = nullptr;
+// Holds the reference of an object made for a thread uwsk did not start, and ends the object
+// when that thread exits. Only make_current_thread touches it, so only such threads register
+// its destructor; everyone reads the object through t_current_thread.
+struct adopted_thread_slot {
+  ~adopted_thread_slot() {
+    if (t_current_thread != nullptr) {
+      _ETHREAD *ending = t_current_thread;
+      t_current_thread = nullptr;
       finish_thread(ending, STATUS_SUCCESS);
       ob_dereference(ending, nullptr);
     }
   }
+  void adopt(_ETHREAD *thread) { t_current_thread = thread; }
 };
 
-thread_local current_thread_slot t_current;
+thread_local adopted_thread_slot t_adopted;
 
 void *system_thread_main(void *arg) {
   auto *thread = static_cast<_ETHREAD *>(arg);
-  t_current.thread = thread;
+  t_current_thread = thread;
   set_current_irql(PASSIVE_LEVEL);
   char name[32];
   std::snprintf(name, sizeof name, "sys%lld", static_cast<long long>(gettid()));
@@ -133,7 +135,7 @@ void *system_thread_main(void *arg) {
     std::lock_guard lock(r.lock);
     r.live.erase(thread);
   }
-  t_current.thread = nullptr;
+  t_current_thread = nullptr;
   finish_thread(thread, status);
   uwsk_log_flush_thread();
   ob_dereference(thread, nullptr);
@@ -158,21 +160,21 @@ std::string describe_address(const void *address) {
 
 } // namespace
 
-_ETHREAD *current_thread() {
-  if (t_current.thread == nullptr) {
-    _ETHREAD *thread =
-        new_thread_object(t_runtime_thread ? thread_kind::runtime : thread_kind::other);
-    thread->Tcb.id = reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(gettid()));
-    ob_insert_object(thread, thread_type(), 1);
-    t_current.thread = thread;
-  }
-  return t_current.thread;
+constinit thread_local _ETHREAD *t_current_thread [[gnu::tls_model("initial-exec")]] = nullptr;
+
+_ETHREAD *make_current_thread() {
+  _ETHREAD *thread =
+      new_thread_object(t_runtime_thread ? thread_kind::runtime : thread_kind::other);
+  thread->Tcb.id = reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(gettid()));
+  ob_insert_object(thread, thread_type(), 1);
+  t_adopted.adopt(thread);
+  return thread;
 }
 
 void mark_runtime_thread(const char *log_name) {
   t_runtime_thread = true;
-  if (t_current.thread != nullptr) {
-    t_current.thread->Tcb.kind = thread_kind::runtime;
+  if (t_current_thread != nullptr) {
+    t_current_thread->Tcb.kind = thread_kind::runtime;
   }
   uwsk_log_set_thread_name(log_name);
 }
