@@ -60,8 +60,10 @@ constexpr ULONG refused_magic = 0x46455253; // "SREF": refused by the accept eve
 // socket_object::live_next, so that socket_pin tells whether a pointer is one of them without a
 // table of its own: from publication until the release lets go of the socket (after which no
 // waiting thread may pin it; free_socket follows). Guarded by live_lock; the buckets are made
-// on first use and never destroyed (loop threads may outlive static destruction).
-std::mutex live_lock;
+// on first use and never destroyed (loop threads may outlive static destruction). A futex lock:
+// every synchronous call that waits pins its socket through it twice (socket_pin), and nothing
+// waits on it.
+constinit nt::futex_lock live_lock;
 std::size_t live_count = 0; // guarded by live_lock
 constexpr std::size_t live_bucket_count = std::size_t{1} << 12;
 socket_object **live_buckets() {
