@@ -75,6 +75,7 @@ static struct {
   BOOLEAN Capturing;    /* under Lock: StartThread is waiting in WskCaptureProviderNPI */
   PKTHREAD StartThread; /* referenced: the start-up thread, if DriverEntry made one */
   PWSK_SOCKET Listeners[2];
+  PIRP ListenerIrps[2]; /* each listener's opening IRP, kept for its close: unload allocates none */
   KSPIN_LOCK Lock;
   LIST_ENTRY Connections;
   volatile LONG Stopping;
@@ -444,7 +445,7 @@ static NTSTATUS EchoOpenListener(ULONG Index, ADDRESS_FAMILY Family) {
   status = ((const WSK_PROVIDER_LISTEN_DISPATCH *)g_echo.Listeners[Index]->Dispatch)
                ->WskBind(g_echo.Listeners[Index], (PSOCKADDR)&local, 0, irp);
   status = EchoWait(irp, status, &done);
-  IoFreeIrp(irp);
+  g_echo.ListenerIrps[Index] = irp; /* the listener exists either way: EchoUnload closes it */
   if (!NT_SUCCESS(status)) {
     DbgPrint("echo-server: cannot listen on port %lu: 0x%08lX\n", g_port, (ULONG)status);
     return status;
@@ -454,18 +455,17 @@ static NTSTATUS EchoOpenListener(ULONG Index, ADDRESS_FAMILY Family) {
   return STATUS_SUCCESS;
 }
 
-static VOID EchoCloseSocket(PWSK_SOCKET Socket) {
+/* Closes a socket with an IRP allocated beforehand (an allocation that failed here would leave
+ * the socket open and the unload waiting for it), then frees the IRP. */
+static VOID EchoCloseSocket(PWSK_SOCKET Socket, PIRP Irp) {
   KEVENT done;
   NTSTATUS status;
-  PIRP irp = IoAllocateIrp(1, FALSE);
-  if (irp == NULL) {
-    return;
-  }
+  IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
   KeInitializeEvent(&done, SynchronizationEvent, FALSE);
-  IoSetCompletionRoutine(irp, EchoSignalComplete, &done, TRUE, TRUE, TRUE);
-  status = ((const WSK_PROVIDER_BASIC_DISPATCH *)Socket->Dispatch)->WskCloseSocket(Socket, irp);
-  (void)EchoWait(irp, status, &done);
-  IoFreeIrp(irp);
+  IoSetCompletionRoutine(Irp, EchoSignalComplete, &done, TRUE, TRUE, TRUE);
+  status = ((const WSK_PROVIDER_BASIC_DISPATCH *)Socket->Dispatch)->WskCloseSocket(Socket, Irp);
+  (void)EchoWait(Irp, status, &done);
+  IoFreeIrp(Irp);
 }
 
 /* Resets one connection that is still Open, if any; returns FALSE when none is left. */
@@ -532,8 +532,9 @@ static VOID EchoUnload(PDRIVER_OBJECT DriverObject) {
   /* Closing a listener waits for its accept callbacks: no connection is added after this. */
   for (i = 0; i < 2; i++) {
     if (g_echo.Listeners[i] != NULL) {
-      EchoCloseSocket(g_echo.Listeners[i]);
+      EchoCloseSocket(g_echo.Listeners[i], g_echo.ListenerIrps[i]);
       g_echo.Listeners[i] = NULL;
+      g_echo.ListenerIrps[i] = NULL;
     }
   }
   /* Reset what is still open; each connection closes itself once its sends are done. */

@@ -28,6 +28,7 @@ static ULONG g_port = UDP_ECHO_PORT;
 
 typedef struct _UDP_ECHO_SOCKET {
   PWSK_SOCKET Socket;
+  PIRP Irp;                  /* the opening IRP, kept for the close: closing allocates nothing */
   volatile LONG Outstanding; /* retained lists not yet released, plus one while open */
   KEVENT Idle;               /* set when Outstanding drops to zero */
   volatile LONG64 Datagrams;
@@ -221,7 +222,7 @@ static NTSTATUS UdpEchoOpen(PUDP_ECHO_SOCKET Owner, ADDRESS_FAMILY Family) {
   IoSetCompletionRoutine(irp, UdpEchoSignalComplete, &done, TRUE, TRUE, TRUE);
   status = UdpEchoDispatch(Owner)->WskBind(Owner->Socket, (PSOCKADDR)&local, 0, irp);
   status = UdpEchoWait(irp, status, &done);
-  IoFreeIrp(irp);
+  Owner->Irp = irp; /* the socket exists either way: UdpEchoClose closes it */
   /* Receive events on a datagram socket are enabled after the bind. */
   if (NT_SUCCESS(status)) {
     status = UdpEchoSetEvent(Owner, WSK_EVENT_RECEIVE_FROM, NULL, NULL);
@@ -241,10 +242,8 @@ static VOID UdpEchoClose(PUDP_ECHO_SOCKET Owner) {
   if (Owner->Socket == NULL) {
     return;
   }
-  irp = IoAllocateIrp(1, FALSE);
-  if (irp == NULL) {
-    return;
-  }
+  irp = Owner->Irp;
+  Owner->Irp = NULL;
   KeInitializeEvent(&done, SynchronizationEvent, FALSE);
   /* No new indications; then every retained list comes back before the close. */
   (void)UdpEchoSetEvent(Owner, WSK_EVENT_RECEIVE_FROM | WSK_EVENT_DISABLE, irp, &done);
