@@ -40,7 +40,8 @@ constexpr const char *stream_names[] = {"?",
                                         "callback-irql",
                                         "event-pending",
                                         "v58",
-                                        "v56"};
+                                        "v56",
+                                        "alloc-fail provider"};
 static_assert(sizeof(stream_names) / sizeof(stream_names[0]) == stream_count);
 
 // The schedule streams, logged only with log=all (rule 4).
@@ -133,7 +134,8 @@ bool parse(const char *spec, std::uint64_t seed, plan *out, std::string *error) 
   p.seed = seed;
   p.text = spec != nullptr ? spec : "";
   std::string_view rest(p.text);
-  bool in_alloc = false; // "alloc-fail=irp:R,mdl:R" continues over commas
+  bool in_alloc = false; // "alloc-fail=irp:R,mdl:R,provider:R" continues over commas
+  p.allocations_only = true;
   while (!rest.empty()) {
     const std::size_t comma = rest.find(',');
     const std::string_view token = rest.substr(0, comma);
@@ -153,8 +155,10 @@ bool parse(const char *spec, std::uint64_t seed, plan *out, std::string *error) 
       const std::string_view kind = colon == parts.npos ? "all" : parts.substr(0, colon);
       rate r = 0;
       if (!parse_rate(colon == parts.npos ? parts : parts.substr(colon + 1), r) ||
-          (kind != "irp" && kind != "mdl" && kind != "pool" && kind != "all")) {
-        return fail(error, "'" + item + "': expected alloc-fail=irp:RATE,mdl:RATE,pool:RATE");
+          (kind != "irp" && kind != "mdl" && kind != "pool" && kind != "provider" &&
+           kind != "all")) {
+        return fail(error, "'" + item +
+                               "': expected alloc-fail=irp:RATE,mdl:RATE,pool:RATE,provider:RATE");
       }
       if (kind == "irp" || kind == "all") {
         p.alloc_irp = r;
@@ -165,9 +169,13 @@ bool parse(const char *spec, std::uint64_t seed, plan *out, std::string *error) 
       if (kind == "pool" || kind == "all") {
         p.alloc_pool = r;
       }
+      if (kind == "provider" || kind == "all") {
+        p.alloc_provider = r;
+      }
       continue;
     }
     in_alloc = false;
+    p.allocations_only = p.allocations_only && name == "log";
     // Items whose value is a rate, defaulting to `fallback` when no value is given.
     auto rate_item = [&](rate &field, rate fallback) {
       if (!has_value) {
@@ -321,8 +329,23 @@ std::int64_t provider_not_ready_ms() {
   return since + installed.provider_not_ready_ms;
 }
 
-bool fail_allocation(stream s) {
+bool fail_allocation(stream s, const char *type) {
   const plan &p = installed;
+  if (s == stream::alloc_provider) {
+    // Drawn like happens_global, with the type that was not made in the record.
+    if (p.alloc_provider == 0) {
+      return false;
+    }
+    const std::uint64_t n = shared.next(s);
+    if (p.alloc_provider != always && draw(s, 0, n) >= p.alloc_provider) {
+      return false;
+    }
+    char what[160];
+    std::snprintf(what, sizeof what, "the provider's allocation of %s returns NULL",
+                  type != nullptr ? type : "an object");
+    record(s, 0, n, what);
+    return true;
+  }
   const rate r = s == stream::alloc_irp   ? p.alloc_irp
                  : s == stream::alloc_mdl ? p.alloc_mdl
                                           : p.alloc_pool;

@@ -39,6 +39,7 @@ enum class stream : std::uint32_t {
   event_pending = 10,
   v58 = 11,
   v56 = 12,
+  alloc_provider = 13,
   count
 };
 inline constexpr std::size_t stream_count = static_cast<std::size_t>(stream::count);
@@ -59,9 +60,10 @@ struct plan {
   rate other_loop = 0;                // other-loop[=RATE]: deliver completions on another loop
   std::uint32_t split_receive = 0;    // split-receive=N: at most N bytes per stream receive
   std::uint32_t split_indication = 0; // split-indication[=N]: elements of at most N bytes
-  rate alloc_irp = 0;                 // alloc-fail=irp:R,mdl:R,pool:R
+  rate alloc_irp = 0;                 // alloc-fail=irp:R,mdl:R,pool:R,provider:R
   rate alloc_mdl = 0;
   rate alloc_pool = 0;
+  rate alloc_provider = 0;                 // the provider's own allocations (wsk/provider_new.hpp)
   rate reset = 0;                          // reset=RATE: per stream send/receive IRP
   rate forced_close = 0;                   // forced-close=RATE: likewise
   std::int64_t provider_not_ready_ms = -1; // provider-not-ready=Nms
@@ -70,7 +72,10 @@ struct plan {
   rate v58 = 0;           // v58[=RATE]
   rate v56 = 0;           // v56[=RATE]
   bool log_all = false;   // log=all
-  std::string text;       // the spec as given, for the log
+  // Nothing but alloc-fail (and log): the plan changes no transfer's course, so the io_uring
+  // transfers stay on (transfers_faulted).
+  bool allocations_only = false;
+  std::string text; // the spec as given, for the log
 };
 
 // Whether a plan is in force (rule 1).
@@ -80,6 +85,13 @@ inline bool active() {
 }
 // The plan in force; only meaningful when active().
 const plan &current();
+
+// Whether the plan in force may change how a transfer goes: anything but failing allocations.
+// Transfers then take the readiness path only (no io_uring transfers or multishot receives),
+// where every such fault is applied.
+inline bool transfers_faulted() {
+  return active() && !current().allocations_only;
+}
 
 // Parses a spec; false with a sentence in *error.
 bool parse(const char *spec, std::uint64_t seed, plan *out, std::string *error);
@@ -113,7 +125,8 @@ void announce();
 // The time the WSK subsystem becomes ready under provider-not-ready (negative: no fault).
 std::int64_t provider_not_ready_ms();
 
-// Allocation hooks: true when this IoAllocateIrp / IoAllocateMdl / pool allocation fails.
-bool fail_allocation(stream s);
+// Allocation hooks: true when this IoAllocateIrp / IoAllocateMdl / pool allocation, or (stream
+// alloc_provider) the provider's own allocation of `type`, fails.
+bool fail_allocation(stream s, const char *type = nullptr);
 
 } // namespace uwsk::fault

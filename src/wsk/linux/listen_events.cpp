@@ -13,6 +13,7 @@
 
 #include "net/socket_ops.hpp"
 #include "wsk/linux/event_core.hpp"
+#include "wsk/provider_new.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/linux/translate.hpp"
 #include "wsk/callbacks.hpp"
@@ -252,7 +253,7 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     if (a == nullptr) {
       return;
     }
-    a->ev.inspected.reset(new (std::nothrow) inspection);
+    a->ev.inspected.reset(provider_new<inspection>());
     if (!a->ev.inspected) {
       reset_and_destroy(a); // no memory to keep it pended: the peer sees a reset
       continue;
