@@ -57,6 +57,7 @@ struct recorder {
   std::string bytes; // every byte indicated, in order
   int receive_calls = 0;
   std::vector<SIZE_T> backlogs;
+  std::vector<PWSK_SOCKET> accepted; // by the accept event
   // A receive callback is held until the test lets it go.
   std::atomic<bool> hold{false};
   std::atomic<bool> holding{false};
@@ -97,6 +98,23 @@ NTSTATUS WSKAPI on_send_backlog(PVOID context, SIZE_T ideal) {
 
 const WSK_CLIENT_CONNECTION_DISPATCH connection_dispatch = {on_receive, nullptr, on_send_backlog};
 
+NTSTATUS WSKAPI on_accept(PVOID context, ULONG, PSOCKADDR, PSOCKADDR, PWSK_SOCKET socket,
+                          PVOID *socket_context,
+                          const WSK_CLIENT_CONNECTION_DISPATCH **socket_dispatch) {
+  auto *r = static_cast<recorder *>(context);
+  std::lock_guard guard(r->lock);
+  if (socket == nullptr) {
+    return STATUS_REQUEST_NOT_ACCEPTED;
+  }
+  r->accepted.push_back(socket);
+  *socket_context = r;
+  *socket_dispatch = &connection_dispatch;
+  r->changed.notify_all();
+  return STATUS_SUCCESS;
+}
+
+const WSK_CLIENT_LISTEN_DISPATCH listen_dispatch = {on_accept, nullptr, nullptr};
+
 struct provider_oom : wsk_fixture<4> {
   recorder rec;
 
@@ -113,23 +131,26 @@ struct provider_oom : wsk_fixture<4> {
   // From now on the n-th provider allocation (counting from 0) fails and the nine after it do
   // not: a plan whose rate and seed draw so. (Later ones fail at the plan's low rate, which the
   // paths must survive as well.)
-  void fail_nth(unsigned n) {
+  void fail_nth(unsigned n) { fail_run(n, 1); }
+  // Likewise for `count` allocations in a row from the n-th on.
+  void fail_run(unsigned n, unsigned count) {
+    const unsigned checked = n + count + 9;
     char spec[64];
-    std::snprintf(spec, sizeof spec, "alloc-fail=provider:%.6f", 1.0 / (n + 10));
+    std::snprintf(spec, sizeof spec, "alloc-fail=provider:%.6f", double(count) / checked);
     for (std::uint64_t seed = 1; seed < 100000; ++seed) {
       char error[256];
       ASSERT_EQ(uwsk_faults_configure(spec, seed, error, sizeof error), 0) << error;
       const fault::rate r = fault::current().alloc_provider;
       bool fits = true;
-      for (unsigned i = 0; i < n + 10 && fits; ++i) {
+      for (unsigned i = 0; i < checked && fits; ++i) {
         const bool fails = fault::draw(fault::stream::alloc_provider, 0, i) < r;
-        fits = fails == (i == n);
+        fits = fails == (i >= n && i < n + count);
       }
       if (fits) {
         return;
       }
     }
-    FAIL() << "no seed fails exactly allocation " << n;
+    FAIL() << "no seed fails exactly allocations " << n << " to " << n + count - 1;
   }
   void stop_failing() { uwsk_faults_configure(nullptr, 0, nullptr, 0); }
   // Faults injected since the plan was installed (read before stop_failing, which resets it).
@@ -359,6 +380,47 @@ TEST_F(provider_oom, WskAcceptFailsCleanlyAtEveryAllocation) {
   EXPECT_LT(n, max_allocations);
   EXPECT_GE(failures, 1);
   close_socket(listener);
+}
+
+// The accept event without memory for the first connections waiting: each is closed (its peer
+// sees the end of the stream), and the one behind them is still accepted, though no new
+// connection comes to report the listener readable again.
+TEST_F(provider_oom, AcceptEventWithoutMemoryDropsOnlyThoseConnections) {
+  socket_context = &rec;
+  listen_events = &listen_dispatch;
+  unsigned short port = 0;
+  PWSK_SOCKET listener = bound_listener(&port);
+  int dropped[3];
+  for (int &peer : dropped) {
+    peer = peer_connect(4, port, timeout_ms);
+    ASSERT_GE(peer, 0);
+  }
+  const int second = peer_connect(4, port, timeout_ms);
+  ASSERT_GE(second, 0);
+  fail_run(0, 3); // the socket objects of the first three connections
+  ASSERT_EQ(set_events(listener, WSK_EVENT_ACCEPT), STATUS_SUCCESS);
+  for (int peer : dropped) {
+    EXPECT_TRUE(peer_sees_eof(peer, timeout_ms));
+  }
+  ASSERT_TRUE(rec.wait_for([&] { return rec.accepted.size() == 1; }));
+  EXPECT_EQ(injected(), 3u);
+  stop_failing();
+  PWSK_SOCKET s = rec.read([&] { return rec.accepted.front(); });
+  expect_exchange(s, second);
+  // The listener goes on.
+  const int third = peer_connect(4, port, timeout_ms);
+  ASSERT_GE(third, 0);
+  ASSERT_TRUE(rec.wait_for([&] { return rec.accepted.size() == 2; }));
+  expect_exchange(rec.read([&] { return rec.accepted.back(); }), third);
+  for (PWSK_SOCKET a : rec.accepted) {
+    close_socket(a);
+  }
+  close_socket(listener);
+  for (int peer : dropped) {
+    peer_close(peer);
+  }
+  peer_close(second);
+  peer_close(third);
 }
 
 // ---- Socket options ----------------------------------------------------------------------------

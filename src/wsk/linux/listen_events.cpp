@@ -113,6 +113,8 @@ socket_object *accept_held(socket_object *s, std::unique_lock<socket_lock> &guar
   socket_object *a = adopt_accepted(s, fd, nullptr, nullptr, true);
   if (a == nullptr) {
     net::sock::close(fd);
+    // Connections behind it make no new readiness report: the next pass takes them.
+    socket_kick_locked(s);
   }
   return a;
 }
