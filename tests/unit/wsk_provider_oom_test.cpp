@@ -115,6 +115,12 @@ NTSTATUS WSKAPI on_accept(PVOID context, ULONG, PSOCKADDR, PSOCKADDR, PWSK_SOCKE
 
 const WSK_CLIENT_LISTEN_DISPATCH listen_dispatch = {on_accept, nullptr, nullptr};
 
+WSK_INSPECT_ACTION WSKAPI on_inspect(PVOID, PSOCKADDR, PSOCKADDR, PWSK_INSPECT_ID) {
+  return WskInspectAccept;
+}
+
+const WSK_CLIENT_LISTEN_DISPATCH inspecting_dispatch = {on_accept, on_inspect, nullptr};
+
 struct provider_oom : wsk_fixture<4> {
   recorder rec;
 
@@ -421,6 +427,73 @@ TEST_F(provider_oom, AcceptEventWithoutMemoryDropsOnlyThoseConnections) {
   }
   peer_close(second);
   peer_close(third);
+}
+
+// Conditional accept, each allocation of a connection's arrival failed in turn: without its
+// socket object the connection is closed (its peer sees the end of the stream), without its
+// inspection record it is reset (its peer sees the reset), and otherwise it is inspected,
+// accepted and works. The listener goes on.
+TEST_F(provider_oom, ConditionalAcceptWithoutMemoryClosesOrResets) {
+  socket_context = &rec;
+  listen_events = &inspecting_dispatch;
+  PWSK_SOCKET listener = make_socket(WSK_FLAG_LISTEN_SOCKET);
+  ULONG on = 1;
+  call opt;
+  opt.returned = of<WSK_PROVIDER_BASIC_DISPATCH>(listener)->WskControlSocket(
+      listener, WskSetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET, sizeof(on), &on, 0, nullptr,
+      nullptr, opt.irp);
+  ASSERT_EQ(opt.wait(), STATUS_SUCCESS);
+  ASSERT_EQ(bind_socket(listener, loopback(4, 0)), STATUS_SUCCESS);
+  address local;
+  call name;
+  name.returned =
+      of<WSK_PROVIDER_LISTEN_DISPATCH>(listener)->WskGetLocalAddress(listener, &local.sa, name.irp);
+  ASSERT_EQ(name.wait(), STATUS_SUCCESS);
+  const unsigned short port = port_of(local);
+  ASSERT_EQ(set_events(listener, WSK_EVENT_ACCEPT), STATUS_SUCCESS);
+  int closed = 0;
+  int reset = 0;
+  unsigned n = 0;
+  for (; n < max_allocations; ++n) {
+    SCOPED_TRACE(testing::Message() << "allocation " << n);
+    const std::size_t accepted_before = rec.read([&] { return rec.accepted.size(); });
+    fail_nth(n);
+    const int peer = peer_connect(4, port, timeout_ms);
+    ASSERT_GE(peer, 0);
+    enum { pending, accepted, peer_reset, peer_closed } outcome = pending;
+    EXPECT_TRUE(eventually([&] {
+      if (rec.read([&] { return rec.accepted.size(); }) > accepted_before) {
+        outcome = accepted;
+      } else if (peer_sees_reset(peer, 0)) {
+        outcome = peer_reset;
+      } else if (peer_sees_eof(peer, 0)) {
+        outcome = peer_closed;
+      }
+      return outcome != pending;
+    }));
+    const bool failed = injected() != 0;
+    if (outcome == accepted) {
+      expect_exchange(rec.read([&] { return rec.accepted.back(); }), peer);
+      stop_failing();
+      peer_close(peer);
+      if (!failed) {
+        break;
+      }
+      continue;
+    }
+    stop_failing();
+    EXPECT_TRUE(failed);
+    closed += outcome == peer_closed;
+    reset += outcome == peer_reset;
+    peer_close(peer);
+  }
+  EXPECT_LT(n, max_allocations);
+  EXPECT_GE(closed, 1) << "the socket object";
+  EXPECT_GE(reset, 1) << "the inspection record";
+  for (PWSK_SOCKET a : rec.accepted) {
+    close_socket(a);
+  }
+  close_socket(listener);
 }
 
 // ---- Socket options ----------------------------------------------------------------------------
