@@ -143,16 +143,19 @@ struct provider_oom : wsk_fixture<4> {
     const unsigned checked = n + count + 9;
     char spec[64];
     std::snprintf(spec, sizeof spec, "alloc-fail=provider:%.6f", double(count) / checked);
+    fault::plan p;
+    std::string error;
+    ASSERT_TRUE(fault::parse(spec, 0, &p, &error)) << error;
     for (std::uint64_t seed = 1; seed < 100000; ++seed) {
-      char error[256];
-      ASSERT_EQ(uwsk_faults_configure(spec, seed, error, sizeof error), 0) << error;
-      const fault::rate r = fault::current().alloc_provider;
       bool fits = true;
       for (unsigned i = 0; i < checked && fits; ++i) {
-        const bool fails = fault::draw(fault::stream::alloc_provider, 0, i) < r;
+        const bool fails =
+            fault::draw(seed, fault::stream::alloc_provider, 0, i) < p.alloc_provider;
         fits = fails == (i >= n && i < n + count);
       }
       if (fits) {
+        char why[256];
+        ASSERT_EQ(uwsk_faults_configure(spec, seed, why, sizeof why), 0) << why;
         return;
       }
     }

@@ -4,7 +4,9 @@
 // Rules:
 //  1. The plan is installed before the driver runs and read without locks afterwards; active()
 //     is the one cheap test every hook makes first, so a run without faults pays a relaxed load
-//     and a branch per decision point.
+//     and a branch per decision point. A plan installed while threads run (a test switching
+//     faults on and off) is safe as well: every plan installed is kept for the life of the
+//     process, and current() gives a whole one.
 //  2. Each decision point draws from a stream of its own (fault::stream), and a draw is a pure
 //     function of (seed, stream, object, n): `object` is what the decision applies to (a socket's
 //     fault id, 0 for process-wide streams) and `n` its count of draws on that stream. No global
@@ -106,8 +108,9 @@ struct counters {
 std::uint64_t new_object_id();
 std::uint64_t child_object_id(std::uint64_t parent, std::uint64_t n);
 
-// The n-th draw of `s` for `object` (rule 2).
+// The n-th draw of `s` for `object` (rule 2), under the plan's seed or under `seed`.
 std::uint64_t draw(stream s, std::uint64_t object, std::uint64_t n);
+std::uint64_t draw(std::uint64_t seed, stream s, std::uint64_t object, std::uint64_t n);
 
 // Draws once for `object` on `s` and says whether a fault of rate `r` happens; when it does,
 // counts and logs it with `what` (rule 4). For process-wide streams pass object 0 and
