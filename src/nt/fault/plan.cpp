@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string_view>
+#include <vector>
 
 #include <uwsk/faults.h>
 #include <uwsk/log.h>
@@ -21,12 +23,17 @@ std::atomic<bool> active_flag{false};
 
 namespace {
 
-plan installed;                            // written only while no driver runs (rule 1)
+// Every plan installed is kept for the life of the process: a thread may still be reading an
+// earlier one (rule 1). The current one is published with release, read with acquire.
+const plan no_plan;
+std::atomic<const plan *> installed{&no_plan};
+std::mutex kept_lock;
+std::vector<std::unique_ptr<plan>> kept;   // guarded by kept_lock
 std::atomic<std::uint64_t> injected{0};    // faults so far
 std::atomic<std::uint64_t> next_object{1}; // fault ids of sockets the driver creates
 std::atomic<bool> announced{false};
-counters shared; // the process-wide streams
-std::chrono::steady_clock::time_point installed_at;
+counters shared;                              // the process-wide streams
+std::atomic<std::int64_t> installed_at_ms{0}; // steady clock
 
 constexpr const char *stream_names[] = {"?",
                                         "pend",
@@ -40,7 +47,8 @@ constexpr const char *stream_names[] = {"?",
                                         "callback-irql",
                                         "event-pending",
                                         "v58",
-                                        "v56"};
+                                        "v56",
+                                        "alloc-fail provider"};
 static_assert(sizeof(stream_names) / sizeof(stream_names[0]) == stream_count);
 
 // The schedule streams, logged only with log=all (rule 4).
@@ -125,7 +133,7 @@ bool fail(std::string *error, const std::string &text) {
 } // namespace
 
 const plan &current() {
-  return installed;
+  return *installed.load(std::memory_order_acquire);
 }
 
 bool parse(const char *spec, std::uint64_t seed, plan *out, std::string *error) {
@@ -133,7 +141,8 @@ bool parse(const char *spec, std::uint64_t seed, plan *out, std::string *error) 
   p.seed = seed;
   p.text = spec != nullptr ? spec : "";
   std::string_view rest(p.text);
-  bool in_alloc = false; // "alloc-fail=irp:R,mdl:R" continues over commas
+  bool in_alloc = false; // "alloc-fail=irp:R,mdl:R,provider:R" continues over commas
+  p.allocations_only = true;
   while (!rest.empty()) {
     const std::size_t comma = rest.find(',');
     const std::string_view token = rest.substr(0, comma);
@@ -153,8 +162,10 @@ bool parse(const char *spec, std::uint64_t seed, plan *out, std::string *error) 
       const std::string_view kind = colon == parts.npos ? "all" : parts.substr(0, colon);
       rate r = 0;
       if (!parse_rate(colon == parts.npos ? parts : parts.substr(colon + 1), r) ||
-          (kind != "irp" && kind != "mdl" && kind != "pool" && kind != "all")) {
-        return fail(error, "'" + item + "': expected alloc-fail=irp:RATE,mdl:RATE,pool:RATE");
+          (kind != "irp" && kind != "mdl" && kind != "pool" && kind != "provider" &&
+           kind != "all")) {
+        return fail(error, "'" + item +
+                               "': expected alloc-fail=irp:RATE,mdl:RATE,pool:RATE,provider:RATE");
       }
       if (kind == "irp" || kind == "all") {
         p.alloc_irp = r;
@@ -165,9 +176,13 @@ bool parse(const char *spec, std::uint64_t seed, plan *out, std::string *error) 
       if (kind == "pool" || kind == "all") {
         p.alloc_pool = r;
       }
+      if (kind == "provider" || kind == "all") {
+        p.alloc_provider = r;
+      }
       continue;
     }
     in_alloc = false;
+    p.allocations_only = p.allocations_only && name == "log";
     // Items whose value is a rate, defaulting to `fallback` when no value is given.
     auto rate_item = [&](rate &field, rate fallback) {
       if (!has_value) {
@@ -262,13 +277,17 @@ std::uint64_t child_object_id(std::uint64_t parent, std::uint64_t n) {
   return mix(parent * 0x100000001B3ull ^ mix(n)) | (std::uint64_t{1} << 63);
 }
 
+std::uint64_t draw(std::uint64_t seed, stream s, std::uint64_t object, std::uint64_t n) {
+  return mix(mix(mix(seed ^ (static_cast<std::uint64_t>(s) << 56)) ^ object) ^ n);
+}
+
 std::uint64_t draw(stream s, std::uint64_t object, std::uint64_t n) {
-  return mix(mix(mix(installed.seed ^ (static_cast<std::uint64_t>(s) << 56)) ^ object) ^ n);
+  return draw(current().seed, s, object, n);
 }
 
 void record(stream s, std::uint64_t object, std::uint64_t n, const char *what, long long value) {
   injected.fetch_add(1, std::memory_order_relaxed);
-  if (noisy(s) && !installed.log_all) {
+  if (noisy(s) && !current().log_all) {
     return;
   }
   announce();
@@ -303,26 +322,39 @@ void announce() {
   if (!active() || announced.exchange(true)) {
     return;
   }
+  const plan &p = current();
   uwsk_log_message("faults",
                    "fault plan '%s', seed %llu (replay: UWSK_FAULTS='%s' UWSK_SEED=%llu, "
                    "or uwsk-run --faults '%s' --seed %llu)",
-                   installed.text.c_str(), static_cast<unsigned long long>(installed.seed),
-                   installed.text.c_str(), static_cast<unsigned long long>(installed.seed),
-                   installed.text.c_str(), static_cast<unsigned long long>(installed.seed));
+                   p.text.c_str(), static_cast<unsigned long long>(p.seed), p.text.c_str(),
+                   static_cast<unsigned long long>(p.seed), p.text.c_str(),
+                   static_cast<unsigned long long>(p.seed));
 }
 
 std::int64_t provider_not_ready_ms() {
-  if (!active() || installed.provider_not_ready_ms < 0) {
+  if (!active() || current().provider_not_ready_ms < 0) {
     return -1;
   }
-  const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         installed_at - std::chrono::steady_clock::time_point{})
-                         .count();
-  return since + installed.provider_not_ready_ms;
+  return installed_at_ms.load(std::memory_order_relaxed) + current().provider_not_ready_ms;
 }
 
-bool fail_allocation(stream s) {
-  const plan &p = installed;
+bool fail_allocation(stream s, const char *type) {
+  const plan &p = current();
+  if (s == stream::alloc_provider) {
+    // Drawn like happens_global, with the type that was not made in the record.
+    if (p.alloc_provider == 0) {
+      return false;
+    }
+    const std::uint64_t n = shared.next(s);
+    if (p.alloc_provider != always && draw(s, 0, n) >= p.alloc_provider) {
+      return false;
+    }
+    char what[160];
+    std::snprintf(what, sizeof what, "the provider's allocation of %s returns NULL",
+                  type != nullptr ? type : "an object");
+    record(s, 0, n, what);
+    return true;
+  }
   const rate r = s == stream::alloc_irp   ? p.alloc_irp
                  : s == stream::alloc_mdl ? p.alloc_mdl
                                           : p.alloc_pool;
@@ -335,15 +367,24 @@ bool fail_allocation(stream s) {
 namespace {
 
 void install(const plan &p) {
+  auto copy = std::make_unique<plan>(p);
+  const plan *next = copy.get();
+  {
+    std::lock_guard guard(kept_lock);
+    kept.push_back(std::move(copy));
+  }
   active_flag.store(false, std::memory_order_relaxed);
-  installed = p;
   injected.store(0, std::memory_order_relaxed);
   for (auto &n : shared.n) {
     n.store(0, std::memory_order_relaxed);
   }
   next_object.store(1, std::memory_order_relaxed);
-  installed_at = std::chrono::steady_clock::now();
+  installed_at_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count(),
+                        std::memory_order_relaxed);
   announced.store(false);
+  installed.store(next, std::memory_order_release);
   active_flag.store(!p.text.empty(), std::memory_order_release);
 }
 

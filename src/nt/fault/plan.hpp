@@ -4,7 +4,9 @@
 // Rules:
 //  1. The plan is installed before the driver runs and read without locks afterwards; active()
 //     is the one cheap test every hook makes first, so a run without faults pays a relaxed load
-//     and a branch per decision point.
+//     and a branch per decision point. A plan installed while threads run (a test switching
+//     faults on and off) is safe as well: every plan installed is kept for the life of the
+//     process, and current() gives a whole one.
 //  2. Each decision point draws from a stream of its own (fault::stream), and a draw is a pure
 //     function of (seed, stream, object, n): `object` is what the decision applies to (a socket's
 //     fault id, 0 for process-wide streams) and `n` its count of draws on that stream. No global
@@ -39,6 +41,7 @@ enum class stream : std::uint32_t {
   event_pending = 10,
   v58 = 11,
   v56 = 12,
+  alloc_provider = 13,
   count
 };
 inline constexpr std::size_t stream_count = static_cast<std::size_t>(stream::count);
@@ -59,9 +62,10 @@ struct plan {
   rate other_loop = 0;                // other-loop[=RATE]: deliver completions on another loop
   std::uint32_t split_receive = 0;    // split-receive=N: at most N bytes per stream receive
   std::uint32_t split_indication = 0; // split-indication[=N]: elements of at most N bytes
-  rate alloc_irp = 0;                 // alloc-fail=irp:R,mdl:R,pool:R
+  rate alloc_irp = 0;                 // alloc-fail=irp:R,mdl:R,pool:R,provider:R
   rate alloc_mdl = 0;
   rate alloc_pool = 0;
+  rate alloc_provider = 0;                 // the provider's own allocations (wsk/provider_new.hpp)
   rate reset = 0;                          // reset=RATE: per stream send/receive IRP
   rate forced_close = 0;                   // forced-close=RATE: likewise
   std::int64_t provider_not_ready_ms = -1; // provider-not-ready=Nms
@@ -70,7 +74,10 @@ struct plan {
   rate v58 = 0;           // v58[=RATE]
   rate v56 = 0;           // v56[=RATE]
   bool log_all = false;   // log=all
-  std::string text;       // the spec as given, for the log
+  // Nothing but alloc-fail (and log): the plan changes no transfer's course, so the io_uring
+  // transfers stay on (transfers_faulted).
+  bool allocations_only = false;
+  std::string text; // the spec as given, for the log
 };
 
 // Whether a plan is in force (rule 1).
@@ -80,6 +87,13 @@ inline bool active() {
 }
 // The plan in force; only meaningful when active().
 const plan &current();
+
+// Whether the plan in force may change how a transfer goes: anything but failing allocations.
+// Transfers then take the readiness path only (no io_uring transfers or multishot receives),
+// where every such fault is applied.
+inline bool transfers_faulted() {
+  return active() && !current().allocations_only;
+}
 
 // Parses a spec; false with a sentence in *error.
 bool parse(const char *spec, std::uint64_t seed, plan *out, std::string *error);
@@ -94,8 +108,9 @@ struct counters {
 std::uint64_t new_object_id();
 std::uint64_t child_object_id(std::uint64_t parent, std::uint64_t n);
 
-// The n-th draw of `s` for `object` (rule 2).
+// The n-th draw of `s` for `object` (rule 2), under the plan's seed or under `seed`.
 std::uint64_t draw(stream s, std::uint64_t object, std::uint64_t n);
+std::uint64_t draw(std::uint64_t seed, stream s, std::uint64_t object, std::uint64_t n);
 
 // Draws once for `object` on `s` and says whether a fault of rate `r` happens; when it does,
 // counts and logs it with `what` (rule 4). For process-wide streams pass object 0 and
@@ -113,7 +128,8 @@ void announce();
 // The time the WSK subsystem becomes ready under provider-not-ready (negative: no fault).
 std::int64_t provider_not_ready_ms();
 
-// Allocation hooks: true when this IoAllocateIrp / IoAllocateMdl / pool allocation fails.
-bool fail_allocation(stream s);
+// Allocation hooks: true when this IoAllocateIrp / IoAllocateMdl / pool allocation, or (stream
+// alloc_provider) the provider's own allocation of `type`, fails.
+bool fail_allocation(stream s, const char *type = nullptr);
 
 } // namespace uwsk::fault

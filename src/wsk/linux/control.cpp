@@ -23,6 +23,7 @@
 #include "wsk/linux/events.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/linux/sharing.hpp"
+#include "wsk/provider_new.hpp"
 #include "wsk/linux/socket.hpp"
 #include "wsk/linux/translate.hpp"
 #include "wsk/control.hpp"
@@ -227,7 +228,7 @@ NTSTATUS set_fixed_address(socket_object *s, const control_request &r, bool remo
     if (rare == nullptr) {
       return STATUS_INSUFFICIENT_RESOURCES;
     }
-    rare->fixed.reset(new (std::nothrow) fixed_addresses);
+    rare->fixed.reset(provider_new<fixed_addresses>());
     if (!rare->fixed) {
       return STATUS_INSUFFICIENT_RESOURCES;
     }

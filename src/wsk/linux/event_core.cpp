@@ -10,6 +10,7 @@
 #include "nt/dbg/verifier.hpp"
 
 #include "wsk/linux/event_core.hpp"
+#include "wsk/provider_new.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/control.hpp"
 
@@ -110,7 +111,7 @@ event_timers *event_timers_of(socket_object *s) {
     return nullptr;
   }
   if (!rare->timers) {
-    rare->timers.reset(new (std::nothrow) event_timers);
+    rare->timers.reset(provider_new<event_timers>());
     if (rare->timers) {
       rare->timers->dead_timer.owner = s;
       rare->timers->stall_timer.owner = s;

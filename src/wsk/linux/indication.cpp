@@ -20,6 +20,7 @@
 #include "nt/ex/thread_cache.hpp"
 #include "win_constants.hpp"
 #include "wsk/linux/event_core.hpp"
+#include "wsk/provider_new.hpp"
 
 namespace uwsk::wsk {
 namespace {
@@ -243,7 +244,7 @@ void unread_push_front(socket_object *s, data_chunk *c) {
 // so a socket holds at most its bound plus one read.
 bool may_read(socket_object *s) {
   if (!s->ev.indicated) {
-    s->ev.indicated.reset(new (std::nothrow) indication_state);
+    s->ev.indicated.reset(provider_new<indication_state>());
     if (!s->ev.indicated) {
       return false; // no memory to hold what it reads: tried again on the next readiness
     }

@@ -13,6 +13,7 @@
 
 #include "net/socket_ops.hpp"
 #include "wsk/linux/event_core.hpp"
+#include "wsk/provider_new.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/linux/translate.hpp"
 #include "wsk/callbacks.hpp"
@@ -112,6 +113,8 @@ socket_object *accept_held(socket_object *s, std::unique_lock<socket_lock> &guar
   socket_object *a = adopt_accepted(s, fd, nullptr, nullptr, true);
   if (a == nullptr) {
     net::sock::close(fd);
+    // Connections behind it make no new readiness report: the next pass takes them.
+    socket_kick_locked(s);
   }
   return a;
 }
@@ -252,7 +255,7 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     if (a == nullptr) {
       return;
     }
-    a->ev.inspected.reset(new (std::nothrow) inspection);
+    a->ev.inspected.reset(provider_new<inspection>());
     if (!a->ev.inspected) {
       reset_and_destroy(a); // no memory to keep it pended: the peer sees a reset
       continue;

@@ -36,6 +36,7 @@
 #include "wsk/irp_ops.hpp"
 #include "wsk/quarantine.hpp"
 #include "wsk/linux/translate.hpp"
+#include "wsk/provider_new.hpp"
 #include "wsk/violations.hpp"
 #include "wsk/callbacks.hpp"
 #include "wsk/control.hpp"
@@ -293,7 +294,7 @@ void endpoints_text(int fd, char *out, std::size_t size) {
 // The socket's endpoints as text (socket_object::endpoints), kept for the reports of later calls.
 constexpr std::size_t endpoints_size = 128;
 void record_endpoints(socket_object *s) {
-  s->endpoints.reset(new (std::nothrow) char[endpoints_size]);
+  s->endpoints.reset(provider_new<char[]>(endpoints_size));
   if (s->endpoints) {
     endpoints_text(s->fd, s->endpoints.get(), endpoints_size);
   }
@@ -586,7 +587,7 @@ void publish(socket_object *s, registration *reg, category cat, USHORT windows_f
     // Without memory for the requests the socket works on readiness, as on epoll.
     if (behaviour != nullptr && behaviour->ring_pump != nullptr &&
         s->loop->supports_io_requests() && ring_io_enabled()) {
-      s->ring.reset(new (std::nothrow) ring_pair);
+      s->ring.reset(provider_new<ring_pair>());
     }
     s->ring_mode = s->ring != nullptr;
     if (s->ring) {
@@ -1100,7 +1101,7 @@ void ring_flush_locked(socket_object *s, queue_kind kind, completion_batch &done
 
 socket_rare *socket_rare_of(socket_object *s) {
   if (!s->rare) {
-    s->rare.reset(new (std::nothrow) socket_rare);
+    s->rare.reset(provider_new<socket_rare>());
   }
   return s->rare.get();
 }
@@ -1332,7 +1333,7 @@ NTSTATUS socket_finish_call(socket_object *s, PIRP irp, NTSTATUS status, ULONG_P
       !socket_fault_happens(s, fault::stream::pend, fault::current().pend, "call pends")) {
     return irp_complete(irp, status, information);
   }
-  auto *d = new (std::nothrow) deferred_completion;
+  auto *d = provider_new<deferred_completion>();
   if (d == nullptr) {
     return irp_complete(irp, status, information);
   }
@@ -1427,9 +1428,9 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
     net::sock::set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   }
   net::loop *loop = cat != category::basic ? provider_loop() : nullptr;
-  auto *s = cat != category::basic && loop == nullptr ? nullptr : new (std::nothrow) socket_object;
+  auto *s = cat != category::basic && loop == nullptr ? nullptr : provider_new<socket_object>();
   if (s != nullptr && fault::active()) {
-    s->faults.reset(new (std::nothrow) socket_faults);
+    s->faults.reset(provider_new<socket_faults>());
     if (!s->faults) {
       delete s;
       s = nullptr;
@@ -1442,7 +1443,7 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
     // its accept queue.
     socket_rare *rare = socket_rare_of(s);
     if (rare != nullptr) {
-      rare->listener.reset(new (std::nothrow) listener_events);
+      rare->listener.reset(provider_new<listener_events>());
     }
     if (rare == nullptr || !rare->listener) {
       delete s;
@@ -1464,12 +1465,12 @@ NTSTATUS create_socket(registration *reg, USHORT windows_family, int type, int p
 socket_object *adopt_accepted(socket_object *listener, int fd, PVOID context,
                               const void *client_dispatch, bool held) {
   net::loop *loop = provider_loop();
-  auto *s = loop != nullptr ? new (std::nothrow) socket_object : nullptr;
+  auto *s = loop != nullptr ? provider_new<socket_object>() : nullptr;
   if (s == nullptr) {
     return nullptr;
   }
   if (fault::active()) {
-    s->faults.reset(new (std::nothrow) socket_faults);
+    s->faults.reset(provider_new<socket_faults>());
     if (!s->faults) {
       delete s;
       return nullptr;

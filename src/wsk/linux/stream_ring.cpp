@@ -6,6 +6,7 @@
 // linux/stream.hpp.
 #include "nt/fault/plan.hpp"
 #include "wsk/linux/events.hpp"
+#include "wsk/provider_new.hpp"
 #include "wsk/linux/stream.hpp"
 #include "wsk/linux/translate.hpp"
 
@@ -14,11 +15,11 @@ namespace {
 
 // Whether the IRP can go to the ring as it is: a plain receive or send with bytes to move, on a
 // connection in its ordinary state. Anything else (a drain, bytes an indication left unaccepted,
-// a disconnect, WSK_FLAG_NODELAY, fault injection, a reset, the end of the stream) is tried
-// with a system call on readiness, as on epoll.
+// a disconnect, WSK_FLAG_NODELAY, a fault plan that does more than fail allocations, a reset,
+// the end of the stream) is tried with a system call on readiness, as on epoll.
 bool ring_eligible(const socket_object *s, queue_kind kind, PIRP irp) {
-  if (fault::active() || s->aborted || s->ev.peer_reset || s->state != socket_state::connected ||
-      (irp_marks(irp) & irp_mark::refused) != 0) {
+  if (fault::transfers_faulted() || s->aborted || s->ev.peer_reset ||
+      s->state != socket_state::connected || (irp_marks(irp) & irp_mark::refused) != 0) {
     return false;
   }
   const transfer_args &args = transfer(irp);
@@ -64,7 +65,7 @@ bool ring_prepare(socket_object *s, ring_io &r, PIRP irp) {
 // (ring_lane); NULL without memory for it.
 ring_io *ring_slot_made(socket_object *s, queue_kind kind, ring_lane &lane, unsigned i) {
   if (lane.slots[i] == nullptr) {
-    auto *r = new (std::nothrow) ring_io;
+    auto *r = provider_new<ring_io>();
     if (r == nullptr) {
       return nullptr;
     }

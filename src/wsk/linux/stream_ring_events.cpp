@@ -13,6 +13,7 @@
 #include "net/receive_buffers.hpp"
 #include "wsk/linux/event_core.hpp"
 #include "wsk/linux/indication.hpp"
+#include "wsk/provider_new.hpp"
 #include "wsk/linux/stream.hpp"
 
 namespace uwsk::wsk {
@@ -22,11 +23,11 @@ namespace {
 // buffers. Under the lock.
 bool events_read(socket_object *s) {
   return s->ring_mode && !closing(s) && s->state == socket_state::connected && !s->aborted &&
-         !s->ev.peer_reset && !s->peer_closed && !s->ev.dead_indicated && !fault::active() &&
-         !s->ev.held && !s->ev.receive_stalled && s->ev.resuming == 0 &&
-         enabled(s, win::wsk_event_receive) && s->queue_idle(queue_kind::receive) &&
-         !s->reads_handed && s->assist_readers == 0 && !s->ring->receive.busy() &&
-         !s->ring->end_pending && may_read(s);
+         !s->ev.peer_reset && !s->peer_closed && !s->ev.dead_indicated &&
+         !fault::transfers_faulted() && !s->ev.held && !s->ev.receive_stalled &&
+         s->ev.resuming == 0 && enabled(s, win::wsk_event_receive) &&
+         s->queue_idle(queue_kind::receive) && !s->reads_handed && s->assist_readers == 0 &&
+         !s->ring->receive.busy() && !s->ring->end_pending && may_read(s);
 }
 
 // The loop's callback for each completion of the multishot receive (net::loop rule 6).
@@ -125,7 +126,7 @@ void events_ring_update(socket_object *s) {
     return;
   }
   if (ring.multishot == nullptr) {
-    ring.multishot = new (std::nothrow) ring_shot; // on its first use
+    ring.multishot = provider_new<ring_shot>(); // on its first use
     if (ring.multishot == nullptr) {
       return; // the socket reads on readiness
     }

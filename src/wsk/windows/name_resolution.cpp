@@ -34,6 +34,7 @@
 #include "wsk/registration.hpp"
 #include "wsk/irp_ops.hpp"
 #include "wsk/name_resolution.hpp"
+#include "wsk/provider_new.hpp"
 #include "wsk/violations.hpp"
 
 namespace uwsk::wsk {
@@ -485,7 +486,7 @@ NTSTATUS WSKAPI get_address_info(PWSK_CLIENT Client, PUNICODE_STRING NodeName,
       !owner_pair_ok("WskGetAddressInfo", OwningProcess, OwningThread)) {
     return irp_complete(Irp, STATUS_INVALID_PARAMETER, 0);
   }
-  auto *req = new (std::nothrow) address_request;
+  auto *req = provider_new<address_request>();
   if (req == nullptr) {
     return irp_complete(Irp, STATUS_INSUFFICIENT_RESOURCES, 0);
   }
@@ -577,7 +578,7 @@ NTSTATUS WSKAPI get_name_info(PWSK_CLIENT Client, PSOCKADDR SockAddr, ULONG Sock
   if (!internal_flags(Flags, ni_flags, flags)) {
     return irp_complete(Irp, STATUS_INVALID_PARAMETER, 0);
   }
-  auto *req = new (std::nothrow) name_request;
+  auto *req = provider_new<name_request>();
   if (req == nullptr) {
     return irp_complete(Irp, STATUS_INSUFFICIENT_RESOURCES, 0);
   }

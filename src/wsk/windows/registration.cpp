@@ -26,6 +26,7 @@
 #include "wsk/registration.hpp"
 #include "wsk/control.hpp"
 #include "wsk/provider.hpp"
+#include "wsk/provider_new.hpp"
 #include "wsk/trace.hpp"
 #include "wsk/quarantine.hpp"
 #include "wsk/violations.hpp"
@@ -255,7 +256,7 @@ extern "C" NTSTATUS WSKAPI WskRegister(PWSK_CLIENT_NPI WskClientNpi,
                                          static_cast<unsigned>(WskClientNpi->Dispatch->Reserved)),
         reinterpret_cast<ULONG_PTR>(WskClientNpi->Dispatch));
   }
-  auto *reg = new (std::nothrow) registration;
+  auto *reg = provider_new<registration>();
   if (reg == nullptr) {
     return STATUS_INSUFFICIENT_RESOURCES;
   }
