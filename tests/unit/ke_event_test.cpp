@@ -182,6 +182,125 @@ TEST(KeEvent, PingPongBetweenTwoThreads) {
   EXPECT_EQ(value, 2 * rounds);
 }
 
+TEST(KeEvent, SetResetAndTakeWithoutTheLockWhileNobodyWaits) {
+  // With the dispatcher lock held by this thread, another thread sets, resets, reads and takes
+  // events nobody waits on: none of that needs the lock (dispatcher.hpp rule 2). Were one to
+  // take it, the thread would not finish until the lock is given back below.
+  std::atomic<bool> finished{false};
+  std::unique_lock lock(uwsk::nt::dispatcher_lock());
+  std::thread other([&] {
+    LARGE_INTEGER zero{};
+    KEVENT sync;
+    KeInitializeEvent(&sync, SynchronizationEvent, FALSE);
+    EXPECT_EQ(KeWaitForSingleObject(&sync, Executive, KernelMode, FALSE, &zero), STATUS_TIMEOUT);
+    EXPECT_EQ(KeSetEvent(&sync, IO_NO_INCREMENT, FALSE), 0);
+    EXPECT_EQ(KeSetEvent(&sync, IO_NO_INCREMENT, TRUE), 1);
+    EXPECT_EQ(KeReadStateEvent(&sync), 1);
+    EXPECT_EQ(KeWaitForSingleObject(&sync, Executive, KernelMode, FALSE, nullptr), STATUS_SUCCESS);
+    EXPECT_EQ(KeReadStateEvent(&sync), 0);
+    EXPECT_EQ(KeWaitForSingleObject(&sync, Executive, KernelMode, FALSE, &zero), STATUS_TIMEOUT);
+    KEVENT notification;
+    KeInitializeEvent(&notification, NotificationEvent, FALSE);
+    EXPECT_EQ(KeSetEvent(&notification, IO_NO_INCREMENT, FALSE), 0);
+    EXPECT_EQ(KeWaitForSingleObject(&notification, Executive, KernelMode, FALSE, nullptr),
+              STATUS_SUCCESS);
+    EXPECT_EQ(KeWaitForSingleObject(&notification, Executive, KernelMode, FALSE, &zero),
+              STATUS_SUCCESS);
+    EXPECT_EQ(KeResetEvent(&notification), 1);
+    EXPECT_EQ(KeResetEvent(&notification), 0);
+    KeSetEvent(&notification, IO_NO_INCREMENT, FALSE);
+    KeClearEvent(&notification);
+    EXPECT_EQ(KeReadStateEvent(&notification), 0);
+    finished = true;
+  });
+  EXPECT_TRUE(eventually([&] { return finished.load(); }));
+  lock.unlock();
+  other.join();
+}
+
+TEST(KeEvent, DriversReadTypeSizeAndAZeroOrOneSignalState) {
+  // Drivers read Header.SignalState (and Type and Size) directly. The runtime's flag shares the
+  // header's first 8 bytes with them (dispatcher.hpp) but shows in none of them, waiter linked
+  // or not.
+  for (EVENT_TYPE type : {SynchronizationEvent, NotificationEvent}) {
+    const UCHAR object_type =
+        type == SynchronizationEvent ? EventSynchronizationObject : EventNotificationObject;
+    KEVENT event;
+    KeInitializeEvent(&event, type, FALSE);
+    std::thread waiter([&] {
+      EXPECT_EQ(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, nullptr),
+                STATUS_SUCCESS);
+    });
+    ASSERT_TRUE(eventually([&] { return waiters(event) == 1; }));
+    EXPECT_TRUE(uwsk::nt::event_held_by_lock(&event.Header));
+    EXPECT_EQ(event.Header.Type, object_type);
+    EXPECT_EQ(event.Header.Size, sizeof(KEVENT) / sizeof(LONG));
+    EXPECT_EQ(event.Header.SignalState, 0);
+    EXPECT_EQ(KeReadStateEvent(&event), 0);
+    EXPECT_EQ(KeSetEvent(&event, IO_NO_INCREMENT, FALSE), 0);
+    waiter.join();
+    EXPECT_FALSE(uwsk::nt::event_held_by_lock(&event.Header));
+    EXPECT_EQ(event.Header.Type, object_type);
+    EXPECT_EQ(event.Header.Size, sizeof(KEVENT) / sizeof(LONG));
+    // A synchronization event's signal went to the waiter; a notification event's stays.
+    EXPECT_EQ(event.Header.SignalState, type == SynchronizationEvent ? 0 : 1);
+    KeSetEvent(&event, IO_NO_INCREMENT, FALSE);
+    KeSetEvent(&event, IO_NO_INCREMENT, FALSE);
+    EXPECT_EQ(event.Header.SignalState, 1);
+    EXPECT_EQ(KeResetEvent(&event), 1);
+    EXPECT_EQ(event.Header.SignalState, 0);
+  }
+}
+
+TEST(KeEvent, PreviousStatesAddUpUnderContention) {
+  // Two setters, a resetter, a blocking waiter and a poller on one synchronization event, with
+  // and without the lock as it happens: every 0 -> 1 a set reports is undone by exactly one
+  // reset that reports 1 or one wait that returns, or is still there at the end.
+  KEVENT event;
+  KeInitializeEvent(&event, SynchronizationEvent, FALSE);
+  std::atomic<bool> stop{false};
+  std::atomic<long> made{0};
+  std::atomic<long> reset{0};
+  std::atomic<long> taken{0};
+  auto setter = [&] {
+    const auto end = std::chrono::steady_clock::now() + 200ms;
+    for (int i = 0; i < 100000 && std::chrono::steady_clock::now() < end; ++i) {
+      if (KeSetEvent(&event, IO_NO_INCREMENT, FALSE) == 0) {
+        ++made;
+      }
+    }
+  };
+  std::thread setters[2] = {std::thread(setter), std::thread(setter)};
+  std::thread resetter([&] {
+    while (!stop.load()) {
+      if (KeResetEvent(&event) != 0) {
+        ++reset;
+      }
+    }
+  });
+  auto waiter = [&](LONGLONG timeout_ms) {
+    LARGE_INTEGER timeout = relative_ms(timeout_ms);
+    while (!stop.load()) {
+      if (KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &timeout) == STATUS_SUCCESS) {
+        ++taken;
+      }
+    }
+  };
+  std::thread blocking(waiter, 1);
+  std::thread polling(waiter, 0);
+  for (auto &thread : setters) {
+    thread.join();
+  }
+  stop = true;
+  resetter.join();
+  blocking.join();
+  polling.join();
+  EXPECT_GT(made.load(), 0);
+  EXPECT_EQ(made.load(), reset.load() + taken.load() + KeReadStateEvent(&event));
+  EXPECT_EQ(waiters(event), 0u);
+  EXPECT_FALSE(uwsk::nt::event_held_by_lock(&event.Header));
+}
+
 TEST(KeEventDeathTest, SetOnUninitialisedEventBugChecks) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(

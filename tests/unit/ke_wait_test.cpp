@@ -346,6 +346,162 @@ TEST(KeWait, AWaiterMayReuseItsEventAsSoonAsItsWaitReturns) {
   EXPECT_GT(rounds, 0);
 }
 
+TEST(KeWait, AWaiterMayFreeItsHeapEventAsSoonAsItsWaitReturns) {
+  // Four threads each wait on a heap event of their own, deleted the moment the wait returns;
+  // two setters set whatever event is handed to them. A set that touched an event after the
+  // wait it satisfied returned is a use after free (AddressSanitizer) or a race
+  // (ThreadSanitizer). The set comes before or after the wait blocks as it happens, so sets
+  // without the lock and under it are both made; the rounds alternate the two event types.
+  constexpr int waiter_count = 4;
+  std::atomic<PKEVENT> handed[waiter_count] = {};
+  std::atomic<bool> stop{false};
+  std::atomic<long> sets{0};
+  std::atomic<long> rounds{0};
+  std::atomic<long> failures{0};
+  auto set_handed = [&] {
+    while (!stop.load()) {
+      for (auto &slot : handed) {
+        if (PKEVENT event = slot.exchange(nullptr)) {
+          if (KeSetEvent(event, IO_NO_INCREMENT, FALSE) != 0) {
+            ++failures; // each event is set once, so always from 0
+          }
+          ++sets;
+        }
+      }
+    }
+  };
+  std::thread setters[2] = {std::thread(set_handed), std::thread(set_handed)};
+  auto wait_rounds = [&](int index) {
+    const auto end = clock_type::now() + 300ms;
+    for (int round = 0; round < 5000 && clock_type::now() < end; ++round) {
+      auto *event = new KEVENT;
+      KeInitializeEvent(event, round % 2 == 0 ? SynchronizationEvent : NotificationEvent, FALSE);
+      handed[index].store(event);
+      LARGE_INTEGER timeout = relative_ms(5000);
+      if (KeWaitForSingleObject(event, Executive, KernelMode, FALSE, &timeout) != STATUS_SUCCESS) {
+        ++failures; // the event may still be set: leave it allocated
+        return;
+      }
+      delete event;
+      ++rounds;
+    }
+  };
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < waiter_count; ++i) {
+    waiters.emplace_back(wait_rounds, i);
+  }
+  for (auto &waiter : waiters) {
+    waiter.join();
+  }
+  stop = true;
+  for (auto &setter : setters) {
+    setter.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(rounds.load(), 0);
+  EXPECT_EQ(sets.load(), rounds.load());
+}
+
+TEST(KeWait, ALinkedWaiterMayFreeItsEventAsSoonAsItsWaitReturns) {
+  // The same with the waiter surely blocked (its wait block linked) before the set, which then
+  // satisfies it under the dispatcher lock: the setter is done with the event before the wait
+  // returns.
+  for (int round = 0; round < 50; ++round) {
+    std::atomic<PKEVENT> published{nullptr};
+    std::thread waiter([&] {
+      auto *event = new KEVENT;
+      KeInitializeEvent(event, round % 2 == 0 ? SynchronizationEvent : NotificationEvent, FALSE);
+      published.store(event);
+      EXPECT_EQ(KeWaitForSingleObject(event, Executive, KernelMode, FALSE, nullptr),
+                STATUS_SUCCESS);
+      delete event;
+    });
+    ASSERT_TRUE(eventually([&] { return published.load() != nullptr; }));
+    PKEVENT event = published.load();
+    ASSERT_TRUE(eventually([&] { return uwsk::nt::dispatcher_waiter_count(&event->Header) == 1; }));
+    EXPECT_EQ(KeSetEvent(event, IO_NO_INCREMENT, FALSE), 0) << "round " << round;
+    waiter.join();
+  }
+}
+
+TEST(KeWait, EveryWayAWaitEndsLeavesItsEventsToSetsWithoutTheLock) {
+  // An event's "held" flag (dispatcher.hpp) is set while a wait block is linked on it; once the
+  // last one is unlinked, however the wait ended, it is clear again, so that the next set and
+  // wait skip the dispatcher lock.
+  using uwsk::nt::event_held_by_lock;
+  KEVENT first;
+  KEVENT second;
+  KeInitializeEvent(&first, SynchronizationEvent, FALSE);
+  KeInitializeEvent(&second, NotificationEvent, FALSE);
+  PVOID both[2] = {&first, &second};
+  auto released = [&] {
+    return !event_held_by_lock(&first.Header) && !event_held_by_lock(&second.Header) &&
+           uwsk::nt::dispatcher_waiter_count(&first.Header) == 0 &&
+           uwsk::nt::dispatcher_waiter_count(&second.Header) == 0;
+  };
+  LARGE_INTEGER short_wait = relative_ms(1);
+  LARGE_INTEGER zero{};
+
+  // Timed out, on one object and on two.
+  EXPECT_EQ(KeWaitForSingleObject(&first, Executive, KernelMode, FALSE, &short_wait),
+            STATUS_TIMEOUT);
+  EXPECT_TRUE(released());
+  EXPECT_EQ(KeWaitForMultipleObjects(2, both, WaitAny, Executive, KernelMode, FALSE, &short_wait,
+                                     nullptr),
+            STATUS_TIMEOUT);
+  EXPECT_TRUE(released());
+  EXPECT_EQ(
+      KeWaitForMultipleObjects(2, both, WaitAll, Executive, KernelMode, FALSE, &zero, nullptr),
+      STATUS_TIMEOUT);
+  EXPECT_TRUE(released());
+
+  // Satisfied at once under the lock (a WaitAll never waits without it).
+  EXPECT_EQ(KeSetEvent(&first, IO_NO_INCREMENT, FALSE), 0);
+  EXPECT_EQ(KeSetEvent(&second, IO_NO_INCREMENT, FALSE), 0);
+  EXPECT_EQ(
+      KeWaitForMultipleObjects(2, both, WaitAll, Executive, KernelMode, FALSE, nullptr, nullptr),
+      STATUS_SUCCESS);
+  EXPECT_TRUE(released());
+  EXPECT_EQ(KeReadStateEvent(&first), 0);
+  EXPECT_EQ(KeResetEvent(&second), 1);
+
+  // Satisfied by a set of the other object: a WaitAny woken by the second event releases the
+  // first, and a WaitAll completed by the second event's set releases the first, which an
+  // earlier set could not satisfy it with alone.
+  for (WAIT_TYPE type : {WaitAny, WaitAll}) {
+    std::atomic<NTSTATUS> status{STATUS_PENDING};
+    std::thread waiter([&] {
+      status =
+          KeWaitForMultipleObjects(2, both, type, Executive, KernelMode, FALSE, nullptr, nullptr);
+    });
+    ASSERT_TRUE(eventually([&] {
+      return uwsk::nt::dispatcher_waiter_count(&first.Header) == 1 &&
+             uwsk::nt::dispatcher_waiter_count(&second.Header) == 1;
+    }));
+    EXPECT_TRUE(event_held_by_lock(&first.Header));
+    EXPECT_TRUE(event_held_by_lock(&second.Header));
+    if (type == WaitAll) {
+      EXPECT_EQ(KeSetEvent(&first, IO_NO_INCREMENT, FALSE), 0);
+      EXPECT_TRUE(event_held_by_lock(&first.Header)); // still linked: the wait needs both
+    }
+    EXPECT_EQ(KeSetEvent(&second, IO_NO_INCREMENT, FALSE), 0);
+    waiter.join();
+    EXPECT_EQ(status.load(), type == WaitAny ? STATUS_WAIT_1 : STATUS_WAIT_0);
+    EXPECT_TRUE(released());
+    EXPECT_EQ(KeReadStateEvent(&first), 0);
+    EXPECT_EQ(KeResetEvent(&second), 1);
+  }
+
+  // Satisfied by a set of its one object.
+  std::thread waiter([&] {
+    EXPECT_EQ(KeWaitForSingleObject(&first, Executive, KernelMode, FALSE, nullptr), STATUS_SUCCESS);
+  });
+  ASSERT_TRUE(eventually([&] { return uwsk::nt::dispatcher_waiter_count(&first.Header) == 1; }));
+  EXPECT_EQ(KeSetEvent(&first, IO_NO_INCREMENT, FALSE), 0);
+  waiter.join();
+  EXPECT_TRUE(released());
+}
+
 TEST(KeWait, SixtyFourObjectsWaitAll) {
   constexpr ULONG count = MAXIMUM_WAIT_OBJECTS;
   std::vector<KEVENT> events(count);

@@ -53,7 +53,9 @@ typedef enum _KOBJECTS {
 
 /* The common head of every waitable object. SignalState > 0 means signalled (for a mutex: 1 is
  * free, 0 or less is owned, recursively when negative). WaitListHead links the KWAIT_BLOCKs of
- * the threads waiting on the object; it is only touched under the runtime's dispatcher lock. */
+ * the threads waiting on the object; it is only changed under the runtime's dispatcher lock.
+ * For an event, the runtime keeps a flag in Reserved1 and changes the first 8 bytes as one
+ * atomic word (its dispatcher.hpp); drivers read Type, Size and SignalState as usual. */
 typedef struct _DISPATCHER_HEADER {
   union {
     struct {

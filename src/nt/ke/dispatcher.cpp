@@ -34,7 +34,7 @@ bool is_waitable_type(UCHAR type) {
 } // namespace
 
 bool is_signalled_for(const DISPATCHER_HEADER *header, const _KTHREAD *thread) {
-  if (header->Type == MutantObject) {
+  if (header_type(header) == MutantObject) {
     return signal_state(header) > 0 ||
            reinterpret_cast<const KMUTANT *>(header)->OwnerThread == thread;
   }
@@ -42,7 +42,7 @@ bool is_signalled_for(const DISPATCHER_HEADER *header, const _KTHREAD *thread) {
 }
 
 bool consume(DISPATCHER_HEADER *header, _KTHREAD *thread) {
-  switch (header->Type) {
+  switch (header_type(header)) {
   case EventSynchronizationObject:
   case TimerSynchronizationObject:
   case GateObject:
@@ -71,11 +71,17 @@ bool consume(DISPATCHER_HEADER *header, _KTHREAD *thread) {
 
 namespace {
 
-// Ends `thread`'s wait with `status`: unlinks its wait blocks and wakes it.
-void complete_wait(_KTHREAD *thread, NTSTATUS status) {
+// Ends `thread`'s wait with `status`: unlinks its wait blocks, releases the events other than
+// `signalling` that it leaves without waiters (dispatcher.hpp rule 6), and wakes it.
+void complete_wait(_KTHREAD *thread, NTSTATUS status, const DISPATCHER_HEADER *signalling) {
   for (ULONG i = 0; i < thread->wait_count; ++i) {
     list_remove(&thread->wait_blocks[i].WaitListEntry);
   }
+  PVOID objects[MAXIMUM_WAIT_OBJECTS];
+  for (ULONG i = 0; i < thread->wait_count; ++i) {
+    objects[i] = thread->wait_blocks[i].Object;
+  }
+  release_events(thread->wait_count, objects, signalling);
   thread->wait_satisfied = true;
   thread->wait_status = status;
   thread->wake.notify_one();
@@ -86,8 +92,9 @@ void complete_wait(_KTHREAD *thread, NTSTATUS status) {
   }
 }
 
-// Satisfies a WaitAll of `thread` if every object is signalled for it.
-bool try_satisfy_wait_all(_KTHREAD *thread) {
+// Satisfies a WaitAll of `thread` if every object is signalled for it; `signalling` is the
+// object being signalled.
+bool try_satisfy_wait_all(_KTHREAD *thread, const DISPATCHER_HEADER *signalling) {
   for (ULONG i = 0; i < thread->wait_count; ++i) {
     if (!is_signalled_for(static_cast<DISPATCHER_HEADER *>(thread->wait_blocks[i].Object),
                           thread)) {
@@ -98,7 +105,7 @@ bool try_satisfy_wait_all(_KTHREAD *thread) {
   for (ULONG i = 0; i < thread->wait_count; ++i) {
     abandoned |= consume(static_cast<DISPATCHER_HEADER *>(thread->wait_blocks[i].Object), thread);
   }
-  complete_wait(thread, abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0);
+  complete_wait(thread, abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0, signalling);
   return true;
 }
 
@@ -111,24 +118,57 @@ std::mutex &dispatcher_lock() {
 }
 
 void init_dispatcher_header(DISPATCHER_HEADER *header, UCHAR type, size_t object_size, LONG state) {
-  header->Lock = 0;
+  header->Lock = 0; // Signalling and Reserved1 (the event's flag) too
   header->Type = type;
   header->Size = static_cast<UCHAR>(object_size / sizeof(LONG));
-  set_signal_state(header, state);
+  __atomic_store_n(&header->SignalState, state, __ATOMIC_RELAXED);
   list_init(&header->WaitListHead);
+}
+
+LONG hold_event(DISPATCHER_HEADER *header) {
+  if (!is_event_type(header_type(header))) {
+    return signal_state(header);
+  }
+  return word_state(__atomic_fetch_or(event_word(header), event_held, __ATOMIC_ACQ_REL));
+}
+
+void release_event(DISPATCHER_HEADER *header) {
+  if (is_event_type(header_type(header)) && list_empty(&header->WaitListHead)) {
+    __atomic_fetch_and(event_word(header), ~event_held, __ATOMIC_RELEASE);
+  }
+}
+
+void release_events(ULONG count, PVOID const *objects, const DISPATCHER_HEADER *except) {
+  for (ULONG i = 0; i < count; ++i) {
+    auto *header = static_cast<DISPATCHER_HEADER *>(objects[i]);
+    bool seen = header == except;
+    for (ULONG j = 0; j < i && !seen; ++j) {
+      seen = objects[j] == objects[i];
+    }
+    if (!seen) {
+      release_event(header); // each event once: its release is the last access (rule 1)
+    }
+  }
 }
 
 void check_dispatcher_object(const DISPATCHER_HEADER *header, const char *what,
                              const void *caller) {
-  if (header != nullptr && is_waitable_type(header->Type) &&
+  const bool aligned = (reinterpret_cast<std::uintptr_t>(header) & 7) == 0;
+  if (header != nullptr && aligned && is_waitable_type(header_type(header)) &&
       header->WaitListHead.Flink != nullptr && header->WaitListHead.Blink != nullptr) {
     return;
   }
   char reason[200];
-  std::snprintf(reason, sizeof reason,
-                "%s: %p is not an initialised dispatcher object (event, mutex, semaphore, timer "
-                "or thread); was KeInitializeXxx called?",
-                what, static_cast<const void *>(header));
+  if (header != nullptr && !aligned) {
+    std::snprintf(reason, sizeof reason,
+                  "%s: dispatcher object %p is not 8-byte aligned (x64 kernel objects must be)",
+                  what, static_cast<const void *>(header));
+  } else {
+    std::snprintf(reason, sizeof reason,
+                  "%s: %p is not an initialised dispatcher object (event, mutex, semaphore, "
+                  "timer or thread); was KeInitializeXxx called?",
+                  what, static_cast<const void *>(header));
+  }
   bugcheck(DRIVER_VERIFIER_DETECTED_VIOLATION, reason, ke_violation::not_a_dispatcher_object,
            reinterpret_cast<ULONG_PTR>(header), 0, reinterpret_cast<ULONG_PTR>(caller));
 }
@@ -149,11 +189,11 @@ void signal_waiters(DISPATCHER_HEADER *header) {
       if (block->WaitType == WaitAny) {
         if (is_signalled_for(header, thread)) {
           NTSTATUS base = consume(header, thread) ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0;
-          complete_wait(thread, base + block->WaitKey);
+          complete_wait(thread, base + block->WaitKey, header);
           progressed = true;
           break;
         }
-      } else if (try_satisfy_wait_all(thread)) {
+      } else if (try_satisfy_wait_all(thread, header)) {
         progressed = true;
         break;
       }

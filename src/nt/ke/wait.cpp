@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <thread>
 
@@ -71,6 +72,33 @@ void require_wait_irql(bool may_block, const char *what, const void *object, con
   require_irql_at_most(may_block ? APC_LEVEL : DISPATCH_LEVEL, what, object, caller, 82);
 }
 
+// A wait on one event without the lock (dispatcher.hpp rule 2): true with `status` set when it
+// is done, STATUS_WAIT_0 (a signal taken: a synchronization event {0, 1} -> {0, 0}, a
+// notification event seen {0, 1}) or, for a poll, STATUS_TIMEOUT (seen {0, 0}). False when the
+// event's flag is set or the object is not an event: the wait takes the lock.
+bool wait_event_unlocked(DISPATCHER_HEADER *header, bool poll, NTSTATUS &status) {
+  if (!check_event_unlocked(header)) {
+    return false;
+  }
+  std::uint64_t word = __atomic_load_n(event_word(header), __ATOMIC_ACQUIRE);
+  while ((word & event_held) == 0) {
+    if (word_state(word) <= 0) {
+      if (poll) {
+        status = STATUS_TIMEOUT;
+        return true;
+      }
+      return false;
+    }
+    if (word_type(word) == EventNotificationObject ||
+        __atomic_compare_exchange_n(event_word(header), &word, word_with_state(word, 0), false,
+                                    __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+      status = STATUS_WAIT_0;
+      return true;
+    }
+  }
+  return false;
+}
+
 NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
                           const LARGE_INTEGER *timeout, PKWAIT_BLOCK wait_block_array,
                           const char *what, const void *caller) {
@@ -100,19 +128,35 @@ NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
              static_cast<ULONG_PTR>(wait_type), 0, reinterpret_cast<ULONG_PTR>(caller));
   }
 
+  // One event nobody waits on: taken, or found not signalled by a poll, without the lock
+  // (dispatcher.hpp rule 2); the usual end of a wait for an IRP that completed at once.
+  if (count == 1) {
+    if (NTSTATUS status = STATUS_PENDING;
+        wait_event_unlocked(static_cast<DISPATCHER_HEADER *>(objects[0]), deadline.poll, status)) {
+      return status;
+    }
+  }
+
   _KTHREAD *thread = &current_thread()->Tcb;
   std::unique_lock lock(dispatcher_lock());
   for (ULONG i = 0; i < count; ++i) {
     check_dispatcher_object(static_cast<DISPATCHER_HEADER *>(objects[i]), what, caller);
   }
+  // The lock holds every event's state from here (dispatcher.hpp rule 1): set without the lock
+  // since, an event is seen set below; set after, its setter takes the lock.
+  for (ULONG i = 0; i < count; ++i) {
+    hold_event(static_cast<DISPATCHER_HEADER *>(objects[i]));
+  }
 
-  // Already satisfied? (The common case, and the only possible outcome of a poll.)
+  // Already satisfied? (The only possible outcome of a poll.)
+  NTSTATUS status = STATUS_PENDING;
   if (wait_type == WaitAny) {
     for (ULONG i = 0; i < count; ++i) {
       auto *header = static_cast<DISPATCHER_HEADER *>(objects[i]);
       if (is_signalled_for(header, thread)) {
-        return (consume(header, thread) ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0) +
-               static_cast<NTSTATUS>(i);
+        status = (consume(header, thread) ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0) +
+                 static_cast<NTSTATUS>(i);
+        break;
       }
     }
   } else {
@@ -125,11 +169,15 @@ NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
       for (ULONG i = 0; i < count; ++i) {
         abandoned |= consume(static_cast<DISPATCHER_HEADER *>(objects[i]), thread);
       }
-      return abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0;
+      status = abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0;
     }
   }
-  if (deadline.poll) {
-    return STATUS_TIMEOUT;
+  if (status == STATUS_PENDING && deadline.poll) {
+    status = STATUS_TIMEOUT;
+  }
+  if (status != STATUS_PENDING) {
+    release_events(count, objects, nullptr);
+    return status;
   }
 
   // Block: one wait block per object, linked into the object's wait list.
@@ -165,9 +213,12 @@ NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
   bool satisfied = wait_until_deadline(thread->wake, lock, deadline,
                                        [thread] { return thread->wait_satisfied; });
   if (!satisfied) {
+    // Timed out: unlinked here, and each event left without waiters released (rule 6). A
+    // satisfied wait was unlinked and released by its signaller.
     for (ULONG i = 0; i < count; ++i) {
       list_remove(&blocks[i].WaitListEntry);
     }
+    release_events(count, objects, nullptr);
   }
   thread->wait_blocks = nullptr;
   thread->wait_count = 0;
