@@ -302,12 +302,23 @@ void record(stream s, std::uint64_t object, std::uint64_t n, const char *what, l
   }
 }
 
-bool happens(stream s, rate r, std::uint64_t object, counters &c, const char *what) {
+namespace {
+
+// Draws once for `object` on `s` (the draw's number in *n) and says whether a fault of rate `r`
+// happens; records nothing.
+bool drawn(stream s, rate r, std::uint64_t object, counters &c, std::uint64_t *n) {
   if (r == 0) {
     return false;
   }
-  const std::uint64_t n = c.next(s);
-  if (r != always && draw(s, object, n) >= r) {
+  *n = c.next(s);
+  return r == always || draw(s, object, *n) < r;
+}
+
+} // namespace
+
+bool happens(stream s, rate r, std::uint64_t object, counters &c, const char *what) {
+  std::uint64_t n = 0;
+  if (!drawn(s, r, object, c, &n)) {
     return false;
   }
   record(s, object, n, what);
@@ -341,12 +352,9 @@ std::int64_t provider_not_ready_ms() {
 bool fail_allocation(stream s, const char *type) {
   const plan &p = current();
   if (s == stream::alloc_provider) {
-    // Drawn like happens_global, with the type that was not made in the record.
-    if (p.alloc_provider == 0) {
-      return false;
-    }
-    const std::uint64_t n = shared.next(s);
-    if (p.alloc_provider != always && draw(s, 0, n) >= p.alloc_provider) {
+    // As happens_global, with the type that was not made in the record.
+    std::uint64_t n = 0;
+    if (!drawn(s, p.alloc_provider, 0, shared, &n)) {
       return false;
     }
     char what[160];
