@@ -124,9 +124,9 @@ struct counting_watcher : watcher {
   std::atomic<int> calls{0};
   std::atomic<std::uint32_t> last_revents{0};
   std::atomic<std::uint32_t> all_revents{0}; // every report's bits together
-  std::string data;       // loop thread
-  bool drain = true;      // read until EAGAIN in the callback
-  std::size_t expect = 0; // fulfil `got` once this many bytes arrived
+  std::string data;                          // loop thread
+  bool drain = true;                         // read until EAGAIN in the callback
+  std::size_t expect = 0;                    // fulfil `got` once this many bytes arrived
   std::promise<void> got;
   bool fulfilled = false;
 
