@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include <wdm.h>
@@ -213,5 +214,91 @@ TEST(Lookaside, NonPagedAndPagedListsUseThePool) {
   ExDeletePagedLookasideList(&paged);
   EXPECT_EQ(outstanding_for('tsT9'), 0u);
 }
+
+// Small blocks come from per-thread caches by size class: a block freed is the next one of its
+// class handed out on that thread, zeroed again, and blocks of every size keep their bytes apart.
+TEST(Pool, SmallBlocksAreRecycledAndZeroed) {
+  auto *first = static_cast<PUCHAR>(ExAllocatePool2(POOL_FLAG_NON_PAGED, 100, 'tsTa'));
+  ASSERT_NE(first, nullptr);
+  std::memset(first, 0xA5, 100);
+  ExFreePoolWithTag(first, 'tsTa');
+  auto *again = static_cast<PUCHAR>(ExAllocatePool2(POOL_FLAG_NON_PAGED, 100, 'tsTa'));
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again, first);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(again[i], 0) << i;
+  }
+  ExFreePoolWithTag(again, 'tsTa');
+
+  // Every size up to past the largest class, two blocks each, filled to their last byte.
+  std::vector<std::pair<PUCHAR, std::size_t>> blocks;
+  for (std::size_t size = 1; size <= 1100; size += 7) {
+    for (int copy = 0; copy < 2; ++copy) {
+      auto *p = static_cast<PUCHAR>(ExAllocatePool2(POOL_FLAG_NON_PAGED, size, 'tsTa'));
+      ASSERT_NE(p, nullptr) << size;
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 16, 0u);
+      std::memset(p, static_cast<int>((blocks.size() * 31 + 7) & 0xFF), size);
+      blocks.emplace_back(p, size);
+    }
+  }
+  EXPECT_EQ(outstanding_for('tsTa'), blocks.size());
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const auto expected = static_cast<UCHAR>((i * 31 + 7) & 0xFF);
+    for (std::size_t b = 0; b < blocks[i].second; ++b) {
+      ASSERT_EQ(blocks[i].first[b], expected) << "block " << i << " byte " << b;
+    }
+  }
+  for (const auto &[p, size] : blocks) {
+    ExFreePoolWithTag(p, 'tsTa');
+  }
+  EXPECT_EQ(outstanding_for('tsTa'), 0u);
+}
+
+// A block freed on another thread than the one that allocated it (a completion routine freeing
+// a context, say) goes to that thread's cache and serves it next.
+TEST(Pool, SmallBlocksFreedOnAnotherThread) {
+  std::vector<PVOID> made;
+  for (int i = 0; i < 200; ++i) {
+    PVOID p = ExAllocatePool2(POOL_FLAG_NON_PAGED, 48 + (i % 5) * 150, 'tsTb');
+    ASSERT_NE(p, nullptr);
+    made.push_back(p);
+  }
+  std::thread other([&] {
+    for (PVOID p : made) {
+      ExFreePoolWithTag(p, 'tsTb');
+    }
+    PVOID p = ExAllocatePool2(POOL_FLAG_NON_PAGED, 48, 'tsTb');
+    EXPECT_NE(p, nullptr);
+    ExFreePoolWithTag(p, 'tsTb');
+  });
+  other.join();
+  EXPECT_EQ(outstanding_for('tsTb'), 0u);
+}
+
+TEST(PoolDeathTest, SmallBlockFreedTwiceIsBadPoolCaller) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        PVOID p = ExAllocatePool2(POOL_FLAG_NON_PAGED, 40, 'tsTc');
+        ExFreePoolWithTag(p, 'tsTc'); // now cached: its header still says freed
+        ExFreePoolWithTag(p, 'tsTc');
+      },
+      "already freed \\(a double free\\)(.|\n)*BAD_POOL_CALLER");
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+// Under AddressSanitizer the bytes of a size class past the driver's block are unaddressable, as
+// past a block of the C allocator.
+TEST(PoolDeathTest, WritePastASmallBlockIsReportedUnderAsan) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto *p = static_cast<volatile UCHAR *>(ExAllocatePool2(POOL_FLAG_NON_PAGED, 70, 'tsTd'));
+        // Inside the block's size class (192 bytes, 128 after the header), past the 70 asked for.
+        p[72] = 1;
+      },
+      "AddressSanitizer");
+}
+#endif
 
 } // namespace

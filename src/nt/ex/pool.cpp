@@ -11,11 +11,15 @@
 // different blocks rarely meet, and the leak report walks every list. With the verifier's
 // bookkeeping off (UWSK_VERIFY=off) small blocks go on no list and take no lock: the header
 // still catches double and foreign frees and wrong tags, but the leak report cannot list them.
+// Small blocks (header included, up to 1 KiB) come from per-thread caches by size class
+// (ex/thread_cache.hpp), so that a context allocated and freed per operation does not reach
+// malloc, as Windows serves such requests from per-processor lookaside lists.
 #include "nt/ex/pool.hpp"
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/verifier.hpp"
 #include "nt/io/irp_buffers.hpp"
 #include "nt/ex/futex_lock.hpp"
+#include "nt/ex/thread_cache.hpp"
 #include "nt/fault/plan.hpp"
 
 #include <algorithm>
@@ -93,6 +97,52 @@ pool_shard &shard_of(const void *address_in_block) {
 }
 static_assert(shard_count == 16, "shard_of takes the top 4 bits of the hash");
 
+// The size classes of small blocks, header included (a 64-byte header: the smallest class holds
+// 64 bytes of the driver's). A cached block keeps its header readable (thread_cache.hpp rule 3),
+// so a free of a freed block still finds pool_magic_freed there.
+constexpr std::size_t small_classes[] = {128, 192, 256, 384, 512, 768, 1024};
+constexpr std::size_t small_class_count = sizeof(small_classes) / sizeof(small_classes[0]);
+
+constexpr std::size_t largest_small = small_classes[small_class_count - 1];
+static_assert(largest_small % 64 == 0, "the largest class ends on a 64-byte step");
+
+// The caches by 64-byte step of a block's total size: entry k holds the smallest class of at
+// least 64 * k bytes. Made once, out of line (the callers below stay small).
+[[gnu::noinline]] block_cache *const *make_small_caches() {
+  static block_cache *made[small_class_count];
+  static block_cache *steps[largest_small / 64 + 1];
+  for (std::size_t i = 0; i < small_class_count; ++i) {
+    block_cache::options o;
+    o.size = small_classes[i];
+    o.alignment = alignof(pool_header);
+    o.thread_capacity = 64;
+    o.shared_capacity = 256;
+    o.readable_prefix = sizeof(pool_header);
+    made[i] = new block_cache(o); // lives for the process (thread_cache.hpp rule 4)
+  }
+  for (std::size_t step = 0; step <= largest_small / 64; ++step) {
+    std::size_t i = 0;
+    while (small_classes[i] < step * 64) {
+      ++i;
+    }
+    steps[step] = made[i];
+  }
+  return steps;
+}
+
+// The cache for blocks of `total` bytes (header included, a multiple of 16), or nullptr when
+// they are too large to cache. The same `total` at the free (from the header's size) finds the
+// same cache. One table lookup: this runs twice per block.
+[[gnu::always_inline]] inline block_cache *small_cache(std::size_t total) {
+  static block_cache *const *const by_step = make_small_caches();
+  return total <= largest_small ? by_step[(total + 63) / 64] : nullptr;
+}
+
+// A small block's size with its header, rounded to the header's alignment.
+SIZE_T small_total(SIZE_T bytes) {
+  return (sizeof(pool_header) + bytes + alignof(pool_header) - 1) & ~(alignof(pool_header) - 1);
+}
+
 bool is_paged(POOL_TYPE type) {
   return (static_cast<int>(type) & 1) != 0;
 }
@@ -156,15 +206,22 @@ void *allocate_block(SIZE_T bytes, ULONG tag, ULONG pool_type, bool zero, bool p
     // Requests of a page or more are page-aligned, as on Windows.
     return allocate_big_block(bytes, tag, pool_type, zero, site);
   }
-  SIZE_T total = sizeof(pool_header) + bytes;
-  total = (total + alignof(pool_header) - 1) & ~(alignof(pool_header) - 1);
-  void *base = std::aligned_alloc(alignof(pool_header), total);
+  const SIZE_T total = small_total(bytes);
+  block_cache *cache = small_cache(total);
+  void *base =
+      cache != nullptr ? cache->allocate() : std::aligned_alloc(alignof(pool_header), total);
   if (base == nullptr) {
     return nullptr;
   }
   auto *user = static_cast<unsigned char *>(base) + sizeof(pool_header);
   auto *header = reinterpret_cast<pool_header *>(user) - 1;
   fill_header(header, base, bytes, tag, pool_type, site);
+#if defined(UWSK_CACHE_ASAN)
+  if (cache != nullptr) {
+    // The class's bytes past the driver's stay unaddressable: an overflow is still reported.
+    ASAN_POISON_MEMORY_REGION(user + bytes, cache->block_size() - sizeof(pool_header) - bytes);
+  }
+#endif
   if (zero) {
     std::memset(user, 0, bytes);
   }
@@ -295,7 +352,11 @@ void free_block(void *p, ULONG tag, bool check_tag, ULONG owner = pool_owner_dri
     }
     header->magic = pool_magic_freed;
   }
-  std::free(header->base);
+  if (block_cache *cache = small_cache(small_total(header->size)); cache != nullptr) {
+    cache->release(header->base);
+  } else {
+    std::free(header->base);
+  }
 }
 
 // Allocation at an IRQL the pool type does not allow is a bugcheck on Windows.
