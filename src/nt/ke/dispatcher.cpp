@@ -1,7 +1,13 @@
 // The dispatcher lock, waiter satisfaction and timeouts (see dispatcher.hpp).
 #include <wdm.h>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <ctime>
 
 #include <cstdint>
 #include <cstdio>
@@ -84,7 +90,11 @@ void complete_wait(_KTHREAD *thread, NTSTATUS status, const DISPATCHER_HEADER *s
   release_events(thread->wait_count, objects, signalling);
   thread->wait_satisfied = true;
   thread->wait_status = status;
-  thread->wake.notify_one();
+  thread->wake_word.fetch_add(1, std::memory_order_relaxed); // under the lock, as its reader
+  if (thread->sleeping) {
+    // Woken while the lock is held: the thread object stays alive until the waiter locks again.
+    syscall(SYS_futex, &thread->wake_word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
   if (thread->assisting && thread != &current_thread()->Tcb) {
     // The thread runs a wait helper (wait_assist.hpp), which polls this descriptor.
     const std::uint64_t one = 1;
@@ -111,10 +121,56 @@ bool try_satisfy_wait_all(_KTHREAD *thread, const DISPATCHER_HEADER *signalling)
 
 } // namespace
 
-std::mutex &dispatcher_lock() {
+futex_lock &dispatcher_lock() {
   // Never destroyed: threads still running at exit may take it.
-  static auto *lock = new std::mutex;
+  static auto *lock = new futex_lock;
   return *lock;
+}
+
+namespace {
+
+timespec to_timespec(std::chrono::nanoseconds since_epoch) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(seconds.count());
+  ts.tv_nsec = static_cast<long>((since_epoch - seconds).count());
+  if (ts.tv_nsec < 0) {
+    ts.tv_sec -= 1;
+    ts.tv_nsec += 1000000000L;
+  }
+  return ts;
+}
+
+} // namespace
+
+bool sleep_once(_KTHREAD *thread, std::unique_lock<futex_lock> &lock,
+                const wait_deadline &deadline) {
+  const std::uint32_t seen = thread->wake_word.load(std::memory_order_relaxed);
+  thread->sleeping = true;
+  lock.unlock();
+  // An absolute wait: FUTEX_WAIT_BITSET takes an absolute time, on CLOCK_REALTIME (the system
+  // clock) or CLOCK_MONOTONIC (the steady clock's, on Linux).
+  int op = FUTEX_WAIT_BITSET_PRIVATE;
+  timespec at{};
+  const timespec *until = nullptr;
+  if (!deadline.infinite) {
+    if (deadline.absolute) {
+      at = to_timespec(deadline.system.time_since_epoch());
+      op |= FUTEX_CLOCK_REALTIME;
+    } else {
+      at = to_timespec(deadline.steady.time_since_epoch());
+    }
+    until = &at;
+  }
+  // Returns at once when complete_wait bumped the word since `seen` was read (EAGAIN).
+  const int saved_errno = errno; // a wait leaves the caller's errno as it was
+  const long result =
+      syscall(SYS_futex, &thread->wake_word, op, seen, until, nullptr, FUTEX_BITSET_MATCH_ANY);
+  const bool timed_out = result == -1 && errno == ETIMEDOUT;
+  errno = saved_errno;
+  lock.lock();
+  thread->sleeping = false;
+  return !timed_out;
 }
 
 void init_dispatcher_header(DISPATCHER_HEADER *header, UCHAR type, size_t object_size, LONG state) {

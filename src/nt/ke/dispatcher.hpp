@@ -2,7 +2,7 @@
 //
 // Dispatcher objects live in driver memory and are never destroyed, so the runtime keeps no
 // state of its own per object: a waiting thread links one KWAIT_BLOCK per object into the
-// object's WaitListHead and sleeps on its thread object's condition variable. Whoever makes an
+// object's WaitListHead and sleeps on its thread object's wake word (a futex). Whoever makes an
 // object signalled (under the lock) calls signal_waiters, which satisfies the waiters in list
 // order the way Windows does: a notification event wakes them all, a synchronization event or
 // timer one (and resets), a semaphore as many as its count, a mutex one (which becomes owner).
@@ -55,16 +55,20 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <condition_variable>
 #include <mutex>
 
+#include "nt/ex/futex_lock.hpp"
 #include "nt/ke/kthread.hpp"
 
 namespace uwsk::nt {
 
 // The dispatcher lock. Guards every DISPATCHER_HEADER.WaitListHead, every wait, the mutex
-// ownership lists, the timer list and the DPC queue.
-std::mutex &dispatcher_lock();
+// ownership lists, the timer list and the DPC queue. A futex lock: it is taken for every wait
+// that blocks and every signal of an object someone waits on, almost always uncontended, where
+// a pthread mutex cost about 165 instructions per synchronous request (bench/profile.sh
+// uwsk-sync-epoll pp1). Threads sleep on their own wake word (sleep_until below); other sleepers
+// under this lock (the timer thread) use std::condition_variable_any.
+futex_lock &dispatcher_lock();
 
 // Doubly linked list helpers for runtime code (the WDK inline helpers belong to rtl.h). Links
 // are written with relaxed atomic stores (plain moves): the object check of an event operation
@@ -217,19 +221,23 @@ struct wait_deadline {
 };
 wait_deadline make_deadline(const LARGE_INTEGER *timeout);
 
-// Blocks the calling thread on `cv` with `lock` held until `done()` or the deadline passes.
-// Returns done().
+// One sleep of `thread` (the calling thread's own object) with `lock` held: unlocks, sleeps on
+// the thread's wake word until complete_wait bumps it (or a spurious wake-up, or the deadline),
+// and locks again. Returns false when the deadline passed.
+bool sleep_once(_KTHREAD *thread, std::unique_lock<futex_lock> &lock,
+                const wait_deadline &deadline);
+
+// Blocks the calling thread (`thread`, its own object) with `lock` held until `done()` or the
+// deadline passes. Returns done().
 template <typename Pred>
-bool wait_until_deadline(std::condition_variable &cv, std::unique_lock<std::mutex> &lock,
-                         const wait_deadline &deadline, Pred done) {
-  if (deadline.infinite) {
-    cv.wait(lock, done);
-    return true;
+bool sleep_until(_KTHREAD *thread, std::unique_lock<futex_lock> &lock,
+                 const wait_deadline &deadline, Pred done) {
+  while (!done()) {
+    if (!sleep_once(thread, lock, deadline)) {
+      return done();
+    }
   }
-  if (deadline.absolute) {
-    return cv.wait_until(lock, deadline.system, done);
-  }
-  return cv.wait_until(lock, deadline.steady, done);
+  return true;
 }
 
 } // namespace uwsk::nt

@@ -10,7 +10,7 @@
 #include <wdm.h>
 
 #include <atomic>
-#include <condition_variable>
+#include <cstdint>
 #include <sys/types.h>
 
 namespace uwsk::nt {
@@ -28,8 +28,10 @@ struct _KTHREAD {
   DISPATCHER_HEADER Header;
 
   // The current wait, guarded by the dispatcher lock. A signaller that satisfies the wait sets
-  // wait_satisfied and wait_status, unlinks the wait blocks and notifies `wake`.
-  std::condition_variable wake;
+  // wait_satisfied and wait_status, unlinks the wait blocks and bumps `wake_word`; when the
+  // thread sleeps on that word (`sleeping`), it also wakes it (dispatcher.hpp, sleep_until).
+  std::atomic<std::uint32_t> wake_word{0};
+  bool sleeping = false;
   bool wait_satisfied = false;
   NTSTATUS wait_status = STATUS_SUCCESS;
   PKWAIT_BLOCK wait_blocks = nullptr;

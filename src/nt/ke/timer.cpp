@@ -14,6 +14,7 @@
 #include <wdm.h>
 #include <uwsk/log.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <dlfcn.h>
@@ -35,12 +36,13 @@ struct queued_dpc {
 
 // Everything here is guarded by the dispatcher lock.
 struct timer_runtime {
-  LIST_ENTRY timers;               // KTIMER.TimerListEntry, ascending DueTime
-  std::deque<queued_dpc> dpcs;     // FIFO
-  ULONGLONG last_sequence = 0;     // of the last DPC queued
-  ULONGLONG running_sequence = 0;  // of the DPC routine running now, 0 if none
-  std::condition_variable wake;    // the timer thread sleeps here
-  std::condition_variable flushed; // KeFlushQueuedDpcs sleeps here
+  LIST_ENTRY timers;              // KTIMER.TimerListEntry, ascending DueTime
+  std::deque<queued_dpc> dpcs;    // FIFO
+  ULONGLONG last_sequence = 0;    // of the last DPC queued
+  ULONGLONG running_sequence = 0; // of the DPC routine running now, 0 if none
+  // With the dispatcher lock (a futex lock), hence the _any form.
+  std::condition_variable_any wake;    // the timer thread sleeps here
+  std::condition_variable_any flushed; // KeFlushQueuedDpcs sleeps here
   std::thread thread;
   bool running = false;
   bool stopping = false;

@@ -210,8 +210,7 @@ NTSTATUS wait_for_objects(ULONG count, PVOID *objects, WAIT_TYPE wait_type,
     }
   }
 
-  bool satisfied = wait_until_deadline(thread->wake, lock, deadline,
-                                       [thread] { return thread->wait_satisfied; });
+  bool satisfied = sleep_until(thread, lock, deadline, [thread] { return thread->wait_satisfied; });
   if (!satisfied) {
     // Timed out: unlinked here, and each event left without waiters released (rule 6). A
     // satisfied wait was unlinked and released by its signaller.

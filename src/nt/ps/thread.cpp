@@ -14,6 +14,7 @@
 #include <wdm.h>
 #include <uwsk/log.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <dlfcn.h>
 #include <mutex>
