@@ -165,23 +165,27 @@ std::size_t irp_block_size(int stack_count) {
 
 thread_local int submission_chain_now [[gnu::tls_model("initial-exec")]] = 0;
 
+// The caches for IRPs of 1 to cached_stack_counts locations, made once, out of line (the
+// accessor below runs twice per IRP and stays small).
+[[gnu::noinline]] block_cache *const *make_irp_caches() {
+  static block_cache *made[cached_stack_counts];
+  for (int i = 0; i < cached_stack_counts; ++i) {
+    block_cache::options o;
+    o.size = irp_block_size(i + 1);
+    o.alignment = MEMORY_ALLOCATION_ALIGNMENT;
+    o.thread_capacity = 64;
+    o.shared_capacity = 1024;
+    o.readable_prefix = offsetof(IRP, Size) + sizeof(USHORT);
+    made[i] = new block_cache(o); // lives for the process (thread_cache.hpp rule 4)
+  }
+  return made;
+}
+
 // The cache for IRPs of `stack_count` locations, or nullptr when they are not cached. A cached
 // IRP keeps Type and Size readable (thread_cache.hpp rule 3): IoFreeIrp clears Type, so a
 // second IoFreeIrp, or any use of the freed IRP, still stops with "not an IRP".
-block_cache *irp_cache(int stack_count) {
-  static block_cache *const *const caches = [] {
-    static block_cache *made[cached_stack_counts];
-    for (int i = 0; i < cached_stack_counts; ++i) {
-      block_cache::options o;
-      o.size = irp_block_size(i + 1);
-      o.alignment = MEMORY_ALLOCATION_ALIGNMENT;
-      o.thread_capacity = 64;
-      o.shared_capacity = 1024;
-      o.readable_prefix = offsetof(IRP, Size) + sizeof(USHORT);
-      made[i] = new block_cache(o); // lives for the process (thread_cache.hpp rule 4)
-    }
-    return made;
-  }();
+[[gnu::always_inline]] inline block_cache *irp_cache(int stack_count) {
+  static block_cache *const *const caches = make_irp_caches();
   return stack_count >= 1 && stack_count <= cached_stack_counts ? caches[stack_count - 1] : nullptr;
 }
 

@@ -55,23 +55,26 @@ std::size_t mdl_block_size(SIZE_T mdl_bytes) {
   return (sizeof(mdl_header) + mdl_bytes + 15) & ~SIZE_T{15};
 }
 
+// The caches of the classes, made once, out of line (the accessor below runs twice per MDL).
+[[gnu::noinline]] block_cache *const *make_mdl_caches() {
+  static block_cache *made[mdl_class_count];
+  for (std::size_t i = 0; i < mdl_class_count; ++i) {
+    block_cache::options o;
+    o.size = mdl_classes[i];
+    o.alignment = alignof(mdl_header);
+    o.thread_capacity = 64;
+    o.shared_capacity = 1024;
+    o.readable_prefix = sizeof(mdl_header);
+    made[i] = new block_cache(o); // lives for the process (thread_cache.hpp rule 4)
+  }
+  return made;
+}
+
 // The cache for blocks of `block_size` bytes, or nullptr when they are too large to cache. A
 // cached block keeps its header readable (thread_cache.hpp rule 3): IoFreeMdl marks it freed, so
 // a second IoFreeMdl still stops with "already freed".
-block_cache *mdl_cache(std::size_t block_size) {
-  static block_cache *const *const caches = [] {
-    static block_cache *made[mdl_class_count];
-    for (std::size_t i = 0; i < mdl_class_count; ++i) {
-      block_cache::options o;
-      o.size = mdl_classes[i];
-      o.alignment = alignof(mdl_header);
-      o.thread_capacity = 64;
-      o.shared_capacity = 1024;
-      o.readable_prefix = sizeof(mdl_header);
-      made[i] = new block_cache(o); // lives for the process (thread_cache.hpp rule 4)
-    }
-    return made;
-  }();
+[[gnu::always_inline]] inline block_cache *mdl_cache(std::size_t block_size) {
+  static block_cache *const *const caches = make_mdl_caches();
   for (std::size_t i = 0; i < mdl_class_count; ++i) {
     if (block_size <= mdl_classes[i]) {
       return caches[i];
