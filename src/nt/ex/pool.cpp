@@ -111,15 +111,10 @@ static_assert(largest_small % 64 == 0, "the largest class ends on a 64-byte step
 [[gnu::noinline]] block_cache *const *make_small_caches() {
   static block_cache *made[small_class_count];
   static block_cache *steps[largest_small / 64 + 1];
-  for (std::size_t i = 0; i < small_class_count; ++i) {
-    block_cache::options o;
-    o.size = small_classes[i];
-    o.alignment = alignof(pool_header);
-    o.thread_capacity = 64;
-    o.shared_capacity = 256;
-    o.readable_prefix = sizeof(pool_header);
-    made[i] = new block_cache(o); // lives for the process (thread_cache.hpp rule 4)
-  }
+  block_cache::options o;
+  o.alignment = alignof(pool_header);
+  o.readable_prefix = sizeof(pool_header);
+  make_block_caches(small_classes, small_class_count, o, made);
   for (std::size_t step = 0; step <= largest_small / 64; ++step) {
     std::size_t i = 0;
     while (small_classes[i] < step * 64) {

@@ -288,6 +288,16 @@ private:
   std::atomic<std::size_t> heap_allocations_{0};
 };
 
+// The size classes of an allocator: one block_cache per size in sizes[0..count), each made with
+// the options `o` but its own size, into made[0..count). They live for the process (rule 4).
+inline void make_block_caches(const std::size_t *sizes, std::size_t count, block_cache::options o,
+                              block_cache **made) {
+  for (std::size_t i = 0; i < count; ++i) {
+    o.size = sizes[i];
+    made[i] = new block_cache(o);
+  }
+}
+
 namespace detail {
 
 inline void flush_thread_caches(thread_caches *caches) {

@@ -58,15 +58,11 @@ std::size_t mdl_block_size(SIZE_T mdl_bytes) {
 // The caches of the classes, made once, out of line (the accessor below runs twice per MDL).
 [[gnu::noinline]] block_cache *const *make_mdl_caches() {
   static block_cache *made[mdl_class_count];
-  for (std::size_t i = 0; i < mdl_class_count; ++i) {
-    block_cache::options o;
-    o.size = mdl_classes[i];
-    o.alignment = alignof(mdl_header);
-    o.thread_capacity = 64;
-    o.shared_capacity = 1024;
-    o.readable_prefix = sizeof(mdl_header);
-    made[i] = new block_cache(o); // lives for the process (thread_cache.hpp rule 4)
-  }
+  block_cache::options o;
+  o.alignment = alignof(mdl_header);
+  o.shared_capacity = 1024;
+  o.readable_prefix = sizeof(mdl_header);
+  make_block_caches(mdl_classes, mdl_class_count, o, made);
   return made;
 }
 
