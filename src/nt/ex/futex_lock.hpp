@@ -10,11 +10,9 @@
 // std::unique_lock work with it.
 #pragma once
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <atomic>
+
+#include "nt/ex/futex.hpp"
 
 namespace uwsk::nt {
 
@@ -38,7 +36,7 @@ public:
   }
   void unlock() {
     if (word_.exchange(0, std::memory_order_release) == 2) {
-      futex(FUTEX_WAKE_PRIVATE, 1);
+      futex_wake(&word_, 1);
     }
   }
 
@@ -58,13 +56,9 @@ private:
     // Announce a waiter; whoever unlocks after this wakes one. Taking the lock this way leaves
     // it marked 2, which costs at most one needless wake-up.
     while (word_.exchange(2, std::memory_order_acquire) != 0) {
-      futex(FUTEX_WAIT_PRIVATE, 2);
+      futex_wait(&word_, 2);
     }
   }
-  void futex(int op, int value) {
-    ::syscall(SYS_futex, reinterpret_cast<int *>(&word_), op, value, nullptr, nullptr, 0);
-  }
-
   std::atomic<int> word_{0};
   static_assert(sizeof(std::atomic<int>) == sizeof(int), "the futex word is the atomic itself");
 };

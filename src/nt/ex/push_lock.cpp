@@ -10,11 +10,9 @@
 #include <climits>
 #include <cstdint>
 #include <cstdio>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "nt/bugcheck.hpp"
+#include "nt/ex/futex.hpp"
 #include "nt/ke/irql.hpp"
 #include "nt/ke/violations.hpp"
 
@@ -31,14 +29,6 @@ static_assert(sizeof(EX_PUSH_LOCK) >= sizeof(std::uint32_t));
 std::uint32_t *word(PEX_PUSH_LOCK lock) {
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the futex word is the low half");
   return reinterpret_cast<std::uint32_t *>(lock);
-}
-
-void futex_wait(std::uint32_t *w, std::uint32_t expected) {
-  ::syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
-}
-
-void futex_wake_all(std::uint32_t *w) {
-  ::syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
 void check_irql(const char *what, PEX_PUSH_LOCK lock, const void *caller) {
@@ -85,7 +75,7 @@ template <typename Blocked> void wait_while(std::uint32_t *w, Blocked blocked) {
 void wake_if_free(std::uint32_t *w, std::uint32_t left) {
   if (left == waiters_bit &&
       __atomic_compare_exchange_n(w, &left, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
-    futex_wake_all(w);
+    futex_wake(w, INT_MAX);
   }
 }
 
@@ -104,7 +94,7 @@ void release_exclusive(PEX_PUSH_LOCK lock, const char *what, const void *caller)
     release_unheld(what, lock, caller);
   }
   if ((old & waiters_bit) != 0) {
-    futex_wake_all(w);
+    futex_wake(w, INT_MAX);
   }
 }
 

@@ -1,11 +1,8 @@
 // The dispatcher lock, waiter satisfaction and timeouts (see dispatcher.hpp).
 #include <wdm.h>
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <ctime>
 
@@ -13,6 +10,7 @@
 #include <cstdio>
 
 #include "nt/bugcheck.hpp"
+#include "nt/ex/futex.hpp"
 #include "nt/ke/dispatcher.hpp"
 #include "nt/ke/time.hpp"
 #include "nt/ke/violations.hpp"
@@ -93,7 +91,7 @@ void complete_wait(_KTHREAD *thread, NTSTATUS status, const DISPATCHER_HEADER *s
   thread->wake_word.fetch_add(1, std::memory_order_relaxed); // under the lock, as its reader
   if (thread->sleeping) {
     // Woken while the lock is held: the thread object stays alive until the waiter locks again.
-    syscall(SYS_futex, &thread->wake_word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    futex_wake(&thread->wake_word, 1);
   }
   if (thread->assisting && thread != &current_thread()->Tcb) {
     // The thread runs a wait helper (wait_assist.hpp), which polls this descriptor.
@@ -148,29 +146,19 @@ bool sleep_once(_KTHREAD *thread, std::unique_lock<futex_lock> &lock,
   const std::uint32_t seen = thread->wake_word.load(std::memory_order_relaxed);
   thread->sleeping = true;
   lock.unlock();
-  // An absolute wait: FUTEX_WAIT_BITSET takes an absolute time, on CLOCK_REALTIME (the system
-  // clock) or CLOCK_MONOTONIC (the steady clock's, on Linux).
-  int op = FUTEX_WAIT_BITSET_PRIVATE;
+  // The deadline as an absolute time on its own clock: the system clock is CLOCK_REALTIME, the
+  // steady clock CLOCK_MONOTONIC (on Linux).
   timespec at{};
-  const timespec *until = nullptr;
   if (!deadline.infinite) {
-    if (deadline.absolute) {
-      at = to_timespec(deadline.system.time_since_epoch());
-      op |= FUTEX_CLOCK_REALTIME;
-    } else {
-      at = to_timespec(deadline.steady.time_since_epoch());
-    }
-    until = &at;
+    at = to_timespec(deadline.absolute ? deadline.system.time_since_epoch()
+                                       : deadline.steady.time_since_epoch());
   }
-  // Returns at once when complete_wait bumped the word since `seen` was read (EAGAIN).
-  const int saved_errno = errno; // a wait leaves the caller's errno as it was
-  const long result =
-      syscall(SYS_futex, &thread->wake_word, op, seen, until, nullptr, FUTEX_BITSET_MATCH_ANY);
-  const bool timed_out = result == -1 && errno == ETIMEDOUT;
-  errno = saved_errno;
+  // Returns at once when complete_wait bumped the word since `seen` was read.
+  const bool in_time = futex_wait_until(&thread->wake_word, seen, deadline.infinite ? nullptr : &at,
+                                        deadline.absolute);
   lock.lock();
   thread->sleeping = false;
-  return !timed_out;
+  return in_time;
 }
 
 void init_dispatcher_header(DISPATCHER_HEADER *header, UCHAR type, size_t object_size, LONG state) {
