@@ -11,6 +11,10 @@
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+# Tests mostly wait on sockets, peers and child processes: with twice as many tests as cores at
+# once the suite kept about 1.5 of 2 cores busy and took a quarter less time (the tests that
+# load the machine are RUN_SERIAL in CTest and still run alone).
+TEST_JOBS  ?= $(shell echo $$(( $(JOBS) * 2 )))
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 UPDATE_RESULTS ?= 0
@@ -34,13 +38,13 @@ demo: build
 	@scripts/demo.sh $(BUILD)
 
 test-dev: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 120
+	cd $(BUILD) && ctest --output-on-failure -j$(TEST_JOBS) --timeout 120
 
 test-asan: deps
 	cmake --preset asan -B $(BUILD)-asan $(CMAKE_ARGS)
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --output-on-failure -j$(JOBS) --timeout 180
+		ctest --output-on-failure -j$(TEST_JOBS) --timeout 180
 
 # The whole suite again under ThreadSanitizer. By default ThreadSanitizer sleeps a second in
 # every process's exit (atexit_sleep_ms=1000) so that threads still running can race with it; the
@@ -51,7 +55,7 @@ test-tsan: deps
 	cmake --preset tsan -B $(BUILD)-tsan $(CMAKE_ARGS)
 	cmake --build $(BUILD)-tsan -j$(JOBS)
 	cd $(BUILD)-tsan && TSAN_OPTIONS=$(TSAN_TEST_OPTIONS) \
-		ctest --output-on-failure -j$(JOBS) --timeout 180
+		ctest --output-on-failure -j$(TEST_JOBS) --timeout 180
 
 test: test-dev test-asan test-tsan
 
