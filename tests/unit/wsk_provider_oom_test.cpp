@@ -11,11 +11,13 @@
 #include <dirent.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <uwsk/faults.h>
@@ -58,12 +60,13 @@ struct recorder {
   int receive_calls = 0;
   std::vector<SIZE_T> backlogs;
   std::vector<PWSK_SOCKET> accepted; // by the accept event
+  std::vector<std::string> datagrams; // by the receive-from event, in order
   // A receive callback is held until the test lets it go.
   std::atomic<bool> hold{false};
   std::atomic<bool> holding{false};
-  template <class Predicate> bool wait_for(Predicate p) {
+  template <class Predicate> bool wait_for(Predicate p, int ms = timeout_ms) {
     std::unique_lock guard(lock);
-    return changed.wait_for(guard, std::chrono::milliseconds(timeout_ms), p);
+    return changed.wait_for(guard, std::chrono::milliseconds(ms), p);
   }
   template <class Read> auto read(Read r) {
     std::lock_guard guard(lock);
@@ -97,6 +100,17 @@ NTSTATUS WSKAPI on_send_backlog(PVOID context, SIZE_T ideal) {
 }
 
 const WSK_CLIENT_CONNECTION_DISPATCH connection_dispatch = {on_receive, nullptr, on_send_backlog};
+
+NTSTATUS WSKAPI on_receive_from(PVOID context, ULONG, PWSK_DATAGRAM_INDICATION indication) {
+  auto *r = static_cast<recorder *>(context);
+  std::lock_guard guard(r->lock);
+  for (PWSK_DATAGRAM_INDICATION i = indication; i != nullptr; i = i->Next) {
+    r->datagrams.push_back(wsk_buf_bytes(i->Buffer));
+  }
+  r->changed.notify_all();
+  return STATUS_SUCCESS;
+}
+const WSK_CLIENT_DATAGRAM_DISPATCH datagram_dispatch = {on_receive_from};
 
 NTSTATUS WSKAPI on_accept(PVOID context, ULONG, PSOCKADDR, PSOCKADDR, PWSK_SOCKET socket,
                           PVOID *socket_context,
@@ -707,13 +721,15 @@ TEST_F(provider_oom, SendBacklogEventWaitsForMemory) {
   peer_close(peer);
 }
 
-// Receive events whose first allocations fail in turn (the indication state, on io_uring the
-// multishot receive's record): no byte is lost, duplicated or reordered; bytes that arrived
-// while there was no memory are indicated with the next ones.
+// Receive events whose first allocations fail in turn (the indication state, the timer that
+// tries again, on io_uring the multishot receive's record): no byte is lost, duplicated or
+// reordered, and bytes that arrived while there was no memory are indicated once there is,
+// without the peer sending anything more (the socket tries again every 10 ms: readiness would
+// not report them again).
 TEST_F(provider_oom, ReceiveEventsWithoutMemoryLoseNoBytes) {
   unsigned short port = 0;
   PWSK_SOCKET listener = bound_listener(&port);
-  for (unsigned n = 0; n < 3; ++n) {
+  for (unsigned n = 0; n < 4; ++n) {
     SCOPED_TRACE(testing::Message() << "allocation " << n);
     {
       std::lock_guard guard(rec.lock);
@@ -722,11 +738,13 @@ TEST_F(provider_oom, ReceiveEventsWithoutMemoryLoseNoBytes) {
     int peer = -1;
     PWSK_SOCKET s = accepted(listener, port, &peer);
     ASSERT_NE(s, nullptr);
+    // The bytes are in the kernel before the events are enabled: their arrival was reported
+    // already, and no report comes for them again.
+    ASSERT_TRUE(peer_send_all(peer, "first ", 6, timeout_ms));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
     fail_nth(n);
     ASSERT_EQ(set_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
-    ASSERT_TRUE(peer_send_all(peer, "first ", 6, timeout_ms));
-    // Indicated at once, or waiting for a later readiness report.
-    rec.wait_for([&] { return rec.bytes == "first "; });
+    EXPECT_TRUE(rec.wait_for([&] { return rec.bytes == "first "; }));
     stop_failing();
     ASSERT_TRUE(peer_send_all(peer, "second", 6, timeout_ms));
     EXPECT_TRUE(rec.wait_for([&] { return rec.bytes.size() >= 12; }));
@@ -735,6 +753,45 @@ TEST_F(provider_oom, ReceiveEventsWithoutMemoryLoseNoBytes) {
     peer_close(peer);
   }
   close_socket(listener);
+}
+
+// Receive-from events whose first allocations fail in turn (the indication state, the timer
+// that tries again): a datagram that arrived meanwhile is indicated, whole, once there is memory,
+// with no datagram after it; the next one follows.
+TEST_F(provider_oom, ReceiveFromEventsWithoutMemoryIndicateOnceMemoryIsBack) {
+  datagram_events = &datagram_dispatch;
+  socket_context = &rec;
+  for (unsigned n = 0; n < 4; ++n) {
+    SCOPED_TRACE(testing::Message() << "allocation " << n);
+    {
+      std::lock_guard guard(rec.lock);
+      rec.datagrams.clear();
+    }
+    PWSK_SOCKET d = make_bound_socket(WSK_FLAG_DATAGRAM_SOCKET, SOCK_DGRAM, IPPROTO_UDP);
+    ASSERT_NE(d, nullptr);
+    address local;
+    call c;
+    c.returned = of<WSK_PROVIDER_DATAGRAM_DISPATCH>(d)->WskGetLocalAddress(d, &local.sa, c.irp);
+    ASSERT_EQ(c.wait(), STATUS_SUCCESS);
+    unsigned short peer_port = 0;
+    const int peer = peer_udp(family(), &peer_port);
+    ASSERT_GE(peer, 0);
+    // In the kernel before the events are enabled (as for the stream above).
+    ASSERT_TRUE(peer_udp_send(peer, family(), port_of(local), "one datagram", 12));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    fail_nth(n);
+    ASSERT_EQ(set_events(d, WSK_EVENT_RECEIVE_FROM), STATUS_SUCCESS);
+    EXPECT_TRUE(rec.wait_for([&] { return rec.datagrams.size() == 1; }));
+    stop_failing();
+    ASSERT_TRUE(peer_udp_send(peer, family(), port_of(local), "two", 3));
+    EXPECT_TRUE(rec.wait_for([&] { return rec.datagrams.size() == 2; }));
+    const auto got = rec.read([&] { return rec.datagrams; });
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0], "one datagram");
+    EXPECT_EQ(got[1], "two");
+    close_socket(d);
+    peer_close(peer);
+  }
 }
 
 // A receive and a large send parked while no ring record (or anything else) can be made: they

@@ -34,6 +34,9 @@ data_chunk *read_datagrams(socket_object *s, ULONG *flags, bool *failed) {
       break;
     }
   }
+  if (wanted == 0 && !s->read_drained) {
+    events_retry_for_memory(s); // no chunk for a datagram: they wait in the kernel meanwhile
+  }
   int got = 0;
   for (;;) {
     if (wanted == 0 || s->read_drained) {

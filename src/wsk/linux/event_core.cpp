@@ -115,9 +115,35 @@ event_timers *event_timers_of(socket_object *s) {
     if (rare->timers) {
       rare->timers->dead_timer.owner = s;
       rare->timers->stall_timer.owner = s;
+      rare->timers->memory_timer.owner = s;
     }
   }
   return rare->timers.get();
+}
+
+namespace {
+
+void on_memory_timer(net::timer *t) {
+  socket_object *s = static_cast<socket_timer *>(t)->owner;
+  std::lock_guard guard(s->lock);
+  socket_kick_locked(s); // does nothing once the socket closes
+}
+
+} // namespace
+
+void events_retry_for_memory(socket_object *s) {
+  if (s->loop == nullptr) {
+    return;
+  }
+  if (!s->loop->in_loop_thread()) {
+    socket_kick_locked(s);
+    return;
+  }
+  event_timers *timers = event_timers_of(s);
+  if (timers != nullptr && !timers->memory_timer.armed()) {
+    timers->memory_timer.on_expire = on_memory_timer;
+    s->loop->arm_timer(&timers->memory_timer, net::timer::clock::now() + memory_retry);
+  }
 }
 
 void told_dead(socket_object *s) {

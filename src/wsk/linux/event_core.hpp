@@ -71,6 +71,17 @@ void told_dead(socket_object *s);
 // them (the check that would arm one is then skipped).
 event_timers *event_timers_of(socket_object *s);
 
+// How long receive events that could not read for want of memory wait before they try again.
+inline constexpr auto memory_retry = std::chrono::milliseconds(10);
+
+// Under the lock (event rule 11): the receive events could not read for want of memory (the
+// indication state or a chunk). The bytes wait in the kernel, where edge-triggered readiness
+// will not report them again, so the socket's pass runs again after memory_retry (from another
+// thread than the socket's loop, at once through the kick task, whose pass arms the timer if
+// memory is still short). Without memory for the timer either, the next readiness report
+// tries again.
+void events_retry_for_memory(socket_object *s);
+
 // After a callback returned: the SO_WSK_EVENT_CALLBACK disables that waited for it complete.
 void complete_disables(socket_object *s, completion_batch &done);
 

@@ -159,7 +159,8 @@ void deliver_receives(socket_object *s, std::unique_lock<socket_lock> &guard,
       }
       c = chunk_alloc();
       if (c == nullptr) {
-        return; // the data waits in the kernel; the next readiness tries again
+        events_retry_for_memory(s); // the data waits in the kernel meanwhile
+        return;
       }
       const iovec iov{c->bytes, chunk_capacity};
       const ssize_t got = net::sock::recv(s->fd, &iov, 1, 0);

@@ -246,7 +246,8 @@ bool may_read(socket_object *s) {
   if (!s->ev.indicated) {
     s->ev.indicated.reset(provider_new<indication_state>());
     if (!s->ev.indicated) {
-      return false; // no memory to hold what it reads: tried again on the next readiness
+      events_retry_for_memory(s); // no memory to hold what it reads: tried again later
+      return false;
     }
   }
   indication_state &in = *s->ev.indicated;

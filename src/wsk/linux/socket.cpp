@@ -381,6 +381,7 @@ void release_on_loop(net::task *t) {
   if (s->rare && s->rare->timers) {
     s->loop->cancel_timer(&s->rare->timers->dead_timer);  // rule V56
     s->loop->cancel_timer(&s->rare->timers->stall_timer); // rule V53
+    s->loop->cancel_timer(&s->rare->timers->memory_timer); // events_retry_for_memory
   }
   if (s->reads_handed) {
     hand_list_remove(s); // on the loop thread, where reads_handed changes

@@ -103,6 +103,10 @@ struct event_timers {
   // Rule V53: the receive event stalled (partial acceptance or STATUS_DATA_NOT_ACCEPTED); the
   // timer checks, once per socket, that a WskReceive came within stall_bound to resume it.
   socket_timer stall_timer;
+  // The receive events could not read for want of memory (the indication state or a chunk):
+  // readiness will not report the bytes waiting in the kernel again, so the timer runs the
+  // socket's pass again (events_retry_for_memory).
+  socket_timer memory_timer;
 };
 
 // What a connection that went through inspection (conditional accept) keeps: its WSK_INSPECT_ID
@@ -303,7 +307,8 @@ struct socket_rare {
   std::unique_ptr<fixed_addresses> fixed;
   // A socket that can listen: its listener_events (event_state); NULL on every other socket.
   std::unique_ptr<listener_events> listener;
-  // The timers of rules V56 and V53 (event_state), made when one is first armed
+  // The timers of rules V56 and V53 and the receive events' retry for memory (event_state),
+  // made when one is first armed
   // (event_timers_of).
   std::unique_ptr<event_timers> timers;
   // SO_WSK_EVENT_CALLBACK disable IRPs waiting for the callback that runs (event_state::running).

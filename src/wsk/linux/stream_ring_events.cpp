@@ -128,7 +128,9 @@ void events_ring_update(socket_object *s) {
   if (ring.multishot == nullptr) {
     ring.multishot = provider_new<ring_shot>(); // on its first use
     if (ring.multishot == nullptr) {
-      return; // the socket reads on readiness
+      // This pass left the bytes for the receive it could not make: made later (event rule 11).
+      events_retry_for_memory(s);
+      return;
     }
     ring.multishot->owner = s;
   }
@@ -145,7 +147,8 @@ void events_ring_update(socket_object *s) {
   }
   if (s->loop->submit(&r) != 0) {
     buffers->disarmed();
-    return; // the socket reads on readiness
+    events_retry_for_memory(s); // as for the record above: submitted again later
+    return;
   }
   if (!ring.uses_buffers) {
     ring.uses_buffers = true; // until the socket is freed (indications_free)
