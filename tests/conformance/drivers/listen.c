@@ -29,14 +29,18 @@ static void PostAccept(CONF_CALL *Call, PWSK_SOCKET Listener, CONF_ADDR *Local, 
 
 /* Asks the harness to connect to loopback:Port; returns its connection id (0 on failure) and
  * the harness side's port. */
-static ULONG HarnessConnect(ULONG Family, USHORT Port, USHORT *HarnessPort) {
+static ULONG HarnessConnectAs(const char *Verb, ULONG Family, USHORT Port, USHORT *HarnessPort) {
   char reply[128];
-  if (!ConfCheck(ConfCommand(reply, sizeof(reply), "CONNECT %lu %u", Family, Port),
+  if (!ConfCheck(ConfCommand(reply, sizeof(reply), "%s %lu %u", Verb, Family, Port),
                  "the harness connects", "answer '%s'", reply)) {
     return 0;
   }
   *HarnessPort = (USHORT)ConfField(reply, 1);
   return ConfField(reply, 0);
+}
+
+static ULONG HarnessConnect(ULONG Family, USHORT Port, USHORT *HarnessPort) {
+  return HarnessConnectAs("CONNECT", Family, Port, HarnessPort);
 }
 
 static void TestAccept(ULONG Family) {
@@ -138,8 +142,9 @@ static void TestAccept(ULONG Family) {
   ConfCommand(reply, sizeof(reply), "CLOSE %lu", connection);
 
   /* A connection already waiting: WskAccept completes at once (docs/wsk-behaviour.md,
-   * "WskAccept and WskInspectComplete"). */
-  connection = HarnessConnect(Family, port, &harness_port);
+   * "WskAccept and WskInspectComplete"). The harness answers once the connection is in the
+   * listener's queue: its connect() can return before the kernel processed the last ACK. */
+  connection = HarnessConnectAs("CONNECTWAIT", Family, port, &harness_port);
   PostAccept(&call, listener, NULL, NULL);
   if (ConfExpectCallNow(&call, "WskAccept with a connection waiting", STATUS_SUCCESS,
                         CONF_ANY_INFORMATION)) {

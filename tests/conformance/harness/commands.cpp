@@ -6,6 +6,8 @@
 //   LISTEN f                      OK id port          a TCP listener on loopback of family f
 //   ACCEPT id                     OK cid port         accepts one connection; port: the client's
 //   CONNECT f port                OK cid localport    connects to the driver; ERR refused|timeout
+//   CONNECTWAIT f port            OK cid localport    CONNECT, and answers once the driver's side
+//                                                     is established (in its accept queue)
 //   CONNECTEND f port             OK end n localport  connects, then waits for the connection to
 //                                                     end: end is eof|reset|refused (a reset
 //                                                     during the handshake is reset 0)
@@ -245,7 +247,7 @@ std::string command_server::execute(const std::string &line) {
     }
     return ok(std::to_string(add(fd)) + " " + std::to_string(remote_port(fd)));
   }
-  if (verb == "CONNECT") {
+  if (verb == "CONNECT" || verb == "CONNECTWAIT") {
     int family = 0;
     unsigned port = 0;
     in >> family >> port;
@@ -258,6 +260,11 @@ std::string command_server::execute(const std::string &line) {
     if (fd < 0) {
       return error == ECONNREFUSED ? "ERR refused"
                                    : (error == ETIMEDOUT ? "ERR timeout" : "ERR failed");
+    }
+    if (verb == "CONNECTWAIT" &&
+        !peer_side_established(static_cast<uint16_t>(port), local, io_timeout_ms)) {
+      close(fd);
+      return "ERR timeout";
     }
     return ok(std::to_string(add(fd)) + " " + std::to_string(local));
   }

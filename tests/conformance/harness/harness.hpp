@@ -28,6 +28,11 @@ int tcp_listener(int family, uint16_t *port); // listening on loopback, kernel-c
 int tcp_bound(int family, uint16_t *port);    // bound, never listening: connecting is refused
 int udp_socket(int family, uint16_t *port);   // bound on loopback
 int tcp_connect(int family, uint16_t port, int timeout_ms, uint16_t *local_port, int *error);
+// Waits, up to timeout_ms, until the driver's side of the harness's connection from local port
+// `client` to port `server` is established in the kernel (in its listener's accept queue), as
+// /proc/net/tcp and tcp6 show it: the client's connect() returns when the handshake's last ACK
+// is sent, which the kernel may process later under load. False when it never was.
+bool peer_side_established(uint16_t server, uint16_t client, int timeout_ms);
 int tcp_accept(int listener, int timeout_ms); // -1 on timeout
 bool wait_readable(int fd, int timeout_ms);
 bool send_all(int fd, const void *data, size_t length, int timeout_ms);
