@@ -59,7 +59,7 @@ struct recorder {
   std::string bytes; // every byte indicated, in order
   int receive_calls = 0;
   std::vector<SIZE_T> backlogs;
-  std::vector<PWSK_SOCKET> accepted; // by the accept event
+  std::vector<PWSK_SOCKET> accepted;  // by the accept event
   std::vector<std::string> datagrams; // by the receive-from event, in order
   // A receive callback is held until the test lets it go.
   std::atomic<bool> hold{false};

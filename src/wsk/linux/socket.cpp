@@ -379,8 +379,8 @@ void release_on_loop(net::task *t) {
     s->loop->cancel_timer(&s->rare->listener->abort_timer); // a listener's inspection poll
   }
   if (s->rare && s->rare->timers) {
-    s->loop->cancel_timer(&s->rare->timers->dead_timer);  // rule V56
-    s->loop->cancel_timer(&s->rare->timers->stall_timer); // rule V53
+    s->loop->cancel_timer(&s->rare->timers->dead_timer);   // rule V56
+    s->loop->cancel_timer(&s->rare->timers->stall_timer);  // rule V53
     s->loop->cancel_timer(&s->rare->timers->memory_timer); // events_retry_for_memory
   }
   if (s->reads_handed) {

@@ -308,8 +308,7 @@ struct socket_rare {
   // A socket that can listen: its listener_events (event_state); NULL on every other socket.
   std::unique_ptr<listener_events> listener;
   // The timers of rules V56 and V53 and the receive events' retry for memory (event_state),
-  // made when one is first armed
-  // (event_timers_of).
+  // made when one is first armed (event_timers_of).
   std::unique_ptr<event_timers> timers;
   // SO_WSK_EVENT_CALLBACK disable IRPs waiting for the callback that runs (event_state::running).
   parked_list disable_irps;
