@@ -13,7 +13,8 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # Tests mostly wait on sockets, peers and child processes: with twice as many tests as cores at
 # once the suite kept about 1.5 of 2 cores busy and took a quarter less time (the tests that
-# load the machine are RUN_SERIAL in CTest and still run alone).
+# load the machine hold the CTest resource lock uwsk_load, so no two of them run at once:
+# tests/CMakeLists.txt).
 TEST_JOBS  ?= $(shell echo $$(( $(JOBS) * 2 )))
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
