@@ -10,4 +10,11 @@ namespace uwsk::wsk {
 extern const socket_behaviour stream_behaviour;
 extern const socket_behaviour datagram_behaviour;
 
+// Datagram sockets' send batches (docs/design.md, "Datagram send batches"). Before a
+// WskReceiveFromEvent runs on this thread: the WskSendTo calls it makes on the socket (without
+// control data) park instead of sending. After it returned, under the lock: those sends leave
+// together, with sendmmsg, each IRP finished through `done` with its own result, in order.
+void datagram_batch_sends(socket_object *s);
+void datagram_send_batched(socket_object *s, completion_batch &done);
+
 } // namespace uwsk::wsk

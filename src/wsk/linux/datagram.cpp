@@ -14,6 +14,8 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
+#include <cstring>
 
 #include "net/socket_ops.hpp"
 #include "nt/dbg/verifier.hpp"
@@ -247,6 +249,116 @@ attempt try_send_entry(socket_object *s, PIRP irp) {
   return irp_progress<send_rest>(irp).messages ? try_send_messages(s, irp) : try_send_to(s, irp);
 }
 
+// ---- Sends batched after a receive-from event (docs/design.md, "Datagram send batches") ------
+
+// The socket whose WskReceiveFromEvent runs on this thread, while it runs (NULL otherwise).
+thread_local socket_object *batching_for [[gnu::tls_model("initial-exec")]] = nullptr;
+
+// Whether WskSendTo calls made inside a receive-from event wait for the batch: unless
+// UWSK_UDP_SEND_BATCH=0 (read once), for comparisons.
+bool send_batches_enabled() {
+  static const bool enabled = [] {
+    const char *setting = std::getenv("UWSK_UDP_SEND_BATCH");
+    return setting == nullptr || std::strcmp(setting, "0") != 0;
+  }();
+  return enabled;
+}
+
+// A WskSendTo that joins the batch: its destination is checked now, as try_send_to would (a bad
+// one fails during the call, nothing sent); otherwise it parks until the event returns.
+attempt try_send_later(socket_object *s, PIRP irp) {
+  sockaddr_storage address;
+  socklen_t length = 0;
+  bool connected = false;
+  const NTSTATUS status =
+      destination(s, irp_args<send_args>(irp).remote, address, length, connected);
+  return NT_SUCCESS(status) ? would_block() : finished(status);
+}
+
+// Whether a parked send can go in a batch: a WskSendTo without control data.
+bool batchable(PIRP irp) {
+  const send_rest &rest = irp_progress<send_rest>(irp);
+  return !rest.messages && rest.control_length == 0 && (irp_marks(irp) & irp_mark::refused) == 0;
+}
+
+// Under the lock: sends the WskSendTo IRPs at the head of the send queue with sendmmsg, up to
+// messages_per_call at a time, each finished with its own result, in order. Whatever is not
+// batchable (and what follows it) goes through resume_queue, one call each as before; a full
+// socket buffer leaves the rest parked for the next writable report.
+void send_batched(socket_object *s, completion_batch &done) {
+  if (!s->queue_made(queue_kind::send)) {
+    return;
+  }
+  LIST_ENTRY &queue = s->ops_of(queue_kind::send).parked.head();
+  // Each round finishes at least one IRP or stops, so this ends within the queue's length.
+  while (!IsListEmpty(&queue)) {
+    PIRP irps[messages_per_call];
+    mmsghdr messages[messages_per_call];
+    sockaddr_storage addresses[messages_per_call];
+    iovec iov[batch_iov];
+    unsigned count = 0;
+    std::size_t used = 0;
+    for (PLIST_ENTRY link = queue.Flink, next; link != &queue && count < messages_per_call;
+         link = next) {
+      next = link->Flink;
+      PIRP irp = irp_from_link(link);
+      if (!batchable(irp)) {
+        break;
+      }
+      const send_args &args = irp_args<send_args>(irp);
+      socklen_t address_length = 0;
+      bool connected = false;
+      if (!NT_SUCCESS(destination(s, args.remote, addresses[count], address_length, connected))) {
+        break; // fails in resume_queue's try, with its status, after the ones before it
+      }
+      SIZE_T covered = 0;
+      const std::size_t pieces =
+          gather_buffer(args.buffer.mdl, args.buffer.offset, args.buffer.length, iov + used,
+                        batch_iov - used, &covered);
+      if (covered != args.buffer.length) {
+        break; // too fragmented for what is left of the array: alone, after these
+      }
+      if (!irp_unpark(irp)) {
+        continue; // being cancelled: it sends nothing; its cancel routine unlinks it
+      }
+      msghdr &m = messages[count].msg_hdr;
+      m = msghdr{};
+      m.msg_name = connected ? nullptr : &addresses[count];
+      m.msg_namelen = connected ? 0 : address_length;
+      m.msg_iov = iov + used;
+      m.msg_iovlen = pieces;
+      messages[count].msg_len = 0;
+      irps[count++] = irp;
+      used += pieces;
+    }
+    if (count == 0) {
+      break;
+    }
+    const int sent = net::sock::send_messages(s->fd, messages, count, 0);
+    unsigned finished_count = 0;
+    if (sent > 0) {
+      for (; finished_count < static_cast<unsigned>(sent); ++finished_count) {
+        finish_parked(s, queue_kind::send, irps[finished_count],
+                      finished(STATUS_SUCCESS, messages[finished_count].msg_len), done);
+      }
+    } else if (sent != -EAGAIN) {
+      // The first datagram failed (sendmmsg reports an error only when none was sent): it
+      // ends with that error, as its own sendmsg would have; the rest try again.
+      finish_parked(s, queue_kind::send, irps[0], finished(status_from_errno(-sent)), done);
+      finished_count = 1;
+    }
+    for (unsigned i = finished_count; i < count; ++i) {
+      if (!repark(irps[i])) {
+        finish_parked(s, queue_kind::send, irps[i], finished(STATUS_CANCELLED), done);
+      }
+    }
+    if (sent == -EAGAIN) {
+      return; // the socket is full: the next writable report resumes the queue
+    }
+  }
+  resume_queue(s, queue_kind::send, try_send_entry, done);
+}
+
 attempt try_receive_from(socket_object *s, PIRP irp) {
   const buffer_view buffer = irp_args<receive_args>(irp).buffer;
   PULONG control_flags = irp_args<receive_args>(irp).control_flags;
@@ -348,9 +460,14 @@ void datagram_resume_receives(socket_object *s, completion_batch &done) {
   resume_queue(s, queue_kind::receive, try_receive_from, done);
 }
 
-// Datagram sockets have no connections waiting to be handed out. Datagrams the receive-from
-// event refused are still held when the client never enabled the event again (rule V54).
-void datagram_on_close_locked(socket_object *s) {
+// Datagram sockets have no connections waiting to be handed out. A receive-from event that
+// closes its own socket first sends what it batched: those sends were accepted during the call.
+// Datagrams the receive-from event refused are still held when the client never enabled the
+// event again (rule V54).
+void datagram_on_close_locked(socket_object *s, completion_batch &done) {
+  if (batching_for == s) {
+    send_batched(s, done);
+  }
   if (s->ev.indicated && s->ev.indicated->refused != nullptr) {
     nt::verifier::warning(54,
                           "WskReceiveFromEvent returned STATUS_DATA_NOT_ACCEPTED, which disabled "
@@ -384,7 +501,21 @@ NTSTATUS socket_send_to(socket_object *s, const buffer_view *buffer, const void 
   args.remote = remote;
   irp_record_init<send_args, send_rest>(irp, args);
   irp_progress<send_rest>(irp) = {control, control_length, false};
-  return start_operation(s, queue_kind::send, irp, try_send_entry, admit_bound);
+  // Made by the socket's own receive-from event, on its thread: it joins the event's batch.
+  const bool later = batching_for == s && control_length == 0 && !fault::active();
+  return start_operation(s, queue_kind::send, irp, later ? try_send_later : try_send_entry,
+                         admit_bound);
+}
+
+void datagram_batch_sends(socket_object *s) {
+  batching_for = send_batches_enabled() ? s : nullptr;
+}
+
+void datagram_send_batched(socket_object *s, completion_batch &done) {
+  if (batching_for == s) {
+    batching_for = nullptr;
+    send_batched(s, done);
+  }
 }
 
 NTSTATUS socket_send_messages(socket_object *s, const buffer_list_view *list, const void *remote,

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "net/socket_ops.hpp"
+#include "wsk/linux/categories.hpp"
 #include "wsk/linux/event_core.hpp"
 #include "wsk/linux/indication.hpp"
 #include "wsk/linux/translate.hpp"
@@ -132,10 +133,13 @@ void events_deliver_datagram(socket_object *s, std::unique_lock<socket_lock> &gu
       return;
     }
     offer_retention(s, head, datagram_bytes(head), flags);
+    datagram_batch_sends(s);
     const NTSTATUS status = run_callback(
         s, win::wsk_event_receive_from, guard, done, [&](category, const void *d, PVOID ctx) {
           return call_receive_from_event(d, ctx, flags, &head->datagram);
         });
+    // The sends it made leave now, while the datagrams they may send from are still held.
+    datagram_send_batched(s, done);
     if (status == STATUS_PENDING) {
       // The client keeps the list until WskRelease (which may have come already).
     } else if (!take_back(s, head)) {

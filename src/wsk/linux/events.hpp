@@ -74,6 +74,6 @@ int ideal_send_backlog(const socket_object *s, SIZE_T *ideal);
 NTSTATUS events_inspect_id(socket_object *s, void *output, SIZE_T output_size, SIZE_T *written);
 
 // WskCloseSocket, under the lock: connections awaiting inspection or acceptance are reset.
-void events_on_close_locked(socket_object *s);
+void events_on_close_locked(socket_object *s, completion_batch &done);
 
 } // namespace uwsk::wsk

@@ -345,7 +345,7 @@ NTSTATUS events_inspect_id(socket_object *s, void *output, SIZE_T output_size, S
   return STATUS_SUCCESS;
 }
 
-void events_on_close_locked(socket_object *s) {
+void events_on_close_locked(socket_object *s, completion_batch & /*done*/) {
   if (!s->rare || !s->rare->listener) {
     return; // not a socket that can listen: nothing pended or ready
   }

@@ -1369,7 +1369,7 @@ void resume_parked(socket_object *s, queue_kind kind, try_function try_op, compl
     }
     attempt result = refused ? finished(irp->IoStatus.Status) : try_op(s, irp);
     if (!result.finished) {
-      if (irp_repark(irp, cancel_parked)) {
+      if (repark(irp)) {
         return;
       }
       result = finished(STATUS_CANCELLED);
@@ -1379,6 +1379,10 @@ void resume_parked(socket_object *s, queue_kind kind, try_function try_op, compl
     done.deliver_after(s, kind);
     link = next;
   }
+}
+
+bool repark(PIRP irp) {
+  return irp_repark(irp, cancel_parked);
 }
 
 void finish_parked(socket_object *s, queue_kind kind, PIRP irp, const attempt &result,
@@ -1539,10 +1543,10 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
     s->state = socket_state::closing;
     s->release_requested = true;
     post_release = s->attach_ran; // else the attach task posts it (request_release_locked)
+    s->behaviour->on_close_locked(s, done);
     for (int k = 0; k < static_cast<int>(queue_kind::count); ++k) {
       fail_queue(s, static_cast<queue_kind>(k), STATUS_CANCELLED, done);
     }
-    s->behaviour->on_close_locked(s);
     if (s->ring && s->ring->shots) {
       ring_wake_locked(s, nullptr); // a multishot receive is cancelled (stream_ring_pump)
     }

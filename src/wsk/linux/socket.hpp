@@ -324,8 +324,9 @@ struct socket_behaviour {
   void (*on_events)(socket_object *s, std::uint32_t events);
   // Under the lock: tries parked receives again once an indication they waited for is settled.
   void (*resume_receives)(socket_object *s, completion_batch &done);
-  // Under the lock, in WskCloseSocket: what the category holds besides IRPs is let go.
-  void (*on_close_locked)(socket_object *s);
+  // Under the lock, in WskCloseSocket, before its parked IRPs fail: what the category holds
+  // besides IRPs is let go, and work it owes parked IRPs is done (finished through `done`).
+  void (*on_close_locked)(socket_object *s, completion_batch &done);
   // Just before the socket is freed: its indication buffers.
   void (*on_free)(socket_object *s);
   // Under the lock, after note_readiness: the part of on_events that resumes the operation
@@ -724,6 +725,11 @@ void ring_flush_locked(socket_object *s, queue_kind kind, completion_batch &done
 // Ring I/O, on the loop thread, under the lock: when an IRP the lane's chain holds in the kernel
 // is to stop (ring_stop_locked), cancels the request the kernel is running for the chain.
 void ring_cancel_stopped(socket_object *s, ring_lane &lane);
+
+// Under the lock: an IRP taken off its parked list by irp_unpark for a try that could not finish
+// is parked again in its place, cancellable as before. False when it was cancelled meanwhile:
+// the caller finishes it with STATUS_CANCELLED (finish_parked).
+bool repark(PIRP irp);
 
 // Under the lock: an IRP taken off its parked list by irp_unpark (or owned since its cancel
 // routine ran) joins the queue's finished list with `result`, delivered through `done`.
