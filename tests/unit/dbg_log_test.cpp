@@ -65,6 +65,32 @@ TEST_F(LogFile, DbgPrintWritesPrefixedLines) {
   EXPECT_TRUE(std::regex_match(threads[0], std::regex(R"(T\d+)"))) << threads[0];
 }
 
+// The prefix keeps printf's layout: the seconds right-aligned in at least four columns, six
+// digits of microseconds.
+TEST_F(LogFile, PrefixHasFourColumnsOfSecondsAndSixOfMicroseconds) {
+  DbgPrint("layout\n");
+  uwsk_log_close();
+  std::ifstream in(path_);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_TRUE(std::regex_match(
+      line, std::regex(R"(^\[( {3}\d| {2}\d{2}| \d{3}|\d{4,})\.\d{6}\] T\d+ layout$)")))
+      << line;
+  EXPECT_EQ(uwsk_log_open(path_.c_str()), 0);
+}
+
+// A line longer than DbgPrint's buffer on the stack (512 bytes) comes out whole, in order.
+TEST_F(LogFile, LongLinesComeOutWhole) {
+  std::string long_text;
+  for (int i = 0; long_text.size() < 3000; ++i) {
+    long_text += std::to_string(i) + ",";
+  }
+  DbgPrint("%s|%d|%s\n", long_text.c_str(), 42, "end");
+  auto lines = bodies();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], long_text + "|42|end");
+}
+
 TEST_F(LogFile, DbgPrintWideStringsWithWidthAndPrecision) {
   UNICODE_STRING us = RTL_CONSTANT_STRING(u"counted\u00e9");
   DbgPrint("[%-9wZ][%6ws][%.2ls][%*.*ws]\n", &us, u"\u00e9t\u00e9", u"xyz", 4, 1, u"\u20acuro");

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 
 #include <wdm.h>
@@ -96,14 +97,43 @@ void check_v85(const char *format, const FormatUse &use) {
   }
 }
 
+// The text of one print: in a buffer on the stack, which holds any usual line, and on the heap
+// only past it.
+class PrintSink final : public FormatSink<char> {
+public:
+  void put(const char *data, size_t count) override {
+    if (spilled_.empty() && count <= sizeof(buffer_) - used_) {
+      std::memcpy(buffer_ + used_, data, count);
+      used_ += count;
+      return;
+    }
+    if (spilled_.empty()) {
+      spilled_.assign(buffer_, used_);
+    }
+    spilled_.append(data, count);
+  }
+  std::string_view text() const {
+    return spilled_.empty() ? std::string_view(buffer_, used_) : std::string_view(spilled_);
+  }
+
+private:
+  char buffer_[512];
+  size_t used_ = 0;
+  std::string spilled_;
+};
+
 void print(const char *prefix, const char *format, va_list ap) {
   if (format == nullptr) {
     return;
   }
   FormatUse use;
-  std::string text = prefix != nullptr ? prefix : "";
-  text += format_windows_string(format, ap, &use);
+  PrintSink sink;
+  if (prefix != nullptr) {
+    sink.put(prefix, std::strlen(prefix));
+  }
+  format_windows(sink, format, ap, &use);
   check_v85(format, use);
+  const std::string_view text = sink.text();
   uwsk_log_write(text.data(), text.size());
 }
 
