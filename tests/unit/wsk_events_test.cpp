@@ -311,6 +311,30 @@ TEST_P(events, AcceptEventHandsOverTheSocketWithInheritedEvents) {
   peer_close(peer);
 }
 
+// A connection its peer reset while it waited in the accept queue has no peer name left to
+// read: the accept event still names the peer, as accept reported it.
+TEST_P(events, AcceptEventNamesThePeerOfAConnectionResetInTheQueue) {
+  unsigned short port = 0;
+  PWSK_SOCKET listener = bound_listener(&port);
+  const int peer = peer_connect(family(), port, timeout_ms);
+  ASSERT_GE(peer, 0);
+  const unsigned short peer_port = peer_local_port(peer);
+  ASSERT_TRUE(peer_established_at(port, peer, timeout_ms));
+  peer_reset(peer);
+  ASSERT_EQ(set_events(listener, WSK_EVENT_ACCEPT), STATUS_SUCCESS);
+  ASSERT_TRUE(rec.wait_for([&] { return rec.accept_calls == 1; }));
+  PWSK_SOCKET accepted = nullptr;
+  {
+    std::lock_guard guard(rec.lock);
+    ASSERT_EQ(rec.remote_ports.size(), 1u);
+    EXPECT_EQ(rec.remote_ports[0], peer_port);
+    ASSERT_EQ(rec.accepted.size(), 1u);
+    accepted = rec.accepted[0];
+  }
+  close_socket(accepted);
+  close_socket(listener);
+}
+
 TEST_P(events, RejectedConnectionIsResetAndNeverSeen) {
   unsigned short port = 0;
   PWSK_SOCKET listener = bound_listener(&port);

@@ -24,14 +24,27 @@ namespace {
 // How often connections awaiting inspection are checked for a peer that gave up.
 constexpr auto abort_poll = std::chrono::milliseconds(50);
 
-// The local and remote address of a connected fd, in Windows layout.
-void addresses_of(int fd, unsigned char (&local)[32], unsigned char (&remote)[32]) {
+// What accept4 said about a connection: the peer's address (family AF_UNSPEC when it said
+// nothing).
+struct accepted_peer {
+  sockaddr_storage address{};
+};
+
+// The local and remote address of a connected fd, in Windows layout. The remote one is what
+// accept4 reported when `peer` has it (it costs no system call, and a connection reset before
+// the callback no longer has a peer name to read), else the peer name read now.
+void addresses_of(int fd, const accepted_peer *peer, unsigned char (&local)[32],
+                  unsigned char (&remote)[32]) {
   sockaddr_storage a{};
   socklen_t length = sizeof(a);
   std::memset(local, 0, sizeof(local));
   std::memset(remote, 0, sizeof(remote));
   if (net::sock::local_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
     to_windows_address(reinterpret_cast<const sockaddr *>(&a), local);
+  }
+  if (peer != nullptr && peer->address.ss_family != AF_UNSPEC) {
+    to_windows_address(reinterpret_cast<const sockaddr *>(&peer->address), remote);
+    return;
   }
   length = sizeof(a);
   if (net::sock::peer_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
@@ -46,11 +59,13 @@ void reset_and_destroy(socket_object *a) {
   destroy_unpublished(a);
 }
 
-// Accepts one connection from the kernel's queue. Returns the fd, -EAGAIN when none is
-// waiting, or another -errno when the listener failed.
-int accept_one(socket_object *s) {
+// Accepts one connection from the kernel's queue, with its peer's address. Returns the fd,
+// -EAGAIN when none is waiting, or another -errno when the listener failed.
+int accept_one(socket_object *s, accepted_peer &peer) {
   for (;;) {
-    const int fd = net::sock::accept(s->fd, nullptr, nullptr);
+    socklen_t length = sizeof(peer.address);
+    peer.address.ss_family = AF_UNSPEC;
+    const int fd = net::sock::accept(s->fd, reinterpret_cast<sockaddr *>(&peer.address), &length);
     // A connection that died in the backlog is not the listener's failure.
     if (fd == -ECONNABORTED || fd == -EPROTO) {
       continue;
@@ -101,8 +116,8 @@ void poison_callback_copies(socket_object *s) {
 // waiting, when the socket could not be made (the connection is dropped), or when the listener
 // failed (after telling the client, indicate_dead_listener).
 socket_object *accept_held(socket_object *s, std::unique_lock<socket_lock> &guard,
-                           completion_batch &done) {
-  const int fd = accept_one(s);
+                           completion_batch &done, accepted_peer &peer) {
+  const int fd = accept_one(s, peer);
   if (fd == -EAGAIN) {
     return nullptr;
   }
@@ -200,20 +215,21 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
       return;
     }
     socket_object *a = nullptr;
+    accepted_peer peer;
     if (s->conditional_accept) {
-      a = events_take_ready(s);
+      a = events_take_ready(s); // accepted earlier: its peer is read again
       if (a == nullptr) {
         return;
       }
     } else {
-      a = accept_held(s, guard, done);
+      a = accept_held(s, guard, done, peer);
       if (a == nullptr) {
         return;
       }
     }
     unsigned char(&local)[32] = s->rare->listener->callback_local;
     unsigned char(&remote)[32] = s->rare->listener->callback_remote;
-    addresses_of(a->fd, local, remote);
+    addresses_of(a->fd, &peer, local, remote);
     PVOID accepted_context = nullptr;
     const void *accepted_dispatch = nullptr;
     const NTSTATUS status = run_callback(
@@ -251,7 +267,8 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     if (closing(s) || s->state != socket_state::listening || !s->conditional_accept) {
       return;
     }
-    socket_object *a = accept_held(s, guard, done);
+    accepted_peer peer;
+    socket_object *a = accept_held(s, guard, done, peer);
     if (a == nullptr) {
       return;
     }
@@ -266,7 +283,7 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     in.serial = ++s->rare->listener->next_serial;
     unsigned char(&local)[32] = s->rare->listener->callback_local;
     unsigned char(&remote)[32] = s->rare->listener->callback_remote;
-    addresses_of(a->fd, local, remote);
+    addresses_of(a->fd, &peer, local, remote);
     void *id_copy = s->rare->listener->callback_inspect_id;
     const ULONG_PTR key = in.key;
     const ULONG serial = in.serial;

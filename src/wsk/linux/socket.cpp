@@ -275,34 +275,54 @@ void endpoint_text(const sockaddr_storage &a, socklen_t length, char *out, std::
   }
 }
 
-// "local A, remote B" for a socket's descriptor.
-void endpoints_text(int fd, char *out, std::size_t size) {
-  char local[64] = "none";
-  char remote[64] = "none";
-  sockaddr_storage a{};
-  socklen_t length = sizeof a;
-  if (fd >= 0 && net::sock::local_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
-    endpoint_text(a, length, local, sizeof local);
+// A descriptor's two addresses (none when the kernel has none for it).
+void read_endpoints(int fd, socket_endpoints &e) {
+  e.local_length = sizeof e.local;
+  if (fd < 0 ||
+      net::sock::local_address(fd, reinterpret_cast<sockaddr *>(&e.local), &e.local_length) != 0) {
+    e.local_length = 0;
   }
-  length = sizeof a;
-  if (fd >= 0 && net::sock::peer_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
-    endpoint_text(a, length, remote, sizeof remote);
+  e.remote_length = sizeof e.remote;
+  if (fd < 0 ||
+      net::sock::peer_address(fd, reinterpret_cast<sockaddr *>(&e.remote), &e.remote_length) != 0) {
+    e.remote_length = 0;
   }
+}
+
+// "local A, remote B".
+void endpoints_text(const socket_endpoints &e, char *out, std::size_t size) {
+  char local[64];
+  char remote[64];
+  endpoint_text(e.local, e.local_length, local, sizeof local);
+  endpoint_text(e.remote, e.remote_length, remote, sizeof remote);
   std::snprintf(out, size, "local %s, remote %s", local, remote);
 }
 
-// The socket's endpoints as text (socket_object::endpoints), kept for the reports of later calls.
-constexpr std::size_t endpoints_size = 128;
+// The same for a socket's descriptor now.
+void endpoints_text(int fd, char *out, std::size_t size) {
+  socket_endpoints e;
+  read_endpoints(fd, e);
+  endpoints_text(e, out, size);
+}
+
+// Keeps the socket's addresses (socket_object::endpoints) for the reports of later calls; they
+// are formatted only if a report needs them (this runs for every socket that closes).
 void record_endpoints(socket_object *s) {
-  s->endpoints.reset(provider_new<char[]>(endpoints_size));
+  s->endpoints.reset(provider_new<socket_endpoints>());
   if (s->endpoints) {
-    endpoints_text(s->fd, s->endpoints.get(), endpoints_size);
+    read_endpoints(s->fd, *s->endpoints);
   }
 }
 
-// What record_endpoints kept.
+// What record_endpoints kept, as text, in a buffer of the calling thread's that the next call
+// on that thread overwrites.
 const char *recorded_endpoints(const socket_object *s) {
-  return s->endpoints ? s->endpoints.get() : "endpoints not recorded: no memory";
+  if (!s->endpoints) {
+    return "endpoints not recorded: no memory";
+  }
+  thread_local char text[160];
+  endpoints_text(*s->endpoints, text, sizeof text);
+  return text;
 }
 
 void free_socket(socket_object *s, PIRP close_irp = nullptr) {
@@ -1533,9 +1553,10 @@ NTSTATUS socket_close(socket_object *s, PIRP irp) {
                    violation::socket_not_open, reinterpret_cast<ULONG_PTR>(s));
     }
     // A connection not disconnected in both directions is disconnected abortively, as Windows
-    // documents for WskCloseSocket: the peer sees a reset, not a FIN.
+    // documents for WskCloseSocket: the peer sees a reset, not a FIN (unless the peer reset it
+    // already).
     const bool connection = s->cat == category::connection || s->cat == category::stream;
-    if (connection && s->state == socket_state::connected && !s->aborted &&
+    if (connection && s->state == socket_state::connected && !s->aborted && !s->ev.peer_reset &&
         !(s->send_closed && (s->peer_closed || s->ev.fin_seen))) {
       const linger reset{1, 0};
       net::sock::set_option(s->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));

@@ -52,6 +52,15 @@ struct op_queue {
   LIST_ENTRY finished; // finished, the completion routine not yet run; not cancellable
 };
 
+// A socket's two addresses as the kernel gave them (a length of 0: none), kept with a closed
+// or refused socket and formatted only when a report names them.
+struct socket_endpoints {
+  sockaddr_storage local{};
+  sockaddr_storage remote{};
+  socklen_t local_length = 0;
+  socklen_t remote_length = 0;
+};
+
 struct socket_object;
 
 // The loop's intrusive records that live outside socket_object, each knowing its socket. The
@@ -442,10 +451,10 @@ struct socket_object {
   // on readiness carries none).
   std::unique_ptr<ring_pair> ring;
   event_state ev;
-  // "local A, remote B", made just before the socket is freed or refused: a call on it
-  // afterwards is reported with the endpoints it had (rules V30, V55). NULL until then (or when
-  // there was no memory for it: the report then says so).
-  std::unique_ptr<char[]> endpoints;
+  // Its addresses, read just before the socket is freed or refused: a call on it afterwards is
+  // reported with the endpoints it had (rules V30, V55). NULL until then (or when there was no
+  // memory for them: the report then says so).
+  std::unique_ptr<socket_endpoints> endpoints;
   // What few sockets have; NULL until one of its parts is needed (socket_rare_of).
   std::unique_ptr<socket_rare> rare;
 

@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tcp_established.hpp"
+
 namespace conf {
 
 sockaddr_storage loopback(int family, uint16_t port, socklen_t *length) {
@@ -104,47 +106,8 @@ int tcp_connect(int family, uint16_t port, int timeout_ms, uint16_t *local, int 
   return fd;
 }
 
-namespace {
-
-// Whether /proc/net/<file> lists an established socket with local port `local` and remote port
-// `remote` (lines "sl local rem st ...", addresses as HEX:PORT in hexadecimal, st 01 for
-// ESTABLISHED).
-bool proc_lists_established(const char *file, uint16_t local, uint16_t remote) {
-  FILE *f = std::fopen(file, "r");
-  if (f == nullptr) {
-    return false;
-  }
-  char line[512];
-  bool found = false;
-  std::fgets(line, sizeof line, f); // the header
-  while (!found && std::fgets(line, sizeof line, f) != nullptr) {
-    char local_address[64];
-    char remote_address[64];
-    unsigned state = 0;
-    if (std::sscanf(line, " %*s %63s %63s %x", local_address, remote_address, &state) != 3) {
-      continue;
-    }
-    const char *local_colon = std::strrchr(local_address, ':');
-    const char *remote_colon = std::strrchr(remote_address, ':');
-    found = state == 1 && local_colon != nullptr && remote_colon != nullptr &&
-            std::strtoul(local_colon + 1, nullptr, 16) == local &&
-            std::strtoul(remote_colon + 1, nullptr, 16) == remote;
-  }
-  std::fclose(f);
-  return found;
-}
-
-} // namespace
-
 bool peer_side_established(uint16_t server, uint16_t client, int timeout_ms) {
-  for (int waited = 0; waited <= timeout_ms; ++waited) {
-    if (proc_lists_established("/proc/net/tcp", server, client) ||
-        proc_lists_established("/proc/net/tcp6", server, client)) {
-      return true;
-    }
-    usleep(1000);
-  }
-  return false;
+  return uwsk::test_common::tcp_established(server, client, timeout_ms);
 }
 
 int tcp_accept(int listener, int timeout_ms) {

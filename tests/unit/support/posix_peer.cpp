@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tcp_established.hpp"
+
 namespace uwsk::test {
 namespace {
 
@@ -106,6 +108,14 @@ int peer_connect(int family, unsigned short port, int timeout_ms) {
     return -1;
   }
   return fd;
+}
+
+unsigned short peer_local_port(int fd) {
+  return port_of(fd);
+}
+
+bool peer_established_at(unsigned short port, int fd, int timeout_ms) {
+  return test_common::tcp_established(port, port_of(fd), timeout_ms);
 }
 
 bool peer_send_all(int fd, const void *data, std::size_t length, int timeout_ms) {

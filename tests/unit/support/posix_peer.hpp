@@ -11,6 +11,10 @@ namespace uwsk::test {
 int peer_listen(int family, unsigned short *port); // a listening TCP socket
 int peer_accept(int listener, int timeout_ms);     // one accepted connection
 int peer_connect(int family, unsigned short port, int timeout_ms);
+unsigned short peer_local_port(int fd);
+// Waits (bounded) until the accepting side of connected peer `fd`'s connection to `port` is
+// established in the kernel (in the listener's accept queue): connect() may return before.
+bool peer_established_at(unsigned short port, int fd, int timeout_ms);
 bool peer_send_all(int fd, const void *data, std::size_t length, int timeout_ms);
 // Reads exactly `length` bytes (or until EOF/timeout); returns the bytes read.
 std::size_t peer_receive(int fd, void *data, std::size_t length, int timeout_ms);
