@@ -65,8 +65,12 @@ public:
   void run(const CharT *fmt) {
     while (*fmt != 0) {
       const CharT *run_start = fmt;
-      while (*fmt != 0 && *fmt != '%') {
-        ++fmt;
+      if constexpr (wide_format) {
+        while (*fmt != 0 && *fmt != '%') {
+          ++fmt;
+        }
+      } else {
+        fmt = strchrnul(fmt, '%'); // the literal text up to the next conversion, scanned by libc
       }
       if (fmt != run_start) {
         out_.put(run_start, static_cast<size_t>(fmt - run_start));
@@ -271,6 +275,9 @@ private:
   }
 
   void put_fill(char c, long n) {
+    if (n <= 0) {
+      return; // the usual case: no padding
+    }
     char buf[64];
     std::memset(buf, c, sizeof buf);
     while (n > 0) {
