@@ -341,7 +341,7 @@ void send_batched(socket_object *s, completion_batch &done) {
         finish_parked(s, queue_kind::send, irps[finished_count],
                       finished(STATUS_SUCCESS, messages[finished_count].msg_len), done);
       }
-    } else if (sent != -EAGAIN) {
+    } else if (sent < 0 && sent != -EAGAIN) {
       // The first datagram failed (sendmmsg reports an error only when none was sent): it
       // ends with that error, as its own sendmsg would have; the rest try again.
       finish_parked(s, queue_kind::send, irps[0], finished(status_from_errno(-sent)), done);
@@ -352,8 +352,8 @@ void send_batched(socket_object *s, completion_batch &done) {
         finish_parked(s, queue_kind::send, irps[i], finished(STATUS_CANCELLED), done);
       }
     }
-    if (sent == -EAGAIN) {
-      return; // the socket is full: the next writable report resumes the queue
+    if (finished_count == 0) {
+      return; // the socket is full (EAGAIN): the next writable report resumes the queue
     }
   }
   resume_queue(s, queue_kind::send, try_send_entry, done);
