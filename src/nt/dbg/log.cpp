@@ -17,6 +17,7 @@
 #include <uwsk/log.h>
 
 #include "nt/dbg/log.hpp"
+#include "nt/ex/futex_lock.hpp"
 
 namespace uwsk::nt {
 namespace {
@@ -45,7 +46,7 @@ struct Pending {
 };
 
 struct Sink {
-  std::timed_mutex mutex;
+  futex_lock mutex;       // one atomic instruction each way when uncontended, as it usually is
   int fd = STDERR_FILENO; // guarded by mutex; STDERR_FILENO or a file this sink owns
   std::unordered_map<pid_t, Pending> pending; // guarded by mutex; keyed by Linux tid
 };
@@ -242,8 +243,7 @@ std::string log_thread_label() {
 
 void log_write_fatal(std::string_view text) {
   Sink &s = sink();
-  // Bounded wait: the lock is only ever held for a few writes. (A polled try_lock rather than
-  // try_lock_for, whose clock-based lock ThreadSanitizer does not see.)
+  // Bounded wait, polling try_lock: the lock is only ever held for a few writes.
   bool locked = false;
   for (int attempt = 0; attempt < 200 && !locked; ++attempt) {
     locked = s.mutex.try_lock();
