@@ -34,6 +34,7 @@ struct recorder {
   // Accept side.
   std::vector<PWSK_SOCKET> accepted;
   std::vector<unsigned short> remote_ports;
+  std::vector<std::string> local_addresses; // "family:address bytes:port" of each accept event
   int accept_calls = 0;
   int null_accepts = 0; // WskAcceptEvent calls with AcceptSocket == NULL
   NTSTATUS accept_answer = STATUS_SUCCESS;
@@ -156,6 +157,23 @@ NTSTATUS WSKAPI on_send_backlog(PVOID context, SIZE_T ideal) {
 const WSK_CLIENT_CONNECTION_DISPATCH connection_dispatch = {on_receive, on_disconnect,
                                                             on_send_backlog};
 
+// A Windows address as "family:hex bytes of the address:port", to compare.
+std::string address_text(const SOCKADDR *a) {
+  const auto *bytes = a->sa_family == AF_INET6
+                          ? reinterpret_cast<const unsigned char *>(
+                                &reinterpret_cast<const SOCKADDR_IN6 *>(a)->sin6_addr)
+                          : reinterpret_cast<const unsigned char *>(
+                                &reinterpret_cast<const SOCKADDR_IN *>(a)->sin_addr);
+  const std::size_t size = a->sa_family == AF_INET6 ? 16 : 4;
+  std::string text = std::to_string(a->sa_family) + ":";
+  for (std::size_t i = 0; i < size; ++i) {
+    static const char digits[] = "0123456789abcdef";
+    text += digits[bytes[i] >> 4];
+    text += digits[bytes[i] & 15];
+  }
+  return text + ":" + std::to_string(port_of_sockaddr(a));
+}
+
 NTSTATUS WSKAPI on_accept(PVOID context, ULONG flags, PSOCKADDR local, PSOCKADDR remote,
                           PWSK_SOCKET socket, PVOID *socket_context,
                           const WSK_CLIENT_CONNECTION_DISPATCH **socket_dispatch) {
@@ -172,6 +190,7 @@ NTSTATUS WSKAPI on_accept(PVOID context, ULONG flags, PSOCKADDR local, PSOCKADDR
   if (r->accept_answer == STATUS_SUCCESS) {
     r->accepted.push_back(socket);
     r->remote_ports.push_back(port_of_sockaddr(remote));
+    r->local_addresses.push_back(address_text(local));
     *socket_context = r;
     *socket_dispatch = &connection_dispatch;
   }
@@ -333,6 +352,43 @@ TEST_P(events, AcceptEventNamesThePeerOfAConnectionResetInTheQueue) {
   }
   close_socket(accepted);
   close_socket(listener);
+}
+
+// The accept event's LocalAddress is the connection's own: the listener's address when it
+// listens on one address, the address the peer connected to when it listens on the wildcard.
+TEST_P(events, AcceptEventLocalAddressIsTheConnectionsOwn) {
+  for (const bool on_wildcard : {false, true}) {
+    SCOPED_TRACE(on_wildcard ? "wildcard listener" : "loopback listener");
+    PWSK_SOCKET listener = make_socket(WSK_FLAG_LISTEN_SOCKET);
+    const address bound = make_address(family(), INADDR_LOOPBACK, 0, on_wildcard);
+    ASSERT_EQ(bind_socket(listener, bound), STATUS_SUCCESS);
+    const unsigned short port = local_port(listener);
+    ASSERT_EQ(set_events(listener, WSK_EVENT_ACCEPT), STATUS_SUCCESS);
+    std::vector<int> peers;
+    for (int i = 0; i < 2; ++i) { // the second accept uses what the first one read
+      peers.push_back(peer_connect(family(), port, timeout_ms));
+      ASSERT_GE(peers.back(), 0);
+      ASSERT_TRUE(rec.wait_for([&] { return rec.local_addresses.size() == peers.size(); }));
+    }
+    const address expected = loopback(family(), port);
+    std::vector<PWSK_SOCKET> accepted;
+    {
+      std::lock_guard guard(rec.lock);
+      for (const std::string &local : rec.local_addresses) {
+        EXPECT_EQ(local, address_text(&expected.sa));
+      }
+      accepted.swap(rec.accepted);
+      rec.local_addresses.clear();
+      rec.remote_ports.clear();
+    }
+    for (PWSK_SOCKET a : accepted) {
+      close_socket(a);
+    }
+    close_socket(listener);
+    for (int peer : peers) {
+      peer_close(peer);
+    }
+  }
 }
 
 TEST_P(events, RejectedConnectionIsResetAndNeverSeen) {

@@ -30,16 +30,45 @@ struct accepted_peer {
   sockaddr_storage address{};
 };
 
-// The local and remote address of a connected fd, in Windows layout. The remote one is what
-// accept4 reported when `peer` has it (it costs no system call, and a connection reset before
-// the callback no longer has a peer name to read), else the peer name read now.
-void addresses_of(int fd, const accepted_peer *peer, unsigned char (&local)[32],
-                  unsigned char (&remote)[32]) {
+// Whether a Linux address is a wildcard (INADDR_ANY, in6addr_any).
+bool wildcard(const sockaddr_storage &a) {
+  if (a.ss_family == AF_INET) {
+    return reinterpret_cast<const sockaddr_in &>(a).sin_addr.s_addr == htonl(INADDR_ANY);
+  }
+  return a.ss_family != AF_INET6 ||
+         IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6 &>(a).sin6_addr);
+}
+
+// The listener's own address when it is the local address of the connections it accepts (not
+// a wildcard), read once (listener_events::own_local); NULL otherwise.
+const unsigned char *listener_own_local(socket_object *s) {
+  listener_events &l = *s->rare->listener;
+  if (l.own_kind == listener_events::own_address::unread) {
+    sockaddr_storage a{};
+    socklen_t length = sizeof(a);
+    if (net::sock::local_address(s->fd, reinterpret_cast<sockaddr *>(&a), &length) != 0) {
+      return nullptr; // read again next time
+    }
+    l.own_kind = wildcard(a) ? listener_events::own_address::wildcard
+                             : listener_events::own_address::specific;
+    to_windows_address(reinterpret_cast<const sockaddr *>(&a), l.own_local);
+  }
+  return l.own_kind == listener_events::own_address::specific ? l.own_local : nullptr;
+}
+
+// The local and remote address of a connected fd, in Windows layout. The local one is
+// `listener_local` when given (the listener's own specific address), else read now; the remote
+// one is what accept4 reported when `peer` has it (it costs no system call, and a connection
+// reset before the callback no longer has a peer name to read), else the peer name read now.
+void addresses_of(int fd, const unsigned char *listener_local, const accepted_peer *peer,
+                  unsigned char (&local)[32], unsigned char (&remote)[32]) {
   sockaddr_storage a{};
   socklen_t length = sizeof(a);
   std::memset(local, 0, sizeof(local));
   std::memset(remote, 0, sizeof(remote));
-  if (net::sock::local_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
+  if (listener_local != nullptr) {
+    std::memcpy(local, listener_local, sizeof(local));
+  } else if (net::sock::local_address(fd, reinterpret_cast<sockaddr *>(&a), &length) == 0) {
     to_windows_address(reinterpret_cast<const sockaddr *>(&a), local);
   }
   if (peer != nullptr && peer->address.ss_family != AF_UNSPEC) {
@@ -229,7 +258,7 @@ void deliver_accepts(socket_object *s, std::unique_lock<socket_lock> &guard,
     }
     unsigned char(&local)[32] = s->rare->listener->callback_local;
     unsigned char(&remote)[32] = s->rare->listener->callback_remote;
-    addresses_of(a->fd, &peer, local, remote);
+    addresses_of(a->fd, listener_own_local(s), &peer, local, remote);
     PVOID accepted_context = nullptr;
     const void *accepted_dispatch = nullptr;
     const NTSTATUS status = run_callback(
@@ -283,7 +312,7 @@ void events_inspect(socket_object *s, std::unique_lock<socket_lock> &guard,
     in.serial = ++s->rare->listener->next_serial;
     unsigned char(&local)[32] = s->rare->listener->callback_local;
     unsigned char(&remote)[32] = s->rare->listener->callback_remote;
-    addresses_of(a->fd, &peer, local, remote);
+    addresses_of(a->fd, listener_own_local(s), &peer, local, remote);
     void *id_copy = s->rare->listener->callback_inspect_id;
     const ULONG_PTR key = in.key;
     const ULONG serial = in.serial;

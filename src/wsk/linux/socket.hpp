@@ -102,6 +102,12 @@ struct listener_events {
   alignas(8) unsigned char callback_local[32] = {};
   alignas(8) unsigned char callback_remote[32] = {};
   alignas(8) unsigned char callback_inspect_id[2 * sizeof(ULONG_PTR)] = {};
+  // The listener's own address in Windows layout, read at its first accept or inspect event:
+  // unless it is a wildcard address, it is the local address of every connection accepted here,
+  // which then needs no getsockname.
+  enum class own_address : UCHAR { unread, specific, wildcard };
+  own_address own_kind = own_address::unread;
+  alignas(8) unsigned char own_local[32] = {};
 };
 
 // The timers of an event_state's checks, which most sockets never arm.
