@@ -76,6 +76,23 @@ char *decimal_backwards(char *end, unsigned long long value, int min_digits) {
   return p;
 }
 
+// Writes the calling thread's label in log lines at `out`: its name, or "T<tid>" (at most 31
+// characters, no terminator); returns its length.
+size_t write_thread_label(char *out) {
+  if (t_thread_name[0] != '\0') {
+    const size_t length = std::strlen(t_thread_name); // at most 31
+    std::memcpy(out, t_thread_name, length);
+    return length;
+  }
+  char tid[24];
+  char *const tid_end = tid + sizeof tid;
+  const char *digits =
+      decimal_backwards(tid_end, static_cast<unsigned long long>(current_tid()), 1);
+  out[0] = 'T';
+  std::memcpy(out + 1, digits, static_cast<size_t>(tid_end - digits));
+  return 1 + static_cast<size_t>(tid_end - digits);
+}
+
 // A line's prefix, "[seconds.microseconds] thread ", as "[%4lld.%06lld] %s " would print it.
 // Formatted by hand: every line a driver prints takes one (glibc's snprintf spent about 1,700
 // instructions on it).
@@ -103,18 +120,7 @@ LinePrefix make_prefix() {
   out += end - first;
   *out++ = ']';
   *out++ = ' ';
-  if (t_thread_name[0] != '\0') {
-    const size_t name_length = std::strlen(t_thread_name); // at most 31
-    std::memcpy(out, t_thread_name, name_length);
-    out += name_length;
-  } else {
-    char tid[24];
-    char *const tid_end = tid + sizeof tid;
-    char *digits = decimal_backwards(tid_end, static_cast<unsigned long long>(current_tid()), 1);
-    *out++ = 'T';
-    std::memcpy(out, digits, static_cast<size_t>(tid_end - digits));
-    out += tid_end - digits;
-  }
+  out += write_thread_label(out);
   *out++ = ' ';
   prefix.length = static_cast<size_t>(out - prefix.text);
   return prefix;
@@ -231,14 +237,8 @@ void write_text_locked(Sink &s, std::string_view text) {
 } // namespace
 
 std::string log_thread_label() {
-  if (t_thread_name[0] != '\0') {
-    return t_thread_name;
-  }
-  // Formatted in place: GCC 12 at -O2 misreads "T" + std::to_string(...) as an overlapping copy
-  // (-Wrestrict).
-  char label[24];
-  std::snprintf(label, sizeof(label), "T%ld", static_cast<long>(current_tid()));
-  return label;
+  char label[32];
+  return std::string(label, write_thread_label(label));
 }
 
 void log_write_fatal(std::string_view text) {

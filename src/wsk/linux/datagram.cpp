@@ -110,6 +110,22 @@ NTSTATUS destination(socket_object *s, const void *remote, sockaddr_storage &add
   return STATUS_INVALID_PARAMETER;
 }
 
+// The msghdr of one outgoing datagram: to `address` unless the socket is connected, from
+// `pieces` iovecs, with the control data (none when `control` is NULL).
+msghdr outgoing_message(sockaddr_storage *address, socklen_t address_length, bool connected,
+                        iovec *iov, std::size_t pieces, send_control *control) {
+  msghdr m{};
+  m.msg_name = connected ? nullptr : address;
+  m.msg_namelen = connected ? 0 : address_length;
+  m.msg_iov = iov;
+  m.msg_iovlen = pieces;
+  if (control != nullptr) {
+    m.msg_control = control->data();
+    m.msg_controllen = control->length;
+  }
+  return m;
+}
+
 // One sendmsg of a datagram. Returns bytes sent, or -errno.
 ssize_t send_datagram(socket_object *s, const buffer_view &buffer, const void *remote,
                       ULONG control_length, const void *control, NTSTATUS &status) {
@@ -133,13 +149,8 @@ ssize_t send_datagram(socket_object *s, const buffer_view &buffer, const void *r
   if (!NT_SUCCESS(status)) {
     return -EINVAL;
   }
-  msghdr message{};
-  message.msg_name = connected ? nullptr : &address;
-  message.msg_namelen = connected ? 0 : address_length;
-  message.msg_iov = iov;
-  message.msg_iovlen = count;
-  message.msg_control = linux_control.data();
-  message.msg_controllen = linux_control.length;
+  msghdr message =
+      outgoing_message(&address, address_length, connected, iov, count, &linux_control);
   const ssize_t sent = net::sock::send_message(s->fd, &message, 0);
   status = sent >= 0 ? STATUS_SUCCESS : status_from_errno(static_cast<int>(-sent));
   return sent;
@@ -201,14 +212,8 @@ attempt try_send_messages(socket_object *s, PIRP irp) {
       if (covered != next->buffer.length) {
         break; // too fragmented for what is left of the array (or a chain shorter than Length)
       }
-      msghdr &m = messages[count].msg_hdr;
-      m = msghdr{};
-      m.msg_name = connected ? nullptr : &address;
-      m.msg_namelen = connected ? 0 : address_length;
-      m.msg_iov = iov + used;
-      m.msg_iovlen = pieces;
-      m.msg_control = linux_control.data();
-      m.msg_controllen = linux_control.length;
+      messages[count].msg_hdr =
+          outgoing_message(&address, address_length, connected, iov + used, pieces, &linux_control);
       messages[count].msg_len = 0;
       used += pieces;
       ++count;
@@ -321,12 +326,8 @@ void send_batched(socket_object *s, completion_batch &done) {
       if (!irp_unpark(irp)) {
         continue; // being cancelled: it sends nothing; its cancel routine unlinks it
       }
-      msghdr &m = messages[count].msg_hdr;
-      m = msghdr{};
-      m.msg_name = connected ? nullptr : &addresses[count];
-      m.msg_namelen = connected ? 0 : address_length;
-      m.msg_iov = iov + used;
-      m.msg_iovlen = pieces;
+      messages[count].msg_hdr = outgoing_message(&addresses[count], address_length, connected,
+                                                 iov + used, pieces, nullptr);
       messages[count].msg_len = 0;
       irps[count++] = irp;
       used += pieces;
