@@ -12,9 +12,15 @@
 //     costs in system calls) against one sendmmsg per batch of 8 (the datagrams uwsk indicates
 //     per receive-from event): what batching the sends made inside that event could save. The
 //     receiving socket is drained with recvmmsg outside the timed part.
+//   - The two forms of a stream's send and receive, 64 bytes over a loopback TCP connection:
+//     sendmsg + recvmsg (a msghdr and an iovec array for the kernel to import) against sendto +
+//     recvfrom (one buffer), each made through syscall(2) as uwsk makes them; one iteration is
+//     one send and the receive of its bytes.
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -232,6 +238,76 @@ void udp_sendmmsg_batch(benchmark::State &state) {
   state.SetItemsProcessed(state.iterations() * udp_batch);
 }
 BENCHMARK(udp_sendmmsg_batch);
+
+// A connected pair of TCP sockets on 127.0.0.1, Nagle off on the sending one.
+struct tcp_pair {
+  int from = -1, to = -1;
+  tcp_pair() {
+    const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof a;
+    bind(listener, reinterpret_cast<sockaddr *>(&a), sizeof a);
+    listen(listener, 1);
+    getsockname(listener, reinterpret_cast<sockaddr *>(&a), &length);
+    from = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    connect(from, reinterpret_cast<sockaddr *>(&a), sizeof a);
+    to = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    close(listener);
+    const int one = 1;
+    setsockopt(from, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  ~tcp_pair() {
+    close(from);
+    close(to);
+  }
+  bool ready() const { return from >= 0 && to >= 0; }
+};
+
+constexpr long stream_message = 64;
+
+// One sendmsg and one recvmsg per iteration, one iovec each.
+void stream_sendmsg_recvmsg(benchmark::State &state) {
+  tcp_pair pair;
+  char payload[stream_message] = {};
+  char arrived[4096];
+  for (auto _ : state) {
+    iovec out{payload, sizeof payload};
+    msghdr send_header{};
+    send_header.msg_iov = &out;
+    send_header.msg_iovlen = 1;
+    iovec in{arrived, sizeof arrived};
+    msghdr receive_header{};
+    receive_header.msg_iov = &in;
+    receive_header.msg_iovlen = 1;
+    if (!pair.ready() ||
+        syscall(SYS_sendmsg, pair.from, &send_header, MSG_NOSIGNAL) != stream_message ||
+        syscall(SYS_recvmsg, pair.to, &receive_header, 0) != stream_message) {
+      state.SkipWithError("sendmsg or recvmsg failed");
+      return;
+    }
+  }
+}
+BENCHMARK(stream_sendmsg_recvmsg);
+
+// The same bytes with one sendto and one recvfrom per iteration.
+void stream_sendto_recvfrom(benchmark::State &state) {
+  tcp_pair pair;
+  char payload[stream_message] = {};
+  char arrived[4096];
+  for (auto _ : state) {
+    if (!pair.ready() ||
+        syscall(SYS_sendto, pair.from, payload, sizeof payload, MSG_NOSIGNAL, nullptr, 0) !=
+            stream_message ||
+        syscall(SYS_recvfrom, pair.to, arrived, sizeof arrived, 0, nullptr, nullptr) !=
+            stream_message) {
+      state.SkipWithError("sendto or recvfrom failed");
+      return;
+    }
+  }
+}
+BENCHMARK(stream_sendto_recvfrom);
 
 } // namespace
 

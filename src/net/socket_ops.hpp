@@ -42,12 +42,13 @@ int local_address(int fd, sockaddr *address, socklen_t *length);
 int peer_address(int fd, sockaddr *address, socklen_t *length);
 
 // sendmsg(2) over iovcnt pieces, to `to` when it is not null (datagrams); bytes sent or
-// -errno. MSG_NOSIGNAL is always added to flags.
+// -errno. MSG_NOSIGNAL is always added to flags. One piece without `to` goes by sendto(2).
 ssize_t send(int fd, const iovec *iov, std::size_t iovcnt, int flags, const sockaddr *to = nullptr,
              socklen_t to_length = 0);
 // recvmsg(2) into iovcnt pieces; bytes received (0 at end of stream) or -errno. from and
 // from_length follow the accept() address convention and may be null; msg_flags, when not null,
-// receives the message flags (MSG_TRUNC for a datagram larger than the buffers, ...).
+// receives the message flags (MSG_TRUNC for a datagram larger than the buffers, ...). One piece
+// with neither from nor msg_flags goes by recvfrom(2).
 ssize_t recv(int fd, const iovec *iov, std::size_t iovcnt, int flags, sockaddr *from = nullptr,
              socklen_t *from_length = nullptr, int *msg_flags = nullptr);
 // The full msghdr forms, for control messages; MSG_NOSIGNAL is added on send.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -319,6 +320,75 @@ TEST_P(net_socket, DatagramsWithAddressesAndBatches) {
   EXPECT_EQ(received, (std::vector<std::string>{"msg0", "msg1", "msg2", "msg3"}));
   EXPECT_EQ(sock::recv_messages(receiver.fd, receive_messages, 8, 0), -EAGAIN);
   EXPECT_EQ(sock::recv(receiver.fd, &in, 1, 0), -EAGAIN);
+}
+
+// One buffer goes by sendto/recvfrom (socket_ops.cpp): the same bytes, end of stream, EAGAIN,
+// the sender's address and a name of length 0 on a connected datagram socket as with the
+// msghdr forms.
+TEST_P(net_socket, OneBufferFormsKeepBytesAddressesAndEndOfStream) {
+  address bound;
+  fd_guard listener(bound_socket(GetParam(), SOCK_STREAM, bound));
+  ASSERT_GE(listener.fd, 0);
+  ASSERT_EQ(sock::listen(listener.fd, 8), 0);
+  fd_guard client;
+  fd_guard server;
+  ASSERT_NO_FATAL_FAILURE(connect_pair(listener.fd, bound, client, server));
+
+  std::string sent;
+  for (int i = 0; i < 3000; ++i) {
+    sent.push_back(static_cast<char>(i * 7 + 3));
+  }
+  std::size_t offset = 0;
+  for (int i = 0; i < 100 && offset < sent.size(); ++i) {
+    iovec out{&sent[offset], std::min<std::size_t>(1000, sent.size() - offset)};
+    const ssize_t n = sock::send(client.fd, &out, 1, 0);
+    ASSERT_GT(n, 0);
+    offset += static_cast<std::size_t>(n);
+  }
+  ASSERT_EQ(offset, sent.size());
+  std::string got;
+  char piece[700];
+  for (int i = 0; i < 200 && got.size() < sent.size(); ++i) {
+    ASSERT_TRUE(wait_for(server.fd, POLLIN));
+    iovec in{piece, sizeof piece};
+    const ssize_t n = sock::recv(server.fd, &in, 1, 0);
+    ASSERT_GT(n, 0);
+    got.append(piece, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(got, sent);
+  iovec in{piece, sizeof piece};
+  EXPECT_EQ(sock::recv(server.fd, &in, 1, 0), -EAGAIN);
+  ASSERT_EQ(sock::shutdown(client.fd, SHUT_WR), 0);
+  ASSERT_TRUE(wait_for(server.fd, POLLIN));
+  EXPECT_EQ(sock::recv(server.fd, &in, 1, 0), 0);
+
+  // Datagrams: the sender's address through recvfrom, and a connected socket's send with a
+  // name pointer of length 0 goes to its peer (sendmsg ignores such a name).
+  address receiver_address;
+  address sender_address;
+  fd_guard receiver(bound_socket(GetParam(), SOCK_DGRAM, receiver_address));
+  fd_guard sender(bound_socket(GetParam(), SOCK_DGRAM, sender_address));
+  ASSERT_GE(receiver.fd, 0);
+  ASSERT_GE(sender.fd, 0);
+  ASSERT_EQ(sock::connect(sender.fd, receiver_address.get(), receiver_address.length), 0);
+  char datagram[] = "datagram";
+  iovec out{datagram, 8};
+  msghdr message{};
+  sockaddr_storage unused{};
+  message.msg_name = &unused;
+  message.msg_namelen = 0;
+  message.msg_iov = &out;
+  message.msg_iovlen = 1;
+  ASSERT_EQ(sock::send_message(sender.fd, &message, 0), 8);
+  ASSERT_TRUE(wait_for(receiver.fd, POLLIN));
+  char buffer[16] = {};
+  iovec datagram_in{buffer, sizeof buffer};
+  address from;
+  from.length = sizeof from.storage;
+  ASSERT_EQ(sock::recv(receiver.fd, &datagram_in, 1, 0, from.get(), &from.length), 8);
+  EXPECT_EQ(std::string(buffer, 8), "datagram");
+  EXPECT_EQ(from.length, sender_address.length);
+  EXPECT_EQ(from.port(), sender_address.port());
 }
 
 // --- iovec_builder ---------------------------------------------------------------------------
