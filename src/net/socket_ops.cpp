@@ -149,8 +149,8 @@ ssize_t recv(int fd, const iovec *iov, std::size_t iovcnt, int flags, sockaddr *
     // One buffer, no message flags wanted: recvfrom(2) (send_message says why).
     socklen_t length = from != nullptr && from_length != nullptr ? *from_length : 0;
     const ssize_t got = retry_interrupted([&] {
-      return recvfrom_call(fd, iov[0].iov_base, iov[0].iov_len, flags,
-                           length != 0 ? from : nullptr, length != 0 ? &length : nullptr);
+      return recvfrom_call(fd, iov[0].iov_base, iov[0].iov_len, flags, length != 0 ? from : nullptr,
+                           length != 0 ? &length : nullptr);
     });
     if (got >= 0 && length != 0) {
       *from_length = length;

@@ -79,11 +79,10 @@ nt::block_cache &chunk_cache() {
   return *cache;
 }
 
-// The bound: see "Receive backpressure" below.
-// The bound: the socket's SO_RCVBUF as Linux reports it when the bound is first needed (so a
-// size the client set before its first indication counts). Read once: Linux grows the buffer
-// of a socket that is read quickly (up to tcp_rmem[2]), which would let the bound grow with the
-// very bursts it is there to stop.
+// The bound ("Receive backpressure" below): the socket's SO_RCVBUF as Linux reports it when the
+// bound is first needed (so a size the client set before its first indication counts). Read
+// once: Linux grows the buffer of a socket that is read quickly (up to tcp_rmem[2]), which would
+// let the bound grow with the very bursts it is there to stop.
 SIZE_T buffer_limit(socket_object *s, indication_state &in) {
   if (in.buffer_limit == 0) {
     int size = 0;
@@ -235,11 +234,9 @@ void unread_push_front(socket_object *s, data_chunk *c) {
 // on Windows, where data indicated and not yet released holds back the window. Nothing is lost.
 // A release that brings a throttled socket below its bound kicks its loop, since edge-triggered
 // readiness will not report the data waiting in the kernel again. Each list counts (by its
-// head) the bytes it was charged with. All of this is under the socket's lock.
+// head) the bytes it was charged with. All of this is under the socket's lock. The bound is
+// buffer_limit's (above).
 
-// The bound: the socket's SO_RCVBUF as Linux reports it when the bound is first needed (so a
-// size the client set before its first indication counts). Read once: Linux grows the buffer
-// of a socket that is read quickly (up to tcp_rmem[2]), which would let the bound grow with the
 // Whether the events may read the socket again (below its bound). A read takes up to one chunk,
 // so a socket holds at most its bound plus one read.
 bool may_read(socket_object *s) {
