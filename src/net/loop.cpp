@@ -355,6 +355,9 @@ void loop::run_once() {
       timeout = std::chrono::nanoseconds::zero();
     }
   }
+  if (hooks_.before_wait != nullptr) {
+    hooks_.before_wait();
+  }
   backend_->wait(timeout);
   if (announced_sleep) {
     // Awake again: take the marker back so that posts made while we work write nothing. If a

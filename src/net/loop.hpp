@@ -191,10 +191,13 @@ private:
 };
 
 // Called on the loop's own thread: on_start before the first iteration (the provider sets the
-// simulated IRQL and the thread's log name there), on_stop after the last task ran.
+// simulated IRQL and the thread's log name there), on_stop after the last task ran, and
+// before_wait at each iteration before it waits for I/O (the provider writes the log lines its
+// callbacks made in the iteration there). before_wait is a plain pointer: it runs every turn.
 struct loop_hooks {
   std::function<void(loop &)> on_thread_start;
   std::function<void(loop &)> on_thread_stop;
+  void (*before_wait)() = nullptr;
 };
 
 class loop {

@@ -5,6 +5,10 @@
 # With UWSK_EXPECT_RING_EVENTS=1 (the event driver on the io_uring engine) it also requires the
 # log line saying receive events read through multishot receives, unless the log says the kernel
 # lacks them.
+# With UWSK_LIVE_LOG_COUNT=N and UWSK_LIVE_LOG_REGEX=RE it also requires, after the peer is done
+# and before the unload, N lines matching RE in the log within 5 s while uwsk-run still runs:
+# the lines a driver prints from its completion routines and callbacks (on a loop thread, whose
+# DbgPrint lines go out together once per loop iteration) must not wait for the process to end.
 # The port must be free first: uwsk listeners share ports with other processes of the same user,
 # so a server already there would silently take part of the connections: exit 75 then, and when
 # the driver finds the port taken (with_free_port.sh tries another).
@@ -40,6 +44,20 @@ if grep -q "cannot listen on port" "$log"; then
 fi
 peer_status=0
 timeout 50 "$peer" "$mode" "$port" "$@" || peer_status=$?
+live_status=0
+if [ -n "${UWSK_LIVE_LOG_COUNT:-}" ]; then
+  live_seen=0
+  for _ in $(seq 1 50); do
+    live_seen=$(grep -c -E -- "$UWSK_LIVE_LOG_REGEX" "$log")
+    [ "$live_seen" -ge "$UWSK_LIVE_LOG_COUNT" ] && break
+    sleep 0.1
+  done
+  if [ "$live_seen" -lt "$UWSK_LIVE_LOG_COUNT" ]; then
+    echo "echo_peer_test: $live_seen lines match '$UWSK_LIVE_LOG_REGEX' while the server runs," \
+      "not $UWSK_LIVE_LOG_COUNT"
+    live_status=1
+  fi
+fi
 kill -TERM "$server" 2>/dev/null
 server_status=124
 for _ in $(seq 1 200); do
@@ -51,7 +69,7 @@ for _ in $(seq 1 200); do
   sleep 0.1
 done
 server=
-if [ "$peer_status" -ne 0 ] || [ "$server_status" -ne 0 ]; then
+if [ "$peer_status" -ne 0 ] || [ "$server_status" -ne 0 ] || [ "$live_status" -ne 0 ]; then
   echo "== driver log (last 80 lines) =="
   tail -n 80 "$log"
 else
@@ -71,4 +89,5 @@ if [ "${UWSK_EXPECT_RING_EVENTS:-0}" = 1 ]; then
   fi
 fi
 echo "echo_peer_test: peer exit $peer_status, uwsk-run exit $server_status (124: timed out)"
-[ "$peer_status" -eq 0 ] && [ "$server_status" -eq 0 ] && [ "$ring_status" -eq 0 ]
+[ "$peer_status" -eq 0 ] && [ "$server_status" -eq 0 ] && [ "$ring_status" -eq 0 ] &&
+  [ "$live_status" -eq 0 ]

@@ -16,6 +16,8 @@
 #include <uwsk/log.h>
 #include <wdm.h>
 
+#include "nt/dbg/log.hpp"
+
 namespace {
 
 // Sends the log to a fresh file for one test and reads it back.
@@ -206,6 +208,103 @@ TEST_F(LogFile, LinesFromTwoThreadsAreNotInterleaved) {
   }
   EXPECT_EQ(next[0], kLines);
   EXPECT_EQ(next[1], kLines);
+}
+
+// The file's text as it is now, without closing the log.
+std::string file_text(const std::string &path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Log batching (log.cpp): a batching thread's DbgPrint lines reach the file only when the batch
+// is written, all at once and in order, with the prefixes they were made with.
+TEST_F(LogFile, BatchedLinesWaitForTheFlushAndKeepTheirOrder) {
+  std::thread loop_like([] {
+    uwsk::nt::log_batch_lines(true);
+    DbgPrint("batched %d\n", 1);
+    DbgPrint("batched %d\n", 2);
+    DbgPrint("part ");
+    DbgPrint("of three\n");
+    uwsk::nt::log_flush_batch();
+    uwsk::nt::log_batch_lines(false);
+  });
+  loop_like.join();
+  auto lines = bodies();
+  EXPECT_EQ(lines, (std::vector<std::string>{"batched 1", "batched 2", "part of three"}));
+}
+
+TEST_F(LogFile, BatchedLinesAreNotInTheFileBeforeTheFlush) {
+  std::string before;
+  std::string after;
+  std::thread loop_like([&] {
+    uwsk::nt::log_batch_lines(true);
+    DbgPrint("held until the flush\n");
+    before = file_text(path_);
+    uwsk::nt::log_flush_batch();
+    after = file_text(path_);
+    uwsk::nt::log_batch_lines(false);
+  });
+  loop_like.join();
+  EXPECT_EQ(before.find("held until the flush"), std::string::npos) << before;
+  EXPECT_NE(after.find("held until the flush"), std::string::npos) << after;
+}
+
+// Another thread's line, and a runtime message of the batching thread itself (never held: a
+// verifier report must not wait), write the batch first: the file keeps the order lines were
+// made in.
+TEST_F(LogFile, OtherWritersWriteTheBatchFirst) {
+  std::thread loop_like([] {
+    uwsk::nt::log_batch_lines(true);
+    DbgPrint("first, batched\n");
+    std::thread other([] { DbgPrint("second, from another thread\n"); });
+    other.join();
+    DbgPrint("third, batched\n");
+    uwsk_log_message("test", "fourth, a runtime message");
+    DbgPrint("fifth, batched\n");
+    uwsk::nt::log_flush_batch();
+    uwsk::nt::log_batch_lines(false);
+  });
+  loop_like.join();
+  auto lines = bodies();
+  EXPECT_EQ(lines, (std::vector<std::string>{"first, batched", "second, from another thread",
+                                             "third, batched", "test: fourth, a runtime message",
+                                             "fifth, batched"}));
+}
+
+// Closing the log writes the batch (as process exit does, through the same path).
+TEST_F(LogFile, CloseWritesTheBatch) {
+  std::thread loop_like([] {
+    uwsk::nt::log_batch_lines(true);
+    DbgPrint("batched before the close\n");
+    uwsk::nt::log_batch_lines(false); // never flushed by this thread
+  });
+  loop_like.join();
+  EXPECT_EQ(bodies(), (std::vector<std::string>{"batched before the close"}));
+}
+
+// A batch that grows past its limit (32 KiB) is written without waiting for the flush.
+TEST_F(LogFile, ALargeBatchIsWrittenWithoutAFlush) {
+  std::string seen;
+  std::thread loop_like([&] {
+    uwsk::nt::log_batch_lines(true);
+    const std::string filler(200, 'x');
+    for (int i = 0; i < 200; ++i) { // about 45 KiB with the prefixes
+      DbgPrint("%d %s\n", i, filler.c_str());
+    }
+    seen = file_text(path_);
+    uwsk::nt::log_flush_batch();
+    uwsk::nt::log_batch_lines(false);
+  });
+  loop_like.join();
+  EXPECT_NE(seen.find("0 xxx"), std::string::npos);
+  EXPECT_GE(seen.size(), 32u * 1024);
+  auto lines = bodies();
+  ASSERT_EQ(lines.size(), 200u);
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(lines[static_cast<size_t>(i)], std::to_string(i) + " " + std::string(200, 'x'));
+  }
 }
 
 TEST_F(LogFile, DbgPrintExFiltersByLevel) {

@@ -353,6 +353,40 @@ TEST(net_loop, ThreadHooksRunOnTheLoopThread) {
   EXPECT_TRUE(stop_in_loop.load());
 }
 
+// before_wait is a plain function pointer: what it sees goes through these.
+std::atomic<int> g_tasks_run{0};
+std::atomic<int> g_tasks_seen_before_wait{-1};
+std::atomic<bool> g_before_wait_off_loop{false};
+std::atomic<loop *> g_hooked_loop{nullptr};
+void record_before_wait() {
+  loop *l = g_hooked_loop.load();
+  if (l != nullptr && !l->in_loop_thread()) {
+    g_before_wait_off_loop = true;
+  }
+  g_tasks_seen_before_wait = g_tasks_run.load();
+}
+
+// The hook runs on the loop thread at each iteration, after the tasks the iteration ran and
+// before it waits again (the provider writes its callbacks' batched log lines there): a task
+// posted to an idle loop is followed by the hook without anything else waking the loop.
+TEST(net_loop, BeforeWaitRunsAfterTheIterationsWorkAndBeforeItSleeps) {
+  uwsk::net::loop_hooks hooks;
+  hooks.before_wait = record_before_wait;
+  loop l(0, hooks);
+  g_hooked_loop = &l;
+  l.start();
+  for (int round = 1; round <= 3; ++round) {
+    task t;
+    t.run = [](task *) { ++g_tasks_run; };
+    ASSERT_TRUE(l.post(&t));
+    EXPECT_TRUE(eventually([&] { return g_tasks_seen_before_wait.load() == round; }))
+        << "round " << round << ": the hook saw " << g_tasks_seen_before_wait.load();
+  }
+  l.stop();
+  g_hooked_loop = nullptr;
+  EXPECT_FALSE(g_before_wait_off_loop.load());
+}
+
 // --- watchers ------------------------------------------------------------------------------
 
 TEST_F(net_loop_running, TcpReadableAndWritable) {

@@ -216,28 +216,46 @@ private:
     return p;
   }
 
-  // A length modifier at `p`, the longest that matches (hh before h, I64 before I).
+  // A length modifier at `p`, the longest that matches (hh before h, ll before l, I64 and I32
+  // before I).
   const CharT *length(const CharT *p, Length &len) {
-    struct modifier {
-      const char *text;
-      Length length;
-    };
-    static constexpr modifier modifiers[] = {
-        {"hh", Length::hh}, {"h", Length::h},     {"ll", Length::ll},   {"l", Length::l},
-        {"w", Length::w},   {"L", Length::L},     {"z", Length::z},     {"t", Length::t},
-        {"j", Length::j},   {"I64", Length::I64}, {"I32", Length::I32}, {"I", Length::I},
-    };
-    for (const modifier &m : modifiers) {
-      size_t n = 0;
-      while (m.text[n] != 0 && p[n] == static_cast<CharT>(m.text[n])) {
-        ++n; // stops at the format's NUL, which matches no modifier
+    switch (*p) {
+    case 'h':
+      len = p[1] == 'h' ? Length::hh : Length::h;
+      return p + (len == Length::hh ? 2 : 1);
+    case 'l':
+      len = p[1] == 'l' ? Length::ll : Length::l;
+      return p + (len == Length::ll ? 2 : 1);
+    case 'w':
+      len = Length::w;
+      return p + 1;
+    case 'L':
+      len = Length::L;
+      return p + 1;
+    case 'z':
+      len = Length::z;
+      return p + 1;
+    case 't':
+      len = Length::t;
+      return p + 1;
+    case 'j':
+      len = Length::j;
+      return p + 1;
+    case 'I':
+      // p[1] is the format's NUL at the end, which stops the comparisons before p[2].
+      if (p[1] == '6' && p[2] == '4') {
+        len = Length::I64;
+        return p + 3;
       }
-      if (m.text[n] == 0) {
-        len = m.length;
-        return p + n;
+      if (p[1] == '3' && p[2] == '2') {
+        len = Length::I32;
+        return p + 3;
       }
+      len = Length::I;
+      return p + 1;
+    default:
+      return p; // no modifier
     }
-    return p;
   }
 
   // Whether a c/s/Z argument is wide: h forces narrow, l and w force wide, otherwise the
@@ -258,6 +276,9 @@ private:
   }
 
   void put_ascii(const char *s, size_t n) {
+    if (n == 0) {
+      return; // an empty sign or prefix: no call into the sink
+    }
     if constexpr (wide_format) {
       char16_t buf[64];
       while (n > 0) {
@@ -342,9 +363,16 @@ private:
 
     char digits[24];
     size_t ndigits = 0;
-    const char *alphabet = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-    for (uint64_t v = magnitude; v != 0; v /= base) {
-      digits[sizeof digits - 1 - ndigits++] = alphabet[v % base];
+    if (base == 10) {
+      // A constant divisor: the compiler multiplies instead of dividing, per digit.
+      for (uint64_t v = magnitude; v != 0; v /= 10) {
+        digits[sizeof digits - 1 - ndigits++] = static_cast<char>('0' + v % 10);
+      }
+    } else {
+      const char *alphabet = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+      for (uint64_t v = magnitude; v != 0; v /= base) {
+        digits[sizeof digits - 1 - ndigits++] = alphabet[v % base];
+      }
     }
     if (ndigits == 0 && spec.precision != 0) {
       digits[sizeof digits - 1] = '0';

@@ -1,4 +1,10 @@
 // The runtime's log sink: prefixed lines, one write(2) each, partial lines held per thread.
+// The text a batching thread (a loop thread, log_batch_lines) writes with uwsk_log_write
+// (DbgPrint and its kin) is gathered instead and written with one write(2) when its loop is
+// about to wait (log_flush_batch), when another thread or a runtime message writes (first, so
+// the order of lines stays the order they were made in), when it reaches batch_limit, and
+// before anything that ends the log or the process (uwsk_log_open/close, exit, a fatal report).
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdarg>
@@ -49,7 +55,15 @@ struct Sink {
   futex_lock mutex;       // one atomic instruction each way when uncontended, as it usually is
   int fd = STDERR_FILENO; // guarded by mutex; STDERR_FILENO or a file this sink owns
   std::unordered_map<pid_t, Pending> pending; // guarded by mutex; keyed by Linux tid
+  std::string batch;                // complete lines of batching threads; guarded by mutex
+  std::atomic<bool> batched{false}; // batch is not empty: read without the lock (log_flush_batch)
 };
+
+// Past this many bytes a batch is written at once, whatever the loop does.
+constexpr size_t batch_limit = 32 * 1024;
+
+// Whether this thread's uwsk_log_write lines go into the batch (log_batch_lines).
+thread_local bool t_batch_lines = false;
 
 void flush_all_at_exit();
 
@@ -140,9 +154,29 @@ void write_all(int fd, const char *data, size_t len) {
   }
 }
 
-// Caller holds the sink mutex. One writev(2) for the line (one append to a log file); what a
-// short write left goes out piece by piece.
-void emit_line_locked(Sink &s, std::string_view prefix, std::string_view body) {
+// Caller holds the sink mutex. Writes the batched lines, if any.
+void flush_batch_locked(Sink &s) {
+  if (s.batch.empty()) {
+    return;
+  }
+  write_all(s.fd, s.batch.data(), s.batch.size());
+  s.batch.clear();
+  s.batched.store(false, std::memory_order_relaxed);
+}
+
+// Caller holds the sink mutex. Adds the line to the batch (`batch`: a batching thread's
+// uwsk_log_write text), or writes what is batched and then the line with one writev(2) (one
+// append to a log file); what a short write left goes out piece by piece.
+void emit_line_locked(Sink &s, std::string_view prefix, std::string_view body, bool batch) {
+  if (batch) {
+    s.batch.append(prefix).append(body).push_back('\n');
+    s.batched.store(true, std::memory_order_relaxed);
+    if (s.batch.size() >= batch_limit) {
+      flush_batch_locked(s);
+    }
+    return;
+  }
+  flush_batch_locked(s);
   iovec pieces[3] = {{const_cast<char *>(prefix.data()), prefix.size()},
                      {const_cast<char *>(body.data()), body.size()},
                      {const_cast<char *>("\n"), 1}};
@@ -166,17 +200,21 @@ void emit_line_locked(Sink &s, std::string_view prefix, std::string_view body) {
 
 // Caller holds the sink mutex.
 void flush_pending_locked(Sink &s, pid_t tid) {
+  if (s.pending.empty()) {
+    return;
+  }
   auto it = s.pending.find(tid);
   if (it == s.pending.end()) {
     return;
   }
-  emit_line_locked(s, it->second.prefix, it->second.text);
+  emit_line_locked(s, it->second.prefix, it->second.text, false);
   s.pending.erase(it);
 }
 
 void flush_all_locked(Sink &s) {
+  flush_batch_locked(s);
   for (auto &[tid, p] : s.pending) {
-    emit_line_locked(s, p.prefix, p.text);
+    emit_line_locked(s, p.prefix, p.text, false);
   }
   s.pending.clear();
 }
@@ -199,8 +237,9 @@ struct ThreadExitFlush {
 };
 thread_local ThreadExitFlush t_exit_flush;
 
-// Caller holds the sink mutex. Splits text into lines; the last fragment is held.
-void write_text_locked(Sink &s, std::string_view text) {
+// Caller holds the sink mutex. Splits text into lines; the last fragment is held. `batch`: the
+// complete lines may go into the batch.
+void write_text_locked(Sink &s, std::string_view text, bool batch) {
   pid_t tid = current_tid();
   while (!text.empty()) {
     size_t nl = text.find('\n');
@@ -218,13 +257,14 @@ void write_text_locked(Sink &s, std::string_view text) {
     if (!body.empty() && body.back() == '\r') {
       body.remove_suffix(1);
     }
-    auto it = s.pending.find(tid);
+    // Most lines arrive whole: no fragment is held anywhere, and no lookup is needed.
+    auto it = s.pending.empty() ? s.pending.end() : s.pending.find(tid);
     if (it != s.pending.end()) {
       it->second.text.append(body);
-      emit_line_locked(s, it->second.prefix, it->second.text);
+      emit_line_locked(s, it->second.prefix, it->second.text, batch);
       s.pending.erase(it);
     } else {
-      emit_line_locked(s, make_prefix().view(), body);
+      emit_line_locked(s, make_prefix().view(), body, batch);
     }
     text.remove_prefix(nl + 1);
   }
@@ -252,6 +292,7 @@ void log_write_fatal(std::string_view text) {
     }
   }
   if (locked) {
+    flush_batch_locked(s);
     flush_pending_locked(s, current_tid());
   }
   const LinePrefix prefix = make_prefix();
@@ -272,6 +313,19 @@ void log_write_fatal(std::string_view text) {
   if (locked) {
     s.mutex.unlock();
   }
+}
+
+void log_batch_lines(bool on) {
+  t_batch_lines = on;
+}
+
+void log_flush_batch() {
+  Sink &s = sink();
+  if (!s.batched.load(std::memory_order_relaxed)) {
+    return; // nothing batched, or another thread is writing it
+  }
+  std::lock_guard lock(s.mutex);
+  flush_batch_locked(s);
 }
 
 } // namespace uwsk::nt
@@ -333,7 +387,7 @@ extern "C" void uwsk_log_vmessage(const char *component, const char *fmt, va_lis
   Sink &s = sink();
   std::lock_guard lock(s.mutex);
   flush_pending_locked(s, current_tid());
-  write_text_locked(s, text);
+  write_text_locked(s, text, false); // runtime messages (verifier reports) are never held
 }
 
 // uwsk_log_message: printf-style form of uwsk_log_vmessage.
@@ -351,7 +405,7 @@ extern "C" void uwsk_log_write(const char *text, size_t len) {
   }
   Sink &s = sink();
   std::lock_guard lock(s.mutex);
-  write_text_locked(s, std::string_view(text, len));
+  write_text_locked(s, std::string_view(text, len), t_batch_lines);
 }
 
 // uwsk_log_set_thread_name: names the calling thread in line prefixes.

@@ -14,4 +14,11 @@ std::string log_thread_label();
 // thread that dies while another holds the lock still gets its report out.
 void log_write_fatal(std::string_view text);
 
+// Log batching (log.cpp, at the top): from now on the calling thread's uwsk_log_write lines
+// (DbgPrint) are gathered and written together (on), or written one by one again (off). A
+// thread that batches must call log_flush_batch often: an I/O loop does before each wait.
+void log_batch_lines(bool on);
+// Writes the lines batched so far, if any (one load when there are none).
+void log_flush_batch();
+
 } // namespace uwsk::nt

@@ -27,6 +27,7 @@
 
 #include "nt/bugcheck.hpp"
 #include "nt/dbg/activity.hpp"
+#include "nt/dbg/log.hpp"
 #include "nt/dbg/verifier.hpp"
 #include "nt/ex/pool.hpp"
 #include "win_constants.hpp"
@@ -122,6 +123,13 @@ net::engine &engine() {
       std::snprintf(name, sizeof(name), "uwsk-loop-%zu", loop.index());
       nt::mark_runtime_thread(name);
       nt::set_current_irql(DISPATCH_LEVEL);
+      // DbgPrint lines of the loop's callbacks go out together, once per loop iteration.
+      nt::log_batch_lines(true);
+    };
+    options.hooks.before_wait = nt::log_flush_batch;
+    options.hooks.on_thread_stop = [](net::loop &) {
+      nt::log_flush_batch();
+      nt::log_batch_lines(false);
     };
     net::engine::configure_instance(std::move(options));
     // Rules V50 and V51 name the socket of the callback that broke them.
