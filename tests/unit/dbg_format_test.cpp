@@ -218,6 +218,13 @@ TEST(DbgFormat, UnknownAndTruncatedConversions) {
   EXPECT_EQ(fmt("abc%"), "abc%");
   EXPECT_EQ(fmt("abc%l"), "abc%l");
   EXPECT_EQ(fmt("%-5"), "%-5");
+  // Modifiers cut short: the longest that matches, then the conversion as it stands.
+  EXPECT_EQ(fmt("abc%I"), "abc%I");
+  EXPECT_EQ(fmt("abc%I6"), "abc%I6");
+  EXPECT_EQ(fmt("%I6d"), "%I6d");
+  EXPECT_EQ(fmt("%I3"), "%I3");
+  EXPECT_EQ(fmt("abc%hh"), "abc%hh");
+  EXPECT_EQ(fmt("%hlu", 1u), "%hlu"); // h, then "l" is no conversion: copied as it stands
 }
 
 TEST(DbgFormat, ManyArgumentsInSequence) {

@@ -94,6 +94,15 @@ protected:
     }
   }
 
+  // A listener on the family's loopback address (`bound`) and one connection to it, accepted:
+  // client and server, both non-blocking.
+  void listen_and_connect(fd_guard &listener, address &bound, fd_guard &client, fd_guard &server) {
+    listener.fd = bound_socket(GetParam(), SOCK_STREAM, bound);
+    ASSERT_GE(listener.fd, 0);
+    ASSERT_EQ(sock::listen(listener.fd, 8), 0);
+    ASSERT_NO_FATAL_FAILURE(connect_pair(listener.fd, bound, client, server));
+  }
+
   // Connects a new client to listener's address and accepts it, both non-blocking.
   void connect_pair(int listener_fd, address &listener, fd_guard &client, fd_guard &server,
                     address *peer_seen = nullptr) {
@@ -170,12 +179,10 @@ TEST_P(net_socket, ConnectToAPortNobodyListensOnIsRefused) {
 
 TEST_P(net_socket, ConnectAcceptAndAddresses) {
   address bound;
-  fd_guard listener(bound_socket(GetParam(), SOCK_STREAM, bound));
-  ASSERT_GE(listener.fd, 0);
-  ASSERT_EQ(sock::listen(listener.fd, 8), 0);
+  fd_guard listener;
   fd_guard client;
   fd_guard server;
-  ASSERT_NO_FATAL_FAILURE(connect_pair(listener.fd, bound, client, server));
+  ASSERT_NO_FATAL_FAILURE(listen_and_connect(listener, bound, client, server));
   address remote;
   remote.length = sizeof remote.storage;
   ASSERT_EQ(sock::peer_address(client.fd, remote.get(), &remote.length), 0);
@@ -188,12 +195,10 @@ TEST_P(net_socket, ConnectAcceptAndAddresses) {
 
 TEST_P(net_socket, ThreePieceSendAndReceiveRoundTrip) {
   address bound;
-  fd_guard listener(bound_socket(GetParam(), SOCK_STREAM, bound));
-  ASSERT_GE(listener.fd, 0);
-  ASSERT_EQ(sock::listen(listener.fd, 8), 0);
+  fd_guard listener;
   fd_guard client;
   fd_guard server;
-  ASSERT_NO_FATAL_FAILURE(connect_pair(listener.fd, bound, client, server));
+  ASSERT_NO_FATAL_FAILURE(listen_and_connect(listener, bound, client, server));
 
   char a[] = "abc";
   char b[] = "defgh";
@@ -228,12 +233,10 @@ TEST_P(net_socket, ThreePieceSendAndReceiveRoundTrip) {
 
 TEST_P(net_socket, SendToAClosedPeerIsAnErrorNotSigpipe) {
   address bound;
-  fd_guard listener(bound_socket(GetParam(), SOCK_STREAM, bound));
-  ASSERT_GE(listener.fd, 0);
-  ASSERT_EQ(sock::listen(listener.fd, 8), 0);
+  fd_guard listener;
   fd_guard client;
   fd_guard server;
-  ASSERT_NO_FATAL_FAILURE(connect_pair(listener.fd, bound, client, server));
+  ASSERT_NO_FATAL_FAILURE(listen_and_connect(listener, bound, client, server));
   ASSERT_EQ(sock::close(server.fd), 0);
   server.fd = -1;
   // The first send may still be accepted; the peer's reset then fails a later one. Without
@@ -327,12 +330,10 @@ TEST_P(net_socket, DatagramsWithAddressesAndBatches) {
 // msghdr forms.
 TEST_P(net_socket, OneBufferFormsKeepBytesAddressesAndEndOfStream) {
   address bound;
-  fd_guard listener(bound_socket(GetParam(), SOCK_STREAM, bound));
-  ASSERT_GE(listener.fd, 0);
-  ASSERT_EQ(sock::listen(listener.fd, 8), 0);
+  fd_guard listener;
   fd_guard client;
   fd_guard server;
-  ASSERT_NO_FATAL_FAILURE(connect_pair(listener.fd, bound, client, server));
+  ASSERT_NO_FATAL_FAILURE(listen_and_connect(listener, bound, client, server));
 
   std::string sent;
   for (int i = 0; i < 3000; ++i) {

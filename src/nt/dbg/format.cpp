@@ -219,43 +219,44 @@ private:
   // A length modifier at `p`, the longest that matches (hh before h, ll before l, I64 and I32
   // before I).
   const CharT *length(const CharT *p, Length &len) {
+    if ((*p == 'h' || *p == 'l') && p[1] == *p) {
+      len = *p == 'h' ? Length::hh : Length::ll;
+      return p + 2;
+    }
+    // At the format's end p[1] is its NUL, which stops the comparison before p[2].
+    if (*p == 'I' && ((p[1] == '6' && p[2] == '4') || (p[1] == '3' && p[2] == '2'))) {
+      len = p[1] == '6' ? Length::I64 : Length::I32;
+      return p + 3;
+    }
     switch (*p) {
     case 'h':
-      len = p[1] == 'h' ? Length::hh : Length::h;
-      return p + (len == Length::hh ? 2 : 1);
+      len = Length::h;
+      break;
     case 'l':
-      len = p[1] == 'l' ? Length::ll : Length::l;
-      return p + (len == Length::ll ? 2 : 1);
+      len = Length::l;
+      break;
     case 'w':
       len = Length::w;
-      return p + 1;
+      break;
     case 'L':
       len = Length::L;
-      return p + 1;
+      break;
     case 'z':
       len = Length::z;
-      return p + 1;
+      break;
     case 't':
       len = Length::t;
-      return p + 1;
+      break;
     case 'j':
       len = Length::j;
-      return p + 1;
+      break;
     case 'I':
-      // p[1] is the format's NUL at the end, which stops the comparisons before p[2].
-      if (p[1] == '6' && p[2] == '4') {
-        len = Length::I64;
-        return p + 3;
-      }
-      if (p[1] == '3' && p[2] == '2') {
-        len = Length::I32;
-        return p + 3;
-      }
       len = Length::I;
-      return p + 1;
+      break;
     default:
-      return p; // no modifier
+      return p; // no modifier, the usual case
     }
+    return p + 1;
   }
 
   // Whether a c/s/Z argument is wide: h forces narrow, l and w force wide, otherwise the
