@@ -22,12 +22,9 @@ seconds=${3:-3}
 reps=${4:-3}
 placement=${5:-split}
 build=${6:-$root/build-release}
-if [ -z "${UWSK_BENCH_PORT:-}" ]; then
-  [ -x "$build/bin/uwsk-bench-port" ] ||
-    { echo "cpu-split: $build/bin/uwsk-bench-port is missing (bench/run.sh builds it)"; exit 1; }
-  # Again, holding a port of its own until it ends (as bench/profile.sh does).
-  exec "$build/bin/uwsk-bench-port" "$root/bench/cpu-split.sh" "$@"
-fi
+# shellcheck source=bench/server-line.sh
+. "$root/bench/server-line.sh"
+bench_own_port "$build" "$root/bench/cpu-split.sh" "$@"
 port=$UWSK_BENCH_PORT
 case $placement in
   split) client_cpu=1 ;;
@@ -49,21 +46,9 @@ cpu0_ticks() {
 
 # Runs one server once; prints "user system softirq idle" in ns per operation, or fails.
 measure() {
-  local name=$1 line rest
-  line=$(awk -v name="$name" '$0 !~ /^[[:space:]]*#/ && $1 == name' "$root/bench/servers.conf")
-  [ -n "$line" ] || { echo "cpu-split: no server '$name' in bench/servers.conf" >&2; return 1; }
-  read -r _ _ _ rest <<<"$line"
-  rest=${rest//\{bin\}/$build/bin}
-  rest=${rest//\{drivers\}/$build/drivers}
-  rest=${rest//\{port\}/$port}
-  rest=${rest//\{log\}/$work/driver.log}
-  local words env_words=()
-  read -r -a words <<<"$rest"
-  while [ ${#words[@]} -gt 0 ] && [[ ${words[0]} == *=* && ${words[0]} != */* ]]; do
-    env_words+=("${words[0]}")
-    words=("${words[@]:1}")
-  done
-  env "${env_words[@]}" taskset -c 0 "${words[@]}" >"$work/server.log" 2>&1 &
+  local name=$1
+  bench_server_command "$name" "$build" "$port" "$work/driver.log" || return 1
+  env "${bench_env[@]}" taskset -c 0 "${bench_command[@]}" >"$work/server.log" 2>&1 &
   server_pid=$!
   local loadgen=$build/bin/uwsk-bench-loadgen
   # A first pass warms the server up (its first connections, allocations), outside the window.

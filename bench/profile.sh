@@ -16,12 +16,9 @@ server=${1:?usage: bench/profile.sh SERVER [WORKLOAD] [SECONDS] [BUILD_DIR]}
 workload=${2:-pp64}
 seconds=${3:-5}
 build=${4:-$root/build-release}
-if [ -z "${UWSK_BENCH_PORT:-}" ]; then
-  [ -x "$build/bin/uwsk-bench-port" ] ||
-    { echo "profile: $build/bin/uwsk-bench-port is missing (bench/run.sh builds it)"; exit 1; }
-  # Again, holding a port of its own until it ends.
-  exec "$build/bin/uwsk-bench-port" "$root/bench/profile.sh" "$@"
-fi
+# shellcheck source=bench/server-line.sh
+. "$root/bench/server-line.sh"
+bench_own_port "$build" "$root/bench/profile.sh" "$@"
 port=$UWSK_BENCH_PORT
 work=/tmp/uwsk-profile.$$
 mkdir -p "$work"
@@ -30,31 +27,18 @@ for tool in valgrind callgrind_control callgrind_annotate; do
   command -v "$tool" >/dev/null || { echo "profile: $tool is missing (Debian: valgrind)"; exit 1; }
 done
 
-line=$(awk -v name="$server" '$0 !~ /^[[:space:]]*#/ && $1 == name' "$root/bench/servers.conf")
-[ -n "$line" ] || { echo "profile: no server '$server' in bench/servers.conf"; exit 1; }
-read -r _ _ _ rest <<<"$line"
-rest=${rest//\{bin\}/$build/bin}
-rest=${rest//\{drivers\}/$build/drivers}
-rest=${rest//\{port\}/$port}
-rest=${rest//\{log\}/$work/driver.log}
-read -r -a words <<<"$rest"
+bench_server_command "$server" "$build" "$port" "$work/driver.log" || exit 1
 # valgrind cannot follow io_uring (the kernel writes the rings behind its back): uwsk refuses
 # --engine uring under valgrind, so uwsk servers are profiled on their epoll-engine line.
-for word in "${words[@]}"; do
+for word in "${bench_command[@]}"; do
   if [ "$word" = uring ]; then
     echo "profile: valgrind cannot follow io_uring; profile the server's epoll-engine line"
     exit 1
   fi
 done
-env_words=()
-while [ ${#words[@]} -gt 0 ] && [[ ${words[0]} == *=* && ${words[0]} != */* ]]; do
-  env_words+=("${words[0]}")
-  words=("${words[@]:1}")
-done
-
 # The server runs on CPU 0 and the load generator on CPU 1, as in the "split" placement.
-env "${env_words[@]}" taskset -c 0 valgrind --tool=callgrind --instr-atstart=no \
-  --callgrind-out-file="$work/callgrind.out" "${words[@]}" >"$work/server.log" 2>&1 &
+env "${bench_env[@]}" taskset -c 0 valgrind --tool=callgrind --instr-atstart=no \
+  --callgrind-out-file="$work/callgrind.out" "${bench_command[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 cleanup() {
   kill "$server_pid" 2>/dev/null
