@@ -103,6 +103,15 @@ protected:
     ASSERT_NO_FATAL_FAILURE(connect_pair(listener.fd, bound, client, server));
   }
 
+  // Two datagram sockets, each bound to the family's loopback address.
+  void datagram_pair(fd_guard &receiver, address &receiver_address, fd_guard &sender,
+                     address &sender_address) {
+    receiver.fd = bound_socket(GetParam(), SOCK_DGRAM, receiver_address);
+    sender.fd = bound_socket(GetParam(), SOCK_DGRAM, sender_address);
+    ASSERT_GE(receiver.fd, 0);
+    ASSERT_GE(sender.fd, 0);
+  }
+
   // Connects a new client to listener's address and accepts it, both non-blocking.
   void connect_pair(int listener_fd, address &listener, fd_guard &client, fd_guard &server,
                     address *peer_seen = nullptr) {
@@ -256,10 +265,9 @@ TEST_P(net_socket, SendToAClosedPeerIsAnErrorNotSigpipe) {
 TEST_P(net_socket, DatagramsWithAddressesAndBatches) {
   address receiver_address;
   address sender_address;
-  fd_guard receiver(bound_socket(GetParam(), SOCK_DGRAM, receiver_address));
-  fd_guard sender(bound_socket(GetParam(), SOCK_DGRAM, sender_address));
-  ASSERT_GE(receiver.fd, 0);
-  ASSERT_GE(sender.fd, 0);
+  fd_guard receiver;
+  fd_guard sender;
+  ASSERT_NO_FATAL_FAILURE(datagram_pair(receiver, receiver_address, sender, sender_address));
 
   // One datagram from three pieces, received with the sender's address.
   char p1[] = "he";
@@ -367,10 +375,9 @@ TEST_P(net_socket, OneBufferFormsKeepBytesAddressesAndEndOfStream) {
   // name pointer of length 0 goes to its peer (sendmsg ignores such a name).
   address receiver_address;
   address sender_address;
-  fd_guard receiver(bound_socket(GetParam(), SOCK_DGRAM, receiver_address));
-  fd_guard sender(bound_socket(GetParam(), SOCK_DGRAM, sender_address));
-  ASSERT_GE(receiver.fd, 0);
-  ASSERT_GE(sender.fd, 0);
+  fd_guard receiver;
+  fd_guard sender;
+  ASSERT_NO_FATAL_FAILURE(datagram_pair(receiver, receiver_address, sender, sender_address));
   ASSERT_EQ(sock::connect(sender.fd, receiver_address.get(), receiver_address.length), 0);
   char datagram[] = "datagram";
   iovec out{datagram, 8};
