@@ -388,6 +388,79 @@ TEST(net_loop, BeforeWaitRunsAfterTheIterationsWorkAndBeforeItSleeps) {
 }
 
 // --- watchers ------------------------------------------------------------------------------
+// More watchers added and re-armed in one iteration than the io_uring engine's submission queue
+// holds (256 entries): the queue fills and is handed to the kernel mid-iteration (uring_backend::
+// get_sqe), and every watcher still gets its report, once per readiness. On epoll the same
+// calls are plain epoll_ctl.
+struct eventfd_watcher : watcher {
+  std::atomic<int> calls{0};
+  eventfd_watcher() {
+    on_events = [](watcher *w, std::uint32_t revents) {
+      auto *self = static_cast<eventfd_watcher *>(w);
+      if ((revents & uwsk::net::ev_in) != 0) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] const ssize_t got = ::read(self->fd, &count, sizeof count);
+        ++self->calls;
+      }
+    };
+  }
+  ~eventfd_watcher() {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+};
+
+TEST_F(net_loop_running, MoreWatchersInOneIterationThanTheSubmissionQueueHolds) {
+  constexpr int count = 600;
+  std::vector<std::unique_ptr<eventfd_watcher>> watchers;
+  for (int i = 0; i < count; ++i) {
+    auto w = std::make_unique<eventfd_watcher>();
+    w->fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ASSERT_GE(w->fd, 0);
+    const std::uint64_t one = 1;
+    ASSERT_EQ(::write(w->fd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
+    watchers.push_back(std::move(w));
+  }
+  int added = 0;
+  run_on(l, [&] {
+    for (auto &w : watchers) {
+      added += l.add(w.get(), uwsk::net::ev_in) == 0 ? 1 : 0;
+    }
+  });
+  ASSERT_EQ(added, count);
+  EXPECT_TRUE(eventually([&] {
+    return std::all_of(watchers.begin(), watchers.end(),
+                       [](const auto &w) { return w->calls.load() == 1; });
+  }));
+  // Readable again, all re-armed in one iteration: one more report each.
+  for (auto &w : watchers) {
+    const std::uint64_t one = 1;
+    ASSERT_EQ(::write(w->fd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
+  }
+  int modified = 0;
+  run_on(l, [&] {
+    for (auto &w : watchers) {
+      modified += l.modify(w.get(), uwsk::net::ev_in) == 0 ? 1 : 0;
+    }
+  });
+  ASSERT_EQ(modified, count);
+  EXPECT_TRUE(eventually([&] {
+    return std::all_of(watchers.begin(), watchers.end(),
+                       [](const auto &w) { return w->calls.load() == 2; });
+  }));
+  settle(l);
+  int removed = 0;
+  run_on(l, [&] {
+    for (auto &w : watchers) {
+      removed += l.remove(w.get()) == 0 ? 1 : 0;
+    }
+  });
+  EXPECT_EQ(removed, count);
+  for (const auto &w : watchers) {
+    EXPECT_EQ(w->calls.load(), 2) << "watcher on fd " << w->fd;
+  }
+}
 
 TEST_F(net_loop_running, TcpReadableAndWritable) {
   tcp_pair pair;
