@@ -391,6 +391,54 @@ TEST_P(events, AcceptEventLocalAddressIsTheConnectionsOwn) {
   }
 }
 
+// A dual-stack listener bound to the IPv4-mapped wildcard (::ffff:0.0.0.0) takes IPv4
+// connections on every local address: each connection's local address is its own
+// (::ffff:127.0.0.1 here), not the listener's.
+TEST_P(events, AcceptEventLocalAddressOnAMappedWildcardListener) {
+  if (family() != 6) {
+    GTEST_SKIP() << "an IPv6 listener's case";
+  }
+  PWSK_SOCKET listener = make_socket(WSK_FLAG_LISTEN_SOCKET);
+  ULONG off = 0;
+  call opt;
+  opt.returned = of<WSK_PROVIDER_BASIC_DISPATCH>(listener)->WskControlSocket(
+      listener, WskSetOption, IPV6_V6ONLY, IPPROTO_IPV6, sizeof(off), &off, 0, nullptr, nullptr,
+      opt.irp);
+  ASSERT_EQ(opt.wait(), STATUS_SUCCESS);
+  address bound = make_address(6, 0, 0, true);
+  bound.v6.sin6_addr.s6_addr[10] = 0xff; // ::ffff:0.0.0.0
+  bound.v6.sin6_addr.s6_addr[11] = 0xff;
+  ASSERT_EQ(bind_socket(listener, bound), STATUS_SUCCESS);
+  const unsigned short port = local_port(listener);
+  ASSERT_EQ(set_events(listener, WSK_EVENT_ACCEPT), STATUS_SUCCESS);
+  std::vector<int> peers;
+  for (int i = 0; i < 2; ++i) { // the second accept uses what the first one read
+    peers.push_back(peer_connect(4, port, timeout_ms));
+    ASSERT_GE(peers.back(), 0);
+    ASSERT_TRUE(rec.wait_for([&] { return rec.local_addresses.size() == peers.size(); }));
+  }
+  address expected = make_address(6, 0, port, true);
+  expected.v6.sin6_addr.s6_addr[10] = 0xff; // ::ffff:127.0.0.1
+  expected.v6.sin6_addr.s6_addr[11] = 0xff;
+  expected.v6.sin6_addr.s6_addr[12] = 127;
+  expected.v6.sin6_addr.s6_addr[15] = 1;
+  std::vector<PWSK_SOCKET> accepted;
+  {
+    std::lock_guard guard(rec.lock);
+    for (const std::string &local : rec.local_addresses) {
+      EXPECT_EQ(local, address_text(&expected.sa));
+    }
+    accepted.swap(rec.accepted);
+  }
+  for (PWSK_SOCKET a : accepted) {
+    close_socket(a);
+  }
+  close_socket(listener);
+  for (int peer : peers) {
+    peer_close(peer);
+  }
+}
+
 TEST_P(events, RejectedConnectionIsResetAndNeverSeen) {
   unsigned short port = 0;
   PWSK_SOCKET listener = bound_listener(&port);

@@ -30,13 +30,19 @@ struct accepted_peer {
   sockaddr_storage address{};
 };
 
-// Whether a Linux address is a wildcard (INADDR_ANY, in6addr_any).
+// Whether a listener bound to this Linux address accepts connections on other local addresses:
+// a wildcard (INADDR_ANY, in6addr_any, or the IPv4-mapped ::ffff:0.0.0.0 of a dual-stack
+// socket), or a family not known here, whose connections' addresses are read each time.
 bool wildcard(const sockaddr_storage &a) {
   if (a.ss_family == AF_INET) {
     return reinterpret_cast<const sockaddr_in &>(a).sin_addr.s_addr == htonl(INADDR_ANY);
   }
-  return a.ss_family != AF_INET6 ||
-         IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6 &>(a).sin6_addr);
+  if (a.ss_family != AF_INET6) {
+    return true;
+  }
+  const in6_addr &v6 = reinterpret_cast<const sockaddr_in6 &>(a).sin6_addr;
+  return IN6_IS_ADDR_UNSPECIFIED(&v6) ||
+         (IN6_IS_ADDR_V4MAPPED(&v6) && std::memcmp(&v6.s6_addr[12], "\0\0\0\0", 4) == 0);
 }
 
 // The listener's own address when it is the local address of the connections it accepts (not
