@@ -418,45 +418,43 @@ TEST_F(net_loop_running, MoreWatchersInOneIterationThanTheSubmissionQueueHolds) 
     auto w = std::make_unique<eventfd_watcher>();
     w->fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     ASSERT_GE(w->fd, 0);
-    const std::uint64_t one = 1;
-    ASSERT_EQ(::write(w->fd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
     watchers.push_back(std::move(w));
   }
-  int added = 0;
-  run_on(l, [&] {
+  // Makes every eventfd readable (its callback reads it empty again).
+  auto signal_all = [&] {
     for (auto &w : watchers) {
-      added += l.add(w.get(), uwsk::net::ev_in) == 0 ? 1 : 0;
+      const std::uint64_t one = 1;
+      ASSERT_EQ(::write(w->fd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
     }
-  });
-  ASSERT_EQ(added, count);
-  EXPECT_TRUE(eventually([&] {
-    return std::all_of(watchers.begin(), watchers.end(),
-                       [](const auto &w) { return w->calls.load() == 1; });
-  }));
-  // Readable again, all re-armed in one iteration: one more report each.
-  for (auto &w : watchers) {
-    const std::uint64_t one = 1;
-    ASSERT_EQ(::write(w->fd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
-  }
-  int modified = 0;
-  run_on(l, [&] {
-    for (auto &w : watchers) {
-      modified += l.modify(w.get(), uwsk::net::ev_in) == 0 ? 1 : 0;
-    }
-  });
-  ASSERT_EQ(modified, count);
-  EXPECT_TRUE(eventually([&] {
-    return std::all_of(watchers.begin(), watchers.end(),
-                       [](const auto &w) { return w->calls.load() == 2; });
-  }));
+  };
+  // Calls `op` on every watcher in one loop iteration; how many calls returned 0.
+  auto in_one_iteration = [&](int (*op)(loop &, watcher *)) {
+    int succeeded = 0;
+    run_on(l, [&] {
+      for (auto &w : watchers) {
+        succeeded += op(l, w.get()) == 0 ? 1 : 0;
+      }
+    });
+    return succeeded;
+  };
+  auto all_reported = [&](int times) {
+    return eventually([&] {
+      return std::all_of(watchers.begin(), watchers.end(),
+                         [&](const auto &w) { return w->calls.load() == times; });
+    });
+  };
+  ASSERT_NO_FATAL_FAILURE(signal_all());
+  ASSERT_EQ(in_one_iteration([](loop &lp, watcher *w) { return lp.add(w, uwsk::net::ev_in); }),
+            count);
+  EXPECT_TRUE(all_reported(1));
+  // Readable again, and all re-armed in one iteration: one more report each, whether it comes
+  // before or after the re-arm.
+  ASSERT_NO_FATAL_FAILURE(signal_all());
+  ASSERT_EQ(in_one_iteration([](loop &lp, watcher *w) { return lp.modify(w, uwsk::net::ev_in); }),
+            count);
+  EXPECT_TRUE(all_reported(2));
   settle(l);
-  int removed = 0;
-  run_on(l, [&] {
-    for (auto &w : watchers) {
-      removed += l.remove(w.get()) == 0 ? 1 : 0;
-    }
-  });
-  EXPECT_EQ(removed, count);
+  EXPECT_EQ(in_one_iteration([](loop &lp, watcher *w) { return lp.remove(w); }), count);
   for (const auto &w : watchers) {
     EXPECT_EQ(w->calls.load(), 2) << "watcher on fd " << w->fd;
   }

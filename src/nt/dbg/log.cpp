@@ -1,4 +1,4 @@
-// The runtime's log sink: prefixed lines, one write(2) each, partial lines held per thread.
+// The runtime's log sink: prefixed lines, one writev(2) each, partial lines held per thread.
 // The text a batching thread (a loop thread, log_batch_lines) writes with uwsk_log_write
 // (DbgPrint and its kin) is gathered instead and written with one write(2) when its loop is
 // about to wait (log_flush_batch), when another thread or a runtime message writes (first, so
