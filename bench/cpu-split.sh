@@ -48,6 +48,8 @@ cpu0_ticks() {
 measure() {
   local name=$1
   bench_server_command "$name" "$build" "$port" "$work/driver.log" || return 1
+  bench_wait_port_free "$port" ||
+    { echo "cpu-split: port $port is still in use before $name starts" >&2; return 1; }
   env "${bench_env[@]}" taskset -c 0 "${bench_command[@]}" >"$work/server.log" 2>&1 &
   server_pid=$!
   local loadgen=$build/bin/uwsk-bench-loadgen

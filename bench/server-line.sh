@@ -5,6 +5,10 @@
 # under uwsk-bench-port, which holds a port of its own for it until it ends (as a benchmark run
 # gets one; bench/README.md, "Ports"), and does not return.
 #
+# bench_wait_port_free PORT: waits (up to 5 s) until nothing listens on 127.0.0.1:PORT, as a
+# server that has just exited may still do: an io_uring server's sockets are released by the
+# kernel after the process ends, when its rings are torn down. Returns 1 if something still does.
+#
 # bench_server_command NAME BUILD PORT LOG: the command line of server NAME of bench/servers.conf
 # with {bin}, {drivers}, {port} and {log} filled in, split into the arrays bench_env (its leading
 # VARIABLE=value words) and bench_command (the rest); returns 1, saying why, when there is no
@@ -41,4 +45,16 @@ bench_server_command() {
     bench_env+=("${bench_command[0]}")
     bench_command=("${bench_command[@]:1}")
   done
+}
+
+bench_wait_port_free() {
+  local port=$1 attempt
+  for ((attempt = 0; attempt < 100; ++attempt)); do
+    # Connecting succeeds only while something listens (bash's /dev/tcp).
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  return 1
 }
