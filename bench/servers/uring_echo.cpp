@@ -18,8 +18,12 @@
 // connection, and nothing else of it is in the ring then.
 // UDP: 64 receive slots per socket, each a recvmsg into its own 64 KiB buffer; a datagram goes
 // back with a sendmsg linked to the slot's next recvmsg, as for TCP.
+// --link no (TCP only) submits the next receive when the send's completion has been taken, as a
+// server must that completes each send on its own (uwsk completes each WskSend's IRP): a round
+// trip then costs two completions and usually two io_uring_enter calls.
 //
 // Usage: uwsk-bench-uring-echo [--port 30111] [--lifetime SECONDS] [--setup defer|coop]
+//                              [--link yes|no]
 #include <arpa/inet.h>
 #include <liburing.h>
 #include <netinet/in.h>
@@ -28,6 +32,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -89,6 +94,7 @@ struct signal_reader {
 }
 
 io_uring g_ring;
+bool g_link = true; // --link
 
 io_uring_sqe *next_sqe() {
   io_uring_sqe *sqe = io_uring_get_sqe(&g_ring);
@@ -117,13 +123,16 @@ void arm_receive(connection &c) {
   io_uring_sqe_set_data(sqe, &c.receive);
 }
 
-// The echo of `size` bytes, then the next receive into the same buffer.
+// The echo of `size` bytes, then the next receive into the same buffer (linked, or once the
+// send's completion is taken).
 void arm_echo(connection &c, size_t size) {
   io_uring_sqe *sqe = next_sqe();
   io_uring_prep_send(sqe, c.fd, c.buffer.get(), size, MSG_WAITALL | MSG_NOSIGNAL);
   io_uring_sqe_set_data(sqe, &c.send);
-  sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
-  arm_receive(c);
+  if (g_link) {
+    sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+    arm_receive(c);
+  }
 }
 
 void arm_datagram_receive(datagram_slot &d) {
@@ -258,8 +267,19 @@ bool handle(const io_uring_cqe &cqe) {
     }
     return true;
   }
-  case kind::send:
-    return true; // a failed send; its chain's receive completes with -ECANCELED and closes
+  case kind::send: {
+    if (!g_link) {
+      auto *c = reinterpret_cast<connection *>(reinterpret_cast<char *>(r) -
+                                               offsetof(connection, send));
+      if (cqe.res > 0) {
+        arm_receive(*c);
+      } else {
+        close(c->fd); // nothing else of it is in the ring
+        delete c;
+      }
+    }
+    return true; // linked: a failed send; its chain's receive completes with -ECANCELED and closes
+  }
   case kind::datagram_receive: {
     auto *d = reinterpret_cast<datagram_slot *>(r);
     if (cqe.res >= 0) {
@@ -291,9 +311,15 @@ int main(int argc, char **argv) {
     if (setup != "defer" && setup != "coop") {
       throw std::invalid_argument("--setup is defer or coop, not '" + setup + "'");
     }
+    const std::string link = opts.text("link", "yes");
+    if (link != "yes" && link != "no") {
+      throw std::invalid_argument("--link is yes or no, not '" + link + "'");
+    }
+    g_link = link == "yes";
   } catch (const std::exception &e) {
     std::fprintf(stderr,
-                 "uring-echo: %s\nusage: %s [--port N] [--lifetime SECONDS] [--setup defer|coop]\n",
+                 "uring-echo: %s\nusage: %s [--port N] [--lifetime SECONDS] [--setup defer|coop] "
+                 "[--link yes|no]\n",
                  e.what(), argv[0]);
     return 1;
   }
