@@ -8,14 +8,14 @@ set style fill solid 0.85 border -1
 set boxwidth 0.9
 set key outside right top
 set grid ytics
-set yrange [0:1.34057]
+set yrange [0:1.2948]
 set ylabel 'rate relative to epoll (same repetition)'
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5
 set xtics noenhanced
 set key noenhanced
 set multiplot layout 2,1
 set title "Separate cores (server on CPU 0, load generator on CPU 1)"
-plot for [col=2:13] 'latest.dat' index 0 using col:xtic(1) title columnheader
+plot for [col=2:14] 'latest.dat' index 0 using col:xtic(1) title columnheader
 set title "Same core (server and load generator both on CPU 0)"
-plot for [col=2:13] 'latest.dat' index 1 using col:xtic(1) title columnheader
+plot for [col=2:14] 'latest.dat' index 1 using col:xtic(1) title columnheader
 unset multiplot
