@@ -2,8 +2,11 @@
 // monotonic clock, CPU pinning, and the CPU time of a process read from /proc.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,6 +101,47 @@ inline rlim_t raise_file_limit() {
   setrlimit(RLIMIT_NOFILE, &limit);
   getrlimit(RLIMIT_NOFILE, &limit);
   return limit.rlim_cur;
+}
+
+// A socket of `family` (AF_INET or AF_INET6, v6-only) and `type` (SOCK_STREAM or SOCK_DGRAM,
+// with SOCK_* flags or'ed in) bound to the loopback address on `port` with SO_REUSEADDR, and
+// listening when it is a stream socket: what the native echo servers listen on. On failure
+// prints why, prefixed with `program`, and exits with status 1.
+inline int open_loopback_socket(int family, int type, unsigned short port, const char *program) {
+  const int fd = socket(family, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    std::fprintf(stderr, "%s: socket: %s\n", program, std::strerror(errno));
+    std::exit(1);
+  }
+  const int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  sockaddr_storage address{};
+  socklen_t length;
+  if (family == AF_INET6) {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    auto *a = reinterpret_cast<sockaddr_in6 *>(&address);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    a->sin6_addr = in6addr_loopback;
+    length = sizeof(*a);
+  } else {
+    auto *a = reinterpret_cast<sockaddr_in *>(&address);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    length = sizeof(*a);
+  }
+  const bool stream = (type & 0xf) == SOCK_STREAM;
+  if (bind(fd, reinterpret_cast<sockaddr *>(&address), length) != 0) {
+    std::fprintf(stderr, "%s: bind %s %s port %u: %s\n", program, stream ? "TCP" : "UDP",
+                 family == AF_INET6 ? "[::1]" : "127.0.0.1", port, std::strerror(errno));
+    std::exit(1);
+  }
+  if (stream && listen(fd, SOMAXCONN) != 0) {
+    std::fprintf(stderr, "%s: listen: %s\n", program, std::strerror(errno));
+    std::exit(1);
+  }
+  return fd;
 }
 
 // The nanoseconds every thread of `pid` has spent on a CPU (the first field of each task's

@@ -28,7 +28,10 @@
 
 namespace {
 
+using uwsk::bench::open_loopback_socket;
 using uwsk::bench::options;
+
+constexpr const char *program = "epoll-echo";
 
 constexpr size_t read_size = 64 * 1024;
 constexpr int read_budget = 16;
@@ -77,42 +80,6 @@ void watch(server &s, handle *h, uint32_t events) {
   if (epoll_ctl(s.epoll_fd, EPOLL_CTL_ADD, h->fd, &event) != 0) {
     die("epoll_ctl");
   }
-}
-
-int open_socket(int family, int type, unsigned short port) {
-  const int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    die("socket");
-  }
-  const int on = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  sockaddr_storage address{};
-  socklen_t length;
-  if (family == AF_INET6) {
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-    auto *a = reinterpret_cast<sockaddr_in6 *>(&address);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    a->sin6_addr = in6addr_loopback;
-    length = sizeof(*a);
-  } else {
-    auto *a = reinterpret_cast<sockaddr_in *>(&address);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    length = sizeof(*a);
-  }
-  if (bind(fd, reinterpret_cast<sockaddr *>(&address), length) != 0) {
-    const int error = errno;
-    std::fprintf(stderr, "epoll-echo: bind %s %s port %u: %s\n",
-                 type == SOCK_STREAM ? "TCP" : "UDP", family == AF_INET6 ? "[::1]" : "127.0.0.1",
-                 port, std::strerror(error));
-    std::exit(1);
-  }
-  if (type == SOCK_STREAM && listen(fd, SOMAXCONN) != 0) {
-    die("listen");
-  }
-  return fd;
 }
 
 void close_connection(server &s, connection *c) {
@@ -261,10 +228,13 @@ int main(int argc, char **argv) {
   if (s->epoll_fd < 0) {
     die("epoll_create1");
   }
-  handle listeners[4] = {{kind::tcp_listener, open_socket(AF_INET, SOCK_STREAM, port)},
-                         {kind::tcp_listener, open_socket(AF_INET6, SOCK_STREAM, port)},
-                         {kind::udp, open_socket(AF_INET, SOCK_DGRAM, port)},
-                         {kind::udp, open_socket(AF_INET6, SOCK_DGRAM, port)}};
+  handle listeners[4] = {
+      {kind::tcp_listener,
+       open_loopback_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, port, program)},
+      {kind::tcp_listener,
+       open_loopback_socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, port, program)},
+      {kind::udp, open_loopback_socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, port, program)},
+      {kind::udp, open_loopback_socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, port, program)}};
   for (auto &h : listeners) {
     watch(*s, &h, EPOLLIN | EPOLLET);
   }

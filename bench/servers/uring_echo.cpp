@@ -43,7 +43,10 @@
 
 namespace {
 
+using uwsk::bench::open_loopback_socket;
 using uwsk::bench::options;
+
+constexpr const char *program = "uring-echo";
 
 constexpr size_t buffer_size = 64 * 1024;
 constexpr unsigned udp_slots = 64;
@@ -170,42 +173,6 @@ void arm_signal_read(signal_reader &s) {
   io_uring_sqe_set_data(sqe, &s.read);
 }
 
-int open_socket(int family, int type, unsigned short port) {
-  const int fd = socket(family, type | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    die("socket", errno);
-  }
-  const int on = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  sockaddr_storage address{};
-  socklen_t length;
-  if (family == AF_INET6) {
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-    auto *a = reinterpret_cast<sockaddr_in6 *>(&address);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    a->sin6_addr = in6addr_loopback;
-    length = sizeof(*a);
-  } else {
-    auto *a = reinterpret_cast<sockaddr_in *>(&address);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    length = sizeof(*a);
-  }
-  if (bind(fd, reinterpret_cast<sockaddr *>(&address), length) != 0) {
-    const int error = errno;
-    std::fprintf(stderr, "uring-echo: bind %s %s port %u: %s\n",
-                 type == SOCK_STREAM ? "TCP" : "UDP", family == AF_INET6 ? "[::1]" : "127.0.0.1",
-                 port, std::strerror(error));
-    std::exit(1);
-  }
-  if (type == SOCK_STREAM && listen(fd, SOMAXCONN) != 0) {
-    die("listen", errno);
-  }
-  return fd;
-}
-
 // Makes the ring with the best flags the kernel takes, starting from the ones asked for.
 // Returns the name of the set in use.
 const char *setup_ring(bool defer) {
@@ -269,8 +236,8 @@ bool handle(const io_uring_cqe &cqe) {
   }
   case kind::send: {
     if (!g_link) {
-      auto *c = reinterpret_cast<connection *>(reinterpret_cast<char *>(r) -
-                                               offsetof(connection, send));
+      auto *c =
+          reinterpret_cast<connection *>(reinterpret_cast<char *>(r) - offsetof(connection, send));
       if (cqe.res > 0) {
         arm_receive(*c);
       } else {
@@ -329,13 +296,13 @@ int main(int argc, char **argv) {
   std::fprintf(stderr, "uring-echo: ring flags %s\n", setup_ring(setup == "defer"));
 
   listener listeners[2];
-  listeners[0].fd = open_socket(AF_INET, SOCK_STREAM, port);
-  listeners[1].fd = open_socket(AF_INET6, SOCK_STREAM, port);
+  listeners[0].fd = open_loopback_socket(AF_INET, SOCK_STREAM, port, program);
+  listeners[1].fd = open_loopback_socket(AF_INET6, SOCK_STREAM, port, program);
   for (auto &l : listeners) {
     arm_accept(l);
   }
-  const int datagram_fds[2] = {open_socket(AF_INET, SOCK_DGRAM, port),
-                               open_socket(AF_INET6, SOCK_DGRAM, port)};
+  const int datagram_fds[2] = {open_loopback_socket(AF_INET, SOCK_DGRAM, port, program),
+                               open_loopback_socket(AF_INET6, SOCK_DGRAM, port, program)};
   auto slots = std::make_unique<datagram_slot[]>(2 * udp_slots);
   for (unsigned i = 0; i < 2 * udp_slots; ++i) {
     slots[i].fd = datagram_fds[i / udp_slots];

@@ -405,8 +405,8 @@ int uring_backend::run_deferred_work() {
   for (int calls = 0;
        (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0 && calls < max_calls;
        ++calls) {
-    if (int result = io_uring_get_events(&ring_); result < 0 && result != -EINTR &&
-                                                  result != -EAGAIN && result != -EBUSY) {
+    if (int result = io_uring_get_events(&ring_);
+        result < 0 && result != -EINTR && result != -EAGAIN && result != -EBUSY) {
       return result;
     }
   }

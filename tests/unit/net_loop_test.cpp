@@ -1150,6 +1150,20 @@ struct recorded_request : io_request {
 
 } // namespace
 
+namespace {
+
+// After requests that were cancelled having taken nothing: bytes the peer sends next are all
+// there, in order, for a plain receive.
+void expect_next_bytes_whole(const tcp_pair &pair) {
+  ASSERT_EQ(::send(pair.client, "xyz", 3, MSG_NOSIGNAL), 3);
+  ASSERT_TRUE(readable_soon(pair.server));
+  char rest[8];
+  EXPECT_EQ(::recv(pair.server, rest, sizeof rest, 0), 3);
+  EXPECT_EQ(std::string(rest, 3), "xyz");
+}
+
+} // namespace
+
 TEST_F(net_loop_running, IoRequestsOnlyWhereTheEngineTakesThem) {
   tcp_pair pair;
   ASSERT_NO_FATAL_FAILURE(make_tcp_pair(pair));
@@ -1348,12 +1362,8 @@ TEST_F(net_loop_running, LinkedIoRequestsRunInOrderAndACancelledOneEndsTheChain)
     EXPECT_EQ(r.result.load(), -ECANCELED);
     EXPECT_EQ(r.calls.load(), 1);
   }
-  // No byte was taken: the next data is all there for a plain receive.
-  ASSERT_EQ(::send(pair.client, "xyz", 3, MSG_NOSIGNAL), 3);
-  ASSERT_TRUE(readable_soon(pair.server));
-  char rest[8];
-  EXPECT_EQ(::recv(pair.server, rest, sizeof rest, 0), 3);
-  EXPECT_EQ(std::string(rest, 3), "xyz");
+  // No byte was taken.
+  expect_next_bytes_whole(pair);
   run_on(l, [&] { EXPECT_EQ(l.submit_linked(requests, 0), -EINVAL); });
 }
 
@@ -1414,12 +1424,8 @@ TEST_F(net_loop_running, RequestCancelledFromItsPredecessorsCallbackEnds) {
     EXPECT_EQ(second.result.load(), -ECANCELED) << "round " << round;
     EXPECT_EQ(second.calls.load(), 1);
   }
-  // The cancelled requests took nothing: the next bytes are all there for a plain receive.
-  ASSERT_EQ(::send(pair.client, "xyz", 3, MSG_NOSIGNAL), 3);
-  ASSERT_TRUE(readable_soon(pair.server));
-  char rest[8];
-  EXPECT_EQ(::recv(pair.server, rest, sizeof rest, 0), 3);
-  EXPECT_EQ(std::string(rest, 3), "xyz");
+  // The cancelled requests took nothing.
+  expect_next_bytes_whole(pair);
 }
 
 TEST(net_loop, StopEndsRequestsStillInTheKernelWithTheirCallbacks) {
