@@ -398,8 +398,9 @@ int uring_backend::remove(watcher *w) {
 
 int uring_backend::run_deferred_work() {
   // Each call runs the ring's waiting work in batches of about 20 (Linux 6.10 and later), and
-  // sockets of other connections may add more meanwhile; the cancelled request's item is older
-  // than any of those, so it has run after a bounded number of calls however busy the loop is.
+  // sockets of other connections may add more meanwhile; the work the caller needs (a cancelled
+  // poll's end, the start of a chain's next request) was queued before this call, ahead of any
+  // added during it, so it has run after a bounded number of calls however busy the loop is.
   // The bound only guards against a kernel that never clears the flag.
   constexpr int max_calls = 100'000;
   for (int calls = 0;
