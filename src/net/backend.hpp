@@ -86,6 +86,9 @@ struct uring_support {
 // For tests only: when the environment variable UWSK_TEST_URING_UNAVAILABLE is set to a
 // non-empty text at the time of the probe, the probe fails with that text as its reason, so
 // the fallback to epoll can be tested (and seen in uwsk-run) on a machine where io_uring works.
+// Likewise UWSK_TEST_URING_NO_DEFER (non-empty) makes it pass over the flag sets with
+// IORING_SETUP_DEFER_TASKRUN, so rings run with cooperative task running, as on kernels before
+// Linux 6.1, and that mode stays tested on newer ones.
 uring_support probe_uring();
 // Forgets the probe's result, so that the next probe_uring() probes again.
 void forget_uring_probe();

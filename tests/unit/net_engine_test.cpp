@@ -3,6 +3,7 @@
 #include "net/engine.hpp"
 
 #include <gtest/gtest.h>
+#include <liburing.h>
 #include <uwsk/engine.h>
 
 #include <atomic>
@@ -207,6 +208,35 @@ TEST(net_engine_choice, ProbeReportsWhatItFound) {
   l.start();
   run_on(l, [] {});
   l.stop();
+}
+
+// Rings use deferred task running where the kernel has it (Linux 6.1), and the cooperative mode
+// of older kernels when a test asks for it (UWSK_TEST_URING_NO_DEFER); a loop works either way.
+TEST(net_engine_choice, ProbeChoosesTheRingsTaskRunningMode) {
+  scoped_env no_override("UWSK_TEST_URING_UNAVAILABLE", nullptr);
+  for (const char *no_defer : {static_cast<const char *>(nullptr), "1"}) {
+    SCOPED_TRACE(no_defer == nullptr ? "deferred task running allowed" : "not allowed");
+    scoped_env mode("UWSK_TEST_URING_NO_DEFER", no_defer);
+    uwsk::net::forget_uring_probe();
+    const uwsk::net::uring_support support = uwsk::net::probe_uring();
+    if (!support.available) {
+      uwsk::net::forget_uring_probe();
+      GTEST_SKIP() << "io_uring is unavailable here: " << support.reason;
+    }
+    const bool deferred = (support.setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+    if (no_defer != nullptr) {
+      EXPECT_FALSE(deferred);
+      EXPECT_NE(support.setup_flags & IORING_SETUP_COOP_TASKRUN, 0u);
+    } else if (deferred) {
+      // remove() relies on the kernel saying when work waits (IORING_SQ_TASKRUN).
+      EXPECT_NE(support.setup_flags & IORING_SETUP_TASKRUN_FLAG, 0u);
+    }
+    loop l(0, {}, engine_kind::uring);
+    l.start();
+    run_on(l, [] {});
+    l.stop();
+  }
+  uwsk::net::forget_uring_probe(); // the next test probes with the environment it has
 }
 
 TEST(net_engine_choice, EnvironmentSelectsTheEngine) {

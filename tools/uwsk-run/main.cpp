@@ -131,6 +131,9 @@ constexpr const char *help_footer =
     "  UWSK_TEST_URING_UNAVAILABLE=TEXT\n"
     "      For tests: the io_uring probe fails with TEXT as its reason, as on a kernel\n"
     "      without io_uring (auto then uses epoll, uring is refused).\n"
+    "  UWSK_TEST_URING_NO_DEFER=1\n"
+    "      For tests: io_uring rings use cooperative task running, as on kernels before\n"
+    "      Linux 6.1, instead of deferred task running.\n"
     "\n"
     "See uwsk-run(1).";
 
