@@ -1,6 +1,7 @@
 // The port a benchmark run's servers listen on, chosen when the run starts so that runs at the
 // same time (two checkouts, two ctest processes, `make bench` beside a test suite) never share
-// one. They must not: every uwsk bind sets SO_REUSEPORT, so a second server on a port binds
+// one. The test suite takes its drivers' ports the same way (tests/integration/free_port.cpp,
+// and peer_unused_port in the unit tests' support), so tests and runs keep apart too. They must not: every uwsk bind sets SO_REUSEPORT, so a second server on a port binds
 // without an error and the kernel splits the clients of both runs between the two servers.
 //
 // A port N is taken for the run when

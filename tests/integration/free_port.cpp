@@ -1,7 +1,17 @@
-// free-port: prints a port number that is free right now for TCP and UDP on 127.0.0.1 and ::1,
-// so that a test can give its driver a port of its own at run time (with_free_port.sh). The
-// kernel picks it (bind to port 0); it is checked on the other three, and another is tried
-// when one of them has it taken (at most 50 tries). Exit 1 when none is found.
+// free-port: finds a port for a test's driver, so that tests running at the same time never
+// share one (with_free_port.sh). They must not: every uwsk bind sets SO_REUSEPORT, so a second
+// driver on a port binds without an error and the kernel splits the clients of both tests
+// between the two. The port is taken as a benchmark run takes its own (bench_port.hpp: a name
+// only one process holds, a port below the ephemeral range that nothing is bound to), so tests
+// and benchmark runs also keep out of each other's way.
+//
+// free-port --run COMMAND [ARGS...]: takes a port, replaces @PORT@ in ARGS with it, prints
+// "with_free_port: port N" and executes COMMAND in its place; COMMAND and whatever it starts
+// inherit the descriptor that holds the port, so it stays taken until the last of them ends.
+// Exit 1 when no port is free, 126/127 when COMMAND could not be run, else COMMAND's status.
+//
+// free-port: prints a port that is free right now for TCP and UDP on 127.0.0.1 and ::1 (taken
+// the same way, and released when free-port exits). Exit 1 when none is found.
 //
 // free-port --hold SECONDS: instead, listens on such a port on both loopbacks (as a program that
 // does not share its ports would), prints it, and holds it for SECONDS (at most 600) or until
@@ -11,9 +21,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "bench_port.hpp"
 
 namespace {
 
@@ -76,37 +94,54 @@ int hold(unsigned seconds) {
 
 } // namespace
 
+// --run: takes a port and runs COMMAND with it (see the top of this file).
+int run(int argc, char **argv) {
+  try {
+    auto reservation = uwsk::bench::port_reservation::take();
+    const std::string port = std::to_string(reservation.port());
+    std::vector<std::string> words;
+    for (int i = 0; i < argc; ++i) {
+      std::string word = argv[i];
+      for (std::size_t at = word.find("@PORT@"); at != std::string::npos;
+           at = word.find("@PORT@", at + port.size())) {
+        word.replace(at, 6, port);
+      }
+      words.push_back(word);
+    }
+    std::vector<char *> command;
+    for (auto &word : words) {
+      command.push_back(word.data());
+    }
+    command.push_back(nullptr);
+    if (fcntl(reservation.descriptor(), F_SETFD, 0) != 0) {
+      std::fprintf(stderr, "free-port: %s\n", std::strerror(errno));
+      return 1;
+    }
+    std::printf("with_free_port: port %s\n", port.c_str());
+    std::fflush(stdout);
+    execvp(command[0], command.data());
+    const int error = errno;
+    std::fprintf(stderr, "free-port: cannot run %s: %s\n", command[0], std::strerror(error));
+    return error == ENOENT ? 127 : 126;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "free-port: %s\n", e.what());
+    return 1;
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && std::strcmp(argv[1], "--hold") == 0) {
     const long seconds = std::strtol(argv[2], nullptr, 10);
     return hold(static_cast<unsigned>(seconds < 1 ? 1 : seconds > 600 ? 600 : seconds));
   }
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    unsigned short port = 0;
-    const int first = bind_loopback(AF_INET, SOCK_STREAM, 0, port);
-    if (first < 0) {
-      break;
-    }
-    bool free = true;
-    int others[3] = {-1, -1, -1};
-    const int kinds[3][2] = {
-        {AF_INET6, SOCK_STREAM}, {AF_INET, SOCK_DGRAM}, {AF_INET6, SOCK_DGRAM}};
-    for (int i = 0; i < 3; ++i) {
-      unsigned short same = 0;
-      others[i] = bind_loopback(kinds[i][0], kinds[i][1], port, same);
-      free = free && others[i] >= 0;
-    }
-    close(first);
-    for (const int fd : others) {
-      if (fd >= 0) {
-        close(fd);
-      }
-    }
-    if (free) {
-      std::printf("%u\n", port);
-      return 0;
-    }
+  if (argc >= 3 && std::strcmp(argv[1], "--run") == 0) {
+    return run(argc - 2, argv + 2);
   }
-  std::fprintf(stderr, "free-port: found no port free for TCP and UDP on 127.0.0.1 and ::1\n");
-  return 1;
+  try {
+    std::printf("%d\n", uwsk::bench::port_reservation::take().port());
+    return 0;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "free-port: %s\n", e.what());
+    return 1;
+  }
 }

@@ -9,6 +9,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <mutex>
+#include <vector>
+
+#include "bench_port.hpp"
 
 #include "tcp_established.hpp"
 
@@ -171,10 +176,24 @@ void peer_close(int fd) {
 }
 
 unsigned short peer_unused_port(int family) {
-  unsigned short port = 0;
-  const int fd = peer_listen(family, &port);
-  close(fd); // nothing listens there now
-  return port;
+  // Taken as free-port takes a test's port (bench_port.hpp) and held until this process ends, so
+  // no other test or benchmark run listens there meanwhile; and below the ephemeral range, so
+  // no socket bound to port 0 is given it (a connection from an ephemeral port just released,
+  // the one a listener had, to that same port would reach itself: TCP's simultaneous open).
+  static std::mutex lock;
+  static std::vector<uwsk::bench::port_reservation> held;
+  try {
+    auto reservation = uwsk::bench::port_reservation::take();
+    const auto port = static_cast<unsigned short>(reservation.port());
+    std::lock_guard guard(lock);
+    held.push_back(std::move(reservation));
+    return port;
+  } catch (const std::exception &) {
+    unsigned short port = 0; // no port below the ephemeral range: one the kernel picks
+    const int fd = peer_listen(family, &port);
+    close(fd); // nothing listens there now
+    return port;
+  }
 }
 
 int peer_udp(int family, unsigned short *port) {
