@@ -165,8 +165,9 @@ private:
   }
 
   io_uring_sqe *get_sqe();
-  // With deferred task running: asks for completions until no work of the ring waits in the
-  // kernel. Returns 0 or -errno.
+  // Asks for completions until no work of the ring waits in the kernel (deferred task
+  // running; on the other flag sets, without TASKRUN_FLAG, the kernel never reports waiting
+  // work, so this returns at once). Returns 0 or -errno.
   int run_deferred_work();
   void arm_poll(std::uint32_t index, int fd, std::uint32_t events);
   void cancel(std::uint64_t tag);
@@ -390,7 +391,7 @@ int uring_backend::remove(watcher *w) {
   do {
     result = io_uring_submit(&ring_);
   } while (result == -EINTR);
-  if (result >= 0 && (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) != 0) {
+  if (result >= 0) {
     result = run_deferred_work();
   }
   return result < 0 ? result : 0;
@@ -477,10 +478,8 @@ void uring_backend::cancel(io_request *r) {
   // the owner cancels the next request): a cancellation submitted before it runs finds nothing
   // and the request, started after, would wait for bytes the owner no longer wants. So the
   // waiting work runs first (no system call when none waits).
-  if ((setup_flags_ & IORING_SETUP_DEFER_TASKRUN) != 0) {
-    if (int result = run_deferred_work(); result < 0) {
-      fatal("io_uring_enter", -result);
-    }
+  if (int result = run_deferred_work(); result < 0) {
+    fatal("io_uring_enter", -result);
   }
   cancel(reinterpret_cast<std::uintptr_t>(r) | request_bit);
 }

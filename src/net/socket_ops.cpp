@@ -28,9 +28,10 @@ template <typename Call> auto retry_interrupted(Call call) {
 
 // sendmsg(2) and recvmsg(2), and sendto(2) and recvfrom(2) for a single buffer, the calls of
 // every stream send and receive. glibc's wrappers are cancellation points: each switches the
-// thread to asynchronous cancellation and back around the system call. No uwsk thread is ever cancelled (nothing calls pthread_cancel; a driver's system
-// thread ends through PsTerminateSystemThread's exception, ps/thread.cpp), so here they are made
-// through syscall(2), which is no cancellation point, and return what the wrappers return.
+// thread to asynchronous cancellation and back around the system call. No uwsk thread is ever
+// cancelled (nothing calls pthread_cancel; a driver's system thread ends through
+// PsTerminateSystemThread's exception, ps/thread.cpp), so here they are made through
+// syscall(2), which is no cancellation point, and return what the wrappers return.
 // Sanitizer builds keep the wrappers: their interceptors check the buffers (AddressSanitizer)
 // and order a send before the receive that reads it (ThreadSanitizer).
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
