@@ -8,7 +8,7 @@ set style fill solid 0.85 border -1
 set boxwidth 0.9
 set key outside right top
 set grid ytics
-set yrange [0:1.2948]
+set yrange [0:1.63915]
 set ylabel 'rate relative to epoll (same repetition)'
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5
 set xtics noenhanced
