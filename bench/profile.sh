@@ -5,7 +5,9 @@
 # bench/servers.conf) under valgrind's callgrind, drives it with the load generator (WORKLOAD,
 # default pp64, for SECONDS, default 5), with instrumentation switched on only for the measured
 # window, and prints the user-space instructions per operation and the functions that execute
-# most of them. Built programs come from BUILD_DIR (default build-release, see bench/run.sh).
+# most of them, then, for a uwsk server, what each call its driver makes into uwsk costs
+# (bench/profile_calls.py). Built programs come from BUILD_DIR (default build-release, see
+# bench/run.sh).
 # The callgrind output stays in /tmp/uwsk-profile.<pid>/ for callgrind_annotate or kcachegrind.
 # The server listens on a port of this run's own (uwsk-bench-port gives it, as a benchmark run
 # gets one), so a profile can run beside `make bench`, the tests or another profile.
@@ -64,5 +66,15 @@ if [ -n "$ops" ] && [ "$ops" -gt 0 ] && [ -n "$total" ]; then
   echo "profile: $total instructions for $ops operations (connection set-up included): $((total / ops)) per operation"
 fi
 callgrind_annotate --threshold=95 "$work"/callgrind.out* 2>/dev/null | sed -n '/^Ir/,$p' | head -40
+if [ -n "$ops" ] && [ "$ops" -gt 0 ] && command -v python3 >/dev/null; then
+  # What each call the driver makes into uwsk costs (bench/profile_calls.py; uwsk servers only).
+  calls=$(callgrind_annotate --inclusive=yes --tree=calling --threshold=100 "$work"/callgrind.out* \
+    2>/dev/null | python3 "$root/bench/profile_calls.py" "$ops" "$build/drivers/" 2>/dev/null)
+  if [ -n "$calls" ]; then
+    echo "profile: the driver's calls into uwsk, inclusive (a call that completed an IRP at once"
+    echo "profile: includes the completion routine it ran), per operation:"
+    echo "$calls"
+  fi
+fi
 echo "profile: the server listened on port $port"
 echo "profile: callgrind output in $work"
