@@ -73,7 +73,8 @@ if [ "$quick" = 0 ] && command -v valgrind >/dev/null 2>&1 && [ -f "$results/lat
   # The table of the driver's calls into uwsk that profile.sh prints, as Markdown rows.
   calls_rows() {
     sed -n '/^instr\/op  calls\/op/,/^profile:/p' <<<"$1" | sed '1d;/^profile:/d' |
-      awk '{ printf "| `%s` | %s | %s | %s |\n", $4, $3, $2, $1 }'
+      awk '{ name = $4; for (i = 5; i <= NF; i++) name = name " " $i
+             printf "| `%s` | %s | %s | %s |\n", name, $3, $2, $1 }'
   }
   on_profile=$("$root/bench/profile.sh" uwsk-irp-epoll pp64 5 "$build" 2>&1)
   off_profile=$("$root/bench/profile.sh" uwsk-irp-epoll-verify-off pp64 5 "$build" 2>&1)
