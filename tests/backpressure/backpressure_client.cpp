@@ -105,6 +105,31 @@ void set_nonblocking(int fd) {
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+// The most a TCP buffer of this kind may grow to (the last of the three numbers in
+// /proc/sys/net/ipv4/tcp_rmem or tcp_wmem), or `fallback` when it cannot be read.
+std::size_t tcp_buffer_max(const char *file, std::size_t fallback) {
+  FILE *f = std::fopen(file, "r");
+  unsigned long least = 0;
+  unsigned long initial = 0;
+  unsigned long most = 0;
+  const bool read = f != nullptr && std::fscanf(f, "%lu %lu %lu", &least, &initial, &most) == 3;
+  if (f != nullptr) {
+    std::fclose(f);
+  }
+  return read ? most : fallback;
+}
+
+// What the kernel's buffers on one echoed connection may hold while the client does not read:
+// the client's send buffer, the server's receive buffer, the server's send buffer and the
+// client's receive buffer, each at the most it may grow to. Receive buffers grow as the
+// application reads quickly (the server does, until the driver's retained bytes reach uwsk's
+// bound), up to tcp_rmem's maximum: 6 MiB by default on older kernels, 32 MiB on newer ones.
+std::size_t kernel_buffers_on_path() {
+  const std::size_t rmem = tcp_buffer_max("/proc/sys/net/ipv4/tcp_rmem", std::size_t{6} << 20);
+  const std::size_t wmem = tcp_buffer_max("/proc/sys/net/ipv4/tcp_wmem", std::size_t{4} << 20);
+  return 2 * rmem + 2 * wmem;
+}
+
 // SO_RCVBUF as Linux reports it for a new accepted loopback connection (what the server's sockets
 // start with), or -1.
 int accepted_rcvbuf() {
@@ -272,6 +297,16 @@ int main(int argc, char **argv) {
                          "[--mib N] [--rss-limits 0|1]\n");
     return 2;
   }
+  // The push must be more than the kernel alone can take in, or a connection whose receive
+  // buffers grew large sends everything without ever blocking, however well uwsk bounds what it
+  // reads: each connection pushes at least that plus 8 MiB.
+  const std::size_t kernel_hold = kernel_buffers_on_path();
+  if (o.bytes < kernel_hold + (std::size_t{8} << 20)) {
+    o.bytes = ((kernel_hold + (std::size_t{1} << 20) - 1) >> 20 << 20) + (std::size_t{8} << 20);
+  }
+  std::printf("backpressure: %zu MiB per connection (the kernel's buffers on its path may hold "
+              "up to %.1f MiB: twice tcp_rmem's and tcp_wmem's maxima)\n",
+              o.bytes >> 20, static_cast<double>(kernel_hold) / (1 << 20));
   const int rcvbuf = accepted_rcvbuf();
   std::printf("backpressure: what bounds the server's memory: per connection, the bytes uwsk has "
               "read but the driver has not yet released are held to the socket's SO_RCVBUF as "
