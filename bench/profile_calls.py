@@ -5,10 +5,9 @@ Reads `callgrind_annotate --inclusive=yes --tree=calling` on standard input and 
 operation, every function of libuwsk that code in a driver's object calls: instructions per
 operation, calls per operation and instructions per call, the costliest first (calls that
 come to less than one instruction per operation, such as a connection's set-up, are left out).
-The costs are
-inclusive: a call that completed an IRP at once also counts the completion routine it ran and
-whatever that routine called (a WskSend that completes inline holds the driver's send
-completion), so the lines can overlap and need not add up.
+The costs are inclusive: a call that completed an IRP at once also counts the completion
+routine it ran and whatever that routine called (a WskSend that completes inline holds the
+driver's send completion), so the lines can overlap and need not add up.
 
   bench/profile_calls.py OPERATIONS [DRIVER_OBJECT_PART] < annotate-output
 
@@ -24,7 +23,8 @@ from collections import defaultdict
 # With debugging information the opening line may lack the object; it is then taken from another
 # line naming the same function.
 LINE = re.compile(
-    r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+([*>])\s+(.*?)(?:\s+\((\d[\d,]*)x\))?(?:\s+\[([^\[\]]*)\])?\s*$")
+    r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+([*>])\s+(.*?)"  # cost, kind, file:function
+    r"(?:\s+\((\d[\d,]*)x\))?(?:\s+\[([^\[\]]*)\])?\s*$")  # (calls) [object]
 
 
 def short_name(location):
@@ -66,7 +66,8 @@ def main():
         if cost[name] < operations:
             continue  # under one instruction per operation: connection set-up and the like
         per_call = cost[name] / calls[name] if calls[name] else 0
-        print(f"{cost[name] / operations:8.0f}  {calls[name] / operations:8.2f}  {per_call:10.0f}  {name}")
+        print(f"{cost[name] / operations:8.0f}  {calls[name] / operations:8.2f}  "
+              f"{per_call:10.0f}  {name}")
 
 
 if __name__ == "__main__":
