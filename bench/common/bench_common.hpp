@@ -21,6 +21,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "bench_port.hpp"
+
 namespace uwsk::bench {
 
 // "--name value" pairs and bare "--flag"s; anything else is an error. Values are looked up by
@@ -115,22 +117,11 @@ inline int open_loopback_socket(int family, int type, unsigned short port, const
   }
   const int on = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  sockaddr_storage address{};
-  socklen_t length;
   if (family == AF_INET6) {
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-    auto *a = reinterpret_cast<sockaddr_in6 *>(&address);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    a->sin6_addr = in6addr_loopback;
-    length = sizeof(*a);
-  } else {
-    auto *a = reinterpret_cast<sockaddr_in *>(&address);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    length = sizeof(*a);
   }
+  sockaddr_storage address;
+  const socklen_t length = loopback_address(family, port, address);
   const bool stream = (type & 0xf) == SOCK_STREAM;
   if (bind(fd, reinterpret_cast<sockaddr *>(&address), length) != 0) {
     std::fprintf(stderr, "%s: bind %s %s port %u: %s\n", program, stream ? "TCP" : "UDP",

@@ -1,8 +1,9 @@
 // The port a benchmark run's servers listen on, chosen when the run starts so that runs at the
 // same time (two checkouts, two ctest processes, `make bench` beside a test suite) never share
 // one. The test suite takes its drivers' ports the same way (tests/integration/free_port.cpp,
-// and peer_unused_port in the unit tests' support), so tests and runs keep apart too. They must not: every uwsk bind sets SO_REUSEPORT, so a second server on a port binds
-// without an error and the kernel splits the clients of both runs between the two servers.
+// and peer_unused_port in the unit tests' support), so tests and runs keep apart too. They must
+// not: every uwsk bind sets SO_REUSEPORT, so a second server on a port binds without an error
+// and the kernel splits the clients of both runs between the two servers.
 //
 // A port N is taken for the run when
 //  1. this process binds the abstract Unix socket name "uwsk-bench-port-N": the kernel gives a
@@ -36,6 +37,24 @@
 #include <utility>
 
 namespace uwsk::bench {
+
+// The loopback address of `family` (::1 for AF_INET6, else 127.0.0.1) with `port`, in `out`;
+// returns its length. What the native servers, the port probes and free-port bind to.
+inline socklen_t loopback_address(int family, unsigned short port, sockaddr_storage &out) {
+  out = {};
+  if (family == AF_INET6) {
+    auto *a = reinterpret_cast<sockaddr_in6 *>(&out);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    a->sin6_addr = in6addr_loopback;
+    return sizeof(*a);
+  }
+  auto *a = reinterpret_cast<sockaddr_in *>(&out);
+  a->sin_family = AF_INET;
+  a->sin_port = htons(port);
+  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sizeof(*a);
+}
 
 class port_reservation {
 public:
@@ -145,21 +164,8 @@ private:
           }
           return false;
         }
-        sockaddr_storage storage{};
-        socklen_t size = 0;
-        if (family == AF_INET) {
-          auto *a = reinterpret_cast<sockaddr_in *>(&storage);
-          a->sin_family = AF_INET;
-          a->sin_port = htons(static_cast<uint16_t>(port));
-          a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-          size = sizeof(*a);
-        } else {
-          auto *a = reinterpret_cast<sockaddr_in6 *>(&storage);
-          a->sin6_family = AF_INET6;
-          a->sin6_port = htons(static_cast<uint16_t>(port));
-          a->sin6_addr = in6addr_loopback;
-          size = sizeof(*a);
-        }
+        sockaddr_storage storage;
+        const socklen_t size = loopback_address(family, static_cast<unsigned short>(port), storage);
         const bool bound = bind(fd, reinterpret_cast<sockaddr *>(&storage), size) == 0;
         const int error = errno;
         close(fd);

@@ -46,6 +46,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_port.hpp" // loopback_address
+
 namespace {
 
 using clock_type = std::chrono::steady_clock;
@@ -124,21 +126,8 @@ void note_local_port(connection &c) {
 
 // Starts a non-blocking connect; 0, or -errno if it failed at once.
 int open_connection(connection &c, unsigned short port) {
-  sockaddr_storage address{};
-  socklen_t length;
-  if (c.v6) {
-    auto *a = reinterpret_cast<sockaddr_in6 *>(&address);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    a->sin6_addr = in6addr_loopback;
-    length = sizeof(*a);
-  } else {
-    auto *a = reinterpret_cast<sockaddr_in *>(&address);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    length = sizeof(*a);
-  }
+  sockaddr_storage address;
+  const socklen_t length = uwsk::bench::loopback_address(c.v6 ? AF_INET6 : AF_INET, port, address);
   const int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     return -errno;

@@ -42,21 +42,8 @@ int bind_loopback(int family, int type, unsigned short port, unsigned short &bou
   if (fd < 0) {
     return -1;
   }
-  sockaddr_storage address{};
-  socklen_t length;
-  if (family == AF_INET6) {
-    auto *a = reinterpret_cast<sockaddr_in6 *>(&address);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    a->sin6_addr = in6addr_loopback;
-    length = sizeof(*a);
-  } else {
-    auto *a = reinterpret_cast<sockaddr_in *>(&address);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    length = sizeof(*a);
-  }
+  sockaddr_storage address;
+  socklen_t length = uwsk::bench::loopback_address(family, port, address);
   if (bind(fd, reinterpret_cast<sockaddr *>(&address), length) != 0 ||
       getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) != 0) {
     close(fd);
