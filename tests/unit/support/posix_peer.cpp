@@ -20,20 +20,9 @@
 namespace uwsk::test {
 namespace {
 
+// `family` as the tests name it: 4 or 6.
 socklen_t loopback(int family, unsigned short port, sockaddr_storage &address) {
-  std::memset(&address, 0, sizeof(address));
-  if (family == 6) {
-    auto *a = reinterpret_cast<sockaddr_in6 *>(&address);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    a->sin6_addr = in6addr_loopback;
-    return sizeof(*a);
-  }
-  auto *a = reinterpret_cast<sockaddr_in *>(&address);
-  a->sin_family = AF_INET;
-  a->sin_port = htons(port);
-  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return sizeof(*a);
+  return bench::loopback_address(family == 6 ? AF_INET6 : AF_INET, port, address);
 }
 
 unsigned short port_of(int fd) {
